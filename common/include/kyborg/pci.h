@@ -1,0 +1,59 @@
+/* PCI discovery through libudev: every PCI function with the facts an
+ * accelerator plugin needs. Runs unchanged under an umockdev testbed. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ky_error;
+
+#define KY_PCI_ADDR_LEN 13 /* "0000:3b:00.0" */
+
+struct ky_pci_dev {
+	char addr[KY_PCI_ADDR_LEN];  /* domain:bus:slot.function, lower case */
+	char *syspath;               /* as libudev reports it */
+	uint16_t vendor, device;
+	uint16_t subsys_vendor, subsys_device; /* 0 when absent */
+	uint32_t class_code;         /* 24-bit: base class, subclass, prog-if */
+	char *driver;                /* NULL when no driver is bound */
+	int numa_node;               /* -1 when unknown */
+	int iommu_group;             /* -1 when none */
+	int sriov_totalvfs;          /* -1 when not SR-IOV capable */
+	int sriov_numvfs;            /* -1 when not SR-IOV capable */
+	char physfn[KY_PCI_ADDR_LEN]; /* the PF of a VF, "" otherwise */
+	char **virtfns;              /* VF addresses, virtfns[i] is virtfn<i>; NULL holes allowed */
+	size_t n_virtfns;
+	char **netdevs;              /* network interface names under net/ */
+	size_t n_netdevs;
+	char **devnodes;             /* device nodes of the function and its children, sorted */
+	size_t n_devnodes;
+};
+
+struct ky_pci_list {
+	struct ky_pci_dev *devs; /* sorted by address */
+	size_t n;
+};
+
+/* Accepts "DDDD:BB:SS.F" (and "BB:SS.F", meaning domain 0000), hex in any
+ * case; writes the canonical lower-case form. Returns 0 or -EINVAL. */
+int ky_pci_addr_normalize(const char *in, char out[KY_PCI_ADDR_LEN]);
+bool ky_pci_addr_valid(const char *addr);
+
+/* Enumerates every PCI function. */
+int ky_pci_discover(struct ky_pci_list **out, struct ky_error **err);
+/* Reads one function by address; -ENODEV (with the address in the message)
+ * when there is none. */
+int ky_pci_lookup(const char *addr, struct ky_pci_dev **out, struct ky_error **err);
+
+const struct ky_pci_dev *ky_pci_list_find(const struct ky_pci_list *list, const char *addr);
+/* The index N of vf_addr among pf's virtfnN links, or -1. */
+int ky_pci_vf_index(const struct ky_pci_dev *pf, const char *vf_addr);
+bool ky_pci_is_vf(const struct ky_pci_dev *dev);
+
+/* "gpu", "fpga", "nic", or "other", from the class code (and for FPGAs, the
+ * processing-accelerator class 0x12 and known FPGA IDs). Pure. */
+const char *ky_pci_family(const struct ky_pci_dev *dev);
+
+void ky_pci_dev_free(struct ky_pci_dev *dev);
+void ky_pci_list_free(struct ky_pci_list *list);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Kyborg needs to build, test and run its demo.
+# Does nothing (and asks no registry) when all of them are present.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential cmake pkg-config clang llvm
+	libcjson-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
+	libbpf-dev libudev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
+	libcurl4-openssl-dev
+	# tests and their peers
+	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
+	containernetworking-plugins python3-grpcio python3-protobuf
+	libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "install-deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
