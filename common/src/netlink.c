@@ -118,7 +118,9 @@ int ky_nl_transact_cb(struct ky_nl *nl, struct nl_msg *msg_in, int (*valid)(stru
 	if (r < 0)
 		return ky_error_set(err, EIO, "send netlink request: %s", nl_geterror(r));
 
-	_cleanup_(nl_cb_putp) struct nl_cb *cb = nl_cb_clone(nl_socket_get_cb(nl->sk));
+	/* nl_socket_get_cb() hands out a reference of its own. */
+	_cleanup_(nl_cb_putp) struct nl_cb *sock_cb = nl_socket_get_cb(nl->sk);
+	_cleanup_(nl_cb_putp) struct nl_cb *cb = sock_cb ? nl_cb_clone(sock_cb) : NULL;
 	if (!cb)
 		return ky_error_set(err, ENOMEM, "allocate netlink callbacks");
 	struct answer a = { .valid = valid, .arg = arg };
