@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kyborg/cleanup.h"
+
 struct ky_error;
 
 #define KY_PCI_ADDR_LEN 13 /* "0000:3b:00.0" */
@@ -26,7 +28,8 @@ struct ky_pci_dev {
 	size_t n_virtfns;
 	char **netdevs;              /* network interface names under net/ */
 	size_t n_netdevs;
-	char **devnodes;             /* device nodes of the function and its children, sorted */
+	char **devnodes;             /* device nodes of the function and its children, sorted;
+	                              * /dev/vfio/<group> when bound to vfio-pci */
 	size_t n_devnodes;
 };
 
@@ -36,24 +39,34 @@ struct ky_pci_list {
 };
 
 /* Accepts "DDDD:BB:SS.F" (and "BB:SS.F", meaning domain 0000), hex in any
- * case; writes the canonical lower-case form. Returns 0 or -EINVAL. */
+ * case, exactly those widths; writes the canonical lower-case form. Domains
+ * above ffff (Intel VMD) do not fit and are -EINVAL. Returns 0 or -EINVAL. */
 int ky_pci_addr_normalize(const char *in, char out[KY_PCI_ADDR_LEN]);
 bool ky_pci_addr_valid(const char *addr);
 
-/* Enumerates every PCI function. */
+/* Enumerates every PCI function, sorted by address. A node without PCI
+ * gives an empty list. A function whose vendor, device or class attribute is
+ * missing or malformed is left out with a warning log (event
+ * pci-device-skipped); unreadable optional attributes read as unknown. */
 int ky_pci_discover(struct ky_pci_list **out, struct ky_error **err);
-/* Reads one function by address; -ENODEV (with the address in the message)
- * when there is none. */
+/* Reads one function by address (any form ky_pci_addr_normalize takes);
+ * -ENODEV (with the address in the message) when there is none, -EINVAL for
+ * a bad address or a function discover would skip. */
 int ky_pci_lookup(const char *addr, struct ky_pci_dev **out, struct ky_error **err);
 
+/* The function at addr (any accepted form), or NULL. */
 const struct ky_pci_dev *ky_pci_list_find(const struct ky_pci_list *list, const char *addr);
 /* The index N of vf_addr among pf's virtfnN links, or -1. */
 int ky_pci_vf_index(const struct ky_pci_dev *pf, const char *vf_addr);
 bool ky_pci_is_vf(const struct ky_pci_dev *dev);
 
 /* "gpu", "fpga", "nic", or "other", from the class code (and for FPGAs, the
- * processing-accelerator class 0x12 and known FPGA IDs). Pure. */
+ * processing-accelerator class 0x12 and known FPGA IDs). A 3D controller is
+ * a GPU; a VGA controller only from NVIDIA, AMD or Intel (not a BMC's). Pure. */
 const char *ky_pci_family(const struct ky_pci_dev *dev);
 
+/* Both accept NULL. */
 void ky_pci_dev_free(struct ky_pci_dev *dev);
 void ky_pci_list_free(struct ky_pci_list *list);
+KY_DEFINE_CLEANUP(struct ky_pci_dev, ky_pci_dev_free)
+KY_DEFINE_CLEANUP(struct ky_pci_list, ky_pci_list_free)

@@ -1,0 +1,29 @@
+/* The simulated accelerator node (test/data/sim-node.umockdev) in an
+ * umockdev testbed, and the paths tests need to find built binaries. */
+#pragma once
+
+#include <umockdev.h>
+
+/* The PCI functions of the simulated node. */
+#define KYT_SIM_GPU0 "0000:3b:00.0" /* NVIDIA 10de:2330, NUMA 0, IOMMU group 30 */
+#define KYT_SIM_GPU1 "0000:86:00.0" /* NVIDIA 10de:2330, NUMA 1, IOMMU group 70 */
+#define KYT_SIM_FPGA "0000:af:00.0" /* Intel 8086:0b30, dfl-pci, NUMA 1, IOMMU group 90 */
+#define KYT_SIM_PF "0000:18:00.0"   /* Intel 8086:1592, ice, NUMA 0, 4 of 8 VFs */
+#define KYT_SIM_VF0 "0000:18:01.0"  /* Intel 8086:1889, iavf, IOMMU group 200 + N */
+#define KYT_SIM_VF1 "0000:18:01.1"
+#define KYT_SIM_VF2 "0000:18:01.2"
+#define KYT_SIM_VF3 "0000:18:01.3"
+#define KYT_SIM_N_FUNCTIONS 8
+
+/* The record with @PF@ and @VF0@..@VF3@ replaced by the given interface
+ * names (each 1..15 characters, no '/', '@' or white space). Returns a
+ * malloc'd string, or NULL (errno set). */
+char *kyt_simnode_render(const char *pf_ifname, const char *const vf_ifnames[4]);
+
+/* Renders the record and adds it to tb. Returns 0 or -errno; a parse
+ * error from umockdev is printed to stderr. */
+int kyt_simnode_load(UMockdevTestbed *tb, const char *pf_ifname, const char *const vf_ifnames[4]);
+
+/* Adds a record given as text (several devices allowed). Returns 0 or -EINVAL. */
+int kyt_testbed_add(UMockdevTestbed *tb, const char *record);
+
