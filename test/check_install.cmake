@@ -1,0 +1,23 @@
+# `cmake --install` with DESTDIR puts every binary where a node expects it.
+# Run as: cmake -DBUILD=<build dir> -DPREFIX=/usr -DEXPECT="path;path" -P check_install.cmake
+set(dest ${BUILD}/install-check)
+file(REMOVE_RECURSE ${dest})
+execute_process(COMMAND ${CMAKE_COMMAND} -E env DESTDIR=${dest} ${CMAKE_COMMAND} --install ${BUILD} --prefix ${PREFIX}
+	RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+	message(FATAL_ERROR "cmake --install failed: ${rc}")
+endif()
+foreach(p ${EXPECT})
+	if(NOT EXISTS ${dest}${p})
+		message(FATAL_ERROR "not installed: ${p}")
+	endif()
+	if(IS_DIRECTORY ${dest}${p})
+		continue()
+	endif()
+	execute_process(COMMAND test -x ${dest}${p} RESULT_VARIABLE x)
+	if(NOT x EQUAL 0)
+		message(FATAL_ERROR "not executable: ${p}")
+	endif()
+endforeach()
+file(REMOVE_RECURSE ${dest})
+message(STATUS "installed as expected: ${EXPECT}")
