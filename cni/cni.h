@@ -1,0 +1,146 @@
+/* The kyborg CNI plugin's protocol logic, built as libkyborg_cni so the
+ * front end (main.c) stays thin and tests link the pure parts directly.
+ * Each section names the file that owns it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <cjson/cJSON.h>
+
+#include "kyborg/json.h"
+#include "kyborg/sriov_vf.h"
+#include "kyborg/pci.h"
+
+struct ky_error;
+struct ky_nl;
+struct ky_state_store;
+struct ky_state_lock;
+
+/* ---- Error codes (SPEC.md "Error codes"; ours from 100) ---- */
+enum {
+	KY_CNI_E_VERSION = 1,    /* incompatible CNI version */
+	KY_CNI_E_FIELD = 2,      /* unsupported field in network config */
+	KY_CNI_E_CONTAINER = 3,  /* container unknown or does not exist */
+	KY_CNI_E_ENV = 4,        /* invalid necessary environment variables */
+	KY_CNI_E_IO = 5,         /* I/O failure */
+	KY_CNI_E_DECODE = 6,     /* failed to decode content */
+	KY_CNI_E_CONFIG = 7,     /* invalid network config */
+	KY_CNI_E_AGAIN = 11,     /* try again later */
+	KY_CNI_E_UNAVAILABLE = 50,
+	KY_CNI_E_INTERNAL = 100, /* a kernel or system operation failed */
+	KY_CNI_E_NO_DEVICE = 101,
+	KY_CNI_E_DEVICE_BUSY = 102,
+	KY_CNI_E_IPAM = 103,
+	KY_CNI_E_CHECK = 104,    /* CHECK found a drift */
+	KY_CNI_E_STATE = 105,    /* the state record is unusable */
+};
+
+/* ---- cni_version.c ---- */
+enum ky_cni_version { KY_CNI_V030, KY_CNI_V031, KY_CNI_V040, KY_CNI_V100, KY_CNI_V110, KY_CNI_NVERSIONS };
+extern const char *const ky_cni_versions[KY_CNI_NVERSIONS + 1]; /* NULL-terminated */
+/* Index of an exactly supported version string, or -1. */
+int ky_cni_version_index(const char *v);
+/* {"cniVersion":"1.1.0","supportedVersions":[...]} */
+cJSON *ky_cni_version_info(void);
+/* Compares "a.b.c" strings numerically: <0, 0, >0; unparsable sorts first. */
+int ky_cni_version_cmp(const char *a, const char *b);
+
+/* ---- cni_env.c ---- */
+enum ky_cni_cmd { KY_CNI_ADD, KY_CNI_DEL, KY_CNI_CHECK, KY_CNI_VERSION, KY_CNI_STATUS, KY_CNI_GC };
+struct ky_cni_env {
+	enum ky_cni_cmd cmd;
+	const char *command, *container_id, *netns, *ifname, *args, *path; /* borrowed from envp */
+};
+/* Reads and validates the CNI_* variables the command needs from envp
+ * (NULL-terminated "K=V"). -EINVAL naming the variable (CNI code 4). */
+int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err);
+/* SPEC.md: a container ID starts with an alphanumeric character followed by
+ * alphanumerics, '_', '.' or '-'. */
+bool ky_cni_container_id_valid(const char *id);
+bool ky_cni_network_name_valid(const char *name);
+
+/* ---- cni_config.c ---- */
+enum ky_cni_dev_source { KY_CNI_DEV_NAME, KY_CNI_DEV_PCI };
+struct ky_cni_attachment {
+	const char *container_id, *ifname;
+};
+struct ky_cni_conf {
+	cJSON *doc;                      /* owned; the strings below borrow from it */
+	const char *cni_version;
+	int version;                     /* enum ky_cni_version */
+	const char *name, *type;
+	enum ky_cni_dev_source dev_source;
+	const char *dev_field;           /* which field named the device, for messages */
+	const char *device;              /* KY_CNI_DEV_NAME */
+	char pci[KY_PCI_ADDR_LEN];       /* KY_CNI_DEV_PCI, normalised */
+	struct ky_vf_config vf;          /* VF-only settings (mac not included) */
+	const char *vf_field;            /* first VF-only field given, "" when none */
+	bool has_mac;
+	uint8_t mac[6];
+	unsigned mtu;                    /* 0: leave as is */
+	bool has_ipam;
+	const char *ipam_type;
+	const char *state_dir, *log_file, *log_level;
+	const cJSON *prev_result;
+	struct ky_cni_attachment *valid; /* GC: cni.dev/valid-attachments */
+	size_t n_valid;
+};
+#define KY_CNI_DEFAULT_STATE_DIR "/var/lib/cni/kyborg"
+/* Parses stdin for cmd. -EINVAL with *code set to 6 (not JSON / not an
+ * object), 1 (cniVersion unsupported or too old for cmd) or 7 (invalid). */
+int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out, int *code,
+		      struct ky_error **err);
+void ky_cni_conf_free(struct ky_cni_conf *c);
+
+/* ---- cni_result.c ---- */
+/* Normalises an IPAM result of any supported version into the 1.1.0 form
+ * (ips without "version", each with "interface": iface), validating
+ * addresses. New object in *out. */
+int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky_error **err);
+/* The 1.1.0-form result converted to `version`: "version" on each IP for
+ * 0.3.x/0.4.0, interface and route fields newer than the version dropped. */
+cJSON *ky_cni_result_convert(const cJSON *res, int version);
+/* {"cniVersion","code","msg","details"} */
+cJSON *ky_cni_error_json(const char *cni_version, int code, const char *msg, const char *details);
+
+/* ---- cni_state_key.c ---- */
+/* "<network>:<containerID>:<ifname>", each part escaped so that the key
+ * obeys ky_state_key_valid(): bytes outside [A-Za-z0-9_.-] and a leading
+ * '.' become "@XX". -ENAMETOOLONG when it would exceed KY_STATE_KEY_MAX. */
+int ky_cni_state_key(const char *network, const char *container_id, const char *ifname, char *out, size_t size);
+/* The prefix every key of `network` starts with ("<network>:"). */
+int ky_cni_state_key_prefix(const char *network, char *out, size_t size);
+
+/* ---- cni_ipam.c ---- */
+struct ky_cni_ipam_call {
+	const char *type;        /* the plugin's name, looked up in cni_path */
+	const char *cni_path;
+	const char *command;     /* "ADD", "DEL", "CHECK" */
+	const char *container_id, *netns, *ifname, *args;
+	char *const *environ;    /* our environment: passed on minus CNI_* */
+	const char *conf;        /* the network config to send */
+};
+/* Runs the IPAM plugin. For ADD, *result is its parsed result and
+ * *conf_sent (when non-NULL) the exact config sent: when the plugin
+ * refuses our cniVersion (code 1) the call is retried with the highest
+ * version both support. Errors carry the plugin's code and message. */
+int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char **conf_sent, struct ky_error **err);
+
+/* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c (GC, STATUS): the verbs over the kernel ---- */
+struct ky_cni {
+	struct ky_cni_env env;
+	struct ky_cni_conf conf;
+	char *const *environ;
+	const char *input;   /* stdin */
+	size_t input_len;
+	int code;            /* CNI error code of the failure being reported */
+	cJSON *output;       /* what to print on success (NULL: nothing) */
+};
+/* Each returns 0 with c->output set, or -errno with c->code and *err. */
+int ky_cni_add(struct ky_cni *c, struct ky_error **err);
+int ky_cni_del(struct ky_cni *c, struct ky_error **err);
+int ky_cni_check(struct ky_cni *c, struct ky_error **err);
+int ky_cni_gc(struct ky_cni *c, struct ky_error **err);
+int ky_cni_status(struct ky_cni *c, struct ky_error **err);

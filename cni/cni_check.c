@@ -1,0 +1,115 @@
+/* CHECK: the kernel compared with the journal record and prevResult;
+ * a drift is code 104 naming what differs. */
+#include "cni_private.h"
+#include "kyborg/error.h"
+#include "kyborg/netlink.h"
+#include "kyborg/netlink_addr.h"
+#include "kyborg/netns.h"
+#include "kyborg/sriov_vf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct check_pod {
+	const char *ifname;
+	struct ky_link link;
+	struct ky_cidr *addrs;
+	size_t n;
+};
+
+static int check_here(void *arg, struct ky_error **err)
+{
+	struct check_pod *p = arg;
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	int ret = ky_nl_open(&nl, err);
+	if (ret < 0 || (ret = ky_link_get(nl, p->ifname, &p->link, err)) < 0)
+		return ret;
+	return ky_addr_list(nl, p->link.ifindex, &p->addrs, &p->n, err);
+}
+
+static int drift(struct ky_cni *c, struct ky_error **err, const char *fmt, const char *a, const char *b)
+{
+	c->code = KY_CNI_E_CHECK;
+	return ky_error_set(err, EUCLEAN, fmt, a, b);
+}
+
+static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err);
+static int check_vf(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err);
+
+int ky_cni_check(struct ky_cni *c, struct ky_error **err)
+{
+	struct ky_cni_run r_ = { .netns_fd = -1, .host_fd = -1 };
+	_cleanup_(ky_cni_run_closep) struct ky_cni_run *r = &r_;
+	int ret = ky_cni_run_open(c, r, c->env.container_id, c->env.ifname, 0, err);
+	if (ret < 0)
+		return ret;
+	if (ret == 0 || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete")))
+		return ky_cni_fail(c, KY_CNI_E_CONTAINER, err,
+			    ky_error_set(err, ENOENT, "no attachment %s/%s", c->env.container_id, c->env.ifname));
+	if ((ret = ky_cni_run_load(r, c->env.netns, err)) < 0)
+		return ret;
+	if (r->netns_fd < 0)
+		return ky_cni_fail(c, KY_CNI_E_CONTAINER, err, ky_error_set(err, ENOENT, "netns %s is gone", c->env.netns));
+	if (r->dev.has_netdev && (ret = check_netdev(c, r, err)) < 0)
+		return ret;
+	return check_vf(c, r, err);
+}
+
+static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret;
+	struct check_pod p = { .ifname = r->ifname };
+	ret = ky_netns_run_fd(r->netns_fd, check_here, &p, err);
+	_cleanup_free_ struct ky_cidr *addrs = p.addrs;
+	if (ret < 0)
+		return drift(c, err, "interface %s%s", r->ifname, ky_error_msg(*err)[0] ? " is missing" : "");
+	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(r->rec, "pod");
+	char mac[KY_MAC_STRLEN], want[32], have[32];
+	ky_format_mac(p.link.mac, mac);
+	const char *rmac = ky_cni_rec_str(pod, "mac");
+	if (rmac && strcmp(rmac, mac) != 0)
+		return drift(c, err, "mac of the interface is %s, ADD set %s", mac, rmac);
+	snprintf(want, sizeof(want), "%d", (int)ky_cni_num(pod, "mtu"));
+	snprintf(have, sizeof(have), "%u", p.link.mtu);
+	if (strcmp(want, have) != 0)
+		return drift(c, err, "mtu of the interface is %s, ADD set %s", have, want);
+	if (!p.link.up)
+		return drift(c, err, "interface %s is down%s", r->ifname, "");
+	/* SPEC.md: CHECK compares with prevResult, the runtime's copy of
+	 * our ADD result. */
+	const cJSON *ip;
+	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(c->conf.prev_result, "ips"))
+	{
+		struct ky_cidr want_c;
+		const char *a = ky_cni_rec_str(ip, "address");
+		if (!a || ky_parse_cidr(a, &want_c) < 0)
+			return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ky_error_set(err, EINVAL, "prevResult: bad address"));
+		bool found = false;
+		for (size_t i = 0; i < p.n && !found; i++)
+			found = p.addrs[i].prefix == want_c.prefix && p.addrs[i].ip.family == want_c.ip.family &&
+				memcmp(p.addrs[i].ip.addr, want_c.ip.addr, 16) == 0;
+		if (!found)
+			return drift(c, err, "address %s is missing from %s", a, r->ifname);
+	}
+	return 0;
+}
+
+static int check_vf(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret;
+	const cJSON *saved = cJSON_GetObjectItemCaseSensitive(r->rec, "vfSaved");
+	if (r->dev.is_vf && saved) {
+		struct ky_vf_config now;
+		struct ky_vf_config want_vf = c->conf.vf;
+		if ((ret = ky_vf_get(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &now, err)) < 0)
+			return ky_cni_fail(c, KY_CNI_E_CHECK, err, ky_error_prefix(err, "VF settings unreadable"));
+		if ((want_vf.mask & KY_VF_VLAN) && (now.vlan != want_vf.vlan || now.qos != want_vf.qos))
+			return drift(c, err, "VF vlan/qos changed on %s%s", r->dev.pf, "");
+		if ((want_vf.mask & KY_VF_SPOOFCHK) && now.spoofchk != want_vf.spoofchk)
+			return drift(c, err, "VF spoofchk changed on %s%s", r->dev.pf, "");
+		if ((want_vf.mask & KY_VF_TRUST) && now.trust != want_vf.trust)
+			return drift(c, err, "VF trust changed on %s%s", r->dev.pf, "");
+	}
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* GC (undo every attachment of the network the runtime no longer lists)
+ * and STATUS (can ADD be served). */
+#include "cni_private.h"
+#include "kyborg/error.h"
+#include "kyborg/exec.h"
+#include "kyborg/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
+{
+	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
+	int ret = ky_state_open(c->conf.state_dir, &store, err);
+	if (ret < 0)
+		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+	char prefix[KY_STATE_KEY_MAX + 1];
+	if (ky_cni_state_key_prefix(c->conf.name, prefix, sizeof(prefix)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ky_error_set(err, EINVAL, "name: too long"));
+	char **keys = NULL;
+	size_t n = 0;
+	if ((ret = ky_state_list(store, &keys, &n, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+	int first = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(keys[i], prefix, strlen(prefix)) != 0)
+			continue;
+		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+		if (ky_state_get(store, keys[i], &rec, NULL) < 0)
+			continue;
+		const char *cid = ky_cni_rec_str(rec, "containerID"), *ifn = ky_cni_rec_str(rec, "ifname");
+		if (!cid || !ifn)
+			continue;
+		bool valid = false;
+		for (size_t k = 0; k < c->conf.n_valid && !valid; k++)
+			valid = strcmp(c->conf.valid[k].container_id, cid) == 0 &&
+				strcmp(c->conf.valid[k].ifname, ifn) == 0;
+		if (valid)
+			continue;
+		/* An attachment busy in another verb is left for the next GC. */
+		_cleanup_error_ struct ky_error *e = NULL;
+		ret = ky_cni_del_attachment(c, cid, ifn, NULL, KY_STATE_NONBLOCK, &e);
+		if (ret < 0 && ret != -EWOULDBLOCK) {
+			ky_log_err(KY_LOG_ERROR, "gc-failed", e, "container=%s ifname=%s", cid, ifn);
+			if (!first) {
+				first = ret;
+				ky_error_set(err, -ret, "GC %s/%s: %s", cid, ifn, ky_error_msg(e));
+			}
+		} else if (ret == 0) {
+			ky_info("gc", "container=%s ifname=%s", cid, ifn);
+		}
+	}
+	ky_state_keys_free(keys, n);
+	return first ? ky_cni_fail(c, KY_CNI_E_INTERNAL, err, first) : 0;
+}
+
+int ky_cni_status(struct ky_cni *c, struct ky_error **err)
+{
+	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
+	int ret = ky_state_open(c->conf.state_dir, &store, err);
+	if (ret < 0 || (ret = access(c->conf.state_dir, W_OK) < 0 ? -errno : 0) < 0)
+		return ky_cni_fail(c, KY_CNI_E_UNAVAILABLE, err,
+			    ret == -EACCES || ret == -EROFS
+				    ? ky_error_set(err, -ret, "state dir %s is not writable", c->conf.state_dir)
+				    : ky_error_prefix(err, "state dir"));
+	if (c->conf.has_ipam) {
+		_cleanup_free_ char *bin = NULL;
+		if ((ret = ky_exec_find(c->conf.ipam_type, c->env.path, &bin, err)) < 0)
+			return ky_cni_fail(c, KY_CNI_E_UNAVAILABLE, err, ky_error_prefix(err, "IPAM"));
+	}
+	return 0;
+}

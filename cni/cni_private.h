@@ -1,0 +1,70 @@
+/* Internals shared by the kernel-facing files of the CNI logic: one run of
+ * a verb over one attachment, and the device it concerns. */
+#pragma once
+
+#include "cni.h"
+#include "kyborg/state.h"
+
+struct ky_cni_dev {
+	bool has_netdev;          /* false: a VF bound to a userspace driver (vfio-pci) */
+	char name[IFNAMSIZ];      /* host name before ADD; "" without a netdev */
+	int ifindex;
+	uint8_t mac[6];
+	unsigned mtu;
+	bool up;
+	char pci[KY_PCI_ADDR_LEN]; /* "" unless named by PCI address */
+	bool is_vf;
+	char pf[IFNAMSIZ];         /* the VF's PF netdev */
+	int vf_index;
+};
+
+struct ky_cni_run {
+	struct ky_cni *c;
+	const char *container_id, *ifname; /* the attachment */
+	const char *netns_path;            /* NULL: unknown or gone */
+	int netns_fd;                      /* -1 when the pod netns is gone */
+	int host_fd;                       /* the netns we were started in */
+	struct ky_nl *nl;                  /* in the host netns */
+	struct ky_state_store *store;
+	struct ky_state_lock *lock;
+	cJSON *rec;                        /* the journal record */
+	struct ky_cni_dev dev;
+	struct ky_vf_config vf;            /* what vf-config applies */
+};
+
+/* cni_device.c */
+int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err);
+void ky_cni_dev_to_json(const struct ky_cni_dev *d, cJSON *o);
+int ky_cni_dev_from_json(const cJSON *o, struct ky_cni_dev *d);
+enum ky_cni_where { KY_CNI_GONE, KY_CNI_IN_POD, KY_CNI_IN_HOST };
+/* Where the recorded device is now, and its current name. */
+int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, char name[IFNAMSIZ], struct ky_error **err);
+
+/* cni_steps.c */
+int ky_cni_journal_write(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err);
+/* Undoes every step the record's journal names, last first, and removes
+ * the record. Tolerates steps that were begun but not finished. */
+int ky_cni_steps_undo(struct ky_cni_run *r, struct ky_error **err);
+
+
+static inline const char *ky_cni_rec_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* cni_verbs.c: one verb's run over one attachment. */
+/* Sets c->code and passes ret on. */
+int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret);
+double ky_cni_num(const cJSON *o, const char *k);
+/* Opens the store, locks the attachment's key and reads its record:
+ * 1 with r->rec, 0 when there is none, -errno (c->code set). */
+int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
+		    int lock_flags, struct ky_error **err);
+/* Loads the recorded device and opens the pod netns (netns_fd -1 when gone). */
+int ky_cni_run_load(struct ky_cni_run *r, const char *netns_path, struct ky_error **err);
+void ky_cni_run_close(struct ky_cni_run *r);
+void ky_cni_run_closep(struct ky_cni_run **r);
+/* DEL of one attachment, also for GC. */
+int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char *ifname, const char *netns,
+			  int lock_flags, struct ky_error **err);

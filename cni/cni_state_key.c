@@ -1,0 +1,56 @@
+/* State record keys for attachments: network, container and interface
+ * escaped into one path component the state store accepts. Pure. */
+#include "cni.h"
+#include "kyborg/state.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int put_escaped(const char *s, char *out, size_t size, size_t *pos)
+{
+	for (size_t i = 0; s[i]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		bool keep = isalnum(ch) || ch == '_' || ch == '-' || (ch == '.' && i > 0);
+		size_t need = keep ? 1 : 3;
+		if (*pos + need >= size)
+			return -ENAMETOOLONG;
+		if (keep)
+			out[(*pos)++] = (char)ch;
+		else
+			*pos += (size_t)snprintf(out + *pos, size - *pos, "@%02x", ch);
+	}
+	return 0;
+}
+
+int ky_cni_state_key_prefix(const char *network, char *out, size_t size)
+{
+	size_t pos = 0;
+	if (size > KY_STATE_KEY_MAX + 1)
+		size = KY_STATE_KEY_MAX + 1;
+	if (!network || !*network || put_escaped(network, out, size, &pos) < 0 || pos + 1 >= size)
+		return -ENAMETOOLONG;
+	out[pos++] = ':';
+	out[pos] = '\0';
+	return 0;
+}
+
+int ky_cni_state_key(const char *network, const char *container_id, const char *ifname, char *out, size_t size)
+{
+	if (size > KY_STATE_KEY_MAX + 1)
+		size = KY_STATE_KEY_MAX + 1;
+	int r = ky_cni_state_key_prefix(network, out, size);
+	if (r < 0)
+		return r;
+	size_t pos = strlen(out);
+	if (!container_id || !*container_id || !ifname || !*ifname)
+		return -EINVAL;
+	if (put_escaped(container_id, out, size, &pos) < 0 || pos + 1 >= size)
+		return -ENAMETOOLONG;
+	out[pos++] = ':';
+	if (put_escaped(ifname, out, size, &pos) < 0)
+		return -ENAMETOOLONG;
+	out[pos] = '\0';
+	return ky_state_key_valid(out) ? 0 : -EINVAL;
+}

@@ -1,0 +1,461 @@
+/* ADD as a list of steps, each with its undo; the state record is the
+ * journal. A step is written into the journal before it touches the
+ * kernel, so a process killed anywhere leaves a record naming every change
+ * that may have happened; undos therefore tolerate steps that never ran. */
+#include "cni_private.h"
+#include "kyborg/error.h"
+#include "kyborg/fault.h"
+#include "kyborg/log.h"
+#include "kyborg/netlink.h"
+#include "kyborg/netlink_addr.h"
+#include "kyborg/netns.h"
+#include "kyborg/sriov_vf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ky_step {
+	const char *name;
+	bool (*needed)(struct ky_cni_run *r);
+	int (*apply)(struct ky_cni_run *r, struct ky_error **err);
+	int (*undo)(struct ky_cni_run *r, struct ky_error **err);
+};
+
+int ky_cni_journal_write(struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret = ky_state_write(r->lock, r->rec, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "write state record");
+	return 0;
+}
+
+/* ---- reserve: the record itself ---- */
+
+static int step_reserve(struct ky_cni_run *r, struct ky_error **err)
+{
+	(void)r;
+	(void)err;
+	return 0; /* the journal write before this step is the reservation */
+}
+
+static int undo_reserve(struct ky_cni_run *r, struct ky_error **err)
+{
+	(void)r;
+	(void)err;
+	return 0; /* ky_cni_steps_undo removes the record once all else is undone */
+}
+
+/* ---- vf-config: the VF's settings on its PF ---- */
+
+static bool need_vf(struct ky_cni_run *r)
+{
+	return r->dev.is_vf && r->vf.mask;
+}
+
+static cJSON *vf_to_json(const struct ky_vf_config *v)
+{
+	char mac[KY_MAC_STRLEN];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "mask", v->mask);
+	cJSON_AddStringToObject(o, "mac", ky_format_mac(v->mac, mac));
+	cJSON_AddNumberToObject(o, "vlan", v->vlan);
+	cJSON_AddNumberToObject(o, "qos", v->qos);
+	cJSON_AddNumberToObject(o, "vlanProto", v->vlan_proto);
+	cJSON_AddNumberToObject(o, "minTxRate", v->min_tx_rate);
+	cJSON_AddNumberToObject(o, "maxTxRate", v->max_tx_rate);
+	cJSON_AddBoolToObject(o, "spoofchk", v->spoofchk);
+	cJSON_AddBoolToObject(o, "trust", v->trust);
+	cJSON_AddNumberToObject(o, "linkState", v->link_state);
+	return o;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int vf_from_json(const cJSON *o, struct ky_vf_config *v)
+{
+	memset(v, 0, sizeof(*v));
+	const char *mac = ky_cni_rec_str(o, "mac");
+	if (!cJSON_IsObject(o) || !mac || ky_parse_mac(mac, v->mac) < 0)
+		return -EBADMSG;
+	v->mask = (unsigned)num(o, "mask");
+	v->vlan = (uint16_t)num(o, "vlan");
+	v->qos = (uint8_t)num(o, "qos");
+	v->vlan_proto = (uint16_t)num(o, "vlanProto");
+	v->min_tx_rate = (uint32_t)num(o, "minTxRate");
+	v->max_tx_rate = (uint32_t)num(o, "maxTxRate");
+	v->spoofchk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spoofchk"));
+	v->trust = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "trust"));
+	v->link_state = (enum ky_vf_link_state)num(o, "linkState");
+	return 0;
+}
+
+static int step_vf(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct ky_vf_config prev;
+	int ret = ky_vf_get(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &prev, err);
+	if (ret == -ENODEV) {
+		/* The PF reports no such VF: a setting that cannot be applied
+		 * (code 100), not a device that is missing (101). */
+		_cleanup_free_ char *msg = strdup(ky_error_msg(*err));
+		return ky_error_set(err, ENXIO, "%s", msg ? msg : "no such VF");
+	}
+	if (ret < 0)
+		return ret;
+	/* Only what we are about to change is restored. */
+	prev.mask &= r->vf.mask;
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "vfSaved");
+	cJSON_AddItemToObject(r->rec, "vfSaved", vf_to_json(&prev));
+	if ((ret = ky_cni_journal_write(r, err)) < 0)
+		return ret;
+	ret = ky_vf_set(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &r->vf, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "configure VF %d on %s", r->dev.vf_index, r->dev.pf);
+	return 0;
+}
+
+static int undo_vf(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct ky_vf_config prev;
+	if (!r->dev.is_vf || vf_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "vfSaved"), &prev) < 0 ||
+	    !prev.mask)
+		return 0; /* killed before anything was changed */
+	int ret = ky_vf_set(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &prev, err);
+	if (ret == -ENODEV)
+		return 0; /* the PF or its VFs are gone: nothing left to restore */
+	if (ret < 0)
+		return ky_error_prefix(err, "restore VF %d on %s", r->dev.vf_index, r->dev.pf);
+	return 0;
+}
+
+/* ---- move: into the pod netns under CNI_IFNAME ---- */
+
+static bool need_netdev(struct ky_cni_run *r)
+{
+	return r->dev.has_netdev;
+}
+
+static int step_move(struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret = ky_link_move_to_netns(r->nl, r->dev.name, r->netns_fd, r->ifname, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "move %s into %s as %s", r->dev.name, r->netns_path, r->ifname);
+	return 0;
+}
+
+struct pod_back {
+	const char *name, *orig;
+	int host_fd;
+};
+
+static int move_back_in_pod(void *arg, struct ky_error **err)
+{
+	struct pod_back *b = arg;
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	int ret = ky_nl_open(&nl, err);
+	if (ret < 0)
+		return ret;
+	ky_link_set_up(nl, b->name, false, NULL);
+	return ky_link_move_to_netns(nl, b->name, b->host_fd, b->orig, err);
+}
+
+static int undo_move(struct ky_cni_run *r, struct ky_error **err)
+{
+	enum ky_cni_where where;
+	char name[IFNAMSIZ];
+	int ret = ky_cni_dev_locate(r, &where, name, err);
+	if (ret < 0)
+		return ret;
+	if (where == KY_CNI_GONE) {
+		/* A virtual device (a veth) dies with its netns. */
+		ky_info("device-gone", "device=%s", r->dev.name);
+		return 0;
+	}
+	if (where == KY_CNI_IN_POD) {
+		struct pod_back b = { .name = name, .orig = r->dev.name, .host_fd = r->host_fd };
+		ret = ky_netns_run_fd(r->netns_fd, move_back_in_pod, &b, err);
+		if (ret < 0)
+			return ky_error_prefix(err, "move %s back to the host as %s", name, r->dev.name);
+	} else if (strcmp(name, r->dev.name) != 0) {
+		ky_link_set_up(r->nl, name, false, NULL);
+		ret = ky_link_rename(r->nl, name, r->dev.name, err);
+		if (ret < 0)
+			return ky_error_prefix(err, "rename %s back to %s", name, r->dev.name);
+	}
+	ret = ky_link_set_up(r->nl, r->dev.name, r->dev.up, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "restore %s", r->dev.name);
+	return 0;
+}
+
+/* ---- link: MAC, MTU, up, in the pod ---- */
+
+struct link_cfg {
+	struct ky_cni_run *r;
+	const char *name;
+	bool set_mac;
+	const uint8_t *mac;
+	unsigned mtu;
+	bool up;
+	struct ky_link after;
+};
+
+static int link_cfg_here(void *arg, struct ky_error **err)
+{
+	struct link_cfg *l = arg;
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	int ret = ky_nl_open(&nl, err);
+	if (ret < 0)
+		return ret;
+	if (!l->up)
+		ky_link_set_up(nl, l->name, false, NULL);
+	if (l->set_mac && (ret = ky_link_set_mac(nl, l->name, l->mac, err)) < 0)
+		return ret;
+	if (l->mtu && (ret = ky_link_set_mtu(nl, l->name, l->mtu, err)) < 0)
+		return ret;
+	if (l->up && (ret = ky_link_set_up(nl, l->name, true, err)) < 0)
+		return ret;
+	return ky_link_get(nl, l->name, &l->after, err);
+}
+
+static int step_link(struct ky_cni_run *r, struct ky_error **err)
+{
+	const struct ky_cni_conf *conf = &r->c->conf;
+	struct link_cfg l = { .r = r, .name = r->ifname, .set_mac = conf->has_mac, .mac = conf->mac,
+			      .mtu = conf->mtu, .up = true };
+	int ret = ky_netns_run_fd(r->netns_fd, link_cfg_here, &l, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "configure %s in %s", r->ifname, r->netns_path);
+	char mac[KY_MAC_STRLEN];
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "pod");
+	cJSON *pod = cJSON_AddObjectToObject(r->rec, "pod");
+	cJSON_AddStringToObject(pod, "mac", ky_format_mac(l.after.mac, mac));
+	cJSON_AddNumberToObject(pod, "mtu", l.after.mtu);
+	/* The kernel keeps the index across the move unless the pod has it
+	 * taken; undo finds the device by index, never by a name. */
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "podIfindex");
+	cJSON_AddNumberToObject(r->rec, "podIfindex", l.after.ifindex);
+	return 0;
+}
+
+static int undo_link(struct ky_cni_run *r, struct ky_error **err)
+{
+	enum ky_cni_where where;
+	char name[IFNAMSIZ];
+	int ret = ky_cni_dev_locate(r, &where, name, err);
+	if (ret < 0 || where == KY_CNI_GONE)
+		return ret;
+	struct link_cfg l = { .r = r, .name = name, .set_mac = true, .mac = r->dev.mac, .mtu = r->dev.mtu };
+	if (where == KY_CNI_IN_POD)
+		ret = ky_netns_run_fd(r->netns_fd, link_cfg_here, &l, err);
+	else
+		ret = link_cfg_here(&l, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "restore MAC and MTU of %s", name);
+	return 0;
+}
+
+/* ---- ipam: delegate, and keep the result ---- */
+
+static bool need_ipam(struct ky_cni_run *r)
+{
+	return r->c->conf.has_ipam;
+}
+
+static void ipam_call(struct ky_cni_run *r, const char *cmd, const char *conf, struct ky_cni_ipam_call *call)
+{
+	*call = (struct ky_cni_ipam_call){
+		.type = ky_cni_rec_str(r->rec, "ipamType"), .cni_path = r->c->env.path, .command = cmd,
+		.container_id = r->container_id, .netns = r->netns_path, .ifname = r->ifname,
+		.args = r->c->env.args, .environ = r->c->environ, .conf = conf,
+	};
+}
+
+static int step_ipam(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct ky_cni_ipam_call call;
+	ipam_call(r, "ADD", ky_cni_rec_str(r->rec, "ipamConf"), &call);
+	_cleanup_(cJSON_Deletep) cJSON *res = NULL, *norm = NULL;
+	int ret = ky_cni_ipam_exec(&call, &res, NULL, err);
+	if (ret == 0)
+		ret = ky_cni_result_from_ipam(res, 0, &norm, err);
+	if (ret < 0) {
+		/* Whatever went wrong in the delegation is an IPAM failure to
+		 * the runtime (code 103), the cause in the message. */
+		_cleanup_free_ char *msg = strdup(ky_error_msg(*err));
+		return ky_error_set(err, EREMOTEIO, "%s", msg ? msg : "IPAM failed");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "ipamResult");
+	cJSON_AddItemToObject(r->rec, "ipamResult", TAKE_PTR(norm));
+	return 0;
+}
+
+static int undo_ipam(struct ky_cni_run *r, struct ky_error **err)
+{
+	const char *conf = ky_cni_rec_str(r->rec, "ipamConf");
+	if (!conf || !ky_cni_rec_str(r->rec, "ipamType"))
+		return 0;
+	struct ky_cni_ipam_call call;
+	ipam_call(r, "DEL", conf, &call);
+	int ret = ky_cni_ipam_exec(&call, NULL, NULL, err);
+	if (ret == -ENOENT || ret == -EACCES) {
+		/* A plugin that cannot be started cannot hold a reservation
+		 * from us either: ADD never got one from it. */
+		ky_log_err(KY_LOG_WARN, "ipam-missing", *err, "container=%s", r->container_id);
+		ky_error_clear(err);
+		return 0;
+	}
+	return ret;
+}
+
+/* ---- addresses: the IPAM result configured in the pod ---- */
+
+struct addr_cfg {
+	const char *ifname;
+	const cJSON *res;
+};
+
+static int addresses_here(void *arg, struct ky_error **err)
+{
+	struct addr_cfg *a = arg;
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	int ret = ky_nl_open(&nl, err);
+	if (ret < 0)
+		return ret;
+	struct ky_link l;
+	if ((ret = ky_link_get(nl, a->ifname, &l, err)) < 0)
+		return ret;
+	const cJSON *ip, *rt;
+	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(a->res, "ips"))
+	{
+		struct ky_cidr c;
+		if (ky_parse_cidr(ky_cni_rec_str(ip, "address"), &c) < 0)
+			continue;
+		if ((ret = ky_addr_add(nl, l.ifindex, &c, err)) < 0)
+			return ret;
+	}
+	cJSON_ArrayForEach(rt, cJSON_GetObjectItemCaseSensitive(a->res, "routes"))
+	{
+		struct ky_cidr dst;
+		struct ky_ip gw;
+		const char *gws = ky_cni_rec_str(rt, "gw");
+		if (ky_parse_cidr(ky_cni_rec_str(rt, "dst"), &dst) < 0)
+			continue;
+		/* SPEC.md: a route without gw uses the IP's gateway. */
+		if (!gws) {
+			const cJSON *ip2;
+			cJSON_ArrayForEach(ip2, cJSON_GetObjectItemCaseSensitive(a->res, "ips"))
+			{
+				struct ky_ip g;
+				const char *s = ky_cni_rec_str(ip2, "gateway");
+				if (s && ky_parse_ip(s, &g) == 0 && g.family == dst.ip.family) {
+					gws = s;
+					break;
+				}
+			}
+		}
+		bool has_gw = gws && ky_parse_ip(gws, &gw) == 0;
+		if ((ret = ky_route_add(nl, l.ifindex, &dst, has_gw ? &gw : NULL, err)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static bool need_addresses(struct ky_cni_run *r)
+{
+	return r->c->conf.has_ipam && r->dev.has_netdev;
+}
+
+static int step_addresses(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct addr_cfg a = { .ifname = r->ifname, .res = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult") };
+	int ret = ky_netns_run_fd(r->netns_fd, addresses_here, &a, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "configure addresses on %s", r->ifname);
+	return 0;
+}
+
+static int undo_addresses(struct ky_cni_run *r, struct ky_error **err)
+{
+	(void)r;
+	(void)err;
+	/* Moving the netdev out of the pod (undo_move, next) flushes its
+	 * addresses and the routes through it. */
+	return 0;
+}
+
+static const struct ky_step add_steps[] = {
+	{ "reserve", NULL, step_reserve, undo_reserve },
+	{ "vf-config", need_vf, step_vf, undo_vf },
+	{ "move", need_netdev, step_move, undo_move },
+	{ "link", need_netdev, step_link, undo_link },
+	{ "ipam", need_ipam, step_ipam, undo_ipam },
+	{ "addresses", need_addresses, step_addresses, undo_addresses },
+	/* issue 5 adds { "bpf", need_bpf, step_bpf, undo_bpf } here. */
+};
+
+static const struct ky_step *find_step(const char *name)
+{
+	for (size_t i = 0; name && i < KY_ARRAY_SIZE(add_steps); i++)
+		if (strcmp(add_steps[i].name, name) == 0)
+			return &add_steps[i];
+	return NULL;
+}
+
+int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err)
+{
+	cJSON *journal = cJSON_GetObjectItemCaseSensitive(r->rec, "journal");
+	for (size_t i = 0; i < KY_ARRAY_SIZE(add_steps); i++) {
+		const struct ky_step *s = &add_steps[i];
+		if (s->needed && !s->needed(r))
+			continue;
+		cJSON_AddItemToArray(journal, cJSON_CreateString(s->name));
+		int ret = ky_cni_journal_write(r, err);
+		if (ret < 0)
+			return ret;
+		ret = s->apply(r, err);
+		if (ret < 0)
+			return ky_error_prefix(err, "step %s", s->name);
+		ky_debug("step-done", "step=%s container=%s ifname=%s", s->name, r->container_id, r->ifname);
+		char fault[64];
+		snprintf(fault, sizeof(fault), "add-after-%s", s->name);
+		ky_fault_point(fault);
+	}
+	return 0;
+}
+
+int ky_cni_steps_undo(struct ky_cni_run *r, struct ky_error **err)
+{
+	const cJSON *journal = cJSON_GetObjectItemCaseSensitive(r->rec, "journal");
+	int n = cJSON_GetArraySize(journal), first_err = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		const char *name = cJSON_GetStringValue(cJSON_GetArrayItem(journal, i));
+		const struct ky_step *s = find_step(name);
+		if (!s) {
+			ky_warn("unknown-step", "step=%s", name ? name : "");
+			continue;
+		}
+		_cleanup_error_ struct ky_error *e = NULL;
+		int ret = s->undo(r, &e);
+		if (ret < 0) {
+			/* Keep going: every other undo is still worth doing, and
+			 * the record stays for DEL to try again. */
+			ky_log_err(KY_LOG_ERROR, "undo-failed", e, "step=%s container=%s ifname=%s", s->name,
+				   r->container_id, r->ifname);
+			if (!first_err) {
+				first_err = ret;
+				ky_error_set(err, -ret, "undo %s: %s", s->name, ky_error_msg(e));
+			}
+		}
+	}
+	if (first_err)
+		return first_err;
+	int ret = ky_state_delete(r->lock, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "remove state record");
+	return 0;
+}

@@ -1,0 +1,338 @@
+/* ADD (idempotent, with rollback) and DEL over the step journal, and the
+ * run of a verb over one attachment that CHECK and GC share. */
+#include "cni_private.h"
+#include "kyborg/error.h"
+#include "kyborg/exec.h"
+#include "kyborg/fault.h"
+#include "kyborg/log.h"
+#include "kyborg/netlink.h"
+#include "kyborg/netlink_addr.h"
+#include "kyborg/netns.h"
+#include "kyborg/sriov_vf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret)
+{
+	(void)err;
+	c->code = code;
+	return ret;
+}
+
+double ky_cni_num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* A failure's CNI code from its errno, for failures past config parsing. */
+static int code_of(int ret)
+{
+	switch (-ret) {
+	case EINVAL: return KY_CNI_E_CONFIG;
+	case ENODEV: return KY_CNI_E_NO_DEVICE;
+	case EBUSY: return KY_CNI_E_DEVICE_BUSY;
+	case EREMOTEIO: return KY_CNI_E_IPAM;
+	case EAGAIN: return KY_CNI_E_AGAIN;
+	case EBADMSG: return KY_CNI_E_STATE;
+	default: return KY_CNI_E_INTERNAL;
+	}
+}
+
+void ky_cni_run_close(struct ky_cni_run *r)
+{
+	ky_state_unlock(r->lock);
+	ky_state_close(r->store);
+	ky_nl_close(r->nl);
+	cJSON_Delete(r->rec);
+	if (r->netns_fd >= 0)
+		close(r->netns_fd);
+	if (r->host_fd >= 0)
+		close(r->host_fd);
+	memset(r, 0, sizeof(*r));
+}
+
+void ky_cni_run_closep(struct ky_cni_run **r)
+{
+	ky_cni_run_close(*r);
+}
+
+int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
+		    int lock_flags, struct ky_error **err)
+{
+	*r = (struct ky_cni_run){ .c = c, .container_id = container_id, .ifname = ifname, .netns_fd = -1, .host_fd = -1 };
+	char key[KY_STATE_KEY_MAX + 1];
+	int ret = ky_cni_state_key(c->conf.name, container_id, ifname, key, sizeof(key));
+	if (ret < 0)
+		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
+			    ky_error_set(err, -ret, "network name, container ID and ifname make no valid state key"));
+	if ((ret = ky_state_open(c->conf.state_dir, &r->store, err)) < 0 ||
+	    (ret = ky_state_lock(r->store, key, lock_flags, &r->lock, err)) < 0)
+		return ky_cni_fail(c, ret == -EWOULDBLOCK ? KY_CNI_E_AGAIN : KY_CNI_E_IO, err, ret);
+	if ((ret = ky_nl_open(&r->nl, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ret);
+	r->host_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (r->host_fd < 0)
+		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ky_error_set(err, errno, "open own netns: %s", strerror(errno)));
+	ret = ky_state_read(r->lock, &r->rec, err);
+	if (ret == -ENOENT) {
+		ky_error_clear(err);
+		return 0;
+	}
+	if (ret < 0)
+		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
+	return 1;
+}
+
+int ky_cni_run_load(struct ky_cni_run *r, const char *netns_path, struct ky_error **err)
+{
+	if (ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev) < 0)
+		return ky_cni_fail(r->c, KY_CNI_E_STATE, err, ky_error_set(err, EBADMSG, "state record has no usable device"));
+	const char *path = netns_path ? netns_path : ky_cni_rec_str(r->rec, "netns");
+	r->netns_path = path;
+	if (path && ky_netns_open(path, &r->netns_fd, NULL) < 0)
+		r->netns_fd = -1;
+	return 0;
+}
+
+static int undo_all(struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret = ky_cni_steps_undo(r, err);
+	if (ret < 0)
+		return ky_cni_fail(r->c, code_of(ret) == KY_CNI_E_CONFIG ? KY_CNI_E_INTERNAL : code_of(ret), err, ret);
+	return 0;
+}
+
+/* Whether another attachment's record holds the device. */
+static int claimed_by_other(struct ky_cni_run *r, const char *name, const char *pci, char **owner,
+			    struct ky_error **err)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	int ret = ky_state_list(r->store, &keys, &n, err);
+	if (ret < 0)
+		return ret;
+	const char *self = ky_state_lock_key(r->lock);
+	int found = 0;
+	for (size_t i = 0; i < n && !found; i++) {
+		if (strcmp(keys[i], self) == 0)
+			continue;
+		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+		if (ky_state_get(r->store, keys[i], &rec, NULL) < 0)
+			continue;
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "device");
+		const char *dn = ky_cni_rec_str(d, "name"), *dp = ky_cni_rec_str(d, "pciID");
+		if ((name && *name && dn && strcmp(dn, name) == 0) || (pci && dp && strcmp(dp, pci) == 0)) {
+			found = 1;
+			if (asprintf(owner, "%s/%s", ky_cni_rec_str(rec, "containerID") ?: "?",
+				     ky_cni_rec_str(rec, "ifname") ?: "?") < 0)
+				*owner = NULL;
+		}
+	}
+	ky_state_keys_free(keys, n);
+	return found;
+}
+
+static cJSON *build_result(struct ky_cni_run *r)
+{
+	cJSON *res = cJSON_CreateObject();
+	cJSON *ifs = cJSON_AddArrayToObject(res, "interfaces");
+	cJSON *i0 = cJSON_CreateObject();
+	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(r->rec, "pod");
+	cJSON_AddStringToObject(i0, "name", r->ifname);
+	if (r->dev.has_netdev) {
+		cJSON_AddStringToObject(i0, "mac", ky_cni_rec_str(pod, "mac") ?: "");
+		cJSON_AddNumberToObject(i0, "mtu", ky_cni_num(pod, "mtu"));
+	}
+	cJSON_AddStringToObject(i0, "sandbox", r->netns_path);
+	if (r->dev.pci[0])
+		cJSON_AddStringToObject(i0, "pciID", r->dev.pci);
+	cJSON_AddItemToArray(ifs, i0);
+	const cJSON *ipam = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult");
+	cJSON_AddItemToObject(res, "ips", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "ips"), 1) ?: cJSON_CreateArray());
+	cJSON_AddItemToObject(res, "routes",
+			      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "routes"), 1) ?: cJSON_CreateArray());
+	cJSON_AddItemToObject(res, "dns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "dns"), 1) ?: cJSON_CreateObject());
+	return res;
+}
+
+/* The lock two ADDs of one device serialise on. It has no record, so
+ * unlocking removes its file. */
+static void device_key(const struct ky_cni_dev *d, char *key, size_t size)
+{
+	snprintf(key, size, "device@%s", d->pci[0] ? d->pci : d->name);
+	for (char *p = key; *p; p++)
+		if (*p == ':')
+			*p = '_';
+}
+
+static bool same_request(const struct ky_cni_run *r)
+{
+	const struct ky_cni_conf *conf = &r->c->conf;
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->rec, "device");
+	if (conf->dev_source == KY_CNI_DEV_PCI)
+		return ky_cni_rec_str(d, "pciID") && strcmp(ky_cni_rec_str(d, "pciID"), conf->pci) == 0;
+	return ky_cni_rec_str(d, "name") && strcmp(ky_cni_rec_str(d, "name"), conf->device) == 0;
+}
+
+int ky_cni_add(struct ky_cni *c, struct ky_error **err)
+{
+	struct ky_cni_run r_ = { .netns_fd = -1, .host_fd = -1 };
+	_cleanup_(ky_cni_run_closep) struct ky_cni_run *r = &r_;
+	int ret = ky_cni_run_open(c, r, c->env.container_id, c->env.ifname, 0, err);
+	if (ret < 0)
+		return ret;
+	if (ret > 0) {
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete"))) {
+			/* ADD again for the same attachment: the same answer, no change. */
+			if (!same_request(r))
+				return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
+					    ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
+							 c->env.container_id, c->env.ifname));
+			c->output = ky_cni_result_convert(cJSON_GetObjectItemCaseSensitive(r->rec, "result"),
+							  c->conf.version);
+			return 0;
+		}
+		/* An ADD that died half-way: undo what it did, then start over. */
+		if ((ret = ky_cni_run_load(r, c->env.netns, err)) < 0 || (ret = undo_all(r, err)) < 0)
+			return ky_error_prefix(err, "undo the interrupted ADD");
+		cJSON_Delete(r->rec);
+		r->rec = NULL;
+		if (r->netns_fd >= 0)
+			close(r->netns_fd);
+		r->netns_fd = -1;
+	}
+	r->netns_path = c->env.netns;
+	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_ENV, err, ky_error_prefix(err, "CNI_NETNS"));
+
+	ret = ky_cni_dev_resolve(r, err);
+	if (ret < 0) {
+		_cleanup_free_ char *owner = NULL;
+		if (ret == -ENODEV &&
+		    claimed_by_other(r, c->conf.device, c->conf.dev_source == KY_CNI_DEV_PCI ? c->conf.pci : NULL,
+				     &owner, NULL) > 0)
+			return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
+				    ky_error_set(err, EBUSY, "%s %s is in use by %s", c->conf.dev_field,
+						 c->conf.device ? c->conf.device : c->conf.pci, owner ?: "?"));
+		return ky_cni_fail(c, code_of(ret), err, ret);
+	}
+	r->vf = c->conf.vf;
+	if (c->conf.vf.mask && !r->dev.is_vf)
+		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
+			    ky_error_set(err, EINVAL, "%s: only valid for an SR-IOV VF, and %s is not one",
+					 c->conf.vf_field, r->dev.name));
+	if (r->dev.is_vf && c->conf.has_mac) {
+		r->vf.mask |= KY_VF_MAC;
+		memcpy(r->vf.mac, c->conf.mac, 6);
+	}
+	if (!r->dev.has_netdev && c->conf.mtu)
+		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
+			    ky_error_set(err, EINVAL, "mtu: VF %s has no netdev (userspace driver) to set it on",
+					 r->dev.pci));
+	if (r->vf.mask && (ret = ky_vf_config_check(&r->vf, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ret);
+
+	/* Two ADDs for one device serialise on the device's lock; the one
+	 * that comes second finds the other's record. */
+	char dkey[KY_STATE_KEY_MAX + 1];
+	device_key(&r->dev, dkey, sizeof(dkey));
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *dlock = NULL;
+	if ((ret = ky_state_lock(r->store, dkey, 0, &dlock, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+	_cleanup_free_ char *owner = NULL;
+	ret = claimed_by_other(r, r->dev.name, r->dev.pci[0] ? r->dev.pci : NULL, &owner, err);
+	if (ret < 0)
+		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
+	if (ret > 0)
+		return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
+			    ky_error_set(err, EBUSY, "device %s is in use by %s", r->dev.name, owner ?: "?"));
+
+	r->rec = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r->rec, "kyborg", 1);
+	cJSON_AddStringToObject(r->rec, "network", c->conf.name);
+	cJSON_AddStringToObject(r->rec, "containerID", r->container_id);
+	cJSON_AddStringToObject(r->rec, "ifname", r->ifname);
+	cJSON_AddStringToObject(r->rec, "netns", r->netns_path);
+	cJSON_AddStringToObject(r->rec, "cniVersion", c->conf.cni_version);
+	ky_cni_dev_to_json(&r->dev, cJSON_AddObjectToObject(r->rec, "device"));
+	if (c->conf.has_mac) {
+		char mac[KY_MAC_STRLEN];
+		cJSON_AddStringToObject(r->rec, "requestedMac", ky_format_mac(c->conf.mac, mac));
+	}
+	if (c->conf.has_ipam) {
+		cJSON_AddStringToObject(r->rec, "ipamType", c->conf.ipam_type);
+		cJSON *conf = cJSON_CreateString("");
+		cJSON_SetValuestring(conf, c->input);
+		cJSON_AddItemToObject(r->rec, "ipamConf", conf);
+	}
+	cJSON_AddArrayToObject(r->rec, "journal");
+
+	ret = ky_cni_steps_apply(r, err);
+	if (ret == 0) {
+		cJSON_AddItemToObject(r->rec, "result", build_result(r));
+		cJSON_AddBoolToObject(r->rec, "complete", true);
+		ret = ky_cni_journal_write(r, err);
+	}
+	if (ret < 0) {
+		int code = code_of(ret);
+		_cleanup_error_ struct ky_error *uerr = NULL;
+		if (ky_cni_steps_undo(r, &uerr) < 0) {
+			ky_log_err(KY_LOG_ERROR, "rollback-failed", uerr, "container=%s ifname=%s", r->container_id,
+				   r->ifname);
+			ky_error_prefix(err, "(rollback incomplete, DEL will retry: %s)", ky_error_msg(uerr));
+		}
+		return ky_cni_fail(c, code, err, ret);
+	}
+	ky_fault_point("add-after-complete");
+	c->output = ky_cni_result_convert(cJSON_GetObjectItemCaseSensitive(r->rec, "result"), c->conf.version);
+	ky_info("add", "container=%s ifname=%s device=%s", r->container_id, r->ifname, r->dev.name);
+	return 0;
+}
+
+int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char *ifname, const char *netns,
+			  int lock_flags, struct ky_error **err)
+{
+	struct ky_cni_run r_ = { .netns_fd = -1, .host_fd = -1 };
+	_cleanup_(ky_cni_run_closep) struct ky_cni_run *r = &r_;
+	int ret = ky_cni_run_open(c, r, container_id, ifname, lock_flags, err);
+	if (ret < 0)
+		return ret;
+	if (ret == 0) {
+		/* Nothing of ours: DEL must still succeed (SPEC.md), and the
+		 * IPAM plugin may hold an address from an ADD that never wrote
+		 * a record. */
+		if (c->conf.has_ipam && c->env.path) {
+			struct ky_cni_ipam_call call = {
+				.type = c->conf.ipam_type, .cni_path = c->env.path, .command = "DEL",
+				.container_id = container_id, .netns = netns, .ifname = ifname,
+				.args = c->env.args, .environ = c->environ, .conf = c->input,
+			};
+			_cleanup_error_ struct ky_error *e = NULL;
+			if (ky_cni_ipam_exec(&call, NULL, NULL, &e) < 0)
+				ky_log_err(KY_LOG_WARN, "ipam-del-failed", e, "container=%s", container_id);
+		}
+		return 0;
+	}
+	if ((ret = ky_cni_run_load(r, netns, err)) < 0 || (ret = undo_all(r, err)) < 0)
+		return ret;
+	/* An ADD killed while holding the device's lock left its file:
+	 * taking and dropping the lock removes it. */
+	char dkey[KY_STATE_KEY_MAX + 1];
+	struct ky_state_lock *dlock = NULL;
+	device_key(&r->dev, dkey, sizeof(dkey));
+	if (ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK, &dlock, NULL) == 0)
+		ky_state_unlock(dlock);
+	ky_info("del", "container=%s ifname=%s device=%s", container_id, ifname, r->dev.name);
+	return 0;
+}
+
+int ky_cni_del(struct ky_cni *c, struct ky_error **err)
+{
+	return ky_cni_del_attachment(c, c->env.container_id, c->env.ifname, c->env.netns, 0, err);
+}
+

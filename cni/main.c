@@ -1,0 +1,136 @@
+/* kyborg: the CNI plugin's front end. Reads the CNI environment and the
+ * network config, runs the verb in libkyborg_cni, and prints the result or
+ * the spec's error object on stdout; logs never go to stdout. */
+#include "cni.h"
+#include "kyborg/cleanup.h"
+#include "kyborg/error.h"
+#include "kyborg/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_CONFIG (1u << 20)
+
+extern char **environ;
+
+static int read_stdin(char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= MAX_CONFIG) {
+				free(buf);
+				return -E2BIG;
+			}
+			cap *= 2;
+			char *b = realloc(buf, cap + 1);
+			if (!b) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = b;
+		}
+		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static void print_json(cJSON *j)
+{
+	char *s = cJSON_Print(j);
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		free(s);
+	}
+	fflush(stdout);
+}
+
+static int report(struct ky_cni *c, const struct ky_error *err)
+{
+	const char *v = c->conf.cni_version && ky_cni_version_index(c->conf.cni_version) >= 0 ? c->conf.cni_version
+											     : NULL;
+	int code = c->code ? c->code : KY_CNI_E_INTERNAL;
+	ky_log_err(KY_LOG_ERROR, "failed", err, "command=%s code=%d", c->env.command ? c->env.command : "?", code);
+	cJSON *j = ky_cni_error_json(v, code, ky_error_msg(err), strerror(ky_error_code(err)));
+	print_json(j);
+	cJSON_Delete(j);
+	return 1;
+}
+
+int main(void)
+{
+	struct ky_cni c = { .environ = environ };
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *input = NULL;
+	int r;
+
+	c.code = KY_CNI_E_ENV;
+	if (ky_cni_env_parse(environ, &c.env, &err) < 0)
+		return report(&c, err);
+	c.code = KY_CNI_E_IO;
+	if ((r = read_stdin(&input, &c.input_len)) < 0) {
+		ky_error_set(&err, -r, "read network config from stdin: %s", strerror(-r));
+		return report(&c, err);
+	}
+	c.input = input;
+	if (c.env.cmd == KY_CNI_VERSION) {
+		/* The runtime may send its version, or nothing at all. */
+		cJSON *info = ky_cni_version_info();
+		print_json(info);
+		cJSON_Delete(info);
+		return 0;
+	}
+	if (ky_cni_conf_parse(input, c.input_len, c.env.cmd, &c.conf, &c.code, &err) < 0) {
+		r = report(&c, err);
+		ky_cni_conf_free(&c.conf);
+		return r;
+	}
+	enum ky_log_level level = KY_LOG_INFO;
+	if (c.conf.log_level && ky_log_level_parse(c.conf.log_level, &level) < 0) {
+		c.code = KY_CNI_E_CONFIG;
+		ky_error_set(&err, EINVAL, "logLevel: must be error, warn, info or debug");
+		r = report(&c, err);
+		ky_cni_conf_free(&c.conf);
+		return r;
+	}
+	if (ky_log_open("kyborg", c.conf.log_file, level, &err) < 0) {
+		/* A log we cannot open must not fail the pod: stderr will do. */
+		ky_error_clear(&err);
+		ky_log_open("kyborg", NULL, level, NULL);
+	}
+
+	switch (c.env.cmd) {
+	case KY_CNI_ADD: r = ky_cni_add(&c, &err); break;
+	case KY_CNI_DEL: r = ky_cni_del(&c, &err); break;
+	case KY_CNI_CHECK: r = ky_cni_check(&c, &err); break;
+	case KY_CNI_GC: r = ky_cni_gc(&c, &err); break;
+	case KY_CNI_STATUS: r = ky_cni_status(&c, &err); break;
+	default: r = 0; break;
+	}
+	if (r < 0)
+		r = report(&c, err);
+	else if (c.output)
+		print_json(c.output);
+	cJSON_Delete(c.output);
+	ky_cni_conf_free(&c.conf);
+	ky_log_close();
+	return r < 0 ? 1 : r;
+}

@@ -1,0 +1,29 @@
+/* Fixtures for the CNI plugin's tests: run the plugin binary as a runtime
+ * would (environment, stdin, stdout), and snapshot what it may change on
+ * the node. */
+#pragma once
+
+#include <cjson/cJSON.h>
+
+struct kyt_cni_call {
+	const char *bin;      /* the plugin */
+	const char *command;  /* CNI_COMMAND; NULL leaves it out */
+	const char *container_id, *netns, *ifname, *path; /* NULL leaves each out */
+	const char *fault;    /* KYBORG_FAULT, or NULL */
+	const char *conf;     /* stdin */
+};
+
+/* Runs the plugin with the test's environment plus the CNI variables.
+ * Returns its exit status (128 + signal when killed), -errno when it could
+ * not run. *out (may be NULL) is its stdout parsed as JSON, NULL when
+ * empty or not JSON. */
+int kyt_cni_run(const struct kyt_cni_call *call, cJSON **out);
+
+/* The "code" of an error object, -1 when there is none. */
+int kyt_cni_code(const cJSON *out);
+
+/* What the plugin may change on the node, as text to compare: each link of
+ * the current netns (name, MAC, MTU, up), the entries of state_dir, and the
+ * address reservations under ipam_dir (host-local's files, minus its lock
+ * and last-reserved markers). malloc'd. */
+char *kyt_node_snapshot(const char *state_dir, const char *ipam_dir);

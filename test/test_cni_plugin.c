@@ -1,0 +1,626 @@
+/* The kyborg CNI plugin as a runtime runs it: the binary, its environment
+ * and stdin, against the real kernel. Each test has a private netns as the
+ * "host", a named netns as the pod, veths as devices and Debian's
+ * host-local as the IPAM plugin, with its data in a temp dir. */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kyborg/cleanup.h"
+#include "kytest.h"
+#include "kytest_cni.h"
+#include "kytest_net.h"
+
+#define CNI_PATH "/usr/lib/cni"
+
+static char dev[16], peer[16], ns[16], ns_path[64];
+static char *tmp, state_dir[512], ipam_dir[512];
+
+static void setup(void)
+{
+	cr_assert_eq(kyt_private_netns(), 0, "needs root");
+	cr_assert_eq(kyt_veth_add(dev, peer, sizeof(dev)), 0);
+	cr_assert_eq(kyt_netns_add(ns, sizeof(ns)), 0);
+	kyt_netns_path(ns, ns_path, sizeof(ns_path));
+	tmp = kyt_tmpdir("kycni");
+	cr_assert_not_null(tmp);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
+	snprintf(ipam_dir, sizeof(ipam_dir), "%s/ipam", tmp);
+}
+
+static void teardown(void)
+{
+	kyt_netns_del(ns);
+	if (tmp)
+		kyt_rmrf(tmp);
+	free(tmp);
+	tmp = NULL;
+}
+
+TestSuite(cni_plugin, .init = setup, .fini = teardown, .timeout = 120);
+
+/* A config for `device` with host-local on subnet, plus extra fields
+ * (",\"mtu\":1400"). */
+static char *conf_for(const char *version, const char *device, const char *subnet, const char *extra)
+{
+	char *s = NULL;
+	cr_assert_geq(asprintf(&s,
+			       "{\"cniVersion\":\"%s\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s\","
+			       "\"ranges\":[[{\"subnet\":\"%s\"}]],\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}%s}",
+			       version, device, state_dir, ipam_dir, subnet, extra ? extra : ""),
+		      0);
+	return s;
+}
+
+static int cni(const char *cmd, const char *cid, const char *ifname, const char *netns, const char *conf,
+	       cJSON **out)
+{
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = cid, .netns = netns,
+				  .ifname = ifname, .path = CNI_PATH, .conf = conf };
+	return kyt_cni_run(&c, out);
+}
+
+static const char *jstr(const cJSON *o, const char *path0, int idx, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, path0), idx), key));
+}
+
+static char *snap(void)
+{
+	return kyt_node_snapshot(state_dir, ipam_dir);
+}
+
+static void assert_same_node(const char *before)
+{
+	char *after = snap();
+	cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
+	free(after);
+}
+
+Test(cni_plugin, version_lists_every_supported_version)
+{
+	cJSON *out = NULL;
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "VERSION", .conf = "{\"cniVersion\":\"1.0.0\"}" };
+	cr_assert_eq(kyt_cni_run(&c, &out), 0);
+	cJSON *v = cJSON_GetObjectItem(out, "supportedVersions");
+	cr_assert_eq(cJSON_GetArraySize(v), 5);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(v, 0)), "0.3.0");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(v, 4)), "1.1.0");
+	cJSON_Delete(out);
+}
+
+Test(cni_plugin, add_moves_the_device_and_del_restores_the_host)
+{
+	char *before = snap();
+	struct kyt_ip_link orig;
+	cr_assert(kyt_ip_link(NULL, dev, &orig));
+	char *conf = conf_for("1.1.0", dev, "10.70.0.0/24", ",\"mtu\":1400,\"mac\":\"02:11:22:33:44:55\"");
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(out, "cniVersion")), "1.1.0");
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "name"), "net1");
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:11:22:33:44:55");
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "sandbox"), ns_path);
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.70.0.2/24");
+	cr_assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "ips"), 0), "version"));
+	cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "ips"), 0), "interface")->valueint, 0);
+
+	struct kyt_ip_link in_pod;
+	cr_assert(kyt_ip_link(ns, "net1", &in_pod), "the device is in the pod as net1");
+	cr_assert_eq(in_pod.mtu, 1400);
+	cr_assert_str_eq(in_pod.address, "02:11:22:33:44:55");
+	cr_assert(in_pod.up);
+	cr_assert_not(kyt_ip_link(NULL, dev, &orig), "the device left the host");
+	char *addrs = NULL;
+	cr_assert_eq(kyt_run(&addrs, "ip", "-n", ns, "-o", "addr", "show", "dev", "net1", NULL), 0);
+	cr_assert(strstr(addrs, "10.70.0.2/24"), "%s", addrs);
+	free(addrs);
+	char *routes = NULL;
+	cr_assert_eq(kyt_run(&routes, "ip", "-n", ns, "route", "show", "default", NULL), 0);
+	cr_assert(strstr(routes, "via 10.70.0.1 dev net1"), "%s", routes);
+	free(routes);
+
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
+Test(cni_plugin, results_follow_the_requested_version)
+{
+	static const char *const versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0" };
+	char *before = snap();
+	for (size_t i = 0; i < 4; i++) {
+		char *conf = conf_for(versions[i], dev, "10.71.0.0/24", NULL);
+		cJSON *out = NULL;
+		cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &out), 0, "%s", versions[i]);
+		cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(out, "cniVersion")), versions[i]);
+		const char *ipv = jstr(out, "ips", 0, "version");
+		if (i < 3)
+			cr_assert_str_eq(ipv, "4", "%s has ips[].version", versions[i]);
+		else
+			cr_assert_null(ipv, "1.0.0 has no ips[].version");
+		cr_assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "interfaces"), 0), "mtu"));
+		cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	assert_same_node(before);
+	free(before);
+}
+
+Test(cni_plugin, add_again_returns_the_same_result_and_changes_nothing)
+{
+	char *conf = conf_for("1.1.0", dev, "10.72.0.0/24", NULL);
+	cJSON *a = NULL, *b = NULL;
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &a), 0);
+	char *mid = snap();
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &b), 0);
+	assert_same_node(mid);
+	char *sa = cJSON_PrintUnformatted(a), *sb = cJSON_PrintUnformatted(b);
+	cr_assert_str_eq(sa, sb);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	free(sa);
+	free(sb);
+	free(mid);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	free(conf);
+}
+
+Test(cni_plugin, another_container_cannot_take_a_device_in_use)
+{
+	char *conf = conf_for("1.1.0", dev, "10.73.0.0/24", NULL);
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, NULL), 0);
+	char *mid = snap();
+	cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", "c2", "eth0", ns_path, conf, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 102, "%s", cJSON_PrintUnformatted(out));
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "c1/eth0"));
+	assert_same_node(mid);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	cJSON_Delete(out);
+	free(mid);
+	free(conf);
+}
+
+Test(cni_plugin, del_twice_and_del_without_record_succeed)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.74.0.0/24", NULL);
+	cr_assert_eq(cni("DEL", "never-added", "eth0", ns_path, conf, NULL), 0, "DEL with no record");
+	cr_assert_eq(cni("DEL", "never-added", "eth0", NULL, conf, NULL), 0, "DEL with no record nor netns");
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, NULL), 0);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0, "second DEL");
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
+Test(cni_plugin, del_after_the_pod_netns_is_gone)
+{
+	char *conf = conf_for("1.1.0", dev, "10.75.0.0/24", NULL);
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, NULL), 0);
+	kyt_netns_del(ns);
+	/* A veth dies with its netns, taking its peer along: what must
+	 * remain is no record and no reservation. */
+	kyt_run(NULL, "ip", "link", "del", peer, NULL);
+	char *before = snap();
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	cr_assert_eq(cni("DEL", "c1", "eth0", NULL, conf, NULL), 0);
+	char *after = snap();
+	cr_assert_not(strstr(after, "state "), "state left:\n%s", after);
+	cr_assert_not(strstr(after, "ipam "), "reservation left:\n%s", after);
+	cr_assert(strstr(before, "state kynet:c1:eth0"));
+	free(after);
+	free(before);
+	free(conf);
+}
+
+Test(cni_plugin, check_passes_then_names_the_drift)
+{
+	char *conf = conf_for("1.1.0", dev, "10.76.0.0/24", NULL);
+	cJSON *res = NULL;
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &res), 0);
+	char *prev = cJSON_PrintUnformatted(res), *chk = NULL;
+	cr_assert_geq(asprintf(&chk, "%.*s,\"prevResult\":%s}", (int)strlen(conf) - 1, conf, prev), 0);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("CHECK", "c1", "eth0", ns_path, chk, &out), 0, "%s", cJSON_PrintUnformatted(out));
+
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth0", "mtu", "1280", NULL), 0);
+	cr_assert_neq(cni("CHECK", "c1", "eth0", ns_path, chk, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 104);
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "mtu"), "%s",
+		  cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")));
+	cJSON_Delete(out);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth0", "mtu", "1500", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth0", "address", "02:de:ad:be:ef:01", NULL), 0);
+	cr_assert_neq(cni("CHECK", "c1", "eth0", ns_path, chk, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 104);
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "mac"));
+	cJSON_Delete(out);
+	cr_assert_eq(cni("CHECK", "unknown", "eth0", ns_path, chk, &out), 1);
+	cr_assert_eq(kyt_cni_code(out), 3);
+	cJSON_Delete(out);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	free(chk);
+	free(prev);
+	cJSON_Delete(res);
+	free(conf);
+}
+
+Test(cni_plugin, gc_removes_attachments_not_listed_as_valid)
+{
+	char dev2[16], peer2[16];
+	cr_assert_eq(kyt_veth_add(dev2, peer2, sizeof(dev2)), 0);
+	char *before = snap();
+	char *c1 = conf_for("1.1.0", dev, "10.77.0.0/24", NULL), *c2 = conf_for("1.1.0", dev2, "10.77.0.0/24", NULL);
+	cr_assert_eq(cni("ADD", "keep", "eth0", ns_path, c1, NULL), 0);
+	cr_assert_eq(cni("ADD", "stale", "eth1", ns_path, c2, NULL), 0);
+	char *gc = NULL;
+	cr_assert_geq(asprintf(&gc, "%.*s,\"cni.dev/valid-attachments\":[{\"containerID\":\"keep\",\"ifname\":\"eth0\"}]}",
+			       (int)strlen(c1) - 1, c1), 0);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("GC", NULL, NULL, NULL, gc, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(NULL, dev2, &l), "the stale attachment's device is back");
+	cr_assert(kyt_ip_link(ns, "eth0", &l), "the valid attachment stays");
+	cr_assert_eq(cni("DEL", "keep", "eth0", ns_path, c1, NULL), 0);
+	assert_same_node(before);
+	free(gc);
+	free(c1);
+	free(c2);
+	free(before);
+}
+
+Test(cni_plugin, status_reports_readiness)
+{
+	char *conf = conf_for("1.1.0", dev, "10.78.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("STATUS", NULL, NULL, NULL, conf, &out), 0);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "STATUS", .path = "/nonexistent", .conf = conf };
+	cr_assert_neq(kyt_cni_run(&c, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 50);
+	cJSON_Delete(out);
+	free(conf);
+}
+
+Test(cni_plugin, ipam_failures_roll_everything_back)
+{
+	char *before = snap();
+	/* A plugin that is not there. */
+	char *bad = NULL;
+	cr_assert_geq(asprintf(&bad, "{\"cniVersion\":\"1.1.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+				     "\"stateDir\":\"%s\",\"mtu\":1400,\"ipam\":{\"type\":\"kyborg-no-such-ipam\"}}",
+			       dev, state_dir), 0);
+	cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", "c1", "eth0", ns_path, bad, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 103, "%s", cJSON_PrintUnformatted(out));
+	cJSON_Delete(out);
+	assert_same_node(before);
+	/* An exhausted range: a /30 has one address after the gateway. */
+	char dev2[16], peer2[16];
+	cr_assert_eq(kyt_veth_add(dev2, peer2, sizeof(dev2)), 0);
+	char *c1 = conf_for("1.1.0", dev, "10.79.0.0/30", NULL), *c2 = conf_for("1.1.0", dev2, "10.79.0.0/30", NULL);
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, c1, NULL), 0);
+	char *mid = snap();
+	cr_assert_neq(cni("ADD", "c2", "eth1", ns_path, c2, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 103);
+	assert_same_node(mid);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, c1, NULL), 0);
+	cJSON_Delete(out);
+	free(mid);
+	free(c1);
+	free(c2);
+	free(bad);
+	free(before);
+}
+
+Test(cni_plugin, vf_fields_on_a_device_that_is_no_vf_are_code_7)
+{
+	static const char *const fields[] = { ",\"vlan\":10", ",\"spoofchk\":\"off\"", ",\"trust\":\"on\"",
+					      ",\"link_state\":\"enable\"", ",\"max_tx_rate\":100" };
+	char *before = snap();
+	for (size_t i = 0; i < KY_ARRAY_SIZE(fields); i++) {
+		char *conf = conf_for("1.1.0", dev, "10.80.0.0/24", fields[i]);
+		cJSON *out = NULL;
+		cr_assert_neq(cni("ADD", "c1", "eth0", ns_path, conf, &out), 0);
+		cr_assert_eq(kyt_cni_code(out), 7);
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg"));
+		char field[32];
+		sscanf(fields[i], ",\"%31[^\"]", field);
+		cr_assert(strstr(msg, field) && strstr(msg, "VF"), "%s", msg);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	assert_same_node(before);
+	free(before);
+}
+
+/* The points ADD passes; SIGKILL at each must leave what DEL undoes. */
+Test(cni_plugin, killed_at_each_step_then_del_restores_the_host)
+{
+	static const char *const points[] = { "add-after-reserve", "add-after-move", "add-after-link",
+					      "add-after-ipam", "add-after-addresses", "add-after-complete" };
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.81.0.0/24", ",\"mtu\":1300,\"mac\":\"02:00:00:00:00:42\"");
+	for (size_t i = 0; i < KY_ARRAY_SIZE(points); i++) {
+		struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1",
+					  .netns = ns_path, .ifname = "eth0", .path = CNI_PATH, .fault = points[i],
+					  .conf = conf };
+		cr_assert_eq(kyt_cni_run(&c, NULL), 128 + 9, "%s: not killed", points[i]);
+		char *mid = snap();
+		cr_assert(strstr(mid, "state kynet:c1:eth0"), "%s: a record is left for DEL", points[i]);
+		free(mid);
+		cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0, "%s", points[i]);
+		assert_same_node(before);
+	}
+	/* An ADD retried after a kill also works. */
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1", .netns = ns_path,
+				  .ifname = "eth0", .path = CNI_PATH, .fault = "add-after-ipam", .conf = conf };
+	cr_assert_eq(kyt_cni_run(&c, NULL), 128 + 9);
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, NULL), 0);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
+Test(cni_plugin, malformed_inputs_get_their_code_and_change_nothing)
+{
+	char *good = conf_for("1.1.0", dev, "10.82.0.0/24", NULL);
+	char *cfg[40] = { 0 };
+	int n = 0;
+#define BASEF "{\"cniVersion\":\"1.1.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"stateDir\":\"%s\""
+	struct {
+		const char *cmd, *cid, *ifname, *netns, *path;
+		char *conf;
+		int code;
+	} cases[48];
+#define CASE(cmd_, cid_, ifn_, ns_, path_, conf_, code_)                                                   \
+	cases[n] = (typeof(cases[0])){ cmd_, cid_, ifn_, ns_, path_, conf_, code_ };                           \
+	n++
+#define FMT(...) (asprintf(&cfg[n], __VA_ARGS__) < 0 ? NULL : cfg[n])
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("{"), 6);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("not json"), 6);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("[1,2]"), 6);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("\"string\""), 6);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("{\"cniVersion\":\"9.9.9\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\"}", dev), 1);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("{\"cniVersion\":\"0.2.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\"}", dev), 1);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"kyborg-none0\"}", state_dir), 101);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"mac\":\"02:00:00:00:00\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"mac\":42}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"vlan\":5000}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"vlan\":1.5}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"vlanQoS\":9,\"vlan\":3}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"mtu\":\"1500\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"mtu\":70000}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"../../%s\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"typo\":1}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"deviceID\":\"0000:18:01.0\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF "}", state_dir), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"deviceID\":\"18-01-0\"}", state_dir), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"ipam\":{\"type\":\"../../bin/sh\"}}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("{\"cniVersion\":\"1.1.0\",\"name\":\"../../etc\",\"type\":\"kyborg\",\"stateDir\":\"%s\",\"device\":\"%s\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT("{\"cniVersion\":\"1.1.0\",\"type\":\"kyborg\",\"stateDir\":\"%s\",\"device\":\"%s\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"stateDir\":\"relative\"}", state_dir, dev), 7);
+	CASE("ADD", "c1", "eth0", ns_path, CNI_PATH, FMT(BASEF ",\"device\":\"%s\",\"logLevel\":\"loud\"}", state_dir, dev), 7);
+	CASE(NULL, "c1", "eth0", ns_path, CNI_PATH, good, 4);
+	CASE("FROB", "c1", "eth0", ns_path, CNI_PATH, good, 4);
+	CASE("ADD", NULL, "eth0", ns_path, CNI_PATH, good, 4);
+	CASE("ADD", "../../etc/passwd", "eth0", ns_path, CNI_PATH, good, 4);
+	CASE("ADD", "c1", NULL, ns_path, CNI_PATH, good, 4);
+	CASE("ADD", "c1", "../x", ns_path, CNI_PATH, good, 4);
+	CASE("ADD", "c1", "a-name-too-long-for-linux", ns_path, CNI_PATH, good, 4);
+	CASE("ADD", "c1", "eth0", NULL, CNI_PATH, good, 4);
+	CASE("ADD", "c1", "eth0", "/nonexistent/netns", CNI_PATH, good, 4);
+	CASE("ADD", "c1", "eth0", "relative/netns", CNI_PATH, good, 4);
+	CASE("ADD", "c1", "eth0", ns_path, NULL, good, 4);
+	CASE("CHECK", "c1", "eth0", ns_path, CNI_PATH, FMT("{\"cniVersion\":\"0.3.1\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\"}", dev), 1);
+	cr_assert_geq(n, 30);
+	char *before = snap();
+	for (int i = 0; i < n; i++) {
+		cJSON *out = NULL;
+		struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cases[i].cmd, .container_id = cases[i].cid,
+					  .netns = cases[i].netns, .ifname = cases[i].ifname, .path = cases[i].path,
+					  .conf = cases[i].conf };
+		cr_expect_eq(kyt_cni_run(&c, &out), 1, "case %d exit status", i);
+		cr_expect_eq(kyt_cni_code(out), cases[i].code, "case %d (%s): code %d, want %d: %s", i,
+			     cases[i].conf, kyt_cni_code(out), cases[i].code,
+			     cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")));
+		cr_expect(cJSON_IsString(cJSON_GetObjectItem(out, "msg")), "case %d has msg", i);
+		cJSON_Delete(out);
+	}
+	assert_same_node(before);
+	for (int i = 0; i < 40; i++)
+		free(cfg[i]);
+	free(good);
+	free(before);
+}
+
+#define NPAR 32
+static char pdev[NPAR][16], ppeer[NPAR][16];
+
+static void *par_one(void *arg)
+{
+	long i = (long)arg;
+	char cid[16], ifn[16];
+	snprintf(cid, sizeof(cid), "pod%ld", i);
+	snprintf(ifn, sizeof(ifn), "net%ld", i);
+	char *conf = conf_for("1.1.0", pdev[i], "10.83.0.0/24", NULL);
+	long bad = 0;
+	cJSON *out = NULL;
+	if (cni("ADD", cid, ifn, ns_path, conf, &out) != 0)
+		bad |= 1;
+	cJSON_Delete(out);
+	if (cni("DEL", cid, ifn, ns_path, conf, NULL) != 0)
+		bad |= 2;
+	free(conf);
+	return (void *)bad;
+}
+
+Test(cni_plugin, thirty_two_pods_in_parallel)
+{
+	for (int i = 0; i < NPAR; i++)
+		cr_assert_eq(kyt_veth_add(pdev[i], ppeer[i], sizeof(pdev[i])), 0);
+	char *before = snap();
+	pthread_t t[NPAR];
+	for (long i = 0; i < NPAR; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, par_one, (void *)i), 0);
+	for (int i = 0; i < NPAR; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		cr_expect_eq((long)r, 0, "pod %d failed (%ld)", i, (long)r);
+	}
+	assert_same_node(before);
+	free(before);
+}
+
+/* A physical device returns to the host by itself when its netns dies,
+ * under its pod name: DEL must find it there and rename it back. */
+Test(cni_plugin, del_finds_the_device_back_in_the_host_under_its_pod_name)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.84.0.0/24", ",\"mtu\":1400");
+	cr_assert_eq(cni("ADD", "c1", "podif0", ns_path, conf, NULL), 0);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "podif0", "netns", pid, NULL), 0);
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(NULL, "podif0", &l), "back in the host under the pod name");
+	cr_assert_eq(cni("DEL", "c1", "podif0", ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
+Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
+{
+	char extra[600];
+	snprintf(extra, sizeof(extra), ",\"logFile\":\"%s/kyborg.log\",\"logLevel\":\"debug\"", tmp);
+	char *conf = conf_for("1.1.0", dev, "10.85.0.0/24", extra);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &out), 0);
+	cr_assert_not_null(out, "stdout is exactly one JSON result");
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/kyborg.log", tmp);
+	char *log = kyt_read_file(path);
+	cr_assert_not_null(log);
+	cr_assert(strstr(log, "event=add") && strstr(log, "event=del") && strstr(log, "event=step-done"), "%s", log);
+	free(log);
+	cJSON_Delete(out);
+	free(conf);
+}
+
+/* The pod already has an interface by CNI_IFNAME: the kernel moves ours in
+ * under its old name and refuses the rename. Rollback must bring ours back
+ * and leave the pod's own interface alone (undo finds devices by index,
+ * never by name). */
+Test(cni_plugin, an_ifname_taken_in_the_pod_rolls_back_and_spares_the_pod)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p", NULL), 0);
+	struct kyt_ip_link theirs;
+	cr_assert(kyt_ip_link(ns, "eth0", &theirs));
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.86.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", "c1", "eth0", ns_path, conf, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 100, "%s", cJSON_PrintUnformatted(out));
+	assert_same_node(before);
+	struct kyt_ip_link still;
+	cr_assert(kyt_ip_link(ns, "eth0", &still), "the pod's own eth0 stays");
+	cr_assert_eq(still.ifindex, theirs.ifindex);
+	cr_assert_str_eq(still.address, theirs.address);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
+struct race {
+	const char *cid, *ifname;
+	char *conf;
+	int status, code;
+	char *result;
+};
+
+static void *race_add(void *arg)
+{
+	struct race *r = arg;
+	cJSON *out = NULL;
+	r->status = cni("ADD", r->cid, r->ifname, ns_path, r->conf, &out);
+	r->code = kyt_cni_code(out);
+	cJSON_DeleteItemFromObject(out, "msg");
+	r->result = out ? cJSON_PrintUnformatted(out) : NULL;
+	cJSON_Delete(out);
+	return NULL;
+}
+
+static void run_race(struct race *r, int n)
+{
+	pthread_t t[8];
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, race_add, &r[i]), 0);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+Test(cni_plugin, concurrent_adds_of_one_attachment_serialise_to_one_result)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.87.0.0/24", NULL);
+	struct race r[6];
+	for (int i = 0; i < 6; i++)
+		r[i] = (struct race){ .cid = "c1", .ifname = "eth0", .conf = conf };
+	run_race(r, 6);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(r[i].status, 0, "ADD %d: %s", i, r[i].result);
+		cr_assert_str_eq(r[i].result, r[0].result);
+	}
+	char *addrs = NULL;
+	cr_assert_eq(kyt_run(&addrs, "ip", "-n", ns, "-o", "addr", "show", "dev", "eth0", NULL), 0);
+	cr_assert(strstr(addrs, "10.87.0.2/24") && !strstr(addrs, "10.87.0.3"), "one reservation: %s", addrs);
+	free(addrs);
+	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	for (int i = 0; i < 6; i++)
+		free(r[i].result);
+	free(conf);
+	free(before);
+}
+
+Test(cni_plugin, concurrent_adds_of_one_device_by_many_containers_let_one_win)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.88.0.0/24", NULL);
+	static const char *const cids[] = { "ca", "cb", "cc", "cd", "ce", "cf" };
+	static const char *const ifs[] = { "n0", "n1", "n2", "n3", "n4", "n5" };
+	struct race r[6];
+	for (int i = 0; i < 6; i++)
+		r[i] = (struct race){ .cid = cids[i], .ifname = ifs[i], .conf = conf };
+	run_race(r, 6);
+	int won = -1;
+	for (int i = 0; i < 6; i++) {
+		if (r[i].status == 0) {
+			cr_assert_eq(won, -1, "two containers got the device");
+			won = i;
+		} else {
+			cr_assert_eq(r[i].code, 102, "ADD %d: %s", i, r[i].result);
+		}
+	}
+	cr_assert_neq(won, -1, "nobody got the device");
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(cni("DEL", cids[i], ifs[i], ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	for (int i = 0; i < 6; i++)
+		free(r[i].result);
+	free(conf);
+	free(before);
+}

@@ -1,0 +1,193 @@
+/* The plugin in deviceID mode: the umockdev testbed maps the simulated
+ * node's VF PCI addresses to veths this test creates, so the plugin finds
+ * the VF's netdev, its PF and its index through (mocked) sysfs, and moves a
+ * real link. Runs under umockdev-wrapper; the plugin inherits the testbed. */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <umockdev.h>
+
+#include "kytest.h"
+#include "kytest_cni.h"
+#include "kytest_net.h"
+#include "kytest_simnode.h"
+
+#define CNI_PATH "/usr/lib/cni"
+
+static UMockdevTestbed *tb;
+static char pf[16], vf[4][16], peer[5][16], ns[16], ns_path[64];
+static char *tmp, state_dir[512], ipam_dir[512];
+
+static void setup(void)
+{
+	cr_assert_eq(kyt_private_netns(), 0, "needs root");
+	cr_assert_eq(kyt_veth_add(pf, peer[4], sizeof(pf)), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(kyt_veth_add(vf[i], peer[i], sizeof(vf[i])), 0);
+	tb = umockdev_testbed_new();
+	const char *const vfs[4] = { vf[0], vf[1], vf[2], vf[3] };
+	cr_assert_eq(kyt_simnode_load(tb, pf, vfs), 0);
+	cr_assert_eq(kyt_netns_add(ns, sizeof(ns)), 0);
+	kyt_netns_path(ns, ns_path, sizeof(ns_path));
+	tmp = kyt_tmpdir("kycnis");
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
+	snprintf(ipam_dir, sizeof(ipam_dir), "%s/ipam", tmp);
+}
+
+static void teardown(void)
+{
+	kyt_netns_del(ns);
+	if (tmp)
+		kyt_rmrf(tmp);
+	free(tmp);
+	tmp = NULL;
+	if (tb)
+		g_object_unref(tb);
+	tb = NULL;
+}
+
+TestSuite(cni_simnode, .init = setup, .fini = teardown, .timeout = 120);
+
+static char *conf_with(const char *device_fields)
+{
+	char *s = NULL;
+	cr_assert_geq(asprintf(&s,
+			       "{\"cniVersion\":\"1.1.0\",\"name\":\"sriovnet\",\"type\":\"kyborg\",%s,"
+			       "\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s\","
+			       "\"ranges\":[[{\"subnet\":\"10.90.0.0/24\"}]]}}",
+			       device_fields, state_dir, ipam_dir),
+		      0);
+	return s;
+}
+
+static int cni(const char *cmd, const char *conf, cJSON **out)
+{
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = "pod1", .netns = ns_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf };
+	return kyt_cni_run(&c, out);
+}
+
+static void add_del_roundtrip(const char *fields, const char *want_pci, const char *want_dev)
+{
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_with(fields);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cJSON *i0 = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "interfaces"), 0);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(i0, "pciID")), want_pci);
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l));
+	cr_assert_not(kyt_ip_link(NULL, want_dev, &l), "%s left the host", want_dev);
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	char *after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before);
+	cJSON_Delete(out);
+	free(after);
+	free(before);
+	free(conf);
+}
+
+Test(cni_simnode, device_id_moves_the_vf_netdev_and_reports_its_pci_address)
+{
+	add_del_roundtrip("\"deviceID\":\"0000:18:01.0\"", "0000:18:01.0", vf[0]);
+}
+
+Test(cni_simnode, pci_bus_id_and_runtime_config_device_id_name_the_vf_too)
+{
+	add_del_roundtrip("\"pciBusID\":\"18:01.1\"", "0000:18:01.1", vf[1]);
+	add_del_roundtrip("\"runtimeConfig\":{\"deviceID\":\"0000:18:01.2\"}", "0000:18:01.2", vf[2]);
+}
+
+Test(cni_simnode, a_vf_setting_the_kernel_refuses_leaves_nothing_behind)
+{
+	static const char *const settings[] = { "\"vlan\":10", "\"spoofchk\":\"off\"", "\"mac\":\"02:00:00:00:00:07\"" };
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	for (size_t i = 0; i < 3; i++) {
+		char fields[128];
+		snprintf(fields, sizeof(fields), "\"deviceID\":\"0000:18:01.3\",%s", settings[i]);
+		char *conf = conf_with(fields);
+		cJSON *out = NULL;
+		cr_assert_neq(cni("ADD", conf, &out), 0, "%s: a veth PF has no VFs", settings[i]);
+		cr_assert_eq(cJSON_GetObjectItem(out, "code")->valueint, 100, "%s", cJSON_PrintUnformatted(out));
+		char *after = kyt_node_snapshot(state_dir, ipam_dir);
+		cr_assert_str_eq(after, before, "%s", settings[i]);
+		free(after);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	free(before);
+}
+
+Test(cni_simnode, a_pci_function_without_netdev_is_no_device)
+{
+	char *conf = conf_with("\"deviceID\":\"0000:3b:00.0\"");
+	cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", conf, &out), 0);
+	cr_assert_eq(cJSON_GetObjectItem(out, "code")->valueint, 101, "%s", cJSON_PrintUnformatted(out));
+	cJSON_Delete(out);
+	free(conf);
+}
+
+/* A second PF (a veth) whose one VF is bound to vfio-pci: no netdev. */
+static const char userspace_vf_record[] =
+	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0\n"
+	"E: DRIVER=ice\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1592\nE: PCI_SLOT_NAME=0000:5e:00.0\nE: SUBSYSTEM=pci\n"
+	"A: vendor=0x8086\nA: device=0x1592\nA: class=0x020000\nA: numa_node=0\n"
+	"A: sriov_totalvfs=8\nA: sriov_numvfs=1\n"
+	"L: driver=../../../../bus/pci/drivers/ice\n"
+	"L: virtfn0=../0000:5e:01.0\n"
+	"\n"
+	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0/net/%s\n"
+	"E: INTERFACE=%s\nE: SUBSYSTEM=net\nA: address=02:00:00:00:5e:00\nA: addr_len=6\nA: mtu=1500\nA: type=1\n"
+	"L: device=../../../0000:5e:00.0\n"
+	"\n"
+	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:01.0\n"
+	"E: DRIVER=vfio-pci\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1889\nE: PCI_SLOT_NAME=0000:5e:01.0\nE: SUBSYSTEM=pci\n"
+	"A: vendor=0x8086\nA: device=0x1889\nA: class=0x020000\nA: numa_node=0\n"
+	"L: driver=../../../../bus/pci/drivers/vfio-pci\n"
+	"L: iommu_group=../../../../kernel/iommu_groups/300\n"
+	"L: physfn=../0000:5e:00.0\n";
+
+Test(cni_simnode, a_vf_without_netdev_gets_ipam_and_its_pci_address_but_no_move)
+{
+	char pf2[16], pf2peer[16];
+	cr_assert_eq(kyt_veth_add(pf2, pf2peer, sizeof(pf2)), 0);
+	char *rec = NULL;
+	cr_assert_geq(asprintf(&rec, userspace_vf_record, pf2, pf2), 0);
+	cr_assert_eq(kyt_testbed_add(tb, rec), 0);
+	free(rec);
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_with("\"deviceID\":\"0000:5e:01.0\"");
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cJSON *i0 = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "interfaces"), 0);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(i0, "pciID")), "0000:5e:01.0");
+	cr_assert_null(cJSON_GetObjectItem(i0, "mac"), "no netdev, no MAC");
+	cr_assert_not_null(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "ips"), 0), "IPAM still runs");
+	char *mid = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert(strstr(mid, "state sriovnet:pod1:net1.json"), "%s", mid);
+	free(mid);
+	cJSON_Delete(out);
+	cr_assert_eq(cni("CHECK", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	char *after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before);
+	/* mtu needs a netdev; vlan needs a PF that has VFs (a veth has none). */
+	free(conf);
+	conf = conf_with("\"deviceID\":\"0000:5e:01.0\",\"mtu\":9000");
+	cr_assert_neq(cni("ADD", conf, &out), 0);
+	cr_assert_eq(cJSON_GetObjectItem(out, "code")->valueint, 7);
+	cJSON_Delete(out);
+	free(conf);
+	conf = conf_with("\"deviceID\":\"0000:5e:01.0\",\"vlan\":12");
+	cr_assert_neq(cni("ADD", conf, &out), 0);
+	free(after);
+	after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before);
+	cJSON_Delete(out);
+	free(after);
+	free(before);
+	free(conf);
+}
