@@ -271,7 +271,7 @@ static int address_string(const struct ky_jnode *obj, const char *key, int flags
 int ky_json_mac(const struct ky_jnode *obj, const char *key, int flags, uint8_t mac[6], struct ky_error **err)
 {
 	struct ky_jnode n;
-	const char *s;
+	const char *s = NULL;
 	char got[80];
 	int r = address_string(obj, key, flags, &n, &s, err);
 	if (r <= 0)
@@ -285,7 +285,7 @@ int ky_json_mac(const struct ky_jnode *obj, const char *key, int flags, uint8_t 
 int ky_json_ip(const struct ky_jnode *obj, const char *key, int flags, struct ky_ip *out, struct ky_error **err)
 {
 	struct ky_jnode n;
-	const char *s;
+	const char *s = NULL;
 	char got[80];
 	int r = address_string(obj, key, flags, &n, &s, err);
 	if (r <= 0)
@@ -300,7 +300,7 @@ int ky_json_cidr(const struct ky_jnode *obj, const char *key, int flags, struct 
 {
 	struct ky_jnode n;
 	struct ky_cidr c;
-	const char *s, *why;
+	const char *s = NULL, *why = NULL;
 	char got[80], net[KY_CIDR_STRLEN];
 	int r = address_string(obj, key, flags, &n, &s, err);
 	if (r <= 0)
@@ -341,7 +341,7 @@ int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags,
 		return ky_error_set(err, ENOMEM, "%s: out of memory", arr.path);
 	ky_json_foreach(&arr, i, e)
 	{
-		const char *s;
+		const char *s = NULL;
 		r = ky_json_string(&e, NULL, KY_JSON_REQUIRED | (flags & KY_JSON_ALLOW_EMPTY), &s, err);
 		if (r < 0)
 			return r;

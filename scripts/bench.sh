@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests): CNI ADD+DEL against host-device and the kernel floor.
+# Usage: scripts/bench.sh [--iterations N] [--parallel P] [--rounds R]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cmake -B build-bench -S . -DCMAKE_BUILD_TYPE=Release -DKYBORG_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target kyborg_plugin kyborg-bench-floor kyborg-bench-cni >/dev/null
+exec build-bench/bench/kyborg-bench-cni --plugin build-bench/cni/kyborg --floor build-bench/bench/kyborg-bench-floor "$@"
