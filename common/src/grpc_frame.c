@@ -1,6 +1,7 @@
 /* gRPC's wire rules with no I/O: the 5-byte message prefix and its
  * reassembly, status codes and names, grpc-timeout and grpc-message. */
 #include "kyborg/grpc.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -207,17 +208,6 @@ char *ky_grpc_message_encode(const char *s)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *ky_grpc_message_decode(const char *s)
 {
 	char *out = malloc(strlen(s) + 1), *o = out;
@@ -225,7 +215,7 @@ char *ky_grpc_message_decode(const char *s)
 		return NULL;
 	while (*s) {
 		int hi, lo;
-		if (s[0] == '%' && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0) {
+		if (s[0] == '%' && (hi = ky_hex_digit(s[1])) >= 0 && (lo = ky_hex_digit(s[2])) >= 0) {
 			*o++ = (char)(hi << 4 | lo);
 			s += 3;
 		} else {

@@ -4,6 +4,7 @@
 #include "kyborg/json.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -140,17 +141,6 @@ int ky_json_enum(const struct ky_jnode *obj, const char *key, int flags, const c
 
 /* ---- Addresses ---- */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ky_parse_mac(const char *s, uint8_t mac[6])
 {
 	uint8_t m[6];
@@ -158,7 +148,7 @@ int ky_parse_mac(const char *s, uint8_t mac[6])
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
 		const char *p = s + 3 * i;
-		int hi = hex_digit(p[0]), lo = hex_digit(p[1]);
+		int hi = ky_hex_digit(p[0]), lo = ky_hex_digit(p[1]);
 		if (hi < 0 || lo < 0 || (i < 5 && p[2] != ':'))
 			return -EINVAL;
 		m[i] = (uint8_t)(hi << 4 | lo);

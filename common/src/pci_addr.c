@@ -2,6 +2,7 @@
  * lookups in a list and the life of the records. No system calls here. */
 #include "kyborg/pci.h"
 #include "pci_internal.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,23 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly `width` hex digits at *s, advancing it. */
 static int take_hex(const char **s, int width, unsigned *out)
 {
 	unsigned v = 0;
 	for (int i = 0; i < width; i++) {
-		int d = hex_digit((*s)[i]);
+		int d = ky_hex_digit((*s)[i]);
 		if (d < 0)
 			return -EINVAL;
 		v = v * 16 + (unsigned)d;
@@ -82,11 +72,11 @@ int ky_pci_parse_hex(const char *s, uint32_t max, uint32_t *out)
 		s++;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
-	if (hex_digit(*s) < 0)
+	if (ky_hex_digit(*s) < 0)
 		return -EINVAL;
 	uint64_t v = 0;
-	for (; hex_digit(*s) >= 0; s++) {
-		v = v * 16 + (uint64_t)hex_digit(*s);
+	for (; ky_hex_digit(*s) >= 0; s++) {
+		v = v * 16 + (uint64_t)ky_hex_digit(*s);
 		if (v > max)
 			return -EINVAL;
 	}
