@@ -24,3 +24,13 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DKYBORG_SANITIZE=ON
+
+# The kernel tier: the test_ktier_* suites inside a qemu guest booting
+# Debian's 6.1 kernel with netdevsim (scripts/kernel-tier/; the guest is
+# prepared once and cached in build-asan/kernel-tier). Run from the sanitized
+# build, where real VF data first showed a leak. KYBORG_SKIP_KERNEL_TIER=1
+# leaves it out.
+if [ "${KYBORG_SKIP_KERNEL_TIER:-0}" != 1 ]; then
+	echo "== test kernel tier (build-asan)"
+	(cd build-asan && ctest --output-on-failure -C kernel -L kernel)
+fi

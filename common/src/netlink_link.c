@@ -117,7 +117,8 @@ int ky_link_get(struct ky_nl *nl, const char *name, struct ky_link *out, struct 
 	if (!ky_ifname_valid(name))
 		return ky_error_set(err, EINVAL, "invalid interface name \"%s\"", name ? name : "");
 	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
-	int r = ky_link_query(nl, 0, name, 0, &l, err);
+	/* The kernel puts IFLA_NUM_VF only in answers to RTEXT_FILTER_VF. */
+	int r = ky_link_query(nl, 0, name, 1, &l, err);
 	if (r < 0)
 		return r;
 	fill_link(l, out);
@@ -129,7 +130,7 @@ int ky_link_get_by_index(struct ky_nl *nl, int ifindex, struct ky_link *out, str
 	if (ifindex <= 0)
 		return ky_error_set(err, EINVAL, "invalid interface index %d", ifindex);
 	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
-	int r = ky_link_query(nl, ifindex, NULL, 0, &l, err);
+	int r = ky_link_query(nl, ifindex, NULL, 1, &l, err);
 	if (r < 0)
 		return r;
 	fill_link(l, out);

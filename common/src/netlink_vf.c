@@ -19,6 +19,7 @@
 KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
 KY_DEFINE_CLEANUP(struct rtnl_link, rtnl_link_put)
 KY_DEFINE_CLEANUP(struct rtnl_link_vf, rtnl_link_vf_put)
+KY_DEFINE_CLEANUP(nl_vf_vlans_t, rtnl_link_vf_vlan_put)
 
 int ky_vf_vlan_proto_parse(const char *s, uint16_t *out)
 {
@@ -165,7 +166,8 @@ int ky_vf_get(struct ky_nl *nl, const char *pf, unsigned vf, struct ky_vf_config
 		memcpy(out->mac, nl_addr_get_binary_addr(addr), 6);
 		out->mask |= KY_VF_MAC;
 	}
-	nl_vf_vlans_t *vlans = NULL;
+	/* rtnl_link_vf_get_vlans hands out a reference. */
+	_cleanup_(rtnl_link_vf_vlan_putp) nl_vf_vlans_t *vlans = NULL;
 	out->vlan_proto = ETH_P_8021Q;
 	if (rtnl_link_vf_get_vlans(v, &vlans) == 0 && vlans && vlans->size > 0) {
 		out->vlan = (uint16_t)vlans->vlans[0].vf_vlan;
@@ -174,12 +176,14 @@ int ky_vf_get(struct ky_nl *nl, const char *pf, unsigned vf, struct ky_vf_config
 			out->vlan_proto = vlans->vlans[0].vf_vlan_proto;
 		out->mask |= KY_VF_VLAN;
 	}
+	/* The kernel reports a rate for every VF; libnl-route answers NOATTR
+	 * when both limits are 0, which is "no limit", not "unknown". */
 	struct nl_vf_rate rate = { .api = RTNL_LINK_VF_RATE_API_NEW };
 	if (rtnl_link_vf_get_rate(v, &rate) == 0) {
 		out->min_tx_rate = rate.min_tx_rate;
 		out->max_tx_rate = rate.api == RTNL_LINK_VF_RATE_API_OLD ? rate.rate : rate.max_tx_rate;
-		out->mask |= KY_VF_RATE;
 	}
+	out->mask |= KY_VF_RATE;
 	uint32_t u;
 	if (rtnl_link_vf_get_spoofchk(v, &u) == 0) {
 		out->spoofchk = u != 0;
