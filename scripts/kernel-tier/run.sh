@@ -60,7 +60,8 @@ echo >>"$share/cmd.sh"
 	mkdir -p /dev/pts /dev/shm
 	mount -t devpts devpts /dev/pts
 	mount -t tmpfs tmpfs /dev/shm
-	mount -t tmpfs tmpfs /tmp
+	# No tmpfs on /tmp: the overlay root is writable already, and the tree
+	# under test may itself live in the host's /tmp (a CI clone does).
 	mount -t debugfs debugfs /sys/kernel/debug
 	mount -t bpf bpf /sys/fs/bpf
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp LANG=C.UTF-8
