@@ -1,0 +1,458 @@
+/* The device plugin's JSON config: resources, their selectors, sharing and
+ * bitstreams, validated with the JSON path of the first bad field. Pure. */
+#include "dp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kyborg/error.h"
+#include "kyborg/json.h"
+
+#define MAX_CONFIG_SIZE (1u << 20)
+
+static const char *const kind_names[] = { "gpu", "fpga", "nic-vf", NULL };
+static const char *const strategy_names[] = { "pack", "spread", NULL };
+
+const char *dp_kind_name(enum dp_kind kind)
+{
+	return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+}
+
+static void selector_release(struct dp_selector *s)
+{
+	free(s->vendors);
+	free(s->devices);
+	free(s->classes);
+	free(s->class_digits);
+	ky_json_strv_free(s->drivers);
+	ky_json_strv_free(s->pf_names);
+	ky_json_strv_free(s->pci_addresses);
+	free(s->numa_nodes);
+}
+
+static void resource_release(struct dp_resource *r)
+{
+	free(r->name);
+	selector_release(&r->selector);
+	free(r->bitstream.id);
+	free(r->bitstream.path);
+	free(r->bitstream.url);
+}
+
+void dp_config_free(struct dp_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_resources; i++)
+		resource_release(&cfg->resources[i]);
+	free(cfg->resources);
+	free(cfg);
+}
+
+static int hex_value(const char *s, size_t digits, uint32_t *out)
+{
+	uint32_t v = 0;
+	if (strlen(s) != digits)
+		return -EINVAL;
+	for (size_t i = 0; i < digits; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+		v = v * 16 + (uint32_t)(isdigit((unsigned char)s[i]) ? s[i] - '0' : (tolower((unsigned char)s[i]) - 'a' + 10));
+	}
+	*out = v;
+	return 0;
+}
+
+/* "vendors": ["10de", ...]: four hex digits each. */
+static int get_ids(const struct ky_jnode *sel, const char *key, const char *what, uint16_t **out, size_t *n,
+		   struct ky_error **err)
+{
+	struct ky_jnode arr, e;
+	size_t len, i;
+	int r = ky_json_array(sel, key, KY_JSON_NONEMPTY, &arr, &len, err);
+	if (r <= 0)
+		return r;
+	uint16_t *v = calloc(len, sizeof(*v));
+	if (!v)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	ky_json_foreach(&arr, i, e)
+	{
+		const char *s;
+		uint32_t x;
+		if ((r = ky_json_string(&e, NULL, 0, &s, err)) < 0) {
+			free(v);
+			return r;
+		}
+		if (hex_value(s, 4, &x) < 0) {
+			char q[64];
+			free(v);
+			return ky_json_error(&e, err, "not a %s ID of four hex digits: %s", what,
+					     ky_json_quote(s, q, sizeof(q)));
+		}
+		v[i] = (uint16_t)x;
+	}
+	*out = v;
+	*n = len;
+	return 1;
+}
+
+static int get_classes(const struct ky_jnode *sel, struct dp_selector *s, struct ky_error **err)
+{
+	struct ky_jnode arr, e;
+	size_t len, i;
+	int r = ky_json_array(sel, "classes", KY_JSON_NONEMPTY, &arr, &len, err);
+	if (r <= 0)
+		return r;
+	s->classes = calloc(len, sizeof(*s->classes));
+	s->class_digits = calloc(len, sizeof(*s->class_digits));
+	if (!s->classes || !s->class_digits)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	s->n_classes = len;
+	ky_json_foreach(&arr, i, e)
+	{
+		const char *str;
+		if ((r = ky_json_string(&e, NULL, 0, &str, err)) < 0)
+			return r;
+		size_t d = strlen(str);
+		if ((d != 2 && d != 4 && d != 6) || hex_value(str, d, &s->classes[i]) < 0) {
+			char q[64];
+			return ky_json_error(&e, err, "not a PCI class of 2, 4 or 6 hex digits: %s",
+					     ky_json_quote(str, q, sizeof(q)));
+		}
+		s->class_digits[i] = (uint8_t)d;
+	}
+	return 1;
+}
+
+static int get_strings(const struct ky_jnode *sel, const char *key, char ***out, size_t *n, struct ky_error **err)
+{
+	int r = ky_json_string_array(sel, key, KY_JSON_NONEMPTY, out, n, err);
+	return r;
+}
+
+static int get_pf_names(const struct ky_jnode *sel, struct dp_selector *s, struct ky_error **err)
+{
+	int r = get_strings(sel, "pfNames", &s->pf_names, &s->n_pf_names, err);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < s->n_pf_names; i++) {
+		const char *n = s->pf_names[i];
+		if (strlen(n) > 15 || strchr(n, '/') || strpbrk(n, " \t\n")) {
+			struct ky_jnode arr, e;
+			ky_json_array(sel, "pfNames", 0, &arr, NULL, NULL);
+			ky_json_index(&arr, i, &e);
+			return ky_json_error(&e, err, "not an interface name (1 to 15 characters, no '/' or space)");
+		}
+	}
+	return 1;
+}
+
+static int get_pci_addresses(const struct ky_jnode *sel, struct dp_selector *s, struct ky_error **err)
+{
+	int r = get_strings(sel, "pciAddresses", &s->pci_addresses, &s->n_pci_addresses, err);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < s->n_pci_addresses; i++) {
+		char canon[KY_PCI_ADDR_LEN];
+		if (ky_pci_addr_normalize(s->pci_addresses[i], canon) < 0) {
+			struct ky_jnode arr, e;
+			char q[64];
+			ky_json_array(sel, "pciAddresses", 0, &arr, NULL, NULL);
+			ky_json_index(&arr, i, &e);
+			return ky_json_error(&e, err, "not a PCI address (DDDD:BB:SS.F): %s",
+					     ky_json_quote(s->pci_addresses[i], q, sizeof(q)));
+		}
+		/* "18:01.0" is short for "0000:18:01.0": the canonical form can be longer. */
+		char *c = strdup(canon);
+		if (!c)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		free(s->pci_addresses[i]);
+		s->pci_addresses[i] = c;
+	}
+	return 1;
+}
+
+static int get_numa_nodes(const struct ky_jnode *sel, struct dp_selector *s, struct ky_error **err)
+{
+	struct ky_jnode arr, e;
+	size_t len, i;
+	int r = ky_json_array(sel, "numaNodes", KY_JSON_NONEMPTY, &arr, &len, err);
+	if (r <= 0)
+		return r;
+	s->numa_nodes = calloc(len, sizeof(*s->numa_nodes));
+	if (!s->numa_nodes)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	s->n_numa_nodes = len;
+	ky_json_foreach(&arr, i, e)
+	{
+		int64_t v;
+		if ((r = ky_json_int(&e, NULL, 0, 0, 1023, &v, err)) < 0)
+			return r;
+		s->numa_nodes[i] = (int)v;
+	}
+	return 1;
+}
+
+static int parse_selector(const struct ky_jnode *res, struct dp_selector *s, struct ky_error **err)
+{
+	static const char *const keys[] = { "vendors", "devices", "drivers", "classes", "pfNames", "pciAddresses",
+					    "numaNodes", NULL };
+	struct ky_jnode sel;
+	int r;
+	if ((r = ky_json_object(res, "selector", KY_JSON_REQUIRED, &sel, err)) < 0)
+		return r;
+	if ((r = ky_json_check_keys(&sel, keys, err)) < 0)
+		return r;
+	if (!sel.j->child)
+		return ky_json_error(&sel, err, "needs at least one of vendors, devices, drivers, classes, pfNames, "
+						"pciAddresses, numaNodes");
+	if ((r = get_ids(&sel, "vendors", "vendor", &s->vendors, &s->n_vendors, err)) < 0 ||
+	    (r = get_ids(&sel, "devices", "device", &s->devices, &s->n_devices, err)) < 0 ||
+	    (r = get_strings(&sel, "drivers", &s->drivers, &s->n_drivers, err)) < 0 ||
+	    (r = get_classes(&sel, s, err)) < 0 || (r = get_pf_names(&sel, s, err)) < 0 ||
+	    (r = get_pci_addresses(&sel, s, err)) < 0 || (r = get_numa_nodes(&sel, s, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* An extended resource name as kubelet takes it: "<domain>/<name>", the
+ * domain a DNS subdomain outside kubernetes.io, the name a qualified name. */
+static const char *resource_name_problem(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	if (!slash || strchr(slash + 1, '/'))
+		return "must be <domain>/<name>, e.g. kyborg.io/gpu";
+	size_t dlen = (size_t)(slash - s), nlen = strlen(slash + 1);
+	if (dlen == 0 || dlen > 253)
+		return "the domain must have 1 to 253 characters";
+	for (const char *p = s; p < slash; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
+			return "the domain may hold only a-z, 0-9, '-' and '.'";
+	if (!isalnum((unsigned char)s[0]) || !isalnum((unsigned char)slash[-1]))
+		return "the domain must start and end with a letter or digit";
+	if ((dlen >= 14 && strncmp(slash - 14, "kubernetes.io", 13) == 0 && slash[-14] == '.') ||
+	    (dlen == 13 && strncmp(s, "kubernetes.io", 13) == 0))
+		return "the kubernetes.io domain is reserved";
+	if (nlen == 0 || nlen > 63)
+		return "the name after '/' must have 1 to 63 characters";
+	const char *n = slash + 1;
+	if (!isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[nlen - 1]))
+		return "the name after '/' must start and end with a letter or digit";
+	for (const char *p = n; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+			return "the name after '/' may hold only letters, digits, '-', '_' and '.'";
+	return NULL;
+}
+
+static int parse_bitstream(const struct ky_jnode *res, struct dp_resource *r, struct ky_error **err)
+{
+	static const char *const keys[] = { "id", "path", "url", "sha256", NULL };
+	struct ky_jnode bs;
+	const char *id, *path = NULL, *url = NULL, *sha;
+	int k;
+	if ((k = ky_json_object(res, "bitstream", 0, &bs, err)) <= 0)
+		return k;
+	if (r->kind != DP_KIND_FPGA)
+		return ky_json_error(&bs, err, "only for kind fpga");
+	if ((k = ky_json_check_keys(&bs, keys, err)) < 0 || (k = ky_json_string(&bs, "id", KY_JSON_REQUIRED, &id, err)) < 0 ||
+	    (k = ky_json_string(&bs, "path", 0, &path, err)) < 0 || (k = ky_json_string(&bs, "url", 0, &url, err)) < 0 ||
+	    (k = ky_json_string(&bs, "sha256", KY_JSON_REQUIRED, &sha, err)) < 0)
+		return k;
+	if (!path == !url)
+		return ky_json_error(&bs, err, "give exactly one of path or url");
+	if (path && path[0] != '/') {
+		struct ky_jnode n;
+		ky_json_child(&bs, "path", 0, &n, NULL);
+		return ky_json_error(&n, err, "must be an absolute path");
+	}
+	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "file:///", 8) != 0) {
+		struct ky_jnode n;
+		ky_json_child(&bs, "url", 0, &n, NULL);
+		return ky_json_error(&n, err, "must be an https:// or file:/// URL");
+	}
+	size_t sl = strlen(sha);
+	bool hex = sl == 64;
+	for (size_t i = 0; hex && i < sl; i++)
+		hex = isxdigit((unsigned char)sha[i]);
+	if (!hex) {
+		struct ky_jnode n;
+		ky_json_child(&bs, "sha256", 0, &n, NULL);
+		return ky_json_error(&n, err, "must be 64 hex digits");
+	}
+	for (size_t i = 0; i < 64; i++)
+		r->bitstream.sha256[i] = (char)tolower((unsigned char)sha[i]);
+	r->bitstream.id = strdup(id);
+	r->bitstream.path = path ? strdup(path) : NULL;
+	r->bitstream.url = url ? strdup(url) : NULL;
+	if (!r->bitstream.id || (path && !r->bitstream.path) || (url && !r->bitstream.url))
+		return ky_error_set(err, ENOMEM, "out of memory");
+	r->has_bitstream = true;
+	return 0;
+}
+
+static int parse_sharing(const struct ky_jnode *res, struct dp_resource *r, struct ky_error **err)
+{
+	static const char *const keys[] = { "replicas", "strategy", NULL };
+	struct ky_jnode sh;
+	uint32_t replicas = 1;
+	int idx = DP_PACK, k;
+	if ((k = ky_json_object(res, "sharing", 0, &sh, err)) <= 0)
+		return k;
+	if (r->kind != DP_KIND_GPU)
+		return ky_json_error(&sh, err, "only for kind gpu");
+	if ((k = ky_json_check_keys(&sh, keys, err)) < 0 ||
+	    (k = ky_json_u32(&sh, "replicas", KY_JSON_REQUIRED, 1, DP_MAX_REPLICAS, &replicas, err)) < 0 ||
+	    (k = ky_json_enum(&sh, "strategy", 0, strategy_names, &idx, err)) < 0)
+		return k;
+	r->replicas = replicas;
+	r->strategy = (enum dp_strategy)idx;
+	return 0;
+}
+
+static int parse_resource(const struct ky_jnode *node, struct dp_resource *r, struct ky_error **err)
+{
+	static const char *const keys[] = { "name", "kind", "selector", "sharing", "bitstream", NULL };
+	const char *name;
+	int kind, k;
+	r->replicas = 1;
+	if (!cJSON_IsObject(node->j))
+		return ky_json_error(node, err, "must be an object, got %s", ky_json_type_name(node->j));
+	if ((k = ky_json_check_keys(node, keys, err)) < 0 ||
+	    (k = ky_json_string(node, "name", KY_JSON_REQUIRED, &name, err)) < 0)
+		return k;
+	const char *problem = resource_name_problem(name);
+	if (problem) {
+		struct ky_jnode n;
+		ky_json_child(node, "name", 0, &n, NULL);
+		return ky_json_error(&n, err, "%s", problem);
+	}
+	if (!(r->name = strdup(name)))
+		return ky_error_set(err, ENOMEM, "out of memory");
+	if ((k = ky_json_enum(node, "kind", KY_JSON_REQUIRED, kind_names, &kind, err)) < 0)
+		return k;
+	r->kind = (enum dp_kind)kind;
+	if ((k = parse_selector(node, &r->selector, err)) < 0 || (k = parse_sharing(node, r, err)) < 0 ||
+	    (k = parse_bitstream(node, r, err)) < 0)
+		return k;
+	return 0;
+}
+
+int dp_config_parse(const char *text, size_t len, struct dp_config **out, struct ky_error **err)
+{
+	static const char *const keys[] = { "resources", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	_cleanup_(dp_config_freep) struct dp_config *cfg = NULL;
+	struct ky_jnode root, arr, e;
+	size_t n, i;
+	int r;
+
+	if ((r = ky_json_parse(text, len, &doc, err)) < 0)
+		return r;
+	ky_json_root(doc, &root);
+	if (!cJSON_IsObject(doc))
+		return ky_json_error(&root, err, "the config must be a JSON object, got %s", ky_json_type_name(doc));
+	if ((r = ky_json_check_keys(&root, keys, err)) < 0 ||
+	    (r = ky_json_array(&root, "resources", KY_JSON_REQUIRED | KY_JSON_NONEMPTY, &arr, &n, err)) < 0)
+		return r;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->resources = calloc(n, sizeof(*cfg->resources))))
+		return ky_error_set(err, ENOMEM, "out of memory");
+	ky_json_foreach(&arr, i, e)
+	{
+		cfg->n_resources = i + 1;
+		if ((r = parse_resource(&e, &cfg->resources[i], err)) < 0)
+			return r;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->resources[j].name, cfg->resources[i].name) == 0) {
+				struct ky_jnode nn;
+				ky_json_child(&e, "name", 0, &nn, NULL);
+				return ky_json_error(&nn, err, "duplicate resource %s (also resources[%zu])",
+						     cfg->resources[i].name, j);
+			}
+		}
+	}
+	*out = TAKE_PTR(cfg);
+	return 0;
+}
+
+int dp_config_load(const char *path, struct dp_config **out, struct ky_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	if (fd < 0)
+		return ky_error_set(err, errno, "cannot open config %s: %m", path);
+	if (fstat(fd, &st) < 0)
+		return ky_error_set(err, errno, "stat %s: %m", path);
+	if (!S_ISREG(st.st_mode))
+		return ky_error_set(err, EINVAL, "config %s is not a regular file", path);
+	if ((size_t)st.st_size > MAX_CONFIG_SIZE)
+		return ky_error_set(err, EFBIG, "config %s is over %u bytes", path, MAX_CONFIG_SIZE);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	while (len < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + len, (size_t)st.st_size - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return ky_error_set(err, errno, "read %s: %m", path);
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	buf[len] = '\0';
+	int r = dp_config_parse(buf, len, out, err);
+	if (r < 0)
+		return ky_error_prefix(err, "%s", path);
+	return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+#define MEM_EQ(a, na, b, nb) ((na) == (nb) && ((na) == 0 || memcmp((a), (b), (na) * sizeof(*(a))) == 0))
+
+static bool selector_equal(const struct dp_selector *a, const struct dp_selector *b)
+{
+	return MEM_EQ(a->vendors, a->n_vendors, b->vendors, b->n_vendors) &&
+	       MEM_EQ(a->devices, a->n_devices, b->devices, b->n_devices) &&
+	       MEM_EQ(a->classes, a->n_classes, b->classes, b->n_classes) &&
+	       MEM_EQ(a->class_digits, a->n_classes, b->class_digits, b->n_classes) &&
+	       strv_eq(a->drivers, a->n_drivers, b->drivers, b->n_drivers) &&
+	       strv_eq(a->pf_names, a->n_pf_names, b->pf_names, b->n_pf_names) &&
+	       strv_eq(a->pci_addresses, a->n_pci_addresses, b->pci_addresses, b->n_pci_addresses) &&
+	       MEM_EQ(a->numa_nodes, a->n_numa_nodes, b->numa_nodes, b->n_numa_nodes);
+}
+
+bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b)
+{
+	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->replicas != b->replicas ||
+	    a->strategy != b->strategy || a->has_bitstream != b->has_bitstream)
+		return false;
+	if (a->has_bitstream &&
+	    (!str_eq(a->bitstream.id, b->bitstream.id) || !str_eq(a->bitstream.path, b->bitstream.path) ||
+	     !str_eq(a->bitstream.url, b->bitstream.url) || strcmp(a->bitstream.sha256, b->bitstream.sha256) != 0))
+		return false;
+	return selector_equal(&a->selector, &b->selector);
+}

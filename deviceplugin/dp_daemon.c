@@ -1,0 +1,90 @@
+/* The daemon: loads the config, discovers the node's PCI functions, builds
+ * each resource's device list, serves and registers every resource on one
+ * event loop (with the plugin-dir watch and the udev monitor), reloads on
+ * SIGHUP, and on SIGTERM/SIGINT removes its sockets and returns. */
+#include "dp_daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kyborg/error.h"
+#include "kyborg/log.h"
+
+static void on_signal(struct ky_loop *loop, int signo, void *userdata)
+{
+	struct dp_daemon *d = userdata;
+	if (signo == SIGHUP) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		if (dp_reload(d, &err) < 0)
+			ky_log_err(KY_LOG_ERROR, "reload-failed", err, "config=%s keeping=old", d->opts->config_path);
+		return;
+	}
+	ky_info("stopping", "signal=%s", strsignal(signo));
+	ky_loop_stop(loop, 0);
+}
+
+static void daemon_release(struct dp_daemon *d)
+{
+	for (size_t i = 0; i < d->n_plugins; i++)
+		dp_plugin_free(d->plugins[i]);
+	free(d->plugins);
+	dp_hotplug_stop(d);
+	dp_watch_stop(d);
+	ky_loop_free(d->loop);
+	if (d->cfg)
+		dp_devlists_free(d->devs, d->cfg->n_resources);
+	ky_pci_list_free(d->pci);
+	dp_config_free(d->cfg);
+}
+
+static int daemon_start(struct dp_daemon *d, struct ky_error **err)
+{
+	int r;
+	if ((r = dp_config_load(d->opts->config_path, &d->cfg, err)) < 0)
+		return r;
+	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
+		return r;
+	/* Listen before the first discovery: a change in between is not lost. */
+	if ((r = dp_hotplug_start(d, err)) < 0)
+		return r;
+	if ((r = ky_pci_discover(&d->pci, err)) < 0)
+		return ky_error_prefix(err, "discover PCI devices");
+	if ((r = dp_devices_build(d->cfg, d->pci, &d->devs, err)) < 0)
+		return r;
+	if ((r = dp_mkdir_p(d->opts->plugin_dir, 0750, err)) < 0)
+		return r;
+	if ((r = dp_watch_start(d, err)) < 0)
+		return r;
+	d->plugins = calloc(d->cfg->n_resources, sizeof(*d->plugins));
+	if (!d->plugins)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->cfg->n_resources; i++) {
+		if ((r = dp_plugin_new(d, &d->cfg->resources[i], &d->devs[i], &d->plugins[i], err)) < 0)
+			return r;
+		struct dp_plugin *p = d->plugins[i];
+		d->n_plugins = i + 1;
+		if ((r = dp_plugin_serve(p, err)) < 0)
+			return r;
+		dp_plugin_write_cdi(p);
+		ky_info("resource", "name=%s kind=%s devices=%zu", p->res->name, dp_kind_name(p->res->kind),
+			p->devs->n);
+	}
+	/* Every socket serves before the first Register: kubelet dials back. */
+	for (size_t i = 0; i < d->n_plugins; i++)
+		dp_register_start(d->plugins[i]);
+	return 0;
+}
+
+int dp_daemon_run(const struct dp_options *opts, struct ky_error **err)
+{
+	struct dp_daemon d = { .opts = opts, .inotify_fd = -1 };
+	int r = daemon_start(&d, err);
+	if (r >= 0)
+		r = ky_loop_run(d.loop, err);
+	daemon_release(&d);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,89 @@
+/* The daemon's state, one struct passed down (no globals): the loop, the
+ * config, the discovered devices, one plugin per resource (its gRPC server,
+ * open ListAndWatch streams and registration), and the plugin-dir watch. */
+#pragma once
+
+#include "dp.h"
+#include "kyborg/grpc.h"
+#include "kyborg/loop.h"
+
+struct dp_daemon;
+
+struct dp_plugin {
+	struct dp_daemon *d;
+	const struct dp_resource *res;
+	const struct dp_devlist *devs;
+	char *endpoint;    /* socket name in the plugin dir, as Register sends it */
+	char *socket_path;
+	struct ky_grpc_method methods[5];
+	struct ky_grpc_server *srv;
+	struct ky_grpc_stream **streams;
+	size_t n_streams, cap_streams;
+	/* Registration with kubelet. */
+	struct ky_grpc_call *call;
+	struct ky_loop_timer *retry;
+	uint64_t backoff_ms;
+	bool registered;
+};
+
+struct dp_daemon {
+	const struct dp_options *opts;
+	struct ky_loop *loop;
+	struct dp_config *cfg;
+	struct ky_pci_list *pci;
+	struct dp_devlist *devs;
+	/* plugins[i] serves cfg->resources[i] with devs[i]. */
+	struct dp_plugin **plugins;
+	size_t n_plugins;
+	/* The plugin dir, watched for kubelet's restarts. */
+	int inotify_fd;
+	struct ky_loop_io *inotify_io;
+	struct ky_loop_timer *reconcile;
+	bool kubelet_sock_created;
+	/* Hot-plug: udev events trigger a new discovery shortly after. */
+	struct ky_pci_monitor *mon;
+	struct ky_loop_io *mon_io;
+	struct ky_loop_timer *rescan;
+};
+
+/* dp_server.c: one gRPC server per resource. */
+/* Allocated: its address is the userdata of its methods, timer and call. */
+int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
+		  struct dp_plugin **out, struct ky_error **err);
+void dp_plugin_free(struct dp_plugin *p);
+int dp_plugin_serve(struct dp_plugin *p, struct ky_error **err);
+void dp_plugin_stop_serving(struct dp_plugin *p);
+/* Our socket is still the file we listen on. */
+bool dp_plugin_socket_present(const struct dp_plugin *p);
+/* Sends the full device list to every open ListAndWatch stream. */
+void dp_plugin_broadcast(struct dp_plugin *p);
+/* Writes the resource's CDI spec (a failure is logged: kubelet's device
+ * specs still carry the nodes). */
+void dp_plugin_write_cdi(struct dp_plugin *p);
+
+/* dp_register.c: Register with kubelet, retried with backoff, and the
+ * plugin-dir watch that re-serves and re-registers after kubelet restarts. */
+#define DP_REGISTER_TIMEOUT_MS 5000
+/* kubelet.sock appears at bind(), a moment before kubelet listens: the
+ * first retry comes soon. */
+#define DP_BACKOFF_MIN_MS 50
+#define DP_BACKOFF_MAX_MS 5000
+int dp_register_init(struct dp_plugin *p, struct ky_error **err);
+/* Starts a registration now (an earlier one in flight is dropped). */
+void dp_register_start(struct dp_plugin *p);
+void dp_register_release(struct dp_plugin *p);
+int dp_watch_start(struct dp_daemon *d, struct ky_error **err);
+void dp_watch_stop(struct dp_daemon *d);
+
+/* dp_hotplug.c: PCI uevents lead to a new discovery; resources whose list
+ * changed send it on every ListAndWatch stream. */
+#define DP_RESCAN_DELAY_MS 5
+int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err);
+void dp_hotplug_stop(struct dp_daemon *d);
+/* Discovers again and sends what changed. */
+int dp_rescan(struct dp_daemon *d, struct ky_error **err);
+
+/* dp_reload.c: SIGHUP. Loads the config again: resources that changed (or
+ * are new) are served and registered afresh, removed ones stop serving, the
+ * others keep their sockets and streams. A bad config changes nothing. */
+int dp_reload(struct dp_daemon *d, struct ky_error **err);

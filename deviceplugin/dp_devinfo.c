@@ -1,0 +1,61 @@
+/* Device-info files: for each allocated VF, the file the
+ * k8snetworkplumbingwg device-info spec puts under the plugin's devinfo dir,
+ * which the CNI side (Multus, our CNI plugin) reads by resource and device. */
+#include "dp.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kyborg/error.h"
+#include "kyborg/json.h"
+
+#define DEVINFO_VERSION "1.1.0"
+
+char *dp_devinfo_name(const char *resource, const char *id)
+{
+	char *s;
+	if (asprintf(&s, "%s-%s-device.json", resource, id) < 0)
+		return NULL;
+	/* The spec's name keeps the resource with '/' turned into '-'; only
+	 * the resource part can hold one. */
+	for (char *c = s; *c; c++)
+		if (*c == '/')
+			*c = '-';
+	return s;
+}
+
+char *dp_devinfo_json(const struct ky_pci_dev *pci)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	cJSON *p;
+	if (!root || !cJSON_AddStringToObject(root, "type", "pci") ||
+	    !cJSON_AddStringToObject(root, "version", DEVINFO_VERSION) || !(p = cJSON_AddObjectToObject(root, "pci")) ||
+	    !cJSON_AddStringToObject(p, "pci-address", pci->addr))
+		return NULL;
+	if (pci->physfn[0] && !cJSON_AddStringToObject(p, "pf-pci-address", pci->physfn))
+		return NULL;
+	return cJSON_PrintUnformatted(root);
+}
+
+int dp_devinfo_write(const char *dir, const struct dp_resource *res, const struct dp_devlist *list,
+		     const char *const *ids, size_t n, struct ky_error **err)
+{
+	int r;
+	if (n && (r = dp_mkdir_p(dir, 0755, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct dp_device *d = dp_devlist_find(list, ids[i]);
+		if (!d)
+			return ky_error_set(err, EINVAL, "unknown device %s", ids[i]);
+		_cleanup_free_ char *name = dp_devinfo_name(res->name, ids[i]);
+		_cleanup_free_ char *text = dp_devinfo_json(d->pci);
+		if (!name || !text)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		if ((r = dp_write_atomic(dir, name, text, err)) < 0)
+			return ky_error_prefix(err, "device-info for %s", ids[i]);
+	}
+	return 0;
+}

@@ -1,0 +1,406 @@
+/* One gRPC server per resource on its socket in kubelet's plugin dir:
+ * GetDevicePluginOptions, ListAndWatch (the full list at once and on every
+ * change), GetPreferredAllocation, Allocate and PreStartContainer. The
+ * handlers translate protobuf to the pure modules and back. */
+#include "dp_daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api.pb-c.h"
+#include "kyborg/error.h"
+#include "kyborg/log.h"
+
+#define DP_SERVICE "/v1beta1.DevicePlugin/"
+
+static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
+{
+	*len = protobuf_c_message_get_packed_size(m);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		return KY_GRPC_RESOURCE_EXHAUSTED;
+	protobuf_c_message_pack(m, *out);
+	return KY_GRPC_OK;
+}
+
+static int status(char **msg, int code, const char *fmt, const char *arg)
+{
+	if (asprintf(msg, fmt, arg) < 0)
+		*msg = NULL;
+	return code;
+}
+
+static bool pre_start_required(const struct dp_resource *res)
+{
+	/* An FPGA with a bitstream is programmed before its container starts. */
+	return res->kind == DP_KIND_FPGA && res->has_bitstream;
+}
+
+static int get_options(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		       char **msg)
+{
+	struct dp_plugin *p = userdata;
+	V1beta1__Empty *e = v1beta1__empty__unpack(NULL, req_len, req);
+	if (!e)
+		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode Empty");
+	v1beta1__empty__free_unpacked(e, NULL);
+	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
+	o.pre_start_required = pre_start_required(p->res);
+	o.get_preferred_allocation_available = 1;
+	return pack(&o.base, resp, resp_len);
+}
+
+static int pack_list(const struct dp_plugin *p, uint8_t **out, size_t *len)
+{
+	size_t n = p->devs->n;
+	_cleanup_free_ V1beta1__Device *devs = calloc(n + 1, sizeof(*devs));
+	_cleanup_free_ V1beta1__Device **devp = calloc(n + 1, sizeof(*devp));
+	_cleanup_free_ V1beta1__TopologyInfo *topo = calloc(n + 1, sizeof(*topo));
+	_cleanup_free_ V1beta1__NUMANode *nodes = calloc(n + 1, sizeof(*nodes));
+	_cleanup_free_ V1beta1__NUMANode **nodep = calloc(n + 1, sizeof(*nodep));
+	if (!devs || !devp || !topo || !nodes || !nodep)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct dp_device *d = &p->devs->devs[i];
+		v1beta1__device__init(&devs[i]);
+		devs[i].id = (char *)d->id;
+		devs[i].health = d->healthy ? "Healthy" : "Unhealthy";
+		if (d->numa_node >= 0) {
+			v1beta1__topology_info__init(&topo[i]);
+			v1beta1__numanode__init(&nodes[i]);
+			nodes[i].id = d->numa_node;
+			nodep[i] = &nodes[i];
+			topo[i].n_nodes = 1;
+			topo[i].nodes = &nodep[i];
+			devs[i].topology = &topo[i];
+		}
+		devp[i] = &devs[i];
+	}
+	V1beta1__ListAndWatchResponse r = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
+	r.n_devices = n;
+	r.devices = devp;
+	return pack(&r.base, out, len) == KY_GRPC_OK ? 0 : -ENOMEM;
+}
+
+static int send_list(struct dp_plugin *p, struct ky_grpc_stream *s)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_error_ struct ky_error *err = NULL;
+	size_t len;
+	int r = pack_list(p, &buf, &len);
+	if (r < 0)
+		return r;
+	r = ky_grpc_stream_send(s, buf, len, &err);
+	if (r == -ENOBUFS) /* a slow reader gets the next full list */
+		return 0;
+	if (r < 0)
+		ky_log_err(KY_LOG_WARN, "list-and-watch-send", err, "resource=%s", p->res->name);
+	return r;
+}
+
+static int list_and_watch(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+{
+	struct dp_plugin *p = userdata;
+	V1beta1__Empty *e = v1beta1__empty__unpack(NULL, req_len, req);
+	if (!e)
+		return KY_GRPC_INVALID_ARGUMENT;
+	v1beta1__empty__free_unpacked(e, NULL);
+	if (p->n_streams == p->cap_streams) {
+		size_t nc = p->cap_streams ? p->cap_streams * 2 : 4;
+		struct ky_grpc_stream **ns = realloc(p->streams, nc * sizeof(*ns));
+		if (!ns)
+			return KY_GRPC_RESOURCE_EXHAUSTED;
+		p->streams = ns;
+		p->cap_streams = nc;
+	}
+	if (send_list(p, s) < 0)
+		return KY_GRPC_INTERNAL;
+	p->streams[p->n_streams++] = s;
+	ky_info("list-and-watch", "resource=%s devices=%zu streams=%zu", p->res->name, p->devs->n, p->n_streams);
+	return KY_GRPC_OK;
+}
+
+static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
+{
+	struct dp_plugin *p = userdata;
+	for (size_t i = 0; i < p->n_streams; i++) {
+		if (p->streams[i] == s) {
+			p->streams[i] = p->streams[--p->n_streams];
+			break;
+		}
+	}
+	ky_debug("list-and-watch-closed", "resource=%s code=%s", p->res->name, ky_grpc_code_name(code));
+}
+
+void dp_plugin_write_cdi(struct dp_plugin *p)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	if (dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) < 0)
+		ky_log_err(KY_LOG_WARN, "cdi-write", err, "resource=%s", p->res->name);
+}
+
+void dp_plugin_broadcast(struct dp_plugin *p)
+{
+	for (size_t i = 0; i < p->n_streams; i++)
+		send_list(p, p->streams[i]);
+}
+
+static int preferred(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		     char **msg)
+{
+	struct dp_plugin *p = userdata;
+	V1beta1__PreferredAllocationRequest *r = v1beta1__preferred_allocation_request__unpack(NULL, req_len, req);
+	if (!r)
+		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode PreferredAllocationRequest");
+	size_t n = r->n_container_requests;
+	V1beta1__ContainerPreferredAllocationResponse *cr = calloc(n + 1, sizeof(*cr));
+	V1beta1__ContainerPreferredAllocationResponse **crp = calloc(n + 1, sizeof(*crp));
+	const char ***chosen = calloc(n + 1, sizeof(*chosen));
+	int code = cr && crp && chosen ? KY_GRPC_OK : KY_GRPC_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+		V1beta1__ContainerPreferredAllocationRequest *c = r->container_requests[i];
+		_cleanup_error_ struct ky_error *err = NULL;
+		size_t got = 0;
+		if (c->allocation_size < 0) {
+			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "negative allocation_size");
+			break;
+		}
+		if (dp_preferred(p->res, p->devs, (const char *const *)c->available_deviceids, c->n_available_deviceids,
+				 (const char *const *)c->must_include_deviceids, c->n_must_include_deviceids,
+				 (size_t)c->allocation_size, &chosen[i], &got, &err) < 0) {
+			code = status(msg, KY_GRPC_INTERNAL, "%s", ky_error_msg(err));
+			break;
+		}
+		v1beta1__container_preferred_allocation_response__init(&cr[i]);
+		cr[i].n_deviceids = got;
+		cr[i].deviceids = (char **)chosen[i];
+		crp[i] = &cr[i];
+	}
+	if (code == KY_GRPC_OK) {
+		V1beta1__PreferredAllocationResponse out = V1BETA1__PREFERRED_ALLOCATION_RESPONSE__INIT;
+		out.n_container_responses = n;
+		out.container_responses = crp;
+		code = pack(&out.base, resp, resp_len);
+	}
+	for (size_t i = 0; chosen && i < n; i++)
+		free(chosen[i]);
+	free(chosen);
+	free(cr);
+	free(crp);
+	v1beta1__preferred_allocation_request__free_unpacked(r, NULL);
+	return code;
+}
+
+/* Every container's answer is built before any is sent: one bad ID fails
+ * the whole call and nothing has changed. */
+static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		    char **msg)
+{
+	struct dp_plugin *p = userdata;
+	V1beta1__AllocateRequest *r = v1beta1__allocate_request__unpack(NULL, req_len, req);
+	if (!r)
+		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode AllocateRequest");
+	size_t n = r->n_container_requests, built = 0;
+	struct dp_container_alloc *allocs = calloc(n + 1, sizeof(*allocs));
+	V1beta1__ContainerAllocateResponse *cr = calloc(n + 1, sizeof(*cr));
+	V1beta1__ContainerAllocateResponse **crp = calloc(n + 1, sizeof(*crp));
+	int code = allocs && cr && crp ? KY_GRPC_OK : KY_GRPC_RESOURCE_EXHAUSTED;
+
+	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
+		_cleanup_error_ struct ky_error *err = NULL;
+		int k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids, false,
+				    &allocs[i], &err);
+		if (k < 0) {
+			code = status(msg, k == -EINVAL ? KY_GRPC_INVALID_ARGUMENT : KY_GRPC_INTERNAL, "%s",
+				      ky_error_msg(err));
+			ky_log_err(KY_LOG_WARN, "allocate-refused", err, "resource=%s", p->res->name);
+			break;
+		}
+		built = i + 1;
+	}
+
+	/* VFs: the device-info files the CNI side reads. A failure to write
+	 * them is logged: the container still gets its devices. */
+	for (size_t i = 0; code == KY_GRPC_OK && p->res->kind == DP_KIND_NIC_VF && i < n; i++) {
+		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
+		_cleanup_error_ struct ky_error *err = NULL;
+		if (dp_devinfo_write(p->d->opts->devinfo_dir, p->res, p->devs, (const char *const *)c->devices_ids,
+				     c->n_devices_ids, &err) < 0)
+			ky_log_err(KY_LOG_WARN, "devinfo-write", err, "resource=%s", p->res->name);
+	}
+
+	/* The protobuf view borrows every string from allocs. */
+	size_t total_env = 0, total_spec = 0, total_ann = 0, total_cdi = 0;
+	for (size_t i = 0; i < built; i++) {
+		total_env += allocs[i].n_envs;
+		total_spec += allocs[i].n_specs;
+		total_ann += allocs[i].n_annotations;
+		total_cdi += allocs[i].n_cdi_devices;
+	}
+	_cleanup_free_ V1beta1__ContainerAllocateResponse__EnvsEntry *env = calloc(total_env + 1, sizeof(*env));
+	_cleanup_free_ V1beta1__ContainerAllocateResponse__EnvsEntry **envp = calloc(total_env + 1, sizeof(*envp));
+	_cleanup_free_ V1beta1__ContainerAllocateResponse__AnnotationsEntry *ann = calloc(total_ann + 1, sizeof(*ann));
+	_cleanup_free_ V1beta1__ContainerAllocateResponse__AnnotationsEntry **annp = calloc(total_ann + 1, sizeof(*annp));
+	_cleanup_free_ V1beta1__DeviceSpec *spec = calloc(total_spec + 1, sizeof(*spec));
+	_cleanup_free_ V1beta1__DeviceSpec **specp = calloc(total_spec + 1, sizeof(*specp));
+	_cleanup_free_ V1beta1__CDIDevice *cdi = calloc(total_cdi + 1, sizeof(*cdi));
+	_cleanup_free_ V1beta1__CDIDevice **cdip = calloc(total_cdi + 1, sizeof(*cdip));
+	if (code == KY_GRPC_OK && !(env && envp && ann && annp && spec && specp && cdi && cdip))
+		code = KY_GRPC_RESOURCE_EXHAUSTED;
+	if (code == KY_GRPC_OK) {
+		size_t ie = 0, ia = 0, is = 0, ic = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct dp_container_alloc *a = &allocs[i];
+			v1beta1__container_allocate_response__init(&cr[i]);
+			cr[i].envs = &envp[ie];
+			cr[i].n_envs = a->n_envs;
+			for (size_t j = 0; j < a->n_envs; j++, ie++) {
+				v1beta1__container_allocate_response__envs_entry__init(&env[ie]);
+				env[ie].key = a->envs[j].key;
+				env[ie].value = a->envs[j].value;
+				envp[ie] = &env[ie];
+			}
+			cr[i].annotations = &annp[ia];
+			cr[i].n_annotations = a->n_annotations;
+			for (size_t j = 0; j < a->n_annotations; j++, ia++) {
+				v1beta1__container_allocate_response__annotations_entry__init(&ann[ia]);
+				ann[ia].key = a->annotations[j].key;
+				ann[ia].value = a->annotations[j].value;
+				annp[ia] = &ann[ia];
+			}
+			cr[i].devices = &specp[is];
+			cr[i].n_devices = a->n_specs;
+			for (size_t j = 0; j < a->n_specs; j++, is++) {
+				v1beta1__device_spec__init(&spec[is]);
+				spec[is].host_path = a->specs[j].host_path;
+				spec[is].container_path = a->specs[j].container_path;
+				spec[is].permissions = a->specs[j].permissions;
+				specp[is] = &spec[is];
+			}
+			cr[i].cdi_devices = &cdip[ic];
+			cr[i].n_cdi_devices = a->n_cdi_devices;
+			for (size_t j = 0; j < a->n_cdi_devices; j++, ic++) {
+				v1beta1__cdidevice__init(&cdi[ic]);
+				cdi[ic].name = a->cdi_devices[j];
+				cdip[ic] = &cdi[ic];
+			}
+			crp[i] = &cr[i];
+		}
+		V1beta1__AllocateResponse out = V1BETA1__ALLOCATE_RESPONSE__INIT;
+		out.n_container_responses = n;
+		out.container_responses = crp;
+		code = pack(&out.base, resp, resp_len);
+		if (code == KY_GRPC_OK)
+			ky_info("allocate", "resource=%s containers=%zu", p->res->name, n);
+	}
+	for (size_t i = 0; allocs && i < built; i++)
+		dp_container_alloc_release(&allocs[i]);
+	free(allocs);
+	free(cr);
+	free(crp);
+	v1beta1__allocate_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int pre_start(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		     char **msg)
+{
+	struct dp_plugin *p = userdata;
+	V1beta1__PreStartContainerRequest *r = v1beta1__pre_start_container_request__unpack(NULL, req_len, req);
+	if (!r)
+		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode PreStartContainerRequest");
+	int code = KY_GRPC_OK;
+	for (size_t i = 0; i < r->n_devices_ids; i++) {
+		if (!dp_devlist_find(p->devs, r->devices_ids[i])) {
+			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "unknown device %s", r->devices_ids[i]);
+			break;
+		}
+	}
+	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
+	if (code != KY_GRPC_OK)
+		return code;
+	V1beta1__PreStartContainerResponse o = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
+	return pack(&o.base, resp, resp_len);
+}
+
+/* "kyborg.io/gpu" -> "kyborg-kyborg.io_gpu.sock" */
+static char *endpoint_name(const char *resource)
+{
+	char *s;
+	if (asprintf(&s, "kyborg-%s.sock", resource) < 0)
+		return NULL;
+	for (char *c = s; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	return s;
+}
+
+int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
+		  struct dp_plugin **out, struct ky_error **err)
+{
+	struct dp_plugin *p = calloc(1, sizeof(*p));
+	int r;
+	if (!p)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	*p = (struct dp_plugin){ .d = d, .res = res, .devs = devs };
+	p->endpoint = endpoint_name(p->res->name);
+	if (!p->endpoint || asprintf(&p->socket_path, "%s/%s", d->opts->plugin_dir, p->endpoint) < 0) {
+		p->socket_path = NULL;
+		dp_plugin_free(p);
+		return ky_error_set(err, ENOMEM, "out of memory");
+	}
+	p->methods[0] = (struct ky_grpc_method){ .path = DP_SERVICE "GetDevicePluginOptions", .unary = get_options,
+						 .userdata = p };
+	p->methods[1] = (struct ky_grpc_method){ .path = DP_SERVICE "ListAndWatch", .stream = list_and_watch,
+						 .closed = stream_closed, .userdata = p };
+	p->methods[2] = (struct ky_grpc_method){ .path = DP_SERVICE "GetPreferredAllocation", .unary = preferred,
+						 .userdata = p };
+	p->methods[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
+	p->methods[4] = (struct ky_grpc_method){ .path = DP_SERVICE "PreStartContainer", .unary = pre_start,
+						 .userdata = p };
+	if ((r = dp_register_init(p, err)) < 0) {
+		dp_plugin_free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+int dp_plugin_serve(struct dp_plugin *p, struct ky_error **err)
+{
+	dp_plugin_stop_serving(p);
+	int r = ky_grpc_server_new(p->d->loop, p->socket_path, p->methods, KY_ARRAY_SIZE(p->methods), &p->srv, err);
+	if (r < 0)
+		return ky_error_prefix(err, "serve %s", p->res->name);
+	ky_info("serving", "resource=%s socket=%s devices=%zu", p->res->name, p->socket_path, p->devs->n);
+	return 0;
+}
+
+void dp_plugin_stop_serving(struct dp_plugin *p)
+{
+	/* Open streams are reported closed (and dropped from p->streams). */
+	ky_grpc_server_free(p->srv);
+	p->srv = NULL;
+}
+
+bool dp_plugin_socket_present(const struct dp_plugin *p)
+{
+	struct stat st;
+	return p->srv && stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void dp_plugin_free(struct dp_plugin *p)
+{
+	if (!p)
+		return;
+	dp_register_release(p);
+	dp_plugin_stop_serving(p);
+	free(p->streams);
+	free(p->endpoint);
+	free(p->socket_path);
+	free(p);
+}

@@ -1,0 +1,819 @@
+/* kyborg-device-plugin end to end: the daemon runs against the simulated
+ * node (an umockdev testbed it inherits with the preload and UMOCKDEV_DIR)
+ * and Debian's python3-grpcio plays kubelet: the Registration server on
+ * kubelet.sock that dials back before it answers (registration_server.py)
+ * and kubelet's calls to our sockets (dp_kubelet.py). */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kyborg/cleanup.h"
+#include "kyborg/json.h"
+#include "kytest.h"
+#include "kytest_simnode.h"
+
+#define PYTHON "/usr/bin/python3"
+#define SHA "0000000000000000000000000000000000000000000000000000000000000000"
+
+#define GPU_SOCK "kyborg-kyborg.io_gpu.sock"
+#define FPGA_SOCK "kyborg-kyborg.io_fpga-nlb.sock"
+#define VF_SOCK "kyborg-kyborg.io_sriov-vf.sock"
+
+/* ---- fixture: a testbed, a temp dir, children killed and reaped ---- */
+
+#define MAX_CHILDREN 32
+
+struct child {
+	pid_t pid;
+	bool exited;
+	int status;
+};
+
+static UMockdevTestbed *tb;
+static char pf_name[16];
+static char *dir, *plugin_dir, *config_path;
+static struct child children[MAX_CHILDREN];
+static int n_children;
+
+static char *in_dir(const char *base, const char *name)
+{
+	char *p;
+	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
+	return p;
+}
+
+static void write_config(void)
+{
+	_cleanup_free_ char *text = NULL;
+	cr_assert_geq(asprintf(&text,
+			       "{ \"resources\": ["
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
+			       "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] },"
+			       "   \"sharing\": { \"replicas\": 2 } },"
+			       " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       "   \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+			       "   \"bitstream\": { \"id\": \"nlb\", \"path\": \"/var/lib/kyborg/nlb.gbs\", \"sha256\": \"" SHA "\" } },"
+			       " { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\","
+			       "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } } ] }",
+			       pf_name),
+		      0);
+	cr_assert_eq(kyt_write_file(config_path, text), 0);
+}
+
+static void setup(void)
+{
+	tb = umockdev_testbed_new();
+	cr_assert_not_null(tb);
+	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
+	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
+	const char *vfs[4];
+	static char vf_names[4][16];
+	for (int i = 0; i < 4; i++) {
+		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
+		vfs[i] = vf_names[i];
+	}
+	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
+	dir = kyt_tmpdir("kydp");
+	cr_assert_not_null(dir);
+	plugin_dir = in_dir(dir, "plugins");
+	config_path = in_dir(dir, "config.json");
+	cr_assert_eq(mkdir(plugin_dir, 0750), 0);
+	write_config();
+	n_children = 0;
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < n_children; i++) {
+		if (children[i].exited)
+			continue;
+		kill(children[i].pid, SIGKILL);
+		waitpid(children[i].pid, NULL, 0);
+	}
+	if (tb) {
+		umockdev_testbed_clear(tb);
+		g_clear_object(&tb);
+	}
+	kyt_rmrf(dir);
+	free(dir);
+	free(plugin_dir);
+	free(config_path);
+}
+
+/* fork and exec, no shell. Python peers run without umockdev's preload
+ * (they need no simulated devices); the daemon keeps it. stdout goes to
+ * out_fd when >= 0, else to /dev/null unless KYTEST_VERBOSE. */
+static pid_t start(const char *const argv[], bool python, int out_fd)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (python)
+			unsetenv("LD_PRELOAD");
+		if (out_fd >= 0) {
+			dup2(out_fd, STDOUT_FILENO);
+		} else if (!getenv("KYTEST_VERBOSE")) {
+			int null = open("/dev/null", O_WRONLY);
+			dup2(null, STDOUT_FILENO);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static struct child *track(pid_t pid)
+{
+	cr_assert_lt(n_children, MAX_CHILDREN);
+	children[n_children] = (struct child){ .pid = pid };
+	return &children[n_children++];
+}
+
+static bool child_done(struct child *c)
+{
+	if (!c->exited && waitpid(c->pid, &c->status, WNOHANG) == c->pid)
+		c->exited = true;
+	return c->exited;
+}
+
+static bool cond_child_done(void *arg)
+{
+	return child_done(arg);
+}
+
+static struct child *start_daemon(void)
+{
+	_cleanup_free_ char *state_dir = in_dir(dir, "state");
+	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
+	_cleanup_free_ char *devinfo_dir = in_dir(dir, "devinfo");
+	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
+			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir, "--log-level", "info",
+			       NULL };
+	return track(start(argv, false, -1));
+}
+
+static bool cond_socket_accepts(void *arg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)arg);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
+
+static void wait_socket(const char *name, int timeout_ms)
+{
+	_cleanup_free_ char *p = in_dir(plugin_dir, name);
+	cr_assert(kyt_wait_until(cond_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
+}
+
+static void wait_serving(void)
+{
+	wait_socket(GPU_SOCK, 20000);
+	wait_socket(FPGA_SOCK, 5000);
+	wait_socket(VF_SOCK, 5000);
+}
+
+static struct child *start_kubelet(void)
+{
+	char script[512];
+	snprintf(script, sizeof(script), "%s/registration_server.py", KYTEST_GRPC_DIR);
+	const char *argv[] = { PYTHON, script, plugin_dir, KYTEST_DPAPI_DESC, NULL };
+	struct child *k = track(start(argv, true, -1));
+	wait_socket("kubelet.sock", 30000);
+	return k;
+}
+
+static void stop_kubelet(struct child *k)
+{
+	kill(k->pid, SIGTERM);
+	cr_assert(kyt_wait_until(cond_child_done, k, 10000), "the kubelet stand-in stops on SIGTERM");
+}
+
+/* Runs dp_kubelet.py MODE <our socket> DESC args... and parses its JSON. */
+static cJSON *kubelet_call(const char *mode, const char *sock_name, const char *const args[])
+{
+	char script[512];
+	_cleanup_free_ char *sock = in_dir(plugin_dir, sock_name);
+	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
+	const char *argv[16] = { PYTHON, script, mode, sock, KYTEST_DPAPI_DESC };
+	int n = 5;
+	for (int i = 0; args && args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int pipefd[2];
+	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	struct child *c = track(start(argv, true, pipefd[1]));
+	close(pipefd[1]);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	cr_assert_not_null(m);
+	uint64_t deadline = (uint64_t)time(NULL) + 60;
+	for (;;) {
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		cr_assert((uint64_t)time(NULL) < deadline, "dp_kubelet.py %s did not finish", mode);
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		char chunk[4096];
+		ssize_t k = read(pipefd[0], chunk, sizeof(chunk));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		fwrite(chunk, 1, (size_t)k, m);
+	}
+	close(pipefd[0]);
+	fclose(m);
+	cr_assert(kyt_wait_until(cond_child_done, c, 30000));
+	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0, "dp_kubelet.py %s failed: %#x: %s", mode,
+		  c->status, buf);
+	cJSON *j = cJSON_Parse(buf);
+	cr_assert_not_null(j, "not JSON: %s", buf);
+	free(buf);
+	return j;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	cr_assert(cJSON_IsString(v), "%s is not a string", key);
+	return v->valuestring;
+}
+
+/* ---- registration ---- */
+
+static int registered_lines(void)
+{
+	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *text = kyt_read_file(path);
+	int n = 0;
+	for (const char *p = text; p && *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+static bool cond_registered(void *arg)
+{
+	return registered_lines() >= *(int *)arg;
+}
+
+static void wait_registered(int n, int timeout_ms)
+{
+	cr_assert(kyt_wait_until(cond_registered, &n, timeout_ms), "%d registrations within %d ms (have %d)", n,
+		  timeout_ms, registered_lines());
+}
+
+static void assert_registered_every_resource(void)
+{
+	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *text = kyt_read_file(path);
+	cr_assert_not_null(text);
+	/* resource, endpoint, then the options kubelet read on its dial-back. */
+	cr_assert(strstr(text, "kyborg.io/gpu " GPU_SOCK " 0 1\n"), "%s", text);
+	cr_assert(strstr(text, "kyborg.io/fpga-nlb " FPGA_SOCK " 1 1\n"), "%s", text);
+	cr_assert(strstr(text, "kyborg.io/sriov-vf " VF_SOCK " 0 1\n"), "%s", text);
+}
+
+static void stop_daemon(struct child *d)
+{
+	kill(d->pid, SIGTERM);
+	cr_assert(kyt_wait_until(cond_child_done, d, 10000), "the daemon exits on SIGTERM");
+	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "daemon status %#x", d->status);
+}
+
+TestSuite(deviceplugin, .init = setup, .fini = teardown, .timeout = 180);
+
+Test(deviceplugin, registers_every_resource_with_a_kubelet_already_up)
+{
+	start_kubelet();
+	struct child *d = start_daemon();
+	wait_registered(3, 20000);
+	assert_registered_every_resource();
+	stop_daemon(d);
+}
+
+Test(deviceplugin, registers_when_kubelet_comes_up_after_the_daemon)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	cr_assert_eq(registered_lines(), 0);
+	start_kubelet();
+	wait_registered(3, 10000);
+	assert_registered_every_resource();
+	stop_daemon(d);
+}
+
+/* Kubelet restarting (ten times in a row) deletes every socket in its dir, ours too, and
+ * creates kubelet.sock again: we serve and register again within a second. */
+Test(deviceplugin, kubelet_restarts_are_followed_by_a_new_registration_within_a_second)
+{
+	struct child *k = start_kubelet();
+	struct child *d = start_daemon();
+	wait_registered(3, 20000);
+	for (int round = 1; round <= 10; round++) {
+		stop_kubelet(k);
+		DIR *dd = opendir(plugin_dir);
+		cr_assert_not_null(dd);
+		struct dirent *e;
+		while ((e = readdir(dd))) {
+			if (strstr(e->d_name, ".sock")) {
+				_cleanup_free_ char *p = in_dir(plugin_dir, e->d_name);
+				cr_assert_eq(unlink(p), 0);
+			}
+		}
+		closedir(dd);
+		k = start_kubelet();
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		wait_registered(3 * (round + 1), 1000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		cr_log_info("round %d: registered again %ld ms after kubelet.sock came up", round,
+			    (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		wait_serving();
+	}
+	/* And the new sockets serve. */
+	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", FPGA_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(list), 1);
+	stop_daemon(d);
+}
+
+Test(deviceplugin, sigterm_removes_our_sockets_and_exits_zero)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	stop_daemon(d);
+	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
+		_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+		cr_assert_eq(access(p, F_OK), -1, "%s is removed", socks[i]);
+	}
+}
+
+/* ---- what kubelet sees on our sockets ---- */
+
+static void assert_device(const cJSON *list, int i, const char *id, int numa)
+{
+	const cJSON *d = cJSON_GetArrayItem(list, i);
+	cr_assert_not_null(d, "device %d missing", i);
+	cr_assert_str_eq(jstr(d, "id"), id);
+	cr_assert_str_eq(jstr(d, "health"), "Healthy");
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(d, "numa");
+	cr_assert_eq(cJSON_GetArraySize(nodes), 1, "%s has one NUMA node", id);
+	cr_assert_eq(cJSON_GetArrayItem(nodes, 0)->valueint, numa, "%s NUMA node", id);
+}
+
+Test(deviceplugin, list_and_watch_gives_gpu_replicas_the_fpga_and_the_vfs_with_numa_nodes)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	_cleanup_(cJSON_Deletep) cJSON *gpu = kubelet_call("list", GPU_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(gpu), 4, "2 GPUs x 2 replicas");
+	assert_device(gpu, 0, KYT_SIM_GPU0 "::0", 0);
+	assert_device(gpu, 1, KYT_SIM_GPU0 "::1", 0);
+	assert_device(gpu, 2, KYT_SIM_GPU1 "::0", 1);
+	assert_device(gpu, 3, KYT_SIM_GPU1 "::1", 1);
+	_cleanup_(cJSON_Deletep) cJSON *fpga = kubelet_call("list", FPGA_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(fpga), 1);
+	assert_device(fpga, 0, KYT_SIM_FPGA, 1);
+	_cleanup_(cJSON_Deletep) cJSON *vf = kubelet_call("list", VF_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(vf), 4, "the four VFs and not the PF");
+	assert_device(vf, 0, KYT_SIM_VF0, 0);
+	assert_device(vf, 3, KYT_SIM_VF3, 0);
+	/* A CDI spec per resource, in the CDI dir. */
+	_cleanup_free_ char *spec_path = in_dir(dir, "cdi/kyborg-kyborg.io_sriov-vf.json");
+	_cleanup_free_ char *spec_text = kyt_read_file(spec_path);
+	cr_assert_not_null(spec_text, "%s is written", spec_path);
+	_cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
+	cr_assert_str_eq(jstr(spec, "kind"), "kyborg.io/sriov-vf");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "devices")), 4);
+	_cleanup_(cJSON_Deletep) cJSON *opts = kubelet_call("options", FPGA_SOCK, NULL);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "pre_start_required")));
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "get_preferred_allocation_available")));
+	stop_daemon(d);
+}
+
+static const cJSON *container(const cJSON *resp, int i)
+{
+	cr_assert_str_eq(jstr(resp, "code"), "OK");
+	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp, "containers"), i);
+	cr_assert_not_null(c, "container %d", i);
+	return c;
+}
+
+static const char *env(const cJSON *c, const char *key)
+{
+	return jstr(cJSON_GetObjectItemCaseSensitive(c, "envs"), key);
+}
+
+static bool has_device(const cJSON *c, const char *node)
+{
+	const cJSON *spec;
+	cJSON_ArrayForEach(spec, cJSON_GetObjectItemCaseSensitive(c, "devices"))
+	{
+		if (strcmp(cJSON_GetArrayItem(spec, 0)->valuestring, node) == 0 &&
+		    strcmp(cJSON_GetArrayItem(spec, 1)->valuestring, node) == 0)
+			return true;
+	}
+	return false;
+}
+
+Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	const char *gpu_args[] = { KYT_SIM_GPU0 "::1," KYT_SIM_GPU1 "::0", KYT_SIM_GPU1 "::1", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *g1 = kubelet_call("allocate", GPU_SOCK, gpu_args);
+	_cleanup_(cJSON_Deletep) cJSON *g2 = kubelet_call("allocate", GPU_SOCK, gpu_args);
+	cr_assert(cJSON_Compare(g1, g2, true), "Allocate is idempotent");
+	const cJSON *c0 = container(g1, 0), *c1 = container(g1, 1);
+	cr_assert_str_eq(env(c0, "PCIDEVICE_KYBORG_IO_GPU"), KYT_SIM_GPU0 "," KYT_SIM_GPU1);
+	cr_assert_str_eq(env(c0, "NVIDIA_VISIBLE_DEVICES"), KYT_SIM_GPU0 "," KYT_SIM_GPU1);
+	cr_assert_str_eq(env(c1, "NVIDIA_VISIBLE_DEVICES"), KYT_SIM_GPU1);
+	cr_assert(has_device(c0, "/dev/dri/card0") && has_device(c0, "/dev/dri/renderD129"));
+	cr_assert_not(has_device(c1, "/dev/dri/card0"));
+
+	const char *fpga_args[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *f1 = kubelet_call("allocate", FPGA_SOCK, fpga_args);
+	_cleanup_(cJSON_Deletep) cJSON *f2 = kubelet_call("allocate", FPGA_SOCK, fpga_args);
+	cr_assert(cJSON_Compare(f1, f2, true));
+	cr_assert_str_eq(env(container(f1, 0), "PCIDEVICE_KYBORG_IO_FPGA_NLB"), KYT_SIM_FPGA);
+	cr_assert(has_device(container(f1, 0), "/dev/dfl-port.0"));
+	cr_assert_not(has_device(container(f1, 0), "/dev/dfl-fme.0"), "the FME stays with the plugin");
+
+	const char *vf_args[] = { KYT_SIM_VF2 "," KYT_SIM_VF0, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *v1 = kubelet_call("allocate", VF_SOCK, vf_args);
+	_cleanup_(cJSON_Deletep) cJSON *v2 = kubelet_call("allocate", VF_SOCK, vf_args);
+	cr_assert(cJSON_Compare(v1, v2, true));
+	cr_assert_str_eq(env(container(v1, 0), "PCIDEVICE_KYBORG_IO_SRIOV_VF"), KYT_SIM_VF2 "," KYT_SIM_VF0);
+	_cleanup_(cJSON_Deletep) cJSON *info = cJSON_Parse(env(container(v1, 0), "PCIDEVICE_KYBORG_IO_SRIOV_VF_INFO"));
+	cr_assert_not_null(info);
+	cr_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(info, KYT_SIM_VF0),
+								  "generic"),
+			      "deviceID"),
+			 KYT_SIM_VF0);
+	/* The device-info file of each allocated VF, for the CNI side. */
+	_cleanup_free_ char *devinfo = in_dir(dir, "devinfo/kyborg.io-sriov-vf-" KYT_SIM_VF2 "-device.json");
+	_cleanup_free_ char *text = kyt_read_file(devinfo);
+	cr_assert_not_null(text, "%s is written", devinfo);
+	_cleanup_(cJSON_Deletep) cJSON *di = cJSON_Parse(text);
+	cr_assert_str_eq(jstr(di, "type"), "pci");
+	cr_assert_str_eq(jstr(di, "version"), "1.1.0");
+	cr_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(di, "pci"), "pci-address"), KYT_SIM_VF2);
+	cr_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(di, "pci"), "pf-pci-address"), KYT_SIM_PF);
+	stop_daemon(d);
+}
+
+Test(deviceplugin, unknown_ids_are_invalid_argument_and_change_nothing)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	const char *bad[] = { KYT_SIM_GPU0 "::0", KYT_SIM_GPU0 "::9", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *r = kubelet_call("allocate", GPU_SOCK, bad);
+	cr_assert_str_eq(jstr(r, "code"), "INVALID_ARGUMENT");
+	cr_assert(strstr(jstr(r, "details"), "unknown device " KYT_SIM_GPU0 "::9"), "%s", jstr(r, "details"));
+	const char *other[] = { KYT_SIM_VF0, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *r2 = kubelet_call("allocate", GPU_SOCK, other);
+	cr_assert_str_eq(jstr(r2, "code"), "INVALID_ARGUMENT", "a VF is not a GPU");
+	_cleanup_(cJSON_Deletep) cJSON *r3 = kubelet_call("prestart", FPGA_SOCK, (const char *[]){ "nope", NULL });
+	cr_assert_str_eq(jstr(r3, "code"), "INVALID_ARGUMENT");
+	/* The daemon still serves that socket as before. */
+	const char *good[] = { KYT_SIM_GPU0 "::0", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *ok = kubelet_call("allocate", GPU_SOCK, good);
+	cr_assert_str_eq(env(container(ok, 0), "PCIDEVICE_KYBORG_IO_GPU"), KYT_SIM_GPU0);
+	stop_daemon(d);
+}
+
+Test(deviceplugin, preferred_allocation_keeps_must_include_and_one_numa_node)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	const char *args[] = { "2", KYT_SIM_GPU0 "::0," KYT_SIM_GPU1 "::0," KYT_SIM_GPU0 "::1," KYT_SIM_GPU1 "::1",
+			       KYT_SIM_GPU1 "::1", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *r = kubelet_call("preferred", GPU_SOCK, args);
+	cr_assert_str_eq(jstr(r, "code"), "OK");
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(r, "ids");
+	cr_assert_eq(cJSON_GetArraySize(ids), 2);
+	cr_assert_str_eq(cJSON_GetArrayItem(ids, 0)->valuestring, KYT_SIM_GPU1 "::1");
+	cr_assert_str_eq(cJSON_GetArrayItem(ids, 1)->valuestring, KYT_SIM_GPU1 "::0");
+	stop_daemon(d);
+}
+
+/* ---- the command line ---- */
+
+/* Runs the binary with args, returns its exit status and its stderr. */
+static int run_bin(const char *const args[], char **err_out)
+{
+	const char *argv[12] = { KYBORG_DP_BIN };
+	int n = 1;
+	for (int i = 0; args[i] && n < 11; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int pipefd[2];
+	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDOUT_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	struct child *c = track(pid);
+	close(pipefd[1]);
+	char buf[4096];
+	size_t len = 0;
+	ssize_t k;
+	while ((k = read(pipefd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)k;
+	buf[len] = '\0';
+	close(pipefd[0]);
+	cr_assert(kyt_wait_until(cond_child_done, c, 10000));
+	*err_out = strdup(buf);
+	return WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
+}
+
+Test(deviceplugin, check_config_accepts_a_good_config_and_names_the_bad_field)
+{
+	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--check-config", NULL }, &e1), 0, "%s", e1);
+	cr_assert_eq(kyt_write_file(config_path,
+				    "{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"gpu\","
+				    "\"selector\":{\"vendors\":[\"10de\"]},\"sharing\":{\"replicas\":0}}]}"),
+		     0);
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--check-config", NULL }, &e2), 1);
+	cr_assert(strstr(e2, "resources[0].sharing.replicas"), "%s", e2);
+	cr_assert_eq(run_bin((const char *[]){ "--check-config", NULL }, &e3), 2, "--config is required");
+	cr_assert_eq(run_bin((const char *[]){ "--config", "/nonexistent/c.json", "--check-config", NULL }, &e4), 1);
+	cr_assert(strstr(e4, "/nonexistent/c.json"), "%s", e4);
+}
+
+Test(deviceplugin, a_bad_config_stops_the_daemon_before_it_serves)
+{
+	_cleanup_free_ char *e = NULL;
+	cr_assert_eq(kyt_write_file(config_path, "{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"tpu\"}]}"), 0);
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--plugin-dir", plugin_dir, NULL }, &e), 1);
+	cr_assert(strstr(e, "resources[0].kind"), "%s", e);
+	_cleanup_free_ char *sock = in_dir(plugin_dir, GPU_SOCK);
+	cr_assert_eq(access(sock, F_OK), -1);
+}
+
+/* ---- hot-plug: udev events reach ListAndWatch without a restart ----
+ * Each update must come within a second here, and the time it took is
+ * logged (about 20 ms on a quiet machine); the 100 ms target is measured by
+ * the benchmark, not asserted on CI's shared cores. */
+
+#define GPU1_SYSPATH "/sys/devices/pci0000:85/0000:85:00.0/" KYT_SIM_GPU1
+#define PF_SYSPATH "/sys/devices/pci0000:17/0000:17:00.0/" KYT_SIM_PF
+
+struct watcher {
+	struct child *c;
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+
+static void watch_start(struct watcher *w, const char *sock_name, int messages)
+{
+	char script[512], count[16];
+	_cleanup_free_ char *sock = in_dir(plugin_dir, sock_name);
+	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
+	snprintf(count, sizeof(count), "%d", messages);
+	const char *argv[] = { PYTHON, script, "watch", sock, KYTEST_DPAPI_DESC, count, NULL };
+	int pipefd[2];
+	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	w->c = track(start(argv, true, pipefd[1]));
+	close(pipefd[1]);
+	w->fd = pipefd[0];
+	w->len = 0;
+}
+
+/* The next ListAndWatch message, within timeout_ms. */
+static cJSON *watch_next(struct watcher *w, int timeout_ms)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char *nl = memchr(w->buf, '\n', w->len);
+		if (nl) {
+			*nl = '\0';
+			cJSON *j = cJSON_Parse(w->buf);
+			cr_assert_not_null(j, "not JSON: %s", w->buf);
+			size_t used = (size_t)(nl - w->buf) + 1;
+			memmove(w->buf, nl + 1, w->len - used);
+			w->len -= used;
+			return j;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+		cr_assert_lt(spent, timeout_ms, "no ListAndWatch update within %d ms", timeout_ms);
+		struct pollfd p = { .fd = w->fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(timeout_ms - spent)) <= 0)
+			continue;
+		ssize_t k = read(w->fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+		cr_assert_gt(k, 0, "the watcher ended");
+		w->len += (size_t)k;
+	}
+}
+
+static long since_ms(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static const char *health_of(const cJSON *list, const char *id)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, list)
+	{
+		if (strcmp(jstr(d, "id"), id) == 0)
+			return jstr(d, "health");
+	}
+	return NULL;
+}
+
+static void uevent(const char *syspath, const char *action)
+{
+	umockdev_testbed_uevent(tb, syspath, action);
+}
+
+Test(deviceplugin, driver_unbound_is_unhealthy_and_rebound_is_healthy_again_on_the_stream)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	struct watcher w;
+	watch_start(&w, GPU_SOCK, 3);
+	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
+	cr_assert_eq(cJSON_GetArraySize(first), 4);
+	cr_assert_str_eq(health_of(first, KYT_SIM_GPU1 "::1"), "Healthy");
+
+	_cleanup_free_ char *link = NULL;
+	gchar *root = umockdev_testbed_get_root_dir(tb);
+	cr_assert_geq(asprintf(&link, "%s%s/driver", root, GPU1_SYSPATH), 0);
+	g_free(root);
+	cr_assert_eq(unlink(link), 0, "%s: %m", link);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uevent(GPU1_SYSPATH, "unbind");
+	_cleanup_(cJSON_Deletep) cJSON *second = watch_next(&w, 1000);
+	long unbind_ms = since_ms(&t0);
+	cr_assert_eq(cJSON_GetArraySize(second), 4, "still listed");
+	cr_assert_str_eq(health_of(second, KYT_SIM_GPU1 "::0"), "Unhealthy");
+	cr_assert_str_eq(health_of(second, KYT_SIM_GPU1 "::1"), "Unhealthy");
+	cr_assert_str_eq(health_of(second, KYT_SIM_GPU0 "::0"), "Healthy");
+
+	cr_assert_eq(symlink("../../../../bus/pci/drivers/nvidia", link), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uevent(GPU1_SYSPATH, "bind");
+	_cleanup_(cJSON_Deletep) cJSON *third = watch_next(&w, 1000);
+	long bind_ms = since_ms(&t0);
+	cr_assert_str_eq(health_of(third, KYT_SIM_GPU1 "::1"), "Healthy");
+	cr_log_info("udev event to ListAndWatch update: unbind %ld ms, bind %ld ms", unbind_ms, bind_ms);
+	close(w.fd);
+	stop_daemon(d);
+}
+
+/* The GPU1 records of the simulated node (the function and its DRM nodes). */
+static char *gpu1_record(void)
+{
+	static const char *const vfs[4] = { "v0", "v1", "v2", "v3" };
+	_cleanup_free_ char *all = kyt_simnode_render("p0", vfs);
+	cr_assert_not_null(all);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	for (char *block = all; block && *block;) {
+		char *end = strstr(block, "\n\n");
+		size_t n = end ? (size_t)(end - block) + 2 : strlen(block);
+		if (strncmp(block, "P: /devices/pci0000:85/", 23) == 0)
+			fwrite(block, 1, n, m);
+		block += n;
+	}
+	fclose(m);
+	return out;
+}
+
+Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_stream)
+{
+	struct child *d = start_daemon();
+	wait_serving();
+	struct watcher w;
+	watch_start(&w, GPU_SOCK, 3);
+	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
+	cr_assert_eq(cJSON_GetArraySize(first), 4);
+
+	struct timespec t0;
+	/* umockdev describes a device's event from its sysfs: send it, then
+	 * remove the device; a later event makes sure the daemon looks again
+	 * whichever it saw first. */
+	uevent(GPU1_SYSPATH, "remove");
+	umockdev_testbed_remove_device(tb, GPU1_SYSPATH "/drm/card1");
+	umockdev_testbed_remove_device(tb, GPU1_SYSPATH "/drm/renderD129");
+	umockdev_testbed_remove_device(tb, GPU1_SYSPATH);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uevent(PF_SYSPATH, "change");
+	_cleanup_(cJSON_Deletep) cJSON *second = watch_next(&w, 1000);
+	long remove_ms = since_ms(&t0);
+	cr_assert_eq(cJSON_GetArraySize(second), 2, "the removed GPU's replicas are gone");
+	cr_assert_null(health_of(second, KYT_SIM_GPU1 "::0"));
+
+	_cleanup_free_ char *rec = gpu1_record();
+	cr_assert_eq(kyt_testbed_add(tb, rec), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uevent(GPU1_SYSPATH, "add");
+	_cleanup_(cJSON_Deletep) cJSON *third = watch_next(&w, 1000);
+	long add_ms = since_ms(&t0);
+	cr_assert_eq(cJSON_GetArraySize(third), 4);
+	cr_assert_str_eq(health_of(third, KYT_SIM_GPU1 "::1"), "Healthy");
+	cr_log_info("udev event to ListAndWatch update: remove %ld ms, add %ld ms", remove_ms, add_ms);
+	close(w.fd);
+	stop_daemon(d);
+}
+
+/* ---- SIGHUP: reload the config ---- */
+
+static bool cond_gone(void *arg)
+{
+	return access(arg, F_OK) < 0;
+}
+
+static bool cond_gpu_count(void *arg)
+{
+	int want = *(int *)arg;
+	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", GPU_SOCK, NULL);
+	return cJSON_GetArraySize(list) == want;
+}
+
+Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
+{
+	start_kubelet();
+	struct child *d = start_daemon();
+	wait_registered(3, 20000);
+	struct watcher w;
+	watch_start(&w, FPGA_SOCK, 2);
+	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
+	cr_assert_eq(cJSON_GetArraySize(first), 1);
+	_cleanup_free_ char *fpga_sock = in_dir(plugin_dir, FPGA_SOCK);
+	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	struct stat before, after;
+	cr_assert_eq(stat(fpga_sock, &before), 0);
+
+	/* GPU replicas 2 -> 3, the FPGA as it was, the VFs gone. */
+	cr_assert_eq(kyt_write_file(config_path,
+				    "{ \"resources\": ["
+				    " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
+				    "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] },"
+				    "   \"sharing\": { \"replicas\": 3 } },"
+				    " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+				    "   \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+				    "   \"bitstream\": { \"id\": \"nlb\", \"path\": \"/var/lib/kyborg/nlb.gbs\", \"sha256\": \"" SHA "\" } } ] }"),
+		     0);
+	kill(d->pid, SIGHUP);
+	wait_registered(4, 5000);
+	cr_assert(kyt_wait_until(cond_gone, vf_sock, 5000), "the removed resource's socket is gone");
+	_cleanup_free_ char *vf_spec = in_dir(dir, "cdi/kyborg-kyborg.io_sriov-vf.json");
+	cr_assert(kyt_wait_until(cond_gone, vf_spec, 5000), "and its CDI spec");
+	int six = 6;
+	cr_assert(cond_gpu_count(&six), "the GPU resource now has 2 x 3 replicas");
+	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *text = kyt_read_file(path);
+	cr_assert_eq(registered_lines(), 4, "only the GPU registered again: %s", text);
+	text[strlen(text) - 1] = '\0';
+	cr_assert_str_eq(strrchr(text, '\n') + 1, "kyborg.io/gpu " GPU_SOCK " 0 1", "the last registration");
+	cr_assert_eq(stat(fpga_sock, &after), 0);
+	cr_assert_eq(before.st_ino, after.st_ino, "the FPGA keeps its socket");
+	cr_assert_not(child_done(w.c), "the FPGA's ListAndWatch stream stays open");
+
+	/* A config that does not load changes nothing. */
+	cr_assert_eq(kyt_write_file(config_path, "{\"resources\": 3}"), 0);
+	kill(d->pid, SIGHUP);
+	cr_assert(cond_gpu_count(&six), "still serving the last good config");
+	cr_assert_not(child_done(w.c));
+	kill(w.c->pid, SIGKILL);
+	cr_assert(kyt_wait_until(cond_child_done, w.c, 5000));
+	close(w.fd);
+	stop_daemon(d);
+}
