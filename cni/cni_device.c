@@ -3,7 +3,6 @@
 #include "cni_private.h"
 #include "kyborg/error.h"
 #include "kyborg/netlink.h"
-#include "kyborg/netns.h"
 #include "kyborg/pci.h"
 
 #include <errno.h>
@@ -115,7 +114,7 @@ struct identity {
 	uint8_t macs[3][6];
 	int n_macs;
 	int index;  /* a confirmed index, 0 when none */
-	char found[IFNAMSIZ];
+	struct ky_link found;
 };
 
 static bool is_ours(const struct identity *id, const struct ky_link *l)
@@ -131,22 +130,10 @@ static bool is_ours(const struct identity *id, const struct ky_link *l)
 static bool find_ours(struct ky_nl *nl, struct identity *id)
 {
 	for (int i = 0; i < 2; i++) {
-		struct ky_link l;
-		if (id->names[i] && ky_link_get(nl, id->names[i], &l, NULL) == 0 && is_ours(id, &l)) {
-			snprintf(id->found, sizeof(id->found), "%s", l.name);
+		if (id->names[i] && ky_link_get(nl, id->names[i], &id->found, NULL) == 0 && is_ours(id, &id->found))
 			return true;
-		}
 	}
 	return false;
-}
-
-static int find_in_pod(void *arg, struct ky_error **err)
-{
-	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
-	int r = ky_nl_open(&nl, err);
-	if (r < 0)
-		return r;
-	return find_ours(nl, arg) ? 1 : 0;
 }
 
 static void add_mac(struct identity *id, const char *s)
@@ -155,7 +142,7 @@ static void add_mac(struct identity *id, const char *s)
 		id->n_macs++;
 }
 
-int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, char name[IFNAMSIZ], struct ky_error **err)
+int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_link *link, struct ky_error **err)
 {
 	const struct ky_cni_dev *d = &r->dev;
 	*where = KY_CNI_GONE;
@@ -168,28 +155,27 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, char name[
 	if (r->netns_fd >= 0) {
 		const cJSON *pi = cJSON_GetObjectItemCaseSensitive(r->rec, "podIfindex");
 		id.index = cJSON_IsNumber(pi) ? pi->valueint : 0;
-		int ret = ky_netns_run_fd(r->netns_fd, find_in_pod, &id, err);
+		struct ky_nl *nl;
+		int ret = ky_cni_pod_nl(r, &nl, err);
 		if (ret < 0)
 			return ret;
-		if (ret > 0) {
+		if (find_ours(nl, &id)) {
 			*where = KY_CNI_IN_POD;
-			memcpy(name, id.found, IFNAMSIZ);
+			*link = id.found;
 			return 0;
 		}
 	}
-	struct ky_link l;
 	/* A physical device comes back to the host netns by itself when its
 	 * pod netns dies, under its pod name (or devN when that is taken):
 	 * its PCI address is what still names it. */
-	if (d->pci[0] && ky_link_find_by_pci(r->nl, d->pci, &l, NULL) == 0) {
+	if (d->pci[0] && ky_link_find_by_pci(r->nl, d->pci, link, NULL) == 0) {
 		*where = KY_CNI_IN_HOST;
-		memcpy(name, l.name, IFNAMSIZ);
 		return 0;
 	}
 	id.index = d->ifindex;
 	if (find_ours(r->nl, &id)) {
 		*where = KY_CNI_IN_HOST;
-		memcpy(name, id.found, IFNAMSIZ);
+		*link = id.found;
 	}
 	return 0;
 }

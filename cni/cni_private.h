@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cni.h"
+#include "kyborg/netlink.h"
 #include "kyborg/state.h"
 
 struct ky_cni_dev {
@@ -25,23 +26,29 @@ struct ky_cni_run {
 	int netns_fd;                      /* -1 when the pod netns is gone */
 	int host_fd;                       /* the netns we were started in */
 	struct ky_nl *nl;                  /* in the host netns */
+	struct ky_nl *pod_nl;              /* in the pod netns: ky_cni_pod_nl */
 	struct ky_state_store *store;
 	struct ky_state_lock *lock;
 	cJSON *rec;                        /* the journal record */
 	struct ky_cni_dev dev;
 	struct ky_vf_config vf;            /* what vf-config applies */
+	bool durable;                      /* every further journal write is durable */
+	bool located;                      /* undo_link left `where` and `link` as it found them */
+	enum ky_cni_where { KY_CNI_GONE, KY_CNI_IN_POD, KY_CNI_IN_HOST } where;
+	struct ky_link link;
 };
 
 /* cni_device.c */
 int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err);
 void ky_cni_dev_to_json(const struct ky_cni_dev *d, cJSON *o);
 int ky_cni_dev_from_json(const cJSON *o, struct ky_cni_dev *d);
-enum ky_cni_where { KY_CNI_GONE, KY_CNI_IN_POD, KY_CNI_IN_HOST };
-/* Where the recorded device is now, and its current name. */
-int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, char name[IFNAMSIZ], struct ky_error **err);
+/* Where the recorded device is now, and its current link (name, MAC, MTU,
+ * state) unless KY_CNI_GONE. */
+int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_link *link, struct ky_error **err);
 
 /* cni_steps.c */
-int ky_cni_journal_write(struct ky_cni_run *r, struct ky_error **err);
+/* Writes the record: durably (fsync) or only atomically; see cni_steps.c. */
+int ky_cni_journal_write(struct ky_cni_run *r, bool durable, struct ky_error **err);
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err);
 /* Undoes every step the record's journal names, last first, and removes
  * the record. Tolerates steps that were begun but not finished. */
@@ -64,6 +71,12 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 /* Loads the recorded device and opens the pod netns (netns_fd -1 when gone). */
 int ky_cni_run_load(struct ky_cni_run *r, const char *netns_path, struct ky_error **err);
 void ky_cni_run_close(struct ky_cni_run *r);
+/* The run's netlink socket in the pod netns, opened on first use. A
+ * netlink socket stays in the netns it was opened in, so one socket serves
+ * every step and undo without entering the pod again. */
+int ky_cni_pod_nl(struct ky_cni_run *r, struct ky_nl **out, struct ky_error **err);
+/* Forgets the pod netns (closes netns_fd and pod_nl). */
+void ky_cni_run_drop_netns(struct ky_cni_run *r);
 void ky_cni_run_closep(struct ky_cni_run **r);
 /* DEL of one attachment, also for GC. */
 int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char *ifname, const char *netns,

@@ -1,14 +1,52 @@
 /* ADD as a list of steps, each with its undo; the state record is the
  * journal. A step is written into the journal before it touches the
  * kernel, so a process killed anywhere leaves a record naming every change
- * that may have happened; undos therefore tolerate steps that never ran. */
+ * that may have happened; undos therefore tolerate steps that never ran.
+ * That tolerance also lets one write name a step together with the "early"
+ * steps after it (an undo that changes nothing when its step never ran), so
+ * an ADD of a netdev writes the record twice, not once per step.
+ *
+ * Which journal writes are durable (fsync of the record and of the state
+ * directory, ky_state_write) and which are only atomic (rename, no fsync,
+ * ky_state_write_fast), and why:
+ * - What the journal must survive is this plugin being killed (SIGKILL,
+ *   OOM, the runtime's timeout) at any point, followed by DEL, GC or ADD
+ *   again. A killed process leaves its writes in the page cache, which every
+ *   later reader sees, and rename(2) replaces the record whole: the atomic
+ *   write is enough for that, fsync adds nothing to it.
+ * - fsync only matters when the kernel itself dies (power loss, panic).
+ *   The node then reboots: every pod netns is gone, a veth with it, and a
+ *   physical netdev is back in the host under a boot-time name with a
+ *   boot-time MAC and MTU. The steps move, link and addresses leave nothing
+ *   behind that outlives the kernel, so the journal writes before them are
+ *   atomic only. Whatever a crash makes of such a record (the old record,
+ *   none, or on some file systems an empty one), DEL has nothing of those
+ *   steps to undo; ky_cni_run_open drops a record left unreadable from
+ *   before the last boot (see there) so that it cannot block DEL.
+ * - Two steps change what can outlive the kernel: vf-config (the VF's
+ *   settings live in the PF's driver and firmware; on a SmartNIC whose
+ *   eswitch is run by its own OS they outlive a host crash) and ipam (a
+ *   host-local reservation is a file on disk, a DHCP lease lives on a
+ *   server). The record naming them, with the VF's previous settings and
+ *   the IPAM config, is written durably before they run, so DEL and GC
+ *   after a crash still restore the PF and release the address; every
+ *   write after that one is durable too (ky_cni_journal_write), the record
+ *   of the finished ADD included.
+ * - The record of a finished ADD without either step is written atomically
+ *   only, like the journal before it: after a crash there is nothing of
+ *   such an attachment to undo, and the runtime's DEL succeeds with the
+ *   record lost (no record), stale (undos of steps whose effects the reboot
+ *   already undid find the device as it was) or empty (dropped, see
+ *   ky_cni_run_open). A durable write would buy nothing there.
+ * - DEL's removal of the record stays durable (ky_state_delete): a record
+ *   brought back by a crash would claim its device for a container that is
+ *   gone, and refuse it to the next pod until a GC. */
 #include "cni_private.h"
 #include "kyborg/error.h"
 #include "kyborg/fault.h"
 #include "kyborg/log.h"
 #include "kyborg/netlink.h"
 #include "kyborg/netlink_addr.h"
-#include "kyborg/netns.h"
 #include "kyborg/sriov_vf.h"
 
 #include <errno.h>
@@ -20,11 +58,18 @@ struct ky_step {
 	bool (*needed)(struct ky_cni_run *r);
 	int (*apply)(struct ky_cni_run *r, struct ky_error **err);
 	int (*undo)(struct ky_cni_run *r, struct ky_error **err);
+	bool durable; /* its effect can outlive the kernel: journal it durably */
+	bool early;   /* its undo changes nothing when it never ran: an earlier write may name it */
 };
 
-int ky_cni_journal_write(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_journal_write(struct ky_cni_run *r, bool durable, struct ky_error **err)
 {
-	int ret = ky_state_write(r->lock, r->rec, err);
+	/* Once a record that must survive a crash is on disk, an atomic-only
+	 * write must not replace it: on a file system that does not flush a
+	 * file renamed over another, a crash could leave the name on an empty
+	 * file, and the durable record lost with it. */
+	r->durable |= durable;
+	int ret = r->durable ? ky_state_write(r->lock, r->rec, err) : ky_state_write_fast(r->lock, r->rec, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "write state record");
 	return 0;
@@ -110,7 +155,8 @@ static int step_vf(struct ky_cni_run *r, struct ky_error **err)
 	prev.mask &= r->vf.mask;
 	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "vfSaved");
 	cJSON_AddItemToObject(r->rec, "vfSaved", vf_to_json(&prev));
-	if ((ret = ky_cni_journal_write(r, err)) < 0)
+	/* Durable: the PF's settings can outlive a crash of this kernel. */
+	if ((ret = ky_cni_journal_write(r, true, err)) < 0)
 		return ret;
 	ret = ky_vf_set(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &r->vf, err);
 	if (ret < 0)
@@ -147,47 +193,45 @@ static int step_move(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
-struct pod_back {
-	const char *name, *orig;
-	int host_fd;
-};
-
-static int move_back_in_pod(void *arg, struct ky_error **err)
+static int move_back_from_pod(struct ky_cni_run *r, const char *name, struct ky_error **err)
 {
-	struct pod_back *b = arg;
-	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
-	int ret = ky_nl_open(&nl, err);
+	struct ky_nl *nl;
+	int ret = ky_cni_pod_nl(r, &nl, err);
 	if (ret < 0)
 		return ret;
-	ky_link_set_up(nl, b->name, false, NULL);
-	return ky_link_move_to_netns(nl, b->name, b->host_fd, b->orig, err);
+	ky_link_set_up(nl, name, false, NULL);
+	return ky_link_move_to_netns(nl, name, r->host_fd, r->dev.name, err);
 }
 
 static int undo_move(struct ky_cni_run *r, struct ky_error **err)
 {
-	enum ky_cni_where where;
-	char name[IFNAMSIZ];
-	int ret = ky_cni_dev_locate(r, &where, name, err);
-	if (ret < 0)
+	enum ky_cni_where where = r->where;
+	struct ky_link link = r->link;
+	int ret = 0;
+	if (!r->located && (ret = ky_cni_dev_locate(r, &where, &link, err)) < 0)
 		return ret;
+	r->located = false;
 	if (where == KY_CNI_GONE) {
 		/* A virtual device (a veth) dies with its netns. */
 		ky_info("device-gone", "device=%s", r->dev.name);
 		return 0;
 	}
+	/* The state it has once back under its name: the kernel closes a
+	 * device it moves to another netns, and we close it to rename it. */
+	bool up = link.up;
 	if (where == KY_CNI_IN_POD) {
-		struct pod_back b = { .name = name, .orig = r->dev.name, .host_fd = r->host_fd };
-		ret = ky_netns_run_fd(r->netns_fd, move_back_in_pod, &b, err);
+		ret = move_back_from_pod(r, link.name, err);
 		if (ret < 0)
-			return ky_error_prefix(err, "move %s back to the host as %s", name, r->dev.name);
-	} else if (strcmp(name, r->dev.name) != 0) {
-		ky_link_set_up(r->nl, name, false, NULL);
-		ret = ky_link_rename(r->nl, name, r->dev.name, err);
+			return ky_error_prefix(err, "move %s back to the host as %s", link.name, r->dev.name);
+		up = false;
+	} else if (strcmp(link.name, r->dev.name) != 0) {
+		ky_link_set_up(r->nl, link.name, false, NULL);
+		ret = ky_link_rename(r->nl, link.name, r->dev.name, err);
 		if (ret < 0)
-			return ky_error_prefix(err, "rename %s back to %s", name, r->dev.name);
+			return ky_error_prefix(err, "rename %s back to %s", link.name, r->dev.name);
+		up = false;
 	}
-	ret = ky_link_set_up(r->nl, r->dev.name, r->dev.up, err);
-	if (ret < 0)
+	if (up != r->dev.up && (ret = ky_link_set_up(r->nl, r->dev.name, r->dev.up, err)) < 0)
 		return ky_error_prefix(err, "restore %s", r->dev.name);
 	return 0;
 }
@@ -195,7 +239,6 @@ static int undo_move(struct ky_cni_run *r, struct ky_error **err)
 /* ---- link: MAC, MTU, up, in the pod ---- */
 
 struct link_cfg {
-	struct ky_cni_run *r;
 	const char *name;
 	bool set_mac;
 	const uint8_t *mac;
@@ -204,13 +247,10 @@ struct link_cfg {
 	struct ky_link after;
 };
 
-static int link_cfg_here(void *arg, struct ky_error **err)
+/* Through nl, in whichever netns nl was opened in. */
+static int link_cfg(struct ky_nl *nl, struct link_cfg *l, struct ky_error **err)
 {
-	struct link_cfg *l = arg;
-	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
-	int ret = ky_nl_open(&nl, err);
-	if (ret < 0)
-		return ret;
+	int ret;
 	if (!l->up)
 		ky_link_set_up(nl, l->name, false, NULL);
 	if (l->set_mac && (ret = ky_link_set_mac(nl, l->name, l->mac, err)) < 0)
@@ -225,9 +265,12 @@ static int link_cfg_here(void *arg, struct ky_error **err)
 static int step_link(struct ky_cni_run *r, struct ky_error **err)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
-	struct link_cfg l = { .r = r, .name = r->ifname, .set_mac = conf->has_mac, .mac = conf->mac,
-			      .mtu = conf->mtu, .up = true };
-	int ret = ky_netns_run_fd(r->netns_fd, link_cfg_here, &l, err);
+	struct link_cfg l = { .name = r->ifname, .set_mac = conf->has_mac, .mac = conf->mac, .mtu = conf->mtu,
+			      .up = true };
+	struct ky_nl *nl;
+	int ret = ky_cni_pod_nl(r, &nl, err);
+	if (ret == 0)
+		ret = link_cfg(nl, &l, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "configure %s in %s", r->ifname, r->netns_path);
 	char mac[KY_MAC_STRLEN];
@@ -245,17 +288,28 @@ static int step_link(struct ky_cni_run *r, struct ky_error **err)
 static int undo_link(struct ky_cni_run *r, struct ky_error **err)
 {
 	enum ky_cni_where where;
-	char name[IFNAMSIZ];
-	int ret = ky_cni_dev_locate(r, &where, name, err);
+	struct ky_link link;
+	int ret = ky_cni_dev_locate(r, &where, &link, err);
 	if (ret < 0 || where == KY_CNI_GONE)
 		return ret;
-	struct link_cfg l = { .r = r, .name = name, .set_mac = true, .mac = r->dev.mac, .mtu = r->dev.mtu };
+	/* Only what differs is set back: nothing at all when ADD kept the
+	 * device's MAC and MTU. */
+	struct link_cfg l = { .name = link.name, .set_mac = !link.has_mac || memcmp(link.mac, r->dev.mac, 6) != 0,
+			      .mac = r->dev.mac, .mtu = link.mtu != r->dev.mtu ? r->dev.mtu : 0 };
+	if (!l.set_mac && !l.mtu) {
+		/* Unchanged: undo_move, next, need not look again. */
+		r->located = true;
+		r->where = where;
+		r->link = link;
+		return 0;
+	}
+	struct ky_nl *nl = r->nl;
 	if (where == KY_CNI_IN_POD)
-		ret = ky_netns_run_fd(r->netns_fd, link_cfg_here, &l, err);
-	else
-		ret = link_cfg_here(&l, err);
+		ret = ky_cni_pod_nl(r, &nl, err);
+	if (ret == 0)
+		ret = link_cfg(nl, &l, err);
 	if (ret < 0)
-		return ky_error_prefix(err, "restore MAC and MTU of %s", name);
+		return ky_error_prefix(err, "restore MAC and MTU of %s", link.name);
 	return 0;
 }
 
@@ -319,13 +373,9 @@ struct addr_cfg {
 	const cJSON *res;
 };
 
-static int addresses_here(void *arg, struct ky_error **err)
+static int addresses_in(struct ky_nl *nl, struct addr_cfg *a, struct ky_error **err)
 {
-	struct addr_cfg *a = arg;
-	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
-	int ret = ky_nl_open(&nl, err);
-	if (ret < 0)
-		return ret;
+	int ret;
 	struct ky_link l;
 	if ((ret = ky_link_get(nl, a->ifname, &l, err)) < 0)
 		return ret;
@@ -373,7 +423,10 @@ static bool need_addresses(struct ky_cni_run *r)
 static int step_addresses(struct ky_cni_run *r, struct ky_error **err)
 {
 	struct addr_cfg a = { .ifname = r->ifname, .res = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult") };
-	int ret = ky_netns_run_fd(r->netns_fd, addresses_here, &a, err);
+	struct ky_nl *nl;
+	int ret = ky_cni_pod_nl(r, &nl, err);
+	if (ret == 0)
+		ret = addresses_in(nl, &a, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "configure addresses on %s", r->ifname);
 	return 0;
@@ -388,13 +441,17 @@ static int undo_addresses(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
+/* vf-config is not marked durable: its journal entry alone changes
+ * nothing, and step_vf writes the VF's previous settings durably before it
+ * touches the PF. ipam is not early: its undo is an IPAM DEL. */
 static const struct ky_step add_steps[] = {
-	{ "reserve", NULL, step_reserve, undo_reserve },
-	{ "vf-config", need_vf, step_vf, undo_vf },
-	{ "move", need_netdev, step_move, undo_move },
-	{ "link", need_netdev, step_link, undo_link },
-	{ "ipam", need_ipam, step_ipam, undo_ipam },
-	{ "addresses", need_addresses, step_addresses, undo_addresses },
+	{ .name = "reserve", .apply = step_reserve, .undo = undo_reserve },
+	{ .name = "vf-config", .needed = need_vf, .apply = step_vf, .undo = undo_vf, .early = true },
+	{ .name = "move", .needed = need_netdev, .apply = step_move, .undo = undo_move, .early = true },
+	{ .name = "link", .needed = need_netdev, .apply = step_link, .undo = undo_link, .early = true },
+	{ .name = "ipam", .needed = need_ipam, .apply = step_ipam, .undo = undo_ipam, .durable = true },
+	{ .name = "addresses", .needed = need_addresses, .apply = step_addresses, .undo = undo_addresses,
+	  .early = true },
 	/* issue 5 adds { "bpf", need_bpf, step_bpf, undo_bpf } here. */
 };
 
@@ -406,18 +463,39 @@ static const struct ky_step *find_step(const char *name)
 	return NULL;
 }
 
+static bool is_needed(struct ky_cni_run *r, const struct ky_step *s)
+{
+	return !s->needed || s->needed(r);
+}
+
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err)
 {
 	cJSON *journal = cJSON_GetObjectItemCaseSensitive(r->rec, "journal");
+	bool named[KY_ARRAY_SIZE(add_steps)] = { false };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(add_steps); i++) {
 		const struct ky_step *s = &add_steps[i];
-		if (s->needed && !s->needed(r))
+		if (!is_needed(r, s))
 			continue;
-		cJSON_AddItemToArray(journal, cJSON_CreateString(s->name));
-		int ret = ky_cni_journal_write(r, err);
-		if (ret < 0)
-			return ret;
-		ret = s->apply(r, err);
+		if (!named[i]) {
+			/* One write names this step and the early ones that
+			 * follow it: each file write costs a create, a rename
+			 * and the release of the old record's blocks. */
+			bool durable = false;
+			for (size_t k = i; k < KY_ARRAY_SIZE(add_steps); k++) {
+				const struct ky_step *n = &add_steps[k];
+				if (!is_needed(r, n))
+					continue;
+				if (k > i && !n->early)
+					break;
+				cJSON_AddItemToArray(journal, cJSON_CreateString(n->name));
+				named[k] = true;
+				durable |= n->durable;
+			}
+			int ret = ky_cni_journal_write(r, durable, err);
+			if (ret < 0)
+				return ret;
+		}
+		int ret = s->apply(r, err);
 		if (ret < 0)
 			return ky_error_prefix(err, "step %s", s->name);
 		ky_debug("step-done", "step=%s container=%s ifname=%s", s->name, r->container_id, r->ifname);

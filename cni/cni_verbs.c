@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret)
@@ -43,14 +44,53 @@ static int code_of(int ret)
 	}
 }
 
+/* Whether the key's record was last written before this boot. */
+static bool written_before_boot(struct ky_state_lock *l)
+{
+	struct timespec mtime, now, up;
+	if (ky_state_mtime(l, &mtime) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &up) < 0)
+		return false;
+	/* A clock set back after the boot only makes this say "no"; one set
+	 * forward can make a record of this boot look older, but nothing of
+	 * this boot tears a record (ky_state_write_fast is atomic). */
+	return mtime.tv_sec < now.tv_sec - up.tv_sec - 1;
+}
+
+static int open_nl_here(void *arg, struct ky_error **err)
+{
+	return ky_nl_open(arg, err);
+}
+
+int ky_cni_pod_nl(struct ky_cni_run *r, struct ky_nl **out, struct ky_error **err)
+{
+	if (!r->pod_nl) {
+		if (r->netns_fd < 0)
+			return ky_error_set(err, ENOENT, "pod netns %s is gone", r->netns_path ? r->netns_path : "");
+		int ret = ky_netns_run_fd(r->netns_fd, open_nl_here, &r->pod_nl, err);
+		if (ret < 0)
+			return ret;
+	}
+	*out = r->pod_nl;
+	return 0;
+}
+
+void ky_cni_run_drop_netns(struct ky_cni_run *r)
+{
+	ky_nl_close(r->pod_nl);
+	r->pod_nl = NULL;
+	if (r->netns_fd >= 0)
+		close(r->netns_fd);
+	r->netns_fd = -1;
+}
+
 void ky_cni_run_close(struct ky_cni_run *r)
 {
 	ky_state_unlock(r->lock);
 	ky_state_close(r->store);
 	ky_nl_close(r->nl);
 	cJSON_Delete(r->rec);
-	if (r->netns_fd >= 0)
-		close(r->netns_fd);
+	ky_cni_run_drop_netns(r);
 	if (r->host_fd >= 0)
 		close(r->host_fd);
 	memset(r, 0, sizeof(*r));
@@ -79,6 +119,20 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 	if (r->host_fd < 0)
 		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ky_error_set(err, errno, "open own netns: %s", strerror(errno)));
 	ret = ky_state_read(r->lock, &r->rec, err);
+	if (ret == -EBADMSG && written_before_boot(r->lock)) {
+		/* Our writes are atomic against any process's death, so an
+		 * unreadable record is a crash's work (an atomic-only write
+		 * not yet on disk, see cni_steps.c), and a crash reboots the
+		 * node: nothing of the attachment is left in the kernel. It is
+		 * then as if there were no record (DEL still releases the IPAM
+		 * address with the runtime's config); it must not fail DEL for
+		 * ever. An unreadable record from this boot is still an error. */
+		ky_log_err(KY_LOG_WARN, "stale-record-dropped", *err, "container=%s ifname=%s", container_id, ifname);
+		ky_error_clear(err);
+		if ((ret = ky_state_delete(r->lock, err)) < 0)
+			return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return 0;
+	}
 	if (ret == -ENOENT) {
 		ky_error_clear(err);
 		return 0;
@@ -202,9 +256,7 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 			return ky_error_prefix(err, "undo the interrupted ADD");
 		cJSON_Delete(r->rec);
 		r->rec = NULL;
-		if (r->netns_fd >= 0)
-			close(r->netns_fd);
-		r->netns_fd = -1;
+		ky_cni_run_drop_netns(r);
 	}
 	r->netns_path = c->env.netns;
 	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0)
@@ -276,7 +328,8 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	if (ret == 0) {
 		cJSON_AddItemToObject(r->rec, "result", build_result(r));
 		cJSON_AddBoolToObject(r->rec, "complete", true);
-		ret = ky_cni_journal_write(r, err);
+		/* Durable when an earlier write was (see cni_steps.c). */
+		ret = ky_cni_journal_write(r, false, err);
 	}
 	if (ret < 0) {
 		int code = code_of(ret);
@@ -325,7 +378,7 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	char dkey[KY_STATE_KEY_MAX + 1];
 	struct ky_state_lock *dlock = NULL;
 	device_key(&r->dev, dkey, sizeof(dkey));
-	if (ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK, &dlock, NULL) == 0)
+	if (ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
 		ky_state_unlock(dlock);
 	ky_info("del", "container=%s ifname=%s device=%s", container_id, ifname, r->dev.name);
 	return 0;

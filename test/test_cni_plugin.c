@@ -4,10 +4,13 @@
  * host-local as the IPAM plugin, with its data in a temp dir. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kyborg/cleanup.h"
@@ -221,6 +224,35 @@ Test(cni_plugin, del_after_the_pod_netns_is_gone)
 	cr_assert(strstr(before, "state kynet:c1:eth0"));
 	free(after);
 	free(before);
+	free(conf);
+}
+
+/* Records are written atomically, durably only where a crash matters, so a
+ * crash can leave a record empty (cni_steps.c). One from before this boot
+ * must not block DEL; one from this boot is still an error (code 105). */
+Test(cni_plugin, del_drops_a_record_torn_before_this_boot)
+{
+	char *conf = conf_for("1.1.0", dev, "10.79.0.0/24", NULL);
+	char rec[600];
+	snprintf(rec, sizeof(rec), "%s/kynet:c1:eth0.json", state_dir);
+	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, NULL), 0);
+	/* The crash: the pod netns is gone with the veth, the record empty. */
+	kyt_netns_del(ns);
+	kyt_run(NULL, "ip", "link", "del", peer, NULL);
+	cr_assert_eq(truncate(rec, 0), 0);
+
+	cJSON *out = NULL;
+	cr_assert_neq(cni("DEL", "c1", "eth0", NULL, conf, &out), 0, "a torn record of this boot was dropped");
+	cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(out, "code")), 105);
+	cJSON_Delete(out);
+
+	struct timespec long_ago[2] = { { .tv_sec = 1 }, { .tv_sec = 1 } };
+	cr_assert_eq(utimensat(AT_FDCWD, rec, long_ago, 0), 0);
+	cr_assert_eq(cni("DEL", "c1", "eth0", NULL, conf, NULL), 0, "a record torn before this boot blocked DEL");
+	char *after = snap();
+	cr_assert_not(strstr(after, "state "), "state left:\n%s", after);
+	cr_assert_not(strstr(after, "ipam "), "reservation left:\n%s", after);
+	free(after);
 	free(conf);
 }
 

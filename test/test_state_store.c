@@ -206,6 +206,26 @@ Test(state_store, probing_an_absent_key_leaves_no_lock_file)
 	cr_assert_eq(count_entries(), 0);
 }
 
+/* KY_STATE_EXISTING: clean up a lock file a dead holder left, never create one. */
+Test(state_store, existing_only_lock_creates_nothing_and_clears_a_leftover)
+{
+	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_state_lock *l = NULL, *l2 = NULL;
+	cr_assert_eq(ky_state_lock(s, "ghost", KY_STATE_EXISTING, &l, &err), -ENOENT);
+	cr_assert(strstr(ky_error_msg(err), "ghost"), "%s", ky_error_msg(err));
+	cr_assert_null(l);
+	cr_assert_eq(count_entries(), 0, "a lock file was created");
+
+	cr_assert_eq(put_raw(".left.lock", "", 0), 0);
+	cr_assert_eq(ky_state_lock(s, "left", KY_STATE_EXISTING | KY_STATE_NONBLOCK, &l, &err), 0, "%s",
+		     ky_error_msg(err));
+	cr_assert_eq(ky_state_lock(s, "left", KY_STATE_EXISTING | KY_STATE_NONBLOCK, &l2, NULL), -EWOULDBLOCK,
+		     "two holders of one key");
+	ky_state_unlock(l);
+	cr_assert_eq(count_entries(), 0, "the leftover lock file survived");
+}
+
 Test(state_store, write_refuses_a_record_that_is_not_an_object)
 {
 	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
@@ -425,6 +445,71 @@ Test(state_store, killed_writer_leaves_old_record)
 	cr_assert_eq(get_int(now, "v"), 3);
 }
 
+static int killed_fast_writer_child(int unused)
+{
+	(void)unused;
+	struct ky_state_store *s = NULL;
+	struct ky_state_lock *l = NULL;
+	if (ky_state_open(sdir, &s, NULL) < 0 || ky_state_lock(s, "k", 0, &l, NULL) < 0)
+		return 10;
+	setenv("KYBORG_FAULT", "state-before-rename", 1);
+	ky_state_write_fast(l, obj_int("v", 2), NULL);
+	return 11; /* the fault point should have killed us */
+}
+
+/* SIGKILL is what the fast write must survive: the old record stays whole
+ * and readable, its temp file is cleared by the next lock, and both writes
+ * replace a fast-written record alike. */
+Test(state_store, killed_fast_writer_leaves_old_record)
+{
+	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_state_lock *l = NULL;
+	_cleanup_json_ cJSON *v1 = obj_int("v", 1);
+	cr_assert_eq(ky_state_lock(s, "k", 0, &l, &err), 0);
+	cr_assert_eq(ky_state_write_fast(l, v1, &err), 0, "%s", ky_error_msg(err));
+	ky_state_unlock(l);
+	cr_assert_not(exists_in_store(".k.tmp"), "a fast write left its temp file");
+
+	pid_t pid = spawn(killed_fast_writer_child, 0);
+	int status = 0;
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "writer was not killed: status %#x", status);
+	cr_assert(exists_in_store(".k.tmp"), "the writer died before writing its temp file");
+
+	_cleanup_json_ cJSON *old = NULL;
+	cr_assert_eq(ky_state_get(s, "k", &old, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(get_int(old, "v"), 1);
+
+	cr_assert_eq(ky_state_lock(s, "k", KY_STATE_NONBLOCK, &l, &err), 0, "the dead writer kept the lock");
+	cr_assert_not(exists_in_store(".k.tmp"), "the dead writer's temp file survived a new lock");
+	_cleanup_json_ cJSON *v3 = obj_int("v", 3);
+	cr_assert_eq(ky_state_write_fast(l, v3, &err), 0, "%s", ky_error_msg(err));
+	_cleanup_json_ cJSON *now = NULL;
+	cr_assert_eq(ky_state_read(l, &now, &err), 0);
+	cr_assert_eq(get_int(now, "v"), 3);
+	_cleanup_json_ cJSON *v4 = obj_int("v", 4);
+	cr_assert_eq(ky_state_write(l, v4, &err), 0, "%s", ky_error_msg(err));
+	_cleanup_json_ cJSON *last = NULL;
+	cr_assert_eq(ky_state_read(l, &last, &err), 0);
+	ky_state_unlock(l);
+	cr_assert_eq(get_int(last, "v"), 4);
+	cr_assert_not(exists_in_store(".k.tmp"));
+}
+
+Test(state_store, fast_write_refuses_a_record_that_is_not_an_object)
+{
+	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	_cleanup_json_ cJSON *arr = cJSON_CreateArray();
+	cr_assert_eq(ky_state_lock(s, "k", 0, &l, &err), 0);
+	cr_assert_eq(ky_state_write_fast(l, arr, &err), -EINVAL);
+	cr_assert_not(exists_in_store("k.json"));
+	cr_assert_not(exists_in_store(".k.tmp"));
+}
+
 Test(state_store, corrupt_record_is_reported_with_its_path)
 {
 	static const struct {
@@ -547,16 +632,17 @@ static cJSON *big_record(int seq)
 	return o;
 }
 
-static int rewriter_child(int unused)
+/* fast: 1 rewrites with ky_state_write_fast, 0 with ky_state_write. */
+static int rewriter_child(int fast)
 {
-	(void)unused;
 	struct ky_state_store *s = NULL;
 	if (ky_state_open(sdir, &s, NULL) < 0)
 		return 10;
 	for (int i = 1; i <= REWRITES; i++) {
 		struct ky_state_lock *l = NULL;
 		cJSON *rec = big_record(i);
-		if (!rec || ky_state_lock(s, "big", 0, &l, NULL) < 0 || ky_state_write(l, rec, NULL) < 0)
+		if (!rec || ky_state_lock(s, "big", 0, &l, NULL) < 0 ||
+		    (fast ? ky_state_write_fast(l, rec, NULL) : ky_state_write(l, rec, NULL)) < 0)
 			return 11;
 		ky_state_unlock(l);
 		cJSON_Delete(rec);
@@ -577,7 +663,7 @@ static bool record_whole(const cJSON *rec, int *seq)
 	return true;
 }
 
-Test(state_store, readers_never_see_a_torn_record)
+static void readers_never_see_a_torn_record_of(int fast)
 {
 	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
 	struct ky_state_lock *l = NULL;
@@ -586,7 +672,7 @@ Test(state_store, readers_never_see_a_torn_record)
 	cr_assert_eq(ky_state_write(l, first, NULL), 0);
 	ky_state_unlock(l);
 
-	pid_t pid = spawn(rewriter_child, 0);
+	pid_t pid = spawn(rewriter_child, fast);
 	int reads = 0, torn = 0, changes = 0, last = 0, status = 0;
 	bool done = false;
 	_cleanup_error_ struct ky_error *err = NULL;
@@ -608,6 +694,17 @@ Test(state_store, readers_never_see_a_torn_record)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the rewriter failed");
 	cr_assert_eq(last, REWRITES, "the reader stopped before the last rewrite");
 	cr_assert_geq(changes, 2, "reads never overlapped the rewrites");
+}
+
+Test(state_store, readers_never_see_a_torn_record)
+{
+	readers_never_see_a_torn_record_of(0);
+}
+
+/* The fast write gives up durability, not atomicity. */
+Test(state_store, readers_never_see_a_torn_fast_written_record)
+{
+	readers_never_see_a_torn_record_of(1);
 }
 
 static int churn_child(int id)

@@ -135,6 +135,31 @@ char *ky_log_quote(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+/* UTC broken down by hand: glibc's gmtime_r reads /etc/localtime (tzset)
+ * on first use, a file open and parse for every short-lived process that
+ * logs a line. Days to civil date after H. Hinnant's days_from_civil. */
+static void utc_tm(time_t t, struct tm *tm)
+{
+	long long days = t / 86400, secs = t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	tm->tm_hour = (int)(secs / 3600);
+	tm->tm_min = (int)(secs / 60 % 60);
+	tm->tm_sec = (int)(secs % 60);
+	days += 719468;
+	long long era = (days >= 0 ? days : days - 146096) / 146097;
+	long long doe = days - era * 146097;
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long long mp = (5 * doy + 2) / 153;
+	long long mon = mp < 10 ? mp + 3 : mp - 9;
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)mon - 1;
+	tm->tm_year = (int)(yoe + era * 400 + (mon <= 2)) - 1900;
+}
+
 static void emit(enum ky_log_level level, const char *event, const struct ky_error *e, const char *fmt, va_list ap)
 {
 	char line[LINE_MAX_LEN];
@@ -143,7 +168,7 @@ static void emit(enum ky_log_level level, const char *event, const struct ky_err
 	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	utc_tm(ts.tv_sec, &tm);
 	int r = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s prog=%s pid=%d event=%s",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 ts.tv_nsec / 1000000L, ky_log_level_name(level), logger.ident, (int)getpid(), event);

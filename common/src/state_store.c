@@ -114,10 +114,14 @@ int ky_state_open(const char *dir, struct ky_state_store **out, struct ky_error 
 {
 	if (!dir || !*dir)
 		return ky_error_set(err, EINVAL, "open state directory: empty path");
-	int r = mkdir_p(dir);
-	if (r < 0)
-		return ky_error_set(err, -r, "create state directory %s: %s", dir, strerror(-r));
+	/* The directory is there on every call but the first. */
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		int r = mkdir_p(dir);
+		if (r < 0)
+			return ky_error_set(err, -r, "create state directory %s: %s", dir, strerror(-r));
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return ky_error_set(err, errno, "open state directory %s: %s", dir, strerror(errno));
 	_cleanup_free_ struct ky_state_store *s = calloc(1, sizeof(*s));
@@ -153,8 +157,10 @@ static int unlink_name(struct ky_state_store *s, const char *key, enum name_kind
 static int lock_file(struct ky_state_store *s, const char *name, int flags, int *out)
 {
 	for (;;) {
-		_cleanup_close_ int fd =
-			openat(s->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		_cleanup_close_ int fd = openat(s->dirfd, name,
+						O_RDWR | ((flags & KY_STATE_EXISTING) ? 0 : O_CREAT) | O_NOFOLLOW |
+							O_CLOEXEC | O_NOCTTY,
+						0600);
 		if (fd < 0)
 			return -errno;
 		int op = LOCK_EX | ((flags & KY_STATE_NONBLOCK) ? LOCK_NB : 0);
@@ -165,6 +171,8 @@ static int lock_file(struct ky_state_store *s, const char *name, int flags, int 
 		if (fstat(fd, &held) < 0)
 			return -errno;
 		if (fstatat(s->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT && (flags & KY_STATE_EXISTING))
+				return -ENOENT; /* its holder removed it: nothing left to clean */
 			if (errno == ENOENT)
 				continue;
 			return -errno;
@@ -194,6 +202,8 @@ int ky_state_lock(struct ky_state_store *s, const char *key, int flags, struct k
 	r = lock_file(s, name, flags, &l->fd);
 	if (r == -EWOULDBLOCK)
 		return ky_error_set(err, EWOULDBLOCK, "state key %s is locked by another holder", key);
+	if (r == -ENOENT && (flags & KY_STATE_EXISTING))
+		return ky_error_set(err, ENOENT, "state key %s has no lock file", key);
 	if (r < 0)
 		return ky_error_set(err, -r, "lock %s/%s: %s", s->path, name, strerror(-r));
 	/* Only a holder writes the temp file, so one seen now is a dead writer's. */
@@ -304,7 +314,7 @@ int ky_state_get(struct ky_state_store *s, const char *key, cJSON **out, struct 
 	return read_record(s, key, out, err);
 }
 
-static int write_temp(struct ky_state_store *s, const char *tmp, const char *p)
+static int write_temp(struct ky_state_store *s, const char *tmp, const char *p, bool durable)
 {
 	_cleanup_close_ int fd =
 		openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
@@ -319,7 +329,7 @@ static int write_temp(struct ky_state_store *s, const char *tmp, const char *p)
 		p += w;
 		len -= (size_t)w;
 	}
-	if (fsync(fd) < 0)
+	if (durable && fsync(fd) < 0)
 		return -errno;
 	/* close() reports late write-back errors on some file systems. */
 	if (close(TAKE_FD(fd)) < 0)
@@ -327,7 +337,15 @@ static int write_temp(struct ky_state_store *s, const char *tmp, const char *p)
 	return 0;
 }
 
-int ky_state_write(struct ky_state_lock *l, const cJSON *rec, struct ky_error **err)
+/* Both writes: the temp file, then rename over the record. rename(2) is
+ * atomic in the file system's namespace, so a reader (or a process started
+ * after the writer was killed) finds the old inode or the new one; the temp
+ * file is complete before the rename whatever the durability, because the
+ * page cache holds what write(2) returned from. The fsyncs only matter for
+ * a crash of the kernel itself: fsync of the temp file so that the name
+ * never points at data not yet on disk, fsync of the directory so that the
+ * rename itself is on disk. */
+static int write_record(struct ky_state_lock *l, const cJSON *rec, bool durable, struct ky_error **err)
 {
 	struct ky_state_store *s = l->s;
 	char tmp[NAME_SIZE], name[NAME_SIZE];
@@ -340,7 +358,7 @@ int ky_state_write(struct ky_state_lock *l, const cJSON *rec, struct ky_error **
 	if (!text || asprintf(&line, "%s\n", text) < 0)
 		return ky_error_set(err, ENOMEM, "write state record %s/%s: out of memory", s->path, name);
 
-	int r = write_temp(s, tmp, line);
+	int r = write_temp(s, tmp, line, durable);
 	if (r < 0) {
 		unlinkat(s->dirfd, tmp, 0);
 		return ky_error_set(err, -r, "write %s/%s: %s", s->path, tmp, strerror(-r));
@@ -351,8 +369,29 @@ int ky_state_write(struct ky_state_lock *l, const cJSON *rec, struct ky_error **
 		unlinkat(s->dirfd, tmp, 0);
 		return ky_error_set(err, -r, "rename %s/%s to %s: %s", s->path, tmp, name, strerror(-r));
 	}
-	if (fsync(s->dirfd) < 0)
+	if (durable && fsync(s->dirfd) < 0)
 		return ky_error_set(err, errno, "sync state directory %s: %s", s->path, strerror(errno));
+	return 0;
+}
+
+int ky_state_write(struct ky_state_lock *l, const cJSON *rec, struct ky_error **err)
+{
+	return write_record(l, rec, true, err);
+}
+
+int ky_state_write_fast(struct ky_state_lock *l, const cJSON *rec, struct ky_error **err)
+{
+	return write_record(l, rec, false, err);
+}
+
+int ky_state_mtime(struct ky_state_lock *l, struct timespec *out)
+{
+	char name[NAME_SIZE];
+	struct stat st;
+	name_of(name, sizeof(name), l->key, NAME_RECORD);
+	if (fstatat(l->s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*out = st.st_mtim;
 	return 0;
 }
 

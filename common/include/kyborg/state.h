@@ -1,9 +1,10 @@
-/* The state store: durable JSON records keyed by name in one directory,
- * written atomically and serialised per key across processes. */
+/* The state store: JSON records keyed by name in one directory, written
+ * atomically (durably by default) and serialised per key across processes. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 
 #include "kyborg/cleanup.h"
@@ -17,6 +18,7 @@ struct ky_state_lock;
 
 enum ky_state_lock_flags {
 	KY_STATE_NONBLOCK = 1 << 0, /* -EWOULDBLOCK instead of waiting */
+	KY_STATE_EXISTING = 1 << 1, /* -ENOENT instead of creating a lock file that is not there */
 };
 
 #define KY_STATE_KEY_MAX 200
@@ -34,6 +36,9 @@ bool ky_state_key_valid(const char *key);
 
 /* Takes the key's lock (flock on <dir>/.<key>.lock), waiting unless
  * KY_STATE_NONBLOCK, which gives -EWOULDBLOCK while another holder has it.
+ * KY_STATE_EXISTING gives -ENOENT, without creating anything, when the lock
+ * file is not there: the cheap way to clean up after a holder that died
+ * (taking and releasing the lock removes a lock file left behind).
  * Locks are per open file, so a second lock of the same key in the same
  * process waits like any other process would. A temp file left by a writer
  * that died is removed here. */
@@ -51,6 +56,20 @@ int ky_state_read(struct ky_state_lock *l, cJSON **out, struct ky_error **err);
  * directory): readers see the old record or the new one, never a mix.
  * The record must be a JSON object (-EINVAL otherwise). */
 int ky_state_write(struct ky_state_lock *l, const cJSON *rec, struct ky_error **err);
+/* Replaces the record atomically but not durably: temp file and rename, no
+ * fsync. Atomic against the death of any process (SIGKILL included): the
+ * page cache outlives processes, so every reader, now or after the writer
+ * died, sees the old record or the new one, never a mix. Not durable: after
+ * a power loss or kernel crash the record may be the old one, missing, or on
+ * file systems that do not flush a file renamed over another (XFS, ext4
+ * without auto_da_alloc) empty. Only for records whose loss or tearing by a
+ * crash the caller tolerates, e.g. a journal of kernel state that a reboot
+ * wipes anyway; one ky_state_write afterwards makes the latest record
+ * durable. Same errors as ky_state_write. */
+int ky_state_write_fast(struct ky_state_lock *l, const cJSON *rec, struct ky_error **err);
+/* When the record was last written (its file's mtime): 0, or -ENOENT when
+ * there is none, or -errno. */
+int ky_state_mtime(struct ky_state_lock *l, struct timespec *out);
 /* Removes the record and any temp file; succeeds when there was none. The
  * lock file is removed by ky_state_unlock, not here: unlinking it while the
  * caller still holds the lock would let another process lock the key anew. */
