@@ -4,6 +4,7 @@
 #include "cni.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
+#include "kyborg/fileio.h"
 #include "kyborg/log.h"
 
 #include <errno.h>
@@ -14,43 +15,6 @@
 #define MAX_CONFIG (1u << 20)
 
 extern char **environ;
-
-static int read_stdin(char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= MAX_CONFIG) {
-				free(buf);
-				return -E2BIG;
-			}
-			cap *= 2;
-			char *b = realloc(buf, cap + 1);
-			if (!b) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = b;
-		}
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
 
 static void print_json(cJSON *j)
 {
@@ -86,7 +50,7 @@ int main(void)
 	if (ky_cni_env_parse(environ, &c.env, &err) < 0)
 		return report(&c, err);
 	c.code = KY_CNI_E_IO;
-	if ((r = read_stdin(&input, &c.input_len)) < 0) {
+	if ((r = ky_read_all(STDIN_FILENO, MAX_CONFIG, &input, &c.input_len)) < 0) {
 		ky_error_set(&err, -r, "read network config from stdin: %s", strerror(-r));
 		return report(&c, err);
 	}

@@ -3,6 +3,7 @@
 #include "kyborg/state.h"
 #include "kyborg/error.h"
 #include "kyborg/fault.h"
+#include "kyborg/fileio.h"
 #include "kyborg/json.h"
 
 #include <dirent.h>
@@ -236,36 +237,6 @@ const char *ky_state_lock_key(const struct ky_state_lock *l)
 	return l->key;
 }
 
-static int read_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	_cleanup_free_ char *buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n > RECORD_MAX)
-			return -EFBIG;
-		if (cap - n < 2) {
-			char *nb = realloc(buf, cap *= 2);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*len = n;
-	*out = TAKE_PTR(buf);
-	return 0;
-}
-
 static int read_record(struct ky_state_store *s, const char *key, cJSON **out, struct ky_error **err)
 {
 	char name[NAME_SIZE];
@@ -278,7 +249,7 @@ static int read_record(struct ky_state_store *s, const char *key, cJSON **out, s
 
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_all(fd, &buf, &len);
+	int r = ky_read_all(fd, RECORD_MAX, &buf, &len);
 	if (r == -EFBIG)
 		return ky_error_set(err, EBADMSG, "corrupt state record %s/%s: larger than %u bytes", s->path,
 				    name, RECORD_MAX);
