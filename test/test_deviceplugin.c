@@ -24,6 +24,7 @@
 #include "kyborg/cleanup.h"
 #include "kyborg/json.h"
 #include "kytest.h"
+#include "kytest_proc.h"
 #include "kytest_simnode.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -35,19 +36,9 @@
 
 /* ---- fixture: a testbed, a temp dir, children killed and reaped ---- */
 
-#define MAX_CHILDREN 32
-
-struct child {
-	pid_t pid;
-	bool exited;
-	int status;
-};
-
 static UMockdevTestbed *tb;
 static char pf_name[16];
 static char *dir, *plugin_dir, *config_path;
-static struct child children[MAX_CHILDREN];
-static int n_children;
 
 static char *in_dir(const char *base, const char *name)
 {
@@ -93,17 +84,11 @@ static void setup(void)
 	config_path = in_dir(dir, "config.json");
 	cr_assert_eq(mkdir(plugin_dir, 0750), 0);
 	write_config();
-	n_children = 0;
 }
 
 static void teardown(void)
 {
-	for (int i = 0; i < n_children; i++) {
-		if (children[i].exited)
-			continue;
-		kill(children[i].pid, SIGKILL);
-		waitpid(children[i].pid, NULL, 0);
-	}
+	kyt_children_kill_all();
 	if (tb) {
 		umockdev_testbed_clear(tb);
 		g_clear_object(&tb);
@@ -114,52 +99,7 @@ static void teardown(void)
 	free(config_path);
 }
 
-/* fork and exec, no shell. Python peers run without umockdev's preload
- * (they need no simulated devices); the daemon keeps it. stdout goes to
- * out_fd when >= 0, else to /dev/null unless KYTEST_VERBOSE. */
-static pid_t start(const char *const argv[], bool python, int out_fd)
-{
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (python)
-			unsetenv("LD_PRELOAD");
-		if (out_fd >= 0) {
-			dup2(out_fd, STDOUT_FILENO);
-		} else if (!getenv("KYTEST_VERBOSE")) {
-			int null = open("/dev/null", O_WRONLY);
-			dup2(null, STDOUT_FILENO);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static struct child *track(pid_t pid)
-{
-	cr_assert_lt(n_children, MAX_CHILDREN);
-	children[n_children] = (struct child){ .pid = pid };
-	return &children[n_children++];
-}
-
-static bool child_done(struct child *c)
-{
-	if (!c->exited && waitpid(c->pid, &c->status, WNOHANG) == c->pid)
-		c->exited = true;
-	return c->exited;
-}
-
-static bool cond_child_done(void *arg)
-{
-	return child_done(arg);
-}
-
-static struct child *start_daemon(void)
+static struct kyt_child *start_daemon(void)
 {
 	_cleanup_free_ char *state_dir = in_dir(dir, "state");
 	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
@@ -167,7 +107,7 @@ static struct child *start_daemon(void)
 	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
 			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir, "--log-level", "info",
 			       NULL };
-	return track(start(argv, false, -1));
+	return kyt_child_start(argv, -1, false);
 }
 
 static bool cond_socket_accepts(void *arg)
@@ -194,20 +134,20 @@ static void wait_serving(void)
 	wait_socket(VF_SOCK, 5000);
 }
 
-static struct child *start_kubelet(void)
+static struct kyt_child *start_kubelet(void)
 {
 	char script[512];
 	snprintf(script, sizeof(script), "%s/registration_server.py", KYTEST_GRPC_DIR);
 	const char *argv[] = { PYTHON, script, plugin_dir, KYTEST_DPAPI_DESC, NULL };
-	struct child *k = track(start(argv, true, -1));
+	struct kyt_child *k = kyt_child_start(argv, -1, true);
 	wait_socket("kubelet.sock", 30000);
 	return k;
 }
 
-static void stop_kubelet(struct child *k)
+static void stop_kubelet(struct kyt_child *k)
 {
 	kill(k->pid, SIGTERM);
-	cr_assert(kyt_wait_until(cond_child_done, k, 10000), "the kubelet stand-in stops on SIGTERM");
+	cr_assert(kyt_wait_until(kyt_child_done_cond, k, 10000), "the kubelet stand-in stops on SIGTERM");
 }
 
 /* Runs dp_kubelet.py MODE <our socket> DESC args... and parses its JSON. */
@@ -223,7 +163,7 @@ static cJSON *kubelet_call(const char *mode, const char *sock_name, const char *
 	argv[n] = NULL;
 	int pipefd[2];
 	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	struct child *c = track(start(argv, true, pipefd[1]));
+	struct kyt_child *c = kyt_child_start(argv, pipefd[1], true);
 	close(pipefd[1]);
 	char *buf = NULL;
 	size_t len = 0;
@@ -245,7 +185,7 @@ static cJSON *kubelet_call(const char *mode, const char *sock_name, const char *
 	}
 	close(pipefd[0]);
 	fclose(m);
-	cr_assert(kyt_wait_until(cond_child_done, c, 30000));
+	cr_assert(kyt_wait_until(kyt_child_done_cond, c, 30000));
 	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0, "dp_kubelet.py %s failed: %#x: %s", mode,
 		  c->status, buf);
 	cJSON *j = cJSON_Parse(buf);
@@ -295,10 +235,10 @@ static void assert_registered_every_resource(void)
 	cr_assert(strstr(text, "kyborg.io/sriov-vf " VF_SOCK " 0 1\n"), "%s", text);
 }
 
-static void stop_daemon(struct child *d)
+static void stop_daemon(struct kyt_child *d)
 {
 	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(cond_child_done, d, 10000), "the daemon exits on SIGTERM");
+	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the daemon exits on SIGTERM");
 	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "daemon status %#x", d->status);
 }
 
@@ -307,7 +247,7 @@ TestSuite(deviceplugin, .init = setup, .fini = teardown, .timeout = 180);
 Test(deviceplugin, registers_every_resource_with_a_kubelet_already_up)
 {
 	start_kubelet();
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_registered(3, 20000);
 	assert_registered_every_resource();
 	stop_daemon(d);
@@ -315,7 +255,7 @@ Test(deviceplugin, registers_every_resource_with_a_kubelet_already_up)
 
 Test(deviceplugin, registers_when_kubelet_comes_up_after_the_daemon)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	cr_assert_eq(registered_lines(), 0);
 	start_kubelet();
@@ -328,8 +268,8 @@ Test(deviceplugin, registers_when_kubelet_comes_up_after_the_daemon)
  * creates kubelet.sock again: we serve and register again within a second. */
 Test(deviceplugin, kubelet_restarts_are_followed_by_a_new_registration_within_a_second)
 {
-	struct child *k = start_kubelet();
-	struct child *d = start_daemon();
+	struct kyt_child *k = start_kubelet();
+	struct kyt_child *d = start_daemon();
 	wait_registered(3, 20000);
 	for (int round = 1; round <= 10; round++) {
 		stop_kubelet(k);
@@ -360,7 +300,7 @@ Test(deviceplugin, kubelet_restarts_are_followed_by_a_new_registration_within_a_
 
 Test(deviceplugin, sigterm_removes_our_sockets_and_exits_zero)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	stop_daemon(d);
 	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
@@ -385,7 +325,7 @@ static void assert_device(const cJSON *list, int i, const char *id, int numa)
 
 Test(deviceplugin, list_and_watch_gives_gpu_replicas_the_fpga_and_the_vfs_with_numa_nodes)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	_cleanup_(cJSON_Deletep) cJSON *gpu = kubelet_call("list", GPU_SOCK, NULL);
 	cr_assert_eq(cJSON_GetArraySize(gpu), 4, "2 GPUs x 2 replicas");
@@ -440,7 +380,7 @@ static bool has_device(const cJSON *c, const char *node)
 
 Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	const char *gpu_args[] = { KYT_SIM_GPU0 "::1," KYT_SIM_GPU1 "::0", KYT_SIM_GPU1 "::1", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *g1 = kubelet_call("allocate", GPU_SOCK, gpu_args);
@@ -486,7 +426,7 @@ Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 
 Test(deviceplugin, unknown_ids_are_invalid_argument_and_change_nothing)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	const char *bad[] = { KYT_SIM_GPU0 "::0", KYT_SIM_GPU0 "::9", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *r = kubelet_call("allocate", GPU_SOCK, bad);
@@ -506,7 +446,7 @@ Test(deviceplugin, unknown_ids_are_invalid_argument_and_change_nothing)
 
 Test(deviceplugin, preferred_allocation_keeps_must_include_and_one_numa_node)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	const char *args[] = { "2", KYT_SIM_GPU0 "::0," KYT_SIM_GPU1 "::0," KYT_SIM_GPU0 "::1," KYT_SIM_GPU1 "::1",
 			       KYT_SIM_GPU1 "::1", NULL };
@@ -540,7 +480,7 @@ static int run_bin(const char *const args[], char **err_out)
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	struct child *c = track(pid);
+	struct kyt_child *c = kyt_child_track(pid);
 	close(pipefd[1]);
 	char buf[4096];
 	size_t len = 0;
@@ -549,7 +489,7 @@ static int run_bin(const char *const args[], char **err_out)
 		len += (size_t)k;
 	buf[len] = '\0';
 	close(pipefd[0]);
-	cr_assert(kyt_wait_until(cond_child_done, c, 10000));
+	cr_assert(kyt_wait_until(kyt_child_done_cond, c, 10000));
 	*err_out = strdup(buf);
 	return WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
 }
@@ -588,7 +528,7 @@ Test(deviceplugin, a_bad_config_stops_the_daemon_before_it_serves)
 #define PF_SYSPATH "/sys/devices/pci0000:17/0000:17:00.0/" KYT_SIM_PF
 
 struct watcher {
-	struct child *c;
+	struct kyt_child *c;
 	int fd;
 	char buf[65536];
 	size_t len;
@@ -603,7 +543,7 @@ static void watch_start(struct watcher *w, const char *sock_name, int messages)
 	const char *argv[] = { PYTHON, script, "watch", sock, KYTEST_DPAPI_DESC, count, NULL };
 	int pipefd[2];
 	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	w->c = track(start(argv, true, pipefd[1]));
+	w->c = kyt_child_start(argv, pipefd[1], true);
 	close(pipefd[1]);
 	w->fd = pipefd[0];
 	w->len = 0;
@@ -662,7 +602,7 @@ static void uevent(const char *syspath, const char *action)
 
 Test(deviceplugin, driver_unbound_is_unhealthy_and_rebound_is_healthy_again_on_the_stream)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	struct watcher w;
 	watch_start(&w, GPU_SOCK, 3);
@@ -718,7 +658,7 @@ static char *gpu1_record(void)
 
 Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_stream)
 {
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_serving();
 	struct watcher w;
 	watch_start(&w, GPU_SOCK, 3);
@@ -770,7 +710,7 @@ static bool cond_gpu_count(void *arg)
 Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 {
 	start_kubelet();
-	struct child *d = start_daemon();
+	struct kyt_child *d = start_daemon();
 	wait_registered(3, 20000);
 	struct watcher w;
 	watch_start(&w, FPGA_SOCK, 2);
@@ -805,15 +745,15 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	cr_assert_str_eq(strrchr(text, '\n') + 1, "kyborg.io/gpu " GPU_SOCK " 0 1", "the last registration");
 	cr_assert_eq(stat(fpga_sock, &after), 0);
 	cr_assert_eq(before.st_ino, after.st_ino, "the FPGA keeps its socket");
-	cr_assert_not(child_done(w.c), "the FPGA's ListAndWatch stream stays open");
+	cr_assert_not(kyt_child_done(w.c), "the FPGA's ListAndWatch stream stays open");
 
 	/* A config that does not load changes nothing. */
 	cr_assert_eq(kyt_write_file(config_path, "{\"resources\": 3}"), 0);
 	kill(d->pid, SIGHUP);
 	cr_assert(cond_gpu_count(&six), "still serving the last good config");
-	cr_assert_not(child_done(w.c));
+	cr_assert_not(kyt_child_done(w.c));
 	kill(w.c->pid, SIGKILL);
-	cr_assert(kyt_wait_until(cond_child_done, w.c, 5000));
+	cr_assert(kyt_wait_until(kyt_child_done_cond, w.c, 5000));
 	close(w.fd);
 	stop_daemon(d);
 }

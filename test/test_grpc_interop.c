@@ -20,41 +20,26 @@
 #include "kyborg/grpc.h"
 #include "kyborg/loop.h"
 #include "kytest.h"
+#include "kytest_proc.h"
 
 #define PYTHON "/usr/bin/python3"
 #define DP "/v1beta1.DevicePlugin/"
 
 /* ---- fixture: a loop, a temp dir, Python children killed in teardown ---- */
 
-#define MAX_CHILDREN 8
-
-struct child {
-	pid_t pid;
-	bool exited;
-	int status;
-};
-
 static struct ky_loop *loop;
 static char *dir;
-static struct child children[MAX_CHILDREN];
-static int n_children;
 
 static void setup(void)
 {
 	dir = kyt_tmpdir("kygrpc");
 	cr_assert_not_null(dir);
 	cr_assert_eq(ky_loop_new(&loop, NULL), 0);
-	n_children = 0;
 }
 
 static void teardown(void)
 {
-	for (int i = 0; i < n_children; i++) {
-		if (children[i].exited)
-			continue;
-		kill(children[i].pid, SIGKILL);
-		waitpid(children[i].pid, NULL, 0);
-	}
+	kyt_children_kill_all();
 	ky_loop_free(loop);
 	loop = NULL;
 	kyt_rmrf(dir);
@@ -62,7 +47,7 @@ static void teardown(void)
 }
 
 /* Starts `PYTHON test/grpc/SCRIPT args...` with fork and exec, no shell. */
-static struct child *spawn(const char *script, const char *const args[])
+static struct kyt_child *spawn(const char *script, const char *const args[])
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s", KYTEST_GRPC_DIR, script);
@@ -71,30 +56,7 @@ static struct child *spawn(const char *script, const char *const args[])
 	for (int i = 0; args[i] && n < 11; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	cr_assert_lt(n_children, MAX_CHILDREN);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!getenv("KYTEST_VERBOSE")) {
-			int null = open("/dev/null", O_WRONLY);
-			dup2(null, STDOUT_FILENO);
-		}
-		execv(PYTHON, (char *const *)argv);
-		_exit(127);
-	}
-	children[n_children] = (struct child){ .pid = pid };
-	return &children[n_children++];
-}
-
-static bool child_done(struct child *c)
-{
-	if (!c->exited && waitpid(c->pid, &c->status, WNOHANG) == c->pid)
-		c->exited = true;
-	return c->exited;
+	return kyt_child_start(argv, -1, false);
 }
 
 /* Runs the loop until cond(arg) holds or timeout_ms passes. */
@@ -109,14 +71,9 @@ static bool run_until(bool (*cond)(void *), void *arg, int timeout_ms)
 	return true;
 }
 
-static bool cond_child_done(void *arg)
+static void assert_child_ok(struct kyt_child *c, int timeout_ms)
 {
-	return child_done(arg);
-}
-
-static void assert_child_ok(struct child *c, int timeout_ms)
-{
-	cr_assert(run_until(cond_child_done, c, timeout_ms), "python peer did not finish in %d ms", timeout_ms);
+	cr_assert(run_until(kyt_child_done_cond, c, timeout_ms), "python peer did not finish in %d ms", timeout_ms);
 	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0, "python peer failed: status %#x", c->status);
 }
 
@@ -351,7 +308,7 @@ Test(grpc_interop, python_client_gets_replies_statuses_and_deadlines)
 	plugin_start("dp.sock", 0);
 	_cleanup_free_ char *sock = path_in_dir("dp.sock");
 	const char *args[] = { "unary", sock, KYTEST_DPAPI_DESC, NULL };
-	struct child *c = spawn("dp_client.py", args);
+	struct kyt_child *c = spawn("dp_client.py", args);
 	assert_child_ok(c, 60000);
 	cr_assert_eq(plugin.options_calls, 1);
 	cr_assert_eq(plugin.n_opened, 1, "the deadline test opened one stream");
@@ -366,13 +323,13 @@ static bool cond_two_streams(void *arg)
 }
 
 struct vanish_cond {
-	struct child *a, *b;
+	struct kyt_child *a, *b;
 };
 
 static bool cond_vanished_and_closed(void *arg)
 {
 	struct vanish_cond *v = arg;
-	return child_done(v->a) && plugin.n_closed >= 1;
+	return kyt_child_done(v->a) && plugin.n_closed >= 1;
 }
 
 Test(grpc_interop, client_vanishing_mid_stream_leaves_the_others_served)
@@ -470,10 +427,10 @@ static struct ky_grpc_call *register_plugin(const char *version, const char *res
 	return call;
 }
 
-static struct child *start_kubelet(void)
+static struct kyt_child *start_kubelet(void)
 {
 	const char *args[] = { dir, KYTEST_DPAPI_DESC, NULL };
-	struct child *k = spawn("registration_server.py", args);
+	struct kyt_child *k = spawn("registration_server.py", args);
 	_cleanup_free_ char *kubelet = path_in_dir("kubelet.sock");
 	cr_assert(run_until(cond_kubelet_up, kubelet, 30000), "kubelet.sock accepts connections");
 	return k;
