@@ -402,29 +402,38 @@ Test(state_store, second_lock_of_a_key_in_one_process_is_refused_too)
 	cr_assert_eq(ky_state_lock(s, "k", KY_STATE_NONBLOCK, &l2, NULL), -EWOULDBLOCK);
 }
 
-static int killed_writer_child(int unused)
+/* The writer under test: the durable write or the atomic-only one. */
+static int write_with(bool fast, struct ky_state_lock *l, const cJSON *rec, struct ky_error **err)
 {
-	(void)unused;
+	return fast ? ky_state_write_fast(l, rec, err) : ky_state_write(l, rec, err);
+}
+
+static int killed_writer_child(int fast)
+{
 	struct ky_state_store *s = NULL;
 	struct ky_state_lock *l = NULL;
 	if (ky_state_open(sdir, &s, NULL) < 0 || ky_state_lock(s, "k", 0, &l, NULL) < 0)
 		return 10;
 	setenv("KYBORG_FAULT", "state-before-rename", 1);
-	ky_state_write(l, obj_int("v", 2), NULL);
+	write_with(fast, l, obj_int("v", 2), NULL);
 	return 11; /* the fault point should have killed us */
 }
 
-Test(state_store, killed_writer_leaves_old_record)
+/* SIGKILL between the temp file and the rename, for either write: the old
+ * record stays whole and readable, the dead writer's lock and temp file do
+ * not outlive it, and both writes replace the record afterwards alike. */
+static void check_killed_writer(bool fast)
 {
 	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
 	_cleanup_error_ struct ky_error *err = NULL;
 	struct ky_state_lock *l = NULL;
 	_cleanup_json_ cJSON *v1 = obj_int("v", 1);
 	cr_assert_eq(ky_state_lock(s, "k", 0, &l, &err), 0);
-	cr_assert_eq(ky_state_write(l, v1, &err), 0);
+	cr_assert_eq(write_with(fast, l, v1, &err), 0, "%s", ky_error_msg(err));
 	ky_state_unlock(l);
+	cr_assert_not(exists_in_store(".k.tmp"), "a write left its temp file");
 
-	pid_t pid = spawn(killed_writer_child, 0);
+	pid_t pid = spawn(killed_writer_child, fast);
 	int status = 0;
 	cr_assert_gt(pid, 0);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -438,64 +447,27 @@ Test(state_store, killed_writer_leaves_old_record)
 	cr_assert_eq(ky_state_lock(s, "k", KY_STATE_NONBLOCK, &l, &err), 0, "the dead writer kept the lock");
 	cr_assert_not(exists_in_store(".k.tmp"), "the dead writer's temp file survived a new lock");
 	_cleanup_json_ cJSON *v3 = obj_int("v", 3);
-	cr_assert_eq(ky_state_write(l, v3, &err), 0, "%s", ky_error_msg(err));
-	_cleanup_json_ cJSON *now = NULL;
-	cr_assert_eq(ky_state_read(l, &now, &err), 0);
-	ky_state_unlock(l);
-	cr_assert_eq(get_int(now, "v"), 3);
-}
-
-static int killed_fast_writer_child(int unused)
-{
-	(void)unused;
-	struct ky_state_store *s = NULL;
-	struct ky_state_lock *l = NULL;
-	if (ky_state_open(sdir, &s, NULL) < 0 || ky_state_lock(s, "k", 0, &l, NULL) < 0)
-		return 10;
-	setenv("KYBORG_FAULT", "state-before-rename", 1);
-	ky_state_write_fast(l, obj_int("v", 2), NULL);
-	return 11; /* the fault point should have killed us */
-}
-
-/* SIGKILL is what the fast write must survive: the old record stays whole
- * and readable, its temp file is cleared by the next lock, and both writes
- * replace a fast-written record alike. */
-Test(state_store, killed_fast_writer_leaves_old_record)
-{
-	_cleanup_(ky_state_closep) struct ky_state_store *s = open_store();
-	_cleanup_error_ struct ky_error *err = NULL;
-	struct ky_state_lock *l = NULL;
-	_cleanup_json_ cJSON *v1 = obj_int("v", 1);
-	cr_assert_eq(ky_state_lock(s, "k", 0, &l, &err), 0);
-	cr_assert_eq(ky_state_write_fast(l, v1, &err), 0, "%s", ky_error_msg(err));
-	ky_state_unlock(l);
-	cr_assert_not(exists_in_store(".k.tmp"), "a fast write left its temp file");
-
-	pid_t pid = spawn(killed_fast_writer_child, 0);
-	int status = 0;
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "writer was not killed: status %#x", status);
-	cr_assert(exists_in_store(".k.tmp"), "the writer died before writing its temp file");
-
-	_cleanup_json_ cJSON *old = NULL;
-	cr_assert_eq(ky_state_get(s, "k", &old, &err), 0, "%s", ky_error_msg(err));
-	cr_assert_eq(get_int(old, "v"), 1);
-
-	cr_assert_eq(ky_state_lock(s, "k", KY_STATE_NONBLOCK, &l, &err), 0, "the dead writer kept the lock");
-	cr_assert_not(exists_in_store(".k.tmp"), "the dead writer's temp file survived a new lock");
-	_cleanup_json_ cJSON *v3 = obj_int("v", 3);
-	cr_assert_eq(ky_state_write_fast(l, v3, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(write_with(fast, l, v3, &err), 0, "%s", ky_error_msg(err));
 	_cleanup_json_ cJSON *now = NULL;
 	cr_assert_eq(ky_state_read(l, &now, &err), 0);
 	cr_assert_eq(get_int(now, "v"), 3);
 	_cleanup_json_ cJSON *v4 = obj_int("v", 4);
-	cr_assert_eq(ky_state_write(l, v4, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(write_with(!fast, l, v4, &err), 0, "%s", ky_error_msg(err));
 	_cleanup_json_ cJSON *last = NULL;
 	cr_assert_eq(ky_state_read(l, &last, &err), 0);
 	ky_state_unlock(l);
 	cr_assert_eq(get_int(last, "v"), 4);
 	cr_assert_not(exists_in_store(".k.tmp"));
+}
+
+Test(state_store, killed_writer_leaves_old_record)
+{
+	check_killed_writer(false);
+}
+
+Test(state_store, killed_fast_writer_leaves_old_record)
+{
+	check_killed_writer(true);
 }
 
 Test(state_store, fast_write_refuses_a_record_that_is_not_an_object)
