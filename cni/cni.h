@@ -112,6 +112,11 @@ cJSON *ky_cni_error_json(const char *cni_version, int code, const char *msg, con
 int ky_cni_state_key(const char *network, const char *container_id, const char *ifname, char *out, size_t size);
 /* The prefix every key of `network` starts with ("<network>:"). */
 int ky_cni_state_key_prefix(const char *network, char *out, size_t size);
+/* The inverse: the container ID and interface name of a key made by
+ * ky_cni_state_key(). -EINVAL when the key is not of that form (or not of
+ * `network`), -ENAMETOOLONG when a part does not fit its buffer. */
+int ky_cni_state_key_parse(const char *key, const char *network, char *container_id, size_t cid_size,
+			   char *ifname, size_t ifname_size);
 
 /* ---- cni_ipam.c ---- */
 struct ky_cni_ipam_call {
@@ -127,6 +132,10 @@ struct ky_cni_ipam_call {
  * refuses our cniVersion (code 1) the call is retried with the highest
  * version both support. Errors carry the plugin's code and message. */
 int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char **conf_sent, struct ky_error **err);
+/* GC through the IPAM plugin (SPEC.md 1.1: a plugin that delegates IPAM
+ * delegates GC too), with the same config, valid attachments included.
+ * 1 when the plugin speaks no 1.1.0, so has no GC: nothing is sent. */
+int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err);
 
 /* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c (GC, STATUS): the verbs over the kernel ---- */
 struct ky_cni {

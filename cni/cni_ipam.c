@@ -142,3 +142,28 @@ int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char *
 				    msg ? msg : "no error message", det && *det ? ": " : "", det ? det : "");
 	}
 }
+
+int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err)
+{
+	_cleanup_free_ char *bin = NULL;
+	int r = ky_exec_find(call->type, call->cni_path, &bin, err);
+	if (r < 0)
+		return ky_error_prefix(err, "IPAM GC");
+	_cleanup_(strv_freep) char **envp = NULL;
+	if (build_env(call, &envp) < 0)
+		return ky_error_set(err, ENOMEM, "IPAM GC: environment");
+	const char *v = negotiate(call, bin, envp);
+	if (!v || strcmp(v, "1.1.0") != 0) {
+		ky_debug("ipam-gc-unsupported", "plugin=%s version=%s", call->type, v ? v : "unknown");
+		return 1;
+	}
+	_cleanup_(cJSON_Deletep) cJSON *ans = NULL;
+	int status = 0;
+	if ((r = run(call, bin, envp, call->conf, &ans, &status, err)) < 0)
+		return ky_error_prefix(err, "IPAM %s GC", call->type);
+	if (status == 0)
+		return 0;
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "msg"));
+	return ky_error_set(err, EREMOTEIO, "IPAM %s GC failed (exit %d): %s", call->type, status,
+			    msg ? msg : "no error message");
+}

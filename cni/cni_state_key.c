@@ -54,3 +54,48 @@ int ky_cni_state_key(const char *network, const char *container_id, const char *
 	out[pos] = '\0';
 	return ky_state_key_valid(out) ? 0 : -EINVAL;
 }
+
+/* Undoes put_escaped() up to `stop` (or the end); the position after it. */
+static const char *take_escaped(const char *s, char stop, char *out, size_t size, int *ret)
+{
+	size_t n = 0;
+	for (; *s && *s != stop; s++) {
+		char ch = *s;
+		if (ch == '@') {
+			unsigned v;
+			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+			    sscanf(s + 1, "%2x", &v) != 1) {
+				*ret = -EINVAL;
+				return s;
+			}
+			ch = (char)v;
+			s += 2;
+		}
+		if (n + 1 >= size) {
+			*ret = -ENAMETOOLONG;
+			return s;
+		}
+		out[n++] = ch;
+	}
+	if (n == 0)
+		*ret = -EINVAL;
+	out[n] = '\0';
+	return s;
+}
+
+int ky_cni_state_key_parse(const char *key, const char *network, char *container_id, size_t cid_size,
+			   char *ifname, size_t ifname_size)
+{
+	char prefix[KY_STATE_KEY_MAX + 1];
+	if (!key || ky_cni_state_key_prefix(network, prefix, sizeof(prefix)) < 0 ||
+	    strncmp(key, prefix, strlen(prefix)) != 0)
+		return -EINVAL;
+	int ret = 0;
+	const char *s = take_escaped(key + strlen(prefix), ':', container_id, cid_size, &ret);
+	if (ret < 0)
+		return ret;
+	if (*s != ':')
+		return -EINVAL;
+	s = take_escaped(s + 1, '\0', ifname, ifname_size, &ret);
+	return ret;
+}

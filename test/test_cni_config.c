@@ -165,6 +165,23 @@ Test(cni_state_key, parts_are_escaped_into_one_valid_key)
 	cr_assert_str_eq(key, "net-a:");
 }
 
+Test(cni_state_key, keys_parse_back_into_their_parts)
+{
+	char key[KY_STATE_KEY_MAX + 1], cid[64], ifn[16];
+	cr_assert_eq(ky_cni_state_key(".net", "c:1/x", "a@b+c", key, sizeof(key)), 0);
+	cr_assert_eq(ky_cni_state_key_parse(key, ".net", cid, sizeof(cid), ifn, sizeof(ifn)), 0);
+	cr_assert_str_eq(cid, "c:1/x");
+	cr_assert_str_eq(ifn, "a@b+c");
+	/* Another network's key, and keys not of the form. */
+	cr_assert_eq(ky_cni_state_key_parse(key, "net", cid, sizeof(cid), ifn, sizeof(ifn)), -EINVAL);
+	static const char *const bad[] = { "n:", "n:c1", "n::eth0", "n:c1:", "n:c@4:eth0", "n:c@zz:eth0" };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++)
+		cr_expect_eq(ky_cni_state_key_parse(bad[i], "n", cid, sizeof(cid), ifn, sizeof(ifn)), -EINVAL, "%s",
+			     bad[i]);
+	cr_assert_eq(ky_cni_state_key_parse("n:c1:eth0-much-too-long", "n", cid, sizeof(cid), ifn, sizeof(ifn)),
+		     -ENAMETOOLONG);
+}
+
 static cJSON *sample(void)
 {
 	return cJSON_Parse("{\"interfaces\":[{\"name\":\"eth0\",\"mac\":\"02:00:00:00:00:01\",\"mtu\":1500,"
