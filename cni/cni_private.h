@@ -34,6 +34,8 @@ struct ky_cni_run {
 	struct ky_vf_config vf;            /* what vf-config applies */
 	bool durable;                      /* every further journal write is durable */
 	bool located;                      /* undo_link left `where` and `link` as it found them */
+	bool stale;                        /* the record is from before this boot */
+	bool device_taken;                 /* ...and its device is another attachment's now */
 	enum ky_cni_where { KY_CNI_GONE, KY_CNI_IN_POD, KY_CNI_IN_HOST } where;
 	struct ky_link link;
 };

@@ -38,9 +38,14 @@
  *   record lost (no record), stale (undos of steps whose effects the reboot
  *   already undid find the device as it was) or empty (dropped, see
  *   ky_cni_run_open). A durable write would buy nothing there.
- * - DEL's removal of the record stays durable (ky_state_delete): a record
- *   brought back by a crash would claim its device for a container that is
- *   gone, and refuse it to the next pod until a GC. */
+ * - DEL's removal of the record is atomic only (ky_state_delete_fast). A
+ *   record a crash brings back is one of many: every record of a pod alive
+ *   at the crash outlives it the same way. Each record carries the boot ID
+ *   it was written in, and one from an earlier boot claims no device (its
+ *   pod went with the boot), so it never refuses a device to a new pod; and
+ *   its DEL or GC, when its device is by then another attachment's, undoes
+ *   only its IPAM reservation and leaves the device and its VF settings to
+ *   their new owner (ky_cni_del_attachment). */
 #include "cni_private.h"
 #include "kyborg/error.h"
 #include "kyborg/fault.h"
@@ -517,6 +522,10 @@ int ky_cni_steps_undo(struct ky_cni_run *r, struct ky_error **err)
 			ky_warn("unknown-step", "step=%s", name ? name : "");
 			continue;
 		}
+		/* A record from an earlier boot whose device is now another
+		 * attachment's: only its IPAM reservation is still its own. */
+		if (r->device_taken && strcmp(s->name, "ipam") != 0)
+			continue;
 		_cleanup_error_ struct ky_error *e = NULL;
 		int ret = s->undo(r, &e);
 		if (ret < 0) {
@@ -532,7 +541,7 @@ int ky_cni_steps_undo(struct ky_cni_run *r, struct ky_error **err)
 	}
 	if (first_err)
 		return first_err;
-	int ret = ky_state_delete(r->lock, err);
+	int ret = ky_state_delete_fast(r->lock, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "remove state record");
 	return 0;

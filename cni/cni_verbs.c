@@ -44,6 +44,33 @@ static int code_of(int ret)
 	}
 }
 
+/* This boot's ID ("" when the kernel does not say), read once. */
+static const char *boot_id(void)
+{
+	static char id[40];
+	static bool done;
+	if (!done) {
+		done = true;
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, id, sizeof(id) - 1);
+		if (fd >= 0)
+			close(fd);
+		id[n > 0 ? (size_t)n : 0] = '\0';
+		id[strcspn(id, "\n")] = '\0';
+	}
+	return id;
+}
+
+/* Whether a record was written before this boot: its pod is gone with the
+ * boot, and whatever it did to the kernel with it, except VF settings and
+ * IPAM reservations (see cni_steps.c). Records without a boot ID (from
+ * before there was one) count as this boot's. */
+static bool from_earlier_boot(const cJSON *rec)
+{
+	const char *b = ky_cni_rec_str(rec, "bootID");
+	return b && *boot_id() && strcmp(b, boot_id()) != 0;
+}
+
 /* Whether the key's record was last written before this boot. */
 static bool written_before_boot(struct ky_state_lock *l)
 {
@@ -176,7 +203,7 @@ static int claimed_by_other(struct ky_cni_run *r, const char *name, const char *
 		if (strcmp(keys[i], self) == 0)
 			continue;
 		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
-		if (ky_state_get(r->store, keys[i], &rec, NULL) < 0)
+		if (ky_state_get(r->store, keys[i], &rec, NULL) < 0 || from_earlier_boot(rec))
 			continue;
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "device");
 		const char *dn = ky_cni_rec_str(d, "name"), *dp = ky_cni_rec_str(d, "pciID");
@@ -310,6 +337,7 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	cJSON_AddStringToObject(r->rec, "containerID", r->container_id);
 	cJSON_AddStringToObject(r->rec, "ifname", r->ifname);
 	cJSON_AddStringToObject(r->rec, "netns", r->netns_path);
+	cJSON_AddStringToObject(r->rec, "bootID", boot_id());
 	cJSON_AddStringToObject(r->rec, "cniVersion", c->conf.cni_version);
 	ky_cni_dev_to_json(&r->dev, cJSON_AddObjectToObject(r->rec, "device"));
 	if (c->conf.has_mac) {
@@ -371,7 +399,19 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 		}
 		return 0;
 	}
-	if ((ret = ky_cni_run_load(r, netns, err)) < 0 || (ret = undo_all(r, err)) < 0)
+	if ((ret = ky_cni_run_load(r, netns, err)) < 0)
+		return ret;
+	if (from_earlier_boot(r->rec)) {
+		/* Its pod went with the boot; its device may since have gone
+		 * to a pod of this boot, whose settings must stay. */
+		_cleanup_free_ char *owner = NULL;
+		r->stale = true;
+		r->device_taken = claimed_by_other(r, r->dev.name, r->dev.pci[0] ? r->dev.pci : NULL, &owner, NULL) > 0;
+		if (r->device_taken)
+			ky_warn("stale-record-device-in-use", "container=%s ifname=%s device=%s owner=%s", container_id,
+				ifname, r->dev.name, owner ?: "?");
+	}
+	if ((ret = undo_all(r, err)) < 0)
 		return ret;
 	/* An ADD killed while holding the device's lock left its file:
 	 * taking and dropping the lock removes it. */

@@ -339,6 +339,52 @@ Test(cni_plugin, gc_releases_the_address_of_an_unreadable_record)
 	free(before);
 }
 
+/* After a reboot (played here: the record's boot ID is made another's, and
+ * the device put back as the reboot would), the old record neither refuses
+ * the device to a new pod nor, when GC'd, takes it from that pod. */
+Test(cni_plugin, a_record_from_an_earlier_boot_yields_its_device)
+{
+	char *before = snap();
+	char ns2[32], ns2_path[128];
+	cr_assert_eq(kyt_netns_add(ns2, sizeof(ns2)), 0);
+	kyt_netns_path(ns2, ns2_path, sizeof(ns2_path));
+	char *conf = conf_for("1.1.0", dev, "10.82.0.0/24", NULL);
+	cr_assert_eq(cni("ADD", "old", "eth0", ns_path, conf, NULL), 0);
+	char rec[600];
+	snprintf(rec, sizeof(rec), "%s/kynet:old:eth0.json", state_dir);
+	char *text = kyt_read_file(rec);
+	cr_assert_not_null(text);
+	cJSON *doc = cJSON_Parse(text);
+	cr_assert_not_null(cJSON_GetObjectItem(doc, "bootID"), "records carry their boot ID");
+	cJSON_ReplaceItemInObject(doc, "bootID", cJSON_CreateString("00000000-0000-0000-0000-000000000000"));
+	char *changed = cJSON_PrintUnformatted(doc);
+	cr_assert_eq(kyt_write_file(rec, changed), 0);
+	char self[16];
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth0", "netns", self, NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", "eth0", "name", dev, NULL), 0);
+
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "new", "eth0", ns2_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cJSON_Delete(out);
+	char *gc = NULL;
+	cr_assert_geq(asprintf(&gc, "%.*s,\"cni.dev/valid-attachments\":[{\"containerID\":\"new\",\"ifname\":\"eth0\"}]}",
+			       (int)strlen(conf) - 1, conf), 0);
+	cr_assert_eq(cni("GC", NULL, NULL, NULL, gc, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_eq(access(rec, F_OK), -1, "the old record is gone");
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns2, "eth0", &l), "the new pod keeps its device");
+	cr_assert_eq(cni("DEL", "new", "eth0", ns2_path, conf, NULL), 0);
+	kyt_netns_del(ns2);
+	assert_same_node(before);
+	free(gc);
+	free(changed);
+	cJSON_Delete(doc);
+	free(text);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, gc_is_delegated_to_an_ipam_plugin_that_speaks_1_1_0)
 {
 	char bin[600], rec[600], path[1300];

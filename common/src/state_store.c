@@ -366,7 +366,7 @@ int ky_state_mtime(struct ky_state_lock *l, struct timespec *out)
 	return 0;
 }
 
-int ky_state_delete(struct ky_state_lock *l, struct ky_error **err)
+static int delete_record(struct ky_state_lock *l, bool durable, struct ky_error **err)
 {
 	struct ky_state_store *s = l->s;
 	int r = unlink_name(s, l->key, NAME_RECORD);
@@ -374,9 +374,19 @@ int ky_state_delete(struct ky_state_lock *l, struct ky_error **err)
 		r = unlink_name(s, l->key, NAME_TEMP);
 	if (r < 0)
 		return ky_error_set(err, -r, "delete state record %s in %s: %s", l->key, s->path, strerror(-r));
-	if (fsync(s->dirfd) < 0)
+	if (durable && fsync(s->dirfd) < 0)
 		return ky_error_set(err, errno, "sync state directory %s: %s", s->path, strerror(errno));
 	return 0;
+}
+
+int ky_state_delete(struct ky_state_lock *l, struct ky_error **err)
+{
+	return delete_record(l, true, err);
+}
+
+int ky_state_delete_fast(struct ky_state_lock *l, struct ky_error **err)
+{
+	return delete_record(l, false, err);
 }
 
 /* Whether a directory entry is a record, not a temp, lock or foreign file. */

@@ -74,6 +74,10 @@ int ky_state_mtime(struct ky_state_lock *l, struct timespec *out);
  * lock file is removed by ky_state_unlock, not here: unlinking it while the
  * caller still holds the lock would let another process lock the key anew. */
 int ky_state_delete(struct ky_state_lock *l, struct ky_error **err);
+/* The same without the directory's fsync: the removal survives any
+ * process's death, but a power loss or kernel crash may bring the record
+ * back. Only for records whose return the caller tolerates. */
+int ky_state_delete_fast(struct ky_state_lock *l, struct ky_error **err);
 
 /* Lock-free read of a key's record, same results as ky_state_read. */
 int ky_state_get(struct ky_state_store *s, const char *key, cJSON **out, struct ky_error **err);
