@@ -22,7 +22,7 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 		d->has_netdev = true;
 	} else {
 		_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pd = NULL;
-		ret = ky_pci_lookup(conf->pci, &pd, err);
+		ret = ky_pci_lookup_net(conf->pci, &pd, err);
 		/* A VF bound to a userspace driver has no netdev: ADD then
 		 * only configures it on its PF and reports its PCI address. */
 		bool userspace_vf = ret == 0 && pd->n_netdevs == 0 && ky_pci_is_vf(pd);
@@ -33,7 +33,7 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 		d->has_netdev = !userspace_vf;
 		if (ret == 0 && ky_pci_is_vf(pd)) {
 			_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pf = NULL;
-			ret = ky_pci_lookup(pd->physfn, &pf, err);
+			ret = ky_pci_lookup_net(pd->physfn, &pf, err);
 			if (ret == 0 && pf->n_netdevs == 0)
 				ret = ky_error_set(err, ENODEV, "PF %s of VF %s has no network interface", pd->physfn,
 						   conf->pci);

@@ -323,6 +323,31 @@ Test(pci_discovery, lookup_reads_each_function_as_discover_does)
 	}
 }
 
+/* The libudev-free lookup the CNI plugin uses agrees on the network side. */
+Test(pci_discovery, net_lookup_reads_links_and_netdevs_as_discover_does)
+{
+	_cleanup_(ky_pci_list_freep) struct ky_pci_list *list = discover_ok();
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ky_pci_dev *b = &list->devs[i];
+		_cleanup_error_ struct ky_error *err = NULL;
+		_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *a = NULL;
+		cr_assert_eq(ky_pci_lookup_net(b->addr, &a, &err), 0, "%s: %s", b->addr, ky_error_msg(err));
+		cr_assert_str_eq(a->addr, b->addr);
+		cr_assert_str_eq(a->physfn, b->physfn, "%s physfn", b->addr);
+		cr_expect_str_eq(a->driver ? a->driver : "", b->driver ? b->driver : "", "%s driver", b->addr);
+		assert_strv(a->virtfns, a->n_virtfns, (const char *const *)b->virtfns, b->n_virtfns, "virtfns");
+		assert_strv(a->netdevs, a->n_netdevs, (const char *const *)b->netdevs, b->n_netdevs, "netdevs");
+		cr_assert_eq(a->n_devnodes, 0);
+		cr_assert_eq(a->numa_node, -1);
+	}
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_pci_dev *d = NULL;
+	cr_assert_eq(ky_pci_lookup_net("0000:99:00.0", &d, &err), -ENODEV);
+	cr_assert(strstr(ky_error_msg(err), "0000:99:00.0"), "%s", ky_error_msg(err));
+	ky_error_clear(&err);
+	cr_assert_eq(ky_pci_lookup_net("../../etc", &d, &err), -EINVAL);
+}
+
 Test(pci_discovery, lookup_accepts_uppercase_and_short_form)
 {
 	_cleanup_error_ struct ky_error *err = NULL;

@@ -1,5 +1,5 @@
-/* Finding a link by the PCI address of its device (through sysfs), kept
- * apart so that binaries that never look up PCI do not link libudev. */
+/* Finding a link by the PCI address of its device, through sysfs alone
+ * (ky_pci_lookup_net): the CNI plugin resolves VFs without loading libudev. */
 #include "kyborg/netlink.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
@@ -11,7 +11,7 @@
 int ky_link_find_by_pci(struct ky_nl *nl, const char *pci_addr, struct ky_link *out, struct ky_error **err)
 {
 	_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *dev = NULL;
-	int r = ky_pci_lookup(pci_addr, &dev, err);
+	int r = ky_pci_lookup_net(pci_addr, &dev, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < dev->n_netdevs; i++) {

@@ -6,7 +6,6 @@
 #include "kyborg/log.h"
 #include "pci_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <libudev.h>
 #include <limits.h>
@@ -18,28 +17,6 @@
 KY_DEFINE_CLEANUP(struct udev, udev_unref)
 KY_DEFINE_CLEANUP(struct udev_enumerate, udev_enumerate_unref)
 KY_DEFINE_CLEANUP(struct udev_device, udev_device_unref)
-KY_DEFINE_CLEANUP(DIR, closedir)
-
-/* Reads the link syspath/name into buf; -ENOENT when there is none. Under
- * umockdev the preload redirects readlink() and opendir() as it does libudev. */
-static int read_link(const char *syspath, const char *name, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	int n = snprintf(path, sizeof(path), "%s/%s", syspath, name);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	ssize_t len = readlink(path, buf, size - 1);
-	if (len < 0)
-		return -errno;
-	buf[len] = '\0';
-	return 0;
-}
-
-static void warn_ignored(const char *addr, const char *attr, const char *value)
-{
-	char q[128];
-	ky_warn("pci-attr-ignored", "addr=%s attr=%s value=%s", addr, attr, ky_log_quote(value, q, sizeof(q)));
-}
 
 /* vendor, device, class: without them the function cannot be told apart. */
 static int read_required_hex(struct udev_device *d, const char *addr, const char *attr, uint32_t max, uint32_t *out,
@@ -62,7 +39,7 @@ static uint16_t read_optional_id(struct udev_device *d, const char *addr, const 
 	if (!s)
 		return 0;
 	if (ky_pci_parse_hex(s, 0xffff, &v) < 0) {
-		warn_ignored(addr, attr, s);
+		ky_pci_warn_ignored(addr, attr, s);
 		return 0;
 	}
 	return (uint16_t)v;
@@ -76,7 +53,7 @@ static int read_optional_int(struct udev_device *d, const char *addr, const char
 	if (!s)
 		return -1;
 	if (ky_pci_parse_int(s, &v) < 0) {
-		warn_ignored(addr, attr, s);
+		ky_pci_warn_ignored(addr, attr, s);
 		return -1;
 	}
 	return v < 0 ? -1 : v;
@@ -86,52 +63,14 @@ static int read_iommu_group(const struct ky_pci_dev *dev)
 {
 	char target[PATH_MAX];
 	int group;
-	if (read_link(dev->syspath, "iommu_group", target, sizeof(target)) < 0)
+	if (ky_pci_read_link(dev->syspath, "iommu_group", target, sizeof(target)) < 0)
 		return -1;
 	const char *base = ky_pci_link_basename(target);
 	if (ky_pci_parse_int(base, &group) < 0 || group < 0) {
-		warn_ignored(dev->addr, "iommu_group", target);
+		ky_pci_warn_ignored(dev->addr, "iommu_group", target);
 		return -1;
 	}
 	return group;
-}
-
-static void read_physfn(struct ky_pci_dev *dev)
-{
-	char target[PATH_MAX];
-	if (read_link(dev->syspath, "physfn", target, sizeof(target)) < 0)
-		return;
-	if (ky_pci_addr_normalize(ky_pci_link_basename(target), dev->physfn) < 0) {
-		warn_ignored(dev->addr, "physfn", target);
-		dev->physfn[0] = '\0';
-	}
-}
-
-/* virtfnN links, each at index N, so holes stay where the kernel left them. */
-static int read_virtfns(struct ky_pci_dev *dev)
-{
-	_cleanup_(closedirp) DIR *dir = opendir(dev->syspath);
-	if (!dir)
-		return errno == ENOENT ? -ENODEV : -errno;
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(dir);
-		if (!de)
-			return errno ? -errno : 0;
-		unsigned idx;
-		if (ky_pci_parse_virtfn_name(de->d_name, &idx) < 0)
-			continue;
-		char target[PATH_MAX], canon[KY_PCI_ADDR_LEN];
-		if (read_link(dev->syspath, de->d_name, target, sizeof(target)) < 0)
-			continue;
-		if (ky_pci_addr_normalize(ky_pci_link_basename(target), canon) < 0) {
-			warn_ignored(dev->addr, de->d_name, target);
-			continue;
-		}
-		int r = ky_pci_strv_set(&dev->virtfns, &dev->n_virtfns, idx, canon);
-		if (r < 0)
-			return r;
-	}
 }
 
 /* A child belongs to the PCI function nearest above it: the nodes under a
@@ -236,9 +175,9 @@ static int fill_dev(struct udev *udev, struct udev_device *d, struct ky_pci_dev 
 	dev->sriov_totalvfs = read_optional_int(d, dev->addr, "sriov_totalvfs");
 	dev->sriov_numvfs = read_optional_int(d, dev->addr, "sriov_numvfs");
 	dev->iommu_group = read_iommu_group(dev);
-	read_physfn(dev);
+	ky_pci_read_physfn(dev);
 
-	if ((r = read_virtfns(dev)) < 0)
+	if ((r = ky_pci_read_virtfns(dev)) < 0)
 		return ky_error_set(err, -r, "PCI device %s: read virtfn links: %s", dev->addr, strerror(-r));
 	if ((r = read_devnodes(udev, d, dev)) < 0)
 		return ky_error_set(err, -r, "PCI device %s: read child devices: %s", dev->addr, strerror(-r));

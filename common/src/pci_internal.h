@@ -29,3 +29,14 @@ void ky_pci_strv_free(char **v, size_t n);
 void ky_pci_dev_clear(struct ky_pci_dev *dev);
 /* Sorts list->devs by address. */
 void ky_pci_list_sort(struct ky_pci_list *list);
+
+/* ---- pci_sysfs.c: what is read from sysfs without libudev ---- */
+/* Logs (event pci-attr-ignored) a value that could not be parsed. */
+void ky_pci_warn_ignored(const char *addr, const char *attr, const char *value);
+/* Reads the link syspath/name into buf; -ENOENT when there is none. */
+int ky_pci_read_link(const char *syspath, const char *name, char *buf, size_t size);
+/* dev->physfn from the physfn link ("" when there is none). */
+void ky_pci_read_physfn(struct ky_pci_dev *dev);
+/* dev->virtfns from the virtfnN links, each at index N, so holes stay where
+ * the kernel left them. */
+int ky_pci_read_virtfns(struct ky_pci_dev *dev);

@@ -54,6 +54,12 @@ int ky_pci_discover(struct ky_pci_list **out, struct ky_error **err);
  * a bad address or a function discover would skip. */
 int ky_pci_lookup(const char *addr, struct ky_pci_dev **out, struct ky_error **err);
 
+/* The network side of one function, read from sysfs without libudev: only
+ * addr, syspath (/sys/bus/pci/devices/ADDR), driver, physfn, virtfns and
+ * netdevs are filled; IDs and class read 0, the counts, NUMA node and IOMMU
+ * group -1, devnodes none. Same errors as ky_pci_lookup. For binaries that
+ * only resolve network devices and should not load libudev. */
+int ky_pci_lookup_net(const char *addr, struct ky_pci_dev **out, struct ky_error **err);
 /* The function at addr (any accepted form), or NULL. */
 const struct ky_pci_dev *ky_pci_list_find(const struct ky_pci_list *list, const char *addr);
 /* The index N of vf_addr among pf's virtfnN links, or -1. */

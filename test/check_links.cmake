@@ -1,0 +1,14 @@
+# Each binary maps only the libraries it uses (the brief: a process start is
+# dear, and libcurl's tree alone costs ~13 ms and 6 MiB). Checks NEEDED:
+#   cmake -DBIN=<file> -DFORBID="libudev;libcurl" -P check_links.cmake
+execute_process(COMMAND readelf -d ${BIN} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+	message(FATAL_ERROR "readelf -d ${BIN} failed: ${rc}")
+endif()
+foreach(lib ${FORBID})
+	string(FIND "${dyn}" "[${lib}" at)
+	if(NOT at EQUAL -1)
+		message(FATAL_ERROR "${BIN} links ${lib}:\n${dyn}")
+	endif()
+endforeach()
+message(STATUS "${BIN} links none of: ${FORBID}")
