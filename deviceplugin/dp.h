@@ -10,6 +10,7 @@
 
 #include "kyborg/cleanup.h"
 #include "kyborg/pci.h"
+#include "kyborg/pci_selector.h"
 
 struct ky_error;
 
@@ -26,26 +27,6 @@ enum dp_strategy {
 	DP_SPREAD = 1, /* replicas of as many GPUs as possible */
 };
 
-/* Every list given must match (an empty list matches everything). */
-struct dp_selector {
-	uint16_t *vendors;
-	size_t n_vendors;
-	uint16_t *devices;
-	size_t n_devices;
-	/* A class given as 2, 4 or 6 hex digits matches a class code prefix. */
-	uint32_t *classes;
-	uint8_t *class_digits;
-	size_t n_classes;
-	char **drivers; /* NULL-terminated */
-	size_t n_drivers;
-	char **pf_names;
-	size_t n_pf_names;
-	char **pci_addresses; /* canonical form */
-	size_t n_pci_addresses;
-	int *numa_nodes;
-	size_t n_numa_nodes;
-};
-
 struct dp_bitstream {
 	char *id;
 	char *path; /* one of path or url */
@@ -56,7 +37,7 @@ struct dp_bitstream {
 struct dp_resource {
 	char *name; /* "kyborg.io/gpu" */
 	enum dp_kind kind;
-	struct dp_selector selector;
+	struct ky_pci_selector selector;
 	unsigned replicas; /* >= 1 */
 	enum dp_strategy strategy;
 	bool has_bitstream;

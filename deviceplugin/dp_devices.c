@@ -10,46 +10,6 @@
 
 #include "kyborg/error.h"
 
-static bool has_u16(const uint16_t *v, size_t n, uint16_t x)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == x)
-			return true;
-	return false;
-}
-
-static bool has_str(char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; s && i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
-static bool class_matches(const struct dp_selector *s, uint32_t class_code)
-{
-	for (size_t i = 0; i < s->n_classes; i++) {
-		unsigned shift = (unsigned)(6 - s->class_digits[i]) * 4;
-		if ((class_code >> shift) == s->classes[i])
-			return true;
-	}
-	return false;
-}
-
-static bool pf_name_matches(const struct dp_selector *s, const struct ky_pci_dev *dev,
-			    const struct ky_pci_list *all)
-{
-	if (!dev->physfn[0])
-		return false;
-	const struct ky_pci_dev *pf = all ? ky_pci_list_find(all, dev->physfn) : NULL;
-	if (!pf)
-		return false;
-	for (size_t i = 0; i < pf->n_netdevs; i++)
-		if (has_str(s->pf_names, s->n_pf_names, pf->netdevs[i]))
-			return true;
-	return false;
-}
-
 static bool kind_takes(enum dp_kind kind, const struct ky_pci_dev *dev)
 {
 	switch (kind) {
@@ -65,32 +25,7 @@ static bool kind_takes(enum dp_kind kind, const struct ky_pci_dev *dev)
 
 bool dp_resource_matches(const struct dp_resource *res, const struct ky_pci_dev *dev, const struct ky_pci_list *all)
 {
-	const struct dp_selector *s = &res->selector;
-	if (!kind_takes(res->kind, dev))
-		return false;
-	if (s->n_vendors && !has_u16(s->vendors, s->n_vendors, dev->vendor))
-		return false;
-	if (s->n_devices && !has_u16(s->devices, s->n_devices, dev->device))
-		return false;
-	/* An unbound function still matches a drivers selector: its driver
-	 * went away (or is being swapped), and kubelet must hear that it is
-	 * Unhealthy rather than lose it. */
-	if (s->n_drivers && dev->driver && !has_str(s->drivers, s->n_drivers, dev->driver))
-		return false;
-	if (s->n_classes && !class_matches(s, dev->class_code))
-		return false;
-	if (s->n_pf_names && !pf_name_matches(s, dev, all))
-		return false;
-	if (s->n_pci_addresses && !has_str(s->pci_addresses, s->n_pci_addresses, dev->addr))
-		return false;
-	if (s->n_numa_nodes) {
-		bool found = false;
-		for (size_t i = 0; i < s->n_numa_nodes; i++)
-			found |= s->numa_nodes[i] == dev->numa_node;
-		if (!found)
-			return false;
-	}
-	return true;
+	return kind_takes(res->kind, dev) && ky_pci_selector_matches(&res->selector, dev, all);
 }
 
 void dp_devlists_free(struct dp_devlist *lists, size_t n)
