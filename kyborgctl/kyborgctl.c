@@ -1,11 +1,15 @@
-/* kyborgctl: the administrator's view of a Kyborg node. Parses the command
- * line, asks libkyborg, prints; exit 0 on success, 1 on failure, 2 on a
- * usage error. */
+/* kyborgctl: the administrator's view of a Kyborg node and the call that
+ * programs whole devices for a node's role. Parses the command line, asks
+ * libkyborg, prints. Exit codes: 0 converged (status: success), 1 failed,
+ * 2 usage error, 3 changes (plan) or changed (apply), 4 refused. */
 #include "kyborg/json.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
 #include "kyborg/inventory.h"
 #include "kyborg/log.h"
+#include "kyborg/node_apply.h"
+#include "kyborg/node_plan.h"
+#include "kyborg/node_profile.h"
 #include "kyborg/pci.h"
 
 #include <cjson/cJSON.h>
@@ -23,17 +27,19 @@
 
 #define PROG "kyborgctl"
 
-enum { EXIT_USAGE = 2 };
+enum { EXIT_USAGE = 2, EXIT_CHANGES = 3, EXIT_REFUSED = 4 };
 
 
 static void usage(FILE *f)
 {
 	fputs("Usage: " PROG " [OPTIONS] COMMAND [ARGS]\n"
 	      "\n"
-	      "Show what Kyborg sees on this Kubernetes node.\n"
+	      "Show what Kyborg sees on this Kubernetes node and program whole devices for its role.\n"
 	      "\n"
 	      "Commands:\n"
 	      "  status [--json]        The node's GPUs, FPGAs and NICs (VFs under their PF)\n"
+	      "  plan -f PROFILE        What apply would change, device by device; changes nothing\n"
+	      "  apply -f PROFILE       Converge the node's devices to the profile\n"
 	      "  help                   Show this help\n"
 	      "\n"
 	      "Options:\n"
@@ -130,6 +136,178 @@ static int cmd_status(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static void converge_usage(FILE *f, const char *cmd)
+{
+	fprintf(f,
+		"Usage: " PROG " %s -f PROFILE [OPTIONS]\n"
+		"\n"
+		"%s\n"
+		"\n"
+		"Options:\n"
+		"  -f, --file PROFILE         The node profile (JSON; see the README)\n"
+		"  -j, --json                 Print the plan as JSON\n"
+		"      --force                Change devices in use by pods too (the plan names them)\n"
+		"      --cni-state-dir DIR    The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
+		"      --kubelet-checkpoint F Kubelet's device-plugin checkpoint\n"
+		"                             (default " KY_KUBELET_CHECKPOINT_DEFAULT ")\n"
+		"      --state-dir DIR        Kyborg's state directory (default " KY_DP_STATE_DIR_DEFAULT ")\n"
+		"  -h, --help                 Show this help and exit\n"
+		"\n"
+		"Exit status: 0 converged (nothing %s), 3 %s, 4 refused (bad profile, or a\n"
+		"change would disrupt pods without --force; nothing changed), 1 failed (the\n"
+		"report says which change failed and what it left), 2 usage error.\n",
+		cmd,
+		strcmp(cmd, "plan") == 0 ? "Print what apply would change, device by device, whether a change takes\n"
+					   "a device from running pods or needs a reboot. Changes nothing." :
+					   "Converge the node's devices to the profile and print what changed. Running\n"
+					   "it again changes nothing. Devices in use by pods are left alone without --force.",
+		strcmp(cmd, "plan") == 0 ? "to change" : "changed",
+		strcmp(cmd, "plan") == 0 ? "changes to make" : "changed");
+}
+
+struct converge_opts {
+	const char *profile;
+	bool json, force;
+	struct ky_usage_sources usage;
+	const char *state_dir;
+};
+
+static int exit_code(enum ky_plan_result r)
+{
+	switch (r) {
+	case KY_PLAN_CONVERGED:
+		return EXIT_SUCCESS;
+	case KY_PLAN_CHANGES:
+	case KY_PLAN_CHANGED:
+		return EXIT_CHANGES;
+	case KY_PLAN_REFUSED:
+		return EXIT_REFUSED;
+	case KY_PLAN_FAILED:
+		break;
+	}
+	return EXIT_FAILURE;
+}
+
+static int print_plan(const struct ky_plan *plan, const struct ky_node_targets *t, bool applied, bool json,
+		      struct ky_error **err)
+{
+	if (!json)
+		return ky_plan_write_text(plan, t, applied, stdout, err);
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	if (ky_plan_to_json(plan, t, applied, &doc, err) < 0)
+		return -ENOMEM;
+	_cleanup_free_ char *text = cJSON_Print(doc);
+	if (!text)
+		return ky_error_set(err, ENOMEM, "format JSON: out of memory");
+	puts(text);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return ky_error_set(err, EIO, "write to stdout failed");
+	return 0;
+}
+
+/* plan and apply: profile, devices, their state and users, the plan; then
+ * apply runs it. A profile the node cannot take is refused (exit 4). */
+static int converge(const char *cmd, const struct converge_opts *o, bool apply)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_profile_freep) struct ky_profile *profile = NULL;
+	_cleanup_(ky_pci_list_freep) struct ky_pci_list *pci = NULL;
+	_cleanup_(ky_node_targets_freep) struct ky_node_targets *targets = NULL;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *usage = NULL;
+	_cleanup_(ky_plan_freep) struct ky_plan *plan = NULL;
+
+	if (ky_profile_load(o->profile, &profile, &err) < 0) {
+		if (ky_error_code(err) != EINVAL)
+			return fail(cmd, err);
+		fprintf(stderr, PROG " %s: refused: %s\n", cmd, ky_error_msg(err));
+		return EXIT_REFUSED;
+	}
+	if (ky_pci_discover(&pci, &err) < 0)
+		return fail(cmd, err);
+	if (ky_node_targets_resolve(profile, pci, &targets, &err) < 0) {
+		fprintf(stderr, PROG " %s: refused: %s: %s\n", cmd, o->profile, ky_error_msg(err));
+		return EXIT_REFUSED;
+	}
+	if (ky_node_read_current(targets, &err) < 0 || ky_node_usage_read(&o->usage, &usage, &err) < 0 ||
+	    ky_node_plan(targets, pci, usage, o->force, &plan, &err) < 0)
+		return fail(cmd, err);
+	int applied_r = 0;
+	if (apply && !plan->refused)
+		applied_r = ky_node_apply(plan, &err);
+	_cleanup_error_ struct ky_error *perr = NULL;
+	if (print_plan(plan, targets, apply, o->json, &perr) < 0)
+		return fail(cmd, perr);
+	if (applied_r < 0)
+		fprintf(stderr, PROG " %s: %s\n", cmd, ky_error_msg(err));
+	return exit_code(ky_plan_result(plan, apply));
+}
+
+static int cmd_converge(int argc, char **argv, bool apply)
+{
+	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR };
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "cni-state-dir", required_argument, NULL, OPT_CNI_DIR },
+		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *cmd = apply ? "apply" : "plan";
+	struct converge_opts o = {
+		.usage = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT, .kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT },
+		.state_dir = KY_DP_STATE_DIR_DEFAULT,
+	};
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":f:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.profile = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case OPT_FORCE:
+			o.force = true;
+			break;
+		case OPT_CNI_DIR:
+			o.usage.cni_state_dir = optarg;
+			break;
+		case OPT_CHECKPOINT:
+			o.usage.kubelet_checkpoint = optarg;
+			break;
+		case OPT_STATE_DIR:
+			o.state_dir = optarg;
+			break;
+		case 'h':
+			converge_usage(stdout, cmd);
+			return EXIT_SUCCESS;
+		case ':':
+			return usage_error(cmd, "option '%s' needs a value", bad_option(argv));
+		default:
+			return usage_error(cmd, "unknown option '%s'", bad_option(argv));
+		}
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!o.profile)
+		return usage_error(cmd, "needs a profile: -f PROFILE");
+	return converge(cmd, &o, apply);
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	return cmd_converge(argc, argv, false);
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+	return cmd_converge(argc, argv, true);
+}
+
 static int cmd_help(int argc, char **argv)
 {
 	(void)argc;
@@ -143,6 +321,8 @@ static const struct {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{ "status", cmd_status },
+	{ "plan", cmd_plan },
+	{ "apply", cmd_apply },
 	{ "help", cmd_help },
 };
 

@@ -22,6 +22,16 @@ struct ky_nl {
 
 int ky_nl_open(struct ky_nl **out, struct ky_error **err)
 {
+	return ky_nl_open_proto(out, NETLINK_ROUTE, err);
+}
+
+struct nl_sock *ky_nl_sock(struct ky_nl *nl)
+{
+	return nl->sk;
+}
+
+int ky_nl_open_proto(struct ky_nl **out, int protocol, struct ky_error **err)
+{
 	struct ky_nl *nl = calloc(1, sizeof(*nl));
 	if (!nl)
 		return ky_error_set(err, ENOMEM, "allocate netlink handle");
@@ -30,10 +40,11 @@ int ky_nl_open(struct ky_nl **out, struct ky_error **err)
 		free(nl);
 		return ky_error_set(err, ENOMEM, "allocate netlink socket");
 	}
-	int r = nl_connect(nl->sk, NETLINK_ROUTE);
+	int r = nl_connect(nl->sk, protocol);
 	if (r < 0) {
 		ky_nl_close(nl);
-		return ky_error_set(err, EIO, "connect route netlink: %s", nl_geterror(r));
+		return ky_error_set(err, EIO, "connect %s netlink: %s", protocol == NETLINK_ROUTE ? "route" : "generic",
+				    nl_geterror(r));
 	}
 	/* Ask for the kernel's reason with every error ("VF ... not supported"). */
 	int one = 1;

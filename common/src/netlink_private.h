@@ -1,4 +1,4 @@
-/* Internals shared by the rtnetlink files of libkyborg. */
+/* Internals shared by the netlink files of libkyborg (rtnetlink, devlink). */
 #pragma once
 
 #include <netlink/msg.h>
@@ -6,6 +6,11 @@
 struct ky_error;
 struct ky_nl;
 struct rtnl_link;
+
+/* A netlink socket of another protocol (NETLINK_GENERIC for devlink),
+ * with the same extended-ack errors as ky_nl_open's. */
+int ky_nl_open_proto(struct ky_nl **out, int protocol, struct ky_error **err);
+struct nl_sock *ky_nl_sock(struct ky_nl *nl);
 
 /* Like ky_nl_transact, calling valid(msg, arg) for each answer message. */
 int ky_nl_transact_cb(struct ky_nl *nl, struct nl_msg *msg, int (*valid)(struct nl_msg *, void *), void *arg,

@@ -1,0 +1,59 @@
+/* kyborgctl's side that touches the node: who uses each device (the CNI
+ * plugin's records and kubelet's device-plugin checkpoint), the devices'
+ * whole-device state beyond PCI discovery (devlink eswitch mode, a GPU's
+ * state through its `read` program), and the executor that runs a plan's
+ * actions in order, stopping at the first failure and saying where. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "kyborg/node_plan.h"
+
+struct ky_error;
+
+#define KY_CNI_STATE_DIR_DEFAULT "/var/lib/cni/kyborg"
+#define KY_DP_STATE_DIR_DEFAULT "/var/lib/kyborg"
+#define KY_KUBELET_CHECKPOINT_DEFAULT "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint"
+
+struct ky_usage_sources {
+	const char *cni_state_dir;      /* NULL: not read */
+	const char *kubelet_checkpoint; /* NULL: not read */
+};
+
+/* Reads who uses which PCI function now: every CNI record of this boot
+ * (device.pciID) and every device kubelet has assigned to a container
+ * (device IDs that are PCI addresses, "ADDR::N" replicas included). A
+ * missing directory or file means no users; an unreadable record is
+ * skipped with a warning log. Creates nothing. */
+int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage **out, struct ky_error **err);
+/* The parsers behind it, pure: one CNI record (ignored unless its bootID
+ * is boot_id or absent) and kubelet's checkpoint document. */
+int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct cJSON *rec, const char *boot_id);
+int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const struct cJSON *doc);
+
+/* Fills each target's cur: the devlink eswitch mode of NIC PFs whose entry
+ * sets one, and the state GPU entries' `read` programs print. What cannot
+ * be read stays unknown with a note (the plan then shows "unknown"); only
+ * running out of memory fails. */
+int ky_node_read_current(struct ky_node_targets *t, struct ky_error **err);
+
+/* Runs the plan's actions in order (nothing when it is refused), filling
+ * each one's status and steps. At the first failure it stops: that action
+ * is failed (its error says what it undid, or where the device was left),
+ * the later ones not run. Returns 0 when every action is done, or the
+ * failure's -errno with "<device> <change>: ..." in *err. */
+int ky_node_apply(struct ky_plan *p, struct ky_error **err);
+
+/* ---- The executor's kernel writes, for the kernel tier's tests too ---- */
+
+/* Sets devpath's sriov_numvfs (devpath: "/sys/bus/pci/devices/ADDR" or any
+ * device directory with that attribute) from cur to want, through 0 when
+ * both are non-zero, as the kernel requires. Each write is logged as a step
+ * of a (may be NULL). When the second write fails the previous count is
+ * written back and the error says whether that worked. */
+int ky_sriov_set_num_vfs(const char *devpath, int cur, int want, struct ky_action *a, struct ky_error **err);
+/* Binds the PCI function addr to driver through driver_override: override,
+ * unbind from the current driver, bind. A function already on it is left
+ * alone. A driver that is not loaded is refused before anything is
+ * written; a failed bind puts the override and the old driver back. */
+int ky_pci_bind_driver(const char *addr, const char *driver, struct ky_action *a, struct ky_error **err);

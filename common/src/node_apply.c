@@ -1,0 +1,120 @@
+/* The executor: a plan's actions in order, each through the module that
+ * touches its part of the kernel (sysfs, devlink, an admin's program).
+ * It stops at the first failure, so a report names the last change made
+ * and the one that failed; the failed change itself undoes what it can. */
+#include "kyborg/node_apply.h"
+#include "kyborg/devlink.h"
+#include "kyborg/error.h"
+#include "node_private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int apply_num_vfs(struct ky_action *a, struct ky_error **err)
+{
+	const struct ky_node_target *t = a->target;
+	char devpath[64];
+	snprintf(devpath, sizeof(devpath), "/sys/bus/pci/devices/%s", t->dev->addr);
+	int cur = t->dev->sriov_numvfs < 0 ? 0 : t->dev->sriov_numvfs;
+	return ky_sriov_set_num_vfs(devpath, cur, t->entry->num_vfs, a, err);
+}
+
+static int apply_eswitch(struct ky_action *a, struct ky_error **err)
+{
+	const struct ky_node_target *t = a->target;
+	int r = ky_devlink_eswitch_set("pci", t->dev->addr, t->entry->eswitch, err);
+	if (r < 0)
+		return r;
+	return ky_action_step(a, "devlink pci/%s eswitch mode %s", t->dev->addr,
+			      ky_eswitch_mode_name(t->entry->eswitch)) < 0 ?
+		       ky_error_set(err, ENOMEM, "out of memory") :
+		       0;
+}
+
+/* Binds VFs 0..N-1 as the PF shows them now (after a VF count change). */
+static int apply_vf_driver(struct ky_action *a, struct ky_error **err)
+{
+	const struct ky_node_target *t = a->target;
+	const char *driver = t->entry->vf_driver;
+	_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pf = NULL;
+	int r = ky_pci_lookup_net(t->dev->addr, &pf, err);
+	if (r < 0)
+		return r;
+	size_t n = t->entry->num_vfs >= 0 ? (size_t)t->entry->num_vfs : (size_t)(t->dev->sriov_numvfs > 0 ? t->dev->sriov_numvfs : 0);
+	if (n > pf->n_virtfns)
+		n = pf->n_virtfns;
+	for (size_t v = 0; v < n; v++) {
+		if (!pf->virtfns[v])
+			continue;
+		if ((r = ky_pci_bind_driver(pf->virtfns[v], driver, a, err)) < 0)
+			return ky_error_prefix(err, "VF %zu of %zu (VFs before it are on %s)", v, n, driver);
+	}
+	return 0;
+}
+
+static int apply_command(struct ky_action *a, struct ky_error **err)
+{
+	const struct ky_node_target *t = a->target;
+	const struct ky_profile_command *c = &t->entry->command;
+	int r = ky_node_run_program(c->apply, t->dev->addr, c->state, c->timeout_ms, NULL, err);
+	if (r < 0)
+		return r;
+	if (ky_action_step(a, "ran %s %s (KYBORG_STATE=%s)", c->apply[0], t->dev->addr, c->state) < 0)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	if (c->reboot)
+		return 0; /* the new state shows after the reboot */
+	_cleanup_free_ char *now = NULL;
+	if ((r = ky_node_run_program(c->read, t->dev->addr, NULL, c->timeout_ms, &now, err)) < 0)
+		return ky_error_prefix(err, "read back after %s", c->apply[0]);
+	if (strcmp(now, c->state) != 0)
+		return ky_error_set(err, EIO, "%s ran, but %s now prints \"%s\", not \"%s\"", c->apply[0], c->read[0], now,
+				    c->state);
+	return 0;
+}
+
+static int apply_image(struct ky_action *a, struct ky_error **err)
+{
+	(void)a;
+	return ky_error_set(err, EOPNOTSUPP, "FPGA image programming is not part of this build yet; nothing changed");
+}
+
+int ky_node_apply(struct ky_plan *p, struct ky_error **err)
+{
+	if (p->refused)
+		return ky_error_set(err, EPERM, "refused: a change would take a device from running pods (--force)");
+	for (size_t i = 0; i < p->n; i++) {
+		struct ky_action *a = &p->acts[i];
+		int r;
+		switch (a->kind) {
+		case KY_ACT_NUM_VFS:
+			r = apply_num_vfs(a, err);
+			break;
+		case KY_ACT_ESWITCH:
+			r = apply_eswitch(a, err);
+			break;
+		case KY_ACT_VF_DRIVER:
+			r = apply_vf_driver(a, err);
+			break;
+		case KY_ACT_COMMAND:
+			r = apply_command(a, err);
+			break;
+		case KY_ACT_IMAGE:
+			r = apply_image(a, err);
+			break;
+		default:
+			r = ky_error_set(err, EINVAL, "unknown action");
+		}
+		if (r >= 0) {
+			a->status = KY_ACT_DONE;
+			continue;
+		}
+		a->status = KY_ACT_FAILED;
+		a->error = strdup(err && *err ? ky_error_msg(*err) : strerror(-r));
+		for (size_t k = i + 1; k < p->n; k++)
+			p->acts[k].status = KY_ACT_NOT_RUN;
+		return ky_error_prefix(err, "%s %s", a->target->dev->addr, ky_action_name(a->kind));
+	}
+	return 0;
+}

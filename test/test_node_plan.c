@@ -1,0 +1,326 @@
+/* kyborgctl's planner over a node built in memory: which devices a profile
+ * takes, the changes that converge them, the pods a change would disrupt
+ * and the refusal without --force; who uses a device, from CNI records
+ * and kubelet's checkpoint; the reports. Pure: no sysfs, no root. */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <string.h>
+
+#include "kyborg/error.h"
+#include "kyborg/json.h"
+#include "kyborg/node_apply.h"
+#include "kyborg/node_plan.h"
+#include "kyborg/node_profile.h"
+
+#define PF "0000:18:00.0"
+#define VF0 "0000:18:01.0"
+#define VF1 "0000:18:01.1"
+#define GPU "0000:3b:00.0"
+#define FPGA "0000:af:00.0"
+
+static char *vf_addrs[] = { VF0, VF1 };
+static char *pf_netdevs[] = { "ens1f0" };
+
+/* A PF with 2 of 8 VFs (on iavf), a GPU and an FPGA. */
+static struct ky_pci_dev node_devs[] = {
+	{ .addr = PF, .vendor = 0x8086, .device = 0x1592, .class_code = 0x020000, .driver = "ice", .numa_node = 0,
+	  .sriov_totalvfs = 8, .sriov_numvfs = 2, .virtfns = vf_addrs, .n_virtfns = 2, .netdevs = pf_netdevs,
+	  .n_netdevs = 1 },
+	{ .addr = VF0, .vendor = 0x8086, .device = 0x1889, .class_code = 0x020000, .driver = "iavf",
+	  .sriov_totalvfs = -1, .sriov_numvfs = -1, .physfn = PF },
+	{ .addr = VF1, .vendor = 0x8086, .device = 0x1889, .class_code = 0x020000, .driver = "iavf",
+	  .sriov_totalvfs = -1, .sriov_numvfs = -1, .physfn = PF },
+	{ .addr = GPU, .vendor = 0x10de, .device = 0x2330, .class_code = 0x030200, .driver = "nvidia",
+	  .sriov_totalvfs = -1, .sriov_numvfs = -1 },
+	{ .addr = FPGA, .vendor = 0x8086, .device = 0x0b30, .class_code = 0x120000, .driver = "dfl-pci",
+	  .sriov_totalvfs = -1, .sriov_numvfs = -1 },
+};
+static const struct ky_pci_list node = { .devs = node_devs, .n = KY_ARRAY_SIZE(node_devs) };
+
+struct planned {
+	struct ky_profile *profile;
+	struct ky_node_targets *targets;
+	struct ky_plan *plan;
+};
+
+static void planned_release(struct planned *p)
+{
+	ky_plan_free(p->plan);
+	ky_node_targets_free(p->targets);
+	ky_profile_free(p->profile);
+}
+
+/* Parses, resolves and plans; `cur` (may be NULL) sets the first target's
+ * current state as ky_node_read_current would. */
+static int plan_for(const char *json, const struct ky_dev_current *cur, const struct ky_node_usage *usage, bool force,
+		    struct planned *out, struct ky_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	int r = ky_profile_parse(json, strlen(json), &out->profile, err);
+	if (r < 0)
+		return r;
+	if ((r = ky_node_targets_resolve(out->profile, &node, &out->targets, err)) < 0)
+		return r;
+	if (cur && out->targets->n) {
+		struct ky_dev_current *c = &out->targets->t[0].cur;
+		c->eswitch = cur->eswitch;
+		c->command_state = cur->command_state ? strdup(cur->command_state) : NULL;
+	}
+	return ky_node_plan(out->targets, &node, usage, force, &out->plan, err);
+}
+
+Test(node_plan, a_node_that_matches_the_profile_plans_nothing)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	struct ky_dev_current cur = { .eswitch = KY_ESWITCH_LEGACY };
+	cr_assert_eq(plan_for("{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"numVfs\":2,"
+			      "\"eswitchMode\":\"legacy\",\"vfDriver\":\"iavf\"}]}",
+			      &cur, NULL, false, &p, &err),
+		     0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.targets->n, 1);
+	cr_assert_eq(p.plan->n, 0);
+	cr_assert_eq(ky_plan_result(p.plan, false), KY_PLAN_CONVERGED);
+	cr_assert_eq(ky_plan_result(p.plan, true), KY_PLAN_CONVERGED);
+}
+
+Test(node_plan, nic_changes_come_in_order_count_then_eswitch_then_vf_driver)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	struct ky_dev_current cur = { .eswitch = KY_ESWITCH_LEGACY };
+	cr_assert_eq(plan_for("{\"devices\":[{\"selector\":{\"pfNames\":[\"x\"],\"vendors\":[\"8086\"]},\"kind\":\"nic\","
+			      "\"numVfs\":4,\"eswitchMode\":\"switchdev\",\"vfDriver\":\"vfio-pci\"}]}",
+			      &cur, NULL, false, &p, &err),
+		     0, "%s", ky_error_msg(err));
+	/* pfNames picks VFs by their PF's name; a PF has no PF: nothing. */
+	cr_assert_eq(p.targets->n, 0);
+	cr_assert_eq(p.targets->n_notes, 1);
+	cr_assert_str_eq(p.targets->notes[0], "devices[0].selector matches no NIC physical function on this node");
+	planned_release(&p);
+
+	cr_assert_eq(plan_for("{\"devices\":[{\"selector\":{\"vendors\":[\"8086\"]},\"kind\":\"nic\","
+			      "\"numVfs\":4,\"eswitchMode\":\"switchdev\",\"vfDriver\":\"vfio-pci\"}]}",
+			      &cur, NULL, false, &p, &err),
+		     0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.targets->n, 1, "the selector takes the PF, not its VFs or the Intel FPGA");
+	cr_assert_eq(p.targets->t[0].dev, &node_devs[0]);
+	cr_assert_eq(p.plan->n, 3);
+	cr_assert_eq(p.plan->acts[0].kind, KY_ACT_NUM_VFS);
+	cr_assert_str_eq(p.plan->acts[0].from, "2");
+	cr_assert_str_eq(p.plan->acts[0].to, "4");
+	cr_assert_eq(p.plan->acts[1].kind, KY_ACT_ESWITCH);
+	cr_assert_str_eq(p.plan->acts[1].from, "legacy");
+	cr_assert_str_eq(p.plan->acts[1].to, "switchdev");
+	cr_assert_eq(p.plan->acts[2].kind, KY_ACT_VF_DRIVER);
+	cr_assert_str_eq(p.plan->acts[2].to, "vfio-pci");
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_not(p.plan->acts[i].disruptive, "no pods, nothing disrupted");
+	cr_assert_eq(ky_plan_result(p.plan, false), KY_PLAN_CHANGES);
+}
+
+Test(node_plan, a_vf_driver_change_alone_names_the_vfs_on_other_drivers)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	cr_assert_eq(plan_for("{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"vfDriver\":\"vfio-pci\"}]}",
+			      NULL, NULL, false, &p, &err),
+		     0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.plan->n, 1);
+	cr_assert_eq(p.plan->acts[0].kind, KY_ACT_VF_DRIVER);
+	cr_assert_str_eq(p.plan->acts[0].from, "iavf on 2 of 2 VFs");
+}
+
+Test(node_plan, an_unreadable_eswitch_mode_is_planned_from_unknown)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	cr_assert_eq(plan_for("{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"eswitchMode\":\"legacy\"}]}",
+			      NULL, NULL, false, &p, &err),
+		     0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.plan->n, 1);
+	cr_assert_str_eq(p.plan->acts[0].from, "unknown");
+}
+
+static struct ky_node_usage *usage_of(const char *addr, const char *who)
+{
+	struct ky_node_usage *u = calloc(1, sizeof(*u));
+	cr_assert_not_null(u);
+	cr_assert_eq(ky_node_usage_add(u, addr, who), 0);
+	return u;
+}
+
+Test(node_plan, a_change_to_a_vf_in_use_is_refused_unless_forced_and_names_the_pod)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = usage_of("18:01.1", "pod a container c (kyborg.io/vf)");
+	const char *json = "{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"numVfs\":4}]}";
+
+	cr_assert_eq(plan_for(json, NULL, u, false, &p, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.plan->n, 1);
+	cr_assert(p.plan->acts[0].disruptive);
+	cr_assert_eq(p.plan->acts[0].n_pods, 1);
+	cr_assert_str_eq(p.plan->acts[0].pods[0], "pod a container c (kyborg.io/vf)");
+	cr_assert(p.plan->refused);
+	cr_assert_eq(ky_plan_result(p.plan, false), KY_PLAN_REFUSED);
+	cr_assert_eq(ky_node_apply(p.plan, &err), -EPERM, "a refused plan never runs");
+	cr_assert_eq(p.plan->acts[0].status, KY_ACT_PLANNED);
+	planned_release(&p);
+
+	cr_assert_eq(plan_for(json, NULL, u, true, &p, &err), 0, "%s", ky_error_msg(err));
+	cr_assert(p.plan->acts[0].disruptive);
+	cr_assert_not(p.plan->refused);
+	cr_assert_eq(ky_plan_result(p.plan, false), KY_PLAN_CHANGES);
+}
+
+Test(node_plan, a_user_of_another_device_does_not_block_a_change)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = usage_of(GPU, "pod a container c (kyborg.io/gpu)");
+	cr_assert_eq(plan_for("{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"numVfs\":0}]}", NULL, u, false,
+			      &p, &err),
+		     0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.plan->n, 1);
+	cr_assert_not(p.plan->acts[0].disruptive);
+	cr_assert_not(p.plan->refused);
+}
+
+#define GPU_ENTRY(extra)                                                                                   \
+	"{\"devices\":[{\"pciAddress\":\"" GPU "\",\"kind\":\"gpu\",\"command\":{\"state\":\"mig-7\","     \
+	"\"apply\":[\"/a\"],\"read\":[\"/r\"]" extra "}}]}"
+
+Test(node_plan, a_gpu_runs_its_command_only_when_read_prints_another_state)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = usage_of(GPU, "pod a container c (kyborg.io/gpu)");
+	struct ky_dev_current same = { .command_state = "mig-7" }, other = { .command_state = "whole" };
+
+	cr_assert_eq(plan_for(GPU_ENTRY(""), &same, u, false, &p, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.plan->n, 0);
+	planned_release(&p);
+
+	cr_assert_eq(plan_for(GPU_ENTRY(",\"reboot\":true"), &other, u, false, &p, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(p.plan->n, 1);
+	cr_assert_eq(p.plan->acts[0].kind, KY_ACT_COMMAND);
+	cr_assert_str_eq(p.plan->acts[0].from, "whole");
+	cr_assert_str_eq(p.plan->acts[0].to, "mig-7");
+	cr_assert(p.plan->acts[0].reboot);
+	cr_assert(p.plan->refused, "the GPU is in use");
+	planned_release(&p);
+
+	cr_assert_eq(plan_for(GPU_ENTRY(",\"disruptive\":false"), &other, u, false, &p, &err), 0, "%s",
+		     ky_error_msg(err));
+	cr_assert_not(p.plan->acts[0].disruptive, "the admin says this change leaves users alone");
+	cr_assert_not(p.plan->refused);
+}
+
+struct resolve_case {
+	const char *json;
+	const char *want;
+};
+
+static const struct resolve_case unresolvable[] = {
+	{ "{\"devices\":[{\"pciAddress\":\"0000:19:00.0\",\"kind\":\"nic\",\"numVfs\":2}]}",
+	  "devices[0].pciAddress: no PCI function 0000:19:00.0 on this node" },
+	{ "{\"devices\":[{\"pciAddress\":\"" GPU "\",\"kind\":\"nic\",\"numVfs\":2}]}",
+	  "devices[0].pciAddress: 0000:3b:00.0 is not a NIC (kind nic)" },
+	{ "{\"devices\":[{\"pciAddress\":\"" VF0 "\",\"kind\":\"nic\",\"numVfs\":2}]}",
+	  "devices[0].pciAddress: 0000:18:01.0 is a VF; a nic entry takes physical functions (kind nic)" },
+	{ "{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"fpga\",\"image\":{\"id\":\"x\",\"path\":\"/x\","
+	  "\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\"}}]}",
+	  "devices[0].pciAddress: 0000:18:00.0 is not an FPGA (kind fpga)" },
+	{ "{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"numVfs\":9}]}",
+	  "devices[0].numVfs: 9 is more than 0000:18:00.0 can have (sriov_totalvfs 8)" },
+	{ "{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"numVfs\":2},"
+	  "{\"selector\":{\"drivers\":[\"ice\"]},\"kind\":\"nic\",\"eswitchMode\":\"legacy\"}]}",
+	  "devices[1]: chooses 0000:18:00.0, which devices[0] already does" },
+};
+
+Test(node_plan, a_profile_the_node_cannot_take_is_refused_naming_the_field)
+{
+	for (size_t i = 0; i < KY_ARRAY_SIZE(unresolvable); i++) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		_cleanup_(planned_release) struct planned p;
+		cr_expect_eq(plan_for(unresolvable[i].json, NULL, NULL, false, &p, &err), -EINVAL, "case %zu", i);
+		cr_expect_str_eq(ky_error_msg(err), unresolvable[i].want, "case %zu", i);
+		cr_expect_null(p.plan);
+	}
+}
+
+Test(node_plan, the_json_report_carries_result_pods_and_steps)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(planned_release) struct planned p;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = usage_of(VF0, "CNI net1 container abc interface net1");
+	cr_assert_eq(plan_for("{\"devices\":[{\"pciAddress\":\"" PF "\",\"kind\":\"nic\",\"numVfs\":0}]}", NULL, u, true,
+			      &p, &err),
+		     0);
+	p.plan->acts[0].status = KY_ACT_DONE;
+	cr_assert_eq(ky_action_step(&p.plan->acts[0], "wrote \"%d\" to %s", 0, "sriov_numvfs"), 0);
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ky_plan_to_json(p.plan, p.targets, true, &doc, &err), 0);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "result")), "changed");
+	const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "actions"), 0);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(a, "device")), PF);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(a, "entry")), "devices[0]");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(a, "change")), "numVfs");
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(a, "disruptive")));
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "pods"), 0)),
+			 "CNI net1 container abc interface net1");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "steps"), 0)),
+			 "wrote \"0\" to sriov_numvfs");
+}
+
+/* ---- Who uses a device ---- */
+
+Test(node_usage, a_cni_record_of_this_boot_claims_its_pci_device)
+{
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
+	_cleanup_(cJSON_Deletep) cJSON *now = cJSON_Parse(
+		"{\"network\":\"sriov\",\"containerID\":\"0123456789abcdef0123\",\"ifname\":\"net1\",\"bootID\":\"B1\","
+		"\"device\":{\"name\":\"ens1f0v0\",\"pciID\":\"0000:18:01.0\"}}");
+	_cleanup_(cJSON_Deletep) cJSON *old = cJSON_Parse(
+		"{\"containerID\":\"x\",\"ifname\":\"net1\",\"bootID\":\"B0\",\"device\":{\"pciID\":\"0000:18:01.1\"}}");
+	_cleanup_(cJSON_Deletep) cJSON *veth = cJSON_Parse("{\"containerID\":\"y\",\"device\":{\"name\":\"veth0\"}}");
+	cr_assert_eq(ky_node_usage_add_cni_record(u, now, "B1"), 0);
+	cr_assert_eq(ky_node_usage_add_cni_record(u, old, "B1"), 0);
+	cr_assert_eq(ky_node_usage_add_cni_record(u, veth, "B1"), 0);
+	cr_assert_eq(u->n, 1, "an earlier boot's record and a device without PCI address claim nothing");
+	cr_assert_str_eq(u->users[0].addr, VF0);
+	cr_assert_str_eq(u->users[0].who, "CNI sriov container 0123456789ab interface net1");
+}
+
+Test(node_usage, kubelet_checkpoint_ids_in_both_layouts_and_replicas_name_the_function)
+{
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(
+		"{\"Data\":{\"PodDeviceEntries\":["
+		"{\"PodUID\":\"u1\",\"ContainerName\":\"c1\",\"ResourceName\":\"kyborg.io/gpu\","
+		" \"DeviceIDs\":{\"0\":[\"0000:3b:00.0::1\"],\"1\":[\"0000:86:00.0\"]}},"
+		"{\"PodUID\":\"u2\",\"ContainerName\":\"c2\",\"ResourceName\":\"nvidia.com/gpu\","
+		" \"DeviceIDs\":[\"GPU-5d1b2f\",\"0000:af:00.0\"]}"
+		"]},\"Checksum\":1}");
+	cr_assert_not_null(doc);
+	cr_assert_eq(ky_node_usage_add_kubelet_checkpoint(u, doc), 0);
+	cr_assert_eq(u->n, 3, "an ID that is no PCI address is another plugin's");
+	cr_assert_str_eq(u->users[0].addr, GPU);
+	cr_assert_str_eq(u->users[0].who, "pod u1 container c1 (kyborg.io/gpu)");
+	cr_assert_str_eq(u->users[1].addr, "0000:86:00.0");
+	cr_assert_str_eq(u->users[2].addr, FPGA);
+	cr_assert_str_eq(u->users[2].who, "pod u2 container c2 (nvidia.com/gpu)");
+}
+
+Test(node_usage, missing_sources_mean_no_users_and_create_nothing)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = NULL;
+	struct ky_usage_sources src = { .cni_state_dir = "/nonexistent/kyborg-cni",
+					.kubelet_checkpoint = "/nonexistent/kubelet_internal_checkpoint" };
+	cr_assert_eq(ky_node_usage_read(&src, &u, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(u->n, 0);
+	cr_assert_neq(access("/nonexistent", F_OK), 0);
+}
