@@ -70,13 +70,14 @@ static int current_driver(const char *addr, char *buf, size_t size)
 		return errno == ENOENT ? 0 : -errno;
 	target[n] = '\0';
 	const char *base = strrchr(target, '/');
-	snprintf(buf, size, "%s", base ? base + 1 : target);
+	if (snprintf(buf, size, "%s", base ? base + 1 : target) >= (int)size)
+		return -ENAMETOOLONG;
 	return 0;
 }
 
 int ky_pci_bind_driver(const char *addr_in, const char *driver, struct ky_action *a, struct ky_error **err)
 {
-	char addr[KY_PCI_ADDR_LEN], cur[PATH_MAX], path[PATH_MAX], bind[PATH_MAX];
+	char addr[KY_PCI_ADDR_LEN], cur[256], path[PATH_MAX], bind[PATH_MAX];
 	int r;
 	if (ky_pci_addr_normalize(addr_in, addr) < 0)
 		return ky_error_set(err, EINVAL, "invalid PCI address");
@@ -86,7 +87,8 @@ int ky_pci_bind_driver(const char *addr_in, const char *driver, struct ky_action
 		return ky_error_set(err, -r, "%s: read its driver: %s", addr, strerror(-r));
 	if (strcmp(cur, driver) == 0)
 		return 0;
-	snprintf(bind, sizeof(bind), PCI_DRIVERS "/%s/bind", driver);
+	if (snprintf(bind, sizeof(bind), PCI_DRIVERS "/%s/bind", driver) >= (int)sizeof(bind))
+		return ky_error_set(err, ENAMETOOLONG, "invalid driver name");
 	if (access(bind, W_OK) < 0)
 		return ky_error_set(err, ENOENT, "%s: driver %s is not loaded (no %s); nothing changed", addr, driver, bind);
 
@@ -105,9 +107,9 @@ int ky_pci_bind_driver(const char *addr_in, const char *driver, struct ky_action
 	if (cur[0]) {
 		_cleanup_error_ struct ky_error *rerr = NULL;
 		char old[PATH_MAX];
-		snprintf(old, sizeof(old), PCI_DRIVERS "/%s/bind", cur);
+		int n = snprintf(old, sizeof(old), PCI_DRIVERS "/%s/bind", cur);
 		sysfs_write(path, "\n", a, &rerr);
-		if (sysfs_write(old, addr, a, &rerr) < 0)
+		if (n >= (int)sizeof(old) || sysfs_write(old, addr, a, &rerr) < 0)
 			return ky_error_prefix(err, "%s: bind to %s; binding it back to %s failed too (%s): it has no driver now",
 					       addr, driver, cur, ky_error_msg(rerr));
 		return ky_error_prefix(err, "%s: bind to %s; put it back on %s", addr, driver, cur);

@@ -1,0 +1,393 @@
+/* kyborgctl plan and apply against the simulated node (an umockdev testbed
+ * under the real libudev): the writes to sriov_numvfs (through 0) and to
+ * driver_override, unbind and bind, in order; a second apply that changes
+ * nothing; a failure that says where it stopped and what it put back; a
+ * device in use that is left alone without --force; the GPU command
+ * backend with real programs; bad profiles refused with the field's path.
+ * Runs under umockdev-wrapper; the binary runs as a child like a
+ * deployment tool runs it. */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kyborg/cleanup.h"
+#include "kyborg/json.h"
+#include "kyborg/log.h"
+#include "kytest.h"
+#include "kytest_simnode.h"
+
+#define PF_SYSPATH "/sys/devices/pci0000:17/0000:17:00.0/0000:18:00.0"
+#define VF_SYSPATH(n) "/sys/devices/pci0000:17/0000:17:00.0/0000:18:01." #n
+
+static UMockdevTestbed *tb;
+static char *tmp, cni_dir[PATH_MAX], checkpoint[PATH_MAX], profile[PATH_MAX];
+
+static void setup(void)
+{
+	char pf[16], vfn[4][16];
+	const char *vfs[4];
+	tb = umockdev_testbed_new();
+	cr_assert_not_null(tb);
+	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
+	kyt_unique_name(pf, sizeof(pf), "kypf");
+	for (int i = 0; i < 4; i++) {
+		kyt_unique_name(vfn[i], sizeof(vfn[i]), "kyvf");
+		vfs[i] = vfn[i];
+	}
+	cr_assert_eq(kyt_simnode_load(tb, pf, vfs), 0);
+	/* What the kernel gives every PCI function and loaded driver. */
+	static const char *const vf_paths[] = { VF_SYSPATH(0), VF_SYSPATH(1), VF_SYSPATH(2), VF_SYSPATH(3) };
+	for (size_t i = 0; i < 4; i++)
+		umockdev_testbed_set_attribute(tb, vf_paths[i], "driver_override", "(null)\n");
+	tmp = kyt_tmpdir("kyctl");
+	cr_assert_not_null(tmp);
+	snprintf(cni_dir, sizeof(cni_dir), "%s/cni", tmp);
+	snprintf(checkpoint, sizeof(checkpoint), "%s/kubelet_internal_checkpoint", tmp);
+	snprintf(profile, sizeof(profile), "%s/profile.json", tmp);
+}
+
+static void teardown(void)
+{
+	if (tb) {
+		umockdev_testbed_clear(tb);
+		g_clear_object(&tb);
+	}
+	if (tmp)
+		kyt_rmrf(tmp);
+	free(tmp);
+	tmp = NULL;
+}
+
+TestSuite(kyborgctl_apply, .init = setup, .fini = teardown);
+
+/* A file of the testbed's /sys ("bus/pci/drivers/iavf/bind"). */
+static void sys_path(char *buf, size_t size, const char *rel)
+{
+	gchar *sys = umockdev_testbed_get_sys_dir(tb); /* a copy, ours to free */
+	snprintf(buf, size, "%s/%s", sys, rel);
+	g_free(sys);
+}
+
+static void sys_mkfile(const char *rel)
+{
+	char path[PATH_MAX];
+	sys_path(path, sizeof(path), rel);
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	char *out = NULL;
+	kyt_run(&out, "mkdir", "-p", path, NULL);
+	free(out);
+	*slash = '/';
+	cr_assert_eq(kyt_write_file(path, ""), 0, "%s", path);
+}
+
+static char *sys_read(const char *rel)
+{
+	char path[PATH_MAX];
+	sys_path(path, sizeof(path), rel);
+	return kyt_read_file(path);
+}
+
+/* The loaded drivers a rebind to vfio-pci meets. */
+static void load_drivers(void)
+{
+	sys_mkfile("bus/pci/drivers/iavf/bind");
+	sys_mkfile("bus/pci/drivers/iavf/unbind");
+	sys_mkfile("bus/pci/drivers/vfio-pci/bind");
+}
+
+static void write_profile(const char *json)
+{
+	cr_assert_eq(kyt_write_file(profile, json), 0);
+}
+
+/* Runs kyborgctl CMD -f profile --json (+ extra) against the testbed and
+ * this test's usage sources; returns the exit status, *doc the JSON. */
+static int ctl(const char *cmd, const char *extra, cJSON **doc)
+{
+	char *argv[] = { KYBORGCTL_PATH, (char *)cmd, "-f", profile, "--json", "--cni-state-dir", cni_dir,
+			 "--kubelet-checkpoint", checkpoint, (char *)extra, NULL };
+	char *out = NULL;
+	int status = kyt_runv(&out, argv);
+	*doc = out ? cJSON_Parse(out) : NULL;
+	free(out);
+	return status;
+}
+
+static const char *result(const cJSON *doc)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(doc, "result")) ?: "(none)";
+}
+
+static const cJSON *action(const cJSON *doc, int i)
+{
+	const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "actions"), i);
+	cr_assert_not_null(a, "no action %d", i);
+	return a;
+}
+
+static const char *astr(const cJSON *a, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(a, key)) ?: "(none)";
+}
+
+static const char *step(const cJSON *a, int i)
+{
+	return cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "steps"), i)) ?: "(none)";
+}
+
+static int n_steps(const cJSON *a)
+{
+	return cJSON_GetArraySize(cJSON_GetObjectItem(a, "steps"));
+}
+
+#define NUMVFS "/sys/bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs"
+#define DEVS "/sys/bus/pci/devices/"
+
+Test(kyborgctl_apply, plan_shows_the_change_and_changes_nothing)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("plan", NULL, &doc), 3);
+	cr_assert_str_eq(result(doc), "changes");
+	const cJSON *a = action(doc, 0);
+	cr_assert_str_eq(astr(a, "change"), "numVfs");
+	cr_assert_str_eq(astr(a, "from"), "4");
+	cr_assert_str_eq(astr(a, "to"), "2");
+	cr_assert_str_eq(astr(a, "status"), "planned");
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4");
+	cr_assert_neq(access(cni_dir, F_OK), 0, "plan created the CNI state dir");
+}
+
+Test(kyborgctl_apply, vf_count_goes_through_zero_and_a_second_apply_changes_nothing)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 3, "changed");
+	cr_assert_str_eq(result(doc), "changed");
+	const cJSON *a = action(doc, 0);
+	cr_assert_str_eq(astr(a, "status"), "done");
+	cr_assert_eq(n_steps(a), 2);
+	cr_assert_str_eq(step(a, 0), "wrote \"0\" to " NUMVFS);
+	cr_assert_str_eq(step(a, 1), "wrote \"2\" to " NUMVFS);
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "2");
+
+	_cleanup_(cJSON_Deletep) cJSON *again = NULL;
+	cr_assert_eq(ctl("apply", NULL, &again), 0, "converged");
+	cr_assert_str_eq(result(again), "converged");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(again, "actions")), 0);
+}
+
+Test(kyborgctl_apply, from_zero_vfs_there_is_no_write_of_zero)
+{
+	umockdev_testbed_set_attribute(tb, PF_SYSPATH, "sriov_numvfs", "0\n");
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":8}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 3);
+	const cJSON *a = action(doc, 0);
+	cr_assert_eq(n_steps(a), 1);
+	cr_assert_str_eq(step(a, 0), "wrote \"8\" to " NUMVFS);
+}
+
+Test(kyborgctl_apply, a_profile_the_node_already_matches_writes_nothing)
+{
+	load_drivers();
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":4,"
+		      "\"vfDriver\":\"iavf\"}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 0);
+	cr_assert_str_eq(result(doc), "converged");
+	_cleanup_free_ char *bind = sys_read("bus/pci/drivers/iavf/bind");
+	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF0 "/driver_override");
+	cr_assert_str_eq(bind, "");
+	cr_assert_str_eq(ovr, "(null)\n");
+}
+
+Test(kyborgctl_apply, every_vf_is_bound_to_the_driver_through_driver_override)
+{
+	load_drivers();
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"vfDriver\":\"vfio-pci\"}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 3);
+	const cJSON *a = action(doc, 0);
+	cr_assert_str_eq(astr(a, "change"), "vfDriver");
+	cr_assert_str_eq(astr(a, "from"), "iavf on 4 of 4 VFs");
+	cr_assert_eq(n_steps(a), 12, "override, unbind, bind for each of 4 VFs");
+	cr_assert_str_eq(step(a, 0), "wrote \"vfio-pci\" to " DEVS KYT_SIM_VF0 "/driver_override");
+	cr_assert_str_eq(step(a, 1), "wrote \"" KYT_SIM_VF0 "\" to " DEVS KYT_SIM_VF0 "/driver/unbind");
+	cr_assert_str_eq(step(a, 2), "wrote \"" KYT_SIM_VF0 "\" to /sys/bus/pci/drivers/vfio-pci/bind");
+	cr_assert_str_eq(step(a, 11), "wrote \"" KYT_SIM_VF3 "\" to /sys/bus/pci/drivers/vfio-pci/bind");
+	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF2 "/driver_override");
+	_cleanup_free_ char *unbind = sys_read("bus/pci/drivers/iavf/unbind");
+	cr_assert_str_eq(ovr, "vfio-pci");
+	cr_assert_str_eq(unbind, KYT_SIM_VF3);
+}
+
+Test(kyborgctl_apply, a_driver_that_is_not_loaded_changes_nothing)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"vfDriver\":\"vfio-pci\"}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 1, "failed");
+	cr_assert_str_eq(result(doc), "failed");
+	const cJSON *a = action(doc, 0);
+	cr_assert_str_eq(astr(a, "status"), "failed");
+	cr_assert_eq(n_steps(a), 0);
+	cr_assert(strstr(astr(a, "error"), "VF 0 of 4") && strstr(astr(a, "error"), "driver vfio-pci is not loaded"),
+		  "%s", astr(a, "error"));
+	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF0 "/driver_override");
+	cr_assert_str_eq(ovr, "(null)\n");
+}
+
+Test(kyborgctl_apply, a_failed_bind_puts_the_vf_back_and_the_report_says_where_it_stopped)
+{
+	load_drivers();
+	/* A bind the kernel refuses: here, a store that cannot be written. */
+	char path[PATH_MAX];
+	sys_path(path, sizeof(path), "bus/pci/drivers/vfio-pci/bind");
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2,"
+		      "\"vfDriver\":\"vfio-pci\"}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 1);
+	cr_assert_str_eq(result(doc), "failed");
+	const cJSON *vfs = action(doc, 0), *drv = action(doc, 1);
+	cr_assert_str_eq(astr(vfs, "status"), "done", "the change before the failure stays made");
+	cr_assert_str_eq(astr(drv, "status"), "failed");
+	cr_assert_eq(n_steps(drv), 4);
+	cr_assert_str_eq(step(drv, 0), "wrote \"vfio-pci\" to " DEVS KYT_SIM_VF0 "/driver_override");
+	cr_assert_str_eq(step(drv, 1), "wrote \"" KYT_SIM_VF0 "\" to " DEVS KYT_SIM_VF0 "/driver/unbind");
+	cr_assert_str_eq(step(drv, 2), "wrote \"\n\" to " DEVS KYT_SIM_VF0 "/driver_override");
+	cr_assert_str_eq(step(drv, 3), "wrote \"" KYT_SIM_VF0 "\" to /sys/bus/pci/drivers/iavf/bind");
+	const char *e = astr(drv, "error");
+	cr_assert(strstr(e, "VF 0 of 2") && strstr(e, "put it back on iavf"), "%s", e);
+}
+
+static void write_cni_record(const char *pci)
+{
+	char out[PATH_MAX + 64], rec[512];
+	cr_assert_eq(mkdir(cni_dir, 0700), 0);
+	snprintf(out, sizeof(out), "%s/net1:0123456789abcdef:net1.json", cni_dir);
+	snprintf(rec, sizeof(rec),
+		 "{\"network\":\"net1\",\"containerID\":\"0123456789abcdef\",\"ifname\":\"net1\","
+		 "\"device\":{\"name\":\"x\",\"pciID\":\"%s\"}}",
+		 pci);
+	cr_assert_eq(kyt_write_file(out, rec), 0);
+}
+
+Test(kyborgctl_apply, a_vf_in_use_is_left_alone_unless_forced)
+{
+	write_cni_record(KYT_SIM_VF1);
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 4, "refused");
+	cr_assert_str_eq(result(doc), "refused");
+	const cJSON *a = action(doc, 0);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(a, "disruptive")));
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "pods"), 0)),
+			 "CNI net1 container 0123456789ab interface net1");
+	cr_assert_eq(n_steps(a), 0);
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4");
+
+	_cleanup_(cJSON_Deletep) cJSON *forced = NULL;
+	cr_assert_eq(ctl("apply", "--force", &forced), 3);
+	cr_assert_str_eq(astr(action(forced, 0), "status"), "done");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(action(forced, 0), "pods"), 0)),
+			 "CNI net1 container 0123456789ab interface net1", "the report says who lost it");
+}
+
+/* The GPU's state lives in a file per address under tmp; the programs are
+ * Debian's python3, run without a shell, with the address appended. */
+static void write_gpu_profile(const char *want)
+{
+	char json[2048];
+	snprintf(json, sizeof(json),
+		 "{\"devices\":[{\"selector\":{\"vendors\":[\"10de\"]},\"kind\":\"gpu\",\"command\":{"
+		 "\"state\":\"%s\","
+		 "\"apply\":[\"/usr/bin/python3\",\"-c\",\"import os,sys; d=sys.argv[1]; a=sys.argv[2]; "
+		 "open(d+'/'+a,'w').write(os.environ['KYBORG_STATE']); open(d+'/calls','a').write(a+'\\\\n')\",\"%s\"],"
+		 "\"read\":[\"/usr/bin/python3\",\"-c\",\"import os,sys; p=sys.argv[1]+'/'+sys.argv[2]; "
+		 "print(open(p).read() if os.path.exists(p) else 'whole')\",\"%s\"]}}]}",
+		 want, tmp, tmp);
+	write_profile(json);
+}
+
+Test(kyborgctl_apply, the_gpu_command_backend_runs_per_gpu_and_converges)
+{
+	write_gpu_profile("mig-7");
+	_cleanup_(cJSON_Deletep) cJSON *plan = NULL, *doc = NULL, *again = NULL;
+	cr_assert_eq(ctl("plan", NULL, &plan), 3);
+	cr_assert_str_eq(astr(action(plan, 0), "from"), "whole");
+	cr_assert_str_eq(astr(action(plan, 0), "to"), "mig-7");
+
+	cr_assert_eq(ctl("apply", NULL, &doc), 3);
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "actions")), 2, "both GPUs");
+	cr_assert_str_eq(astr(action(doc, 0), "device"), KYT_SIM_GPU0);
+	cr_assert_str_eq(astr(action(doc, 1), "device"), KYT_SIM_GPU1);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/calls", tmp);
+	_cleanup_free_ char *calls = kyt_read_file(path);
+	cr_assert_str_eq(calls, KYT_SIM_GPU0 "\n" KYT_SIM_GPU1 "\n");
+
+	cr_assert_eq(ctl("apply", NULL, &again), 0);
+	cr_assert_str_eq(result(again), "converged");
+	_cleanup_free_ char *calls2 = kyt_read_file(path);
+	cr_assert_str_eq(calls2, calls, "a second apply runs nothing");
+}
+
+Test(kyborgctl_apply, a_gpu_in_use_by_a_pod_in_kubelets_checkpoint_is_left_alone)
+{
+	cr_assert_eq(kyt_write_file(checkpoint,
+				    "{\"Data\":{\"PodDeviceEntries\":[{\"PodUID\":\"u1\",\"ContainerName\":\"train\","
+				    "\"ResourceName\":\"kyborg.io/gpu\",\"DeviceIDs\":{\"1\":[\"" KYT_SIM_GPU1 "::0\"]}}],"
+				    "\"RegisteredDevices\":{}},\"Checksum\":0}"),
+		     0);
+	write_gpu_profile("mig-7");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 4);
+	const cJSON *gpu1 = action(doc, 1);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(gpu1, "pods"), 0)),
+			 "pod u1 container train (kyborg.io/gpu)");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/calls", tmp);
+	cr_assert_neq(access(path, F_OK), 0, "nothing ran, not even for the GPU nobody uses");
+}
+
+Test(kyborgctl_apply, bad_profiles_are_refused_and_change_nothing)
+{
+	static const char *const bad[] = {
+		"{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2,\"mtu\":9000}]}",
+		"{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":\"2\"}]}",
+		"{\"devices\":[{\"pciAddress\":\"0000:19:00.0\",\"kind\":\"nic\",\"numVfs\":2}]}",
+		"{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":16}]}",
+		"{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2,\"firmware\":\"x\"}]}",
+	};
+	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++) {
+		write_profile(bad[i]);
+		_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+		cr_expect_eq(ctl("apply", NULL, &doc), 4, "case %zu", i);
+		cr_expect_null(doc, "case %zu: a refused profile prints no plan", i);
+	}
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4");
+}
+
+Test(kyborgctl_apply, text_report_for_people)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	char *argv[] = { KYBORGCTL_PATH, "plan", "-f", profile, "--cni-state-dir", cni_dir, "--kubelet-checkpoint",
+			 checkpoint, NULL };
+	_cleanup_free_ char *out = NULL;
+	cr_assert_eq(kyt_runv(&out, argv), 3);
+	cr_assert(strstr(out, KYT_SIM_PF " (nic, devices[0]):\n  numVfs       4 -> 2\n"), "%s", out);
+	cr_assert(strstr(out, "1 change to make."), "%s", out);
+}
