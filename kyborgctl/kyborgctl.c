@@ -10,6 +10,7 @@
 #include "kyborg/node_apply.h"
 #include "kyborg/node_plan.h"
 #include "kyborg/node_profile.h"
+#include "kyborg/node_status.h"
 #include "kyborg/pci.h"
 
 #include <cjson/cJSON.h>
@@ -51,14 +52,18 @@ static void usage(FILE *f)
 
 static void status_usage(FILE *f)
 {
-	fputs("Usage: " PROG " status [--json]\n"
+	fputs("Usage: " PROG " status [--json] [--cni-state-dir DIR] [--kubelet-checkpoint FILE]\n"
 	      "\n"
 	      "List the node's PCI accelerators: GPUs, FPGAs and NICs with their SR-IOV VFs,\n"
-	      "with driver, NUMA node, IOMMU group, network interfaces and device nodes.\n"
+	      "with driver, NUMA node, IOMMU group, network interfaces and device nodes; each\n"
+	      "NIC PF's eswitch mode, the firmware versions the kernel reports, and which\n"
+	      "functions pods use now.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -j, --json   Print the inventory as JSON, every PCI function included\n"
-	      "  -h, --help   Show this help and exit\n",
+	      "  -j, --json                  Print the inventory as JSON, every PCI function included\n"
+	      "      --cni-state-dir DIR     The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
+	      "      --kubelet-checkpoint F  Kubelet's device-plugin checkpoint\n"
+	      "  -h, --help                  Show this help and exit\n",
 	      f);
 }
 
@@ -88,22 +93,35 @@ static const char *bad_option(char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
+	enum { OPT_CNI_DIR = 256, OPT_CHECKPOINT };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "cni-state-dir", required_argument, NULL, OPT_CNI_DIR },
+		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct ky_usage_sources src = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT,
+					.kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT };
 	bool json = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
+		case OPT_CNI_DIR:
+			src.cni_state_dir = optarg;
+			break;
+		case OPT_CHECKPOINT:
+			src.kubelet_checkpoint = optarg;
+			break;
 		case 'h':
 			status_usage(stdout);
 			return EXIT_SUCCESS;
+		case ':':
+			return usage_error("status", "option '%s' needs a value", bad_option(argv));
 		default:
 			return usage_error("status", "unknown option '%s'", bad_option(argv));
 		}
@@ -113,22 +131,27 @@ static int cmd_status(int argc, char **argv)
 
 	_cleanup_error_ struct ky_error *err = NULL;
 	_cleanup_(ky_pci_list_freep) struct ky_pci_list *list = NULL;
-	if (ky_pci_discover(&list, &err) < 0)
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *usage = NULL;
+	struct ky_dev_live *live = NULL;
+	if (ky_pci_discover(&list, &err) < 0 || ky_node_usage_read(&src, &usage, &err) < 0 ||
+	    ky_node_live_read(list, &live, &err) < 0)
 		return fail("status", err);
 
+	int r;
 	if (json) {
 		_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
-		if (ky_inventory_to_json(list, &doc, &err) < 0)
-			return fail("status", err);
-		_cleanup_free_ char *text = cJSON_Print(doc);
-		if (!text) {
-			ky_error_set(&err, ENOMEM, "format JSON: out of memory");
-			return fail("status", err);
-		}
-		puts(text);
-	} else if (ky_inventory_write_text(list, stdout, &err) < 0) {
-		return fail("status", err);
+		_cleanup_free_ char *text = NULL;
+		r = ky_node_status_json(list, live, usage, &doc, &err);
+		if (r >= 0 && !(text = cJSON_Print(doc)))
+			r = ky_error_set(&err, ENOMEM, "format JSON: out of memory");
+		if (r >= 0)
+			puts(text);
+	} else {
+		r = ky_node_status_write_text(list, live, usage, stdout, &err);
 	}
+	ky_node_live_free(live, list->n);
+	if (r < 0)
+		return fail("status", err);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		ky_error_set(&err, EIO, "write to stdout failed");
 		return fail("status", err);
