@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "kyborg/cleanup.h"
+#include "kyborg/image_cache.h"
 #include "kyborg/pci.h"
 
 struct ky_error;
@@ -46,13 +47,6 @@ struct dp_selector {
 	size_t n_numa_nodes;
 };
 
-struct dp_bitstream {
-	char *id;
-	char *path; /* one of path or url */
-	char *url;
-	char sha256[65];
-};
-
 struct dp_resource {
 	char *name; /* "kyborg.io/gpu" */
 	enum dp_kind kind;
@@ -60,7 +54,11 @@ struct dp_resource {
 	unsigned replicas; /* >= 1 */
 	enum dp_strategy strategy;
 	bool has_bitstream;
-	struct dp_bitstream bitstream;
+	struct ky_image_spec bitstream;
+	/* FPGA: the admin's loader command (argv with placeholders, see
+	 * kyborg/fpga.h); NULL: the kernel's DFL partial reconfiguration. */
+	char **program;
+	size_t n_program;
 };
 
 struct dp_config {
@@ -195,6 +193,7 @@ struct dp_options {
 	const char *cdi_dir;
 	const char *devinfo_dir;
 	const char *state_dir;
+	const char *fetch_helper; /* kyborg-fetch, exec'd for URL bitstreams */
 };
 
 #define DP_DEFAULT_PLUGIN_DIR "/var/lib/kubelet/device-plugins"

@@ -67,6 +67,7 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 			return r;
 		struct dp_plugin *p = d->plugins[i];
 		d->n_plugins = i + 1;
+		dp_fpga_prefetch(d, p->res);
 		if ((r = dp_plugin_serve(p, err)) < 0)
 			return r;
 		dp_plugin_write_cdi(p);

@@ -83,6 +83,18 @@ void dp_hotplug_stop(struct dp_daemon *d);
 /* Discovers again and sends what changed. */
 int dp_rescan(struct dp_daemon *d, struct ky_error **err);
 
+/* dp_fpga.c: bitstreams ahead of time, and programming in PreStartContainer. */
+/* "<state dir>/images" (malloc'd). */
+char *dp_image_cache_dir(const struct dp_options *opts);
+/* Fetches a URL bitstream into the cache now, so PreStartContainer only
+ * verifies it; a failure is logged (PreStartContainer tries again). */
+void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
+/* Makes dev's port hold res's bitstream: verified and loaded only when the
+ * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,
+ * nothing loaded. */
+int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,
+		    bool *programmed, struct ky_error **err);
+
 /* dp_reload.c: SIGHUP. Loads the config again: resources that changed (or
  * are new) are served and registered afresh, removed ones stop serving, the
  * others keep their sockets and streams. A bad config changes nothing. */

@@ -306,6 +306,9 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	return code;
 }
 
+/* Kubelet calls this before the container starts, with a 30 s deadline:
+ * the FPGA's region is verified and programmed here, never in Allocate.
+ * IDs are all checked before any device is touched. */
 static int pre_start(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
 		     char **msg)
 {
@@ -314,10 +317,25 @@ static int pre_start(void *userdata, const uint8_t *req, size_t req_len, uint8_t
 	if (!r)
 		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode PreStartContainerRequest");
 	int code = KY_GRPC_OK;
-	for (size_t i = 0; i < r->n_devices_ids; i++) {
-		if (!dp_devlist_find(p->devs, r->devices_ids[i])) {
+	for (size_t i = 0; i < r->n_devices_ids && code == KY_GRPC_OK; i++) {
+		const struct dp_device *d = dp_devlist_find(p->devs, r->devices_ids[i]);
+		if (!d)
 			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "unknown device %s", r->devices_ids[i]);
-			break;
+		else if (!d->healthy)
+			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "device %s is unhealthy", r->devices_ids[i]);
+	}
+	for (size_t i = 0; i < r->n_devices_ids && code == KY_GRPC_OK && pre_start_required(p->res); i++) {
+		const struct dp_device *d = dp_devlist_find(p->devs, r->devices_ids[i]);
+		_cleanup_error_ struct ky_error *err = NULL;
+		bool programmed = false;
+		int k = dp_fpga_prepare(p->d, p->res, d, &programmed, &err);
+		if (k < 0) {
+			ky_log_err(KY_LOG_ERROR, "fpga-program-failed", err, "resource=%s device=%s", p->res->name, d->id);
+			code = status(msg, k == -EBADMSG ? KY_GRPC_FAILED_PRECONDITION : KY_GRPC_INTERNAL, "%s",
+				      ky_error_msg(err));
+		} else {
+			ky_info(programmed ? "fpga-programmed" : "fpga-already-programmed", "resource=%s device=%s id=%s",
+				p->res->name, d->id, p->res->bitstream.id);
 		}
 	}
 	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
