@@ -147,6 +147,12 @@ struct dp_container_alloc {
 char *dp_env_name(const char *resource);
 /* "kyborg.io/gpu=0000:3b:00.0::1": the CDI device name of an ID. */
 char *dp_cdi_name(const char *resource, const char *id);
+/* CDI names in annotations too, under "cdi.k8s.io/kyborg_kyborg.io_gpu"
+ * (malloc'd); left out when the name after the '/' passes 63 characters. */
+#define DP_CDI_ANNOTATION_PREFIX "cdi.k8s.io/"
+char *dp_cdi_annotation_key(const char *resource);
+/* An FPGA's container learns which bitstream its port holds. */
+#define DP_ANNOTATION_BITSTREAM "kyborg.io/bitstream-id"
 /* Checks every ID (unknown or unhealthy: -EINVAL naming it) and builds the
  * container's envs, device specs and annotations; CDI names only with
  * with_cdi (once spec files exist for the runtime to resolve them). */

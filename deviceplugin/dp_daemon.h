@@ -17,6 +17,7 @@ struct dp_plugin {
 	char *socket_path;
 	struct ky_grpc_method methods[5];
 	struct ky_grpc_server *srv;
+	bool cdi_written; /* the CDI spec is in place: Allocate names CDI devices */
 	struct ky_grpc_stream **streams;
 	size_t n_streams, cap_streams;
 	/* Registration with kubelet. */

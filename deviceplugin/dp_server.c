@@ -138,7 +138,8 @@ static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
 void dp_plugin_write_cdi(struct dp_plugin *p)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
-	if (dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) < 0)
+	p->cdi_written = dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
+	if (!p->cdi_written)
 		ky_log_err(KY_LOG_WARN, "cdi-write", err, "resource=%s", p->res->name);
 }
 
@@ -212,8 +213,8 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
 		_cleanup_error_ struct ky_error *err = NULL;
-		int k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids, false,
-				    &allocs[i], &err);
+		int k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids,
+				    p->cdi_written, &allocs[i], &err);
 		if (k < 0) {
 			code = status(msg, k == -EINVAL ? KY_GRPC_INVALID_ARGUMENT : KY_GRPC_INTERNAL, "%s",
 				      ky_error_msg(err));

@@ -398,8 +398,36 @@ static bool has_device(const cJSON *c, const char *node)
 	return false;
 }
 
+static const char *const *cdi_names(const cJSON *c, size_t *n)
+{
+	static const char *names[8];
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "cdi"), *e;
+	*n = 0;
+	cJSON_ArrayForEach(e, a) if (*n < 8) names[(*n)++] = e->valuestring;
+	return names;
+}
+
+static const char *annotation(const cJSON *c, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "annotations"), key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* NVIDIA's shared nodes, as its driver creates them (no udev device). */
+static void add_nvidia_nodes(void)
+{
+	g_autofree gchar *root = umockdev_testbed_get_root_dir(tb);
+	_cleanup_free_ char *dev = in_dir(root, "dev");
+	_cleanup_free_ char *ctl = in_dir(dev, "nvidiactl");
+	_cleanup_free_ char *uvm = in_dir(dev, "nvidia-uvm");
+	mkdir(dev, 0755);
+	cr_assert_eq(kyt_write_file(ctl, ""), 0);
+	cr_assert_eq(kyt_write_file(uvm, ""), 0);
+}
+
 Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 {
+	add_nvidia_nodes();
 	struct kyt_child *d = start_daemon();
 	wait_serving();
 	const char *gpu_args[] = { KYT_SIM_GPU0 "::1," KYT_SIM_GPU1 "::0", KYT_SIM_GPU1 "::1", NULL };
@@ -412,6 +440,15 @@ Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 	cr_assert_str_eq(env(c1, "NVIDIA_VISIBLE_DEVICES"), KYT_SIM_GPU1);
 	cr_assert(has_device(c0, "/dev/dri/card0") && has_device(c0, "/dev/dri/renderD129"));
 	cr_assert_not(has_device(c1, "/dev/dri/card0"));
+	cr_assert(has_device(c0, "/dev/nvidiactl") && has_device(c0, "/dev/nvidia-uvm"));
+	cr_assert(has_device(c1, "/dev/nvidiactl") && !has_device(c1, "/dev/nvidia-uvm-tools"), "only nodes that exist");
+	size_t n;
+	const char *const *cdi = cdi_names(c0, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(cdi[0], "kyborg.io/gpu=" KYT_SIM_GPU0 "::1");
+	cr_assert_str_eq(cdi[1], "kyborg.io/gpu=" KYT_SIM_GPU1 "::0");
+	cr_assert_str_eq(annotation(c0, "cdi.k8s.io/kyborg_kyborg.io_gpu"),
+			 "kyborg.io/gpu=" KYT_SIM_GPU0 "::1,kyborg.io/gpu=" KYT_SIM_GPU1 "::0");
 
 	const char *fpga_args[] = { KYT_SIM_FPGA, NULL };
 	_cleanup_(cJSON_Deletep) cJSON *f1 = kubelet_call("allocate", FPGA_SOCK, fpga_args);
@@ -420,6 +457,8 @@ Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 	cr_assert_str_eq(env(container(f1, 0), "PCIDEVICE_KYBORG_IO_FPGA_NLB"), KYT_SIM_FPGA);
 	cr_assert(has_device(container(f1, 0), "/dev/dfl-port.0"));
 	cr_assert_not(has_device(container(f1, 0), "/dev/dfl-fme.0"), "the FME stays with the plugin");
+	cr_assert_str_eq(annotation(container(f1, 0), "kyborg.io/bitstream-id"), AFU_NLB);
+	cr_assert_str_eq(cdi_names(container(f1, 0), &n)[0], "kyborg.io/fpga-nlb=" KYT_SIM_FPGA);
 
 	const char *vf_args[] = { KYT_SIM_VF2 "," KYT_SIM_VF0, NULL };
 	_cleanup_(cJSON_Deletep) cJSON *v1 = kubelet_call("allocate", VF_SOCK, vf_args);
