@@ -295,8 +295,17 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		out.n_container_responses = n;
 		out.container_responses = crp;
 		code = pack(&out.base, resp, resp_len);
-		if (code == KY_GRPC_OK)
-			ky_info("allocate", "resource=%s containers=%zu", p->res->name, n);
+	}
+	/* Checkpointed before kubelet hears the answer: a daemon killed now
+	 * still knows these devices went out. */
+	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
+		_cleanup_error_ struct ky_error *err = NULL;
+		if (dp_checkpoint_allocated(p, c->devices_ids, c->n_devices_ids, &err) < 0)
+			ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", p->res->name);
+	}
+	if (code == KY_GRPC_OK) {
+		ky_info("allocate", "resource=%s containers=%zu", p->res->name, n);
 	}
 	for (size_t i = 0; allocs && i < built; i++)
 		dp_container_alloc_release(&allocs[i]);
@@ -337,6 +346,8 @@ static int pre_start(void *userdata, const uint8_t *req, size_t req_len, uint8_t
 		} else {
 			ky_info(programmed ? "fpga-programmed" : "fpga-already-programmed", "resource=%s device=%s id=%s",
 				p->res->name, d->id, p->res->bitstream.id);
+			if (dp_checkpoint_programmed(p, d->id, p->res->bitstream.id, &err) < 0)
+				ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", p->res->name);
 		}
 	}
 	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
@@ -381,7 +392,7 @@ int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const stru
 	p->methods[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
 	p->methods[4] = (struct ky_grpc_method){ .path = DP_SERVICE "PreStartContainer", .unary = pre_start,
 						 .userdata = p };
-	if ((r = dp_register_init(p, err)) < 0) {
+	if ((r = dp_register_init(p, err)) < 0 || (r = dp_checkpoint_load(p, err)) < 0) {
 		dp_plugin_free(p);
 		return r;
 	}
@@ -418,6 +429,7 @@ void dp_plugin_free(struct dp_plugin *p)
 		return;
 	dp_register_release(p);
 	dp_plugin_stop_serving(p);
+	cJSON_Delete(p->allocated);
 	free(p->streams);
 	free(p->endpoint);
 	free(p->socket_path);

@@ -880,3 +880,58 @@ Test(deviceplugin, a_bitstream_with_another_checksum_fails_prestart_and_programs
 	cr_assert_str_eq(id, "00000000000000000000000000000000");
 	stop_daemon(d);
 }
+
+/* ---- Checkpoint: what Allocate handed out survives a restart ---- */
+
+static cJSON *checkpoint(const char *key)
+{
+	_cleanup_free_ char *path = NULL;
+	cr_assert_geq(asprintf(&path, "%s/state/allocations/%s.json", dir, key), 0);
+	_cleanup_free_ char *text = kyt_read_file(path);
+	cr_assert_not_null(text, "%s is written", path);
+	cJSON *j = cJSON_Parse(text);
+	cr_assert_not_null(j, "%s is JSON: %s", path, text);
+	return j;
+}
+
+static const cJSON *checkpointed(const cJSON *rec, const char *id)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "devices"), id);
+}
+
+Test(deviceplugin, allocations_are_checkpointed_and_a_restarted_daemon_keeps_them)
+{
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	const char *first[] = { KYT_SIM_GPU0 "::1", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a = kubelet_call("allocate", GPU_SOCK, first);
+	cr_assert_str_eq(jstr(a, "code"), "OK");
+	const char *fpga[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *f = kubelet_call("allocate", FPGA_SOCK, fpga);
+	_cleanup_(cJSON_Deletep) cJSON *p = kubelet_call("prestart", FPGA_SOCK, fpga);
+	cr_assert_str_eq(jstr(p, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *rec = checkpoint("kyborg.io_gpu");
+	cr_assert_str_eq(jstr(rec, "resource"), "kyborg.io/gpu");
+	cr_assert_str_eq(jstr(rec, "kind"), "gpu");
+	cr_assert_str_eq(jstr(checkpointed(rec, KYT_SIM_GPU0 "::1"), "pci"), KYT_SIM_GPU0);
+	cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(checkpointed(rec, KYT_SIM_GPU0 "::1"), "allocatedAt"));
+	_cleanup_(cJSON_Deletep) cJSON *frec = checkpoint("kyborg.io_fpga-nlb");
+	cr_assert_str_eq(jstr(checkpointed(frec, KYT_SIM_FPGA), "bitstream"), AFU_NLB);
+	/* A refused Allocate records nothing. */
+	const char *bad[] = { KYT_SIM_GPU1 "::0," KYT_SIM_GPU0 "::7", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *b = kubelet_call("allocate", GPU_SOCK, bad);
+	cr_assert_str_eq(jstr(b, "code"), "INVALID_ARGUMENT");
+	stop_daemon(d);
+
+	d = start_daemon();
+	wait_serving();
+	const char *second[] = { KYT_SIM_GPU1 "::1", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a2 = kubelet_call("allocate", GPU_SOCK, second);
+	cr_assert_str_eq(jstr(a2, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *rec2 = checkpoint("kyborg.io_gpu");
+	cr_assert_not_null(checkpointed(rec2, KYT_SIM_GPU0 "::1"), "the restarted daemon kept the earlier allocation");
+	cr_assert_not_null(checkpointed(rec2, KYT_SIM_GPU1 "::1"));
+	cr_assert_null(checkpointed(rec2, KYT_SIM_GPU1 "::0"));
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec2, "devices")), 2);
+	stop_daemon(d);
+}
