@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "kyborg/cleanup.h"
+#include "kyborg/image_cache.h"
 #include "kyborg/pci.h"
 #include "kyborg/pci_selector.h"
 
@@ -27,13 +28,6 @@ enum dp_strategy {
 	DP_SPREAD = 1, /* replicas of as many GPUs as possible */
 };
 
-struct dp_bitstream {
-	char *id;
-	char *path; /* one of path or url */
-	char *url;
-	char sha256[65];
-};
-
 struct dp_resource {
 	char *name; /* "kyborg.io/gpu" */
 	enum dp_kind kind;
@@ -41,7 +35,11 @@ struct dp_resource {
 	unsigned replicas; /* >= 1 */
 	enum dp_strategy strategy;
 	bool has_bitstream;
-	struct dp_bitstream bitstream;
+	struct ky_image_spec bitstream;
+	/* FPGA: the admin's loader command (argv with placeholders, see
+	 * kyborg/fpga.h); NULL: the kernel's DFL partial reconfiguration. */
+	char **program;
+	size_t n_program;
 };
 
 struct dp_config {
@@ -130,6 +128,12 @@ struct dp_container_alloc {
 char *dp_env_name(const char *resource);
 /* "kyborg.io/gpu=0000:3b:00.0::1": the CDI device name of an ID. */
 char *dp_cdi_name(const char *resource, const char *id);
+/* CDI names in annotations too, under "cdi.k8s.io/kyborg_kyborg.io_gpu"
+ * (malloc'd); left out when the name after the '/' passes 63 characters. */
+#define DP_CDI_ANNOTATION_PREFIX "cdi.k8s.io/"
+char *dp_cdi_annotation_key(const char *resource);
+/* An FPGA's container learns which bitstream its port holds. */
+#define DP_ANNOTATION_BITSTREAM "kyborg.io/bitstream-id"
 /* Checks every ID (unknown or unhealthy: -EINVAL naming it) and builds the
  * container's envs, device specs and annotations; CDI names only with
  * with_cdi (once spec files exist for the runtime to resolve them). */
@@ -176,6 +180,7 @@ struct dp_options {
 	const char *cdi_dir;
 	const char *devinfo_dir;
 	const char *state_dir;
+	const char *fetch_helper; /* kyborg-fetch, exec'd for URL bitstreams */
 };
 
 #define DP_DEFAULT_PLUGIN_DIR "/var/lib/kubelet/device-plugins"

@@ -286,6 +286,31 @@ static char *join_addrs(const struct ky_pci_dev *const *pcis, size_t n)
 	return s;
 }
 
+static char *join_strs(char *const *v, size_t n)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	char *s = malloc(len), *p = s;
+	if (!s)
+		return NULL;
+	*p = '\0';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i ? "," : "", v[i]);
+	return s;
+}
+
+char *dp_cdi_annotation_key(const char *resource)
+{
+	char *s;
+	if (asprintf(&s, DP_CDI_ANNOTATION_PREFIX "kyborg_%s", resource) < 0)
+		return NULL;
+	for (char *c = s + strlen(DP_CDI_ANNOTATION_PREFIX); *c; c++)
+		if (*c == '/')
+			*c = '_';
+	return s;
+}
+
 int dp_allocate(const struct dp_resource *res, const struct dp_devlist *list, const char *const *ids, size_t n,
 		bool with_cdi, struct dp_container_alloc *out, struct ky_error **err)
 {
@@ -336,7 +361,18 @@ int dp_allocate(const struct dp_resource *res, const struct dp_devlist *list, co
 				goto fail;
 			a.n_cdi_devices = i + 1;
 		}
+		/* Runtimes that take CDI devices from annotations (containerd
+		 * before the CRI field) read the same names here. */
+		char *key = dp_cdi_annotation_key(res->name);
+		if (key && strlen(key) - strlen(DP_CDI_ANNOTATION_PREFIX) > 63) {
+			free(key); /* an annotation name past 63 characters: the CRI field alone */
+		} else if (add_kv(&a.annotations, &a.n_annotations, key, join_strs(a.cdi_devices, a.n_cdi_devices)) < 0) {
+			goto fail;
+		}
 	}
+	if (res->has_bitstream &&
+	    add_kv(&a.annotations, &a.n_annotations, strdup(DP_ANNOTATION_BITSTREAM), strdup(res->bitstream.id)) < 0)
+		goto fail;
 	*out = a;
 	return 0;
 fail:

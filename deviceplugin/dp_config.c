@@ -28,9 +28,8 @@ static void resource_release(struct dp_resource *r)
 {
 	free(r->name);
 	ky_pci_selector_release(&r->selector);
-	free(r->bitstream.id);
-	free(r->bitstream.path);
-	free(r->bitstream.url);
+	ky_image_spec_release(&r->bitstream);
+	ky_json_strv_free(r->program);
 }
 
 void dp_config_free(struct dp_config *cfg)
@@ -74,47 +73,26 @@ static const char *resource_name_problem(const char *s)
 
 static int parse_bitstream(const struct ky_jnode *res, struct dp_resource *r, struct ky_error **err)
 {
-	static const char *const keys[] = { "id", "path", "url", "sha256", NULL };
-	struct ky_jnode bs;
-	const char *id, *path = NULL, *url = NULL, *sha;
+	struct ky_jnode bs, prog;
 	int k;
-	if ((k = ky_json_object(res, "bitstream", 0, &bs, err)) <= 0)
+	if ((k = ky_json_object(res, "bitstream", 0, &bs, err)) < 0)
 		return k;
-	if (r->kind != DP_KIND_FPGA)
+	if (k > 0 && r->kind != DP_KIND_FPGA)
 		return ky_json_error(&bs, err, "only for kind fpga");
-	if ((k = ky_json_check_keys(&bs, keys, err)) < 0 || (k = ky_json_string(&bs, "id", KY_JSON_REQUIRED, &id, err)) < 0 ||
-	    (k = ky_json_string(&bs, "path", 0, &path, err)) < 0 || (k = ky_json_string(&bs, "url", 0, &url, err)) < 0 ||
-	    (k = ky_json_string(&bs, "sha256", KY_JSON_REQUIRED, &sha, err)) < 0)
+	if (k > 0 && (k = ky_image_spec_parse(&bs, &r->bitstream, err)) < 0)
 		return k;
-	if (!path == !url)
-		return ky_json_error(&bs, err, "give exactly one of path or url");
-	if (path && path[0] != '/') {
+	r->has_bitstream = bs.j != NULL;
+	if ((k = ky_json_array(res, "program", KY_JSON_NONEMPTY, &prog, NULL, err)) <= 0)
+		return k;
+	if (!r->has_bitstream)
+		return ky_json_error(&prog, err, "only with a bitstream");
+	if ((k = ky_json_string_array(res, "program", KY_JSON_NONEMPTY, &r->program, &r->n_program, err)) < 0)
+		return k;
+	if (r->program[0][0] != '/') {
 		struct ky_jnode n;
-		ky_json_child(&bs, "path", 0, &n, NULL);
-		return ky_json_error(&n, err, "must be an absolute path");
+		ky_json_index(&prog, 0, &n);
+		return ky_json_error(&n, err, "must be an absolute path (no PATH lookup, no shell)");
 	}
-	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "file:///", 8) != 0) {
-		struct ky_jnode n;
-		ky_json_child(&bs, "url", 0, &n, NULL);
-		return ky_json_error(&n, err, "must be an https:// or file:/// URL");
-	}
-	size_t sl = strlen(sha);
-	bool hex = sl == 64;
-	for (size_t i = 0; hex && i < sl; i++)
-		hex = isxdigit((unsigned char)sha[i]);
-	if (!hex) {
-		struct ky_jnode n;
-		ky_json_child(&bs, "sha256", 0, &n, NULL);
-		return ky_json_error(&n, err, "must be 64 hex digits");
-	}
-	for (size_t i = 0; i < 64; i++)
-		r->bitstream.sha256[i] = (char)tolower((unsigned char)sha[i]);
-	r->bitstream.id = strdup(id);
-	r->bitstream.path = path ? strdup(path) : NULL;
-	r->bitstream.url = url ? strdup(url) : NULL;
-	if (!r->bitstream.id || (path && !r->bitstream.path) || (url && !r->bitstream.url))
-		return ky_error_set(err, ENOMEM, "out of memory");
-	r->has_bitstream = true;
 	return 0;
 }
 
@@ -139,7 +117,7 @@ static int parse_sharing(const struct ky_jnode *res, struct dp_resource *r, stru
 
 static int parse_resource(const struct ky_jnode *node, struct dp_resource *r, struct ky_error **err)
 {
-	static const char *const keys[] = { "name", "kind", "selector", "sharing", "bitstream", NULL };
+	static const char *const keys[] = { "name", "kind", "selector", "sharing", "bitstream", "program", NULL };
 	const char *name;
 	int kind, k;
 	r->replicas = 1;
@@ -248,9 +226,12 @@ bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b)
 	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->replicas != b->replicas ||
 	    a->strategy != b->strategy || a->has_bitstream != b->has_bitstream)
 		return false;
-	if (a->has_bitstream &&
-	    (!str_eq(a->bitstream.id, b->bitstream.id) || !str_eq(a->bitstream.path, b->bitstream.path) ||
-	     !str_eq(a->bitstream.url, b->bitstream.url) || strcmp(a->bitstream.sha256, b->bitstream.sha256) != 0))
+	if (a->has_bitstream && !ky_image_spec_equal(&a->bitstream, &b->bitstream))
 		return false;
+	if (a->n_program != b->n_program)
+		return false;
+	for (size_t i = 0; i < a->n_program; i++)
+		if (strcmp(a->program[i], b->program[i]) != 0)
+			return false;
 	return ky_pci_selector_equal(&a->selector, &b->selector);
 }

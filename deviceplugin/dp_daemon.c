@@ -34,6 +34,7 @@ static void daemon_release(struct dp_daemon *d)
 	free(d->plugins);
 	dp_hotplug_stop(d);
 	dp_watch_stop(d);
+	ky_state_close(d->checkpoint);
 	ky_loop_free(d->loop);
 	if (d->cfg)
 		dp_devlists_free(d->devs, d->cfg->n_resources);
@@ -55,7 +56,7 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 		return ky_error_prefix(err, "discover PCI devices");
 	if ((r = dp_devices_build(d->cfg, d->pci, &d->devs, err)) < 0)
 		return r;
-	if ((r = dp_mkdir_p(d->opts->plugin_dir, 0750, err)) < 0)
+	if ((r = dp_mkdir_p(d->opts->plugin_dir, 0750, err)) < 0 || (r = dp_checkpoint_open(d, err)) < 0)
 		return r;
 	if ((r = dp_watch_start(d, err)) < 0)
 		return r;
@@ -67,6 +68,7 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 			return r;
 		struct dp_plugin *p = d->plugins[i];
 		d->n_plugins = i + 1;
+		dp_fpga_prefetch(d, p->res);
 		if ((r = dp_plugin_serve(p, err)) < 0)
 			return r;
 		dp_plugin_write_cdi(p);

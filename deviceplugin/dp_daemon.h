@@ -6,6 +6,8 @@
 #include "dp.h"
 #include "kyborg/grpc.h"
 #include "kyborg/loop.h"
+#include "kyborg/state.h"
+#include <cjson/cJSON.h>
 
 struct dp_daemon;
 
@@ -17,6 +19,8 @@ struct dp_plugin {
 	char *socket_path;
 	struct ky_grpc_method methods[5];
 	struct ky_grpc_server *srv;
+	bool cdi_written; /* the CDI spec is in place: Allocate names CDI devices */
+	cJSON *allocated; /* the checkpoint record: what Allocate handed out */
 	struct ky_grpc_stream **streams;
 	size_t n_streams, cap_streams;
 	/* Registration with kubelet. */
@@ -44,6 +48,8 @@ struct dp_daemon {
 	struct ky_pci_monitor *mon;
 	struct ky_loop_io *mon_io;
 	struct ky_loop_timer *rescan;
+	/* <state dir>/allocations: one checkpoint record per resource. */
+	struct ky_state_store *checkpoint;
 };
 
 /* dp_server.c: one gRPC server per resource. */
@@ -82,6 +88,29 @@ int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err);
 void dp_hotplug_stop(struct dp_daemon *d);
 /* Discovers again and sends what changed. */
 int dp_rescan(struct dp_daemon *d, struct ky_error **err);
+
+/* dp_fpga.c: bitstreams ahead of time, and programming in PreStartContainer. */
+/* "<state dir>/images" (malloc'd). */
+char *dp_image_cache_dir(const struct dp_options *opts);
+/* Fetches a URL bitstream into the cache now, so PreStartContainer only
+ * verifies it; a failure is logged (PreStartContainer tries again). */
+void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
+/* Makes dev's port hold res's bitstream: verified and loaded only when the
+ * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,
+ * nothing loaded. */
+int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,
+		    bool *programmed, struct ky_error **err);
+
+/* dp_checkpoint.c: allocations kept in the state store. */
+/* The record's key: the resource name with '/' as '_' (malloc'd). */
+char *dp_checkpoint_key(const char *resource);
+int dp_checkpoint_open(struct dp_daemon *d, struct ky_error **err);
+/* p->allocated from the store (what an earlier daemon recorded), or new. */
+int dp_checkpoint_load(struct dp_plugin *p, struct ky_error **err);
+/* Records ids (known to p->devs) as allocated now, and writes the record. */
+int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, struct ky_error **err);
+/* Records the bitstream a PreStartContainer left in an allocated port. */
+int dp_checkpoint_programmed(struct dp_plugin *p, const char *id, const char *bitstream, struct ky_error **err);
 
 /* dp_reload.c: SIGHUP. Loads the config again: resources that changed (or
  * are new) are served and registered afresh, removed ones stop serving, the

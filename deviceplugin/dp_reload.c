@@ -92,6 +92,8 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	size_t started = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dp_plugin *p = d->plugins[i];
+		if (fresh[i])
+			dp_fpga_prefetch(d, p->res);
 		if (fresh[i] || changed[i])
 			dp_plugin_write_cdi(p);
 		if (fresh[i] || !p->srv) {

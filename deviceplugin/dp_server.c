@@ -138,7 +138,8 @@ static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
 void dp_plugin_write_cdi(struct dp_plugin *p)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
-	if (dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) < 0)
+	p->cdi_written = dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
+	if (!p->cdi_written)
 		ky_log_err(KY_LOG_WARN, "cdi-write", err, "resource=%s", p->res->name);
 }
 
@@ -212,8 +213,8 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
 		_cleanup_error_ struct ky_error *err = NULL;
-		int k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids, false,
-				    &allocs[i], &err);
+		int k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids,
+				    p->cdi_written, &allocs[i], &err);
 		if (k < 0) {
 			code = status(msg, k == -EINVAL ? KY_GRPC_INVALID_ARGUMENT : KY_GRPC_INTERNAL, "%s",
 				      ky_error_msg(err));
@@ -294,8 +295,17 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		out.n_container_responses = n;
 		out.container_responses = crp;
 		code = pack(&out.base, resp, resp_len);
-		if (code == KY_GRPC_OK)
-			ky_info("allocate", "resource=%s containers=%zu", p->res->name, n);
+	}
+	/* Checkpointed before kubelet hears the answer: a daemon killed now
+	 * still knows these devices went out. */
+	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
+		_cleanup_error_ struct ky_error *err = NULL;
+		if (dp_checkpoint_allocated(p, c->devices_ids, c->n_devices_ids, &err) < 0)
+			ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", p->res->name);
+	}
+	if (code == KY_GRPC_OK) {
+		ky_info("allocate", "resource=%s containers=%zu", p->res->name, n);
 	}
 	for (size_t i = 0; allocs && i < built; i++)
 		dp_container_alloc_release(&allocs[i]);
@@ -306,6 +316,9 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	return code;
 }
 
+/* Kubelet calls this before the container starts, with a 30 s deadline:
+ * the FPGA's region is verified and programmed here, never in Allocate.
+ * IDs are all checked before any device is touched. */
 static int pre_start(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
 		     char **msg)
 {
@@ -314,10 +327,27 @@ static int pre_start(void *userdata, const uint8_t *req, size_t req_len, uint8_t
 	if (!r)
 		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode PreStartContainerRequest");
 	int code = KY_GRPC_OK;
-	for (size_t i = 0; i < r->n_devices_ids; i++) {
-		if (!dp_devlist_find(p->devs, r->devices_ids[i])) {
+	for (size_t i = 0; i < r->n_devices_ids && code == KY_GRPC_OK; i++) {
+		const struct dp_device *d = dp_devlist_find(p->devs, r->devices_ids[i]);
+		if (!d)
 			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "unknown device %s", r->devices_ids[i]);
-			break;
+		else if (!d->healthy)
+			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "device %s is unhealthy", r->devices_ids[i]);
+	}
+	for (size_t i = 0; i < r->n_devices_ids && code == KY_GRPC_OK && pre_start_required(p->res); i++) {
+		const struct dp_device *d = dp_devlist_find(p->devs, r->devices_ids[i]);
+		_cleanup_error_ struct ky_error *err = NULL;
+		bool programmed = false;
+		int k = dp_fpga_prepare(p->d, p->res, d, &programmed, &err);
+		if (k < 0) {
+			ky_log_err(KY_LOG_ERROR, "fpga-program-failed", err, "resource=%s device=%s", p->res->name, d->id);
+			code = status(msg, k == -EBADMSG ? KY_GRPC_FAILED_PRECONDITION : KY_GRPC_INTERNAL, "%s",
+				      ky_error_msg(err));
+		} else {
+			ky_info(programmed ? "fpga-programmed" : "fpga-already-programmed", "resource=%s device=%s id=%s",
+				p->res->name, d->id, p->res->bitstream.id);
+			if (dp_checkpoint_programmed(p, d->id, p->res->bitstream.id, &err) < 0)
+				ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", p->res->name);
 		}
 	}
 	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
@@ -362,7 +392,7 @@ int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const stru
 	p->methods[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
 	p->methods[4] = (struct ky_grpc_method){ .path = DP_SERVICE "PreStartContainer", .unary = pre_start,
 						 .userdata = p };
-	if ((r = dp_register_init(p, err)) < 0) {
+	if ((r = dp_register_init(p, err)) < 0 || (r = dp_checkpoint_load(p, err)) < 0) {
 		dp_plugin_free(p);
 		return r;
 	}
@@ -399,6 +429,7 @@ void dp_plugin_free(struct dp_plugin *p)
 		return;
 	dp_register_release(p);
 	dp_plugin_stop_serving(p);
+	cJSON_Delete(p->allocated);
 	free(p->streams);
 	free(p->endpoint);
 	free(p->socket_path);

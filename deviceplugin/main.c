@@ -13,7 +13,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: kyborg-device-plugin --config FILE [--plugin-dir DIR] [--cdi-dir DIR] [--devinfo-dir DIR]\n"
-	      "                            [--state-dir DIR] [--log-level LEVEL] [--check-config]\n",
+	      "                            [--state-dir DIR] [--fetch-helper PATH] [--log-level LEVEL]\n"
+	      "                            [--check-config]\n",
 	      f);
 }
 
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
 		{ "cdi-dir", required_argument, NULL, 'C' },
 		{ "devinfo-dir", required_argument, NULL, 'D' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "fetch-helper", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -36,6 +38,7 @@ int main(int argc, char **argv)
 		.cdi_dir = DP_DEFAULT_CDI_DIR,
 		.devinfo_dir = DP_DEFAULT_DEVINFO_DIR,
 		.state_dir = DP_DEFAULT_STATE_DIR,
+		.fetch_helper = KYBORG_FETCH_HELPER,
 	};
 	enum ky_log_level level = KY_LOG_INFO;
 	bool check = false;
@@ -57,6 +60,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			opts.state_dir = optarg;
+			break;
+		case 'f':
+			opts.fetch_helper = optarg;
 			break;
 		case 'l':
 			if (ky_log_level_parse(optarg, &level) < 0) {
@@ -85,6 +91,10 @@ int main(int argc, char **argv)
 		else
 			fputs("kyborg-device-plugin: --config FILE is required\n", stderr);
 		usage(stderr);
+		return 2;
+	}
+	if (opts.fetch_helper[0] != '/') {
+		fprintf(stderr, "kyborg-device-plugin: --fetch-helper must be an absolute path: %s\n", opts.fetch_helper);
 		return 2;
 	}
 	for (const char **dir = (const char *[]){ opts.plugin_dir, opts.cdi_dir, opts.devinfo_dir, opts.state_dir, NULL };

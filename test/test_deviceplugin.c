@@ -23,12 +23,18 @@
 
 #include "kyborg/cleanup.h"
 #include "kyborg/json.h"
+#include "kyborg/sha256.h"
 #include "kytest.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
 #define PYTHON "/usr/bin/python3"
-#define SHA "0000000000000000000000000000000000000000000000000000000000000000"
+/* The FPGA's bitstream: a real file whose digest the config pins, loaded by
+ * a Python stand-in for the admin's loader (no FPGA here) that records each
+ * load and sets the port's afu_id in the testbed as a real load would. */
+#define AFU_NLB "d8424dc4a4a3c413f89e433683f9040b"
+#define AFU_SYSFS "/sys/devices/pci0000:ae/0000:ae:00.0/0000:af:00.0/fpga_region/region0/dfl-port.0/afu_id"
+#define BITSTREAM "nlb bitstream"
 
 #define GPU_SOCK "kyborg-kyborg.io_gpu.sock"
 #define FPGA_SOCK "kyborg-kyborg.io_fpga-nlb.sock"
@@ -38,7 +44,7 @@
 
 static UMockdevTestbed *tb;
 static char pf_name[16];
-static char *dir, *plugin_dir, *config_path;
+static char *dir, *plugin_dir, *config_path, *fpga_json, *bitstream, *loads_log;
 
 static char *in_dir(const char *base, const char *name)
 {
@@ -55,12 +61,10 @@ static void write_config(void)
 			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
 			       "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] },"
 			       "   \"sharing\": { \"replicas\": 2 } },"
-			       " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
-			       "   \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
-			       "   \"bitstream\": { \"id\": \"nlb\", \"path\": \"/var/lib/kyborg/nlb.gbs\", \"sha256\": \"" SHA "\" } },"
+			       " %s,"
 			       " { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\","
 			       "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } } ] }",
-			       pf_name),
+			       fpga_json, pf_name),
 		      0);
 	cr_assert_eq(kyt_write_file(config_path, text), 0);
 }
@@ -83,6 +87,18 @@ static void setup(void)
 	plugin_dir = in_dir(dir, "plugins");
 	config_path = in_dir(dir, "config.json");
 	cr_assert_eq(mkdir(plugin_dir, 0750), 0);
+	bitstream = in_dir(dir, "nlb.gbs");
+	loads_log = in_dir(dir, "loads.log");
+	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
+	char sha[KY_SHA256_HEX_LEN];
+	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
+	cr_assert_geq(asprintf(&fpga_json,
+			       "{ \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       "  \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+			       "  \"bitstream\": { \"id\": \"" AFU_NLB "\", \"path\": \"%s\", \"sha256\": \"%s\" },"
+			       "  \"program\": [\"" PYTHON "\", \"" KYTEST_FPGA_LOADER "\", \"%s\", \"{sysfs}\", \"{id}\", \"{image}\"] }",
+			       bitstream, sha, loads_log),
+		      0);
 	write_config();
 }
 
@@ -97,6 +113,9 @@ static void teardown(void)
 	free(dir);
 	free(plugin_dir);
 	free(config_path);
+	free(fpga_json);
+	free(bitstream);
+	free(loads_log);
 }
 
 static struct kyt_child *start_daemon(void)
@@ -106,6 +125,7 @@ static struct kyt_child *start_daemon(void)
 	_cleanup_free_ char *devinfo_dir = in_dir(dir, "devinfo");
 	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
 			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir, "--log-level", "info",
+			       "--fetch-helper", KYBORG_FETCH_BIN,
 			       NULL };
 	return kyt_child_start(argv, -1, false);
 }
@@ -378,8 +398,36 @@ static bool has_device(const cJSON *c, const char *node)
 	return false;
 }
 
+static const char *const *cdi_names(const cJSON *c, size_t *n)
+{
+	static const char *names[8];
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "cdi"), *e;
+	*n = 0;
+	cJSON_ArrayForEach(e, a) if (*n < 8) names[(*n)++] = e->valuestring;
+	return names;
+}
+
+static const char *annotation(const cJSON *c, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "annotations"), key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* NVIDIA's shared nodes, as its driver creates them (no udev device). */
+static void add_nvidia_nodes(void)
+{
+	g_autofree gchar *root = umockdev_testbed_get_root_dir(tb);
+	_cleanup_free_ char *dev = in_dir(root, "dev");
+	_cleanup_free_ char *ctl = in_dir(dev, "nvidiactl");
+	_cleanup_free_ char *uvm = in_dir(dev, "nvidia-uvm");
+	mkdir(dev, 0755);
+	cr_assert_eq(kyt_write_file(ctl, ""), 0);
+	cr_assert_eq(kyt_write_file(uvm, ""), 0);
+}
+
 Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 {
+	add_nvidia_nodes();
 	struct kyt_child *d = start_daemon();
 	wait_serving();
 	const char *gpu_args[] = { KYT_SIM_GPU0 "::1," KYT_SIM_GPU1 "::0", KYT_SIM_GPU1 "::1", NULL };
@@ -392,6 +440,15 @@ Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 	cr_assert_str_eq(env(c1, "NVIDIA_VISIBLE_DEVICES"), KYT_SIM_GPU1);
 	cr_assert(has_device(c0, "/dev/dri/card0") && has_device(c0, "/dev/dri/renderD129"));
 	cr_assert_not(has_device(c1, "/dev/dri/card0"));
+	cr_assert(has_device(c0, "/dev/nvidiactl") && has_device(c0, "/dev/nvidia-uvm"));
+	cr_assert(has_device(c1, "/dev/nvidiactl") && !has_device(c1, "/dev/nvidia-uvm-tools"), "only nodes that exist");
+	size_t n;
+	const char *const *cdi = cdi_names(c0, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(cdi[0], "kyborg.io/gpu=" KYT_SIM_GPU0 "::1");
+	cr_assert_str_eq(cdi[1], "kyborg.io/gpu=" KYT_SIM_GPU1 "::0");
+	cr_assert_str_eq(annotation(c0, "cdi.k8s.io/kyborg_kyborg.io_gpu"),
+			 "kyborg.io/gpu=" KYT_SIM_GPU0 "::1,kyborg.io/gpu=" KYT_SIM_GPU1 "::0");
 
 	const char *fpga_args[] = { KYT_SIM_FPGA, NULL };
 	_cleanup_(cJSON_Deletep) cJSON *f1 = kubelet_call("allocate", FPGA_SOCK, fpga_args);
@@ -400,6 +457,8 @@ Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 	cr_assert_str_eq(env(container(f1, 0), "PCIDEVICE_KYBORG_IO_FPGA_NLB"), KYT_SIM_FPGA);
 	cr_assert(has_device(container(f1, 0), "/dev/dfl-port.0"));
 	cr_assert_not(has_device(container(f1, 0), "/dev/dfl-fme.0"), "the FME stays with the plugin");
+	cr_assert_str_eq(annotation(container(f1, 0), "kyborg.io/bitstream-id"), AFU_NLB);
+	cr_assert_str_eq(cdi_names(container(f1, 0), &n)[0], "kyborg.io/fpga-nlb=" KYT_SIM_FPGA);
 
 	const char *vf_args[] = { KYT_SIM_VF2 "," KYT_SIM_VF0, NULL };
 	_cleanup_(cJSON_Deletep) cJSON *v1 = kubelet_call("allocate", VF_SOCK, vf_args);
@@ -722,15 +781,16 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	cr_assert_eq(stat(fpga_sock, &before), 0);
 
 	/* GPU replicas 2 -> 3, the FPGA as it was, the VFs gone. */
-	cr_assert_eq(kyt_write_file(config_path,
-				    "{ \"resources\": ["
-				    " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
-				    "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] },"
-				    "   \"sharing\": { \"replicas\": 3 } },"
-				    " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
-				    "   \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
-				    "   \"bitstream\": { \"id\": \"nlb\", \"path\": \"/var/lib/kyborg/nlb.gbs\", \"sha256\": \"" SHA "\" } } ] }"),
-		     0);
+	_cleanup_free_ char *cfg = NULL;
+	cr_assert_geq(asprintf(&cfg,
+			       "{ \"resources\": ["
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
+			       "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] },"
+			       "   \"sharing\": { \"replicas\": 3 } },"
+			       " %s ] }",
+			       fpga_json),
+		      0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
 	kill(d->pid, SIGHUP);
 	wait_registered(4, 5000);
 	cr_assert(kyt_wait_until(cond_gone, vf_sock, 5000), "the removed resource's socket is gone");
@@ -755,5 +815,123 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	kill(w.c->pid, SIGKILL);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, w.c, 5000));
 	close(w.fd);
+	stop_daemon(d);
+}
+
+/* ---- FPGA: programmed in PreStartContainer, only when needed ---- */
+
+static int loads(void)
+{
+	_cleanup_free_ char *text = kyt_read_file(loads_log);
+	int n = 0;
+	for (char *p = text; p && *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+static char *loaded_afu(void)
+{
+	char *id = kyt_read_file(AFU_SYSFS);
+	cr_assert_not_null(id);
+	id[strcspn(id, "\n")] = '\0';
+	return id;
+}
+
+Test(deviceplugin, fpga_is_programmed_in_prestart_only_when_its_loaded_id_differs)
+{
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	_cleanup_(cJSON_Deletep) cJSON *o = kubelet_call("options", FPGA_SOCK, NULL);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "pre_start_required")));
+	_cleanup_(cJSON_Deletep) cJSON *g = kubelet_call("options", GPU_SOCK, NULL);
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(g, "pre_start_required")));
+
+	const char *ids[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a = kubelet_call("allocate", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(a, "code"), "OK");
+	cr_assert_eq(loads(), 0, "Allocate programs nothing");
+	_cleanup_free_ char *before = loaded_afu();
+	cr_assert_str_eq(before, "00000000000000000000000000000000");
+
+	_cleanup_(cJSON_Deletep) cJSON *p1 = kubelet_call("prestart", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(p1, "code"), "OK", "%s", cJSON_PrintUnformatted(p1));
+	cr_assert_eq(loads(), 1);
+	_cleanup_free_ char *after = loaded_afu();
+	cr_assert_str_eq(after, AFU_NLB);
+
+	_cleanup_(cJSON_Deletep) cJSON *p2 = kubelet_call("prestart", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(p2, "code"), "OK");
+	cr_assert_eq(loads(), 1, "the same id is loaded: nothing to do");
+	stop_daemon(d);
+}
+
+Test(deviceplugin, a_bitstream_with_another_checksum_fails_prestart_and_programs_nothing)
+{
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	cr_assert_eq(kyt_write_file(bitstream, "tampered bitstream"), 0);
+	const char *ids[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *p = kubelet_call("prestart", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(p, "code"), "FAILED_PRECONDITION");
+	cr_assert(strstr(jstr(p, "details"), "expected"), "%s", jstr(p, "details"));
+	cr_assert(strstr(jstr(p, "details"), bitstream), "%s", jstr(p, "details"));
+	cr_assert_eq(loads(), 0);
+	_cleanup_free_ char *id = loaded_afu();
+	cr_assert_str_eq(id, "00000000000000000000000000000000");
+	stop_daemon(d);
+}
+
+/* ---- Checkpoint: what Allocate handed out survives a restart ---- */
+
+static cJSON *checkpoint(const char *key)
+{
+	_cleanup_free_ char *path = NULL;
+	cr_assert_geq(asprintf(&path, "%s/state/allocations/%s.json", dir, key), 0);
+	_cleanup_free_ char *text = kyt_read_file(path);
+	cr_assert_not_null(text, "%s is written", path);
+	cJSON *j = cJSON_Parse(text);
+	cr_assert_not_null(j, "%s is JSON: %s", path, text);
+	return j;
+}
+
+static const cJSON *checkpointed(const cJSON *rec, const char *id)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "devices"), id);
+}
+
+Test(deviceplugin, allocations_are_checkpointed_and_a_restarted_daemon_keeps_them)
+{
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	const char *first[] = { KYT_SIM_GPU0 "::1", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a = kubelet_call("allocate", GPU_SOCK, first);
+	cr_assert_str_eq(jstr(a, "code"), "OK");
+	const char *fpga[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *f = kubelet_call("allocate", FPGA_SOCK, fpga);
+	_cleanup_(cJSON_Deletep) cJSON *p = kubelet_call("prestart", FPGA_SOCK, fpga);
+	cr_assert_str_eq(jstr(p, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *rec = checkpoint("kyborg.io_gpu");
+	cr_assert_str_eq(jstr(rec, "resource"), "kyborg.io/gpu");
+	cr_assert_str_eq(jstr(rec, "kind"), "gpu");
+	cr_assert_str_eq(jstr(checkpointed(rec, KYT_SIM_GPU0 "::1"), "pci"), KYT_SIM_GPU0);
+	cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(checkpointed(rec, KYT_SIM_GPU0 "::1"), "allocatedAt"));
+	_cleanup_(cJSON_Deletep) cJSON *frec = checkpoint("kyborg.io_fpga-nlb");
+	cr_assert_str_eq(jstr(checkpointed(frec, KYT_SIM_FPGA), "bitstream"), AFU_NLB);
+	/* A refused Allocate records nothing. */
+	const char *bad[] = { KYT_SIM_GPU1 "::0," KYT_SIM_GPU0 "::7", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *b = kubelet_call("allocate", GPU_SOCK, bad);
+	cr_assert_str_eq(jstr(b, "code"), "INVALID_ARGUMENT");
+	stop_daemon(d);
+
+	d = start_daemon();
+	wait_serving();
+	const char *second[] = { KYT_SIM_GPU1 "::1", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a2 = kubelet_call("allocate", GPU_SOCK, second);
+	cr_assert_str_eq(jstr(a2, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *rec2 = checkpoint("kyborg.io_gpu");
+	cr_assert_not_null(checkpointed(rec2, KYT_SIM_GPU0 "::1"), "the restarted daemon kept the earlier allocation");
+	cr_assert_not_null(checkpointed(rec2, KYT_SIM_GPU1 "::1"));
+	cr_assert_null(checkpointed(rec2, KYT_SIM_GPU1 "::0"));
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec2, "devices")), 2);
 	stop_daemon(d);
 }

@@ -124,6 +124,11 @@ static const struct bad_case bad[] = {
 	{ FPGA_BS("{\"id\":\"x\",\"url\":\"http://h/x\",\"sha256\":\"" SHA "\"}"), "resources[0].bitstream.url: must be an https:// or file:/// URL" },
 	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"abc\"}"), "resources[0].bitstream.sha256: must be 64 hex digits" },
 	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\"}"), "resources[0].bitstream.sha256: missing required field" },
+	{ GPU(",\"program\":[\"/usr/bin/fpgaconf\"]"), "resources[0].program: only with a bitstream" },
+	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"" SHA "\"},\"program\":[\"fpgaconf\",\"{image}\"]"),
+	  "resources[0].program[0]: must be an absolute path (no PATH lookup, no shell)" },
+	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"" SHA "\"},\"program\":[]"),
+	  "resources[0].program: must not be empty" },
 	{ RES("{\"name\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"selector\":{\"vendors\":[\"10de\"]}},"
 	      "{\"name\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"selector\":{\"vendors\":[\"1002\"]}}"),
 	  "resources[1].name: duplicate resource kyborg.io/gpu" },

@@ -60,6 +60,14 @@ Test(pci_addr, bad_addresses_are_einval)
 	cr_assert_not(ky_pci_addr_valid(NULL));
 }
 
+Test(pci_addr, nvidia_minor_comes_from_the_drivers_information_file)
+{
+	cr_assert_eq(ky_pci_nvidia_minor_parse("Model: \t\t NVIDIA H100\nIRQ:   \t\t 156\nDevice Minor: \t 3\nBus Location: \t 0000:3b:00.0\n"), 3);
+	cr_assert_eq(ky_pci_nvidia_minor_parse("Model: x\n"), -1);
+	cr_assert_eq(ky_pci_nvidia_minor_parse("Device Minor: \t x\n"), -1);
+	cr_assert_eq(ky_pci_nvidia_minor_parse(NULL), -1);
+}
+
 Test(pci_addr, family_follows_class_and_known_fpga_ids)
 {
 	struct ky_pci_dev d = { 0 };

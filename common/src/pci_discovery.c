@@ -3,10 +3,12 @@
 #include "kyborg/pci.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
+#include "kyborg/fileio.h"
 #include "kyborg/log.h"
 #include "pci_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libudev.h>
 #include <limits.h>
 #include <stdio.h>
@@ -122,6 +124,45 @@ static int read_children(struct udev *udev, struct udev_device *fn, struct ky_pc
 	return 0;
 }
 
+int ky_pci_nvidia_minor_parse(const char *information)
+{
+	const char *p = information ? strstr(information, "Device Minor:") : NULL;
+	char *end;
+	if (!p)
+		return -1;
+	p += strlen("Device Minor:");
+	errno = 0;
+	long v = strtol(p, &end, 10);
+	if (errno || end == p || v < 0 || v > 255 || (*end && *end != '\n' && *end != ' '))
+		return -1;
+	return (int)v;
+}
+
+/* NVIDIA's driver makes no udev children: its nodes are /dev/nvidia<minor>
+ * (the minor is in /proc/driver/nvidia/gpus/<addr>/information) and the
+ * shared /dev/nvidiactl, /dev/nvidia-uvm and /dev/nvidia-uvm-tools, each
+ * given only where it exists. */
+static int add_nvidia_nodes(struct ky_pci_dev *dev)
+{
+	static const char *const shared[] = { "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools" };
+	char path[96], node[32];
+	int r;
+	snprintf(path, sizeof(path), "/proc/driver/nvidia/gpus/%s/information", dev->addr);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (fd >= 0 && ky_read_all(fd, 16384, &text, &len) == 0) {
+		int minor = ky_pci_nvidia_minor_parse(text);
+		snprintf(node, sizeof(node), "/dev/nvidia%d", minor);
+		if (minor >= 0 && access(node, F_OK) == 0 && (r = ky_pci_strv_push(&dev->devnodes, &dev->n_devnodes, node)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < KY_ARRAY_SIZE(shared); i++)
+		if (access(shared[i], F_OK) == 0 && (r = ky_pci_strv_push(&dev->devnodes, &dev->n_devnodes, shared[i])) < 0)
+			return r;
+	return 0;
+}
+
 static int read_devnodes(struct udev *udev, struct udev_device *fn, struct ky_pci_dev *dev)
 {
 	const char *own = udev_device_get_devnode(fn);
@@ -138,6 +179,8 @@ static int read_devnodes(struct udev *udev, struct udev_device *fn, struct ky_pc
 		if ((r = ky_pci_strv_push(&dev->devnodes, &dev->n_devnodes, node)) < 0)
 			return r;
 	}
+	if (dev->driver && strcmp(dev->driver, "nvidia") == 0 && (r = add_nvidia_nodes(dev)) < 0)
+		return r;
 	ky_pci_strv_sort_unique(dev->devnodes, &dev->n_devnodes);
 	ky_pci_strv_sort_unique(dev->netdevs, &dev->n_netdevs);
 	return 0;

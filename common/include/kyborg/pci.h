@@ -43,6 +43,9 @@ struct ky_pci_list {
  * above ffff (Intel VMD) do not fit and are -EINVAL. Returns 0 or -EINVAL. */
 int ky_pci_addr_normalize(const char *in, char out[KY_PCI_ADDR_LEN]);
 bool ky_pci_addr_valid(const char *addr);
+/* The "Device Minor: N" of NVIDIA's /proc/driver/nvidia/gpus/<addr>/information
+ * (pure): N, or -1 when there is none. */
+int ky_pci_nvidia_minor_parse(const char *information);
 
 /* Enumerates every PCI function, sorted by address. A node without PCI
  * gives an empty list. A function whose vendor, device or class attribute is

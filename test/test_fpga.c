@@ -1,0 +1,142 @@
+/* DFL FPGA ports over a directory laid out as the kernel's sysfs
+ * (fpga_region/region0/dfl-fme.0, dfl-port.0/afu_id): finding the port,
+ * reading its AFU id, and ky_fpga_ensure with the admin loader command
+ * (a Python stand-in that records each load and sets afu_id as a real
+ * load would). The DFL ioctl itself needs hardware: not run here. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kyborg/cleanup.h"
+#include "kyborg/error.h"
+#include "kyborg/fpga.h"
+#include "kyborg/image_cache.h"
+#include "kytest.h"
+
+#define AFU_OLD "00000000000000000000000000000000"
+#define AFU_NLB "d8424dc4a4a3c413f89e433683f9040b"
+
+static char *dir, *pci, *log_path, *image;
+static struct ky_fpga *f;
+static struct ky_image_spec spec;
+
+static char *path_in(const char *fmt, const char *a)
+{
+	char *p;
+	cr_assert(asprintf(&p, fmt, dir, a) > 0);
+	return p;
+}
+
+static void setup(void)
+{
+	dir = kyt_tmpdir("kyfpga");
+	cr_assert(dir);
+	pci = path_in("%s/%s", "0000:af:00.0");
+	_cleanup_free_ char *r = path_in("%s/0000:af:00.0/%s", "fpga_region");
+	_cleanup_free_ char *r0 = path_in("%s/0000:af:00.0/fpga_region/%s", "region0");
+	_cleanup_free_ char *fme = path_in("%s/0000:af:00.0/fpga_region/region0/%s", "dfl-fme.0");
+	_cleanup_free_ char *port = path_in("%s/0000:af:00.0/fpga_region/region0/%s", "dfl-port.0");
+	_cleanup_free_ char *afu = path_in("%s/0000:af:00.0/fpga_region/region0/dfl-port.0/%s", "afu_id");
+	cr_assert(mkdir(pci, 0755) == 0 && mkdir(r, 0755) == 0 && mkdir(r0, 0755) == 0 && mkdir(fme, 0755) == 0 &&
+		  mkdir(port, 0755) == 0);
+	cr_assert_eq(kyt_write_file(afu, AFU_OLD "\n"), 0);
+	log_path = path_in("%s/%s", "loads.log");
+	image = path_in("%s/%s", "nlb.gbs");
+	cr_assert_eq(kyt_write_file(image, "nlb bitstream"), 0);
+	spec = (struct ky_image_spec){ .id = strdup("D8424DC4-A4A3-C413-F89E-433683F9040B"), .path = strdup(image) };
+	ky_sha256_buf("nlb bitstream", 13, spec.sha256);
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_fpga_find(pci, "0000:af:00.0", &f, &err), 0, "%s", ky_error_msg(err));
+}
+
+static void teardown(void)
+{
+	ky_fpga_free(f);
+	ky_image_spec_release(&spec);
+	kyt_rmrf(dir);
+	free(dir);
+	free(pci);
+	free(log_path);
+	free(image);
+}
+
+TestSuite(fpga, .init = setup, .fini = teardown);
+
+static int loads(void)
+{
+	_cleanup_free_ char *text = kyt_read_file(log_path);
+	int n = 0;
+	for (char *p = text; p && *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+static int ensure(bool *programmed, struct ky_error **err)
+{
+	char *const argv[] = { "/usr/bin/python3", KYTEST_FPGA_LOADER, log_path, "{sysfs}", "{id}", "{image}", NULL };
+	char *const envp[] = { NULL };
+	struct ky_fpga_loader l = { .program = argv, .envp = envp, .timeout_ms = 10000 };
+	return ky_fpga_ensure(f, &spec, dir, "/nonexistent/kyborg-fetch", &l, programmed, err);
+}
+
+Test(fpga, finds_the_fme_and_port_of_a_pci_function)
+{
+	cr_assert_str_eq(f->fme_dev, "/dev/dfl-fme.0");
+	cr_assert_str_eq(f->port_dev, "/dev/dfl-port.0");
+	_cleanup_free_ char *id = NULL;
+	cr_assert_eq(ky_fpga_loaded_id(f, &id, NULL), 0);
+	cr_assert_str_eq(id, AFU_OLD);
+	struct ky_fpga *none = NULL;
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_fpga_find(dir, "0000:00:00.0", &none, &err), -ENOENT);
+	cr_assert(strstr(ky_error_msg(err), "0000:00:00.0"));
+}
+
+Test(fpga, ids_compare_as_uuids_in_any_case)
+{
+	cr_assert(ky_fpga_id_equal(AFU_NLB, "D8424DC4-A4A3-C413-F89E-433683F9040B"));
+	cr_assert_not(ky_fpga_id_equal(AFU_NLB, AFU_OLD));
+	cr_assert_not(ky_fpga_id_equal("", ""));
+}
+
+Test(fpga, programmed_when_the_loaded_id_differs_and_then_never_again)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	bool programmed = false;
+	cr_assert_eq(ensure(&programmed, &err), 0, "%s", ky_error_msg(err));
+	cr_assert(programmed);
+	cr_assert_eq(loads(), 1);
+	_cleanup_free_ char *id = NULL;
+	cr_assert_eq(ky_fpga_loaded_id(f, &id, NULL), 0);
+	cr_assert_str_eq(id, AFU_NLB);
+	cr_assert_eq(ensure(&programmed, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_not(programmed);
+	cr_assert_eq(loads(), 1);
+}
+
+Test(fpga, a_checksum_mismatch_loads_nothing)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(kyt_write_file(image, "tampered"), 0);
+	bool programmed = true;
+	cr_assert_eq(ensure(&programmed, &err), -EBADMSG);
+	cr_assert_not(programmed);
+	cr_assert(strstr(ky_error_msg(err), "expected"), "%s", ky_error_msg(err));
+	cr_assert_eq(loads(), 0);
+	_cleanup_free_ char *id = NULL;
+	cr_assert_eq(ky_fpga_loaded_id(f, &id, NULL), 0);
+	cr_assert_str_eq(id, AFU_OLD);
+}
+
+Test(fpga, a_failing_loader_is_reported_with_its_output)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	char *const argv[] = { "/usr/bin/python3", "-c", "print('no PR engine'); raise SystemExit(3)", NULL };
+	char *const envp[] = { NULL };
+	struct ky_fpga_loader l = { .program = argv, .envp = envp, .timeout_ms = 10000 };
+	bool programmed = true;
+	cr_assert_eq(ky_fpga_ensure(f, &spec, dir, "/nonexistent", &l, &programmed, &err), -EIO);
+	cr_assert(strstr(ky_error_msg(err), "exited 3: no PR engine"), "%s", ky_error_msg(err));
+}
