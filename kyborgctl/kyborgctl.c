@@ -26,6 +26,10 @@
 #define KYBORG_VERSION "unknown"
 #endif
 
+#ifndef KYBORG_FETCH_HELPER
+#define KYBORG_FETCH_HELPER "/usr/libexec/kyborg/kyborg-fetch"
+#endif
+
 #define PROG "kyborgctl"
 
 enum { EXIT_USAGE = 2, EXIT_CHANGES = 3, EXIT_REFUSED = 4 };
@@ -173,7 +177,9 @@ static void converge_usage(FILE *f, const char *cmd)
 		"      --cni-state-dir DIR    The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
 		"      --kubelet-checkpoint F Kubelet's device-plugin checkpoint\n"
 		"                             (default " KY_KUBELET_CHECKPOINT_DEFAULT ")\n"
-		"      --state-dir DIR        Kyborg's state directory (default " KY_DP_STATE_DIR_DEFAULT ")\n"
+		"      --state-dir DIR        Kyborg's state directory; FPGA images are cached in\n"
+		"                             DIR/images (default " KY_DP_STATE_DIR_DEFAULT ")\n"
+		"      --fetch-helper PATH    Fetches images by URL (default " KYBORG_FETCH_HELPER ")\n"
 		"  -h, --help                 Show this help and exit\n"
 		"\n"
 		"Exit status: 0 converged (nothing %s), 3 %s, 4 refused (bad profile, or a\n"
@@ -193,6 +199,7 @@ struct converge_opts {
 	bool json, force;
 	struct ky_usage_sources usage;
 	const char *state_dir;
+	const char *fetch_helper;
 };
 
 static int exit_code(enum ky_plan_result r)
@@ -255,8 +262,15 @@ static int converge(const char *cmd, const struct converge_opts *o, bool apply)
 	    ky_node_plan(targets, pci, usage, o->force, &plan, &err) < 0)
 		return fail(cmd, err);
 	int applied_r = 0;
+	_cleanup_free_ char *cache = NULL;
+	if (asprintf(&cache, "%s/images", o->state_dir) < 0) {
+		cache = NULL;
+		ky_error_set(&err, ENOMEM, "out of memory");
+		return fail(cmd, err);
+	}
+	struct ky_apply_opts ao = { .image_cache_dir = cache, .fetch_helper = o->fetch_helper };
 	if (apply && !plan->refused)
-		applied_r = ky_node_apply(plan, &err);
+		applied_r = ky_node_apply(plan, &ao, &err);
 	_cleanup_error_ struct ky_error *perr = NULL;
 	if (print_plan(plan, targets, apply, o->json, &perr) < 0)
 		return fail(cmd, perr);
@@ -267,7 +281,7 @@ static int converge(const char *cmd, const struct converge_opts *o, bool apply)
 
 static int cmd_converge(int argc, char **argv, bool apply)
 {
-	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR };
+	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR, OPT_FETCH_HELPER };
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
@@ -275,6 +289,7 @@ static int cmd_converge(int argc, char **argv, bool apply)
 		{ "cni-state-dir", required_argument, NULL, OPT_CNI_DIR },
 		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "fetch-helper", required_argument, NULL, OPT_FETCH_HELPER },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -282,6 +297,7 @@ static int cmd_converge(int argc, char **argv, bool apply)
 	struct converge_opts o = {
 		.usage = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT, .kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT },
 		.state_dir = KY_DP_STATE_DIR_DEFAULT,
+		.fetch_helper = KYBORG_FETCH_HELPER,
 	};
 	int c;
 	optind = 0;
@@ -304,6 +320,11 @@ static int cmd_converge(int argc, char **argv, bool apply)
 			break;
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;
+			break;
+		case OPT_FETCH_HELPER:
+			if (optarg[0] != '/')
+				return usage_error(cmd, "--fetch-helper must be an absolute path");
+			o.fetch_helper = optarg;
 			break;
 		case 'h':
 			converge_usage(stdout, cmd);

@@ -19,6 +19,7 @@
 #include "kyborg/cleanup.h"
 #include "kyborg/json.h"
 #include "kyborg/log.h"
+#include "kyborg/sha256.h"
 #include "kytest.h"
 #include "kytest_simnode.h"
 
@@ -111,8 +112,11 @@ static void write_profile(const char *json)
  * this test's usage sources; returns the exit status, *doc the JSON. */
 static int ctl(const char *cmd, const char *extra, cJSON **doc)
 {
+	char state[PATH_MAX + 16];
+	snprintf(state, sizeof(state), "%s/state", tmp);
 	char *argv[] = { KYBORGCTL_PATH, (char *)cmd, "-f", profile, "--json", "--cni-state-dir", cni_dir,
-			 "--kubelet-checkpoint", checkpoint, (char *)extra, NULL };
+			 "--kubelet-checkpoint", checkpoint, "--state-dir", state, "--fetch-helper", KYBORG_FETCH_BIN,
+			 (char *)extra, NULL };
 	char *out = NULL;
 	int status = kyt_runv(&out, argv);
 	*doc = out ? cJSON_Parse(out) : NULL;
@@ -425,4 +429,85 @@ Test(kyborgctl_apply, status_says_who_uses_each_function_and_the_pf_eswitch_mode
 	cr_assert(strstr(text, "\nIn use: \n  " KYT_SIM_VF1 "  CNI net1 container 0123456789ab interface net1\n"), "%s",
 		  text);
 	cr_assert(strstr(text, "\nWhole-device state:\n  " KYT_SIM_PF "  eswitch "), "%s", text);
+}
+
+/* ---- FPGA: the whole device's image ---- */
+
+#define AFU_NLB "d8424dc4a4a3c413f89e433683f9040b"
+#define PORT_AFU_ID "bus/pci/devices/" KYT_SIM_FPGA "/fpga_region/region0/dfl-port.0/afu_id"
+
+/* An image file under tmp, and a profile loading it (by path or by a
+ * file:// URL) with the Python stand-in for the admin's loader. */
+static void write_fpga_profile(bool by_url, const char *sha256)
+{
+	char img[PATH_MAX + 16], json[3 * PATH_MAX];
+	snprintf(img, sizeof(img), "%s/nlb.gbs", tmp);
+	cr_assert_eq(kyt_write_file(img, "nlb bitstream"), 0);
+	snprintf(json, sizeof(json),
+		 "{\"devices\":[{\"pciAddress\":\"" KYT_SIM_FPGA "\",\"kind\":\"fpga\","
+		 "\"image\":{\"id\":\"" AFU_NLB "\",\"%s\":\"%s%s\",\"sha256\":\"%s\"},"
+		 "\"program\":[\"/usr/bin/python3\",\"" KYTEST_FPGA_LOADER "\",\"%s/loads.log\",\"{sysfs}\",\"{id}\","
+		 "\"{image}\"]}]}",
+		 by_url ? "url" : "path", by_url ? "file://" : "", img, sha256, tmp);
+	write_profile(json);
+}
+
+static void nlb_sha(char out[65])
+{
+	ky_sha256_buf("nlb bitstream", 13, out);
+}
+
+Test(kyborgctl_apply, an_fpga_is_programmed_once_and_a_second_apply_changes_nothing)
+{
+	char sha[65];
+	nlb_sha(sha);
+	write_fpga_profile(false, sha);
+	_cleanup_(cJSON_Deletep) cJSON *plan = NULL, *doc = NULL, *again = NULL;
+	cr_assert_eq(ctl("plan", NULL, &plan), 3);
+	cr_assert_str_eq(astr(action(plan, 0), "from"), "00000000000000000000000000000000");
+	cr_assert_str_eq(astr(action(plan, 0), "to"), AFU_NLB);
+
+	cr_assert_eq(ctl("apply", NULL, &doc), 3, "%s", doc ? cJSON_PrintUnformatted(doc) : "no JSON");
+	const cJSON *a = action(doc, 0);
+	cr_assert_str_eq(astr(a, "status"), "done");
+	cr_assert(strstr(step(a, 0), "loaded image " AFU_NLB), "%s", step(a, 0));
+	_cleanup_free_ char *afu = sys_read(PORT_AFU_ID);
+	cr_assert_str_eq(afu, AFU_NLB "\n");
+
+	cr_assert_eq(ctl("apply", NULL, &again), 0);
+	cr_assert_str_eq(result(again), "converged");
+	char log[PATH_MAX + 16];
+	snprintf(log, sizeof(log), "%s/loads.log", tmp);
+	_cleanup_free_ char *loads = kyt_read_file(log);
+	cr_assert(loads && strchr(loads, '\n') == strrchr(loads, '\n'), "loaded more than once: %s", loads);
+}
+
+Test(kyborgctl_apply, an_image_by_url_is_fetched_into_the_cache_checked_and_loaded)
+{
+	char sha[65];
+	nlb_sha(sha);
+	write_fpga_profile(true, sha);
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 3, "%s", doc ? cJSON_PrintUnformatted(doc) : "no JSON");
+	char cached[PATH_MAX + 128];
+	snprintf(cached, sizeof(cached), "%s/state/images/sha256/%s", tmp, sha);
+	_cleanup_free_ char *copy = kyt_read_file(cached);
+	cr_assert_str_eq(copy, "nlb bitstream", "content-addressed copy in the state dir's cache");
+	_cleanup_free_ char *afu = sys_read(PORT_AFU_ID);
+	cr_assert_str_eq(afu, AFU_NLB "\n");
+}
+
+Test(kyborgctl_apply, a_wrong_checksum_refuses_the_change_and_keeps_the_old_image)
+{
+	write_fpga_profile(true, "00000000000000000000000000000000000000000000000000000000000000ff");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 4, "refused");
+	cr_assert_str_eq(result(doc), "refused");
+	const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "refusal"));
+	cr_assert(why && strstr(why, "devices[0]") && strstr(why, "sha256"), "%s", why ? why : "(none)");
+	_cleanup_free_ char *afu = sys_read(PORT_AFU_ID);
+	cr_assert_str_eq(afu, "00000000000000000000000000000000");
+	char log[PATH_MAX + 16];
+	snprintf(log, sizeof(log), "%s/loads.log", tmp);
+	cr_assert_neq(access(log, F_OK), 0, "the loader never ran");
 }

@@ -165,7 +165,7 @@ Test(node_plan, a_change_to_a_vf_in_use_is_refused_unless_forced_and_names_the_p
 	cr_assert_str_eq(p.plan->acts[0].pods[0], "pod a container c (kyborg.io/vf)");
 	cr_assert(p.plan->refused);
 	cr_assert_eq(ky_plan_result(p.plan, false), KY_PLAN_REFUSED);
-	cr_assert_eq(ky_node_apply(p.plan, &err), -EPERM, "a refused plan never runs");
+	cr_assert_eq(ky_node_apply(p.plan, &(struct ky_apply_opts){ 0 }, &err), -EPERM, "a refused plan never runs");
 	cr_assert_eq(p.plan->acts[0].status, KY_ACT_PLANNED);
 	planned_release(&p);
 

@@ -58,6 +58,7 @@ Test(node_profile, good_profile_gives_every_entry)
 	cr_assert_str_eq(fpga->image.id, "nic-v2");
 	cr_assert_null(fpga->image.path);
 	cr_assert_str_eq(fpga->image.sha256, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	cr_assert_null(fpga->program, "the kernel's DFL partial reconfiguration unless a loader is given");
 }
 
 Test(node_profile, an_empty_device_list_is_a_profile_that_changes_nothing)
@@ -122,6 +123,11 @@ static const struct bad_case bad[] = {
 	{ FPGA_IMG("{\"id\":\"x\",\"url\":\"http://h/x\",\"sha256\":\"" SHA "\"}"), "devices[0].image.url: must be an https:// or file:/// URL" },
 	{ FPGA_IMG("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"abc\"}"), "devices[0].image.sha256: must be 64 hex digits" },
 	{ FPGA_IMG("{\"id\":\"x\",\"path\":\"/x\"}"), "devices[0].image.sha256: missing required field" },
+	{ FPGA_IMG("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"" SHA "\",\"size\":1}"), "devices[0].image.size: unknown field" },
+	{ DEV("{\"pciAddress\":\"0000:af:00.0\",\"kind\":\"fpga\",\"image\":{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"" SHA
+	      "\"},\"program\":[\"loader\",\"{image}\"]}"),
+	  "devices[0].program[0]: must be an absolute path" },
+	{ NIC(",\"numVfs\":2,\"program\":[\"/l\"]"), "devices[0].program: only for kind fpga" },
 	{ DEV("{\"pciAddress\":\"0000:18:00.0\",\"kind\":\"nic\",\"numVfs\":2},"
 	      "{\"pciAddress\":\"18:00.0\",\"kind\":\"nic\",\"numVfs\":4}"),
 	  "devices[1].pciAddress: 0000:18:00.0 is also devices[0]" },

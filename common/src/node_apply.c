@@ -5,12 +5,21 @@
 #include "kyborg/node_apply.h"
 #include "kyborg/devlink.h"
 #include "kyborg/error.h"
+#include "kyborg/fpga.h"
+#include "kyborg/image_cache.h"
 #include "node_private.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+extern char **environ;
+
+/* An admin's FPGA loader may take a while: partial reconfiguration of a
+ * large bitstream. */
+#define LOADER_TIMEOUT_MS (300 * 1000)
 
 static int apply_num_vfs(struct ky_action *a, struct ky_error **err)
 {
@@ -74,19 +83,83 @@ static int apply_command(struct ky_action *a, struct ky_error **err)
 	return 0;
 }
 
-static int apply_image(struct ky_action *a, struct ky_error **err)
+static int apply_image(struct ky_action *a, const struct ky_apply_opts *o, struct ky_error **err)
 {
-	(void)a;
-	return ky_error_set(err, EOPNOTSUPP, "FPGA image programming is not part of this build yet; nothing changed");
+	const struct ky_node_target *t = a->target;
+	const struct ky_profile_entry *e = t->entry;
+	struct ky_fpga *f = NULL;
+	int r = ky_fpga_find(t->dev->syspath, t->dev->addr, &f, err);
+	if (r < 0)
+		return r;
+	/* The loader is the admin's program, run with kyborgctl's environment. */
+	struct ky_fpga_loader l = { .program = e->program, .envp = environ, .timeout_ms = LOADER_TIMEOUT_MS };
+	bool programmed = false;
+	r = ky_fpga_ensure(f, &e->image, o->image_cache_dir, o->fetch_helper, &l, &programmed, err);
+	if (r >= 0 && programmed &&
+	    ky_action_step(a, "loaded image %s (sha256 %s) into %s", e->image.id, e->image.sha256, f->port_dev) < 0)
+		r = ky_error_set(err, ENOMEM, "out of memory");
+	ky_fpga_free(f);
+	return r;
 }
 
-int ky_node_apply(struct ky_plan *p, struct ky_error **err)
+/* The cache's parents (the state dir on a node where nothing ran yet). */
+static int mkdir_parents(const char *dir, struct ky_error **err)
 {
-	if (p->refused)
-		return ky_error_set(err, EPERM, "refused: a change would take a device from running pods (--force)");
+	_cleanup_free_ char *p = strdup(dir);
+	if (!p)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return ky_error_set(err, errno, "create %s: %m", p);
+		*s = '/';
+	}
+	return 0;
+}
+
+/* Every image the plan loads, present in the cache and checked, before
+ * anything changes: a bad image refuses the whole plan. */
+static int check_images(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_error **err)
+{
+	bool made = false;
 	for (size_t i = 0; i < p->n; i++) {
 		struct ky_action *a = &p->acts[i];
-		int r;
+		if (a->kind != KY_ACT_IMAGE)
+			continue;
+		if (!made && mkdir_parents(o->image_cache_dir, err) < 0)
+			return ky_error_prefix(err, "image cache");
+		made = true;
+		_cleanup_free_ char *path = NULL;
+		int r = ky_image_resolve(&a->target->entry->image, o->image_cache_dir, o->fetch_helper, &path, err);
+		if (r >= 0)
+			continue;
+		a->error = strdup(ky_error_msg(err ? *err : NULL));
+		if (r == -EBADMSG) {
+			p->refused = true;
+			free(p->refusal);
+			if (asprintf(&p->refusal, "%s: %s (the old image stays)", a->target->entry->path,
+				     ky_error_msg(err ? *err : NULL)) < 0)
+				p->refusal = NULL;
+		} else {
+			a->status = KY_ACT_FAILED;
+			for (size_t k = 0; k < p->n; k++)
+				if (k != i)
+					p->acts[k].status = KY_ACT_NOT_RUN;
+		}
+		return ky_error_prefix(err, "%s image", a->target->dev->addr);
+	}
+	return 0;
+}
+
+int ky_node_apply(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_error **err)
+{
+	if (p->refused)
+		return ky_error_set(err, EPERM, "refused: %s", p->refusal ? p->refusal : "");
+	int r = check_images(p, o, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n; i++) {
+		struct ky_action *a = &p->acts[i];
 		switch (a->kind) {
 		case KY_ACT_NUM_VFS:
 			r = apply_num_vfs(a, err);
@@ -101,7 +174,7 @@ int ky_node_apply(struct ky_plan *p, struct ky_error **err)
 			r = apply_command(a, err);
 			break;
 		case KY_ACT_IMAGE:
-			r = apply_image(a, err);
+			r = apply_image(a, o, err);
 			break;
 		default:
 			r = ky_error_set(err, EINVAL, "unknown action");

@@ -4,6 +4,7 @@
  * current state and the usage records it is given. */
 #include "kyborg/node_plan.h"
 #include "kyborg/error.h"
+#include "kyborg/fpga.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -81,6 +82,7 @@ static void current_release(struct ky_dev_current *c)
 	free(c->command_state);
 	free(c->command_note);
 	free(c->image_id);
+	free(c->image_note);
 }
 
 void ky_node_targets_free(struct ky_node_targets *t)
@@ -216,6 +218,7 @@ void ky_plan_free(struct ky_plan *p)
 	for (size_t i = 0; i < p->n; i++)
 		action_release(&p->acts[i]);
 	free(p->acts);
+	free(p->refusal);
 	free(p);
 }
 
@@ -344,11 +347,12 @@ static int plan_gpu(struct ky_plan *p, const struct ky_node_target *t, const str
 
 static int plan_fpga(struct ky_plan *p, const struct ky_node_target *t, const struct ky_node_usage *u)
 {
-	const struct ky_profile_image *img = &t->entry->image;
+	const struct ky_image_spec *img = &t->entry->image;
 	const char *cur = t->cur.image_id;
-	if (!t->entry->has_image || (cur && strcmp(cur, img->id) == 0))
+	if (!t->entry->has_image || (cur && ky_fpga_id_equal(cur, img->id)))
 		return 0;
-	struct ky_action *a = push(p, KY_ACT_IMAGE, t, "%s", cur ? cur : "unknown");
+	struct ky_action *a = cur ? push(p, KY_ACT_IMAGE, t, "%s", cur) :
+				    push(p, KY_ACT_IMAGE, t, "unknown (%s)", t->cur.image_note ?: "not read");
 	if (!a || set_to(a, img->id) < 0 || add_users(a, u, t->dev->addr) < 0)
 		return -ENOMEM;
 	return 0;
@@ -384,6 +388,8 @@ int ky_node_plan(const struct ky_node_targets *t, const struct ky_pci_list *pci,
 		if (a->disruptive && !force)
 			p->refused = true;
 	}
+	if (p->refused && !(p->refusal = strdup("a change would take a device from running pods (--force applies it anyway)")))
+		return ky_error_set(err, ENOMEM, "out of memory");
 	*out = TAKE_PTR(p);
 	return 0;
 }

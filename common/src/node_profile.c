@@ -41,9 +41,8 @@ static void entry_release(struct ky_profile_entry *e)
 	free(e->command.state);
 	ky_json_strv_free(e->command.apply);
 	ky_json_strv_free(e->command.read);
-	free(e->image.id);
-	free(e->image.path);
-	free(e->image.url);
+	ky_image_spec_release(&e->image);
+	ky_json_strv_free(e->program);
 }
 
 void ky_profile_free(struct ky_profile *p)
@@ -118,7 +117,7 @@ static int get_argv(const struct ky_jnode *cmd, const char *key, char ***out, st
 		struct ky_jnode arr, first;
 		ky_json_array(cmd, key, 0, &arr, NULL, NULL);
 		ky_json_index(&arr, 0, &first);
-		return ky_json_error(&first, err, "must be an absolute path: programs run without a shell or PATH lookup");
+		return ky_json_error(&first, err, "must be an absolute path (no PATH lookup, no shell)");
 	}
 	return 0;
 }
@@ -154,36 +153,15 @@ static int parse_command(const struct ky_jnode *node, struct ky_profile_entry *e
 
 static int parse_image(const struct ky_jnode *node, struct ky_profile_entry *e, struct ky_error **err)
 {
-	static const char *const keys[] = { "id", "path", "url", "sha256", NULL };
 	struct ky_jnode img;
-	const char *id, *path = NULL, *url = NULL, *sha;
 	int r;
 	if ((r = ky_json_object(node, "image", KY_JSON_REQUIRED, &img, err)) < 0 ||
-	    (r = ky_json_check_keys(&img, keys, err)) < 0 ||
-	    (r = ky_json_string(&img, "id", KY_JSON_REQUIRED, &id, err)) < 0 ||
-	    (r = ky_json_string(&img, "path", 0, &path, err)) < 0 || (r = ky_json_string(&img, "url", 0, &url, err)) < 0 ||
-	    (r = ky_json_string(&img, "sha256", KY_JSON_REQUIRED, &sha, err)) < 0)
+	    (r = ky_image_spec_parse(&img, &e->image, err)) < 0)
 		return r;
-	if (!path == !url)
-		return ky_json_error(&img, err, "give exactly one of path or url");
-	if (path && path[0] != '/')
-		return field_error(&img, "path", err, "must be an absolute path");
-	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "file:///", 8) != 0)
-		return field_error(&img, "url", err, "must be an https:// or file:/// URL");
-	bool hex = strlen(sha) == 64;
-	for (size_t i = 0; hex && i < 64; i++)
-		hex = isxdigit((unsigned char)sha[i]);
-	if (!hex)
-		return field_error(&img, "sha256", err, "must be 64 hex digits");
-	for (size_t i = 0; i < 64; i++)
-		e->image.sha256[i] = (char)tolower((unsigned char)sha[i]);
-	e->image.id = strdup(id);
-	e->image.path = path ? strdup(path) : NULL;
-	e->image.url = url ? strdup(url) : NULL;
-	if (!e->image.id || (path && !e->image.path) || (url && !e->image.url))
-		return ky_error_set(err, ENOMEM, "out of memory");
 	e->has_image = true;
-	return 0;
+	if (!cJSON_GetObjectItemCaseSensitive(node->j, "program"))
+		return 0;
+	return get_argv(node, "program", &e->program, err);
 }
 
 /* ---- Entries ---- */
@@ -196,7 +174,7 @@ static int check_kind_fields(const struct ky_jnode *node, enum ky_profile_kind k
 		enum ky_profile_kind kind;
 	} owned[] = {
 		{ "numVfs", KY_PROFILE_NIC },	  { "eswitchMode", KY_PROFILE_NIC }, { "vfDriver", KY_PROFILE_NIC },
-		{ "command", KY_PROFILE_GPU },	  { "image", KY_PROFILE_FPGA },
+		{ "command", KY_PROFILE_GPU },	  { "image", KY_PROFILE_FPGA }, { "program", KY_PROFILE_FPGA },
 	};
 	for (size_t i = 0; i < KY_ARRAY_SIZE(owned); i++) {
 		if (owned[i].kind == kind || !cJSON_GetObjectItemCaseSensitive(node->j, owned[i].key))
@@ -212,7 +190,7 @@ static int check_kind_fields(const struct ky_jnode *node, enum ky_profile_kind k
 static int parse_entry(const struct ky_jnode *node, struct ky_profile_entry *e, struct ky_error **err)
 {
 	static const char *const keys[] = { "pciAddress", "selector", "kind", "numVfs", "eswitchMode", "vfDriver",
-					    "command", "image", NULL };
+					    "command", "image", "program", NULL };
 	static const char *const firmware_keys[] = { "firmware", "firmwareVersion", "firmwareImage", NULL };
 	const char *addr = NULL;
 	int kind, r;

@@ -58,7 +58,8 @@ int ky_plan_to_json(const struct ky_plan *p, const struct ky_node_targets *t, bo
 	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_CreateObject();
 	cJSON *acts = cJSON_CreateArray();
 	bool ok = doc && add(doc, "result", cJSON_CreateString(ky_plan_result_name(ky_plan_result(p, applied)))) &&
-		  add(doc, "force", cJSON_CreateBool(p->force)) && add(doc, "notes", strv_json(t->notes, t->n_notes)) &&
+		  add(doc, "force", cJSON_CreateBool(p->force)) &&
+		  (!p->refusal || add(doc, "refusal", cJSON_CreateString(p->refusal))) && add(doc, "notes", strv_json(t->notes, t->n_notes)) &&
 		  add(doc, "actions", acts);
 	if (!ok)
 		cJSON_Delete(acts);
@@ -117,8 +118,7 @@ int ky_plan_write_text(const struct ky_plan *p, const struct ky_node_targets *t,
 		fprintf(f, "Changed: the node now matches the profile.\n");
 		break;
 	case KY_PLAN_REFUSED:
-		fprintf(f, "Refused: a change would take a device from running pods; nothing changed "
-			   "(--force applies it anyway).\n");
+		fprintf(f, "Refused: %s; nothing changed.\n", p->refusal ? p->refusal : "see above");
 		break;
 	case KY_PLAN_FAILED:
 		fprintf(f, "Failed: see the change marked failed; the changes before it were made, none after.\n");

@@ -4,6 +4,7 @@
 #include "kyborg/devlink.h"
 #include "kyborg/error.h"
 #include "kyborg/exec.h"
+#include "kyborg/fpga.h"
 #include "node_private.h"
 
 #include <errno.h>
@@ -72,6 +73,12 @@ int ky_node_read_current(struct ky_node_targets *t, struct ky_error **err)
 			if (ky_node_run_program(e->command.read, tg->dev->addr, NULL, e->command.timeout_ms,
 						&tg->cur.command_state, &rerr) < 0)
 				r = note(&tg->cur.command_note, rerr);
+		} else if (e->kind == KY_PROFILE_FPGA && e->has_image) {
+			struct ky_fpga *f = NULL;
+			if (ky_fpga_find(tg->dev->syspath, tg->dev->addr, &f, &rerr) < 0 ||
+			    ky_fpga_loaded_id(f, &tg->cur.image_id, &rerr) < 0)
+				r = note(&tg->cur.image_note, rerr);
+			ky_fpga_free(f);
 		}
 		if (r < 0)
 			return ky_error_set(err, ENOMEM, "out of memory");

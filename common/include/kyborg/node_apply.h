@@ -32,17 +32,26 @@ int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct cJSON *re
 int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const struct cJSON *doc);
 
 /* Fills each target's cur: the devlink eswitch mode of NIC PFs whose entry
- * sets one, and the state GPU entries' `read` programs print. What cannot
+ * sets one, the state GPU entries' `read` programs print, and the image
+ * (afu_id) an FPGA's port holds. What cannot
  * be read stays unknown with a note (the plan then shows "unknown"); only
  * running out of memory fails. */
 int ky_node_read_current(struct ky_node_targets *t, struct ky_error **err);
 
+struct ky_apply_opts {
+	const char *image_cache_dir; /* FPGA images by URL are fetched into it (content-addressed) */
+	const char *fetch_helper;    /* kyborg-fetch: the only binary that links libcurl */
+};
+
 /* Runs the plan's actions in order (nothing when it is refused), filling
- * each one's status and steps. At the first failure it stops: that action
- * is failed (its error says what it undid, or where the device was left),
- * the later ones not run. Returns 0 when every action is done, or the
- * failure's -errno with "<device> <change>: ..." in *err. */
-int ky_node_apply(struct ky_plan *p, struct ky_error **err);
+ * each one's status and steps. First every image the plan loads is
+ * resolved (a URL fetched into the cache) and its SHA-256 checked: a
+ * mismatch refuses the whole plan (-EBADMSG, p->refused, nothing changed,
+ * the old image stays). Then the actions run; at the first failure it
+ * stops: that action is failed (its error says what it undid, or where the
+ * device was left), the later ones not run. Returns 0 when every action is
+ * done, or the failure's -errno with "<device> <change>: ..." in *err. */
+int ky_node_apply(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_error **err);
 
 /* ---- The executor's kernel writes, for the kernel tier's tests too ---- */
 

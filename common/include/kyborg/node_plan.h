@@ -41,7 +41,8 @@ struct ky_dev_current {
 	char *eswitch_note;           /* why it is unreadable */
 	char *command_state;          /* what the GPU's `read` program printed, trimmed; NULL when not run */
 	char *command_note;           /* why it could not be read */
-	char *image_id;               /* the FPGA's loaded image; NULL when unknown */
+	char *image_id;               /* the FPGA port's afu_id; NULL when unknown */
+	char *image_note;             /* why it is unknown */
 };
 
 struct ky_node_target {
@@ -102,8 +103,9 @@ struct ky_action {
 struct ky_plan {
 	struct ky_action *acts;
 	size_t n;
-	bool force;   /* --force: disruptive actions run anyway */
-	bool refused; /* some disruptive action has users and force is off */
+	bool force;    /* --force: disruptive actions run anyway */
+	bool refused;  /* nothing may change: see refusal */
+	char *refusal; /* why: a change would disrupt pods (force is off), or an image failed its check */
 };
 
 /* The actions that take the targets from their current state to the
@@ -126,14 +128,14 @@ enum ky_plan_result {
 	KY_PLAN_CONVERGED, /* nothing to change (plan) or nothing changed (apply) */
 	KY_PLAN_CHANGES,   /* plan: changes would be made */
 	KY_PLAN_CHANGED,   /* apply: changes made, the node now matches */
-	KY_PLAN_REFUSED,   /* nothing changed: a change would take a device from pods */
+	KY_PLAN_REFUSED,   /* nothing changed: a change would take a device from pods, or an image is bad */
 	KY_PLAN_FAILED,    /* apply: a change failed; the report says where it stopped */
 };
 const char *ky_plan_result_name(enum ky_plan_result r);
 /* The result of a plan (applied or not). */
 enum ky_plan_result ky_plan_result(const struct ky_plan *p, bool applied);
 
-/* { "result", "force", "notes": [..], "actions": [ { "device", "kind", "entry", "change",
+/* { "result", "force", ["refusal"], "notes": [..], "actions": [ { "device", "kind", "entry", "change",
  *   "from", "to", "disruptive", "reboot", "pods", "status", "steps", ["error"] } ] } */
 int ky_plan_to_json(const struct ky_plan *p, const struct ky_node_targets *t, bool applied, struct cJSON **out,
 		    struct ky_error **err);

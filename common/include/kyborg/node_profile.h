@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "kyborg/cleanup.h"
+#include "kyborg/image_cache.h"
 #include "kyborg/json.h"
 #include "kyborg/pci.h"
 #include "kyborg/pci_selector.h"
@@ -38,13 +39,6 @@ struct ky_profile_command {
 	int timeout_ms;   /* per run; default 120 s */
 };
 
-struct ky_profile_image {
-	char *id;
-	char *path; /* exactly one of path and url */
-	char *url;  /* https:// or file:/// */
-	char sha256[65];
-};
-
 struct ky_profile_entry {
 	char path[KY_JSON_PATH_MAX]; /* "devices[2]": errors and the plan name the entry */
 	enum ky_profile_kind kind;
@@ -58,9 +52,12 @@ struct ky_profile_entry {
 	/* GPU */
 	bool has_command;
 	struct ky_profile_command command;
-	/* FPGA */
+	/* FPGA: the whole device's image and, optionally, the admin's loader
+	 * (argv with placeholders, see kyborg/fpga.h; NULL: DFL partial
+	 * reconfiguration) */
 	bool has_image;
-	struct ky_profile_image image;
+	struct ky_image_spec image;
+	char **program;
 };
 
 struct ky_profile {
