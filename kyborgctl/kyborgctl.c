@@ -56,7 +56,7 @@ static void usage(FILE *f)
 
 static void status_usage(FILE *f)
 {
-	fputs("Usage: " PROG " status [--json] [--cni-state-dir DIR] [--kubelet-checkpoint FILE]\n"
+	fputs("Usage: " PROG " status [--json] [--cni-state-dir DIR] [--kubelet-checkpoint FILE] [--state-dir DIR]\n"
 	      "\n"
 	      "List the node's PCI accelerators: GPUs, FPGAs and NICs with their SR-IOV VFs,\n"
 	      "with driver, NUMA node, IOMMU group, network interfaces and device nodes; each\n"
@@ -67,6 +67,8 @@ static void status_usage(FILE *f)
 	      "  -j, --json                  Print the inventory as JSON, every PCI function included\n"
 	      "      --cni-state-dir DIR     The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
 	      "      --kubelet-checkpoint F  Kubelet's device-plugin checkpoint\n"
+	      "      --state-dir DIR         The device plugin's state (allocations), read without\n"
+	      "                              kubelet's checkpoint (default " KY_DP_STATE_DIR_DEFAULT ")\n"
 	      "  -h, --help                  Show this help and exit\n",
 	      f);
 }
@@ -97,16 +99,18 @@ static const char *bad_option(char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-	enum { OPT_CNI_DIR = 256, OPT_CHECKPOINT };
+	enum { OPT_CNI_DIR = 256, OPT_CHECKPOINT, OPT_STATE_DIR };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "cni-state-dir", required_argument, NULL, OPT_CNI_DIR },
 		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ky_usage_sources src = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT,
-					.kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT };
+					.kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT,
+					.dp_state_dir = KY_DP_STATE_DIR_DEFAULT };
 	bool json = false;
 	int c;
 	optind = 0;
@@ -120,6 +124,9 @@ static int cmd_status(int argc, char **argv)
 			break;
 		case OPT_CHECKPOINT:
 			src.kubelet_checkpoint = optarg;
+			break;
+		case OPT_STATE_DIR:
+			src.dp_state_dir = optarg;
 			break;
 		case 'h':
 			status_usage(stdout);
@@ -175,11 +182,14 @@ static void converge_usage(FILE *f, const char *cmd)
 		"  -j, --json                 Print the plan as JSON\n"
 		"      --force                Change devices in use by pods too (the plan names them)\n"
 		"      --cni-state-dir DIR    The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
-		"      --kubelet-checkpoint F Kubelet's device-plugin checkpoint\n"
-		"                             (default " KY_KUBELET_CHECKPOINT_DEFAULT ")\n"
+		"      --kubelet-checkpoint F Kubelet's device-plugin checkpoint, the pods using devices\n"
+		"                             now (default " KY_KUBELET_CHECKPOINT_DEFAULT ");\n"
+		"                             without it, the device plugin's allocations in the state dir\n"
 		"      --state-dir DIR        Kyborg's state directory; FPGA images are cached in\n"
 		"                             DIR/images (default " KY_DP_STATE_DIR_DEFAULT ")\n"
 		"      --fetch-helper PATH    Fetches images by URL (default " KYBORG_FETCH_HELPER ")\n"
+		"      --changed-ok           Exit 0, not 3, when changes are made or planned (for a\n"
+		"                             Kubernetes init container)\n"
 		"  -h, --help                 Show this help and exit\n"
 		"\n"
 		"Exit status: 0 converged (nothing %s), 3 %s, 4 refused (bad profile, or a\n"
@@ -200,6 +210,7 @@ struct converge_opts {
 	struct ky_usage_sources usage;
 	const char *state_dir;
 	const char *fetch_helper;
+	bool changed_ok;
 };
 
 static int exit_code(enum ky_plan_result r)
@@ -281,7 +292,7 @@ static int converge(const char *cmd, const struct converge_opts *o, bool apply)
 
 static int cmd_converge(int argc, char **argv, bool apply)
 {
-	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR, OPT_FETCH_HELPER };
+	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR, OPT_FETCH_HELPER, OPT_CHANGED_OK };
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
@@ -290,6 +301,7 @@ static int cmd_converge(int argc, char **argv, bool apply)
 		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "fetch-helper", required_argument, NULL, OPT_FETCH_HELPER },
+		{ "changed-ok", no_argument, NULL, OPT_CHANGED_OK },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -321,6 +333,9 @@ static int cmd_converge(int argc, char **argv, bool apply)
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;
 			break;
+		case OPT_CHANGED_OK:
+			o.changed_ok = true;
+			break;
 		case OPT_FETCH_HELPER:
 			if (optarg[0] != '/')
 				return usage_error(cmd, "--fetch-helper must be an absolute path");
@@ -339,7 +354,9 @@ static int cmd_converge(int argc, char **argv, bool apply)
 		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (!o.profile)
 		return usage_error(cmd, "needs a profile: -f PROFILE");
-	return converge(cmd, &o, apply);
+	o.usage.dp_state_dir = o.state_dir;
+	int code = converge(cmd, &o, apply);
+	return code == EXIT_CHANGES && o.changed_ok ? EXIT_SUCCESS : code;
 }
 
 static int cmd_plan(int argc, char **argv)

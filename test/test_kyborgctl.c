@@ -511,3 +511,35 @@ Test(kyborgctl_apply, a_wrong_checksum_refuses_the_change_and_keeps_the_old_imag
 	snprintf(log, sizeof(log), "%s/loads.log", tmp);
 	cr_assert_neq(access(log, F_OK), 0, "the loader never ran");
 }
+
+/* The device plugin's allocation records never release a device: they
+ * count only where kubelet's own checkpoint is missing. */
+Test(kyborgctl_apply, device_plugin_allocations_count_only_without_kubelets_checkpoint)
+{
+	char dir[PATH_MAX + 32], rec[PATH_MAX + 64];
+	snprintf(dir, sizeof(dir), "%s/state", tmp);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/state/allocations", tmp);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	snprintf(rec, sizeof(rec), "%s/kyborg.io_gpu.json", dir);
+	cr_assert_eq(kyt_write_file(rec, "{\"resource\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"devices\":{\"" KYT_SIM_GPU1
+					 "::0\":{\"pci\":\"" KYT_SIM_GPU1 "\",\"allocatedAt\":\"2026-12-03T08:00:00Z\"}}}"),
+		     0);
+	write_gpu_profile("mig-7");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL, *with_kubelet = NULL;
+	cr_assert_eq(ctl("plan", NULL, &doc), 4, "refused: no kubelet checkpoint, the allocation counts");
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(action(doc, 1), "pods"), 0)),
+			 "device plugin kyborg.io/gpu"));
+
+	cr_assert_eq(kyt_write_file(checkpoint, "{\"Data\":{\"PodDeviceEntries\":[],\"RegisteredDevices\":{}},\"Checksum\":0}"),
+		     0);
+	cr_assert_eq(ctl("plan", NULL, &with_kubelet), 3, "kubelet says no pod holds it now");
+}
+
+Test(kyborgctl_apply, changed_ok_exits_zero_for_an_init_container)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", "--changed-ok", &doc), 0);
+	cr_assert_str_eq(result(doc), "changed", "the report still says what happened");
+}

@@ -324,3 +324,17 @@ Test(node_usage, missing_sources_mean_no_users_and_create_nothing)
 	cr_assert_eq(u->n, 0);
 	cr_assert_neq(access("/nonexistent", F_OK), 0);
 }
+
+Test(node_usage, a_device_plugin_record_names_each_allocated_function)
+{
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
+	_cleanup_(cJSON_Deletep) cJSON *rec = cJSON_Parse(
+		"{\"resource\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"devices\":{"
+		"\"0000:3b:00.0::1\":{\"pci\":\"0000:3b:00.0\",\"allocatedAt\":\"2026-12-03T08:00:00Z\"},"
+		"\"broken\":{\"allocatedAt\":\"x\"}}}");
+	cr_assert_not_null(rec);
+	cr_assert_eq(ky_node_usage_add_dp_record(u, rec), 0);
+	cr_assert_eq(u->n, 1);
+	cr_assert_str_eq(u->users[0].addr, GPU);
+	cr_assert_str_eq(u->users[0].who, "device plugin kyborg.io/gpu: 0000:3b:00.0::1 allocated at 2026-12-03T08:00:00Z");
+}

@@ -1,6 +1,7 @@
-/* Who uses a device right now: the CNI plugin's attachment records and
- * kubelet's device-plugin checkpoint, read without locks and without
- * creating anything (kyborgctl plan changes nothing). */
+/* Who uses a device right now: the CNI plugin's attachment records,
+ * kubelet's device-plugin checkpoint and, without it, the device plugin's
+ * allocation records; read without locks and without creating anything
+ * (kyborgctl plan changes nothing). */
 #include "kyborg/node_apply.h"
 #include "kyborg/error.h"
 #include "kyborg/fileio.h"
@@ -82,6 +83,24 @@ int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const cJSON *d
 	return 0;
 }
 
+int ky_node_usage_add_dp_record(struct ky_node_usage *u, const cJSON *rec)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(rec, "devices"))
+	{
+		const char *pci = str(d, "pci");
+		if (!pci || !d->string)
+			continue;
+		char who[200];
+		snprintf(who, sizeof(who), "device plugin %s: %s allocated at %s", str(rec, "resource") ?: "?", d->string,
+			 str(d, "allocatedAt") ?: "?");
+		int r = ky_node_usage_add(u, pci, who);
+		if (r < 0 && r != -EINVAL)
+			return r;
+	}
+	return 0;
+}
+
 static void read_boot_id(char *buf, size_t size)
 {
 	buf[0] = '\0';
@@ -91,18 +110,22 @@ static void read_boot_id(char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-static int read_cni(struct ky_node_usage *u, const char *dir, struct ky_error **err)
+/* Every record of a state store directory, given to add(). */
+static int read_store(struct ky_node_usage *u, const char *dir, const char *what,
+		      int (*add)(struct ky_node_usage *, const cJSON *, const char *), const char *arg,
+		      struct ky_error **err)
 {
 	struct stat st;
-	if (stat(dir, &st) < 0 && errno == ENOENT)
-		return 0; /* no attachment ever: and ky_state_open would create it */
+	if (stat(dir, &st) < 0 && errno == ENOENT) {
+		ky_info("usage-source-missing", "dir=%s", dir);
+		return 0; /* nothing recorded yet: and ky_state_open would create it */
+	}
 	_cleanup_(ky_state_closep) struct ky_state_store *s = NULL;
-	char **keys = NULL, boot[40];
+	char **keys = NULL;
 	size_t n = 0;
 	int r;
 	if ((r = ky_state_open(dir, &s, err)) < 0 || (r = ky_state_list(s, &keys, &n, err)) < 0)
-		return ky_error_prefix(err, "CNI records in %s", dir);
-	read_boot_id(boot, sizeof(boot));
+		return ky_error_prefix(err, "%s in %s", what, dir);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
 		_cleanup_error_ struct ky_error *rerr = NULL;
@@ -110,19 +133,31 @@ static int read_cni(struct ky_node_usage *u, const char *dir, struct ky_error **
 			ky_warn("usage-record-skipped", "dir=%s key=%s error=%s", dir, keys[i], ky_error_msg(rerr));
 			continue;
 		}
-		r = ky_node_usage_add_cni_record(u, rec, boot);
+		r = add(u, rec, arg);
 	}
 	ky_state_keys_free(keys, n);
-	return r < 0 ? ky_error_set(err, -r, "CNI records: out of memory") : 0;
+	return r < 0 ? ky_error_set(err, -r, "%s: out of memory", what) : 0;
 }
 
-static int read_checkpoint(struct ky_node_usage *u, const char *path, struct ky_error **err)
+static int add_cni(struct ky_node_usage *u, const cJSON *rec, const char *boot)
+{
+	return ky_node_usage_add_cni_record(u, rec, boot);
+}
+
+static int add_dp(struct ky_node_usage *u, const cJSON *rec, const char *unused)
+{
+	(void)unused;
+	return ky_node_usage_add_dp_record(u, rec);
+}
+
+static int read_checkpoint(struct ky_node_usage *u, const char *path, bool *found, struct ky_error **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0)
 		return ky_error_set(err, errno, "open kubelet checkpoint %s: %m", path);
+	*found = true;
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	int r = ky_read_all(fd, MAX_CHECKPOINT_SIZE, &buf, &len);
@@ -142,10 +177,20 @@ int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage 
 	int r;
 	if (!u)
 		return ky_error_set(err, ENOMEM, "out of memory");
-	if (src->cni_state_dir && (r = read_cni(u, src->cni_state_dir, err)) < 0)
+	char boot[40];
+	bool kubelet = false;
+	read_boot_id(boot, sizeof(boot));
+	if (src->cni_state_dir && (r = read_store(u, src->cni_state_dir, "CNI records", add_cni, boot, err)) < 0)
 		return r;
-	if (src->kubelet_checkpoint && (r = read_checkpoint(u, src->kubelet_checkpoint, err)) < 0)
+	if (src->kubelet_checkpoint && (r = read_checkpoint(u, src->kubelet_checkpoint, &kubelet, err)) < 0)
 		return r;
+	if (src->dp_state_dir && !kubelet) {
+		_cleanup_free_ char *dir = NULL;
+		if (asprintf(&dir, "%s/allocations", src->dp_state_dir) < 0)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		if ((r = read_store(u, dir, "device plugin allocations", add_dp, NULL, err)) < 0)
+			return r;
+	}
 	*out = TAKE_PTR(u);
 	return 0;
 }

@@ -18,18 +18,26 @@ struct ky_error;
 struct ky_usage_sources {
 	const char *cni_state_dir;      /* NULL: not read */
 	const char *kubelet_checkpoint; /* NULL: not read */
+	const char *dp_state_dir;       /* the device plugin's; NULL: not read */
 };
 
 /* Reads who uses which PCI function now: every CNI record of this boot
  * (device.pciID) and every device kubelet has assigned to a container
- * (device IDs that are PCI addresses, "ADDR::N" replicas included). A
+ * (device IDs that are PCI addresses, "ADDR::N" replicas included). The
+ * device plugin's allocation records (<dp_state_dir>/allocations) are read
+ * only when kubelet's checkpoint is absent: they are never released (the
+ * device-plugin API has no release call), so kubelet's record of the pods
+ * alive now is the truth where it exists, and without it every device the
+ * plugin ever handed out counts as in use (refusing beats disrupting). A
  * missing directory or file means no users; an unreadable record is
  * skipped with a warning log. Creates nothing. */
 int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage **out, struct ky_error **err);
 /* The parsers behind it, pure: one CNI record (ignored unless its bootID
- * is boot_id or absent) and kubelet's checkpoint document. */
+ * is boot_id or absent), kubelet's checkpoint document and one of the
+ * device plugin's allocation records. */
 int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct cJSON *rec, const char *boot_id);
 int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const struct cJSON *doc);
+int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct cJSON *rec);
 
 /* Fills each target's cur: the devlink eswitch mode of NIC PFs whose entry
  * sets one, the state GPU entries' `read` programs print, and the image
