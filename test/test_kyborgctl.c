@@ -235,19 +235,39 @@ Test(kyborgctl_apply, every_vf_is_bound_to_the_driver_through_driver_override)
 	cr_assert_str_eq(unbind, KYT_SIM_VF3);
 }
 
-Test(kyborgctl_apply, a_driver_that_is_not_loaded_changes_nothing)
+Test(kyborgctl_apply, a_driver_that_is_not_loaded_fails_the_apply_before_anything_changes)
 {
-	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"vfDriver\":\"vfio-pci\"}]}");
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2,"
+		      "\"vfDriver\":\"vfio-pci\"}]}");
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 	cr_assert_eq(ctl("apply", NULL, &doc), 1, "failed");
 	cr_assert_str_eq(result(doc), "failed");
-	const cJSON *a = action(doc, 0);
-	cr_assert_str_eq(astr(a, "status"), "failed");
-	cr_assert_eq(n_steps(a), 0);
-	cr_assert(strstr(astr(a, "error"), "VF 0 of 4") && strstr(astr(a, "error"), "driver vfio-pci is not loaded"),
-		  "%s", astr(a, "error"));
+	const cJSON *vfs = action(doc, 0), *drv = action(doc, 1);
+	cr_assert_str_eq(astr(vfs, "status"), "not-run", "checked before the VF count changes");
+	cr_assert_eq(n_steps(vfs), 0);
+	cr_assert_str_eq(astr(drv, "status"), "failed");
+	cr_assert(strstr(astr(drv, "error"), "driver vfio-pci is not loaded") &&
+			  strstr(astr(drv, "error"), "nothing changed"),
+		  "%s", astr(drv, "error"));
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4");
 	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF0 "/driver_override");
 	cr_assert_str_eq(ovr, "(null)\n");
+}
+
+Test(kyborgctl_apply, an_eswitch_mode_devlink_cannot_read_fails_before_anything_changes)
+{
+	/* The build machines' kernel has no devlink at all. */
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2,"
+		      "\"eswitchMode\":\"switchdev\"}]}");
+	_cleanup_(cJSON_Deletep) cJSON *plan = NULL, *doc = NULL;
+	cr_assert_eq(ctl("plan", NULL, &plan), 3);
+	cr_assert(strncmp(astr(action(plan, 1), "from"), "unknown (", 9) == 0, "%s", astr(action(plan, 1), "from"));
+	cr_assert_eq(ctl("apply", NULL, &doc), 1);
+	cr_assert_str_eq(astr(action(doc, 0), "status"), "not-run");
+	cr_assert_str_eq(astr(action(doc, 1), "status"), "failed");
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4");
 }
 
 Test(kyborgctl_apply, a_failed_bind_puts_the_vf_back_and_the_report_says_where_it_stopped)

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -117,34 +119,72 @@ static int mkdir_parents(const char *dir, struct ky_error **err)
 	return 0;
 }
 
-/* Every image the plan loads, present in the cache and checked, before
- * anything changes: a bad image refuses the whole plan. */
-static int check_images(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_error **err)
+/* What an action needs that can be checked without changing anything: a
+ * failure here leaves the whole node as it was. */
+static int precheck(const struct ky_action *a, struct ky_error **err)
+{
+	const struct ky_node_target *t = a->target;
+	char path[PATH_MAX];
+	switch (a->kind) {
+	case KY_ACT_ESWITCH:
+		if (t->cur.eswitch_note)
+			return ky_error_set(err, EOPNOTSUPP, "cannot read the eswitch mode: %s", t->cur.eswitch_note);
+		return 0;
+	case KY_ACT_VF_DRIVER:
+		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/bind", t->entry->vf_driver);
+		if (access(path, W_OK) < 0)
+			return ky_error_set(err, ENOENT, "driver %s is not loaded (no %s)", t->entry->vf_driver, path);
+		return 0;
+	case KY_ACT_COMMAND:
+		if (access(t->entry->command.apply[0], X_OK) < 0)
+			return ky_error_set(err, errno, "cannot run %s: %m", t->entry->command.apply[0]);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void fail_before_changes(struct ky_plan *p, size_t failed, const struct ky_error *e)
+{
+	for (size_t k = 0; k < p->n; k++)
+		p->acts[k].status = k == failed ? KY_ACT_FAILED : KY_ACT_NOT_RUN;
+	free(p->acts[failed].error);
+	if (asprintf(&p->acts[failed].error, "%s; nothing changed", ky_error_msg(e)) < 0)
+		p->acts[failed].error = NULL;
+}
+
+/* Before anything changes: every action's preconditions, and every image
+ * the plan loads present in the cache and checked; a bad image refuses the
+ * whole plan. */
+static int check_all(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_error **err)
 {
 	bool made = false;
 	for (size_t i = 0; i < p->n; i++) {
 		struct ky_action *a = &p->acts[i];
+		if (precheck(a, err) < 0) {
+			fail_before_changes(p, i, err ? *err : NULL);
+			return ky_error_prefix(err, "%s %s", a->target->dev->addr, ky_action_name(a->kind));
+		}
 		if (a->kind != KY_ACT_IMAGE)
 			continue;
-		if (!made && mkdir_parents(o->image_cache_dir, err) < 0)
+		if (!made && mkdir_parents(o->image_cache_dir, err) < 0) {
+			fail_before_changes(p, i, err ? *err : NULL);
 			return ky_error_prefix(err, "image cache");
+		}
 		made = true;
 		_cleanup_free_ char *path = NULL;
 		int r = ky_image_resolve(&a->target->entry->image, o->image_cache_dir, o->fetch_helper, &path, err);
 		if (r >= 0)
 			continue;
-		a->error = strdup(ky_error_msg(err ? *err : NULL));
 		if (r == -EBADMSG) {
+			a->error = strdup(ky_error_msg(err ? *err : NULL));
 			p->refused = true;
 			free(p->refusal);
 			if (asprintf(&p->refusal, "%s: %s (the old image stays)", a->target->entry->path,
 				     ky_error_msg(err ? *err : NULL)) < 0)
 				p->refusal = NULL;
 		} else {
-			a->status = KY_ACT_FAILED;
-			for (size_t k = 0; k < p->n; k++)
-				if (k != i)
-					p->acts[k].status = KY_ACT_NOT_RUN;
+			fail_before_changes(p, i, err ? *err : NULL);
 		}
 		return ky_error_prefix(err, "%s image", a->target->dev->addr);
 	}
@@ -155,7 +195,7 @@ int ky_node_apply(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_er
 {
 	if (p->refused)
 		return ky_error_set(err, EPERM, "refused: %s", p->refusal ? p->refusal : "");
-	int r = check_images(p, o, err);
+	int r = check_all(p, o, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < p->n; i++) {

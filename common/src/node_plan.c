@@ -289,7 +289,9 @@ static int plan_nic(struct ky_plan *p, const struct ky_node_target *t, const str
 		recreate = e->num_vfs > 0;
 	}
 	if (e->eswitch != KY_ESWITCH_UNKNOWN && e->eswitch != t->cur.eswitch) {
-		if (!(a = push(p, KY_ACT_ESWITCH, t, "%s", ky_eswitch_mode_name(t->cur.eswitch))))
+		a = t->cur.eswitch_note ? push(p, KY_ACT_ESWITCH, t, "unknown (%s)", t->cur.eswitch_note) :
+					  push(p, KY_ACT_ESWITCH, t, "%s", ky_eswitch_mode_name(t->cur.eswitch));
+		if (!a)
 			return -ENOMEM;
 		if (set_to(a, ky_eswitch_mode_name(e->eswitch)) < 0 || add_users(a, u, dev->addr) < 0 ||
 		    add_vf_users(a, u, dev) < 0)
