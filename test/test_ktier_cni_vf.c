@@ -317,6 +317,37 @@ Test(ktier_cni_vf, a_vf_setting_the_driver_refuses_rolls_back_what_it_applied)
 	assert_as_before(nsim.pf, pf_before, node_before, "after the refused ADD");
 }
 
+/* In switchdev mode a VF's representor is a netdev of the PF's driver:
+ * named as the device, ADD moves it into the pod with the MAC and MTU
+ * asked for, CHECK passes, DEL brings it back under its name as it was,
+ * still VF 1's representor. */
+Test(ktier_cni_vf, a_vf_representor_named_as_device_goes_into_the_pod_and_back)
+{
+	cr_assert_eq(kyt_run(NULL, "devlink", "dev", "eswitch", "set", nsim.devlink, "mode", "switchdev", NULL), 0);
+	char rep[16];
+	cr_assert(kyt_nsim_port_netdev(&nsim, "pf0vf1", rep, sizeof(rep)), "no representor of VF 1");
+	_cleanup_free_ char *pf_before = pf_json(nsim.pf), *node_before = snap();
+	char fields[96];
+	snprintf(fields, sizeof(fields), "\"device\":\"%s\",\"mac\":\"02:4b:59:00:03:01\",\"mtu\":1400", rep);
+	_cleanup_free_ char *conf = conf_with(fields, NULL, NULL);
+	_cleanup_(cJSON_Deletep) cJSON *res = NULL;
+	cr_assert_eq(cni("ADD", conf, &res), 0, "ADD: %s", msg_of(res));
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l), "the representor is in the pod as net1");
+	cr_assert_str_eq(l.address, "02:4b:59:00:03:01");
+	cr_assert_eq(l.mtu, 1400);
+	cr_assert_not(kyt_ip_link(NULL, rep, &l), "%s is still in the host", rep);
+
+	_cleanup_free_ char *check = conf_with(fields, NULL, res);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_eq(cni("CHECK", check, &out), 0, "CHECK: %s", msg_of(out));
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	assert_as_before(nsim.pf, pf_before, node_before, "after DEL");
+	char again[16];
+	cr_assert(kyt_nsim_port_netdev(&nsim, "pf0vf1", again, sizeof(again)));
+	cr_assert_str_eq(again, rep, "VF 1's representor is %s", again);
+}
+
 /* SIGKILL at each point ADD passes, then DEL: the VF's previous settings
  * and the node exactly as before. */
 Test(ktier_cni_vf, killed_at_each_add_step_then_del_restores_the_vf)
