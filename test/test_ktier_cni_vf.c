@@ -131,12 +131,18 @@ static char *conf_with(const char *fields, const char *ipam_type, const cJSON *p
 	return s;
 }
 
+/* The plugin for container cid (NULL for GC: no attachment variables). */
+static int cni_as(const char *cmd, const char *cid, const char *conf, const char *fault, cJSON **out)
+{
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = cid,
+				  .netns = cid ? ns_path : NULL, .ifname = cid ? "net1" : NULL, .path = CNI_PATH,
+				  .fault = fault, .conf = conf, .env = plugin_env };
+	return kyt_cni_run(&c, out);
+}
+
 static int cni_fault(const char *cmd, const char *conf, const char *fault, cJSON **out)
 {
-	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = "pod1", .netns = ns_path,
-				  .ifname = "net1", .path = CNI_PATH, .fault = fault, .conf = conf,
-				  .env = plugin_env };
-	return kyt_cni_run(&c, out);
+	return cni_as(cmd, "pod1", conf, fault, out);
 }
 
 static int cni(const char *cmd, const char *conf, cJSON **out)
@@ -348,6 +354,21 @@ Test(ktier_cni_vf, a_vf_representor_named_as_device_goes_into_the_pod_and_back)
 	cr_assert_str_eq(again, rep, "VF 1's representor is %s", again);
 }
 
+/* sysfs names a VF the PF no longer has (its count lowered to 2 under the
+ * plugin): code 100 naming the VF, and nothing moved or kept. */
+Test(ktier_cni_vf, a_vf_the_pf_does_not_have_is_refused_and_nothing_changes)
+{
+	cr_assert_eq(kyt_nsim_set_num_vfs(&nsim, 0), 0);
+	cr_assert_eq(kyt_nsim_set_num_vfs(&nsim, 2), 0);
+	_cleanup_free_ char *pf_before = pf_json(nsim.pf), *node_before = snap();
+	_cleanup_free_ char *conf = conf_with("\"deviceID\":\"0000:18:01.3\",\"vlan\":100", NULL, NULL);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", conf, &out), 0, "VF 3 of a PF with 2 VFs was configured");
+	cr_assert_eq(kyt_cni_code(out), 100, "%s", msg_of(out));
+	cr_assert(strstr(msg_of(out), "VF 3"), "%s", msg_of(out));
+	assert_as_before(nsim.pf, pf_before, node_before, "after the refused ADD");
+}
+
 /* SIGKILL at each point ADD passes, then DEL: the VF's previous settings
  * and the node exactly as before. */
 Test(ktier_cni_vf, killed_at_each_add_step_then_del_restores_the_vf)
@@ -370,6 +391,57 @@ Test(ktier_cni_vf, killed_at_each_add_step_then_del_restores_the_vf)
 		cr_assert_eq(cni("DEL", conf, NULL), 0, "DEL after a kill at %s", points[i]);
 		assert_as_before(nsim.pf, pf_before, node_before, points[i]);
 	}
+	/* ADD again after a kill once the VF was configured: it undoes the
+	 * interrupted ADD first, so what it saves, and DEL restores, is the
+	 * settings from before either ADD. */
+	cr_assert_eq(cni_fault("ADD", conf, "add-after-link", NULL), 128 + 9);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "ADD after a kill: %s", msg_of(out));
+	assert_ip_shows_every_field(nsim.pf, VF);
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	assert_as_before(nsim.pf, pf_before, node_before, "ADD killed, ADD, DEL");
+}
+
+/* A second pod asking for a VF in use gets code 102 and changes nothing:
+ * the VF keeps the first pod's settings, which DEL then undoes. */
+Test(ktier_cni_vf, a_second_pod_asking_for_the_same_vf_is_refused_and_changes_nothing)
+{
+	set_previous(nsim.pf, VF, true);
+	_cleanup_free_ char *pf_before = pf_json(nsim.pf), *node_before = snap();
+	_cleanup_free_ char *conf = conf_with("\"deviceID\":\"0000:18:01.1\"," EVERY_VF_FIELD, NULL, NULL);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "ADD: %s", msg_of(out));
+	_cleanup_free_ char *pf_first = pf_json(nsim.pf), *node_first = snap();
+
+	_cleanup_free_ char *other = conf_with("\"deviceID\":\"0000:18:01.1\",\"vlan\":300,\"trust\":\"on\"", NULL, NULL);
+	cJSON_Delete(out);
+	out = NULL;
+	cr_assert_neq(cni_as("ADD", "pod2", other, NULL, &out), 0, "a VF in use was given to a second pod");
+	cr_assert_eq(kyt_cni_code(out), 102, "%s", msg_of(out));
+	assert_as_before(nsim.pf, pf_first, node_first, "after the refused second ADD");
+	cr_assert_eq(cni_as("DEL", "pod2", other, NULL, NULL), 0, "DEL of the refused pod");
+	assert_as_before(nsim.pf, pf_first, node_first, "after DEL of the refused pod");
+
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	assert_as_before(nsim.pf, pf_before, node_before, "after DEL");
+}
+
+/* GC with no valid attachment left: the VF's settings go back to what they
+ * were, its netdev comes back from the pod (the record names the netns),
+ * the address and the record go. */
+Test(ktier_cni_vf, gc_of_a_vf_attachment_restores_the_vf)
+{
+	set_previous(nsim.pf, VF, true);
+	_cleanup_free_ char *pf_before = pf_json(nsim.pf), *node_before = snap();
+	_cleanup_free_ char *conf = conf_with("\"deviceID\":\"0000:18:01.1\"," EVERY_VF_FIELD, NULL, NULL);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "ADD: %s", msg_of(out));
+	_cleanup_free_ char *gc = NULL;
+	cr_assert_geq(asprintf(&gc, "%.*s,\"cni.dev/valid-attachments\":[]}", (int)strlen(conf) - 1, conf), 0);
+	cJSON_Delete(out);
+	out = NULL;
+	cr_assert_eq(cni_as("GC", NULL, gc, NULL, &out), 0, "GC: %s", msg_of(out));
+	assert_as_before(nsim.pf, pf_before, node_before, "after GC");
 }
 
 /* The runtime often calls DEL once the pod's netns is gone (a veth VF
