@@ -8,6 +8,7 @@
 #include "kyborg/inventory.h"
 #include "kyborg/log.h"
 #include "kyborg/node_apply.h"
+#include "kyborg/node_converge.h"
 #include "kyborg/node_plan.h"
 #include "kyborg/node_profile.h"
 #include "kyborg/node_status.h"
@@ -246,48 +247,37 @@ static int print_plan(const struct ky_plan *plan, const struct ky_node_targets *
 	return 0;
 }
 
-/* plan and apply: profile, devices, their state and users, the plan; then
- * apply runs it. A profile the node cannot take is refused (exit 4). */
+/* plan and apply: the library decides, we print. A profile the node
+ * cannot take is refused (exit 4) before any plan. */
 static int converge(const char *cmd, const struct converge_opts *o, bool apply)
 {
-	_cleanup_error_ struct ky_error *err = NULL;
-	_cleanup_(ky_profile_freep) struct ky_profile *profile = NULL;
-	_cleanup_(ky_pci_list_freep) struct ky_pci_list *pci = NULL;
-	_cleanup_(ky_node_targets_freep) struct ky_node_targets *targets = NULL;
-	_cleanup_(ky_node_usage_freep) struct ky_node_usage *usage = NULL;
-	_cleanup_(ky_plan_freep) struct ky_plan *plan = NULL;
-
-	if (ky_profile_load(o->profile, &profile, &err) < 0) {
-		if (ky_error_code(err) != EINVAL)
-			return fail(cmd, err);
-		fprintf(stderr, PROG " %s: refused: %s\n", cmd, ky_error_msg(err));
-		return EXIT_REFUSED;
-	}
-	if (ky_pci_discover(&pci, &err) < 0)
-		return fail(cmd, err);
-	if (ky_node_targets_resolve(profile, pci, &targets, &err) < 0) {
-		fprintf(stderr, PROG " %s: refused: %s: %s\n", cmd, o->profile, ky_error_msg(err));
-		return EXIT_REFUSED;
-	}
-	if (ky_node_read_current(targets, &err) < 0 || ky_node_usage_read(&o->usage, &usage, &err) < 0 ||
-	    ky_node_plan(targets, pci, usage, o->force, &plan, &err) < 0)
-		return fail(cmd, err);
-	int applied_r = 0;
+	_cleanup_error_ struct ky_error *err = NULL, *perr = NULL;
 	_cleanup_free_ char *cache = NULL;
+	_cleanup_(ky_converge_release) struct ky_converge c = { 0 };
 	if (asprintf(&cache, "%s/images", o->state_dir) < 0) {
 		cache = NULL;
 		ky_error_set(&err, ENOMEM, "out of memory");
 		return fail(cmd, err);
 	}
-	struct ky_apply_opts ao = { .image_cache_dir = cache, .fetch_helper = o->fetch_helper };
-	if (apply && !plan->refused)
-		applied_r = ky_node_apply(plan, &ao, &err);
-	_cleanup_error_ struct ky_error *perr = NULL;
-	if (print_plan(plan, targets, apply, o->json, &perr) < 0)
+	struct ky_converge_opts co = {
+		.profile_path = o->profile,
+		.apply = apply,
+		.force = o->force,
+		.usage = o->usage,
+		.apply_opts = { .image_cache_dir = cache, .fetch_helper = o->fetch_helper },
+	};
+	int r = ky_node_converge(&co, &c, &err);
+	if (!c.plan) {
+		if (r != -EINVAL)
+			return fail(cmd, err);
+		fprintf(stderr, PROG " %s: refused: %s\n", cmd, ky_error_msg(err));
+		return EXIT_REFUSED;
+	}
+	if (print_plan(c.plan, c.targets, apply, o->json, &perr) < 0)
 		return fail(cmd, perr);
-	if (applied_r < 0)
+	if (r < 0)
 		fprintf(stderr, PROG " %s: %s\n", cmd, ky_error_msg(err));
-	return exit_code(ky_plan_result(plan, apply));
+	return exit_code(ky_plan_result(c.plan, apply));
 }
 
 static int cmd_converge(int argc, char **argv, bool apply)

@@ -158,3 +158,12 @@ Test(node_profile, load_names_the_file_and_refuses_what_is_not_a_regular_file)
 	cr_assert(strstr(ky_error_msg(err), "not a regular file"), "%s", ky_error_msg(err));
 	cr_assert_null(p);
 }
+
+Test(node_profile, the_example_profile_parses)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_profile_freep) struct ky_profile *p = NULL;
+	cr_assert_eq(ky_profile_load(KYTEST_DATA_DIR "/../../examples/kyborgctl/node-profile.json", &p, &err), 0, "%s",
+		     ky_error_msg(err));
+	cr_assert_geq(p->n, 3);
+}

@@ -1,0 +1,34 @@
+/* The whole kyborgctl plan/apply call over the node modules: profile,
+ * discovery, targets, current state, users, plan, apply. */
+#include "kyborg/node_converge.h"
+#include "kyborg/error.h"
+#include "kyborg/node_profile.h"
+#include "kyborg/pci.h"
+
+#include <string.h>
+
+void ky_converge_release(struct ky_converge *c)
+{
+	ky_plan_free(c->plan);
+	ky_node_usage_free(c->usage);
+	ky_node_targets_free(c->targets);
+	ky_pci_list_free(c->pci);
+	ky_profile_free(c->profile);
+	memset(c, 0, sizeof(*c));
+}
+
+int ky_node_converge(const struct ky_converge_opts *o, struct ky_converge *c, struct ky_error **err)
+{
+	int r;
+	memset(c, 0, sizeof(*c));
+	if ((r = ky_profile_load(o->profile_path, &c->profile, err)) < 0 || (r = ky_pci_discover(&c->pci, err)) < 0)
+		return r;
+	if ((r = ky_node_targets_resolve(c->profile, c->pci, &c->targets, err)) < 0)
+		return ky_error_prefix(err, "%s", o->profile_path);
+	if ((r = ky_node_read_current(c->targets, err)) < 0 || (r = ky_node_usage_read(&o->usage, &c->usage, err)) < 0 ||
+	    (r = ky_node_plan(c->targets, c->pci, c->usage, o->force, &c->plan, err)) < 0)
+		return r;
+	if (!o->apply || c->plan->refused)
+		return 0;
+	return ky_node_apply(c->plan, &o->apply_opts, err);
+}
