@@ -425,7 +425,7 @@ Test(kyborgctl_apply, status_says_who_uses_each_function_and_the_pf_eswitch_mode
 	cr_assert_eq(kyt_runv(&out, argv), 0);
 	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(out ? out : "");
 	cr_assert_not_null(doc, "%s", out);
-	const cJSON *fn, *vf1 = NULL, *pf = NULL;
+	const cJSON *fn, *vf1 = NULL, *pf = NULL, *fpga = NULL;
 	cJSON_ArrayForEach(fn, cJSON_GetObjectItem(doc, "pci_functions"))
 	{
 		const char *a = astr(fn, "address");
@@ -433,9 +433,12 @@ Test(kyborgctl_apply, status_says_who_uses_each_function_and_the_pf_eswitch_mode
 			vf1 = fn;
 		if (strcmp(a, KYT_SIM_PF) == 0)
 			pf = fn;
+		if (strcmp(a, KYT_SIM_FPGA) == 0)
+			fpga = fn;
 		cr_assert(cJSON_HasObjectItem(fn, "firmware_version"), "%s has no firmware_version", a);
 	}
-	cr_assert(vf1 && pf);
+	cr_assert(vf1 && pf && fpga);
+	cr_assert_str_eq(astr(fpga, "fpga_image"), "00000000000000000000000000000000", "the port's afu_id");
 	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(vf1, "used_by"), 0)),
 			 "CNI net1 container 0123456789ab interface net1");
 	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(pf, "used_by")), 0);
@@ -449,6 +452,7 @@ Test(kyborgctl_apply, status_says_who_uses_each_function_and_the_pf_eswitch_mode
 	cr_assert(strstr(text, "\nIn use: \n  " KYT_SIM_VF1 "  CNI net1 container 0123456789ab interface net1\n"), "%s",
 		  text);
 	cr_assert(strstr(text, "\nWhole-device state:\n  " KYT_SIM_PF "  eswitch "), "%s", text);
+	cr_assert(strstr(text, "\n  " KYT_SIM_FPGA "  image 00000000000000000000000000000000  firmware "), "%s", text);
 }
 
 /* ---- FPGA: the whole device's image ---- */

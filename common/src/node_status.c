@@ -4,6 +4,7 @@
 #include "kyborg/node_status.h"
 #include "kyborg/devlink.h"
 #include "kyborg/error.h"
+#include "kyborg/fpga.h"
 #include "kyborg/inventory.h"
 #include "kyborg/json.h"
 #include "kyborg/pci.h"
@@ -36,8 +37,10 @@ static char *firmware_of(int sock, const char *ifname)
 
 void ky_node_live_free(struct ky_dev_live *live, size_t n)
 {
-	for (size_t i = 0; live && i < n; i++)
+	for (size_t i = 0; live && i < n; i++) {
 		free(live[i].firmware);
+		free(live[i].fpga_image);
+	}
 	free(live);
 }
 
@@ -54,6 +57,12 @@ int ky_node_live_read(const struct ky_pci_list *list, struct ky_dev_live **out, 
 		if (strcmp(ky_pci_family(d), "nic") == 0 && !ky_pci_is_vf(d) &&
 		    ky_devlink_eswitch_get("pci", d->addr, &live[i].eswitch, NULL) < 0)
 			live[i].eswitch = KY_ESWITCH_UNKNOWN;
+		if (strcmp(ky_pci_family(d), "fpga") == 0 && d->syspath) {
+			struct ky_fpga *f = NULL;
+			if (ky_fpga_find(d->syspath, d->addr, &f, NULL) == 0)
+				ky_fpga_loaded_id(f, &live[i].fpga_image, NULL);
+			ky_fpga_free(f);
+		}
 	}
 	*out = live;
 	return 0;
@@ -84,6 +93,11 @@ int ky_node_status_json(const struct ky_pci_list *list, const struct ky_dev_live
 		const char *fw = live ? live[i].firmware : NULL;
 		ok = ok && (fw ? cJSON_AddStringToObject(fn, "firmware_version", fw) :
 				 cJSON_AddNullToObject(fn, "firmware_version"));
+		if (ok && strcmp(ky_pci_family(d), "fpga") == 0) {
+			const char *img = live ? live[i].fpga_image : NULL;
+			ok = img ? cJSON_AddStringToObject(fn, "fpga_image", img) != NULL :
+				   cJSON_AddNullToObject(fn, "fpga_image") != NULL;
+		}
 		if (ok && is_nic_pf(d)) {
 			enum ky_eswitch_mode m = live ? live[i].eswitch : KY_ESWITCH_UNKNOWN;
 			ok = m == KY_ESWITCH_UNKNOWN ? cJSON_AddNullToObject(fn, "eswitch_mode") != NULL :
@@ -105,7 +119,8 @@ int ky_node_status_write_text(const struct ky_pci_list *list, const struct ky_de
 	bool head = false;
 	for (size_t i = 0; list && i < list->n; i++) {
 		const struct ky_pci_dev *d = &list->devs[i];
-		if (!is_nic_pf(d) && !(live && live[i].firmware))
+		bool fpga = strcmp(ky_pci_family(d), "fpga") == 0;
+		if (!is_nic_pf(d) && !fpga && !(live && live[i].firmware))
 			continue;
 		if (!head)
 			fputs("\nWhole-device state:\n", f);
@@ -113,6 +128,8 @@ int ky_node_status_write_text(const struct ky_pci_list *list, const struct ky_de
 		fprintf(f, "  %s", d->addr);
 		if (is_nic_pf(d))
 			fprintf(f, "  eswitch %s", ky_eswitch_mode_name(live ? live[i].eswitch : KY_ESWITCH_UNKNOWN));
+		if (fpga)
+			fprintf(f, "  image %s", live && live[i].fpga_image ? live[i].fpga_image : "unknown");
 		fprintf(f, "  firmware %s\n", live && live[i].firmware ? live[i].firmware : "unknown");
 	}
 	fprintf(f, "\nIn use: %s\n", usage && usage->n ? "" : "none");
