@@ -265,6 +265,7 @@ static int converge(const char *cmd, const struct converge_opts *o, bool apply)
 		.force = o->force,
 		.usage = o->usage,
 		.apply_opts = { .image_cache_dir = cache, .fetch_helper = o->fetch_helper },
+		.lock_dir = o->state_dir,
 	};
 	int r = ky_node_converge(&co, &c, &err);
 	if (!c.plan) {

@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include "kyborg/cleanup.h"
+#include "kyborg/error.h"
 #include "kyborg/json.h"
 #include "kyborg/log.h"
 #include "kyborg/sha256.h"
+#include "kyborg/state.h"
 #include "kytest.h"
 #include "kytest_simnode.h"
 
@@ -289,7 +291,7 @@ Test(kyborgctl_apply, a_failed_bind_puts_the_vf_back_and_the_report_says_where_i
 	cr_assert_eq(n_steps(drv), 4);
 	cr_assert_str_eq(step(drv, 0), "wrote \"vfio-pci\" to " DEVS KYT_SIM_VF0 "/driver_override");
 	cr_assert_str_eq(step(drv, 1), "wrote \"" KYT_SIM_VF0 "\" to " DEVS KYT_SIM_VF0 "/driver/unbind");
-	cr_assert_str_eq(step(drv, 2), "wrote \"\n\" to " DEVS KYT_SIM_VF0 "/driver_override");
+	cr_assert_str_eq(step(drv, 2), "wrote \"\" to " DEVS KYT_SIM_VF0 "/driver_override", "the override cleared");
 	cr_assert_str_eq(step(drv, 3), "wrote \"" KYT_SIM_VF0 "\" to /sys/bus/pci/drivers/iavf/bind");
 	const char *e = astr(drv, "error");
 	cr_assert(strstr(e, "VF 0 of 2") && strstr(e, "put it back on iavf"), "%s", e);
@@ -566,4 +568,23 @@ Test(kyborgctl_apply, changed_ok_exits_zero_for_an_init_container)
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 	cr_assert_eq(ctl("apply", "--changed-ok", &doc), 0);
 	cr_assert_str_eq(result(doc), "changed", "the report still says what happened");
+}
+
+Test(kyborgctl_apply, a_second_apply_while_one_runs_changes_nothing)
+{
+	char state[PATH_MAX + 16];
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_state_closep) struct ky_state_store *s = NULL;
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	cr_assert_eq(ky_state_open(state, &s, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_lock(s, "kyborgctl-apply", 0, &l, &err), 0, "%s", ky_error_msg(err));
+
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL, *plan = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 1, "the other apply holds the lock");
+	cr_assert_null(doc);
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4");
+	cr_assert_eq(ctl("plan", NULL, &plan), 3, "plan reads without the lock");
 }

@@ -27,7 +27,8 @@ static int sysfs_write(const char *path, const char *value, struct ky_action *a,
 		return ky_error_set(err, errno, "write \"%s\" to %s: %m", value, path);
 	if ((size_t)w != strlen(value))
 		return ky_error_set(err, EIO, "write \"%s\" to %s: short write", value, path);
-	if (a && ky_action_step(a, "wrote \"%s\" to %s", value, path) < 0)
+	/* "\n" clears driver_override: shown as "". */
+	if (a && ky_action_step(a, "wrote \"%.*s\" to %s", (int)strcspn(value, "\n"), value, path) < 0)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	return 0;
 }

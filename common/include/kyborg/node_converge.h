@@ -16,6 +16,9 @@ struct ky_converge_opts {
 	bool force;
 	struct ky_usage_sources usage;
 	struct ky_apply_opts apply_opts;
+	/* With apply: the directory of the lock that keeps two applies apart
+	 * (created when missing); NULL: no lock. */
+	const char *lock_dir;
 };
 
 /* Everything the call read and decided, for the report; all owned. */
@@ -32,6 +35,7 @@ struct ky_converge {
  * for a profile that is malformed or does not fit this node (the message
  * names the field), another -errno when the node could not be read. With
  * c->plan set and a negative return, an action failed: the plan's statuses
- * say where it stopped and *err says why. */
+ * say where it stopped and *err says why. An apply while another holds
+ * the lock is -EBUSY before anything is read. */
 int ky_node_converge(const struct ky_converge_opts *o, struct ky_converge *c, struct ky_error **err);
 void ky_converge_release(struct ky_converge *c);
