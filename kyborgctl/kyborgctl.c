@@ -13,6 +13,7 @@
 #include "kyborg/node_profile.h"
 #include "kyborg/node_status.h"
 #include "kyborg/pci.h"
+#include "kyborg/pci_names.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -60,7 +61,8 @@ static void status_usage(FILE *f)
 	fputs("Usage: " PROG " status [--json] [--cni-state-dir DIR] [--kubelet-checkpoint FILE] [--state-dir DIR]\n"
 	      "\n"
 	      "List the node's PCI accelerators: GPUs, FPGAs and NICs with their SR-IOV VFs,\n"
-	      "with driver, NUMA node, IOMMU group, network interfaces and device nodes; each\n"
+	      "with driver, NUMA node, IOMMU group, network interfaces, device nodes and\n"
+	      "names (from pci.ids where installed); each\n"
 	      "NIC PF's eswitch mode, the firmware versions the kernel reports, and which\n"
 	      "functions pods use now.\n"
 	      "\n"
@@ -145,7 +147,8 @@ static int cmd_status(int argc, char **argv)
 	_cleanup_(ky_pci_list_freep) struct ky_pci_list *list = NULL;
 	_cleanup_(ky_node_usage_freep) struct ky_node_usage *usage = NULL;
 	struct ky_dev_live *live = NULL;
-	if (ky_pci_discover(&list, &err) < 0 || ky_node_usage_read(&src, &usage, &err) < 0 ||
+	if (ky_pci_discover(&list, &err) < 0 || ky_pci_names_fill(NULL, list, &err) < 0 ||
+	    ky_node_usage_read(&src, &usage, &err) < 0 ||
 	    ky_node_live_read(list, &live, &err) < 0)
 		return fail("status", err);
 

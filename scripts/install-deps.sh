@@ -9,6 +9,8 @@ PACKAGES=(
 	libcjson-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 	libbpf-dev libudev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
 	libcurl4-openssl-dev
+	# run: vendor and device names in kyborgctl status
+	pci.ids
 	# tests and their peers
 	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
 	containernetworking-plugins python3-grpcio python3-protobuf

@@ -12,6 +12,8 @@
 #include "kyborg/error.h"
 #include "kyborg/inventory.h"
 #include "kyborg/pci.h"
+#include "kyborg/pci_names.h"
+#include "kytest.h"
 
 
 static char *gpu_nodes[] = { "/dev/dri/card0", "/dev/dri/renderD128" };
@@ -262,4 +264,62 @@ Test(inventory, text_write_failure_is_eio)
 	cr_assert_eq(ky_inventory_write_text(&node, f, &err), -EIO);
 	cr_assert(strstr(ky_error_msg(err), "write inventory"), "%s", ky_error_msg(err));
 	fclose(f);
+}
+
+/* ---- Names from the PCI ID database ---- */
+
+Test(pci_names, one_pass_names_vendors_and_devices_and_skips_subsystems_and_classes)
+{
+	_cleanup_free_ char *dir = kyt_tmpdir("kyids");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/pci.ids", dir);
+	cr_assert_eq(kyt_write_file(path, "# comment\n"
+					  "10de  NVIDIA Corporation\n"
+					  "\t2330  GH100[H100 SXM5 80GB]\n"
+					  "\t\t10de 16c1  H100 SXM5 80GB\n"
+					  "8086  Intel Corporation\n"
+					  "\t1592  Ethernet Controller E810-C for QSFP\n"
+					  "C 02  Network controller\n"
+					  "\t00  Ethernet controller\n"),
+		     0);
+	struct ky_pci_dev devs[] = {
+		{ .addr = "0000:3b:00.0", .vendor = 0x10de, .device = 0x2330, .class_code = 0x030200, .numa_node = -1,
+		  .iommu_group = -1, .sriov_totalvfs = -1, .sriov_numvfs = -1 },
+		{ .addr = "0000:18:00.0", .vendor = 0x8086, .device = 0x1592, .class_code = 0x020000, .numa_node = -1,
+		  .iommu_group = -1, .sriov_totalvfs = -1, .sriov_numvfs = -1 },
+		{ .addr = "0000:18:01.0", .vendor = 0x8086, .device = 0x1889, .class_code = 0x020000, .numa_node = -1,
+		  .iommu_group = -1, .sriov_totalvfs = -1, .sriov_numvfs = -1 },
+		{ .addr = "0000:00:00.0", .vendor = 0x1234, .device = 0x0002, .class_code = 0x060000, .numa_node = -1,
+		  .iommu_group = -1, .sriov_totalvfs = -1, .sriov_numvfs = -1 },
+	};
+	struct ky_pci_list list = { .devs = devs, .n = KY_ARRAY_SIZE(devs) };
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_pci_names_fill(path, &list, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_str_eq(devs[0].vendor_name, "NVIDIA Corporation");
+	cr_assert_str_eq(devs[0].device_name, "GH100[H100 SXM5 80GB]", "not the subsystem line");
+	cr_assert_str_eq(devs[1].device_name, "Ethernet Controller E810-C for QSFP");
+	cr_assert_str_eq(devs[2].vendor_name, "Intel Corporation");
+	cr_assert_null(devs[2].device_name, "not in this database");
+	cr_assert_null(devs[3].vendor_name);
+
+	_cleanup_free_ char *text = to_text(&list);
+	cr_assert(line_has(line_of(text, "  0000:3b:00.0"), "NVIDIA Corporation GH100[H100 SXM5 80GB]"), "%s", text);
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ky_inventory_to_json(&list, &doc, &err), 0);
+	const cJSON *nic = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "pci_functions"), 1);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(nic, "device_name")), "Ethernet Controller E810-C for QSFP");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "pci_functions"), 3), "device_name")));
+	for (size_t i = 0; i < list.n; i++) {
+		free(devs[i].vendor_name);
+		free(devs[i].device_name);
+	}
+	kyt_rmrf(dir);
+}
+
+Test(pci_names, a_missing_database_names_nothing)
+{
+	struct ky_pci_dev dev = { .addr = "0000:3b:00.0", .vendor = 0x10de, .device = 0x2330 };
+	struct ky_pci_list list = { .devs = &dev, .n = 1 };
+	cr_assert_eq(ky_pci_names_fill("/nonexistent/pci.ids", &list, NULL), 0);
+	cr_assert_null(dev.vendor_name);
 }

@@ -440,6 +440,8 @@ Test(kyborgctl_apply, status_says_who_uses_each_function_and_the_pf_eswitch_mode
 		cr_assert(cJSON_HasObjectItem(fn, "firmware_version"), "%s has no firmware_version", a);
 	}
 	cr_assert(vf1 && pf && fpga);
+	if (access("/usr/share/misc/pci.ids", R_OK) == 0) /* Debian's pci.ids, which install-deps.sh installs */
+		cr_assert_str_eq(astr(pf, "vendor_name"), "Intel Corporation");
 	cr_assert_str_eq(astr(fpga, "fpga_image"), "00000000000000000000000000000000", "the port's afu_id");
 	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(vf1, "used_by"), 0)),
 			 "CNI net1 container 0123456789ab interface net1");

@@ -86,7 +86,8 @@ static cJSON *dev_json(const struct ky_pci_list *list, const struct ky_pci_dev *
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 	bool ok = o && add(o, "address", cJSON_CreateString(dev->addr)) &&
 		  add(o, "family", cJSON_CreateString(ky_pci_family(dev))) && add(o, "vendor", hex(dev->vendor, 4)) &&
-		  add(o, "device", hex(dev->device, 4)) && add(o, "subsystem_vendor", hex(dev->subsys_vendor, 4)) &&
+		  add(o, "device", hex(dev->device, 4)) && add(o, "vendor_name", str_or_null(dev->vendor_name)) &&
+		  add(o, "device_name", str_or_null(dev->device_name)) && add(o, "subsystem_vendor", hex(dev->subsys_vendor, 4)) &&
 		  add(o, "subsystem_device", hex(dev->subsys_device, 4)) && add(o, "class", hex(dev->class_code, 6)) &&
 		  add(o, "driver", str_or_null(dev->driver)) && add(o, "numa_node", int_or_null(dev->numa_node)) &&
 		  add(o, "iommu_group", int_or_null(dev->iommu_group)) &&
@@ -144,12 +145,12 @@ int ky_inventory_to_json(const struct ky_pci_list *list, cJSON **out, struct ky_
 
 /* ---- Text ---- */
 
-enum { COL_ADDR, COL_ID, COL_DRIVER, COL_NUMA, COL_IOMMU, COL_NETDEV, COL_SRIOV, COL_NODES, N_COLS };
+enum { COL_ADDR, COL_ID, COL_DRIVER, COL_NUMA, COL_IOMMU, COL_NETDEV, COL_SRIOV, COL_NODES, COL_NAME, N_COLS };
 /* Columns from COL_NETDEV on are shown only when some row fills them. */
 #define N_ALWAYS_SHOWN COL_NETDEV
 
 static const char *const col_heads[N_COLS] = {
-	"ADDRESS", "ID", "DRIVER", "NUMA", "IOMMU", "NETDEV", "SR-IOV", "DEVICE NODES",
+	"ADDRESS", "ID", "DRIVER", "NUMA", "IOMMU", "NETDEV", "SR-IOV", "DEVICE NODES", "NAME",
 };
 
 struct row {
@@ -228,6 +229,10 @@ static int table_add(struct table *t, const struct ky_pci_list *list, const stru
 	}
 	if (dev->n_devnodes)
 		oom |= !(c[COL_NODES] = join(dev->devnodes, dev->n_devnodes, ", "));
+	if (dev->vendor_name || dev->device_name)
+		oom |= !(c[COL_NAME] = str_printf("%s%s%s", dev->vendor_name ? dev->vendor_name : "",
+						  dev->vendor_name && dev->device_name ? " " : "",
+						  dev->device_name ? dev->device_name : ""));
 	return oom ? -ENOMEM : 0;
 }
 

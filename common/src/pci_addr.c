@@ -197,6 +197,8 @@ void ky_pci_dev_clear(struct ky_pci_dev *dev)
 {
 	free(dev->syspath);
 	free(dev->driver);
+	free(dev->vendor_name);
+	free(dev->device_name);
 	ky_pci_strv_free(dev->virtfns, dev->n_virtfns);
 	ky_pci_strv_free(dev->netdevs, dev->n_netdevs);
 	ky_pci_strv_free(dev->devnodes, dev->n_devnodes);

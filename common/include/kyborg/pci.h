@@ -28,6 +28,7 @@ struct ky_pci_dev {
 	size_t n_virtfns;
 	char **netdevs;              /* network interface names under net/ */
 	size_t n_netdevs;
+	char *vendor_name, *device_name; /* from the PCI ID database; NULL unless ky_pci_names_fill() named them */
 	char **devnodes;             /* device nodes of the function and its children, sorted;
 	                              * /dev/vfio/<group> when bound to vfio-pci */
 	size_t n_devnodes;
