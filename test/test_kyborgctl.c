@@ -544,14 +544,14 @@ Test(kyborgctl_apply, a_wrong_checksum_refuses_the_change_and_keeps_the_old_imag
  * count only where kubelet's own checkpoint is missing. */
 Test(kyborgctl_apply, device_plugin_allocations_count_only_without_kubelets_checkpoint)
 {
-	char dir[PATH_MAX + 32], rec[PATH_MAX + 64];
+	char dir[PATH_MAX + 32], rec[PATH_MAX + 96];
 	snprintf(dir, sizeof(dir), "%s/state", tmp);
 	cr_assert_eq(mkdir(dir, 0700), 0);
 	snprintf(dir, sizeof(dir), "%s/state/allocations", tmp);
 	cr_assert_eq(mkdir(dir, 0700), 0);
-	snprintf(rec, sizeof(rec), "%s/kyborg.io_gpu.json", dir);
-	cr_assert_eq(kyt_write_file(rec, "{\"resource\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"devices\":{\"" KYT_SIM_GPU1
-					 "::0\":{\"pci\":\"" KYT_SIM_GPU1 "\",\"allocatedAt\":\"2026-12-03T08:00:00Z\"}}}"),
+	snprintf(rec, sizeof(rec), "%s/kyborg.io_gpu@" KYT_SIM_GPU1 "::0.json", dir);
+	cr_assert_eq(kyt_write_file(rec, "{\"resource\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"device\":\"" KYT_SIM_GPU1
+					 "::0\",\"pci\":\"" KYT_SIM_GPU1 "\",\"allocatedAt\":\"2026-12-03T08:00:00Z\"}"),
 		     0);
 	write_gpu_profile("mig-7");
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL, *with_kubelet = NULL;

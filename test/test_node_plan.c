@@ -337,4 +337,13 @@ Test(node_usage, a_device_plugin_record_names_each_allocated_function)
 	cr_assert_eq(u->n, 1);
 	cr_assert_str_eq(u->users[0].addr, GPU);
 	cr_assert_str_eq(u->users[0].who, "device plugin kyborg.io/gpu: 0000:3b:00.0::1 allocated at 2026-12-03T08:00:00Z");
+
+	/* The device plugin's current layout: one record per device. */
+	_cleanup_(cJSON_Deletep) cJSON *one = cJSON_Parse(
+		"{\"resource\":\"kyborg.io/fpga-nlb\",\"kind\":\"fpga\",\"device\":\"0000:af:00.0\",\"pci\":\"0000:af:00.0\","
+		"\"allocatedAt\":\"2026-12-03T08:00:00Z\",\"bitstream\":\"d8424dc4a4a3c413f89e433683f9040b\"}");
+	cr_assert_eq(ky_node_usage_add_dp_record(u, one), 0);
+	cr_assert_eq(u->n, 2);
+	cr_assert_str_eq(u->users[1].addr, FPGA);
+	cr_assert_str_eq(u->users[1].who, "device plugin kyborg.io/fpga-nlb: 0000:af:00.0 allocated at 2026-12-03T08:00:00Z");
 }

@@ -83,19 +83,30 @@ int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const cJSON *d
 	return 0;
 }
 
+static int add_dp_device(struct ky_node_usage *u, const char *resource, const char *id, const cJSON *d)
+{
+	const char *pci = str(d, "pci");
+	if (!pci || !id)
+		return 0;
+	char who[200];
+	snprintf(who, sizeof(who), "device plugin %s: %s allocated at %s", resource ? resource : "?", id,
+		 str(d, "allocatedAt") ?: "?");
+	int r = ky_node_usage_add(u, pci, who);
+	return r == -EINVAL ? 0 : r;
+}
+
+/* One record per device ({"resource", "device", "pci", ...}), or the
+ * earlier one per resource ({"resource", "devices": {ID: {"pci", ...}}}). */
 int ky_node_usage_add_dp_record(struct ky_node_usage *u, const cJSON *rec)
 {
+	const char *resource = str(rec, "resource");
+	if (str(rec, "pci"))
+		return add_dp_device(u, resource, str(rec, "device"), rec);
 	const cJSON *d;
 	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(rec, "devices"))
 	{
-		const char *pci = str(d, "pci");
-		if (!pci || !d->string)
-			continue;
-		char who[200];
-		snprintf(who, sizeof(who), "device plugin %s: %s allocated at %s", str(rec, "resource") ?: "?", d->string,
-			 str(d, "allocatedAt") ?: "?");
-		int r = ky_node_usage_add(u, pci, who);
-		if (r < 0 && r != -EINVAL)
+		int r = add_dp_device(u, resource, d->string, d);
+		if (r < 0)
 			return r;
 	}
 	return 0;
