@@ -154,10 +154,11 @@ int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, str
 	return 0;
 }
 
-int dp_checkpoint_programmed(struct dp_plugin *p, const char *id, const char *bitstream, struct ky_error **err)
+int dp_checkpoint_programmed(struct dp_daemon *d, const char *resource, const char *id, const char *bitstream,
+			     struct ky_error **err)
 {
 	/* The Allocate record first, so the bitstream lands in it. */
-	dp_checkpoint_flush(p->d);
-	struct dp_pending e = { .resource = p->res->name, .id = (char *)id, .bitstream = bitstream };
-	return write_record(p->d->checkpoint, &e, err);
+	dp_checkpoint_flush(d);
+	struct dp_pending e = { .resource = (char *)resource, .id = (char *)id, .bitstream = bitstream };
+	return write_record(d->checkpoint, &e, err);
 }

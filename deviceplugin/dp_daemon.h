@@ -37,6 +37,8 @@ struct dp_pending {
 	char at[32];
 };
 
+struct dp_job;
+
 struct dp_daemon {
 	const struct dp_options *opts;
 	struct ky_loop *loop;
@@ -60,9 +62,13 @@ struct dp_daemon {
 	struct dp_pending *pending;
 	size_t n_pending, cap_pending;
 	struct ky_loop_timer *flush;
+	/* PreStartContainer calls programming in a child process. */
+	struct dp_job *jobs;
 };
 
 /* dp_server.c: one gRPC server per resource. */
+/* An FPGA with a bitstream is programmed before its container starts. */
+bool dp_pre_start_required(const struct dp_resource *res);
 /* Allocated: its address is the userdata of its methods, timer and call. */
 int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
 		  struct dp_plugin **out, struct ky_error **err);
@@ -127,7 +133,14 @@ void dp_checkpoint_close(struct dp_daemon *d);
 int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, struct ky_error **err);
 /* Adds the bitstream a PreStartContainer left in an allocated port to its
  * record (none: nothing to do). */
-int dp_checkpoint_programmed(struct dp_plugin *p, const char *id, const char *bitstream, struct ky_error **err);
+int dp_checkpoint_programmed(struct dp_daemon *d, const char *resource, const char *id, const char *bitstream,
+			     struct ky_error **err);
+
+/* dp_prestart.c: PreStartContainer served by a child process, answered
+ * when it reports (the loop serves everything else meanwhile). */
+void dp_prestart_method(struct dp_plugin *p, struct ky_grpc_method *m);
+/* Forgets running jobs (their children finish on their own). */
+void dp_jobs_release(struct dp_daemon *d);
 
 /* dp_reload.c: SIGHUP. Loads the config again: resources that changed (or
  * are new) are served and registered afresh, removed ones stop serving, the

@@ -1008,3 +1008,61 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	cr_assert(strstr(log, cached), "loaded from the cache: %s", log);
 	stop_daemon(d);
 }
+
+static bool cond_exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programmed)
+{
+	char sha[KY_SHA256_HEX_LEN];
+	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
+	_cleanup_free_ char *gate = in_dir(dir, "gate");
+	_cleanup_free_ char *started = in_dir(dir, "gate.started");
+	_cleanup_free_ char *out_path = in_dir(dir, "prestart.out");
+	_cleanup_free_ char *cfg = NULL;
+	cr_assert_geq(asprintf(&cfg,
+			       "{ \"resources\": ["
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\", \"selector\": { \"vendors\": [\"10de\"] } },"
+			       " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       "  \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+			       "  \"bitstream\": { \"id\": \"" AFU_NLB "\", \"path\": \"%s\", \"sha256\": \"%s\" },"
+			       "  \"program\": [\"" PYTHON "\", \"" KYTEST_FPGA_LOADER "\", \"%s\", \"{sysfs}\", \"{id}\", \"{image}\", \"%s\"] } ] }",
+			       bitstream, sha, loads_log, gate),
+		      0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	struct kyt_child *d = start_daemon();
+	wait_socket(GPU_SOCK, 20000);
+	wait_socket(FPGA_SOCK, 5000);
+
+	/* PreStartContainer starts a load that waits on the gate. */
+	char script[512];
+	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
+	_cleanup_free_ char *sock = in_dir(plugin_dir, FPGA_SOCK);
+	const char *argv[] = { PYTHON, script, "prestart", sock, KYTEST_DPAPI_DESC, KYT_SIM_FPGA, NULL };
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	struct kyt_child *pre = kyt_child_start(argv, fd, true);
+	close(fd);
+	cr_assert(kyt_wait_until(cond_exists, started, 20000), "the loader started");
+
+	/* While it loads, every other call is answered. */
+	const char *ids[] = { KYT_SIM_GPU0, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a = kubelet_call("allocate", GPU_SOCK, ids);
+	cr_assert_str_eq(jstr(a, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", FPGA_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(list), 1);
+	cr_assert_eq(loads(), 0, "the load is still waiting");
+	cr_assert_not(kyt_child_done(pre), "PreStartContainer is still waiting for it");
+
+	cr_assert_eq(kyt_write_file(gate, ""), 0);
+	cr_assert(kyt_wait_until(kyt_child_done_cond, pre, 30000));
+	cr_assert(WIFEXITED(pre->status) && WEXITSTATUS(pre->status) == 0);
+	_cleanup_free_ char *out = kyt_read_file(out_path);
+	_cleanup_(cJSON_Deletep) cJSON *r = cJSON_Parse(out);
+	cr_assert_not_null(r, "%s", out);
+	cr_assert_str_eq(jstr(r, "code"), "OK", "%s", out);
+	cr_assert_eq(loads(), 1);
+	stop_daemon(d);
+}
