@@ -108,8 +108,9 @@ int dp_rescan(struct dp_daemon *d, struct ky_error **err);
 /* dp_fpga.c: bitstreams ahead of time, and programming in PreStartContainer. */
 /* "<state dir>/images" (malloc'd). */
 char *dp_image_cache_dir(const struct dp_options *opts);
-/* Fetches a URL bitstream into the cache now, so PreStartContainer only
- * verifies it; a failure is logged (PreStartContainer tries again). */
+/* Starts fetching a URL bitstream into the cache (in the background), so
+ * PreStartContainer only verifies it; a failure is logged
+ * (PreStartContainer tries again). */
 void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
 /* Makes dev's port hold res's bitstream: verified and loaded only when the
  * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,

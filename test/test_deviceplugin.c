@@ -979,6 +979,11 @@ Test(deviceplugin, allocations_are_checkpointed_and_a_restarted_daemon_keeps_the
 	stop_daemon(d);
 }
 
+static bool cond_exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
 Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programmed_from_it)
 {
 	char sha[KY_SHA256_HEX_LEN];
@@ -996,8 +1001,9 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	wait_socket(FPGA_SOCK, 20000);
 	_cleanup_free_ char *cached = NULL;
 	cr_assert_geq(asprintf(&cached, "%s/state/images/sha256/%s", dir, sha), 0);
+	cr_assert(kyt_wait_until(cond_exists, cached, 10000), "fetched at start, before any pod asks");
 	_cleanup_free_ char *body = kyt_read_file(cached);
-	cr_assert_str_eq(body, BITSTREAM, "fetched at start, before any pod asks");
+	cr_assert_str_eq(body, BITSTREAM);
 	/* The origin goes away: the cached copy serves. */
 	cr_assert_eq(unlink(bitstream), 0);
 	const char *ids[] = { KYT_SIM_FPGA, NULL };
@@ -1007,11 +1013,6 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	_cleanup_free_ char *log = kyt_read_file(loads_log);
 	cr_assert(strstr(log, cached), "loaded from the cache: %s", log);
 	stop_daemon(d);
-}
-
-static bool cond_exists(void *path)
-{
-	return access(path, F_OK) == 0;
 }
 
 Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programmed)
