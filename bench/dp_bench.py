@@ -417,8 +417,9 @@ def fmt_table(results, args):
     out.append("10 GPUs x 1 / x 1000 replicas; %d Allocate calls (1 ID each) after 50 warm-up; %d hot-plug rounds each."
                % (args.allocs, args.hotplug))
     out.append("Client-side times include python3-grpcio's own cost: an upper bound on the server's. 'Server side'")
-    out.append("is each call's dur_us in the daemon's log (decoded request to packed answer, checkpoint included);")
-    out.append("'daemon CPU per call' is its CPU time (schedstat) over the calls / calls, logging included.")
+    out.append("is each call's dur_us in the daemon's log (decoded request to packed answer); the checkpoint record")
+    out.append("is written on the loop's next round, after the answer: it counts in the client round trip and in")
+    out.append("'daemon CPU per call', its CPU time (schedstat) over the calls / calls, logging included.")
     out.append("The 10,000-device figures judge the targets. RSS is measured under the umockdev preload; what its")
     out.append("library (and GLib) adds is the last row.")
     return "\n".join(out)
