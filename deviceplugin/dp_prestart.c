@@ -29,6 +29,7 @@ struct dp_job {
 	struct ky_loop_io *io;
 	char *resource;
 	char *bitstream;
+	char **ids; /* the devices it programs, NULL-terminated */
 	char *report;
 	size_t len;
 	struct dp_job *next;
@@ -46,8 +47,21 @@ static void job_free(struct dp_job *j)
 		close(j->fd);
 	free(j->resource);
 	free(j->bitstream);
+	for (size_t i = 0; j->ids && j->ids[i]; i++)
+		free(j->ids[i]);
+	free(j->ids);
 	free(j->report);
 	free(j);
+}
+
+/* A job of this resource already programs that device. */
+static bool busy(const struct dp_daemon *d, const char *resource, const char *id)
+{
+	for (const struct dp_job *j = d->jobs; j; j = j->next)
+		for (size_t i = 0; strcmp(j->resource, resource) == 0 && j->ids && j->ids[i]; i++)
+			if (strcmp(j->ids[i], id) == 0)
+				return true;
+	return false;
 }
 
 void dp_jobs_release(struct dp_daemon *d)
@@ -220,16 +234,30 @@ static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req
 			answer_ok(s);
 		return KY_GRPC_OK;
 	}
+	/* Kubelet retries a container start whose PreStart passed its 30 s
+	 * while the first load still runs: never two loads on one port. */
+	for (size_t i = 0; i < r->n_devices_ids && !msg; i++)
+		if (busy(p->d, p->res->name, r->devices_ids[i]) &&
+		    asprintf(&msg, "device %s is still being programmed; retry", r->devices_ids[i]) < 0)
+			msg = strdup("device busy");
+	if (msg) {
+		v1beta1__pre_start_container_request__free_unpacked(r, NULL);
+		ky_grpc_stream_finish(s, KY_GRPC_UNAVAILABLE, msg);
+		return KY_GRPC_OK;
+	}
 
 	struct dp_job *j = calloc(1, sizeof(*j));
 	int fds[2] = { -1, -1 };
 	_cleanup_error_ struct ky_error *err = NULL;
-	if (!j || !(j->resource = strdup(p->res->name)) || !(j->bitstream = strdup(p->res->bitstream.id)) ||
-	    pipe2(fds, O_CLOEXEC) < 0) {
+	bool ok = j && (j->resource = strdup(p->res->name)) && (j->bitstream = strdup(p->res->bitstream.id)) &&
+		  (j->ids = calloc(r->n_devices_ids + 1, sizeof(*j->ids)));
+	for (size_t i = 0; ok && i < r->n_devices_ids; i++)
+		ok = (j->ids[i] = strdup(r->devices_ids[i])) != NULL;
+	if (!ok || pipe2(fds, O_CLOEXEC) < 0) {
 		if (j) {
-			free(j->resource);
-			free(j->bitstream);
-			free(j);
+			j->d = p->d;
+			j->fd = -1;
+			job_free(j); /* not linked yet: only freed */
 		}
 		v1beta1__pre_start_container_request__free_unpacked(r, NULL);
 		ky_grpc_stream_finish(s, KY_GRPC_RESOURCE_EXHAUSTED, "cannot start programming");

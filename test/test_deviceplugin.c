@@ -1015,7 +1015,7 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	stop_daemon(d);
 }
 
-Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programmed)
+Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programmed_and_starts_no_second_load)
 {
 	char sha[KY_SHA256_HEX_LEN];
 	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
@@ -1054,6 +1054,11 @@ Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programm
 	cr_assert_str_eq(jstr(a, "code"), "OK");
 	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", FPGA_SOCK, NULL);
 	cr_assert_eq(cJSON_GetArraySize(list), 1);
+	/* Kubelet's retry of that PreStart while the load runs starts no second one. */
+	const char *fpga[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *again = kubelet_call("prestart", FPGA_SOCK, fpga);
+	cr_assert_str_eq(jstr(again, "code"), "UNAVAILABLE");
+	cr_assert(strstr(jstr(again, "details"), "still being programmed"), "%s", jstr(again, "details"));
 	cr_assert_eq(loads(), 0, "the load is still waiting");
 	cr_assert_not(kyt_child_done(pre), "PreStartContainer is still waiting for it");
 
