@@ -71,14 +71,16 @@ static int write_record(struct ky_state_store *store, const struct dp_pending *e
 		return ky_error_set(err, ENOMEM, "out of memory");
 	if (!ky_state_key_valid(key))
 		return ky_error_set(err, EINVAL, "no checkpoint key for %s of %s", e->id, e->resource);
-	if ((r = ky_state_lock(store, key, e->bitstream ? KY_STATE_EXISTING : 0, &l, err)) < 0)
-		return r == -ENOENT && e->bitstream ? 0 : r;
-	if (e->bitstream) {
+	r = ky_state_lock(store, key, e->bitstream ? KY_STATE_EXISTING : 0, &l, err);
+	if (r == 0 && e->bitstream)
 		r = ky_state_read(l, &rec, err);
-		if (r == -ENOENT)
-			return 0; /* PreStart without Allocate: nothing recorded as in use */
-		if (r < 0)
-			return r;
+	if (r == -ENOENT && e->bitstream) {
+		ky_error_clear(err); /* PreStart without Allocate: nothing recorded as in use */
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (e->bitstream) {
 		cJSON_DeleteItemFromObjectCaseSensitive(rec, "bitstream");
 		if (!cJSON_AddStringToObject(rec, "bitstream", e->bitstream))
 			return ky_error_set(err, ENOMEM, "out of memory");
