@@ -13,8 +13,8 @@ For each of two node sizes, 10 GPUs x 1 replica (10 devices) and 10 GPUs x
     received, and its size on the wire (protobuf bytes);
   - N Allocate round trips (one container, one device ID, IDs in turn),
     median and p99 client-side, plus the daemon's CPU time per call
-    (/proc/PID/task/*/schedstat over the N calls: the mean server-side
-    cost; the daemon logs no per-call durations);
+    (/proc/PID/task/*/schedstat over the N calls), and the server-side
+    median/p99 from the dur_us each Allocate line of the daemon's log carries;
   - hot-plug: driver unbind (driver link removed, "unbind" uevent) to the
     ListAndWatch update with that GPU's replicas Unhealthy, and a udev
     "remove" (device removed from the testbed) to the update without them.
@@ -292,6 +292,16 @@ def run_size(args, tb, UMockdev, work, kids, replicas, results):
         r["alloc_p99"] = pct(lat, 99)
         r["alloc_max"] = max(lat)
         r["alloc_srv_cpu_ms"] = (c1 - c0) / 1e6 / len(reqs)
+        # The daemon logs each Allocate's server-side duration (dur_us=).
+        log.flush()
+        with open(os.path.join(run, "daemon.log")) as f:
+            durs = [int(x.split("dur_us=")[1].split()[0]) / 1000.0 for x in f
+                    if "event=allocate " in x and "dur_us=" in x]
+        durs = durs[-len(reqs):]
+        if len(durs) == len(reqs):
+            r["srv_med"] = statistics.median(durs)
+            r["srv_p99"] = pct(durs, 99)
+            r["srv_max"] = max(durs)
         r["alloc_rate"] = len(reqs) / wall
 
         note("%s: %d Allocate calls done" % (label, len(reqs)))
@@ -371,6 +381,10 @@ def fmt_table(results, args):
     rows.append(("Allocate round trip, p99 (client)", g(small, "alloc_p99") + " ms", g(big, "alloc_p99") + " ms",
                  "< 1 ms server", ok(big.get("alloc_p99"), TARGET_ALLOC_P99_MS)))
     rows.append(("Allocate round trip, max (client)", g(small, "alloc_max") + " ms", g(big, "alloc_max") + " ms", "", ""))
+    rows.append(("Allocate server side, median (daemon log)", g(small, "srv_med") + " ms", g(big, "srv_med") + " ms", "", ""))
+    rows.append(("Allocate server side, p99 (daemon log)", g(small, "srv_p99") + " ms", g(big, "srv_p99") + " ms",
+                 "< 1 ms", ok(big.get("srv_p99"), TARGET_ALLOC_P99_MS)))
+    rows.append(("Allocate server side, max (daemon log)", g(small, "srv_max") + " ms", g(big, "srv_max") + " ms", "", ""))
     rows.append(("Allocate daemon CPU per call (mean)", g(small, "alloc_srv_cpu_ms") + " ms",
                  g(big, "alloc_srv_cpu_ms") + " ms", "< 1 ms server", ok(big.get("alloc_srv_cpu_ms"), TARGET_ALLOC_P99_MS)))
     rows.append(("Allocate calls per second (serial)", g(small, "alloc_rate", "%.0f"), g(big, "alloc_rate", "%.0f"), "", ""))
@@ -402,9 +416,10 @@ def fmt_table(results, args):
     out.append(line)
     out.append("10 GPUs x 1 / x 1000 replicas; %d Allocate calls (1 ID each) after 50 warm-up; %d hot-plug rounds each."
                % (args.allocs, args.hotplug))
-    out.append("Client-side times include python3-grpcio's own cost: an upper bound on the server's. The daemon logs")
-    out.append("no per-call durations; 'daemon CPU per call' is its CPU time (schedstat) over the calls / calls:")
-    out.append("a mean server-side cost, not a p99.")
+    out.append("Client-side times include python3-grpcio's own cost: an upper bound on the server's. 'Server side'")
+    out.append("is each call's dur_us in the daemon's log (decoded request to packed answer); the checkpoint record")
+    out.append("is written on the loop's next round, after the answer: it counts in the client round trip and in")
+    out.append("'daemon CPU per call', its CPU time (schedstat) over the calls / calls, logging included.")
     out.append("The 10,000-device figures judge the targets. RSS is measured under the umockdev preload; what its")
     out.append("library (and GLib) adds is the last row.")
     return "\n".join(out)

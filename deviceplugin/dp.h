@@ -140,6 +140,8 @@ char *dp_cdi_annotation_key(const char *resource);
 int dp_allocate(const struct dp_resource *res, const struct dp_devlist *list, const char *const *ids, size_t n,
 		bool with_cdi, struct dp_container_alloc *out, struct ky_error **err);
 void dp_container_alloc_release(struct dp_container_alloc *a);
+/* Only the device specs (nodes) one device gives a container (out->specs). */
+int dp_device_specs(const struct dp_resource *res, const struct dp_device *d, struct dp_container_alloc *out);
 const char *dp_kv_get(const struct dp_kv *kv, size_t n, const char *key);
 
 /* ---- dp_files.c: files for others to read ---- */
@@ -166,7 +168,8 @@ int dp_devinfo_write(const char *dir, const struct dp_resource *res, const struc
 /* "kyborg-kyborg.io_gpu.json" (malloc'd). */
 char *dp_cdi_spec_name(const char *resource);
 /* The spec (pure): kind = the resource name, one device per healthy ID
- * with the device nodes Allocate gives it. */
+ * with the device nodes Allocate gives it. Written as a stream: a document
+ * tree for 10,000 devices would cost megabytes of small allocations. */
 char *dp_cdi_spec_json(const struct dp_resource *res, const struct dp_devlist *list);
 int dp_cdi_write(const char *dir, const struct dp_resource *res, const struct dp_devlist *list,
 		 struct ky_error **err);

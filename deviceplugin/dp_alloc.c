@@ -249,6 +249,18 @@ static int add_device_specs(struct dp_container_alloc *a, enum dp_kind kind, con
 	return 0;
 }
 
+int dp_device_specs(const struct dp_resource *res, const struct dp_device *d, struct dp_container_alloc *out)
+{
+	struct dp_container_alloc a = { 0 };
+	int r = add_device_specs(&a, res->kind, d->pci);
+	if (r < 0) {
+		dp_container_alloc_release(&a);
+		return r;
+	}
+	*out = a;
+	return 0;
+}
+
 /* PCIDEVICE_<RESOURCE>_INFO as the SR-IOV network device plugin writes it:
  * {"<id>":{"generic":{"deviceID":"<pci>"},"vfio":{...}}}. */
 static char *vf_info(const struct ky_pci_dev *const *pcis, size_t n)

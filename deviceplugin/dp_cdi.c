@@ -3,7 +3,6 @@
  * resolve "kyborg.io/gpu=<id>". Rewritten when the devices change. */
 #include "dp.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,6 @@
 #include <unistd.h>
 
 #include "kyborg/error.h"
-#include "kyborg/json.h"
 
 #define CDI_VERSION "0.5.0"
 
@@ -26,37 +24,64 @@ char *dp_cdi_spec_name(const char *resource)
 	return s;
 }
 
-static bool add_device(cJSON *devices, const struct dp_resource *res, const struct dp_devlist *list,
-		       const struct dp_device *d)
+/* A JSON string literal of s. */
+static void put_str(FILE *f, const char *s)
 {
-	const char *ids[1] = { d->id };
-	struct dp_container_alloc a = { 0 };
-	if (dp_allocate(res, list, ids, 1, false, &a, NULL) < 0)
-		return true; /* not allocatable now: not named */
-	cJSON *dev = cJSON_CreateObject(), *edits = NULL, *nodes = NULL;
-	bool ok = dev && cJSON_AddItemToArray(devices, dev) && cJSON_AddStringToObject(dev, "name", d->id) &&
-		  (edits = cJSON_AddObjectToObject(dev, "containerEdits")) &&
-		  (nodes = cJSON_AddArrayToObject(edits, "deviceNodes"));
-	for (size_t i = 0; ok && i < a.n_specs; i++) {
-		cJSON *n = cJSON_CreateObject();
-		ok = n && cJSON_AddItemToArray(nodes, n) && cJSON_AddStringToObject(n, "path", a.specs[i].host_path) &&
-		     cJSON_AddStringToObject(n, "permissions", a.specs[i].permissions);
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
 	}
-	dp_container_alloc_release(&a);
-	return ok;
+	fputc('"', f);
 }
 
 char *dp_cdi_spec_json(const struct dp_resource *res, const struct dp_devlist *list)
 {
-	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
-	cJSON *devices;
-	if (!root || !cJSON_AddStringToObject(root, "cdiVersion", CDI_VERSION) ||
-	    !cJSON_AddStringToObject(root, "kind", res->name) || !(devices = cJSON_AddArrayToObject(root, "devices")))
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
 		return NULL;
-	for (size_t i = 0; i < list->n; i++)
-		if (!add_device(devices, res, list, &list->devs[i]))
+	fputs("{\"cdiVersion\":\"" CDI_VERSION "\",\"kind\":", f);
+	put_str(f, res->name);
+	fputs(",\"devices\":[", f);
+	bool first = true;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct dp_device *d = &list->devs[i];
+		struct dp_container_alloc a = { 0 };
+		if (!d->healthy)
+			continue; /* not allocatable now: not named */
+		if (dp_device_specs(res, d, &a) < 0) {
+			fclose(f);
+			free(text);
 			return NULL;
-	return cJSON_PrintUnformatted(root);
+		}
+		fputs(first ? "{\"name\":" : ",{\"name\":", f);
+		first = false;
+		put_str(f, d->id);
+		fputs(",\"containerEdits\":{\"deviceNodes\":[", f);
+		for (size_t k = 0; k < a.n_specs; k++) {
+			fputs(k ? ",{\"path\":" : "{\"path\":", f);
+			put_str(f, a.specs[k].host_path);
+			fputs(",\"permissions\":", f);
+			put_str(f, a.specs[k].permissions);
+			fputc('}', f);
+		}
+		fputs("]}}", f);
+		dp_container_alloc_release(&a);
+	}
+	fputs("]}", f);
+	bool bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 int dp_cdi_write(const char *dir, const struct dp_resource *res, const struct dp_devlist *list,

@@ -1,7 +1,10 @@
-/* The allocation checkpoint: each resource's record in the state store
- * (<state dir>/allocations/<resource with '/' as '_'>), read at start so a
- * restarted daemon knows what it handed out, and updated by every Allocate
- * and every PreStartContainer that programmed an FPGA. Format: README. */
+/* The allocation checkpoint: one record per allocated device in the state
+ * store (<state dir>/allocations/<resource, '/' as '_'>@<device id>.json),
+ * queued by Allocate and written on the next loop round, right after the
+ * answer went out (file creation costs more than Allocate's whole budget),
+ * and by a PreStartContainer that programmed an FPGA. One small record per
+ * device keeps the cost independent of how much is allocated; a restarted
+ * daemon finds the records where it left them. Format: README. */
 #include "dp_daemon.h"
 
 #include <errno.h>
@@ -11,71 +14,40 @@
 #include <time.h>
 
 #include "kyborg/error.h"
+#include "kyborg/json.h"
 #include "kyborg/log.h"
 #include "kyborg/state.h"
 
-char *dp_checkpoint_key(const char *resource)
+char *dp_checkpoint_key(const char *resource, const char *id)
 {
-	char *s = strdup(resource);
-	for (char *c = s; c && *c; c++)
+	char *s;
+	if (asprintf(&s, "%s@%s", resource, id) < 0)
+		return NULL;
+	for (char *c = s; *c; c++)
 		if (*c == '/')
 			*c = '_';
 	return s;
 }
 
+static void on_flush(struct ky_loop_timer *t, void *userdata)
+{
+	(void)t;
+	dp_checkpoint_flush(userdata);
+}
+
 int dp_checkpoint_open(struct dp_daemon *d, struct ky_error **err)
 {
 	_cleanup_free_ char *dir = NULL;
+	char **keys = NULL;
+	size_t n = 0;
 	if (asprintf(&dir, "%s/allocations", d->opts->state_dir) < 0)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	int r = ky_state_open(dir, &d->checkpoint, err);
-	if (r < 0)
+	if (r < 0 || (r = ky_state_list(d->checkpoint, &keys, &n, err)) < 0)
 		return ky_error_prefix(err, "allocation checkpoint");
-	return 0;
-}
-
-/* A new record, or the one a daemon before us left. */
-int dp_checkpoint_load(struct dp_plugin *p, struct ky_error **err)
-{
-	_cleanup_free_ char *key = dp_checkpoint_key(p->res->name);
-	_cleanup_error_ struct ky_error *rerr = NULL;
-	cJSON *rec = NULL;
-	if (!key)
-		return ky_error_set(err, ENOMEM, "out of memory");
-	int r = ky_state_get(p->d->checkpoint, key, &rec, &rerr);
-	if (r < 0 && r != -ENOENT) /* a corrupt record is replaced: kubelet's own checkpoint is the truth */
-		ky_log_err(KY_LOG_WARN, "checkpoint-unreadable", rerr, "resource=%s", p->res->name);
-	cJSON *devs = rec ? cJSON_GetObjectItemCaseSensitive(rec, "devices") : NULL;
-	if (!rec || !cJSON_IsObject(devs)) {
-		cJSON_Delete(rec);
-		rec = cJSON_CreateObject();
-		if (!rec || !cJSON_AddStringToObject(rec, "resource", p->res->name) ||
-		    !cJSON_AddStringToObject(rec, "kind", dp_kind_name(p->res->kind)) ||
-		    !cJSON_AddObjectToObject(rec, "devices")) {
-			cJSON_Delete(rec);
-			return ky_error_set(err, ENOMEM, "out of memory");
-		}
-	} else {
-		ky_info("checkpoint", "resource=%s allocated=%d", p->res->name, cJSON_GetArraySize(devs));
-	}
-	cJSON_Delete(p->allocated);
-	p->allocated = rec;
-	return 0;
-}
-
-static int save(struct dp_plugin *p, struct ky_error **err)
-{
-	_cleanup_free_ char *key = dp_checkpoint_key(p->res->name);
-	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
-	int r;
-	if (!key)
-		return ky_error_set(err, ENOMEM, "out of memory");
-	/* Atomic, not durable: after a power loss kubelet admits every pod
-	 * again and the record is rebuilt by its Allocate calls. */
-	if ((r = ky_state_lock(p->d->checkpoint, key, 0, &l, err)) < 0 ||
-	    (r = ky_state_write_fast(l, p->allocated, err)) < 0)
-		return r;
-	return 0;
+	ky_info("checkpoint", "dir=%s allocated=%zu", dir, n);
+	ky_state_keys_free(keys, n);
+	return ky_loop_timer_new(d->loop, on_flush, d, &d->flush, err);
 }
 
 static void now_rfc3339(char buf[32])
@@ -87,34 +59,108 @@ static void now_rfc3339(char buf[32])
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, struct ky_error **err)
+/* Atomic, not durable: after a power loss kubelet admits its pods again
+ * and their Allocate calls write the records anew. */
+static int write_record(struct ky_state_store *store, const struct dp_pending *e, struct ky_error **err)
 {
-	cJSON *devs = cJSON_GetObjectItemCaseSensitive(p->allocated, "devices");
-	char at[32];
-	now_rfc3339(at);
-	for (size_t i = 0; i < n; i++) {
-		const struct dp_device *d = dp_devlist_find(p->devs, ids[i]);
-		cJSON *e = cJSON_CreateObject();
-		if (!e || !d || !cJSON_AddStringToObject(e, "pci", d->pci->addr) ||
-		    !cJSON_AddStringToObject(e, "allocatedAt", at)) {
-			cJSON_Delete(e);
-			return ky_error_set(err, ENOMEM, "out of memory");
-		}
-		if (cJSON_GetObjectItemCaseSensitive(devs, ids[i]))
-			cJSON_ReplaceItemInObjectCaseSensitive(devs, ids[i], e);
-		else
-			cJSON_AddItemToObject(devs, ids[i], e);
+	_cleanup_free_ char *key = dp_checkpoint_key(e->resource, e->id);
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+	int r;
+	if (!key)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	if (!ky_state_key_valid(key))
+		return ky_error_set(err, EINVAL, "no checkpoint key for %s of %s", e->id, e->resource);
+	r = ky_state_lock(store, key, e->bitstream ? KY_STATE_EXISTING : 0, &l, err);
+	if (r == 0 && e->bitstream)
+		r = ky_state_read(l, &rec, err);
+	if (r == -ENOENT && e->bitstream) {
+		ky_error_clear(err); /* PreStart without Allocate: nothing recorded as in use */
+		return 0;
 	}
-	return save(p, err);
+	if (r < 0)
+		return r;
+	if (e->bitstream) {
+		cJSON_DeleteItemFromObjectCaseSensitive(rec, "bitstream");
+		if (!cJSON_AddStringToObject(rec, "bitstream", e->bitstream))
+			return ky_error_set(err, ENOMEM, "out of memory");
+	} else {
+		rec = cJSON_CreateObject();
+		if (!rec || !cJSON_AddStringToObject(rec, "resource", e->resource) ||
+		    !cJSON_AddStringToObject(rec, "kind", e->kind) || !cJSON_AddStringToObject(rec, "device", e->id) ||
+		    !cJSON_AddStringToObject(rec, "pci", e->pci) || !cJSON_AddStringToObject(rec, "allocatedAt", e->at))
+			return ky_error_set(err, ENOMEM, "out of memory");
+	}
+	return ky_state_write_fast(l, rec, err);
 }
 
-int dp_checkpoint_programmed(struct dp_plugin *p, const char *id, const char *bitstream, struct ky_error **err)
+static void pending_release(struct dp_pending *e)
 {
-	cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p->allocated, "devices"), id);
-	if (!e)
-		return 0; /* PreStart without Allocate: nothing is recorded as in use */
-	cJSON_DeleteItemFromObjectCaseSensitive(e, "bitstream");
-	if (!cJSON_AddStringToObject(e, "bitstream", bitstream))
-		return ky_error_set(err, ENOMEM, "out of memory");
-	return save(p, err);
+	free(e->resource);
+	free(e->id);
+	free(e->pci);
+}
+
+void dp_checkpoint_flush(struct dp_daemon *d)
+{
+	for (size_t i = 0; i < d->n_pending; i++) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		if (write_record(d->checkpoint, &d->pending[i], &err) < 0)
+			ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s device=%s", d->pending[i].resource,
+				   d->pending[i].id);
+		pending_release(&d->pending[i]);
+	}
+	d->n_pending = 0;
+}
+
+void dp_checkpoint_close(struct dp_daemon *d)
+{
+	if (d->checkpoint)
+		dp_checkpoint_flush(d);
+	free(d->pending);
+	d->pending = NULL;
+	d->cap_pending = 0;
+	if (d->flush)
+		ky_loop_timer_free(d->flush);
+	d->flush = NULL;
+	ky_state_close(d->checkpoint);
+	d->checkpoint = NULL;
+}
+
+int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, struct ky_error **err)
+{
+	struct dp_daemon *d = p->d;
+	char at[32];
+	now_rfc3339(at);
+	if (d->n_pending + n > d->cap_pending) {
+		size_t nc = (d->n_pending + n) * 2;
+		struct dp_pending *np = realloc(d->pending, nc * sizeof(*np));
+		if (!np)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		d->pending = np;
+		d->cap_pending = nc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct dp_device *dev = dp_devlist_find(p->devs, ids[i]);
+		struct dp_pending e = { .resource = strdup(p->res->name), .kind = dp_kind_name(p->res->kind),
+					.id = strdup(ids[i]), .pci = dev ? strdup(dev->pci->addr) : NULL };
+		memcpy(e.at, at, sizeof(at));
+		if (!e.resource || !e.id || !e.pci) {
+			pending_release(&e);
+			return ky_error_set(err, ENOMEM, "out of memory");
+		}
+		d->pending[d->n_pending++] = e;
+	}
+	if (!ky_loop_timer_armed(d->flush))
+		ky_loop_timer_arm(d->flush, 0, 0);
+	return 0;
+}
+
+int dp_checkpoint_programmed(struct dp_daemon *d, const char *resource, const char *id, const char *bitstream,
+			     struct ky_error **err)
+{
+	/* The Allocate record first, so the bitstream lands in it. */
+	dp_checkpoint_flush(d);
+	struct dp_pending e = { .resource = (char *)resource, .id = (char *)id, .bitstream = bitstream };
+	return write_record(d->checkpoint, &e, err);
 }

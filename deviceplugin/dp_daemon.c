@@ -34,7 +34,8 @@ static void daemon_release(struct dp_daemon *d)
 	free(d->plugins);
 	dp_hotplug_stop(d);
 	dp_watch_stop(d);
-	ky_state_close(d->checkpoint);
+	dp_jobs_release(d);
+	dp_checkpoint_close(d);
 	ky_loop_free(d->loop);
 	if (d->cfg)
 		dp_devlists_free(d->devs, d->cfg->n_resources);

@@ -7,7 +7,6 @@
 #include "kyborg/grpc.h"
 #include "kyborg/loop.h"
 #include "kyborg/state.h"
-#include <cjson/cJSON.h>
 
 struct dp_daemon;
 
@@ -20,7 +19,6 @@ struct dp_plugin {
 	struct ky_grpc_method methods[5];
 	struct ky_grpc_server *srv;
 	bool cdi_written; /* the CDI spec is in place: Allocate names CDI devices */
-	cJSON *allocated; /* the checkpoint record: what Allocate handed out */
 	struct ky_grpc_stream **streams;
 	size_t n_streams, cap_streams;
 	/* Registration with kubelet. */
@@ -29,6 +27,17 @@ struct dp_plugin {
 	uint64_t backoff_ms;
 	bool registered;
 };
+
+/* An allocation waiting for its checkpoint record (copies: a reload may
+ * free the plugin before the flush). */
+struct dp_pending {
+	char *resource, *id, *pci;
+	const char *kind;
+	const char *bitstream; /* only for dp_checkpoint_programmed */
+	char at[32];
+};
+
+struct dp_job;
 
 struct dp_daemon {
 	const struct dp_options *opts;
@@ -50,9 +59,16 @@ struct dp_daemon {
 	struct ky_loop_timer *rescan;
 	/* <state dir>/allocations: one checkpoint record per resource. */
 	struct ky_state_store *checkpoint;
+	struct dp_pending *pending;
+	size_t n_pending, cap_pending;
+	struct ky_loop_timer *flush;
+	/* PreStartContainer calls programming in a child process. */
+	struct dp_job *jobs;
 };
 
 /* dp_server.c: one gRPC server per resource. */
+/* An FPGA with a bitstream is programmed before its container starts. */
+bool dp_pre_start_required(const struct dp_resource *res);
 /* Allocated: its address is the userdata of its methods, timer and call. */
 int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
 		  struct dp_plugin **out, struct ky_error **err);
@@ -92,8 +108,9 @@ int dp_rescan(struct dp_daemon *d, struct ky_error **err);
 /* dp_fpga.c: bitstreams ahead of time, and programming in PreStartContainer. */
 /* "<state dir>/images" (malloc'd). */
 char *dp_image_cache_dir(const struct dp_options *opts);
-/* Fetches a URL bitstream into the cache now, so PreStartContainer only
- * verifies it; a failure is logged (PreStartContainer tries again). */
+/* Starts fetching a URL bitstream into the cache (in the background), so
+ * PreStartContainer only verifies it; a failure is logged
+ * (PreStartContainer tries again). */
 void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
 /* Makes dev's port hold res's bitstream: verified and loaded only when the
  * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,
@@ -101,16 +118,30 @@ void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
 int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,
 		    bool *programmed, struct ky_error **err);
 
-/* dp_checkpoint.c: allocations kept in the state store. */
-/* The record's key: the resource name with '/' as '_' (malloc'd). */
-char *dp_checkpoint_key(const char *resource);
+/* dp_checkpoint.c: allocations kept in the state store, a record per device. */
+/* "kyborg.io_gpu@0000:3b:00.0::1" (malloc'd). */
+char *dp_checkpoint_key(const char *resource, const char *id);
+/* Opens <state dir>/allocations and logs how many records a daemon before
+ * us left there. */
 int dp_checkpoint_open(struct dp_daemon *d, struct ky_error **err);
-/* p->allocated from the store (what an earlier daemon recorded), or new. */
-int dp_checkpoint_load(struct dp_plugin *p, struct ky_error **err);
-/* Records ids (known to p->devs) as allocated now, and writes the record. */
+/* Writes every queued record now (on a timer armed by
+ * dp_checkpoint_allocated, before reload and at exit). */
+void dp_checkpoint_flush(struct dp_daemon *d);
+/* Flushes, then closes the store. */
+void dp_checkpoint_close(struct dp_daemon *d);
+/* Queues records for ids (known to p->devs) as allocated now; written on
+ * the next loop round, after the answer is sent. */
 int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, struct ky_error **err);
-/* Records the bitstream a PreStartContainer left in an allocated port. */
-int dp_checkpoint_programmed(struct dp_plugin *p, const char *id, const char *bitstream, struct ky_error **err);
+/* Adds the bitstream a PreStartContainer left in an allocated port to its
+ * record (none: nothing to do). */
+int dp_checkpoint_programmed(struct dp_daemon *d, const char *resource, const char *id, const char *bitstream,
+			     struct ky_error **err);
+
+/* dp_prestart.c: PreStartContainer served by a child process, answered
+ * when it reports (the loop serves everything else meanwhile). */
+void dp_prestart_method(struct dp_plugin *p, struct ky_grpc_method *m);
+/* Forgets running jobs (their children finish on their own). */
+void dp_jobs_release(struct dp_daemon *d);
 
 /* dp_reload.c: SIGHUP. Loads the config again: resources that changed (or
  * are new) are served and registered afresh, removed ones stop serving, the

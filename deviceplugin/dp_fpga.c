@@ -5,8 +5,11 @@
 #include "dp_daemon.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kyborg/error.h"
 #include "kyborg/fpga.h"
@@ -23,18 +26,35 @@ char *dp_image_cache_dir(const struct dp_options *opts)
 	return asprintf(&s, "%s/images", opts->state_dir) < 0 ? NULL : s;
 }
 
+/* A download can take minutes: it runs in a detached grandchild, so the
+ * loop never waits on it and no zombie is left to reap. */
 void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res)
 {
 	if (!res->has_bitstream || !res->bitstream.url)
 		return;
-	_cleanup_error_ struct ky_error *err = NULL;
-	_cleanup_free_ char *cache = dp_image_cache_dir(d->opts), *path = NULL;
-	if (!cache || ky_image_resolve(&res->bitstream, cache, d->opts->fetch_helper, &path, &err) < 0) {
-		ky_log_err(KY_LOG_WARN, "bitstream-prefetch-failed", err, "resource=%s url=%s", res->name,
-			   res->bitstream.url);
+	pid_t pid = fork();
+	if (pid < 0) {
+		ky_warn("bitstream-prefetch-failed", "resource=%s errno=%d", res->name, errno);
 		return;
 	}
-	ky_info("bitstream-cached", "resource=%s id=%s path=%s", res->name, res->bitstream.id, path);
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (fork() != 0)
+		_exit(0);
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *cache = dp_image_cache_dir(d->opts), *path = NULL;
+	if (!cache || ky_image_resolve(&res->bitstream, cache, d->opts->fetch_helper, &path, &err) < 0)
+		ky_log_err(KY_LOG_WARN, "bitstream-prefetch-failed", err, "resource=%s url=%s", res->name,
+			   res->bitstream.url);
+	else
+		ky_info("bitstream-cached", "resource=%s id=%s path=%s", res->name, res->bitstream.id, path);
+	_exit(0);
 }
 
 int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,

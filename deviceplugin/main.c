@@ -7,6 +7,7 @@
 #include "kyborg/log.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,6 +121,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kyborg-device-plugin: %s\n", ky_error_msg(err));
 		return 1;
 	}
+	/* Device lists, ListAndWatch messages and CDI specs for 10,000 devices
+	 * are transient buffers of hundreds of KiB. glibc raises its mmap
+	 * threshold after the first such buffer is freed, and later ones then
+	 * come from the heap and leave it fragmented and resident: keep them
+	 * mmap'd, so each free gives the memory back. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	int r = dp_daemon_run(&opts, &err);
 	if (r < 0)
 		ky_log_err(KY_LOG_ERROR, "exit", err, "code=%d", -r);

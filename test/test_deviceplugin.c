@@ -8,8 +8,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fpga-dfl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -720,7 +722,7 @@ Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_strea
 	struct kyt_child *d = start_daemon();
 	wait_serving();
 	struct watcher w;
-	watch_start(&w, GPU_SOCK, 3);
+	watch_start(&w, GPU_SOCK, 5);
 	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
 	cr_assert_eq(cJSON_GetArraySize(first), 4);
 
@@ -894,20 +896,45 @@ Test(deviceplugin, a_bitstream_with_another_checksum_fails_prestart_and_programs
 
 /* ---- Checkpoint: what Allocate handed out survives a restart ---- */
 
-static cJSON *checkpoint(const char *key)
+/* The record of one device, or NULL when there is none. */
+static cJSON *checkpointed(const char *key)
 {
 	_cleanup_free_ char *path = NULL;
 	cr_assert_geq(asprintf(&path, "%s/state/allocations/%s.json", dir, key), 0);
 	_cleanup_free_ char *text = kyt_read_file(path);
-	cr_assert_not_null(text, "%s is written", path);
+	if (!text)
+		return NULL;
 	cJSON *j = cJSON_Parse(text);
 	cr_assert_not_null(j, "%s is JSON: %s", path, text);
 	return j;
 }
 
-static const cJSON *checkpointed(const cJSON *rec, const char *id)
+static bool cond_checkpointed(void *key)
 {
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "devices"), id);
+	cJSON *j = checkpointed(key);
+	cJSON_Delete(j);
+	return j != NULL;
+}
+
+/* Records are written on the daemon's next loop round after the answer. */
+static cJSON *checkpointed_soon(const char *key)
+{
+	cr_assert(kyt_wait_until(cond_checkpointed, (void *)key, 5000), "%s is checkpointed", key);
+	return checkpointed(key);
+}
+
+static int checkpoint_count(void)
+{
+	_cleanup_free_ char *path = NULL;
+	cr_assert_geq(asprintf(&path, "%s/state/allocations", dir), 0);
+	DIR *d = opendir(path);
+	cr_assert_not_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 Test(deviceplugin, allocations_are_checkpointed_and_a_restarted_daemon_keeps_them)
@@ -921,17 +948,21 @@ Test(deviceplugin, allocations_are_checkpointed_and_a_restarted_daemon_keeps_the
 	_cleanup_(cJSON_Deletep) cJSON *f = kubelet_call("allocate", FPGA_SOCK, fpga);
 	_cleanup_(cJSON_Deletep) cJSON *p = kubelet_call("prestart", FPGA_SOCK, fpga);
 	cr_assert_str_eq(jstr(p, "code"), "OK");
-	_cleanup_(cJSON_Deletep) cJSON *rec = checkpoint("kyborg.io_gpu");
+	_cleanup_(cJSON_Deletep) cJSON *rec = checkpointed_soon("kyborg.io_gpu@" KYT_SIM_GPU0 "::1");
+	cr_assert_not_null(rec);
 	cr_assert_str_eq(jstr(rec, "resource"), "kyborg.io/gpu");
 	cr_assert_str_eq(jstr(rec, "kind"), "gpu");
-	cr_assert_str_eq(jstr(checkpointed(rec, KYT_SIM_GPU0 "::1"), "pci"), KYT_SIM_GPU0);
-	cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(checkpointed(rec, KYT_SIM_GPU0 "::1"), "allocatedAt"));
-	_cleanup_(cJSON_Deletep) cJSON *frec = checkpoint("kyborg.io_fpga-nlb");
-	cr_assert_str_eq(jstr(checkpointed(frec, KYT_SIM_FPGA), "bitstream"), AFU_NLB);
+	cr_assert_str_eq(jstr(rec, "device"), KYT_SIM_GPU0 "::1");
+	cr_assert_str_eq(jstr(rec, "pci"), KYT_SIM_GPU0);
+	cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(rec, "allocatedAt"));
+	_cleanup_(cJSON_Deletep) cJSON *frec = checkpointed("kyborg.io_fpga-nlb@" KYT_SIM_FPGA);
+	cr_assert_not_null(frec);
+	cr_assert_str_eq(jstr(frec, "bitstream"), AFU_NLB);
 	/* A refused Allocate records nothing. */
 	const char *bad[] = { KYT_SIM_GPU1 "::0," KYT_SIM_GPU0 "::7", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *b = kubelet_call("allocate", GPU_SOCK, bad);
 	cr_assert_str_eq(jstr(b, "code"), "INVALID_ARGUMENT");
+	cr_assert_eq(checkpoint_count(), 2);
 	stop_daemon(d);
 
 	d = start_daemon();
@@ -939,10 +970,195 @@ Test(deviceplugin, allocations_are_checkpointed_and_a_restarted_daemon_keeps_the
 	const char *second[] = { KYT_SIM_GPU1 "::1", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *a2 = kubelet_call("allocate", GPU_SOCK, second);
 	cr_assert_str_eq(jstr(a2, "code"), "OK");
-	_cleanup_(cJSON_Deletep) cJSON *rec2 = checkpoint("kyborg.io_gpu");
-	cr_assert_not_null(checkpointed(rec2, KYT_SIM_GPU0 "::1"), "the restarted daemon kept the earlier allocation");
-	cr_assert_not_null(checkpointed(rec2, KYT_SIM_GPU1 "::1"));
-	cr_assert_null(checkpointed(rec2, KYT_SIM_GPU1 "::0"));
-	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec2, "devices")), 2);
+	_cleanup_(cJSON_Deletep) cJSON *kept = checkpointed("kyborg.io_gpu@" KYT_SIM_GPU0 "::1");
+	cr_assert_not_null(kept, "the restarted daemon kept the earlier allocation");
+	_cleanup_(cJSON_Deletep) cJSON *fkept = checkpointed("kyborg.io_fpga-nlb@" KYT_SIM_FPGA);
+	cr_assert_str_eq(jstr(fkept, "bitstream"), AFU_NLB);
+	_cleanup_(cJSON_Deletep) cJSON *added = checkpointed_soon("kyborg.io_gpu@" KYT_SIM_GPU1 "::1");
+	cr_assert_not_null(added);
+	cr_assert_null(checkpointed("kyborg.io_gpu@" KYT_SIM_GPU1 "::0"));
+	cr_assert_eq(checkpoint_count(), 3);
 	stop_daemon(d);
+}
+
+static bool cond_exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programmed_from_it)
+{
+	char sha[KY_SHA256_HEX_LEN];
+	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
+	_cleanup_free_ char *cfg = NULL;
+	cr_assert_geq(asprintf(&cfg,
+			       "{ \"resources\": [ { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       "  \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+			       "  \"bitstream\": { \"id\": \"" AFU_NLB "\", \"url\": \"file://%s\", \"sha256\": \"%s\" },"
+			       "  \"program\": [\"" PYTHON "\", \"" KYTEST_FPGA_LOADER "\", \"%s\", \"{sysfs}\", \"{id}\", \"{image}\"] } ] }",
+			       bitstream, sha, loads_log),
+		      0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	struct kyt_child *d = start_daemon();
+	wait_socket(FPGA_SOCK, 20000);
+	_cleanup_free_ char *cached = NULL;
+	cr_assert_geq(asprintf(&cached, "%s/state/images/sha256/%s", dir, sha), 0);
+	cr_assert(kyt_wait_until(cond_exists, cached, 10000), "fetched at start, before any pod asks");
+	_cleanup_free_ char *body = kyt_read_file(cached);
+	cr_assert_str_eq(body, BITSTREAM);
+	/* The origin goes away: the cached copy serves. */
+	cr_assert_eq(unlink(bitstream), 0);
+	const char *ids[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *p = kubelet_call("prestart", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(p, "code"), "OK", "%s", cJSON_PrintUnformatted(p));
+	cr_assert_eq(loads(), 1);
+	_cleanup_free_ char *log = kyt_read_file(loads_log);
+	cr_assert(strstr(log, cached), "loaded from the cache: %s", log);
+	stop_daemon(d);
+}
+
+Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programmed_and_starts_no_second_load)
+{
+	char sha[KY_SHA256_HEX_LEN];
+	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
+	_cleanup_free_ char *gate = in_dir(dir, "gate");
+	_cleanup_free_ char *started = in_dir(dir, "gate.started");
+	_cleanup_free_ char *out_path = in_dir(dir, "prestart.out");
+	_cleanup_free_ char *cfg = NULL;
+	cr_assert_geq(asprintf(&cfg,
+			       "{ \"resources\": ["
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\", \"selector\": { \"vendors\": [\"10de\"] } },"
+			       " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       "  \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+			       "  \"bitstream\": { \"id\": \"" AFU_NLB "\", \"path\": \"%s\", \"sha256\": \"%s\" },"
+			       "  \"program\": [\"" PYTHON "\", \"" KYTEST_FPGA_LOADER "\", \"%s\", \"{sysfs}\", \"{id}\", \"{image}\", \"%s\"] } ] }",
+			       bitstream, sha, loads_log, gate),
+		      0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	struct kyt_child *d = start_daemon();
+	wait_socket(GPU_SOCK, 20000);
+	wait_socket(FPGA_SOCK, 5000);
+
+	/* PreStartContainer starts a load that waits on the gate. */
+	char script[512];
+	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
+	_cleanup_free_ char *sock = in_dir(plugin_dir, FPGA_SOCK);
+	const char *argv[] = { PYTHON, script, "prestart", sock, KYTEST_DPAPI_DESC, KYT_SIM_FPGA, NULL };
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	struct kyt_child *pre = kyt_child_start(argv, fd, true);
+	close(fd);
+	cr_assert(kyt_wait_until(cond_exists, started, 20000), "the loader started");
+
+	/* While it loads, every other call is answered. */
+	const char *ids[] = { KYT_SIM_GPU0, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a = kubelet_call("allocate", GPU_SOCK, ids);
+	cr_assert_str_eq(jstr(a, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", FPGA_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(list), 1);
+	/* Kubelet's retry of that PreStart while the load runs starts no second one. */
+	const char *fpga[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *again = kubelet_call("prestart", FPGA_SOCK, fpga);
+	cr_assert_str_eq(jstr(again, "code"), "UNAVAILABLE");
+	cr_assert(strstr(jstr(again, "details"), "still being programmed"), "%s", jstr(again, "details"));
+	cr_assert_eq(loads(), 0, "the load is still waiting");
+	cr_assert_not(kyt_child_done(pre), "PreStartContainer is still waiting for it");
+
+	cr_assert_eq(kyt_write_file(gate, ""), 0);
+	cr_assert(kyt_wait_until(kyt_child_done_cond, pre, 30000));
+	cr_assert(WIFEXITED(pre->status) && WEXITSTATUS(pre->status) == 0);
+	_cleanup_free_ char *out = kyt_read_file(out_path);
+	_cleanup_(cJSON_Deletep) cJSON *r = cJSON_Parse(out);
+	cr_assert_not_null(r, "%s", out);
+	cr_assert_str_eq(jstr(r, "code"), "OK", "%s", out);
+	cr_assert_eq(loads(), 1);
+	stop_daemon(d);
+}
+
+/* ---- FPGA through the kernel's DFL ioctl, emulated by umockdev ---- */
+
+/* What the emulated FME received: umockdev runs this in its worker thread
+ * and reads the request (and the image it points to) from the caller's
+ * memory, as the kernel's copy_from_user would. */
+static struct {
+	GMutex lock;
+	int calls;
+	uint32_t argsz, port_id, size;
+	char image[64];
+} pr;
+
+static gboolean on_fme_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer data)
+{
+	(void)base;
+	(void)data;
+	if (umockdev_ioctl_client_get_request(client) != DFL_FPGA_FME_PORT_PR) {
+		umockdev_ioctl_client_complete(client, -1, ENOTTY);
+		return TRUE;
+	}
+	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+	g_autoptr(UMockdevIoctlData) req = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct dfl_fpga_fme_port_pr), NULL);
+	if (!req) {
+		umockdev_ioctl_client_complete(client, -1, EFAULT);
+		return TRUE;
+	}
+	struct dfl_fpga_fme_port_pr r;
+	memcpy(&r, req->data, sizeof(r));
+	g_autoptr(UMockdevIoctlData) img = r.buffer_size < sizeof(pr.image) ?
+		umockdev_ioctl_data_resolve(req, offsetof(struct dfl_fpga_fme_port_pr, buffer_address), r.buffer_size, NULL) :
+		NULL;
+	g_mutex_lock(&pr.lock);
+	pr.calls++;
+	pr.argsz = r.argsz;
+	pr.port_id = r.port_id;
+	pr.size = r.buffer_size;
+	if (img)
+		memcpy(pr.image, img->data, r.buffer_size);
+	g_mutex_unlock(&pr.lock);
+	/* The region now holds the image: the port reports its AFU id. */
+	umockdev_testbed_set_attribute(tb, "/sys/devices/pci0000:ae/0000:ae:00.0/0000:af:00.0/fpga_region/region0/dfl-port.0",
+				       "afu_id", AFU_NLB "\n");
+	umockdev_ioctl_client_complete(client, 0, 0);
+	return TRUE;
+}
+
+Test(deviceplugin, without_a_loader_the_fpga_is_programmed_through_the_dfl_ioctl_once)
+{
+	char sha[KY_SHA256_HEX_LEN];
+	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
+	_cleanup_free_ char *cfg = NULL;
+	cr_assert_geq(asprintf(&cfg,
+			       "{ \"resources\": [ { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       "  \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
+			       "  \"bitstream\": { \"id\": \"" AFU_NLB "\", \"path\": \"%s\", \"sha256\": \"%s\" } } ] }",
+			       bitstream, sha),
+		      0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	g_autoptr(UMockdevIoctlBase) fme = g_object_new(UMOCKDEV_TYPE_IOCTL_BASE, NULL);
+	g_signal_connect(fme, "handle-ioctl", G_CALLBACK(on_fme_ioctl), NULL);
+	g_autoptr(GError) gerr = NULL;
+	cr_assert(umockdev_testbed_attach_ioctl(tb, "/dev/dfl-fme.0", fme, &gerr), "%s", gerr ? gerr->message : "");
+
+	struct kyt_child *d = start_daemon();
+	wait_socket(FPGA_SOCK, 20000);
+	const char *ids[] = { KYT_SIM_FPGA, NULL };
+	_cleanup_(cJSON_Deletep) cJSON *a = kubelet_call("allocate", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(a, "code"), "OK");
+	_cleanup_(cJSON_Deletep) cJSON *p1 = kubelet_call("prestart", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(p1, "code"), "OK", "%s", cJSON_PrintUnformatted(p1));
+	g_mutex_lock(&pr.lock);
+	int calls = pr.calls;
+	g_mutex_unlock(&pr.lock);
+	cr_assert_eq(calls, 1);
+	cr_assert_eq(pr.argsz, sizeof(struct dfl_fpga_fme_port_pr));
+	cr_assert_eq(pr.port_id, 0);
+	cr_assert_eq(pr.size, strlen(BITSTREAM));
+	cr_assert(memcmp(pr.image, BITSTREAM, strlen(BITSTREAM)) == 0, "the kernel got the verified image");
+	_cleanup_(cJSON_Deletep) cJSON *p2 = kubelet_call("prestart", FPGA_SOCK, ids);
+	cr_assert_str_eq(jstr(p2, "code"), "OK");
+	g_mutex_lock(&pr.lock);
+	calls = pr.calls;
+	g_mutex_unlock(&pr.lock);
+	cr_assert_eq(calls, 1, "the port already holds it");
+	stop_daemon(d);
+	cr_assert(umockdev_testbed_detach_ioctl(tb, "/dev/dfl-fme.0", NULL));
 }

@@ -2,7 +2,8 @@
  * (fpga_region/region0/dfl-fme.0, dfl-port.0/afu_id): finding the port,
  * reading its AFU id, and ky_fpga_ensure with the admin loader command
  * (a Python stand-in that records each load and sets afu_id as a real
- * load would). The DFL ioctl itself needs hardware: not run here. */
+ * load would). The DFL ioctl path is tested in test_deviceplugin against
+ * umockdev's ioctl emulation. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>

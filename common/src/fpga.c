@@ -203,7 +203,8 @@ static int program_command(const struct ky_fpga *f, const char *image, const cha
 	return 0;
 }
 
-/* Not exercised by the tests: no DFL hardware or emulation here (see README). */
+/* Tested against umockdev's ioctl emulation (test_deviceplugin), not the
+ * DFL driver: the region's programming itself needs the hardware. */
 static int program_ioctl(const struct ky_fpga *f, const char *image, struct ky_error **err)
 {
 	_cleanup_close_ int ifd = open(image, O_RDONLY | O_CLOEXEC);
