@@ -10,7 +10,7 @@ PACKAGES=(
 	libbpf-dev libudev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
 	libcurl4-openssl-dev
 	# tests and their peers
-	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
+	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool iputils-ping procps
 	containernetworking-plugins python3-grpcio python3-protobuf
 	libclang-rt-14-dev
 )
