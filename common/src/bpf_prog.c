@@ -419,8 +419,12 @@ int ky_bpf_unpin(const char *dir, struct ky_error **err)
 	struct stat st;
 	if (lstat(dir, &st) < 0 && errno == ENOENT)
 		return 0;
+	/* nftw returns what unpin_one returned (-errno), or -1 with errno
+	 * set when the walk itself failed. */
 	int r = nftw(dir, unpin_one, 8, FTW_DEPTH | FTW_PHYS);
-	if (r != 0)
-		return ky_error_set(err, r < 0 ? -r : EIO, "unpin %s: %s", dir, strerror(r < 0 ? -r : EIO));
+	if (r == -1)
+		r = errno == ENOENT ? 0 : -errno;
+	if (r < 0)
+		return ky_error_set(err, -r, "unpin %s: %s", dir, strerror(-r));
 	return 0;
 }
