@@ -109,14 +109,18 @@ Test(cni_config, bpf_and_offload_entries_parse)
 			"\"xdpMode\":\"generic\"}],"
 			"\"offload\":[{\"direction\":\"egress\",\"match\":{\"proto\":\"ipv6\",\"src\":\"fd00::/64\","
 			"\"ipProto\":\"udp\",\"dstPort\":53},\"action\":\"drop\",\"hw\":\"required\"},"
-			"{\"direction\":\"ingress\",\"action\":\"pass\"}]}";
+			"{\"direction\":\"ingress\",\"action\":\"pass\"},"
+			"{\"direction\":\"ingress\",\"action\":{\"police\":{\"rateMbit\":100,\"burstKB\":64}}}]}";
 	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_eq(c.n_bpf, 2);
 	cr_assert_str_eq(c.bpf[0].name, "kyborg_counters");
 	cr_assert_eq(c.bpf[0].hook, KY_BPF_TC_INGRESS);
 	cr_assert_eq(c.bpf[1].hook, KY_BPF_XDP);
 	cr_assert_eq(c.bpf[1].xdp_mode, KY_XDP_GENERIC);
-	cr_assert_eq(c.n_offload, 2);
+	cr_assert_eq(c.n_offload, 3);
+	cr_assert_eq(c.offload[2].action, KY_FLOWER_POLICE);
+	cr_assert_eq(c.offload[2].rate_mbit, 100);
+	cr_assert_eq(c.offload[2].burst_kb, 64);
 	cr_assert_eq(c.offload[0].dir, KY_FLOWER_EGRESS);
 	cr_assert_eq(c.offload[0].proto, KY_FLOWER_IPV6);
 	cr_assert(c.offload[0].has_src);
@@ -163,8 +167,9 @@ Test(cni_config, bad_bpf_and_offload_entries_name_their_path)
 		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"drop\",\"hw\":\"maybe\"}]", "offload[0].hw: " },
 		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"police\":{\"rateMbit\":10}}}]",
 		  "offload[0].action.police.burstKB: " },
-		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"police\":{\"rateMbit\":10,\"burstKB\":64}}}]",
-		  "offload[0].action.police: the police action is not supported" },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"police\":{\"rateMbit\":0,\"burstKB\":64}}}]",
+		  "offload[0].action.police.rateMbit: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"shape\":{}}}]", "offload[0].action.shape: " },
 	};
 #undef P
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -114,6 +114,22 @@ Test(ktier_flower, ipv6_arp_and_catch_all_rules_are_accepted)
 	cr_assert_eq(ky_bpf_clsact_release(ifindex, &err), 1, "%s", ky_error_msg(err));
 }
 
+Test(ktier_flower, a_police_rule_is_added_with_its_rate_and_burst)
+{
+	struct ky_flower_rule r = rule(KY_FLOWER_INGRESS, KY_FLOWER_IP, KY_FLOWER_HW_NEVER);
+	r.action = KY_FLOWER_POLICE;
+	r.rate_mbit = 10;
+	r.burst_kb = 64;
+	struct ky_flower_added added;
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_flower_add(nl, ifindex, &r, &added, &err), 0, "%s", ky_error_msg(err));
+	char *f = tc_show("ingress");
+	cr_assert(strstr(f, "police") && strstr(f, "rate 10Mbit") && strstr(f, "burst 64Kb") && strstr(f, "drop"), "%s",
+		  f);
+	free(f);
+	cr_assert_eq(ky_flower_del(nl, ifindex, &added, &err), 1, "%s", ky_error_msg(err));
+}
+
 /* A veth has no offload: skip_sw cannot be honoured, and nothing stays. */
 Test(ktier_flower, a_rule_required_in_hardware_without_offload_fails_and_is_not_left)
 {
