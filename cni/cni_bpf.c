@@ -327,6 +327,37 @@ static void rmdir_parents(const struct ky_cni_run *r)
 			rmdir(dir);
 }
 
+/* XDP stays on a device that leaves a netns (tc's qdiscs do not): a
+ * physical device our ADD moved into the pod, found back in the host
+ * because the pod netns died or someone moved it, has its program taken
+ * off there. A chained attachment's device is another plugin's to find. */
+static int detach_xdp_in_host(struct ky_cni_run *r, struct ky_error **err)
+{
+	const cJSON *e;
+	bool any = false;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->rec, "bpf"))
+		any |= ky_cni_rec_str(e, "attach") && strcmp(ky_cni_rec_str(e, "attach"), "xdp") == 0;
+	if (!any || r->dev.chained || !r->dev.has_netdev)
+		return 0;
+	enum ky_cni_where where;
+	struct ky_link link;
+	int ret = ky_cni_dev_locate(r, &where, &link, err);
+	if (ret < 0 || where != KY_CNI_IN_HOST)
+		return ret;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->rec, "bpf"))
+	{
+		struct ky_bpf_attached a;
+		if (attached_from_json(e, &a) < 0 || a.hook != KY_BPF_XDP)
+			continue;
+		a.ifindex = link.ifindex;
+		if ((ret = ky_bpf_detach(&a, err)) < 0)
+			return ky_error_prefix(err, "detach XDP from %s in the host", link.name);
+		if (ret > 0)
+			ky_info("bpf-detached-in-host", "device=%s prog_id=%u", link.name, a.prog_id);
+	}
+	return 0;
+}
+
 int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = 0;
@@ -341,7 +372,9 @@ int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
 	}
 	/* With the netns gone, its interfaces went with it or left it (a
 	 * physical device comes back to the host, its qdiscs torn down on
-	 * the way): only the pins are left to remove. */
+	 * the way, its XDP program not). */
+	if ((ret = detach_xdp_in_host(r, err)) < 0)
+		return ret;
 	if (pin_dir(r, 0, dir, sizeof(dir)) == 0 && (ret = ky_bpf_unpin(dir, err)) < 0)
 		return ret;
 	rmdir_parents(r);
