@@ -111,6 +111,8 @@ struct attach_ctx {
 	struct ky_cni_run *r;
 	struct ky_bpf_obj **objs; /* per entry: its object, shared between entries of one file */
 	int ifindex;
+	const struct ky_bpf_pod *pod;
+	const char *dir;          /* the attachment's pin directory */
 	size_t failed_at;
 };
 
@@ -182,6 +184,41 @@ static int plan_all(struct attach_ctx *x, struct ky_bpf_attached *planned, struc
 	return 0;
 }
 
+static int attach_in_pod(void *arg, struct ky_error **err);
+
+/* Each object file is loaded once, with every program the config names in
+ * it: programs of one object share its maps (one counter map for ingress
+ * and egress). Its kyborg_pod is filled and everything pinned before any
+ * program is attached. */
+static int load_and_attach_in_pod(void *arg, struct ky_error **err)
+{
+	struct attach_ctx *x = arg;
+	const struct ky_cni_conf *conf = &x->r->c->conf;
+	char sub[600];
+	int ret;
+	for (size_t i = 0; i < conf->n_bpf; i++) {
+		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
+		x->failed_at = i;
+		for (size_t k = 0; k < i && !x->objs[i]; k++)
+			if (strcmp(conf->bpf[k].object, p->object) == 0)
+				x->objs[i] = x->objs[k];
+		if (x->objs[i])
+			continue;
+		const char *progs[KY_CNI_MAX_BPF];
+		size_t n = 0;
+		for (size_t k = i; k < conf->n_bpf; k++)
+			if (strcmp(conf->bpf[k].object, p->object) == 0)
+				progs[n++] = conf->bpf[k].program;
+		snprintf(sub, sizeof(sub), "%s/%s", x->dir, p->name);
+		int offload = p->xdp_mode == KY_XDP_OFFLOAD ? x->ifindex : 0;
+		if ((ret = ky_bpf_obj_load(p->object, progs, n, offload, &x->objs[i], err)) < 0 ||
+		    (ret = ky_bpf_obj_set_pod(x->objs[i], x->pod, err)) < 0 ||
+		    (ret = ky_bpf_obj_pin(x->objs[i], sub, err)) < 0)
+			return ret;
+	}
+	return attach_in_pod(x, err);
+}
+
 static int attach_in_pod(void *arg, struct ky_error **err)
 {
 	struct attach_ctx *x = arg;
@@ -235,7 +272,7 @@ int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
 	const struct ky_cni_conf *conf = &r->c->conf;
 	struct ky_bpf_obj *objs[KY_CNI_MAX_BPF] = { 0 };
 	struct ky_bpf_pod pod;
-	char dir[512], sub[600];
+	char dir[512];
 	int ret;
 	size_t i = 0;
 	if ((ret = ky_bpf_available(err)) < 0 || (ret = make_pin_dirs(r, err)) < 0 ||
@@ -244,30 +281,11 @@ int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
 	pin_dir(r, 0, dir, sizeof(dir));
 	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "bpf");
 	cJSON_AddArrayToObject(r->rec, "bpf");
-	/* Each object file is loaded once, with every program the config
-	 * names in it: programs of one object share its maps (one counter
-	 * map for ingress and egress). */
-	for (i = 0; i < conf->n_bpf; i++) {
-		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
-		for (size_t k = 0; k < i && !objs[i]; k++)
-			if (strcmp(conf->bpf[k].object, p->object) == 0)
-				objs[i] = objs[k];
-		if (objs[i])
-			continue;
-		const char *progs[KY_CNI_MAX_BPF];
-		size_t n = 0;
-		for (size_t k = i; k < conf->n_bpf; k++)
-			if (strcmp(conf->bpf[k].object, p->object) == 0)
-				progs[n++] = conf->bpf[k].program;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, p->name);
-		if ((ret = ky_bpf_obj_load(p->object, progs, n, &objs[i], err)) < 0 ||
-		    (ret = ky_bpf_obj_set_pod(objs[i], &pod, err)) < 0 || (ret = ky_bpf_obj_pin(objs[i], sub, err)) < 0)
-			goto out;
-	}
-	struct attach_ctx x = { .r = r, .objs = objs, .ifindex = pod.ifindex };
-	ret = ky_netns_run_fd(r->netns_fd, attach_in_pod, &x, err);
+	struct attach_ctx x = { .r = r, .objs = objs, .ifindex = pod.ifindex, .pod = &pod, .dir = dir };
+	/* In the pod netns: an offloaded program is loaded for the device
+	 * whose index the kernel looks up in the loader's netns. */
+	ret = ky_netns_run_fd(r->netns_fd, load_and_attach_in_pod, &x, err);
 	i = x.failed_at;
-out:
 	for (size_t k = 0; k < conf->n_bpf; k++) {
 		bool shared = false;
 		for (size_t j = 0; j < k && !shared; j++)

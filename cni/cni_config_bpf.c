@@ -70,6 +70,12 @@ static int parse_prog(const struct ky_jnode *e, struct ky_cni_conf *c, struct ky
 						     "pins would collide", p->name, i);
 		if (strcmp(q->object, p->object) == 0 && strcmp(q->program, p->program) == 0 && q->hook == p->hook)
 			return ky_json_error(e, err, "the same as bpf[%zu]", i);
+		/* An object is loaded once per pod, for the device's hardware
+		 * or for the host, never both. */
+		if (strcmp(q->object, p->object) == 0 &&
+		    (q->xdp_mode == KY_XDP_OFFLOAD) != (p->xdp_mode == KY_XDP_OFFLOAD))
+			return ky_json_error(e, err, "its object is bpf[%zu]'s, and only one of them is offloaded: "
+						     "use another copy of the object", i);
 	}
 	return 0;
 }

@@ -24,6 +24,8 @@ struct ky_error;
 	X(bpf_program__name)                                                                                 \
 	X(bpf_program__fd)                                                                                   \
 	X(bpf_program__type)                                                                                 \
+	X(bpf_program__set_ifindex)                                                                          \
+	X(bpf_map__set_ifindex)                                                                              \
 	X(bpf_map__name)                                                                                     \
 	X(bpf_map__fd)                                                                                       \
 	X(bpf_map__value_size)                                                                               \

@@ -80,8 +80,8 @@ void ky_bpf_obj_free(struct ky_bpf_obj *o)
 	free(o);
 }
 
-int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, struct ky_bpf_obj **out,
-		    struct ky_error **err)
+int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, int offload_ifindex,
+		    struct ky_bpf_obj **out, struct ky_error **err)
 {
 	const struct ky_libbpf *lib;
 	int r = ky_libbpf_get(&lib, err);
@@ -103,7 +103,13 @@ int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, str
 		for (size_t i = 0; i < n && !wanted; i++)
 			wanted = strcmp(lib->bpf_program__name(p), programs[i]) == 0;
 		lib->bpf_program__set_autoload(p, wanted);
+		if (wanted && offload_ifindex > 0)
+			lib->bpf_program__set_ifindex(p, (__u32)offload_ifindex);
 	}
+	/* An offloaded program reaches only maps that live on its device. */
+	struct bpf_map *m = NULL;
+	while (offload_ifindex > 0 && (m = lib->bpf_object__next_map(o->obj, m)))
+		lib->bpf_map__set_ifindex(m, (__u32)offload_ifindex);
 	for (size_t i = 0; i < n; i++)
 		if (!lib->bpf_object__find_program_by_name(o->obj, programs[i]))
 			return ky_error_set(err, ENOENT, "BPF object %s has no program %s", path, programs[i]);

@@ -52,11 +52,13 @@ int ky_bpf_available(struct ky_error **err);
 int ky_bpf_fs_check(const char *path, struct ky_error **err);
 
 /* Opens `path` and loads the n programs named (the object's others are not
- * loaded). Errors name the object and program: a program the object has
- * not (-ENOENT), a program the verifier refused (-EACCES, -EINVAL...) with
- * the end of the verifier's log. */
-int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, struct ky_bpf_obj **out,
-		    struct ky_error **err);
+ * loaded). With offload_ifindex > 0 the programs and every map are loaded
+ * for that device's hardware (XDP offload; the index is resolved in the
+ * calling thread's netns). Errors name the object and program: a program
+ * the object has not (-ENOENT), a program the verifier refused (-EACCES,
+ * -EINVAL...) with the end of the verifier's log. */
+int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, int offload_ifindex,
+		    struct ky_bpf_obj **out, struct ky_error **err);
 void ky_bpf_obj_free(struct ky_bpf_obj *o);
 static inline void ky_bpf_obj_freep(struct ky_bpf_obj **o)
 {
