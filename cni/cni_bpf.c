@@ -12,10 +12,10 @@
  * the free ones; XDP mode) is recorded before the first attach, in one
  * journal write; each offload rule, whose handle and priority the kernel
  * chooses, as soon as the kernel has it. Undo and CHECK look at exactly
- * those, and leave alone whatever else is on the same hooks. Programs and maps are pinned
- * before they are attached, under KY_BPF_FS/kyborg/<network>/<container
- * id>/<ifname>/<object name>/; undo removes that tree, also when the netns
- * is gone. A clsact qdisc that ADD created goes when the last filter on it
+ * those, and leave alone whatever else is on the same hooks. Programs and
+ * maps are pinned before they are attached, under KY_BPF_FS/kyborg/
+ * <network>/<container id>/<ifname>/<object name>/; undo removes that
+ * tree, also when the netns is gone. A clsact qdisc that ADD created goes when the last filter on it
  * does; one that was there before stays. */
 #include "cni_private.h"
 #include "kyborg/bpf.h"

@@ -403,28 +403,36 @@ Test(cni_bpf, killed_while_attaching_then_del_leaves_nothing)
 }
 
 /* XDP, unlike tc's qdiscs, stays on a device that leaves a netns: a device
- * found back in the host (its pod netns died) loses our program there. */
+ * found back in the host (moved out of a pod netns that still exists, or
+ * whose pod netns died) loses our program there, and DEL does not trip over
+ * the tc hook it no longer finds in the pod. */
 Test(cni_bpf, del_takes_xdp_off_a_device_back_in_the_host)
 {
 	char *conf = conf_for(dev, 93,
-			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_xdp\",\"attach\":\"xdp\","
+			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
+			      "{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_xdp\",\"attach\":\"xdp\","
 			      "\"xdpMode\":\"generic\"}]", NULL);
-	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, NULL), 0);
-	__u32 id = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_xdp");
-	char pid[16], *l = NULL;
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns1, "link", "set", "net1", "netns", pid, NULL), 0);
-	kyt_netns_del(ns1);
-	kyt_run(&l, "ip", "link", "show", "dev", "net1", NULL);
-	cr_assert(strstr(l, "xdpgeneric"), "the program left with the netns move: %s", l);
-	free(l);
-	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
-	l = NULL;
-	kyt_run(&l, "ip", "link", "show", "dev", dev, NULL);
-	cr_assert(l && strstr(l, dev) && !strstr(l, "xdp"), "%s", l ? l : "(device gone)");
-	free(l);
-	assert_prog_freed(id);
-	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	for (int netns_dies = 0; netns_dies < 2; netns_dies++) {
+		cJSON *out = NULL;
+		cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, &out), 0, "%s", msg_of(out));
+		cJSON_Delete(out);
+		__u32 id = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_xdp");
+		char pid[16], *l = NULL;
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		cr_assert_eq(kyt_run(NULL, "ip", "-n", ns1, "link", "set", "net1", "netns", pid, NULL), 0);
+		if (netns_dies)
+			kyt_netns_del(ns1);
+		kyt_run(&l, "ip", "link", "show", "dev", "net1", NULL);
+		cr_assert(strstr(l, "xdpgeneric"), "the program left with the netns move: %s", l);
+		free(l);
+		cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, &out), 0, "%s", msg_of(out));
+		l = NULL;
+		kyt_run(&l, "ip", "link", "show", "dev", dev, NULL);
+		cr_assert(l && strstr(l, dev) && !strstr(l, "xdp"), "%s", l ? l : "(device gone)");
+		free(l);
+		assert_prog_freed(id);
+		cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	}
 	free(conf);
 }
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <net/if.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <linux/pkt_sched.h>
@@ -258,6 +259,9 @@ int ky_bpf_clsact_release(int ifindex, struct ky_error **err)
 	int r = ky_libbpf_get(&lib, err);
 	if (r < 0)
 		return r;
+	char name[IF_NAMESIZE];
+	if (!if_indextoname((unsigned)ifindex, name))
+		return 0; /* the device left this netns, its qdiscs torn down on the way */
 	if ((r = ky_bpf_clsact_has_filters(ifindex, err)) != 0)
 		return r < 0 ? r : 0;
 	struct bpf_tc_hook h = tc_hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
