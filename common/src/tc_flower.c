@@ -176,9 +176,12 @@ int ky_flower_add(struct ky_nl *nl, int ifindex, const struct ky_flower_rule *ru
 	}
 	struct echo e = { 0 };
 	int r = ky_nl_transact_cb(nl, m, on_echo, &e, err);
-	if (r == -ENOENT || r == -EOPNOTSUPP) {
-		/* tc_new_tfilter answers ENOENT for a classifier kind it
-		 * cannot find (no cls_flower, no module to load). */
+	if (r == -EOPNOTSUPP && rule->hw == KY_FLOWER_HW_REQUIRED)
+		/* skip_sw on a device whose driver offloads no flower rule. */
+		return ky_error_prefix(err, "the device cannot take the rule in hardware (hw: required)");
+	if (r == -ENOENT) {
+		/* tc_new_tfilter answers ENOENT ("TC classifier not found")
+		 * for a kind it cannot find (no cls_flower, no module). */
 		_cleanup_free_ char *why = strdup(err ? ky_error_msg(*err) : "");
 		return ky_error_set(err, EOPNOTSUPP, "this kernel has no flower classifier (cls_flower): %s",
 				    why ? why : "");
