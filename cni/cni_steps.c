@@ -32,6 +32,9 @@
  *   after a crash still restore the PF and release the address; every
  *   write after that one is durable too (ky_cni_journal_write), the record
  *   of the finished ADD included.
+ * - bpf and offload change nothing that outlives the kernel: programs,
+ *   their pins (bpffs lives in memory) and tc filters go with it. Their
+ *   records are atomic only, unless an earlier write was durable.
  * - The record of a finished ADD without either step is written atomically
  *   only, like the journal before it: after a crash there is nothing of
  *   such an attachment to undo, and the runtime's DEL succeeds with the

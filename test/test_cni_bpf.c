@@ -436,6 +436,35 @@ Test(cni_bpf, del_takes_xdp_off_a_device_back_in_the_host)
 	free(conf);
 }
 
+/* GC of an attachment no longer valid takes its programs and pins away and
+ * leaves the valid one's. */
+Test(cni_bpf, gc_removes_the_programs_of_attachments_not_listed_as_valid)
+{
+	char *c1 = conf_for(dev, 94, counters_both, NULL), *c2 = conf_for(peer, 94, counters_both, NULL), *gc = NULL;
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, c1, NULL), 0);
+	cr_assert_eq(cni("ADD", "pod2", ns2_path, c2, NULL), 0);
+	__u32 stale = pinned_prog_id("pod2", "kyborg_counters", "kyborg_count_ingress");
+	__u32 kept = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_ingress");
+	cr_assert_geq(asprintf(&gc, "%.*s,\"cni.dev/valid-attachments\":[{\"containerID\":\"pod1\",\"ifname\":\"net1\"}]}",
+			       (int)strlen(c1) - 1, c1), 0);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "GC", .path = CNI_PATH, .conf = gc };
+	cJSON *out = NULL;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", msg_of(out));
+	assert_prog_freed(stale);
+	_cleanup_free_ char *p2 = NULL;
+	cr_assert_geq(asprintf(&p2, "%s/pod2", pins), 0);
+	cr_assert_not(dir_exists(p2), "the stale attachment's pins are left");
+	cr_assert_eq(pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_ingress"), kept);
+	char *f = filters(ns1, "net1", "ingress");
+	cr_assert(strstr(f, "kyborg_count_in"), "the valid attachment lost its program: %s", f);
+	free(f);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, c1, NULL), 0);
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	free(gc);
+	free(c1);
+	free(c2);
+}
+
 /* What a failed ADD must leave: the node as it was, no pins, no program. */
 static void assert_rolled_back(const char *before, const char *conf, const char *want1, const char *want2)
 {
