@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct ky_libbpf lib;
@@ -46,14 +47,17 @@ static void keep(const char *line)
 
 static int on_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char msg[4096];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (char *line = strtok(msg, "\n"); line; line = strtok(NULL, "\n")) {
+	/* Whole: a verifier log can be long, and its reason is at its end. */
+	char *msg = NULL, *save = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return 0;
+	for (char *line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (ky_log_enabled(KY_LOG_DEBUG))
 			ky_debug("libbpf", "level=%d msg=%s", (int)level, line);
 		if (level == LIBBPF_WARN && strncmp(line, "-- ", 3) != 0 && strncmp(line, "libbpf: prog '", 14) != 0)
 			keep(line);
 	}
+	free(msg);
 	return 0;
 }
 
