@@ -157,6 +157,9 @@ static int attached_from_json(const cJSON *o, struct ky_bpf_attached *a)
  * order, so the programs of one hook run in that order (lower runs first),
  * and before filters at the kernel's default first priority (0xc000). */
 #define KY_CNI_TC_PRIO 0xbf00
+/* Offload rules after the programs: a program passes what it accepts on
+ * to the next filter, while a rule's drop, pass or police ends the hook. */
+#define KY_CNI_TC_PRIO_RULES 0xbf80
 
 static int plan_all(struct attach_ctx *x, struct ky_bpf_attached *planned, struct ky_error **err)
 {
@@ -431,24 +434,36 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
 			return ret;
 	}
+	/* As for programs: every rule's place is in the record before the
+	 * first rule is added, so a kill leaves nothing DEL cannot find. */
+	struct ky_flower_added planned[KY_CNI_MAX_OFFLOAD];
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "offload");
 	for (size_t i = 0; i < conf->n_offload; i++) {
-		struct ky_flower_added a;
+		enum ky_flower_dir dir = conf->offload[i].dir;
+		uint32_t hint = KY_CNI_TC_PRIO_RULES;
+		for (size_t k = 0; k < i; k++)
+			if (planned[k].dir == dir && planned[k].priority >= hint)
+				hint = planned[k].priority + 1;
 		x->failed_at = i;
-		if ((ret = ky_flower_add(x->nl, x->ifindex, &conf->offload[i], &a, err)) < 0)
+		if ((ret = ky_flower_plan(x->nl, x->ifindex, dir, hint, &planned[i], err)) < 0)
 			return ret;
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "direction", dir_names[a.dir]);
+		cJSON_AddStringToObject(o, "direction", dir_names[dir]);
 		cJSON_AddNumberToObject(o, "ifindex", x->ifindex);
-		cJSON_AddNumberToObject(o, "handle", a.handle);
-		cJSON_AddNumberToObject(o, "priority", a.priority);
-		cJSON_AddBoolToObject(o, "inHw", a.in_hw);
+		cJSON_AddNumberToObject(o, "handle", planned[i].handle);
+		cJSON_AddNumberToObject(o, "priority", planned[i].priority);
 		cJSON_AddItemToArray(list, o);
-		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+	}
+	if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+		return ret;
+	for (size_t i = 0; i < conf->n_offload; i++) {
+		x->failed_at = i;
+		if ((ret = ky_flower_add(x->nl, x->ifindex, &conf->offload[i], &planned[i], err)) < 0)
 			return ret;
+		cJSON_AddBoolToObject(cJSON_GetArrayItem(list, (int)i), "inHw", planned[i].in_hw);
 		if (conf->offload[i].hw == KY_FLOWER_HW_PREFERRED)
 			ky_info("offload-rule", "container=%s ifname=%s rule=%zu in_hw=%s", r->container_id, r->ifname,
-				i, a.in_hw ? "yes" : "no");
+				i, planned[i].in_hw ? "yes" : "no");
 	}
 	return 0;
 }

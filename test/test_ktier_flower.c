@@ -71,7 +71,7 @@ Test(ktier_flower, a_rule_is_added_found_and_removed)
 	cr_assert_eq(ky_parse_cidr("10.9.0.0/24", &r.dst), 0);
 	r.ip_proto = IPPROTO_TCP;
 	r.dst_port = 80;
-	struct ky_flower_added added;
+	struct ky_flower_added added = { 0 };
 	_cleanup_error_ struct ky_error *err = NULL;
 	cr_assert_eq(ky_flower_add(nl, ifindex, &r, &added, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_neq(added.handle, 0);
@@ -100,11 +100,21 @@ Test(ktier_flower, ipv6_arp_and_catch_all_rules_are_accepted)
 	rs[0].ip_proto = IPPROTO_UDP;
 	rs[0].dst_port = 53;
 	rs[0].action = KY_FLOWER_PASS;
-	struct ky_flower_added added[3];
+	struct ky_flower_added added[3] = { { 0 } };
+	/* The first at a place planned beforehand, the others where the
+	 * kernel puts them. */
+	_cleanup_error_ struct ky_error *perr = NULL;
+	cr_assert_eq(ky_flower_plan(nl, ifindex, KY_FLOWER_INGRESS, 0xbf80, &added[0], &perr), 0, "%s",
+		     ky_error_msg(perr));
+	cr_assert_eq(added[0].priority, 0xbf80);
 	for (int i = 0; i < 3; i++) {
 		_cleanup_error_ struct ky_error *err = NULL;
 		cr_assert_eq(ky_flower_add(nl, ifindex, &rs[i], &added[i], &err), 0, "rule %d: %s", i, ky_error_msg(err));
 	}
+	cr_assert_eq(added[0].priority, 0xbf80);
+	struct ky_flower_added next;
+	cr_assert_eq(ky_flower_plan(nl, ifindex, KY_FLOWER_INGRESS, 0xbf80, &next, &perr), 0, "%s", ky_error_msg(perr));
+	cr_assert_eq(next.priority, 0xbf81, "a used priority was planned again");
 	char *f = tc_show("ingress");
 	cr_assert(strstr(f, "src_ip fd00:1::/64") && strstr(f, "dst_port 53") && strstr(f, "protocol arp"), "%s", f);
 	free(f);
@@ -120,7 +130,7 @@ Test(ktier_flower, a_police_rule_is_added_with_its_rate_and_burst)
 	r.action = KY_FLOWER_POLICE;
 	r.rate_mbit = 10;
 	r.burst_kb = 64;
-	struct ky_flower_added added;
+	struct ky_flower_added added = { 0 };
 	_cleanup_error_ struct ky_error *err = NULL;
 	cr_assert_eq(ky_flower_add(nl, ifindex, &r, &added, &err), 0, "%s", ky_error_msg(err));
 	char *f = tc_show("ingress");
@@ -134,7 +144,7 @@ Test(ktier_flower, a_police_rule_is_added_with_its_rate_and_burst)
 Test(ktier_flower, a_rule_required_in_hardware_without_offload_fails_and_is_not_left)
 {
 	struct ky_flower_rule r = rule(KY_FLOWER_INGRESS, KY_FLOWER_IP, KY_FLOWER_HW_REQUIRED);
-	struct ky_flower_added added;
+	struct ky_flower_added added = { 0 };
 	_cleanup_error_ struct ky_error *err = NULL;
 	cr_assert_lt(ky_flower_add(nl, ifindex, &r, &added, &err), 0);
 	cr_log_info("hw required on a veth: %s", ky_error_msg(err));

@@ -38,7 +38,14 @@ struct ky_flower_added {
 	bool in_hw;
 };
 
-/* Adds the rule (the clsact qdisc must be there). -EOPNOTSUPP when the
+/* A free place for a rule on dir of ifindex, so that a record of it can be
+ * written before it is added: handle 1 at prio_hint, or at the nearest
+ * priority above it that no filter of the hook uses (higher runs later). */
+int ky_flower_plan(struct ky_nl *nl, int ifindex, enum ky_flower_dir dir, uint32_t prio_hint,
+		   struct ky_flower_added *out, struct ky_error **err);
+/* Adds the rule (the clsact qdisc must be there) at out's handle and
+ * priority when out->priority is set (ky_flower_plan), else where the
+ * kernel chooses; out gets the place and whether the rule is in hardware. -EOPNOTSUPP when the
  * kernel has no flower classifier or the action cannot be built,
  * -EREMOTEIO when hw is required and the rule did not land in hardware
  * (it is then removed again). */
