@@ -10,9 +10,8 @@
  *
  * Each program's id and place (tc handle and priority, chosen by us among
  * the free ones; XDP mode) is recorded before the first attach, in one
- * journal write; each offload rule, whose handle and priority the kernel
- * chooses, as soon as the kernel has it. Undo and CHECK look at exactly
- * those, and leave alone whatever else is on the same hooks. Programs and
+ * journal write, and each offload rule's place before the first rule.
+ * Undo and CHECK look at exactly those, and leave alone whatever else is on the same hooks. Programs and
  * maps are pinned before they are attached, under KY_BPF_FS/kyborg/
  * <network>/<container id>/<ifname>/<object name>/; undo removes that
  * tree, also when the netns is gone. A clsact qdisc that ADD created goes when the last filter on it
