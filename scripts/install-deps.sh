@@ -12,7 +12,7 @@ PACKAGES=(
 	# run: vendor and device names in kyborgctl status
 	pci.ids
 	# tests and their peers
-	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
+	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool iputils-ping procps
 	containernetworking-plugins python3-grpcio python3-protobuf
 	libclang-rt-14-dev
 )

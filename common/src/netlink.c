@@ -137,6 +137,8 @@ int ky_nl_transact_cb(struct ky_nl *nl, struct nl_msg *msg_in, int (*valid)(stru
 	struct answer a = { .valid = valid, .arg = arg };
 	nl_cb_err(cb, NL_CB_CUSTOM, on_error, &a);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &a);
+	/* A dump (NLM_F_DUMP) ends with NLMSG_DONE, not an ack. */
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_ack, &a);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &a);
 
 	while (!a.done) {
