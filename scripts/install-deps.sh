@@ -11,7 +11,7 @@ PACKAGES=(
 	libcurl4-openssl-dev
 	# tests and their peers
 	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
-	containernetworking-plugins python3-grpcio python3-protobuf
+	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml iputils-ping
 	libclang-rt-14-dev
 )
 
