@@ -63,7 +63,7 @@ class Demo:
 
     @staticmethod
     def say(who, text):
-        print("    %-18s %s" % (who + ":", text), flush=True)
+        print("    %-18s %s" % (who + ":" if who else "", text), flush=True)
 
     def check(self, ok, what):
         if not ok:
@@ -101,15 +101,31 @@ class Demo:
 
     # ---- the node as it is: what the demo compares at the end ----
     def snapshot(self):
-        links = sorted((l["ifname"], l.get("address", ""), l.get("mtu"), "UP" in l.get("flags", []))
-                       for l in self.ip_json("link", "show") if l["ifname"].startswith(self.tag))
+        links = []
+        for l in self.ip_json("addr", "show"):
+            if not l["ifname"].startswith(self.tag):
+                continue
+            addrs = sorted("%s/%s" % (a["local"], a["prefixlen"]) for a in l.get("addr_info", [])
+                           if a.get("scope") != "link")
+            tc = [(f.get("kind"), f.get("options", {}).get("bpf_name", "")) for f in
+                  self.tc_json("filter", "show", "dev", l["ifname"], "ingress") +
+                  self.tc_json("filter", "show", "dev", l["ifname"], "egress")]
+            links.append((l["ifname"], l.get("address", ""), l.get("mtu"), "UP" in l.get("flags", []),
+                          l.get("master", ""), tuple(addrs), tuple(tc)))
         pins = sorted(os.path.relpath(p, BPF_DIR) for p in glob.glob(BPF_DIR + "/**", recursive=True)) \
             if os.path.isdir(BPF_DIR) else []
         files = sorted(os.path.relpath(os.path.join(d, f), self.tmp)
                        for sub in ("state", "ipam") for d, _, fs in os.walk(os.path.join(self.tmp, sub))
                        for f in fs if f != "lock" and not f.startswith("last_reserved_ip"))
         netns_links = {ns: sorted(l["ifname"] for l in self.ip_json("link", "show", ns=ns)) for ns in self.netns}
-        return {"links": links, "bpf": pins, "records": files, "pods": netns_links}
+        return {"links": sorted(links), "bpf": pins, "records": files, "pods": netns_links}
+
+    def tc_json(self, *args):
+        r = self.run(["tc", "-j"] + list(args), check=False)
+        try:
+            return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
+        except ValueError:
+            return []
 
     # ---- scaffolding ----
     def build_node(self):
@@ -249,37 +265,47 @@ class Demo:
         self.check(a.envs.get("PCIDEVICE_KYBORG_IO_SRIOV_VF") == vf, "the pod is given VF %s" % vf)
         return vf
 
-    def add_pod(self, pod, vf):
+    def add_pod(self, pod, vf, try_vf_settings):
         ns = self.tag + pod
         self.run(["ip", "netns", "add", ns])
         self.netns.append(ns)
         self.step("the runtime runs CNI ADD for pod %s (Multus passes deviceID %s)" % (pod, vf))
         before = self.snapshot()
-        conf = self.pod_conf(vf, {"vlan": 100, "max_tx_rate": 1000})
-        rc, out, _ = self.cni_call("ADD", pod, ns, conf)
-        if rc != 0:
-            self.say("kyborg", "refused the VF settings: %s (code %s)" % (out.get("details") or out.get("msg"),
-                                                                         out.get("code")))
-            self.say("why", "this kernel has no SR-IOV VF operations (no real NIC here); the kernel tier")
-            self.say("", "(scripts/kernel-tier/) proves VLAN and rate on netdevsim")
-            self.check(self.snapshot() == before, "the refused ADD rolled back: the node is as before")
-            self.say("so", "ADD again without vlan and max_tx_rate")
-            conf = self.pod_conf(vf)
-            rc, out, err = self.cni_call("ADD", pod, ns, conf)
+        conf = self.pod_conf(vf)
+        if try_vf_settings:
+            want = self.pod_conf(vf, {"vlan": 100, "max_tx_rate": 1000})
+            self.say("runtime sends", "the network config with VLAN 100 and a 1000 Mbit/s rate limit")
+            rc, out, _ = self.cni_call("ADD", pod, ns, want)
+            if rc == 0:
+                conf = want
+            else:
+                self.say("kyborg refused", "%s (CNI error code %s)" % (out.get("msg"), out.get("code")))
+                self.say("why", "VLAN and rate are VF settings made on the PF, and this kernel has no SR-IOV")
+                self.say("", "driver: the simulated VFs are veths. The kernel tier (scripts/kernel-tier/,")
+                self.say("", "netdevsim) proves VLAN and rate on real VF operations.")
+                self.check(self.snapshot() == before, "the refused ADD rolled back: the node is as before")
+                self.say("so", "the demo goes on without vlan and max_tx_rate")
+        rc, out, err = self.cni_call("ADD", pod, ns, conf)
         if rc != 0:
             raise StepFailed("ADD %s: %s %s" % (pod, json.dumps(out), err.strip()))
         self.conf = conf
         ifc = out["interfaces"][0]
         ip = out["ips"][0]["address"]
-        self.say("kyborg did", "moved VF %s (%s) into the pod as %s, address %s" % (
+        self.say("kyborg did", "moved VF %s (host netdev %s) into the pod as %s, address %s from host-local" % (
             vf, self.vfs[VF_ADDRS.index(vf)], ifc["name"], ip))
+        self.show_bpf(pod, ns)
         link = self.ip_json("addr", "show", "eth0", ns=ns)
-        self.say("kernel shows", "in pod %s: eth0 %s mtu %s, %s" % (
-            pod, link[0].get("address"), link[0].get("mtu"),
+        self.say("kernel shows", "in pod %s: eth0 %s %s mtu %s, %s" % (
+            pod, link[0].get("operstate"), link[0].get("address"), link[0].get("mtu"),
             ", ".join("%s/%s" % (a["local"], a["prefixlen"]) for a in link[0].get("addr_info", []))))
         self.check(any(a["local"] == ip.split("/")[0] for a in link[0].get("addr_info", [])),
                    "pod %s has its address on eth0" % pod)
+        self.check(not any(l["ifname"] == self.vfs[VF_ADDRS.index(vf)] for l in self.ip_json("link", "show")),
+                   "the VF's netdev has left the host")
         return ns, ip.split("/")[0]
+
+    def show_bpf(self, pod, ns):
+        pass
 
     def traffic(self, a, b):
         self.step("traffic between the pods")
@@ -290,13 +316,17 @@ class Demo:
         self.check(r.returncode == 0, "pod B reaches pod A")
 
     def del_pods(self, pods):
-        self.step("the pods go: CNI DEL, then DEL again (idempotent)")
+        self.step("the pods go: CNI DEL, then DEL again (a runtime may repeat it)")
         for pod, ns in pods:
             for attempt in (1, 2):
                 rc, out, err = self.cni_call("DEL", pod, ns, self.conf)
                 if rc != 0:
-                    raise StepFailed("DEL %s: %s %s" % (pod, json.dumps(out), err.strip()))
-            self.say("kyborg did", "pod %s: VF back on the host under its name, address released, record gone" % pod)
+                    raise StepFailed("DEL %s (call %d): %s %s" % (pod, attempt, json.dumps(out), err.strip()))
+            left = [l["ifname"] for l in self.ip_json("link", "show", ns=ns)]
+            self.say("kyborg did", "pod %s: VF back on the host under its name, address released, record gone"
+                     % pod)
+            self.say("kernel shows", "pod %s's netns holds %s" % (pod, ", ".join(left)))
+            self.check(left == ["lo"], "pod %s: only lo is left in its netns; both DELs succeeded" % pod)
 
     def stop_plugin(self):
         self.step("kyborg-device-plugin stops (SIGTERM)")
@@ -314,6 +344,7 @@ class Demo:
                     p.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     p.kill()
+                    p.wait()
         for ns in self.netns:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         for l in self.links:
@@ -321,24 +352,36 @@ class Demo:
         shutil.rmtree(os.path.join(BPF_DIR, NET), ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def leftovers(self):
+        """What the demo might have left on the host: its links, netns, processes, files."""
+        links = [l["ifname"] for l in self.ip_json("link", "show") if l["ifname"].startswith(self.tag)]
+        ns = [n.split()[0] for n in self.run(["ip", "netns", "list"]).stdout.splitlines()
+              if n.startswith(self.tag)]
+        procs = [p.pid for p in self.procs if p.poll() is None]
+        files = [self.tmp] if os.path.exists(self.tmp) else []
+        if os.path.isdir(os.path.join(BPF_DIR, NET)):
+            files.append(os.path.join(BPF_DIR, NET))
+        return links + ns + ["pid %d" % p for p in procs] + files
+
     def play(self):
         self.build_node()
-        node_before = None
         self.start_kubelet_and_plugin()
         node_before = self.snapshot()
         vf_a = self.allocate_pod("a", 0, 0)
-        pod_a = self.add_pod("a", vf_a)
+        pod_a = self.add_pod("a", vf_a, try_vf_settings=True)
         vf_b = self.allocate_pod("b", 1, 1)
-        pod_b = self.add_pod("b", vf_b)
+        pod_b = self.add_pod("b", vf_b, try_vf_settings=False)
         self.traffic(pod_a, pod_b)
         self.del_pods([("a", pod_a[0]), ("b", pod_b[0])])
-        self.step("is the node exactly as before?")
+        self.step("is the node exactly as before the pods?")
         after = self.snapshot()
         for ns in self.netns:
             after["pods"].pop(ns, None)
             node_before["pods"].pop(ns, None)
+        what = {"links": "host links (name, MAC, MTU, up, bridge, addresses, tc filters)",
+                "bpf": "BPF pins", "records": "state records and IPAM reservations"}
         for k in ("links", "bpf", "records"):
-            self.check(after[k] == node_before[k], "%s: as before (%d entries)" % (k, len(after[k])))
+            self.check(after[k] == node_before[k], "%s: as before (%d)" % (what[k], len(after[k])))
         self.stop_plugin()
 
 
@@ -352,6 +395,8 @@ def main():
     def interrupted(sig, _frame):
         raise KeyboardInterrupt("signal %d" % sig)
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    t0 = time.monotonic()
     demo = Demo(args.build)
     verdict = 1
     try:
@@ -359,12 +404,30 @@ def main():
         verdict = 0
     except StepFailed as e:
         print("    FAILED:            %s" % e, flush=True)
+        log = getattr(demo, "dp_log", None)
+        if log:
+            log.flush()
+            with open(log.name) as f:
+                tail = f.read().strip().splitlines()[-10:]
+            for line in tail:
+                print("    device plugin log: " + line, flush=True)
     except KeyboardInterrupt:
         print("\n    interrupted: cleaning up", flush=True)
+        demo.failed.append("interrupted")
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         demo.cleanup()
-    print("\nverdict: %s" % ("PASS: every step worked and the node is exactly as before" if verdict == 0
-                             else "FAIL: " + ("; ".join(demo.failed) or "a step failed (see above)")))
+    left = demo.leftovers()
+    print("\n[cleanup] %s" % ("nothing of the demo is left on this machine (links, netns, processes, files)"
+                              if not left else "LEFT BEHIND: " + ", ".join(left)), flush=True)
+    if left:
+        verdict = 1
+        demo.failed.append("left behind: " + ", ".join(left))
+    print("\nverdict: %s (%.1f s)" % (
+        "PASS: every step worked and the node is exactly as before" if verdict == 0
+        else "FAIL: " + ("; ".join(demo.failed) or "a step failed (see above)"), time.monotonic() - t0))
     return verdict
 
 

@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""Checks manifests/ and examples/ against the binaries they deploy.
+
+Every YAML file parses; the DaemonSet mounts exactly the binaries' default
+paths (read from the sources and the build's install dirs) from the host;
+no container is privileged, capabilities are named, each container has
+requests and limits, the device plugin a liveness probe; the ConfigMap's
+config passes `kyborg-device-plugin --check-config`; every kyborg network
+config (NetworkAttachmentDefinitions, conflists, examples) is parsed in full by
+the `kyborg` binary itself through the CNI STATUS verb, with its stateDir
+pointed at a scratch directory so that nothing on the node changes; the
+node helper installs the CNI binary and the BPF objects atomically.
+
+Usage: check_manifests.py --source DIR --build DIR --dp BIN --cni BIN
+       --cni-bin-dir DIR --data-dir DIR [--prefix DIR]
+Runs with /usr/bin/python3 and Debian's python3-yaml."""
+import argparse
+import copy
+import glob
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+FAILURES = []
+
+
+def check(ok, what):
+    print("%s: %s" % ("ok" if ok else "FAIL", what), flush=True)
+    if not ok:
+        FAILURES.append(what)
+    return ok
+
+
+def c_default(path, name):
+    with open(path) as f:
+        m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, f.read())
+    if not m:
+        sys.exit("check_manifests: %s: no #define %s" % (path, name))
+    return m.group(1)
+
+
+def load_all(root):
+    docs = {}
+    for sub in ("manifests", "examples"):
+        for path in sorted(glob.glob(os.path.join(root, sub, "**", "*.yaml"), recursive=True)):
+            rel = os.path.relpath(path, root)
+            try:
+                with open(path) as f:
+                    docs[rel] = [d for d in yaml.safe_load_all(f) if d is not None]
+            except yaml.YAMLError as e:
+                check(False, "%s parses as YAML: %s" % (rel, e))
+                continue
+            check(True, "%s parses as YAML (%d documents)" % (rel, len(docs[rel])))
+    return docs
+
+
+def objects(docs, kind, under=None):
+    return [(rel, d) for rel, ds in docs.items() for d in ds
+            if isinstance(d, dict) and d.get("kind") == kind and (under is None or rel.startswith(under))]
+
+
+def check_kustomizations(root, docs):
+    for rel, ds in docs.items():
+        if os.path.basename(rel) != "kustomization.yaml":
+            continue
+        base = os.path.dirname(os.path.join(root, rel))
+        for r in ds[0].get("resources", []):
+            check(os.path.exists(os.path.join(base, r)), "%s: resource %s exists" % (rel, r))
+    listed = docs.get("manifests/kustomization.yaml", [{}])[0].get("resources", [])
+    for rel in docs:
+        d = os.path.dirname(rel)
+        if d == "manifests" and os.path.basename(rel) != "kustomization.yaml":
+            check(os.path.basename(rel) in listed, "%s is in manifests/kustomization.yaml" % rel)
+
+
+def all_containers(pod_spec):
+    return list(pod_spec.get("initContainers", [])) + list(pod_spec.get("containers", []))
+
+
+def check_security(rel, pod_spec):
+    for c in all_containers(pod_spec):
+        name = "%s: container %s" % (rel, c.get("name"))
+        sc = c.get("securityContext", {})
+        check(sc.get("privileged") is not True, "%s is not privileged" % name)
+        check(sc.get("allowPrivilegeEscalation") is False, "%s sets allowPrivilegeEscalation: false" % name)
+        caps = sc.get("capabilities", {})
+        check(caps.get("drop") == ["ALL"], "%s drops ALL capabilities" % name)
+        added = caps.get("add", [])
+        check(all(re.fullmatch(r"[A-Z_]+", a) and not a.startswith("CAP_") and a != "ALL" for a in added),
+              "%s adds capabilities by name only: %s" % (name, added or "none"))
+        res = c.get("resources", {})
+        check(all(k in res.get(w, {}) for w in ("requests", "limits") for k in ("cpu", "memory")),
+              "%s has cpu and memory requests and limits" % name)
+
+
+def mounts_of(pod_spec, container):
+    vols = {v["name"]: v for v in pod_spec.get("volumes", [])}
+    out = {}
+    for m in container.get("volumeMounts", []):
+        out[m["mountPath"]] = (vols.get(m["name"], {}), m)
+    return out
+
+
+def check_host_mount(name, mounts, container_path, host_path, writable=True):
+    """container_path (or a folder above it) is host_path's counterpart."""
+    for mp, (vol, m) in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+        if container_path == mp or container_path.startswith(mp.rstrip("/") + "/"):
+            hp = vol.get("hostPath", {}).get("path")
+            want = host_path[:len(host_path) - len(container_path) + len(mp)] if container_path != mp \
+                else host_path
+            ok = hp == want and (not writable or not m.get("readOnly"))
+            return check(ok, "%s: %s comes from the host's %s%s (mount %s from hostPath %s)" % (
+                name, container_path, host_path, " writable" if writable else "", mp, hp))
+    return check(False, "%s: nothing mounts %s" % (name, container_path))
+
+
+def check_daemonset(root, a, docs):
+    dss = objects(docs, "DaemonSet", "manifests/")
+    if not check(len(dss) == 1, "manifests/ has one DaemonSet"):
+        return None
+    rel, ds = dss[0]
+    spec = ds["spec"]["template"]["spec"]
+    check_security(rel, spec)
+    check(bool(spec.get("tolerations")), "%s tolerates accelerator nodes' taints" % rel)
+    check(bool(spec.get("nodeSelector")), "%s has a node selector to change" % rel)
+    check(spec.get("serviceAccountName") in [d["metadata"]["name"] for _, d in objects(docs, "ServiceAccount")],
+          "%s runs as a ServiceAccount the manifests define" % rel)
+    check(ds["metadata"].get("namespace") in [d["metadata"]["name"] for _, d in objects(docs, "Namespace")],
+          "%s is in a Namespace the manifests define" % rel)
+    cs = {c["name"]: c for c in all_containers(spec)}
+
+    dp = cs.get("device-plugin")
+    if not check(dp is not None, "%s has a device-plugin container" % rel):
+        return None
+    check("livenessProbe" in dp, "%s: the device plugin has a liveness probe" % rel)
+    argv = dp.get("command", []) + dp.get("args", [])
+    check(os.path.basename(argv[0]) == "kyborg-device-plugin", "%s runs kyborg-device-plugin" % rel)
+    dp_h = os.path.join(root, "deviceplugin", "dp.h")
+    mounts = mounts_of(spec, dp)
+    for opt, define in (("--plugin-dir", "DP_DEFAULT_PLUGIN_DIR"), ("--cdi-dir", "DP_DEFAULT_CDI_DIR"),
+                        ("--devinfo-dir", "DP_DEFAULT_DEVINFO_DIR"), ("--state-dir", "DP_DEFAULT_STATE_DIR")):
+        default = c_default(dp_h, define)
+        if opt in argv:
+            check(argv[argv.index(opt) + 1] == default, "%s: %s is the default %s" % (rel, opt, default))
+        check_host_mount(rel + " device-plugin", mounts, default, default)
+    for path in ("/sys", "/dev", "/sys/fs/bpf"):
+        check_host_mount(rel + " device-plugin", mounts, path, path, writable=(path == "/sys/fs/bpf"))
+    probe = dp.get("livenessProbe", {}).get("exec", {}).get("command", [])
+    check(c_default(dp_h, "DP_DEFAULT_PLUGIN_DIR") in probe, "%s: the liveness probe looks at the plugin dir" % rel)
+
+    # The config file: a ConfigMap key mounted where --config points.
+    cfg_path = argv[argv.index("--config") + 1] if "--config" in argv else None
+    config = None
+    if check(cfg_path is not None, "%s: the device plugin is given --config" % rel):
+        mp = os.path.dirname(cfg_path)
+        vol = mounts.get(mp, ({}, {}))[0]
+        cm_name = vol.get("configMap", {}).get("name")
+        items = {i["path"]: i["key"] for i in vol.get("configMap", {}).get("items", [])}
+        key = items.get(os.path.basename(cfg_path), os.path.basename(cfg_path))
+        cms = {d["metadata"]["name"]: d for _, d in objects(docs, "ConfigMap", "manifests/")}
+        if check(cm_name in cms and key in cms[cm_name].get("data", {}),
+                 "%s: %s is key %s of ConfigMap %s" % (rel, cfg_path, key, cm_name)):
+            config = cms[cm_name]["data"][key]
+            check_dp_config(a, config, "ConfigMap %s key %s" % (cm_name, key))
+
+    inst = cs.get("install")
+    if check(inst is not None, "%s has an install init container" % rel):
+        argv = inst.get("command", []) + inst.get("args", [])
+        host = argv[-1] if len(argv) >= 4 else "/host"
+        im = mounts_of(spec, inst)
+        check_host_mount(rel + " install", im, host + a.cni_bin_dir, a.cni_bin_dir)
+        check_host_mount(rel + " install", im, host + a.image_data_dir, a.image_data_dir)
+        check(spec.get("initContainers", [{}])[0].get("name") == "install",
+              "%s: the CNI binary is installed before anything else starts" % rel)
+    prof = cs.get("apply-profile")
+    if check(prof is not None, "%s has an apply-profile init container" % rel):
+        vol = mounts_of(spec, prof)
+        check(any(v.get("configMap", {}).get("optional") is True for v, _ in vol.values()),
+              "%s: the node-profile ConfigMap is optional" % rel)
+    return json.loads(config) if config else None
+
+
+def check_dp_config(a, text, what):
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(text)
+        f.flush()
+        r = subprocess.run([a.dp, "--check-config", "--config", f.name], capture_output=True, text=True)
+    check(r.returncode == 0, "%s passes kyborg-device-plugin --check-config: %s" % (
+        what, (r.stdout + r.stderr).strip().replace(f.name, "FILE")))
+
+
+def cni_status(a, conf, scratch):
+    """STATUS parses the whole config and opens the state dir: pointed at a
+    scratch dir, it changes nothing on the node."""
+    conf = copy.deepcopy(conf)
+    conf["stateDir"] = scratch
+    env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": "STATUS", "CNI_PATH": a.cni_path}
+    r = subprocess.run([a.cni], input=json.dumps(conf), capture_output=True, text=True, env=env)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def check_cni_config(a, conf, what, dp_resources):
+    if conf.get("type") != "kyborg":
+        return
+    check("stateDir" not in conf, "%s: stateDir is left to the default" % what)
+    with tempfile.TemporaryDirectory() as scratch:
+        rc, out = cni_status(a, conf, scratch)
+        check(rc == 0, "%s: the kyborg binary accepts it (CNI STATUS)%s" % (what, "" if rc == 0 else ": " + out))
+
+
+def kyborg_confs(conf):
+    """A single network config, or each kyborg plugin of a conflist with the
+    list's name and version, as the runtime hands it."""
+    if "plugins" in conf:
+        for p in conf["plugins"]:
+            p = dict(p, name=conf["name"], cniVersion=conf["cniVersion"])
+            yield p
+    else:
+        yield conf
+
+
+def check_networks(root, a, docs, dp_config):
+    resources = {r["name"]: r for r in (dp_config or {}).get("resources", [])}
+    nads = objects(docs, "NetworkAttachmentDefinition")
+    check(any(rel.startswith("manifests/") for rel, _ in nads), "manifests/ has a NetworkAttachmentDefinition")
+    for rel, nad in nads:
+        name = "%s: NetworkAttachmentDefinition %s" % (rel, nad["metadata"]["name"])
+        res = nad["metadata"].get("annotations", {}).get("k8s.v1.cni.cncf.io/resourceName")
+        check(res in resources and resources[res]["kind"] == "nic-vf",
+              "%s: resourceName %s is a nic-vf resource of the device plugin's config" % (name, res))
+        try:
+            conf = json.loads(nad["spec"]["config"])
+        except (KeyError, ValueError) as e:
+            check(False, "%s: spec.config is JSON: %s" % (name, e))
+            continue
+        check(conf.get("name") == nad["metadata"]["name"], "%s: the network is named as the object" % name)
+        for c in kyborg_confs(conf):
+            check_cni_config(a, c, name, resources)
+    for path in sorted(glob.glob(os.path.join(root, "examples", "**", "*.conf*"), recursive=True)):
+        rel = os.path.relpath(path, root)
+        with open(path) as f:
+            try:
+                conf = json.load(f)
+            except ValueError as e:
+                check(False, "%s is JSON: %s" % (rel, e))
+                continue
+        for c in kyborg_confs(conf):
+            check_cni_config(a, c, rel, resources)
+    # The pods ask for resources the device plugin offers.
+    for rel, pod in objects(docs, "Pod", "examples/"):
+        for c in pod["spec"].get("containers", []):
+            for r in c.get("resources", {}).get("limits", {}):
+                if r.startswith("kyborg.io/"):
+                    check(r in resources, "%s: %s is a resource of the device plugin's config" % (rel, r))
+
+
+def check_status_really_parses(a):
+    """The checker itself: STATUS must refuse a config with an unknown field,
+    or a passing STATUS above would prove nothing."""
+    bad = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "vlna": 100}
+    with tempfile.TemporaryDirectory() as scratch:
+        rc, out = cni_status(a, bad, scratch)
+    check(rc != 0 and "vlna" in out, "CNI STATUS refuses an unknown field, naming it (%s)" % out.replace("\n", " "))
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write('{ "resources": [ { "name": "kyborg.io/x", "kind": "tpu" } ] }')
+        f.flush()
+        r = subprocess.run([a.dp, "--check-config", "--config", f.name], capture_output=True, text=True)
+    check(r.returncode != 0, "kyborg-device-plugin --check-config refuses a bad config")
+
+
+def check_installer(root, a):
+    """manifests/kyborg-node.sh install, from a DESTDIR install of the build
+    into a fake host: files land with their modes and no temp file is left."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, host = os.path.join(tmp, "image"), os.path.join(tmp, "host")
+        env = dict(os.environ, DESTDIR=src)
+        r = subprocess.run(["cmake", "--install", a.build, "--prefix", "/usr"], capture_output=True, text=True,
+                           env=env)
+        if not check(r.returncode == 0, "cmake --install of the build into an image root"):
+            print(r.stderr)
+            return
+        os.makedirs(host + a.cni_bin_dir)
+        with open(host + a.cni_bin_dir + "/kyborg", "w") as f:
+            f.write("old")
+        env = dict(os.environ, KYBORG_CNI_BIN_DIR=a.cni_bin_dir, KYBORG_DATA_DIR=a.data_dir)
+        for _ in range(2):
+            r = subprocess.run(["sh", os.path.join(root, "manifests", "kyborg-node.sh"), "install", src, host],
+                               capture_output=True, text=True, env=env)
+            if not check(r.returncode == 0, "kyborg-node install (twice): %s" % (r.stdout + r.stderr).strip()):
+                return
+        dst = host + a.cni_bin_dir + "/kyborg"
+        with open(dst, "rb") as f1, open(src + a.cni_bin_dir + "/kyborg", "rb") as f2:
+            check(f1.read() == f2.read(), "the host's %s/kyborg is the image's, replacing the old one" % a.cni_bin_dir)
+        check(stat.S_IMODE(os.stat(dst).st_mode) == 0o755, "the CNI binary is mode 0755")
+        want = sorted(os.path.relpath(os.path.join(d, f), src + a.data_dir)
+                      for d, _, fs in os.walk(src + a.data_dir) for f in fs)
+        got = sorted(os.path.relpath(os.path.join(d, f), host + a.data_dir)
+                     for d, _, fs in os.walk(host + a.data_dir) for f in fs)
+        check(got == want, "the data dir (BPF objects) is copied whole: %d files" % len(want))
+        left = [os.path.join(d, f) for d, _, fs in os.walk(host) for f in fs if ".kyborg-new." in f]
+        check(not left, "no temporary file is left: %s" % (left or "none"))
+        with open(os.path.join(root, "manifests", "kyborg-node.sh")) as f:
+            text = f.read()
+        check('mv -f "$tmp"' in text and 'tmp="$dir/.' in text,
+              "the installer writes a temp name in the target dir and renames it (atomic on one filesystem)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for opt in ("--source", "--build", "--dp", "--cni", "--cni-bin-dir", "--data-dir"):
+        ap.add_argument(opt, required=True)
+    ap.add_argument("--prefix", default="/usr/local", help="the build's CMAKE_INSTALL_PREFIX")
+    ap.add_argument("--cni-path", default="/usr/lib/cni")
+    a = ap.parse_args()
+    # The image (Containerfile) is built with prefix /usr: its data dir is
+    # the build's with that prefix.
+    a.image_data_dir = a.data_dir
+    if a.data_dir.startswith(a.prefix.rstrip("/") + "/"):
+        a.image_data_dir = "/usr" + a.data_dir[len(a.prefix.rstrip("/")):]
+    root = a.source
+    docs = load_all(root)
+    check_kustomizations(root, docs)
+    dp_config = check_daemonset(root, a, docs)
+    check_status_really_parses(a)
+    check_networks(root, a, docs, dp_config)
+    check_installer(root, a)
+    if FAILURES:
+        print("\n%d checks failed:\n  %s" % (len(FAILURES), "\n  ".join(FAILURES)))
+        return 1
+    print("\nall checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
