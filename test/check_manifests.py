@@ -227,6 +227,16 @@ def kyborg_confs(conf):
 
 def check_networks(root, a, docs, dp_config):
     resources = {r["name"]: r for r in (dp_config or {}).get("resources", [])}
+    # Examples' device-plugin configs (resources to merge into the ConfigMap).
+    for path in sorted(glob.glob(os.path.join(root, "examples", "**", "device-plugin*.json"), recursive=True)):
+        rel = os.path.relpath(path, root)
+        with open(path) as f:
+            text = f.read()
+        check_dp_config(a, text, rel)
+        try:
+            resources.update({r["name"]: r for r in json.loads(text).get("resources", [])})
+        except (ValueError, AttributeError, KeyError):
+            pass
     nads = objects(docs, "NetworkAttachmentDefinition")
     check(any(rel.startswith("manifests/") for rel, _ in nads), "manifests/ has a NetworkAttachmentDefinition")
     for rel, nad in nads:
