@@ -16,6 +16,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ SUBNET = "10.199.0.0/24"
 PF_ADDR, VF_ADDRS = "0000:18:00.0", ["0000:18:01.0", "0000:18:01.1", "0000:18:01.2", "0000:18:01.3"]
 GPU0 = "0000:3b:00.0"
 BPF_DIR = "/sys/fs/bpf/kyborg"
+SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 
 class StepFailed(Exception):
@@ -91,8 +93,15 @@ class Demo:
             env["CNI_NETNS"] = "/var/run/netns/" + ns
         r = subprocess.run(self.mocked([self.cni]), input=json.dumps(conf), capture_output=True, text=True,
                            env=env)
+        self.sanitizer_check("kyborg %s %s" % (command, cid), r.stderr)
         out = json.loads(r.stdout) if r.stdout.strip() else None
         return r.returncode, out, r.stderr
+
+    def sanitizer_check(self, who, text):
+        """Under the sanitized build, a report from any binary fails the demo."""
+        if SANITIZER.search(text):
+            sys.stdout.write(text)
+            raise StepFailed("%s: sanitizer report (above)" % who)
 
     def ip_json(self, *args, ns=None):
         argv = ["ip", "-j"] + (["-n", ns] if ns else []) + list(args)
@@ -332,6 +341,9 @@ class Demo:
         self.step("kyborg-device-plugin stops (SIGTERM)")
         self.dp_proc.send_signal(signal.SIGTERM)
         rc = self.dp_proc.wait(timeout=10)
+        self.dp_log.flush()
+        with open(self.dp_log.name) as f:
+            self.sanitizer_check("kyborg-device-plugin", f.read())
         self.check(rc == 0, "it exited 0")
         left = [s for s in self.sock.values() if os.path.exists(s)]
         self.check(not left, "its sockets are gone")
