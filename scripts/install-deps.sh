@@ -13,6 +13,8 @@ PACKAGES=(
 	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
 	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml iputils-ping
 	libclang-rt-14-dev
+	# the node image (scripts/build-image.sh, run by scripts/test.sh)
+	buildah debootstrap
 )
 
 missing=()

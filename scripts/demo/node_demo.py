@@ -31,7 +31,6 @@ import grpc  # noqa: E402  (Debian's python3-grpcio)
 
 import dpapi  # noqa: E402
 
-NET = "kyborg-demo"
 SUBNET = "10.199.0.0/24"
 PF_ADDR, VF_ADDRS = "0000:18:00.0", ["0000:18:01.0", "0000:18:01.1", "0000:18:01.2", "0000:18:01.3"]
 GPU0 = "0000:3b:00.0"
@@ -51,6 +50,9 @@ class Demo:
         self.bpf_objs = os.path.join(self.build, "examples", "bpf")
         self.desc = os.path.join(self.build, "deviceplugin", "dpapi", "api.desc")
         self.tag = "kyd%d" % (os.getpid() % 100000)
+        # Unique per run, so that two demos (the test in two builds) never
+        # share BPF pins (/sys/fs/bpf/kyborg/NETWORK/...).
+        self.net = "kyborg-demo-" + self.tag
         self.tmp = tempfile.mkdtemp(prefix="kyborg-demo.")
         self.procs = []
         self.links = []
@@ -121,8 +123,9 @@ class Demo:
                   self.tc_json("filter", "show", "dev", l["ifname"], "egress")]
             links.append((l["ifname"], l.get("address", ""), l.get("mtu"), "UP" in l.get("flags", []),
                           l.get("master", ""), tuple(addrs), tuple(tc)))
-        pins = sorted(os.path.relpath(p, BPF_DIR) for p in glob.glob(BPF_DIR + "/**", recursive=True)) \
-            if os.path.isdir(BPF_DIR) else []
+        pin_dir = os.path.join(BPF_DIR, self.net)
+        pins = sorted(os.path.relpath(p, pin_dir) for p in glob.glob(pin_dir + "/**", recursive=True)
+                      if p != pin_dir + "/")
         files = sorted(os.path.relpath(os.path.join(d, f), self.tmp)
                        for sub in ("state", "ipam") for d, _, fs in os.walk(os.path.join(self.tmp, sub))
                        for f in fs if f != "lock" and not f.startswith("last_reserved_ip"))
@@ -241,7 +244,7 @@ class Demo:
 
     # ---- pods ----
     def pod_conf(self, vf_pci, extra=None):
-        conf = {"cniVersion": "1.1.0", "name": NET, "type": "kyborg", "deviceID": vf_pci,
+        conf = {"cniVersion": "1.1.0", "name": self.net, "type": "kyborg", "deviceID": vf_pci,
                 "stateDir": os.path.join(self.tmp, "state"),
                 "ipam": {"type": "host-local", "dataDir": os.path.join(self.tmp, "ipam"),
                          "ranges": [[{"subnet": SUBNET}]]}}
@@ -249,8 +252,57 @@ class Demo:
         conf.update(extra or {})
         return conf
 
+    # ---- eBPF: the anti-spoofing program and the counters (examples/bpf) ----
+    def bpf_probe(self):
+        """Whether this build's CNI has per-pod BPF programs: their objects are
+        built, and the plugin's own parser accepts the `bpf` field."""
+        objs = {n: os.path.join(self.build, "examples", "bpf", n + ".bpf.o")
+                for n in ("kyborg_antispoof", "kyborg_counters")}
+        missing = [p for p in objs.values() if not os.path.exists(p)]
+        if missing:
+            return None, "no BPF objects in this build (%s)" % ", ".join(os.path.relpath(p, self.build)
+                                                                       for p in missing)
+        bpf = [{"object": objs["kyborg_antispoof"], "program": "kyborg_antispoof", "attach": "tc-egress"},
+               {"object": objs["kyborg_counters"], "program": "kyborg_count_ingress", "attach": "tc-ingress"},
+               {"object": objs["kyborg_counters"], "program": "kyborg_count_egress", "attach": "tc-egress"}]
+        conf = {"cniVersion": "1.1.0", "name": self.net, "type": "kyborg", "bpf": bpf,
+                "stateDir": os.path.join(self.tmp, "state")}
+        env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": "STATUS", "CNI_PATH": "/usr/lib/cni"}
+        r = subprocess.run([self.cni], input=json.dumps(conf), capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            return None, "this build's kyborg refuses the bpf field: " + r.stdout.strip().replace("\n", " ")
+        return bpf, None
+
     def bpf_conf(self):
-        return {}
+        return {"bpf": self.bpf} if self.bpf else {}
+
+    def pod_pins(self, pod):
+        return os.path.join(BPF_DIR, self.net, pod)
+
+    def map_values(self, pod, name):
+        """A pinned array map of the pod, read back with bpftool: a list of
+        its values, each a dict of fields (BTF) or a list of u64."""
+        paths = sorted(glob.glob(os.path.join(self.pod_pins(pod), "**", name), recursive=True))
+        if not paths:
+            raise StepFailed("no pinned map %s under %s" % (name, self.pod_pins(pod)))
+        entries = json.loads(self.run(["bpftool", "-j", "map", "dump", "pinned", paths[0]]).stdout)
+        out = []
+        for e in entries:
+            if "formatted" in e:
+                out.append(e["formatted"]["value"])
+            else:
+                raw = bytes(int(b, 16) for b in e["value"])
+                out.append([int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)])
+        return out
+
+    def counters(self, pod):
+        vals = self.map_values(pod, "kyborg_counters")
+        get = (lambda v, k, i: v[k] if isinstance(v, dict) else v[i])
+        return [(get(v, "packets", 0), get(v, "bytes", 1)) for v in vals]
+
+    def drops(self, pod):
+        vals = self.map_values(pod, "kyborg_drops")
+        return [v if isinstance(v, int) else (v[0] if isinstance(v, list) else int(v)) for v in vals]
 
     def allocate_pod(self, pod, vf_index, gpu_replica):
         self.step("kubelet admits pod %s: Allocate one VF and one GPU replica" % pod)
@@ -314,7 +366,22 @@ class Demo:
         return ns, ip.split("/")[0]
 
     def show_bpf(self, pod, ns):
-        pass
+        if not self.bpf:
+            return
+        for hook in ("ingress", "egress"):
+            names = [f.get("options", {}).get("bpf_name", "?") for f in
+                     self.tc_json("-n", ns, "filter", "show", "dev", "eth0", hook) if f.get("kind") == "bpf"]
+            self.say("kernel shows", "tc %s of the pod's eth0: %s" % (hook, ", ".join(names) or "nothing"))
+        pins = sorted(os.path.relpath(p, BPF_DIR) for p in glob.glob(self.pod_pins(pod) + "/**", recursive=True)
+                      if os.path.isfile(p))
+        self.say("pinned", "%d objects under %s/%s" % (len(pins), BPF_DIR, os.path.relpath(self.pod_pins(pod),
+                                                                                           BPF_DIR)))
+        self.check(any("antispoof" in n for n in self.tc_names(ns, "egress")),
+                   "the anti-spoofing program guards what pod %s sends" % pod)
+
+    def tc_names(self, ns, hook):
+        return [f.get("options", {}).get("bpf_name", "") for f in
+                self.tc_json("-n", ns, "filter", "show", "dev", "eth0", hook) if f.get("kind") == "bpf"]
 
     def traffic(self, a, b):
         self.step("traffic between the pods")
@@ -323,6 +390,30 @@ class Demo:
         self.check(r.returncode == 0, "pod A (%s) reaches pod B (%s): 3 of 3 pings answered" % (ip_a, ip_b))
         r = self.run(["ip", "netns", "exec", ns_b, "ping", "-c", "3", "-i", "0.2", "-W", "2", ip_a], check=False)
         self.check(r.returncode == 0, "pod B reaches pod A")
+        if not self.bpf:
+            self.say("eBPF", "SKIPPED: no counters to read back, no anti-spoofing to show: " + self.bpf_why)
+            return
+        for pod in ("a", "b"):
+            (rx_p, rx_b), (tx_p, tx_b) = self.counters(pod)[:2]
+            self.say("counters", "pod %s: to the pod %d packets / %d bytes, from the pod %d packets / %d bytes"
+                     % (pod, rx_p, rx_b, tx_p, tx_b))
+            self.check(rx_p >= 6 and tx_p >= 6, "pod %s's counters saw both directions of 6 pings" % pod)
+        self.step("pod A forges its source address: the anti-spoofing program drops it")
+        forged = SUBNET.split("/")[0].rsplit(".", 1)[0] + ".99"
+        before = sum(self.drops("a"))
+        self.run(["ip", "-n", ns_a, "addr", "add", forged + "/32", "dev", "eth0"])
+        try:
+            self.say("pod A", "ping -I %s %s (an address kyborg never gave it)" % (forged, ip_b))
+            r = self.run(["ip", "netns", "exec", ns_a, "ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", forged,
+                          ip_b], check=False)
+        finally:
+            self.run(["ip", "-n", ns_a, "addr", "del", forged + "/32", "dev", "eth0"], check=False)
+        drops = self.drops("a")
+        reasons = ["source MAC", "source IPv4", "source IPv6", "ARP"]
+        self.say("kyborg_drops", ", ".join("%s %d" % (reasons[i] if i < len(reasons) else i, n)
+                                          for i, n in enumerate(drops)))
+        self.check(r.returncode != 0 and sum(drops) - before >= 3,
+                   "no forged packet left pod A: %d dropped by kyborg_antispoof" % (sum(drops) - before))
 
     def del_pods(self, pods):
         self.step("the pods go: CNI DEL, then DEL again (a runtime may repeat it)")
@@ -361,7 +452,7 @@ class Demo:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         for l in self.links:
             subprocess.run(["ip", "link", "del", l], capture_output=True)
-        shutil.rmtree(os.path.join(BPF_DIR, NET), ignore_errors=True)
+        shutil.rmtree(os.path.join(BPF_DIR, self.net), ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def leftovers(self):
@@ -371,12 +462,17 @@ class Demo:
               if n.startswith(self.tag)]
         procs = [p.pid for p in self.procs if p.poll() is None]
         files = [self.tmp] if os.path.exists(self.tmp) else []
-        if os.path.isdir(os.path.join(BPF_DIR, NET)):
-            files.append(os.path.join(BPF_DIR, NET))
+        if os.path.isdir(os.path.join(BPF_DIR, self.net)):
+            files.append(os.path.join(BPF_DIR, self.net))
         return links + ns + ["pid %d" % p for p in procs] + files
 
     def play(self):
         self.build_node()
+        self.bpf, self.bpf_why = self.bpf_probe()
+        if self.bpf:
+            self.say("eBPF", "each pod gets kyborg_antispoof (tc egress) and kyborg_count_* (tc in/egress)")
+        else:
+            self.say("eBPF", "SKIPPED in this demo: " + self.bpf_why)
         self.start_kubelet_and_plugin()
         node_before = self.snapshot()
         vf_a = self.allocate_pod("a", 0, 0)
@@ -437,8 +533,10 @@ def main():
     if left:
         verdict = 1
         demo.failed.append("left behind: " + ", ".join(left))
+    skipped = "" if getattr(demo, "bpf", None) else " (eBPF steps skipped: %s)" % getattr(
+        demo, "bpf_why", "not reached")
     print("\nverdict: %s (%.1f s)" % (
-        "PASS: every step worked and the node is exactly as before" if verdict == 0
+        "PASS: every step worked and the node is exactly as before" + skipped if verdict == 0
         else "FAIL: " + ("; ".join(demo.failed) or "a step failed (see above)"), time.monotonic() - t0))
     return verdict
 
