@@ -9,7 +9,9 @@
 #include <net/if.h>
 #include <cjson/cJSON.h>
 
+#include "kyborg/bpf.h"
 #include "kyborg/json.h"
+#include "kyborg/tc_flower.h"
 #include "kyborg/sriov_vf.h"
 #include "kyborg/pci.h"
 
@@ -66,6 +68,15 @@ enum ky_cni_dev_source { KY_CNI_DEV_NAME, KY_CNI_DEV_PCI };
 struct ky_cni_attachment {
 	const char *container_id, *ifname;
 };
+/* One entry of `bpf`. */
+struct ky_cni_bpf_prog {
+	const char *object, *program;
+	char name[65];                   /* the object's name in pin paths */
+	enum ky_bpf_hook hook;
+	enum ky_bpf_xdp_mode xdp_mode;
+};
+#define KY_CNI_MAX_BPF 16
+#define KY_CNI_MAX_OFFLOAD 32
 struct ky_cni_conf {
 	cJSON *doc;                      /* owned; the strings below borrow from it */
 	const char *cni_version;
@@ -84,6 +95,13 @@ struct ky_cni_conf {
 	const char *ipam_type;
 	const char *state_dir, *log_file, *log_level;
 	const cJSON *prev_result;
+	struct ky_cni_bpf_prog bpf[KY_CNI_MAX_BPF];
+	size_t n_bpf;
+	struct ky_flower_rule offload[KY_CNI_MAX_OFFLOAD];
+	size_t n_offload;
+	/* prevResult and no device field: touch no device, only put bpf and
+	 * offload on CNI_IFNAME, and pass prevResult through. */
+	bool chained;
 	struct ky_cni_attachment *valid; /* GC: cni.dev/valid-attachments */
 	size_t n_valid;
 };
@@ -93,6 +111,9 @@ struct ky_cni_conf {
 int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out, int *code,
 		      struct ky_error **err);
 void ky_cni_conf_free(struct ky_cni_conf *c);
+/* cni_config_bpf.c: `bpf` and `offload`, errors naming the entry
+ * ("bpf[1].attach: ..."). Pure. */
+int ky_cni_conf_parse_bpf(const struct ky_jnode *root, struct ky_cni_conf *c, struct ky_error **err);
 
 /* ---- cni_result.c ---- */
 /* Normalises an IPAM result of any supported version into the 1.1.0 form

@@ -53,7 +53,11 @@ int ky_cni_check(struct ky_cni *c, struct ky_error **err)
 		return ky_cni_fail(c, KY_CNI_E_CONTAINER, err, ky_error_set(err, ENOENT, "netns %s is gone", c->env.netns));
 	if (r->dev.has_netdev && (ret = check_netdev(c, r, err)) < 0)
 		return ret;
-	return check_vf(c, r, err);
+	if ((ret = check_vf(c, r, err)) < 0)
+		return ret;
+	if ((ret = ky_cni_check_bpf(r, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_CHECK, err, ret);
+	return 0;
 }
 
 static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)

@@ -21,7 +21,7 @@ static const char *const allowed_keys[] = {
 	"disableCheck", "disableGC", "cni.dev/valid-attachments", "cni.dev/attachments",
 	/* ours */
 	"device", "deviceID", "pciBusID", "mtu", "mac", "vlan", "vlanQoS", "vlanProto", "spoofchk", "trust",
-	"link_state", "min_tx_rate", "max_tx_rate", "stateDir", "logLevel", "logFile", NULL
+	"link_state", "min_tx_rate", "max_tx_rate", "stateDir", "logLevel", "logFile", "bpf", "offload", NULL
 };
 
 static const char *const on_off[] = { "on", "off", NULL };
@@ -235,9 +235,15 @@ int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct 
 	if ((r = set_pci(out, &rc, "deviceID", "runtimeConfig.deviceID", err)) < 0)
 		return r;
 
+	struct ky_jnode prev;
+	if ((r = ky_json_object(&root, "prevResult", KY_JSON_NULLABLE, &prev, err)) < 0)
+		return r;
+	out->prev_result = prev.j;
+	out->chained = prev.j && !out->dev_field;
+
 	/* DEL, GC and STATUS must work with configs ADD never saw through:
 	 * the device matters only where we attach. */
-	if (!out->dev_field && (cmd == KY_CNI_ADD || cmd == KY_CNI_CHECK))
+	if (!out->dev_field && !out->chained && (cmd == KY_CNI_ADD || cmd == KY_CNI_CHECK))
 		return ky_error_set(err, EINVAL, "no device: set one of device, deviceID, pciBusID or "
 				    "runtimeConfig.deviceID");
 
@@ -266,10 +272,17 @@ int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct 
 			return ky_error_set(err, EINVAL, "ipam.type: not a plugin name \"%.40s\"", out->ipam_type);
 		out->has_ipam = true;
 	}
-	struct ky_jnode prev;
-	if ((r = ky_json_object(&root, "prevResult", KY_JSON_NULLABLE, &prev, err)) < 0)
+	if (out->chained && (cmd == KY_CNI_ADD || cmd == KY_CNI_CHECK)) {
+		/* Another plugin owns the device: ours only adds programs
+		 * and rules to the interface it made. */
+		const char *which = out->vf_field[0] ? out->vf_field : out->has_mac ? "mac" : out->mtu ? "mtu" :
+				    out->has_ipam ? "ipam" : NULL;
+		if (which)
+			return ky_error_set(err, EINVAL, "%s: not allowed in chained mode (prevResult and no device "
+					    "field): the plugin touches no device", which);
+	}
+	if ((r = ky_cni_conf_parse_bpf(&root, out, err)) < 0)
 		return r;
-	out->prev_result = prev.j;
 	if (cmd == KY_CNI_GC && (r = parse_valid_attachments(&root, out, err)) < 0)
 		return r;
 	return 0;

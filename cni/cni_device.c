@@ -61,6 +61,11 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 void ky_cni_dev_to_json(const struct ky_cni_dev *d, cJSON *o)
 {
 	char mac[KY_MAC_STRLEN];
+	if (d->chained) {
+		cJSON_AddBoolToObject(o, "chained", true);
+		cJSON_AddStringToObject(o, "name", d->name);
+		return;
+	}
 	cJSON_AddBoolToObject(o, "netdev", d->has_netdev);
 	cJSON_AddStringToObject(o, "name", d->name);
 	cJSON_AddNumberToObject(o, "ifindex", d->ifindex);
@@ -80,6 +85,13 @@ int ky_cni_dev_from_json(const cJSON *o, struct ky_cni_dev *d)
 	memset(d, 0, sizeof(*d));
 	d->vf_index = -1;
 	const char *name = ky_cni_rec_str(o, "name"), *mac = ky_cni_rec_str(o, "mac");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "chained"))) {
+		if (!name || !ky_ifname_valid(name))
+			return -EBADMSG;
+		d->chained = true;
+		snprintf(d->name, sizeof(d->name), "%s", name);
+		return 0;
+	}
 	const cJSON *ifi = cJSON_GetObjectItemCaseSensitive(o, "ifindex");
 	const cJSON *mtu = cJSON_GetObjectItemCaseSensitive(o, "mtu");
 	d->has_netdev = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "netdev"));

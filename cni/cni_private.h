@@ -14,6 +14,7 @@ struct ky_cni_dev {
 	unsigned mtu;
 	bool up;
 	char pci[KY_PCI_ADDR_LEN]; /* "" unless named by PCI address */
+	bool chained;             /* another plugin's interface: we touch no device */
 	bool is_vf;
 	char pf[IFNAMSIZ];         /* the VF's PF netdev */
 	int vf_index;
@@ -47,6 +48,16 @@ int ky_cni_dev_from_json(const cJSON *o, struct ky_cni_dev *d);
 /* Where the recorded device is now, and its current link (name, MAC, MTU,
  * state) unless KY_CNI_GONE. */
 int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_link *link, struct ky_error **err);
+
+/* cni_bpf.c: the steps bpf and offload, and their CHECK (0, or an error
+ * naming what is no longer attached). */
+bool ky_cni_need_bpf(struct ky_cni_run *r);
+int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err);
+bool ky_cni_need_offload(struct ky_cni_run *r);
+int ky_cni_step_offload(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_undo_offload(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_check_bpf(struct ky_cni_run *r, struct ky_error **err);
 
 /* cni_steps.c */
 /* Writes the record: durably (fsync) or only atomically; see cni_steps.c. */

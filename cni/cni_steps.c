@@ -457,7 +457,11 @@ static const struct ky_step add_steps[] = {
 	{ .name = "ipam", .needed = need_ipam, .apply = step_ipam, .undo = undo_ipam, .durable = true },
 	{ .name = "addresses", .needed = need_addresses, .apply = step_addresses, .undo = undo_addresses,
 	  .early = true },
-	/* issue 5 adds { "bpf", need_bpf, step_bpf, undo_bpf } here. */
+	/* cni_bpf.c; early: with nothing recorded, their undos only remove
+	 * pins that are not there. */
+	{ .name = "bpf", .needed = ky_cni_need_bpf, .apply = ky_cni_step_bpf, .undo = ky_cni_undo_bpf, .early = true },
+	{ .name = "offload", .needed = ky_cni_need_offload, .apply = ky_cni_step_offload, .undo = ky_cni_undo_offload,
+	  .early = true },
 };
 
 static const struct ky_step *find_step(const char *name)

@@ -206,6 +206,8 @@ static int claimed_by_other(struct ky_cni_run *r, const char *name, const char *
 		if (ky_state_get(r->store, keys[i], &rec, NULL) < 0 || from_earlier_boot(rec))
 			continue;
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "device");
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained")))
+			continue; /* names another plugin's interface, claims no device */
 		const char *dn = ky_cni_rec_str(d, "name"), *dp = ky_cni_rec_str(d, "pciID");
 		if ((name && *name && dn && strcmp(dn, name) == 0) || (pci && dp && strcmp(dp, pci) == 0)) {
 			found = 1;
@@ -255,9 +257,39 @@ static bool same_request(const struct ky_cni_run *r)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->rec, "device");
+	if (conf->chained || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained")))
+		return conf->chained && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained"));
 	if (conf->dev_source == KY_CNI_DEV_PCI)
 		return ky_cni_rec_str(d, "pciID") && strcmp(ky_cni_rec_str(d, "pciID"), conf->pci) == 0;
 	return ky_cni_rec_str(d, "name") && strcmp(ky_cni_rec_str(d, "name"), conf->device) == 0;
+}
+
+static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err);
+
+/* Chained after another plugin: its interface CNI_IFNAME in the pod gets
+ * our programs and rules, and its result passes through. The device is
+ * that plugin's: no device lock, no claim, nothing moved or configured. */
+static int add_chained(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
+{
+	memset(&r->dev, 0, sizeof(r->dev));
+	r->dev.chained = true;
+	r->dev.vf_index = -1;
+	snprintf(r->dev.name, sizeof(r->dev.name), "%s", r->ifname);
+	return add_apply(c, r, err);
+}
+
+static cJSON *output_of(const struct ky_cni_run *r, int version)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->rec, "result");
+	if (!r->dev.chained)
+		return ky_cni_result_convert(res, version);
+	/* prevResult is already in the config's version. */
+	cJSON *out = cJSON_Duplicate(res, 1);
+	if (out) {
+		cJSON_DeleteItemFromObjectCaseSensitive(out, "cniVersion");
+		cJSON_AddStringToObject(out, "cniVersion", ky_cni_versions[version]);
+	}
+	return out;
 }
 
 int ky_cni_add(struct ky_cni *c, struct ky_error **err)
@@ -274,8 +306,8 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 				return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
 					    ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
 							 c->env.container_id, c->env.ifname));
-			c->output = ky_cni_result_convert(cJSON_GetObjectItemCaseSensitive(r->rec, "result"),
-							  c->conf.version);
+			ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev);
+			c->output = output_of(r, c->conf.version);
 			return 0;
 		}
 		/* An ADD that died half-way: undo what it did, then start over. */
@@ -288,6 +320,8 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	r->netns_path = c->env.netns;
 	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0)
 		return ky_cni_fail(c, KY_CNI_E_ENV, err, ky_error_prefix(err, "CNI_NETNS"));
+	if (c->conf.chained)
+		return add_chained(c, r, err);
 
 	ret = ky_cni_dev_resolve(r, err);
 	if (ret < 0) {
@@ -331,6 +365,13 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
 			    ky_error_set(err, EBUSY, "device %s is in use by %s", r->dev.name, owner ?: "?"));
 
+	return add_apply(c, r, err);
+}
+
+/* The record of a new attachment, then every step. */
+static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret;
 	r->rec = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r->rec, "kyborg", 1);
 	cJSON_AddStringToObject(r->rec, "network", c->conf.name);
@@ -354,7 +395,8 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 
 	ret = ky_cni_steps_apply(r, err);
 	if (ret == 0) {
-		cJSON_AddItemToObject(r->rec, "result", build_result(r));
+		cJSON_AddItemToObject(r->rec, "result", r->dev.chained ? cJSON_Duplicate(c->conf.prev_result, 1) :
+									  build_result(r));
 		cJSON_AddBoolToObject(r->rec, "complete", true);
 		/* Durable when an earlier write was (see cni_steps.c). */
 		ret = ky_cni_journal_write(r, false, err);
@@ -370,7 +412,7 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		return ky_cni_fail(c, code, err, ret);
 	}
 	ky_fault_point("add-after-complete");
-	c->output = ky_cni_result_convert(cJSON_GetObjectItemCaseSensitive(r->rec, "result"), c->conf.version);
+	c->output = output_of(r, c->conf.version);
 	ky_info("add", "container=%s ifname=%s device=%s", r->container_id, r->ifname, r->dev.name);
 	return 0;
 }
@@ -401,7 +443,7 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	}
 	if ((ret = ky_cni_run_load(r, netns, err)) < 0)
 		return ret;
-	if (from_earlier_boot(r->rec)) {
+	if (from_earlier_boot(r->rec) && !r->dev.chained) {
 		/* Its pod went with the boot; its device may since have gone
 		 * to a pod of this boot, whose settings must stay. */
 		_cleanup_free_ char *owner = NULL;
@@ -418,7 +460,7 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	char dkey[KY_STATE_KEY_MAX + 1];
 	struct ky_state_lock *dlock = NULL;
 	device_key(&r->dev, dkey, sizeof(dkey));
-	if (ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
+	if (!r->dev.chained && ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
 		ky_state_unlock(dlock);
 	ky_info("del", "container=%s ifname=%s device=%s", container_id, ifname, r->dev.name);
 	return 0;

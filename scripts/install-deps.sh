@@ -10,8 +10,8 @@ PACKAGES=(
 	libbpf-dev libudev-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
 	libcurl4-openssl-dev
 	# tests and their peers
-	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool
-	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml iputils-ping
+	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool iputils-ping procps
+	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml
 	libclang-rt-14-dev
 	# the node image (scripts/build-image.sh, run by scripts/test.sh)
 	buildah debootstrap

@@ -1,0 +1,484 @@
+/* The steps bpf and offload of ADD (cni_steps.c lists them), their undo and
+ * their CHECK: per-pod BPF programs and tc flower rules on the pod's
+ * interface, inside its netns.
+ *
+ * Direction, as the pod sees it: tc ingress (and XDP) on the pod interface
+ * inside the pod netns sees the packets that arrive to the pod; tc egress
+ * there sees the packets the pod sends, which is where anti-spoofing
+ * belongs. It runs before the packet leaves the pod netns, so a spoofed
+ * packet never reaches the host side of a veth nor the VF's wire.
+ *
+ * What ADD attached is recorded, one journal write per program or rule as
+ * soon as the kernel has it, with the ids the kernel gave (program id, tc
+ * handle and priority): undo and CHECK look at exactly those, and leave
+ * alone whatever else is on the same hooks. Programs and maps are pinned
+ * before they are attached, under KY_BPF_FS/kyborg/<network>/<container
+ * id>/<ifname>/<object name>/; undo removes that tree, also when the netns
+ * is gone. A clsact qdisc that ADD created goes when the last filter on it
+ * does; one that was there before stays. */
+#include "cni_private.h"
+#include "kyborg/bpf.h"
+#include "kyborg/error.h"
+#include "kyborg/log.h"
+#include "kyborg/netns.h"
+#include "kyborg/tc_flower.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- where the pins go ---- */
+
+static bool path_part_ok(const char *s)
+{
+	return s && *s && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && !strchr(s, '/');
+}
+
+/* depth 0: the attachment's directory; 1: its container's; 2: its network's. */
+static int pin_dir(const struct ky_cni_run *r, int depth, char *buf, size_t size)
+{
+	const char *net = ky_cni_rec_str(r->rec, "network");
+	if (!path_part_ok(net) || !path_part_ok(r->container_id) || !path_part_ok(r->ifname))
+		return -EINVAL;
+	int n;
+	if (depth == 2)
+		n = snprintf(buf, size, "%s/kyborg/%s", KY_BPF_FS, net);
+	else if (depth == 1)
+		n = snprintf(buf, size, "%s/kyborg/%s/%s", KY_BPF_FS, net, r->container_id);
+	else
+		n = snprintf(buf, size, "%s/kyborg/%s/%s/%s", KY_BPF_FS, net, r->container_id, r->ifname);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int make_pin_dirs(const struct ky_cni_run *r, struct ky_error **err)
+{
+	char dir[512];
+	int ret = ky_bpf_fs_check(KY_BPF_FS, err);
+	if (ret < 0)
+		return ret;
+	for (int depth = 3; depth >= 0; depth--) {
+		if (depth == 3)
+			snprintf(dir, sizeof(dir), "%s/kyborg", KY_BPF_FS);
+		else if ((ret = pin_dir(r, depth, dir, sizeof(dir))) < 0)
+			return ky_error_set(err, -ret, "no valid pin path for this attachment");
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return ky_error_set(err, errno, "mkdir %s: %s", dir, strerror(errno));
+	}
+	return 0;
+}
+
+/* ---- the pod's identity for kyborg_pod ---- */
+
+static void pod_ips(const cJSON *result, struct ky_bpf_pod *pod)
+{
+	const cJSON *ip;
+	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(result, "ips"))
+	{
+		struct ky_cidr c;
+		if (pod->n_ips < KY_ARRAY_SIZE(pod->ips) && ky_parse_cidr(ky_cni_rec_str(ip, "address"), &c) == 0)
+			pod->ips[pod->n_ips++] = c.ip;
+	}
+}
+
+static int pod_identity(struct ky_cni_run *r, struct ky_bpf_pod *pod, struct ky_error **err)
+{
+	struct ky_nl *nl;
+	struct ky_link l;
+	int ret = ky_cni_pod_nl(r, &nl, err);
+	if (ret < 0 || (ret = ky_link_get(nl, r->ifname, &l, err)) < 0)
+		return ky_error_prefix(err, "find %s in the pod", r->ifname);
+	memset(pod, 0, sizeof(*pod));
+	memcpy(pod->mac, l.mac, 6);
+	pod->ifindex = l.ifindex;
+	/* Our IPAM result, or in chained mode the previous plugin's. */
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult");
+	pod_ips(res ? res : r->c->conf.prev_result, pod);
+	return 0;
+}
+
+/* ---- bpf ---- */
+
+bool ky_cni_need_bpf(struct ky_cni_run *r)
+{
+	return r->c->conf.n_bpf > 0;
+}
+
+struct attach_ctx {
+	struct ky_cni_run *r;
+	struct ky_bpf_obj **objs; /* per entry: its object, shared between entries of one file */
+	int ifindex;
+	size_t failed_at;
+};
+
+static cJSON *attached_to_json(size_t index, const struct ky_cni_bpf_prog *p, const struct ky_bpf_attached *a)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "index", (double)index);
+	cJSON_AddStringToObject(o, "attach", ky_bpf_hook_names[a->hook]);
+	cJSON_AddStringToObject(o, "object", p->object);
+	cJSON_AddStringToObject(o, "program", p->program);
+	cJSON_AddNumberToObject(o, "ifindex", a->ifindex);
+	cJSON_AddNumberToObject(o, "progId", a->prog_id);
+	if (a->hook == KY_BPF_XDP) {
+		cJSON_AddNumberToObject(o, "xdpFlags", a->xdp_flags);
+	} else {
+		cJSON_AddNumberToObject(o, "handle", a->handle);
+		cJSON_AddNumberToObject(o, "priority", a->priority);
+	}
+	return o;
+}
+
+static int attached_from_json(const cJSON *o, struct ky_bpf_attached *a)
+{
+	memset(a, 0, sizeof(*a));
+	const char *hook = ky_cni_rec_str(o, "attach");
+	int h = -1;
+	for (int i = 0; hook && ky_bpf_hook_names[i]; i++)
+		if (strcmp(hook, ky_bpf_hook_names[i]) == 0)
+			h = i;
+	if (h < 0 || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "progId")))
+		return -EBADMSG;
+	a->hook = (enum ky_bpf_hook)h;
+	a->ifindex = (int)ky_cni_num(o, "ifindex");
+	a->prog_id = (uint32_t)ky_cni_num(o, "progId");
+	a->handle = (uint32_t)ky_cni_num(o, "handle");
+	a->priority = (uint32_t)ky_cni_num(o, "priority");
+	a->xdp_flags = (uint32_t)ky_cni_num(o, "xdpFlags");
+	return 0;
+}
+
+static int attach_in_pod(void *arg, struct ky_error **err)
+{
+	struct attach_ctx *x = arg;
+	struct ky_cni_run *r = x->r;
+	const struct ky_cni_conf *conf = &r->c->conf;
+	int ret;
+	bool any_tc = false;
+	for (size_t i = 0; i < conf->n_bpf; i++)
+		any_tc |= conf->bpf[i].hook != KY_BPF_XDP;
+	if (any_tc && !cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated")) {
+		bool created;
+		if ((ret = ky_bpf_clsact_ensure(x->ifindex, &created, err)) < 0)
+			return ret;
+		cJSON_AddBoolToObject(r->rec, "clsactCreated", created);
+		cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
+		cJSON_AddNumberToObject(r->rec, "clsactIfindex", x->ifindex);
+	}
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "bpf");
+	/* The kernel gives a new tc filter a priority before (a number
+	 * lower than) those already on the hook, and runs them in priority
+	 * order: attached last first, the programs of one hook run in the
+	 * config's order. */
+	for (size_t k = conf->n_bpf; k-- > 0;) {
+		size_t i = k;
+		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
+		struct ky_bpf_attached a;
+		x->failed_at = i;
+		if ((ret = ky_bpf_attach(x->objs[i], p->program, p->hook, p->xdp_mode, x->ifindex, &a, err)) < 0)
+			return ret;
+		cJSON_AddItemToArray(list, attached_to_json(i, p, &a));
+		/* Recorded before the next change: a kill from here on
+		 * leaves a record that names this program. */
+		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+			return ret;
+		ky_info("bpf-attached", "container=%s ifname=%s program=%s attach=%s prog_id=%u", r->container_id,
+			r->ifname, p->program, ky_bpf_hook_names[p->hook], a.prog_id);
+	}
+	return 0;
+}
+
+int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
+{
+	const struct ky_cni_conf *conf = &r->c->conf;
+	struct ky_bpf_obj *objs[KY_CNI_MAX_BPF] = { 0 };
+	struct ky_bpf_pod pod;
+	char dir[512], sub[600];
+	int ret;
+	size_t i = 0;
+	if ((ret = ky_bpf_available(err)) < 0 || (ret = make_pin_dirs(r, err)) < 0 ||
+	    (ret = pod_identity(r, &pod, err)) < 0)
+		return ky_error_prefix(err, "bpf");
+	pin_dir(r, 0, dir, sizeof(dir));
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "bpf");
+	cJSON_AddArrayToObject(r->rec, "bpf");
+	/* Each object file is loaded once, with every program the config
+	 * names in it: programs of one object share its maps (one counter
+	 * map for ingress and egress). */
+	for (i = 0; i < conf->n_bpf; i++) {
+		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
+		for (size_t k = 0; k < i && !objs[i]; k++)
+			if (strcmp(conf->bpf[k].object, p->object) == 0)
+				objs[i] = objs[k];
+		if (objs[i])
+			continue;
+		const char *progs[KY_CNI_MAX_BPF];
+		size_t n = 0;
+		for (size_t k = i; k < conf->n_bpf; k++)
+			if (strcmp(conf->bpf[k].object, p->object) == 0)
+				progs[n++] = conf->bpf[k].program;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, p->name);
+		if ((ret = ky_bpf_obj_load(p->object, progs, n, &objs[i], err)) < 0 ||
+		    (ret = ky_bpf_obj_set_pod(objs[i], &pod, err)) < 0 || (ret = ky_bpf_obj_pin(objs[i], sub, err)) < 0)
+			goto out;
+	}
+	struct attach_ctx x = { .r = r, .objs = objs, .ifindex = pod.ifindex };
+	ret = ky_netns_run_fd(r->netns_fd, attach_in_pod, &x, err);
+	i = x.failed_at;
+out:
+	for (size_t k = 0; k < conf->n_bpf; k++) {
+		bool shared = false;
+		for (size_t j = 0; j < k && !shared; j++)
+			shared = objs[j] == objs[k];
+		if (!shared)
+			ky_bpf_obj_free(objs[k]);
+	}
+	if (ret < 0)
+		return ky_error_prefix(err, "bpf[%zu] (%s in %s)", i, conf->bpf[i].program, conf->bpf[i].object);
+	return 0;
+}
+
+struct detach_ctx {
+	const cJSON *rec;
+	int first_err;
+};
+
+/* A clsact qdisc ADD created goes once no filter is left on it. */
+static void release_clsact(const cJSON *rec, struct ky_error **err, int *first_err)
+{
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "clsactCreated")))
+		return;
+	int ret = ky_bpf_clsact_release((int)ky_cni_num(rec, "clsactIfindex"), err);
+	if (ret < 0 && !*first_err)
+		*first_err = ret;
+}
+
+static int detach_in_pod(void *arg, struct ky_error **err)
+{
+	struct detach_ctx *x = arg;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->rec, "bpf"))
+	{
+		struct ky_bpf_attached a;
+		if (attached_from_json(e, &a) < 0)
+			continue;
+		_cleanup_error_ struct ky_error *e2 = NULL;
+		int ret = ky_bpf_detach(&a, &e2);
+		if (ret == 0)
+			ky_info("bpf-not-ours-or-gone", "program=%s prog_id=%u", ky_cni_rec_str(e, "program"), a.prog_id);
+		if (ret < 0 && !x->first_err) {
+			x->first_err = ret;
+			ky_error_set(err, -ret, "%s", ky_error_msg(e2));
+		}
+	}
+	release_clsact(x->rec, err, &x->first_err);
+	return x->first_err;
+}
+
+static void rmdir_parents(const struct ky_cni_run *r)
+{
+	char dir[512];
+	/* Shared with the container's other interfaces and the network's
+	 * other pods: removed only when empty. */
+	for (int depth = 1; depth <= 2; depth++)
+		if (pin_dir(r, depth, dir, sizeof(dir)) == 0)
+			rmdir(dir);
+}
+
+int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
+{
+	int ret = 0;
+	char dir[512];
+	bool any = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "bpf")) > 0 ||
+		   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated"));
+	if (any && r->netns_fd >= 0) {
+		struct detach_ctx x = { .rec = r->rec };
+		ret = ky_netns_run_fd(r->netns_fd, detach_in_pod, &x, err);
+		if (ret < 0)
+			return ky_error_prefix(err, "detach BPF programs");
+	}
+	/* With the netns gone, its interfaces went with it or left it (a
+	 * physical device comes back to the host, its qdiscs torn down on
+	 * the way): only the pins are left to remove. */
+	if (pin_dir(r, 0, dir, sizeof(dir)) == 0 && (ret = ky_bpf_unpin(dir, err)) < 0)
+		return ret;
+	rmdir_parents(r);
+	return 0;
+}
+
+/* ---- offload ---- */
+
+bool ky_cni_need_offload(struct ky_cni_run *r)
+{
+	return r->c->conf.n_offload > 0;
+}
+
+static const char *const dir_names[] = { "ingress", "egress" };
+
+struct offload_ctx {
+	struct ky_cni_run *r;
+	struct ky_nl *nl;
+	int ifindex;
+	size_t failed_at;
+};
+
+static int offload_in_pod(void *arg, struct ky_error **err)
+{
+	struct offload_ctx *x = arg;
+	struct ky_cni_run *r = x->r;
+	const struct ky_cni_conf *conf = &r->c->conf;
+	int ret;
+	if (!cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated")) {
+		bool created;
+		if ((ret = ky_bpf_clsact_ensure(x->ifindex, &created, err)) < 0)
+			return ret;
+		cJSON_AddBoolToObject(r->rec, "clsactCreated", created);
+		cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
+		cJSON_AddNumberToObject(r->rec, "clsactIfindex", x->ifindex);
+		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+			return ret;
+	}
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "offload");
+	for (size_t i = 0; i < conf->n_offload; i++) {
+		struct ky_flower_added a;
+		x->failed_at = i;
+		if ((ret = ky_flower_add(x->nl, x->ifindex, &conf->offload[i], &a, err)) < 0)
+			return ret;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "direction", dir_names[a.dir]);
+		cJSON_AddNumberToObject(o, "ifindex", x->ifindex);
+		cJSON_AddNumberToObject(o, "handle", a.handle);
+		cJSON_AddNumberToObject(o, "priority", a.priority);
+		cJSON_AddBoolToObject(o, "inHw", a.in_hw);
+		cJSON_AddItemToArray(list, o);
+		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+			return ret;
+		if (conf->offload[i].hw == KY_FLOWER_HW_PREFERRED)
+			ky_info("offload-rule", "container=%s ifname=%s rule=%zu in_hw=%s", r->container_id, r->ifname,
+				i, a.in_hw ? "yes" : "no");
+	}
+	return 0;
+}
+
+int ky_cni_step_offload(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct ky_bpf_pod pod;
+	struct offload_ctx x = { .r = r };
+	int ret;
+	if ((ret = ky_bpf_available(err)) < 0 || (ret = pod_identity(r, &pod, err)) < 0 ||
+	    (ret = ky_cni_pod_nl(r, &x.nl, err)) < 0)
+		return ky_error_prefix(err, "offload");
+	x.ifindex = pod.ifindex;
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "offload");
+	cJSON_AddArrayToObject(r->rec, "offload");
+	ret = ky_netns_run_fd(r->netns_fd, offload_in_pod, &x, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "offload[%zu]", x.failed_at);
+	return 0;
+}
+
+static int flower_from_json(const cJSON *o, struct ky_flower_added *a, int *ifindex)
+{
+	memset(a, 0, sizeof(*a));
+	const char *d = ky_cni_rec_str(o, "direction");
+	if (!d || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "handle")))
+		return -EBADMSG;
+	a->dir = strcmp(d, "egress") == 0 ? KY_FLOWER_EGRESS : KY_FLOWER_INGRESS;
+	a->handle = (uint32_t)ky_cni_num(o, "handle");
+	a->priority = (uint32_t)ky_cni_num(o, "priority");
+	*ifindex = (int)ky_cni_num(o, "ifindex");
+	return 0;
+}
+
+static int unoffload_in_pod(void *arg, struct ky_error **err)
+{
+	struct offload_ctx *x = arg;
+	int first = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->r->rec, "offload"))
+	{
+		struct ky_flower_added a;
+		int ifindex;
+		if (flower_from_json(e, &a, &ifindex) < 0)
+			continue;
+		int ret = ky_flower_del(x->nl, ifindex, &a, err);
+		if (ret < 0 && !first)
+			first = ret;
+	}
+	if (first)
+		return first;
+	release_clsact(x->r->rec, err, &first);
+	return first;
+}
+
+int ky_cni_undo_offload(struct ky_cni_run *r, struct ky_error **err)
+{
+	bool any = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "offload")) > 0 ||
+		   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated"));
+	if (!any || r->netns_fd < 0)
+		return 0;
+	struct offload_ctx x = { .r = r };
+	int ret = ky_cni_pod_nl(r, &x.nl, err);
+	if (ret == 0)
+		ret = ky_netns_run_fd(r->netns_fd, unoffload_in_pod, &x, err);
+	if (ret < 0)
+		return ky_error_prefix(err, "remove offload rules");
+	return 0;
+}
+
+/* ---- CHECK ---- */
+
+struct check_ctx {
+	struct ky_cni_run *r;
+	struct ky_nl *nl;
+};
+
+static int check_in_pod(void *arg, struct ky_error **err)
+{
+	struct check_ctx *x = arg;
+	const cJSON *e;
+	int i = 0, ret;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->r->rec, "bpf"))
+	{
+		struct ky_bpf_attached a;
+		if (attached_from_json(e, &a) < 0)
+			return ky_error_set(err, EBADMSG, "state record: bpf[%d] is unreadable", i);
+		if ((ret = ky_bpf_check(&a, err)) < 0)
+			return ky_error_prefix(err, "bpf[%d] (%s)", (int)ky_cni_num(e, "index"), ky_cni_rec_str(e, "program"));
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->r->rec, "offload"))
+	{
+		struct ky_flower_added a;
+		int ifindex;
+		if (flower_from_json(e, &a, &ifindex) < 0)
+			return ky_error_set(err, EBADMSG, "state record: offload[%d] is unreadable", i);
+		if ((ret = ky_flower_check(x->nl, ifindex, &a, err)) < 0)
+			return ky_error_prefix(err, "offload[%d]", i);
+		i++;
+	}
+	return 0;
+}
+
+int ky_cni_check_bpf(struct ky_cni_run *r, struct ky_error **err)
+{
+	bool has_bpf = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "bpf")) > 0;
+	bool has_rules = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "offload")) > 0;
+	if (!has_bpf && !has_rules)
+		return 0;
+	struct check_ctx x = { .r = r };
+	int ret = ky_bpf_available(err);
+	if (ret == 0 && has_rules)
+		ret = ky_cni_pod_nl(r, &x.nl, err);
+	if (ret == 0)
+		ret = ky_netns_run_fd(r->netns_fd, check_in_pod, &x, err);
+	if (ret == 0 && has_bpf) {
+		char dir[512];
+		struct stat st;
+		if (pin_dir(r, 0, dir, sizeof(dir)) == 0 && stat(dir, &st) < 0)
+			ret = ky_error_set(err, ENOENT, "pins under %s are gone", dir);
+	}
+	return ret;
+}

@@ -1,0 +1,489 @@
+/* Per-pod BPF programs and offload rules of the kyborg CNI plugin against
+ * the real kernel: the example programs (examples/bpf) act on real
+ * traffic between two pods, and ADD, CHECK and DEL attach, verify and
+ * remove exactly their own programs, pins and filters. Each test has a
+ * private netns as the host, two named netns as pods joined by a veth
+ * pair, host-local as IPAM, and its own network name, so its pins under
+ * /sys/fs/bpf/kyborg/<network>/ are its own. */
+#include <criterion/criterion.h>
+#include <bpf/bpf.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "kyborg/cleanup.h"
+#include "kytest.h"
+#include "kytest_cni.h"
+#include "kytest_net.h"
+#include "kyborg_pod.h"
+
+#define CNI_PATH "/usr/lib/cni"
+#define ANTISPOOF KYBORG_BPF_DIR "/kyborg_antispoof.bpf.o"
+#define COUNTERS KYBORG_BPF_DIR "/kyborg_counters.bpf.o"
+
+static char dev[16], peer[16], ns1[16], ns2[16], ns1_path[64], ns2_path[64], net[16];
+static char *tmp, state_dir[512], ipam_dir[512], pins[256];
+
+static void pod_netns(char *name, char *path)
+{
+	cr_assert_eq(kyt_netns_add(name, 16), 0);
+	kyt_netns_path(name, path, 64);
+	/* IPv4 only, so that the pods send nothing but what a test sends:
+	 * counters then count exactly. */
+	cr_assert_eq(kyt_run(NULL, "ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+			     "net.ipv6.conf.default.disable_ipv6=1", NULL), 0);
+}
+
+static void setup(void)
+{
+	cr_assert_eq(kyt_private_netns(), 0, "needs root");
+	struct statfs s;
+	if (statfs("/sys/fs/bpf", &s) < 0 || (unsigned long)s.f_type != 0xcafe4a11UL)
+		cr_assert_eq(mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL), 0, "mount bpffs: %s", strerror(errno));
+	cr_assert_eq(kyt_veth_add(dev, peer, sizeof(dev)), 0);
+	pod_netns(ns1, ns1_path);
+	pod_netns(ns2, ns2_path);
+	kyt_unique_name(net, sizeof(net), "kybpf");
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kyborg/%s", net);
+	tmp = kyt_tmpdir("kybpf");
+	cr_assert_not_null(tmp);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
+	snprintf(ipam_dir, sizeof(ipam_dir), "%s/ipam", tmp);
+}
+
+static void teardown(void)
+{
+	kyt_netns_del(ns1);
+	kyt_netns_del(ns2);
+	if (tmp)
+		kyt_rmrf(tmp);
+	free(tmp);
+	tmp = NULL;
+	kyt_rmrf(pins);
+}
+
+TestSuite(cni_bpf, .init = setup, .fini = teardown, .timeout = 120);
+
+/* A config for device on 10.<subnet>.0.0/24 with `bpf` and `offload`
+ * arrays (JSON text, or NULL). */
+static char *conf_for(const char *device, int subnet, const char *bpf, const char *offload)
+{
+	char *s = NULL;
+	cr_assert_geq(asprintf(&s,
+			       "{\"cniVersion\":\"1.1.0\",\"name\":\"%s\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s\","
+			       "\"ranges\":[[{\"subnet\":\"10.%d.0.0/24\"}]]}%s%s%s%s}",
+			       net, device, state_dir, ipam_dir, subnet, bpf ? ",\"bpf\":" : "", bpf ? bpf : "",
+			       offload ? ",\"offload\":" : "", offload ? offload : ""),
+		      0);
+	return s;
+}
+
+static int cni(const char *cmd, const char *cid, const char *netns, const char *conf, cJSON **out)
+{
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = cid, .netns = netns,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf };
+	return kyt_cni_run(&c, out);
+}
+
+static const char *msg_of(const cJSON *out)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")) ?: "";
+}
+
+static const char *const counters_both =
+	"[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
+	"{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_egress\",\"attach\":\"tc-egress\"}]";
+static const char *const antispoof = "[{\"object\":\"" ANTISPOOF "\",\"program\":\"kyborg_antispoof\","
+				     "\"attach\":\"tc-egress\"}]";
+
+static char *pin_path(const char *cid, const char *obj, const char *name)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "%s/%s/net1/%s/%s", pins, cid, obj, name), 0);
+	return p;
+}
+
+static struct kyborg_counter read_counter(const char *cid, int dir)
+{
+	_cleanup_free_ char *p = pin_path(cid, "kyborg_counters", "kyborg_counters");
+	int fd = bpf_obj_get(p);
+	cr_assert_geq(fd, 0, "%s: %s", p, strerror(errno));
+	__u32 key = (__u32)dir;
+	struct kyborg_counter c;
+	cr_assert_eq(bpf_map_lookup_elem(fd, &key, &c), 0);
+	close(fd);
+	return c;
+}
+
+static __u64 read_drops(const char *cid, int reason)
+{
+	_cleanup_free_ char *p = pin_path(cid, "kyborg_antispoof", "kyborg_drops");
+	int fd = bpf_obj_get(p);
+	cr_assert_geq(fd, 0, "%s: %s", p, strerror(errno));
+	__u32 key = (__u32)reason;
+	__u64 v = 0;
+	cr_assert_eq(bpf_map_lookup_elem(fd, &key, &v), 0);
+	close(fd);
+	return v;
+}
+
+/* The program id behind a pin, 0 when the pin is gone. */
+static __u32 pinned_prog_id(const char *cid, const char *obj, const char *prog)
+{
+	_cleanup_free_ char *p = pin_path(cid, obj, prog);
+	int fd = bpf_obj_get(p);
+	if (fd < 0)
+		return 0;
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	return info.id;
+}
+
+static bool prog_gone(void *arg)
+{
+	int fd = bpf_prog_get_fd_by_id(*(__u32 *)arg);
+	if (fd >= 0)
+		close(fd);
+	return fd < 0;
+}
+
+static void assert_prog_freed(__u32 id)
+{
+	cr_assert_neq(id, 0);
+	cr_assert(kyt_wait_until(prog_gone, &id, 5000), "program %u is still loaded", id);
+}
+
+/* Filters on a hook of ifname in netns (NULL: the host), as tc prints them. */
+static char *filters(const char *netns, const char *ifname, const char *hook)
+{
+	char *out = NULL;
+	if (netns)
+		kyt_run(&out, "tc", "-n", netns, "filter", "show", "dev", ifname, hook, NULL);
+	else
+		kyt_run(&out, "tc", "filter", "show", "dev", ifname, hook, NULL);
+	return out ? out : strdup("");
+}
+
+static bool dir_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+/* Two pods on one veth pair, pod1 (dev, 10.<subnet>.0.2) and pod2 (peer,
+ * 10.<subnet>.0.3), each with the given programs, and static neighbours so
+ * that no ARP adds to the counts. */
+static void two_pods(int subnet, const char *bpf1, const char *bpf2, char **conf1, char **conf2)
+{
+	*conf1 = conf_for(dev, subnet, bpf1, NULL);
+	*conf2 = conf_for(peer, subnet, bpf2, NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, *conf1, &out), 0, "%s", msg_of(out));
+	cJSON_Delete(out);
+	cr_assert_eq(cni("ADD", "pod2", ns2_path, *conf2, &out), 0, "%s", msg_of(out));
+	cJSON_Delete(out);
+	struct kyt_ip_link l1, l2;
+	cr_assert(kyt_ip_link(ns1, "net1", &l1));
+	cr_assert(kyt_ip_link(ns2, "net1", &l2));
+	char a2[32], a3[32];
+	snprintf(a2, sizeof(a2), "10.%d.0.2", subnet);
+	snprintf(a3, sizeof(a3), "10.%d.0.3", subnet);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns1, "neigh", "replace", a3, "lladdr", l2.address, "dev", "net1", "nud",
+			     "permanent", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns2, "neigh", "replace", a2, "lladdr", l1.address, "dev", "net1", "nud",
+			     "permanent", NULL), 0);
+}
+
+static int ping(const char *netns, const char *from, const char *to)
+{
+	if (from)
+		return kyt_run(NULL, "ip", "netns", "exec", netns, "ping", "-q", "-n", "-c", "3", "-i", "0.2", "-W", "1",
+			       "-I", from, to, NULL);
+	return kyt_run(NULL, "ip", "netns", "exec", netns, "ping", "-q", "-n", "-c", "3", "-i", "0.2", "-W", "1", to,
+		       NULL);
+}
+
+Test(cni_bpf, counters_count_exactly_the_pings_between_two_pods)
+{
+	char *c1, *c2;
+	two_pods(81, antispoof, counters_both, &c1, &c2);
+	struct kyborg_counter in0 = read_counter("pod2", KYBORG_DIR_INGRESS);
+	struct kyborg_counter out0 = read_counter("pod2", KYBORG_DIR_EGRESS);
+	cr_assert_eq(ping(ns1, NULL, "10.81.0.3"), 0, "pod1 cannot reach pod2 through the programs");
+	struct kyborg_counter in1 = read_counter("pod2", KYBORG_DIR_INGRESS);
+	struct kyborg_counter out1 = read_counter("pod2", KYBORG_DIR_EGRESS);
+	/* 3 echo requests in, 3 replies out; 98 bytes each on the wire:
+	 * Ethernet 14 + IPv4 20 + ICMP 8 + ping's 56 bytes. */
+	cr_assert_eq(in1.packets - in0.packets, 3);
+	cr_assert_eq(in1.bytes - in0.bytes, 3 * 98);
+	cr_assert_eq(out1.packets - out0.packets, 3);
+	cr_assert_eq(out1.bytes - out0.bytes, 3 * 98);
+	cr_assert_eq(read_drops("pod1", KYBORG_DROP_SRC_IPV4) + read_drops("pod1", KYBORG_DROP_SRC_MAC), 0,
+		     "the pod's own packets were dropped");
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, c1, NULL), 0);
+	cr_assert_eq(cni("DEL", "pod2", ns2_path, c2, NULL), 0);
+	free(c1);
+	free(c2);
+}
+
+/* ping resends what the kernel refuses with ENOBUFS (a tc drop), so the
+ * number of spoofed packets is counted on the way out instead: the egress
+ * counter runs before anti-spoofing on pod1's hook (programs of one hook
+ * run in the config's order) and sees every packet the pod sent. */
+Test(cni_bpf, a_spoofed_source_address_is_dropped_and_counted)
+{
+	char *c1, *c2;
+	two_pods(82,
+		 "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_egress\",\"attach\":\"tc-egress\"},"
+		 "{\"object\":\"" ANTISPOOF "\",\"program\":\"kyborg_antispoof\",\"attach\":\"tc-egress\"}]",
+		 counters_both, &c1, &c2);
+	/* An address IPAM never gave the pod: the pod's root can add one. */
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns1, "addr", "add", "10.82.0.99/24", "dev", "net1", NULL), 0);
+	struct kyborg_counter in0 = read_counter("pod2", KYBORG_DIR_INGRESS);
+	struct kyborg_counter sent0 = read_counter("pod1", KYBORG_DIR_EGRESS);
+	__u64 d0 = read_drops("pod1", KYBORG_DROP_SRC_IPV4);
+	cr_assert_neq(ping(ns1, "10.82.0.99", "10.82.0.3"), 0, "the spoofed pings got an answer");
+	__u64 sent = read_counter("pod1", KYBORG_DIR_EGRESS).packets - sent0.packets;
+	__u64 dropped = read_drops("pod1", KYBORG_DROP_SRC_IPV4) - d0;
+	cr_assert_geq(sent, 3);
+	cr_assert_eq(dropped, sent, "%llu spoofed packets dropped, %llu sent", (unsigned long long)dropped,
+		     (unsigned long long)sent);
+	cr_assert_eq(read_counter("pod2", KYBORG_DIR_INGRESS).packets, in0.packets, "a spoofed packet reached pod2");
+	cr_assert_eq(read_drops("pod1", KYBORG_DROP_SRC_MAC) + read_drops("pod1", KYBORG_DROP_ARP), 0);
+	/* The pod's own address still passes, and nothing of it is dropped. */
+	cr_assert_eq(ping(ns1, "10.82.0.2", "10.82.0.3"), 0);
+	cr_assert_eq(read_counter("pod2", KYBORG_DIR_INGRESS).packets - in0.packets, 3);
+	cr_assert_eq(read_drops("pod1", KYBORG_DROP_SRC_IPV4) - d0, dropped);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, c1, NULL), 0);
+	cr_assert_eq(cni("DEL", "pod2", ns2_path, c2, NULL), 0);
+	free(c1);
+	free(c2);
+}
+
+Test(cni_bpf, xdp_native_and_generic_count_what_arrives)
+{
+	static const char *const modes[] = { "native", "generic" };
+	for (int m = 0; m < 2; m++) {
+		char *bpf = NULL, *c1, *c2;
+		cr_assert_geq(asprintf(&bpf, "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_xdp\","
+				       "\"attach\":\"xdp\",\"xdpMode\":\"%s\"}]", modes[m]), 0);
+		two_pods(83 + m, NULL, bpf, &c1, &c2);
+		char *xdp = NULL;
+		kyt_run(&xdp, "ip", "-n", ns2, "link", "show", "dev", "net1", NULL);
+		cr_assert(strstr(xdp, m == 0 ? " xdp qdisc" : " xdpgeneric qdisc"), "%s: %s", modes[m], xdp);
+		free(xdp);
+		char to[32];
+		snprintf(to, sizeof(to), "10.%d.0.3", 83 + m);
+		struct kyborg_counter in0 = read_counter("pod2", KYBORG_DIR_INGRESS);
+		cr_assert_eq(ping(ns1, NULL, to), 0);
+		struct kyborg_counter in1 = read_counter("pod2", KYBORG_DIR_INGRESS);
+		cr_assert_eq(in1.packets - in0.packets, 3, "%s", modes[m]);
+		cr_assert_eq(in1.bytes - in0.bytes, 3 * 98, "%s", modes[m]);
+		__u32 id = pinned_prog_id("pod2", "kyborg_counters", "kyborg_count_xdp");
+		cr_assert_eq(cni("DEL", "pod1", ns1_path, c1, NULL), 0);
+		cr_assert_eq(cni("DEL", "pod2", ns2_path, c2, NULL), 0);
+		assert_prog_freed(id);
+		free(c1);
+		free(c2);
+		free(bpf);
+	}
+}
+
+Test(cni_bpf, add_again_stacks_no_second_copy)
+{
+	char *conf = conf_for(dev, 85, counters_both, NULL);
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, NULL), 0);
+	char *eg = filters(ns1, "net1", "egress"), *in = filters(ns1, "net1", "ingress");
+	__u32 id = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_egress");
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, NULL), 0);
+	char *eg2 = filters(ns1, "net1", "egress"), *in2 = filters(ns1, "net1", "ingress");
+	cr_assert_str_eq(eg2, eg);
+	cr_assert_str_eq(in2, in);
+	cr_assert_eq(pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_egress"), id);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	free(eg);
+	free(in);
+	free(eg2);
+	free(in2);
+	free(conf);
+}
+
+Test(cni_bpf, check_names_the_program_someone_detached)
+{
+	char *conf = conf_for(dev, 86, counters_both, NULL), *chk = NULL;
+	cJSON *res = NULL, *out = NULL;
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, &res), 0);
+	char *prev = cJSON_PrintUnformatted(res);
+	cr_assert_geq(asprintf(&chk, "%.*s,\"prevResult\":%s}", (int)strlen(conf) - 1, conf, prev), 0);
+	cr_assert_eq(cni("CHECK", "pod1", ns1_path, chk, &out), 0, "%s", msg_of(out));
+	/* Someone removes every filter from the egress hook. */
+	cr_assert_eq(kyt_run(NULL, "tc", "-n", ns1, "filter", "del", "dev", "net1", "egress", NULL), 0);
+	cr_assert_neq(cni("CHECK", "pod1", ns1_path, chk, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 104);
+	cr_assert(strstr(msg_of(out), "bpf[1]") && strstr(msg_of(out), "kyborg_count_egress"), "%s", msg_of(out));
+	cJSON_Delete(out);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	cJSON_Delete(res);
+	free(prev);
+	free(chk);
+	free(conf);
+}
+
+Test(cni_bpf, del_leaves_no_program_pin_or_filter)
+{
+	char *conf = conf_for(dev, 87, counters_both, NULL);
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, NULL), 0);
+	__u32 in = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_ingress");
+	__u32 eg = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_egress");
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	assert_prog_freed(in);
+	assert_prog_freed(eg);
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	char *f = filters(NULL, dev, "egress"), *qd = NULL;
+	cr_assert_str_empty(f, "%s", f);
+	free(f);
+	kyt_run(&qd, "tc", "qdisc", "show", "dev", dev, NULL);
+	cr_assert_null(strstr(qd, "clsact"), "%s", qd);
+	free(qd);
+	free(conf);
+}
+
+Test(cni_bpf, del_after_the_netns_is_gone_unpins)
+{
+	char *conf = conf_for(dev, 88, counters_both, NULL);
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, NULL), 0);
+	__u32 id = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_ingress");
+	kyt_netns_del(ns1);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	assert_prog_freed(id);
+	free(conf);
+}
+
+/* What a failed ADD must leave: the node as it was, no pins, no program. */
+static void assert_rolled_back(const char *before, const char *conf, const char *want1, const char *want2)
+{
+	cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", "pod1", ns1_path, conf, &out), 0);
+	cr_assert(strstr(msg_of(out), want1) && strstr(msg_of(out), want2), "%s", msg_of(out));
+	cJSON_Delete(out);
+	char *after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
+	free(after);
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	char *qd = NULL;
+	kyt_run(&qd, "tc", "qdisc", "show", "dev", dev, NULL);
+	cr_assert_null(strstr(qd, "clsact"), "%s", qd);
+	free(qd);
+}
+
+Test(cni_bpf, a_program_the_verifier_refuses_rolls_back_the_ones_before_it)
+{
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_for(dev, 89,
+			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
+			      "{\"object\":\"" KYBORG_TEST_BPF_DIR "/kyborg_bad.bpf.o\",\"program\":\"kyborg_unchecked_read\","
+			      "\"attach\":\"tc-egress\"}]",
+			      NULL);
+	assert_rolled_back(before, conf, "bpf[1]", "invalid access to packet");
+	free(conf);
+	free(before);
+}
+
+Test(cni_bpf, an_object_that_does_not_exist_rolls_back)
+{
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_for(dev, 90,
+			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
+			      "{\"object\":\"/nonexistent/kyborg_none.bpf.o\",\"program\":\"x\",\"attach\":\"tc-egress\"}]",
+			      NULL);
+	assert_rolled_back(before, conf, "bpf[1]", "No such file");
+	free(conf);
+	free(before);
+}
+
+/* This kernel has no cls_flower: the rule fails, naming itself, and the
+ * programs attached before it go. Where the kernel has flower the rule is
+ * added; this test then checks that CHECK and DEL handle it. */
+Test(cni_bpf, an_offload_rule_without_flower_fails_clearly_and_leaves_nothing)
+{
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_for(dev, 91, counters_both,
+			      "[{\"direction\":\"egress\",\"match\":{\"proto\":\"ip\",\"dst\":\"10.91.0.0/24\","
+			      "\"ipProto\":\"tcp\",\"dstPort\":80},\"action\":\"drop\",\"hw\":\"never\"}]");
+	cJSON *out = NULL;
+	int rc = cni("ADD", "pod1", ns1_path, conf, &out);
+	if (rc == 0) {
+		cr_log_info("this kernel has cls_flower: checking CHECK and DEL of the rule instead");
+		char *f = filters(ns1, "net1", "egress");
+		cr_assert(strstr(f, "flower"), "%s", f);
+		free(f);
+		cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	} else {
+		cr_assert(strstr(msg_of(out), "offload[0]") && strstr(msg_of(out), "flower"), "%s", msg_of(out));
+		char *after = kyt_node_snapshot(state_dir, ipam_dir);
+		cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
+		free(after);
+		cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	}
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
+/* A conflist: Debian's host-device moves the device into the pod, then
+ * kyborg, chained, puts programs on it and passes the result through. Its
+ * DEL takes away its own filters only. */
+Test(cni_bpf, chained_after_host_device_leaves_others_filters_alone)
+{
+	char *hd = NULL;
+	cr_assert_geq(asprintf(&hd, "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"type\":\"host-device\",\"device\":\"%s\"}",
+			       net, dev), 0);
+	struct kyt_cni_call c = { .bin = CNI_PATH "/host-device", .command = "ADD", .container_id = "pod1",
+				  .netns = ns1_path, .ifname = "net1", .path = CNI_PATH, .conf = hd };
+	cJSON *prev = NULL, *out = NULL;
+	cr_assert_eq(kyt_cni_run(&c, &prev), 0, "host-device ADD");
+	char *prev_s = cJSON_PrintUnformatted(prev), *conf = NULL;
+	cr_assert_geq(asprintf(&conf, "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"type\":\"kyborg\",\"stateDir\":\"%s\","
+			       "\"bpf\":%s,\"prevResult\":%s}", net, state_dir, counters_both, prev_s), 0);
+	/* Someone else's clsact and filter on the same hook, there first. */
+	cr_assert_eq(kyt_run(NULL, "tc", "-n", ns1, "qdisc", "add", "dev", "net1", "clsact", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "tc", "-n", ns1, "filter", "add", "dev", "net1", "egress", "pref", "7", "bpf", "da",
+			     "obj", KYBORG_TEST_BPF_DIR "/kyborg_other.bpf.o", "sec", "classifier", NULL), 0);
+
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, &out), 0, "%s", msg_of(out));
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "interfaces"), 0),
+								  "name")), "net1", "prevResult passes through");
+	cJSON_Delete(out);
+	__u32 id = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_egress");
+	char *f = filters(ns1, "net1", "egress");
+	cr_assert(strstr(f, "kyborg_someone_") && strstr(f, "kyborg_count_eg"), "%s", f);
+	free(f);
+	cr_assert_eq(cni("CHECK", "pod1", ns1_path, conf, &out), 0, "%s", msg_of(out));
+
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	assert_prog_freed(id);
+	f = filters(ns1, "net1", "egress");
+	cr_assert(strstr(f, "kyborg_someone_"), "someone else's filter went: %s", f);
+	cr_assert_null(strstr(f, "kyborg_count"), "%s", f);
+	free(f);
+	cr_assert(kyt_ip_link(ns1, "net1", &(struct kyt_ip_link){ 0 }), "chained DEL touched the device");
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+
+	c.command = "DEL";
+	cr_assert_eq(kyt_cni_run(&c, NULL), 0, "host-device DEL");
+	cJSON_Delete(prev);
+	free(prev_s);
+	free(conf);
+	free(hd);
+}
