@@ -49,9 +49,10 @@ install_node() {
 	# BPF objects (and any other data) keep their layout under the data dir.
 	if [ -d "$src_root$DATA_DIR" ]; then
 		(cd "$src_root$DATA_DIR" && find . -type d) | while read -r d; do
-			mkdir -p "$host_root$DATA_DIR/$d"
+			mkdir -p "$host_root$DATA_DIR/${d#./}"
 		done
 		(cd "$src_root$DATA_DIR" && find . -type f) | while read -r f; do
+			f=${f#./}
 			put "$src_root$DATA_DIR/$f" "$host_root$DATA_DIR/$(dirname "$f")" 0644
 		done
 	fi

@@ -209,6 +209,19 @@ def check_cni_config(a, conf, what, dp_resources):
     if conf.get("type") != "kyborg":
         return
     check("stateDir" not in conf, "%s: stateDir is left to the default" % what)
+    # A BPF object is named by its path on the node: the image's data dir,
+    # where the install init container puts what `cmake --install` installs.
+    for i, prog in enumerate(conf.get("bpf", [])):
+        obj = prog.get("object", "")
+        where = "%s: bpf[%d].object %s" % (what, i, obj)
+        if not check(obj.startswith(a.image_data_dir + "/"), "%s is under the node's data dir %s" % (
+                where, a.image_data_dir)):
+            continue
+        built = a.install_root + a.data_dir + obj[len(a.image_data_dir):]
+        if check(os.path.isfile(built), "%s is installed by the build" % where):
+            with open(built, "rb") as f:
+                check(prog.get("program", "").encode() + b"\0" in f.read(),
+                      "%s holds program %s" % (where, prog.get("program")))
     with tempfile.TemporaryDirectory() as scratch:
         rc, out = cni_status(a, conf, scratch)
         check(rc == 0, "%s: the kyborg binary accepts it (CNI STATUS)%s" % (what, "" if rc == 0 else ": " + out))
@@ -284,17 +297,21 @@ def check_status_really_parses(a):
     check(r.returncode != 0, "kyborg-device-plugin --check-config refuses a bad config")
 
 
+def install_build(a, dest):
+    """The build installed as into the image: DESTDIR=dest, prefix /usr."""
+    r = subprocess.run(["cmake", "--install", a.build, "--prefix", "/usr"], capture_output=True, text=True,
+                       env=dict(os.environ, DESTDIR=dest))
+    if not check(r.returncode == 0, "cmake --install of the build into an image root"):
+        print(r.stderr)
+        return False
+    return True
+
+
 def check_installer(root, a):
     """manifests/kyborg-node.sh install, from a DESTDIR install of the build
     into a fake host: files land with their modes and no temp file is left."""
     with tempfile.TemporaryDirectory() as tmp:
-        src, host = os.path.join(tmp, "image"), os.path.join(tmp, "host")
-        env = dict(os.environ, DESTDIR=src)
-        r = subprocess.run(["cmake", "--install", a.build, "--prefix", "/usr"], capture_output=True, text=True,
-                           env=env)
-        if not check(r.returncode == 0, "cmake --install of the build into an image root"):
-            print(r.stderr)
-            return
+        src, host = a.install_root, os.path.join(tmp, "host")
         os.makedirs(host + a.cni_bin_dir)
         with open(host + a.cni_bin_dir + "/kyborg", "w") as f:
             f.write("old")
@@ -334,12 +351,16 @@ def main():
     if a.data_dir.startswith(a.prefix.rstrip("/") + "/"):
         a.image_data_dir = "/usr" + a.data_dir[len(a.prefix.rstrip("/")):]
     root = a.source
-    docs = load_all(root)
-    check_kustomizations(root, docs)
-    dp_config = check_daemonset(root, a, docs)
-    check_status_really_parses(a)
-    check_networks(root, a, docs, dp_config)
-    check_installer(root, a)
+    with tempfile.TemporaryDirectory() as image:
+        a.install_root = image
+        if not install_build(a, image):
+            return 1
+        docs = load_all(root)
+        check_kustomizations(root, docs)
+        dp_config = check_daemonset(root, a, docs)
+        check_status_really_parses(a)
+        check_networks(root, a, docs, dp_config)
+        check_installer(root, a)
     if FAILURES:
         print("\n%d checks failed:\n  %s" % (len(FAILURES), "\n  ".join(FAILURES)))
         return 1
