@@ -200,6 +200,9 @@ def cni_status(a, conf, scratch):
     scratch dir, it changes nothing on the node."""
     conf = copy.deepcopy(conf)
     conf["stateDir"] = scratch
+    # STATUS came with CNI 1.1.0; the config's fields parse the same in every
+    # version (a conflist may say 1.0.0 for plugins that know no newer one).
+    conf["cniVersion"] = "1.1.0"
     env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": "STATUS", "CNI_PATH": a.cni_path}
     r = subprocess.run([a.cni], input=json.dumps(conf), capture_output=True, text=True, env=env)
     return r.returncode, (r.stdout + r.stderr).strip()
