@@ -61,7 +61,8 @@ echo "build-image: built $TAG in $((SECONDS - t1)) s"
 # vfs storage keeps a full copy per layer: drop what no tag names.
 buildah rmi --prune >/dev/null 2>&1 || true
 
-# The image works: every binary starts, and the helper installs the plugin.
+# The image works: every binary starts, the helper installs the plugin and
+# the BPF objects, and libbpf is there for the plugin to load.
 c=$(buildah from --pull=never "$TAG")
 ctrs+=("$c")
 buildah run "$c" -- /usr/bin/kyborg-device-plugin --version
@@ -70,5 +71,9 @@ buildah run --env CNI_COMMAND=VERSION "$c" -- /opt/cni/bin/kyborg </dev/null
 mkdir -p "$tmp/host"
 buildah run -v "$tmp/host:/host" "$c" -- /usr/libexec/kyborg/kyborg-node install / /host
 test -x "$tmp/host/opt/cni/bin/kyborg"
+test -f "$tmp/host/usr/share/kyborg/bpf/kyborg_antispoof.bpf.o"
+test -f "$tmp/host/usr/share/kyborg/bpf/kyborg_counters.bpf.o"
+# The CNI plugin loads libbpf only when a config has programs (dlopen).
+buildah run "$c" -- /sbin/ldconfig -p | grep -q "libbpf[.]so[.]1 "
 buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$TAG"
 echo "build-image: OK, $TAG in $((SECONDS - t0)) s"
