@@ -341,6 +341,34 @@ def check_installer(root, a):
               "the installer writes a temp name in the target dir and renames it (atomic on one filesystem)")
 
 
+def check_helper_verbs(root):
+    """kyborg-node alive and apply-profile. kyborgctl is a stand-in script
+    here (exit status as given), as the node's devices cannot be applied to."""
+    import socket
+    helper = os.path.join(root, "manifests", "kyborg-node.sh")
+    with tempfile.TemporaryDirectory() as tmp:
+        def run(*args, status=None):
+            env = dict(os.environ, PATH=tmp + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+            if status is not None:
+                with open(os.path.join(tmp, "kyborgctl"), "w") as f:
+                    f.write("#!/bin/sh\nexit %d\n" % status)
+                os.chmod(os.path.join(tmp, "kyborgctl"), 0o755)
+            return subprocess.run(["sh", helper] + list(args), capture_output=True, text=True, env=env).returncode
+        plugins = os.path.join(tmp, "plugins")
+        os.makedirs(plugins)
+        check(run("alive", plugins) != 0, "kyborg-node alive fails while no kyborg socket serves")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(os.path.join(plugins, "kyborg-kyborg.io_gpu.sock"))
+        check(run("alive", plugins) == 0, "kyborg-node alive passes once a kyborg socket serves")
+        s.close()
+        profile = os.path.join(tmp, "node-profile.json")
+        check(run("apply-profile", profile, status=1) == 0, "apply-profile without a profile does nothing")
+        with open(profile, "w") as f:
+            f.write("{}")
+        check(run("apply-profile", profile, status=3) == 0, "apply-profile: kyborgctl's 'changed' (3) is success")
+        check(run("apply-profile", profile, status=4) == 4, "apply-profile: kyborgctl's 'refused' (4) fails the pod")
+
+
 def main():
     ap = argparse.ArgumentParser()
     for opt in ("--source", "--build", "--dp", "--cni", "--cni-bin-dir", "--data-dir"):
@@ -364,6 +392,7 @@ def main():
         check_status_really_parses(a)
         check_networks(root, a, docs, dp_config)
         check_installer(root, a)
+        check_helper_verbs(root)
     if FAILURES:
         print("\n%d checks failed:\n  %s" % (len(FAILURES), "\n  ".join(FAILURES)))
         return 1
