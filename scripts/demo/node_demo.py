@@ -48,6 +48,7 @@ class Demo:
         self.cni = os.path.join(self.build, "cni", "kyborg")
         self.dp = os.path.join(self.build, "deviceplugin", "kyborg-device-plugin")
         self.bpf_objs = os.path.join(self.build, "examples", "bpf")
+        self.mounted_bpffs = False
         self.desc = os.path.join(self.build, "deviceplugin", "dpapi", "api.desc")
         self.tag = "kyd%d" % (os.getpid() % 100000)
         # Unique per run, so that two demos (the test in two builds) never
@@ -274,7 +275,7 @@ class Demo:
     def bpf_probe(self):
         """Whether this build's CNI has per-pod BPF programs: their objects are
         built, and the plugin's own parser accepts the `bpf` field."""
-        objs = {n: os.path.join(self.build, "examples", "bpf", n + ".bpf.o")
+        objs = {n: os.path.join(self.bpf_objs, n + ".bpf.o")
                 for n in ("kyborg_antispoof", "kyborg_counters")}
         missing = [p for p in objs.values() if not os.path.exists(p)]
         if missing:
@@ -289,6 +290,14 @@ class Demo:
         r = subprocess.run([self.cni], input=json.dumps(conf), capture_output=True, text=True, env=env)
         if r.returncode != 0:
             return None, "this build's kyborg refuses the bpf field: " + r.stdout.strip().replace("\n", " ")
+        with open("/proc/self/mounts") as f:
+            bpffs = any(l.split()[1:3] == ["/sys/fs/bpf", "bpf"] for l in f)
+        if not bpffs:
+            # systemd mounts it at boot; a machine without it gets it for the
+            # demo's length only.
+            self.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"])
+            self.mounted_bpffs = True
+            self.say("bpffs", "mounted at /sys/fs/bpf for the demo (it was not); unmounted at the end")
         return bpf, None
 
     def bpf_conf(self):
@@ -475,6 +484,8 @@ class Demo:
         for l in self.links:
             subprocess.run(["ip", "link", "del", l], capture_output=True)
         shutil.rmtree(os.path.join(BPF_DIR, self.net), ignore_errors=True)
+        if self.mounted_bpffs:
+            subprocess.run(["umount", "/sys/fs/bpf"], capture_output=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def leftovers(self):
