@@ -28,13 +28,46 @@ import tempfile
 import yaml
 
 FAILURES = []
+QUIET = [False]
 
 
 def check(ok, what):
-    print("%s: %s" % ("ok" if ok else "FAIL", what), flush=True)
+    if not QUIET[0]:
+        print("%s: %s" % ("ok" if ok else "FAIL", what), flush=True)
     if not ok:
         FAILURES.append(what)
     return ok
+
+
+def failures_of(fn, *args):
+    """The checks that fn fails, kept out of the verdict: for proving that
+    the checks above can fail."""
+    n = len(FAILURES)
+    QUIET[0] = True
+    try:
+        fn(*args)
+    finally:
+        QUIET[0] = False
+    found = FAILURES[n:]
+    del FAILURES[n:]
+    return found
+
+
+def check_checks_can_fail(rel, spec):
+    bad = copy.deepcopy(spec)
+    dp = [c for c in bad["containers"] if c["name"] == "device-plugin"][0]
+    dp["securityContext"]["privileged"] = True
+    dp["securityContext"]["capabilities"]["add"].append("CAP_SYS_ADMIN")
+    del dp["resources"]["limits"]
+    found = failures_of(check_security, rel, bad)
+    check(len(found) == 3, "the security checks catch privileged, a CAP_-prefixed name and missing limits (%d)"
+          % len(found))
+    for v in bad["volumes"]:
+        if v["name"] == "device-plugins":
+            v["hostPath"]["path"] = "/var/lib/kubelet/plugins"
+    found = failures_of(check_host_mount, rel, mounts_of(bad, dp), "/var/lib/kubelet/device-plugins",
+                        "/var/lib/kubelet/device-plugins")
+    check(len(found) == 1, "the path checks catch a mount from another host path")
 
 
 def c_default(path, name):
@@ -127,6 +160,7 @@ def check_daemonset(root, a, docs):
     rel, ds = dss[0]
     spec = ds["spec"]["template"]["spec"]
     check_security(rel, spec)
+    check_checks_can_fail(rel, spec)
     check(bool(spec.get("tolerations")), "%s tolerates accelerator nodes' taints" % rel)
     check(bool(spec.get("nodeSelector")), "%s has a node selector to change" % rel)
     check(spec.get("serviceAccountName") in [d["metadata"]["name"] for _, d in objects(docs, "ServiceAccount")],
@@ -143,9 +177,13 @@ def check_daemonset(root, a, docs):
     check(os.path.basename(argv[0]) == "kyborg-device-plugin", "%s runs kyborg-device-plugin" % rel)
     dp_h = os.path.join(root, "deviceplugin", "dp.h")
     mounts = mounts_of(spec, dp)
-    for opt, define in (("--plugin-dir", "DP_DEFAULT_PLUGIN_DIR"), ("--cdi-dir", "DP_DEFAULT_CDI_DIR"),
-                        ("--devinfo-dir", "DP_DEFAULT_DEVINFO_DIR"), ("--state-dir", "DP_DEFAULT_STATE_DIR")):
-        default = c_default(dp_h, define)
+    # Every directory the plugin has a default for (DP_DEFAULT_<X>_DIR, option
+    # --<x>-dir): a new one in dp.h is checked without a change here.
+    with open(dp_h) as f:
+        dirs = re.findall(r'#define\s+DP_DEFAULT_(\w+)_DIR\s+"([^"]+)"', f.read())
+    check(len(dirs) >= 4, "%s: the device plugin's default directories are read from dp.h: %d" % (rel, len(dirs)))
+    for name, default in dirs:
+        opt = "--%s-dir" % name.lower().replace("_", "-")
         if opt in argv:
             check(argv[argv.index(opt) + 1] == default, "%s: %s is the default %s" % (rel, opt, default))
         check_host_mount(rel + " device-plugin", mounts, default, default)
