@@ -161,6 +161,8 @@ def check_daemonset(root, a, docs):
     spec = ds["spec"]["template"]["spec"]
     check_security(rel, spec)
     check_checks_can_fail(rel, spec)
+    check(spec.get("securityContext", {}).get("seccompProfile", {}).get("type") == "RuntimeDefault",
+          "%s: the pod runs under the runtime's default seccomp profile" % rel)
     check(bool(spec.get("tolerations")), "%s tolerates accelerator nodes' taints" % rel)
     check(bool(spec.get("nodeSelector")), "%s has a node selector to change" % rel)
     check(spec.get("serviceAccountName") in [d["metadata"]["name"] for _, d in objects(docs, "ServiceAccount")],
