@@ -105,6 +105,20 @@ def check_kustomizations(root, docs):
         base = os.path.dirname(os.path.join(root, rel))
         for r in ds[0].get("resources", []):
             check(os.path.exists(os.path.join(base, r)), "%s: resource %s exists" % (rel, r))
+        for gen in ds[0].get("configMapGenerator", []):
+            for f in gen.get("files", []):
+                path = os.path.join(base, f.split("=")[-1])
+                if check(os.path.isfile(path), "%s: %s's file %s exists" % (rel, gen["name"], f)) and \
+                        path.endswith(".json"):
+                    try:
+                        with open(path) as fh:
+                            json.load(fh)
+                        check(True, "%s: %s is JSON" % (rel, f))
+                    except ValueError as e:
+                        check(False, "%s: %s is JSON: %s" % (rel, f, e))
+            ds_cms = [v.get("configMap", {}).get("name") for _, d in objects(docs, "DaemonSet", "manifests/")
+                      for v in d["spec"]["template"]["spec"].get("volumes", [])]
+            check(gen["name"] in ds_cms, "%s: the DaemonSet mounts the generated ConfigMap %s" % (rel, gen["name"]))
     listed = docs.get("manifests/kustomization.yaml", [{}])[0].get("resources", [])
     for rel in docs:
         d = os.path.dirname(rel)
@@ -223,6 +237,12 @@ def check_daemonset(root, a, docs):
         vol = mounts_of(spec, prof)
         check(any(v.get("configMap", {}).get("optional") is True for v, _ in vol.values()),
               "%s: the node-profile ConfigMap is optional" % rel)
+        path = (prof.get("command", []) + prof.get("args", []))[-1]
+        mp = os.path.dirname(path)
+        check(mp in vol and "configMap" in vol[mp][0],
+              "%s: apply-profile reads %s from the ConfigMap mounted at %s" % (rel, path, mp))
+        gen = os.path.join(root, "manifests", "node-profile", os.path.basename(path))
+        check(os.path.isfile(gen), "%s: manifests/node-profile/ generates the key %s" % (rel, os.path.basename(path)))
     return json.loads(config) if config else None
 
 
