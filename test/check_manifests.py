@@ -12,7 +12,7 @@ pointed at a scratch directory so that nothing on the node changes; the
 node helper installs the CNI binary and the BPF objects atomically.
 
 Usage: check_manifests.py --source DIR --build DIR --dp BIN --cni BIN
-       --cni-bin-dir DIR --data-dir DIR [--prefix DIR]
+       --kyborgctl BIN --cni-bin-dir DIR --data-dir DIR [--prefix DIR]
 Runs with /usr/bin/python3 and Debian's python3-yaml."""
 import argparse
 import copy
@@ -429,11 +429,26 @@ def check_helper_verbs(root):
         check(run("apply-profile", profile, status=4) == 4, "apply-profile: kyborgctl's 'refused' (4) fails the pod")
 
 
+def check_node_profile(root, a):
+    """The node profile passes kyborgctl's own parser: `plan` changes
+    nothing; 0 (nothing to change) and 3 (changes to make) both mean the
+    profile was understood. Skipped, saying so, where kyborgctl has no plan."""
+    path = os.path.join(root, "manifests", "node-profile", "node-profile.json")
+    help_text = subprocess.run([a.kyborgctl, "--help"], capture_output=True, text=True).stdout
+    if not re.search(r"^\s+plan\b", help_text, re.M):
+        print("skip: this kyborgctl has no plan: manifests/node-profile/node-profile.json not checked by it")
+        return
+    r = subprocess.run([a.kyborgctl, "plan", "-f", path], capture_output=True, text=True)
+    check(r.returncode in (0, 3), "kyborgctl plan accepts manifests/node-profile/node-profile.json (exit %d)%s" % (
+        r.returncode, "" if r.returncode in (0, 3) else ": " + (r.stdout + r.stderr).strip()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     for opt in ("--source", "--build", "--dp", "--cni", "--cni-bin-dir", "--data-dir"):
         ap.add_argument(opt, required=True)
     ap.add_argument("--prefix", default="/usr/local", help="the build's CMAKE_INSTALL_PREFIX")
+    ap.add_argument("--kyborgctl", required=True)
     ap.add_argument("--cni-path", default="/usr/lib/cni")
     a = ap.parse_args()
     # The image (Containerfile) is built with prefix /usr: its data dir is
@@ -453,6 +468,7 @@ def main():
         check_networks(root, a, docs, dp_config)
         check_installer(root, a)
         check_helper_verbs(root)
+        check_node_profile(root, a)
     if FAILURES:
         print("\n%d checks failed:\n  %s" % (len(FAILURES), "\n  ".join(FAILURES)))
         return 1
