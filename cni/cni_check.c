@@ -103,17 +103,23 @@ static int check_vf(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **er
 {
 	int ret;
 	const cJSON *saved = cJSON_GetObjectItemCaseSensitive(r->rec, "vfSaved");
-	if (r->dev.is_vf && saved) {
-		struct ky_vf_config now;
-		struct ky_vf_config want_vf = c->conf.vf;
-		if ((ret = ky_vf_get(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &now, err)) < 0)
-			return ky_cni_fail(c, KY_CNI_E_CHECK, err, ky_error_prefix(err, "VF settings unreadable"));
-		if ((want_vf.mask & KY_VF_VLAN) && (now.vlan != want_vf.vlan || now.qos != want_vf.qos))
-			return drift(c, err, "VF vlan/qos changed on %s%s", r->dev.pf, "");
-		if ((want_vf.mask & KY_VF_SPOOFCHK) && now.spoofchk != want_vf.spoofchk)
-			return drift(c, err, "VF spoofchk changed on %s%s", r->dev.pf, "");
-		if ((want_vf.mask & KY_VF_TRUST) && now.trust != want_vf.trust)
-			return drift(c, err, "VF trust changed on %s%s", r->dev.pf, "");
+	if (!r->dev.is_vf || !saved)
+		return 0;
+	struct ky_vf_config now, want = c->conf.vf;
+	/* As ADD does: a VF's "mac" is set on its PF too. */
+	if (c->conf.has_mac) {
+		want.mask |= KY_VF_MAC;
+		memcpy(want.mac, c->conf.mac, 6);
+	}
+	if ((ret = ky_vf_get(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &now, err)) < 0)
+		return ky_cni_fail(c, KY_CNI_E_CHECK, err, ky_error_prefix(err, "VF settings unreadable"));
+	char have[KY_VF_TEXT_LEN], set[KY_VF_TEXT_LEN];
+	/* A field the driver does not report cannot be checked. */
+	const char *field = ky_vf_config_diff(&now, &want, want.mask & now.mask, NULL, have, set);
+	if (field) {
+		c->code = KY_CNI_E_CHECK;
+		return ky_error_set(err, EUCLEAN, "VF %d of %s: %s is %s, ADD set %s", r->dev.vf_index, r->dev.pf,
+				    field, have, set);
 	}
 	return 0;
 }

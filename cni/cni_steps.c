@@ -175,6 +175,18 @@ static int undo_vf(struct ky_cni_run *r, struct ky_error **err)
 	if (!r->dev.is_vf || vf_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "vfSaved"), &prev) < 0 ||
 	    !prev.mask)
 		return 0; /* killed before anything was changed */
+	/* Only what differs is set back. rtnetlink applies a request's VF
+	 * fields one by one and stops at the first the driver refuses: a
+	 * refused field was never changed, and asking for it again would
+	 * refuse the whole restore. */
+	struct ky_vf_config now;
+	unsigned differ;
+	if (ky_vf_get(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &now, NULL) == 0) {
+		ky_vf_config_diff(&prev, &now, prev.mask & now.mask, &differ, NULL, NULL);
+		prev.mask &= differ | ~now.mask;
+		if (!prev.mask)
+			return 0;
+	}
 	int ret = ky_vf_set(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &prev, err);
 	if (ret == -ENODEV)
 		return 0; /* the PF or its VFs are gone: nothing left to restore */

@@ -129,6 +129,63 @@ Test(netlink_vf, rate_with_no_max_is_valid)
 	cr_assert_eq(ky_vf_config_check(&c, NULL), 0);
 }
 
+/* Each field differing alone is named as the CNI config names it, with
+ * both values; only the fields in the mask count. */
+Test(netlink_vf, a_diff_names_the_first_differing_field_and_every_group)
+{
+	const struct ky_vf_config base = {
+		.mask = KY_VF_MAC | KY_VF_VLAN | KY_VF_RATE | KY_VF_SPOOFCHK | KY_VF_TRUST | KY_VF_LINK_STATE,
+		.mac = { 0x02, 0, 0, 0, 0, 1 }, .vlan = 100, .qos = 5, .vlan_proto = ETH_P_8021AD,
+		.min_tx_rate = 10, .max_tx_rate = 1000, .spoofchk = false, .trust = false,
+		.link_state = KY_VF_LINK_STATE_DISABLE,
+	};
+	const unsigned all = base.mask;
+	unsigned groups = 1;
+	cr_assert_null(ky_vf_config_diff(&base, &base, all, &groups, NULL, NULL));
+	cr_assert_eq(groups, 0);
+
+	struct {
+		const char *field, *a, *b;
+		unsigned group;
+		struct ky_vf_config other;
+	} cases[9];
+	cases[0] = (typeof(cases[0])){ "mac", "02:00:00:00:00:01", "02:00:00:00:00:09", KY_VF_MAC, base };
+	cases[0].other.mac[5] = 9;
+	cases[1] = (typeof(cases[1])){ "vlan", "100", "7", KY_VF_VLAN, base };
+	cases[1].other.vlan = 7;
+	cases[2] = (typeof(cases[2])){ "vlanQoS", "5", "2", KY_VF_VLAN, base };
+	cases[2].other.qos = 2;
+	cases[3] = (typeof(cases[3])){ "vlanProto", "802.1ad", "802.1q", KY_VF_VLAN, base };
+	cases[3].other.vlan_proto = ETH_P_8021Q;
+	cases[4] = (typeof(cases[4])){ "spoofchk", "off", "on", KY_VF_SPOOFCHK, base };
+	cases[4].other.spoofchk = true;
+	cases[5] = (typeof(cases[5])){ "trust", "off", "on", KY_VF_TRUST, base };
+	cases[5].other.trust = true;
+	cases[6] = (typeof(cases[6])){ "link_state", "disable", "auto", KY_VF_LINK_STATE, base };
+	cases[6].other.link_state = KY_VF_LINK_STATE_AUTO;
+	cases[7] = (typeof(cases[7])){ "min_tx_rate", "10", "20", KY_VF_RATE, base };
+	cases[7].other.min_tx_rate = 20;
+	cases[8] = (typeof(cases[8])){ "max_tx_rate", "1000", "900", KY_VF_RATE, base };
+	cases[8].other.max_tx_rate = 900;
+	for (size_t i = 0; i < 9; i++) {
+		char a[KY_VF_TEXT_LEN], b[KY_VF_TEXT_LEN];
+		const char *f = ky_vf_config_diff(&base, &cases[i].other, all, &groups, a, b);
+		cr_assert(f && strcmp(f, cases[i].field) == 0, "case %zu: %s", i, f ? f : "(none)");
+		cr_assert_str_eq(a, cases[i].a, "case %zu", i);
+		cr_assert_str_eq(b, cases[i].b, "case %zu", i);
+		cr_assert_eq(groups, cases[i].group, "case %zu", i);
+		cr_assert_null(ky_vf_config_diff(&base, &cases[i].other, all & ~cases[i].group, &groups, NULL, NULL),
+			       "case %zu: outside the mask", i);
+		cr_assert_eq(groups, 0);
+	}
+
+	struct ky_vf_config two = base;
+	two.trust = true;
+	two.mac[0] = 0x06;
+	cr_assert_str_eq(ky_vf_config_diff(&base, &two, all, &groups, NULL, NULL), "mac");
+	cr_assert_eq(groups, KY_VF_MAC | KY_VF_TRUST);
+}
+
 Test(netlink_vf, names_parse_both_ways)
 {
 	uint16_t p;

@@ -4,9 +4,11 @@
 #include "kyborg/netlink.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
+#include "kyborg/json.h"
 #include "netlink_private.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <linux/if_ether.h>
@@ -76,6 +78,66 @@ int ky_vf_config_check(const struct ky_vf_config *c, struct ky_error **err)
 	if ((c->mask & KY_VF_MAC) && (c->mac[0] & 1))
 		return ky_error_set(err, EINVAL, "mac: a multicast address cannot be a VF's address");
 	return 0;
+}
+
+/* Each field under the name the CNI config gives it, in the group of
+ * KY_VF_* bits it is set with. */
+enum vf_field { F_MAC, F_VLAN, F_QOS, F_PROTO, F_SPOOFCHK, F_TRUST, F_LINK_STATE, F_MIN_RATE, F_MAX_RATE };
+static const struct {
+	const char *name;
+	unsigned group;
+} vf_fields[] = {
+	[F_MAC] = { "mac", KY_VF_MAC },
+	[F_VLAN] = { "vlan", KY_VF_VLAN },
+	[F_QOS] = { "vlanQoS", KY_VF_VLAN },
+	[F_PROTO] = { "vlanProto", KY_VF_VLAN },
+	[F_SPOOFCHK] = { "spoofchk", KY_VF_SPOOFCHK },
+	[F_TRUST] = { "trust", KY_VF_TRUST },
+	[F_LINK_STATE] = { "link_state", KY_VF_LINK_STATE },
+	[F_MIN_RATE] = { "min_tx_rate", KY_VF_RATE },
+	[F_MAX_RATE] = { "max_tx_rate", KY_VF_RATE },
+};
+
+static void field_text(const struct ky_vf_config *c, enum vf_field f, char buf[KY_VF_TEXT_LEN])
+{
+	switch (f) {
+	case F_MAC: ky_format_mac(c->mac, buf); break;
+	case F_VLAN: snprintf(buf, KY_VF_TEXT_LEN, "%u", c->vlan); break;
+	case F_QOS: snprintf(buf, KY_VF_TEXT_LEN, "%u", c->qos); break;
+	case F_PROTO: snprintf(buf, KY_VF_TEXT_LEN, "%s", ky_vf_vlan_proto_name(c->vlan_proto)); break;
+	case F_SPOOFCHK: snprintf(buf, KY_VF_TEXT_LEN, "%s", c->spoofchk ? "on" : "off"); break;
+	case F_TRUST: snprintf(buf, KY_VF_TEXT_LEN, "%s", c->trust ? "on" : "off"); break;
+	case F_LINK_STATE: snprintf(buf, KY_VF_TEXT_LEN, "%s", ky_vf_link_state_name(c->link_state)); break;
+	case F_MIN_RATE: snprintf(buf, KY_VF_TEXT_LEN, "%u", c->min_tx_rate); break;
+	case F_MAX_RATE: snprintf(buf, KY_VF_TEXT_LEN, "%u", c->max_tx_rate); break;
+	}
+}
+
+const char *ky_vf_config_diff(const struct ky_vf_config *a, const struct ky_vf_config *b, unsigned mask,
+			      unsigned *groups, char a_text[KY_VF_TEXT_LEN], char b_text[KY_VF_TEXT_LEN])
+{
+	const char *first = NULL;
+	unsigned differ = 0;
+	for (size_t f = 0; f < KY_ARRAY_SIZE(vf_fields); f++) {
+		if (!(mask & vf_fields[f].group))
+			continue;
+		char ta[KY_VF_TEXT_LEN], tb[KY_VF_TEXT_LEN];
+		field_text(a, (enum vf_field)f, ta);
+		field_text(b, (enum vf_field)f, tb);
+		if (strcmp(ta, tb) == 0)
+			continue;
+		differ |= vf_fields[f].group;
+		if (!first) {
+			first = vf_fields[f].name;
+			if (a_text)
+				memcpy(a_text, ta, KY_VF_TEXT_LEN);
+			if (b_text)
+				memcpy(b_text, tb, KY_VF_TEXT_LEN);
+		}
+	}
+	if (groups)
+		*groups = differ;
+	return first;
 }
 
 int ky_vf_build_set(int pf_ifindex, unsigned vf, const struct ky_vf_config *c, struct nl_msg **out,

@@ -6,6 +6,7 @@
 # killed), 125 when the guest never reported a status.
 # Usage: run.sh [--build DIR] [--timeout SECONDS] [--] COMMAND [ARG...]
 #   The command runs as root in the guest, in the current directory's path.
+#   KTIER_ONLY=SUITE[/TEST] runs only the matching tests (guest-tests.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,8 +48,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Stage 2 runs in the guest as PID 1 on the overlay root; the command's
-# words travel quoted for bash in cmd.sh.
-printf 'exec' >"$share/cmd.sh"
+# words travel quoted for bash in cmd.sh. The guest inherits no environment
+# but KTIER_ONLY, guest-tests.sh's filter.
+: >"$share/cmd.sh"
+if [ -n "${KTIER_ONLY:-}" ]; then
+	printf 'export KTIER_ONLY=%q\n' "$KTIER_ONLY" >>"$share/cmd.sh"
+fi
+printf 'exec' >>"$share/cmd.sh"
 printf ' %q' "$@" >>"$share/cmd.sh"
 echo >>"$share/cmd.sh"
 {

@@ -17,7 +17,10 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **envp = calloc(n + 8, sizeof(char *));
+	size_t extra = 0;
+	while (c->env && c->env[extra])
+		extra++;
+	char **envp = calloc(n + extra + 8, sizeof(char *));
 	char *owned[7] = { 0 };
 	size_t k = 0, o = 0;
 	for (size_t i = 0; i < n; i++)
@@ -28,6 +31,8 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 	for (size_t i = 0; i < 6; i++)
 		if (vals[i] && asprintf(&owned[o], "%s=%s", keys[i], vals[i]) >= 0)
 			envp[k++] = owned[o++];
+	for (size_t i = 0; i < extra; i++)
+		envp[k++] = (char *)c->env[i];
 	char *const argv[] = { "kyborg", NULL };
 	struct ky_exec x = { .path = c->bin, .argv = argv, .envp = envp, .input = c->conf,
 			     .input_len = c->conf ? strlen(c->conf) : 0, .timeout_ms = 60000 };

@@ -11,6 +11,7 @@ struct kyt_cni_call {
 	const char *container_id, *netns, *ifname, *path; /* NULL leaves each out */
 	const char *fault;    /* KYBORG_FAULT, or NULL */
 	const char *conf;     /* stdin */
+	const char *const *env; /* more NAME=VALUE entries, NULL-terminated; or NULL */
 };
 
 /* Runs the plugin with the test's environment plus the CNI variables.

@@ -40,6 +40,15 @@ struct ky_vf_config {
  * field. Pure. */
 int ky_vf_config_check(const struct ky_vf_config *cfg, struct ky_error **err);
 
+/* Where a and b differ among the fields named in mask: returns the first
+ * such field as the CNI config names it ("mac", "vlanQoS", "max_tx_rate"),
+ * NULL when they agree. *groups (may be NULL) gets every KY_VF_* group
+ * with a difference; a_text and b_text (may be NULL) the first field's two
+ * values as text. Pure. */
+#define KY_VF_TEXT_LEN 32
+const char *ky_vf_config_diff(const struct ky_vf_config *a, const struct ky_vf_config *b, unsigned mask,
+			      unsigned *groups, char a_text[KY_VF_TEXT_LEN], char b_text[KY_VF_TEXT_LEN]);
+
 /* Builds the RTM_SETLINK request that applies the fields in cfg->mask to VF
  * `vf` of the PF with `pf_ifindex`. Pure: no socket. */
 int ky_vf_build_set(int pf_ifindex, unsigned vf, const struct ky_vf_config *cfg, struct nl_msg **out,
