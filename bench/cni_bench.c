@@ -3,8 +3,12 @@
  * one run, interleaved, in a private network namespace.
  *   kyborg-bench-cni [--iterations N] [--parallel P] [--rounds R]
  *                    --plugin PATH --floor PATH [--host-device PATH] [--cni-path DIR]
+ *                    [--bpf-dir DIR [--rules]]
  * Prints median and p99 of wall time, CPU time (user+system of the plugin
- * processes) and peak RSS, and the ratios to the targets. Not a test. */
+ * processes) and peak RSS, and the ratios to the targets. With --bpf-dir
+ * (where kyborg_antispoof.bpf.o and kyborg_counters.bpf.o are), also kyborg
+ * with two per-pod programs (and with --rules, on a kernel with cls_flower,
+ * two offload rules), and what they add. Not a test. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,12 +34,13 @@ struct bcase {
 	const char *label;
 	enum kind kind;
 	bool ipam;
+	int extras; /* 0: none; 1: two BPF programs; 2: and two flower rules */
 	struct sample *s;
 	size_t n;
 };
 
 static struct {
-	const char *plugin, *floor, *hostdev, *cni_path;
+	const char *plugin, *floor, *hostdev, *cni_path, *bpf_dir;
 	char tmp[64];
 	char netns[32][32];
 	int n_netns;
@@ -107,7 +112,7 @@ static int reap(pid_t pid, struct sample *s)
 struct call {
 	char *argv[8];
 	char *envp[8];
-	char input[1024];
+	char input[2048];
 	char buf[8][160];
 };
 
@@ -142,11 +147,22 @@ static void prepare(struct call *c, const struct bcase *bc, bool add, const char
 			 ",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/ipam-%s\","
 			 "\"ranges\":[[{\"subnet\":\"10.250.0.0/16\"}]]}",
 			 g.tmp, bc->kind == KYBORG ? "ky" : "hd");
+	char extras[1024] = "";
+	if (bc->extras)
+		snprintf(extras, sizeof(extras),
+			 ",\"bpf\":[{\"object\":\"%s/kyborg_antispoof.bpf.o\",\"program\":\"kyborg_antispoof\","
+			 "\"attach\":\"tc-egress\"},{\"object\":\"%s/kyborg_counters.bpf.o\","
+			 "\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"}]%s",
+			 g.bpf_dir, g.bpf_dir,
+			 bc->extras < 2 ? "" :
+			 ",\"offload\":[{\"direction\":\"ingress\",\"match\":{\"proto\":\"ip\",\"ipProto\":\"tcp\","
+			 "\"dstPort\":9},\"action\":\"drop\",\"hw\":\"never\"},{\"direction\":\"egress\","
+			 "\"match\":{\"proto\":\"ip\",\"dst\":\"192.0.2.0/24\"},\"action\":\"drop\",\"hw\":\"never\"}]");
 	if (bc->kind == KYBORG)
 		snprintf(c->input, sizeof(c->input),
-			 "{\"cniVersion\":\"1.0.0\",\"name\":\"kybench\",\"type\":\"kyborg\",\"device\":\"%s\","
-			 "\"stateDir\":\"%s/state\"%s}",
-			 veth, g.tmp, ipam);
+			 "{\"cniVersion\":\"1.0.0\",\"name\":\"kybench%d\",\"type\":\"kyborg\",\"device\":\"%s\","
+			 "\"stateDir\":\"%s/state\"%s%s}",
+			 (int)getpid(), veth, g.tmp, ipam, extras);
 	else
 		snprintf(c->input, sizeof(c->input),
 			 "{\"cniVersion\":\"1.0.0\",\"name\":\"kybench\",\"type\":\"host-device\",\"device\":\"%s\"%s}",
@@ -270,11 +286,13 @@ static void parallel(const struct bcase *bc, int pods, int rounds, double *add_m
 int main(int argc, char **argv)
 {
 	int iterations = 200, pods = 32, rounds = 5;
+	bool rules = false;
 	static const struct option opts[] = {
 		{ "iterations", required_argument, 0, 'n' }, { "parallel", required_argument, 0, 'p' },
 		{ "rounds", required_argument, 0, 'r' },     { "plugin", required_argument, 0, 'k' },
 		{ "floor", required_argument, 0, 'f' },      { "host-device", required_argument, 0, 'h' },
-		{ "cni-path", required_argument, 0, 'c' },   { 0, 0, 0, 0 },
+		{ "cni-path", required_argument, 0, 'c' },   { "bpf-dir", required_argument, 0, 'b' },
+		{ "rules", no_argument, 0, 'R' },            { 0, 0, 0, 0 },
 	};
 	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (o) {
@@ -285,6 +303,8 @@ int main(int argc, char **argv)
 		case 'f': g.floor = optarg; break;
 		case 'h': g.hostdev = optarg; break;
 		case 'c': g.cni_path = optarg; break;
+		case 'b': g.bpf_dir = optarg; break;
+		case 'R': rules = true; break;
 		default: return 2;
 		}
 	}
@@ -311,13 +331,16 @@ int main(int argc, char **argv)
 		add_netns();
 
 	struct bcase cases[] = {
-		{ "floor (kernel work only)", FLOOR, false, NULL, 0 },
-		{ "kyborg", KYBORG, false, NULL, 0 },
-		{ "host-device", HOSTDEV, false, NULL, 0 },
-		{ "kyborg + host-local", KYBORG, true, NULL, 0 },
-		{ "host-device + host-local", HOSTDEV, true, NULL, 0 },
+		{ "floor (kernel work only)", FLOOR, false, 0, NULL, 0 },
+		{ "kyborg", KYBORG, false, 0, NULL, 0 },
+		{ "host-device", HOSTDEV, false, 0, NULL, 0 },
+		{ "kyborg + host-local", KYBORG, true, 0, NULL, 0 },
+		{ "host-device + host-local", HOSTDEV, true, 0, NULL, 0 },
+		{ "kyborg + 2 programs", KYBORG, false, 1, NULL, 0 },
+		{ "kyborg + 2 progs + 2 rules", KYBORG, false, 2, NULL, 0 },
 	};
-	const size_t nc = sizeof(cases) / sizeof(cases[0]);
+	/* The BPF cases only with --bpf-dir, the rules only with --rules. */
+	const size_t nc = !g.bpf_dir ? 5 : rules ? 7 : 6;
 	char veth[nc][16];
 	for (size_t c = 0; c < nc; c++) {
 		char peer[16];
@@ -344,7 +367,7 @@ int main(int argc, char **argv)
 	printf("ADD+DEL of one veth into a netns, %d iterations (two processes per iteration)\n\n", iterations);
 	printf("%-26s %9s %9s %9s %9s %9s %9s\n", "", "wall p50", "wall p99", "cpu p50", "cpu p99", "rss p50", "rss p99");
 	printf("%-26s %9s %9s %9s %9s %9s %9s\n", "", "ms", "ms", "ms", "ms", "MiB", "MiB");
-	struct stats st[5];
+	struct stats st[7];
 	for (size_t c = 0; c < nc; c++) {
 		st[c] = summarize(&cases[c]);
 		printf("%-26s %9.1f %9.1f %9.2f %9.2f %9.2f %9.2f\n", cases[c].label, st[c].wall50, st[c].wall99,
@@ -357,6 +380,10 @@ int main(int argc, char **argv)
 	printf("kyborg wall / host-device wall            %8.2fx\n", st[1].wall50 / st[2].wall50);
 	printf("kyborg cpu / host-device cpu              %8.2fx\n", st[1].cpu50 / st[2].cpu50);
 	printf("kyborg+ipam cpu / host-device+ipam cpu    %8.2fx\n", st[3].cpu50 / st[4].cpu50);
+	for (size_t c = 5; c < nc; c++)
+		printf("%s adds: wall p50 %+.2f ms, p99 %+.2f ms; cpu p50 %+.2f ms, p99 %+.2f ms; rss p50 %+.2f MiB\n",
+		       cases[c].label, st[c].wall50 - st[1].wall50, st[c].wall99 - st[1].wall99, st[c].cpu50 - st[1].cpu50,
+		       st[c].cpu99 - st[1].cpu99, st[c].rss50 - st[1].rss50);
 
 	for (int p = 0; p < pods; p++) {
 		char a[16], b[16];

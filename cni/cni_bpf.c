@@ -8,10 +8,11 @@
  * belongs. It runs before the packet leaves the pod netns, so a spoofed
  * packet never reaches the host side of a veth nor the VF's wire.
  *
- * What ADD attached is recorded, one journal write per program or rule as
- * soon as the kernel has it, with the ids the kernel gave (program id, tc
- * handle and priority): undo and CHECK look at exactly those, and leave
- * alone whatever else is on the same hooks. Programs and maps are pinned
+ * Each program's id and place (tc handle and priority, chosen by us among
+ * the free ones; XDP mode) is recorded before the first attach, in one
+ * journal write; each offload rule, whose handle and priority the kernel
+ * chooses, as soon as the kernel has it. Undo and CHECK look at exactly
+ * those, and leave alone whatever else is on the same hooks. Programs and maps are pinned
  * before they are attached, under KY_BPF_FS/kyborg/<network>/<container
  * id>/<ifname>/<object name>/; undo removes that tree, also when the netns
  * is gone. A clsact qdisc that ADD created goes when the last filter on it
@@ -19,6 +20,7 @@
 #include "cni_private.h"
 #include "kyborg/bpf.h"
 #include "kyborg/error.h"
+#include "kyborg/fault.h"
 #include "kyborg/log.h"
 #include "kyborg/netns.h"
 #include "kyborg/tc_flower.h"
@@ -149,11 +151,43 @@ static int attached_from_json(const cJSON *o, struct ky_bpf_attached *a)
 	return 0;
 }
 
+/* Where our tc programs go: priorities from here up, in the config's
+ * order, so the programs of one hook run in that order (lower runs first),
+ * and before filters at the kernel's default first priority (0xc000). */
+#define KY_CNI_TC_PRIO 0xbf00
+
+static int plan_all(struct attach_ctx *x, struct ky_bpf_attached *planned, struct ky_error **err)
+{
+	const struct ky_cni_conf *conf = &x->r->c->conf;
+	for (size_t i = 0; i < conf->n_bpf; i++) {
+		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
+		uint32_t hint = KY_CNI_TC_PRIO + (uint32_t)i;
+		x->failed_at = i;
+		for (;;) {
+			int ret = ky_bpf_plan(x->objs[i], p->program, p->hook, p->xdp_mode, x->ifindex, hint,
+					      &planned[i], err);
+			if (ret < 0)
+				return ret;
+			/* A place one of ours takes already (planned, not yet
+			 * attached) is not free either. */
+			bool dup = false;
+			for (size_t k = 0; k < i && !dup; k++)
+				dup = p->hook != KY_BPF_XDP && planned[k].hook == p->hook &&
+				      planned[k].priority == planned[i].priority;
+			if (!dup)
+				break;
+			hint = planned[i].priority - 1;
+		}
+	}
+	return 0;
+}
+
 static int attach_in_pod(void *arg, struct ky_error **err)
 {
 	struct attach_ctx *x = arg;
 	struct ky_cni_run *r = x->r;
 	const struct ky_cni_conf *conf = &r->c->conf;
+	struct ky_bpf_attached planned[KY_CNI_MAX_BPF];
 	int ret;
 	bool any_tc = false;
 	for (size_t i = 0; i < conf->n_bpf; i++)
@@ -166,25 +200,32 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 		cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
 		cJSON_AddNumberToObject(r->rec, "clsactIfindex", x->ifindex);
 	}
+	if ((ret = plan_all(x, planned, err)) < 0)
+		return ret;
+	/* Every program's id and place is in the record before the first
+	 * attach: a kill from here on leaves a record that names each one
+	 * (undo detaches what it finds there with that id, nothing else). */
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "bpf");
-	/* The kernel gives a new tc filter a priority before (a number
-	 * lower than) those already on the hook, and runs them in priority
-	 * order: attached last first, the programs of one hook run in the
-	 * config's order. */
-	for (size_t k = conf->n_bpf; k-- > 0;) {
-		size_t i = k;
+	for (size_t i = 0; i < conf->n_bpf; i++)
+		cJSON_AddItemToArray(list, attached_to_json(i, &conf->bpf[i], &planned[i]));
+	if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+		return ret;
+	for (size_t i = 0; i < conf->n_bpf; i++) {
 		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
-		struct ky_bpf_attached a;
 		x->failed_at = i;
-		if ((ret = ky_bpf_attach(x->objs[i], p->program, p->hook, p->xdp_mode, x->ifindex, &a, err)) < 0)
+		if ((ret = ky_bpf_attach(x->objs[i], p->program, &planned[i], err)) < 0)
 			return ret;
-		cJSON_AddItemToArray(list, attached_to_json(i, p, &a));
-		/* Recorded before the next change: a kill from here on
-		 * leaves a record that names this program. */
-		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
-			return ret;
+		if (p->hook == KY_BPF_XDP) {
+			/* The mode the kernel chose, for an "auto" entry. */
+			cJSON *e = cJSON_GetArrayItem(list, (int)i);
+			cJSON_DeleteItemFromObjectCaseSensitive(e, "xdpFlags");
+			cJSON_AddNumberToObject(e, "xdpFlags", planned[i].xdp_flags);
+		}
 		ky_info("bpf-attached", "container=%s ifname=%s program=%s attach=%s prog_id=%u", r->container_id,
-			r->ifname, p->program, ky_bpf_hook_names[p->hook], a.prog_id);
+			r->ifname, p->program, ky_bpf_hook_names[p->hook], planned[i].prog_id);
+		char fault[48];
+		snprintf(fault, sizeof(fault), "bpf-attached-%zu", i);
+		ky_fault_point(fault);
 	}
 	return 0;
 }
@@ -286,6 +327,37 @@ static void rmdir_parents(const struct ky_cni_run *r)
 			rmdir(dir);
 }
 
+/* XDP stays on a device that leaves a netns (tc's qdiscs do not): a
+ * physical device our ADD moved into the pod, found back in the host
+ * because the pod netns died or someone moved it, has its program taken
+ * off there. A chained attachment's device is another plugin's to find. */
+static int detach_xdp_in_host(struct ky_cni_run *r, struct ky_error **err)
+{
+	const cJSON *e;
+	bool any = false;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->rec, "bpf"))
+		any |= ky_cni_rec_str(e, "attach") && strcmp(ky_cni_rec_str(e, "attach"), "xdp") == 0;
+	if (!any || r->dev.chained || !r->dev.has_netdev)
+		return 0;
+	enum ky_cni_where where;
+	struct ky_link link;
+	int ret = ky_cni_dev_locate(r, &where, &link, err);
+	if (ret < 0 || where != KY_CNI_IN_HOST)
+		return ret;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->rec, "bpf"))
+	{
+		struct ky_bpf_attached a;
+		if (attached_from_json(e, &a) < 0 || a.hook != KY_BPF_XDP)
+			continue;
+		a.ifindex = link.ifindex;
+		if ((ret = ky_bpf_detach(&a, err)) < 0)
+			return ky_error_prefix(err, "detach XDP from %s in the host", link.name);
+		if (ret > 0)
+			ky_info("bpf-detached-in-host", "device=%s prog_id=%u", link.name, a.prog_id);
+	}
+	return 0;
+}
+
 int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = 0;
@@ -300,7 +372,9 @@ int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
 	}
 	/* With the netns gone, its interfaces went with it or left it (a
 	 * physical device comes back to the host, its qdiscs torn down on
-	 * the way): only the pins are left to remove. */
+	 * the way, its XDP program not). */
+	if ((ret = detach_xdp_in_host(r, err)) < 0)
+		return ret;
 	if (pin_dir(r, 0, dir, sizeof(dir)) == 0 && (ret = ky_bpf_unpin(dir, err)) < 0)
 		return ret;
 	rmdir_parents(r);

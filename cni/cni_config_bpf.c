@@ -157,9 +157,7 @@ static int parse_rule(const struct ky_jnode *e, struct ky_flower_rule *fr, struc
 	    (r = ky_json_u32(&pol, "burstKB", KY_JSON_REQUIRED, 1, 4000000, &fr->burst_kb, err)) < 0)
 		return r;
 	fr->action = KY_FLOWER_POLICE;
-	/* Refused here, before ADD changes anything: the kernel's police
-	 * action wants a rate table that we do not build yet. */
-	return ky_json_error(&pol, err, "the police action is not supported yet (use drop or pass)");
+	return 0;
 }
 
 int ky_cni_conf_parse_bpf(const struct ky_jnode *root, struct ky_cni_conf *c, struct ky_error **err)

@@ -343,6 +343,10 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		r->vf.mask |= KY_VF_MAC;
 		memcpy(r->vf.mac, c->conf.mac, 6);
 	}
+	if (!r->dev.has_netdev && (c->conf.n_bpf || c->conf.n_offload))
+		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
+			    ky_error_set(err, EINVAL, "%s: VF %s has no netdev (userspace driver) to attach to",
+					 c->conf.n_bpf ? "bpf" : "offload", r->dev.pci));
 	if (!r->dev.has_netdev && c->conf.mtu)
 		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
 			    ky_error_set(err, EINVAL, "mtu: VF %s has no netdev (userspace driver) to set it on",

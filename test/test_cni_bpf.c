@@ -370,6 +370,64 @@ Test(cni_bpf, del_after_the_netns_is_gone_unpins)
 	free(conf);
 }
 
+/* A plugin killed (KYBORG_FAULT) between its two attaches, or right after
+ * both: the record names every program before the first attach, and DEL
+ * takes away whatever of them is there. */
+Test(cni_bpf, killed_while_attaching_then_del_leaves_nothing)
+{
+	static const char *const faults[] = { "bpf-attached-0", "add-after-bpf" };
+	for (int f = 0; f < 2; f++) {
+		char *before = kyt_node_snapshot(state_dir, ipam_dir);
+		char *conf = conf_for(dev, 92, counters_both, NULL);
+		struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "pod1",
+					  .netns = ns1_path, .ifname = "net1", .path = CNI_PATH, .conf = conf,
+					  .fault = faults[f] };
+		cr_assert_neq(kyt_cni_run(&c, NULL), 0, "%s did not kill the plugin", faults[f]);
+		__u32 in = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_ingress");
+		__u32 eg = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_egress");
+		char *f_in = filters(ns1, "net1", "ingress"), *f_eg = filters(ns1, "net1", "egress");
+		cr_assert(strstr(f_in, "kyborg_count_in"), "%s: %s", faults[f], f_in);
+		cr_assert((strstr(f_eg, "kyborg_count_eg") != NULL) == (f == 1), "%s: %s", faults[f], f_eg);
+		free(f_in);
+		free(f_eg);
+		cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+		assert_prog_freed(in);
+		assert_prog_freed(eg);
+		cr_assert_not(dir_exists(pins), "%s: pins left under %s", faults[f], pins);
+		char *after = kyt_node_snapshot(state_dir, ipam_dir);
+		cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
+		free(after);
+		free(conf);
+		free(before);
+	}
+}
+
+/* XDP, unlike tc's qdiscs, stays on a device that leaves a netns: a device
+ * found back in the host (its pod netns died) loses our program there. */
+Test(cni_bpf, del_takes_xdp_off_a_device_back_in_the_host)
+{
+	char *conf = conf_for(dev, 93,
+			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_xdp\",\"attach\":\"xdp\","
+			      "\"xdpMode\":\"generic\"}]", NULL);
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, NULL), 0);
+	__u32 id = pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_xdp");
+	char pid[16], *l = NULL;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns1, "link", "set", "net1", "netns", pid, NULL), 0);
+	kyt_netns_del(ns1);
+	kyt_run(&l, "ip", "link", "show", "dev", "net1", NULL);
+	cr_assert(strstr(l, "xdpgeneric"), "the program left with the netns move: %s", l);
+	free(l);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	l = NULL;
+	kyt_run(&l, "ip", "link", "show", "dev", dev, NULL);
+	cr_assert(l && strstr(l, dev) && !strstr(l, "xdp"), "%s", l ? l : "(device gone)");
+	free(l);
+	assert_prog_freed(id);
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	free(conf);
+}
+
 /* What a failed ADD must leave: the node as it was, no pins, no program. */
 static void assert_rolled_back(const char *before, const char *conf, const char *want1, const char *want2)
 {

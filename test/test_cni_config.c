@@ -98,6 +98,120 @@ Test(cni_config, codes_for_bad_configs)
 	}
 }
 
+Test(cni_config, bpf_and_offload_entries_parse)
+{
+	struct ky_cni_conf c;
+	_cleanup_error_ struct ky_error *err = NULL;
+	int code;
+	const char *t = "{" BASE ",\"device\":\"eth1\",\"bpf\":["
+			"{\"object\":\"/d/kyborg_counters.bpf.o\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
+			"{\"object\":\"/d/kyborg_counters.bpf.o\",\"program\":\"kyborg_count_xdp\",\"attach\":\"xdp\","
+			"\"xdpMode\":\"generic\"}],"
+			"\"offload\":[{\"direction\":\"egress\",\"match\":{\"proto\":\"ipv6\",\"src\":\"fd00::/64\","
+			"\"ipProto\":\"udp\",\"dstPort\":53},\"action\":\"drop\",\"hw\":\"required\"},"
+			"{\"direction\":\"ingress\",\"action\":\"pass\"},"
+			"{\"direction\":\"ingress\",\"action\":{\"police\":{\"rateMbit\":100,\"burstKB\":64}}}]}";
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(c.n_bpf, 2);
+	cr_assert_str_eq(c.bpf[0].name, "kyborg_counters");
+	cr_assert_eq(c.bpf[0].hook, KY_BPF_TC_INGRESS);
+	cr_assert_eq(c.bpf[1].hook, KY_BPF_XDP);
+	cr_assert_eq(c.bpf[1].xdp_mode, KY_XDP_GENERIC);
+	cr_assert_eq(c.n_offload, 3);
+	cr_assert_eq(c.offload[2].action, KY_FLOWER_POLICE);
+	cr_assert_eq(c.offload[2].rate_mbit, 100);
+	cr_assert_eq(c.offload[2].burst_kb, 64);
+	cr_assert_eq(c.offload[0].dir, KY_FLOWER_EGRESS);
+	cr_assert_eq(c.offload[0].proto, KY_FLOWER_IPV6);
+	cr_assert(c.offload[0].has_src);
+	cr_assert_eq(c.offload[0].ip_proto, 17);
+	cr_assert_eq(c.offload[0].dst_port, 53);
+	cr_assert_eq(c.offload[0].hw, KY_FLOWER_HW_REQUIRED);
+	cr_assert_eq(c.offload[1].proto, KY_FLOWER_ALL);
+	cr_assert_eq(c.offload[1].action, KY_FLOWER_PASS);
+	cr_assert_eq(c.offload[1].hw, KY_FLOWER_HW_PREFERRED);
+	cr_assert_not(c.chained);
+	ky_cni_conf_free(&c);
+}
+
+/* Each bad entry is refused before anything changes, its JSON path first. */
+Test(cni_config, bad_bpf_and_offload_entries_name_their_path)
+{
+#define P "{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\"}"
+	static const struct {
+		const char *fields, *want;
+	} cases[] = {
+		{ "\"bpf\":[" P ",{\"object\":\"/d/p.bpf.o\",\"program\":\"g\",\"attach\":\"tc-sideways\"}]", "bpf[1].attach: " },
+		{ "\"bpf\":[{\"object\":\"rel/p.bpf.o\",\"program\":\"f\",\"attach\":\"xdp\"}]", "bpf[0].object: " },
+		{ "\"bpf\":[{\"object\":\"/d/p q.bpf.o\",\"program\":\"f\",\"attach\":\"xdp\"}]", "bpf[0].object: " },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f/../g\",\"attach\":\"xdp\"}]", "bpf[0].program: " },
+		{ "\"bpf\":[" P ",{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\",\"xdpMode\":\"native\"}]",
+		  "bpf[1].xdpMode: " },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"xdp\"},"
+		  "{\"object\":\"/d/p.bpf.o\",\"program\":\"g\",\"attach\":\"xdp\"}]", "bpf[1]: " },
+		{ "\"bpf\":[" P "," P "]", "bpf[1]: the same as bpf[0]" },
+		{ "\"bpf\":[" P ",{\"object\":\"/e/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\"}]", "bpf[1]: " },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"xdp\",\"prio\":1}]", "bpf[0].prio: " },
+		{ "\"bpf\":{}", "bpf: " },
+		{ "\"offload\":[{\"direction\":\"up\",\"action\":\"drop\"}]", "offload[0].direction: " },
+		{ "\"offload\":[{\"direction\":\"egress\"}]", "offload[0].action: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"reject\"}]", "offload[0].action: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"drop\",\"match\":{\"src\":\"10.0.0.0/8\"}}]",
+		  "offload[0].match.src: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"drop\",\"match\":{\"proto\":\"ip\",\"dst\":\"10.0.0.1/8\"}}]",
+		  "offload[0].match.dst: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"drop\",\"match\":{\"proto\":\"arp\",\"ipProto\":\"tcp\"}}]",
+		  "offload[0].match.ipProto: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"drop\",\"match\":{\"proto\":\"ip\",\"ipProto\":\"icmp\","
+		  "\"dstPort\":1}}]", "offload[0].match.dstPort: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"drop\",\"hw\":\"maybe\"}]", "offload[0].hw: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"police\":{\"rateMbit\":10}}}]",
+		  "offload[0].action.police.burstKB: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"police\":{\"rateMbit\":0,\"burstKB\":64}}}]",
+		  "offload[0].action.police.rateMbit: " },
+		{ "\"offload\":[{\"direction\":\"egress\",\"action\":{\"shape\":{}}}]", "offload[0].action.shape: " },
+	};
+#undef P
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *t = NULL;
+		cr_assert_geq(asprintf(&t, "{" BASE ",\"device\":\"eth1\",%s}", cases[i].fields), 0);
+		struct ky_cni_conf c;
+		_cleanup_error_ struct ky_error *err = NULL;
+		int code;
+		cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), -EINVAL, "case %zu", i);
+		cr_assert_eq(code, 7, "case %zu", i);
+		cr_assert(strncmp(ky_error_msg(err), cases[i].want, strlen(cases[i].want)) == 0, "case %zu: %s", i,
+			  ky_error_msg(err));
+		ky_cni_conf_free(&c);
+		free(t);
+	}
+}
+
+Test(cni_config, prev_result_without_a_device_is_chained_and_touches_no_device)
+{
+	struct ky_cni_conf c;
+	_cleanup_error_ struct ky_error *err = NULL;
+	int code;
+	const char *t = "{" BASE ",\"prevResult\":{\"interfaces\":[{\"name\":\"net1\"}]},\"bpf\":[]}";
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s", ky_error_msg(err));
+	cr_assert(c.chained);
+	ky_cni_conf_free(&c);
+	static const char *const refused[] = { "\"mtu\":1400", "\"mac\":\"02:00:00:00:00:01\"", "\"vlan\":3",
+					       "\"ipam\":{\"type\":\"host-local\"}" };
+	for (size_t i = 0; i < 4; i++) {
+		char *u = NULL;
+		cr_assert_geq(asprintf(&u, "{" BASE ",\"prevResult\":{},%s}", refused[i]), 0);
+		cr_assert_eq(ky_cni_conf_parse(u, strlen(u), KY_CNI_ADD, &c, &code, &err), -EINVAL, "%s", refused[i]);
+		cr_assert(strstr(ky_error_msg(err), "chained mode"), "%s", ky_error_msg(err));
+		ky_cni_conf_free(&c);
+		free(u);
+	}
+	t = "{" BASE ",\"device\":\"eth1\",\"prevResult\":{}}";
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_CHECK, &c, &code, &err), 0);
+	cr_assert_not(c.chained, "a device field means the plugin owns the device");
+	ky_cni_conf_free(&c);
+}
+
 Test(cni_config, commands_need_their_version)
 {
 	int code;

@@ -174,12 +174,18 @@ Test(cni_simnode, a_vf_without_netdev_gets_ipam_and_its_pci_address_but_no_move)
 	cr_assert_eq(cni("DEL", conf, NULL), 0);
 	char *after = kyt_node_snapshot(state_dir, ipam_dir);
 	cr_assert_str_eq(after, before);
-	/* mtu needs a netdev; vlan needs a PF that has VFs (a veth has none). */
-	free(conf);
-	conf = conf_with("\"deviceID\":\"0000:5e:01.0\",\"mtu\":9000");
-	cr_assert_neq(cni("ADD", conf, &out), 0);
-	cr_assert_eq(cJSON_GetObjectItem(out, "code")->valueint, 7);
-	cJSON_Delete(out);
+	/* mtu and BPF programs need a netdev; vlan needs a PF that has VFs
+	 * (a veth has none). */
+	static const char *const need_netdev[] = { "\"deviceID\":\"0000:5e:01.0\",\"mtu\":9000",
+						   "\"deviceID\":\"0000:5e:01.0\",\"bpf\":[{\"object\":\"/x/p.bpf.o\","
+						   "\"program\":\"f\",\"attach\":\"xdp\"}]" };
+	for (int i = 0; i < 2; i++) {
+		free(conf);
+		conf = conf_with(need_netdev[i]);
+		cr_assert_neq(cni("ADD", conf, &out), 0);
+		cr_assert_eq(cJSON_GetObjectItem(out, "code")->valueint, 7, "%s", need_netdev[i]);
+		cJSON_Delete(out);
+	}
 	free(conf);
 	conf = conf_with("\"deviceID\":\"0000:5e:01.0\",\"vlan\":12");
 	cr_assert_neq(cni("ADD", conf, &out), 0);

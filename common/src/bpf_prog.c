@@ -185,6 +185,16 @@ int ky_bpf_obj_pin(struct ky_bpf_obj *o, const char *dir, struct ky_error **err)
 
 /* ---- tc (clsact) and XDP ---- */
 
+static uint32_t xdp_mode_flag(enum ky_bpf_xdp_mode m)
+{
+	switch (m) {
+	case KY_XDP_NATIVE: return XDP_FLAGS_DRV_MODE;
+	case KY_XDP_GENERIC: return XDP_FLAGS_SKB_MODE;
+	case KY_XDP_OFFLOAD: return XDP_FLAGS_HW_MODE;
+	default: return 0;
+	}
+}
+
 static struct bpf_tc_hook tc_hook(int ifindex, enum bpf_tc_attach_point where)
 {
 	struct bpf_tc_hook h;
@@ -253,67 +263,99 @@ int ky_bpf_clsact_release(int ifindex, struct ky_error **err)
 	return 1;
 }
 
-static uint32_t xdp_mode_flag(enum ky_bpf_xdp_mode m)
+static struct bpf_program *loaded_program(struct ky_bpf_obj *o, const char *program, struct ky_error **err)
 {
-	switch (m) {
-	case KY_XDP_NATIVE: return XDP_FLAGS_DRV_MODE;
-	case KY_XDP_GENERIC: return XDP_FLAGS_SKB_MODE;
-	case KY_XDP_OFFLOAD: return XDP_FLAGS_HW_MODE;
-	default: return 0;
+	struct bpf_program *p = o->lib->bpf_object__find_program_by_name(o->obj, program);
+	if (!p || !o->lib->bpf_program__autoload(p)) {
+		ky_error_set(err, ENOENT, "%s: program %s is not loaded", o->path, program);
+		return NULL;
 	}
+	return p;
 }
 
-int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook, enum ky_bpf_xdp_mode mode,
-		  int ifindex, struct ky_bpf_attached *out, struct ky_error **err)
+int ky_bpf_plan(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook, enum ky_bpf_xdp_mode mode,
+		int ifindex, uint32_t prio_hint, struct ky_bpf_attached *out, struct ky_error **err)
 {
 	const struct ky_libbpf *lib = o->lib;
-	struct bpf_program *p = lib->bpf_object__find_program_by_name(o->obj, program);
-	if (!p || !lib->bpf_program__autoload(p))
-		return ky_error_set(err, ENOENT, "%s: program %s is not loaded", o->path, program);
+	struct bpf_program *p = loaded_program(o, program, err);
+	if (!p)
+		return -ENOENT;
 	enum bpf_prog_type want = hook == KY_BPF_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
 	if (lib->bpf_program__type(p) != want)
 		return ky_error_set(err, EINVAL, "%s: program %s is not a%s program (SEC(\"%s\"))", o->path, program,
 				    hook == KY_BPF_XDP ? "n XDP" : " tc", hook == KY_BPF_XDP ? "xdp" : "tc");
-	int fd = lib->bpf_program__fd(p), r;
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	int r = lib->bpf_obj_get_info_by_fd(lib->bpf_program__fd(p), &info, &len);
+	if (r < 0)
+		return ky_error_set(err, -r, "read the id of %s: %s", program, strerror(-r));
 	memset(out, 0, sizeof(*out));
 	out->hook = hook;
 	out->ifindex = ifindex;
-	if (hook != KY_BPF_XDP) {
-		struct bpf_tc_hook h = tc_hook(ifindex, hook == KY_BPF_TC_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+	out->prog_id = info.id;
+	if (hook == KY_BPF_XDP) {
+		out->xdp_flags = xdp_mode_flag(mode);
+		return 0;
+	}
+	/* A place is free when nothing answers for handle 1 there: the
+	 * kernel says EINVAL or ENOENT for a priority without filters; a
+	 * filter of any kind there makes it answer otherwise. */
+	struct bpf_tc_hook h = tc_hook(ifindex, hook == KY_BPF_TC_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+	for (uint32_t prio = prio_hint; prio > 0 && prio + 64 > prio_hint; prio--) {
+		struct bpf_tc_opts q;
+		memset(&q, 0, sizeof(q));
+		q.sz = sizeof(q);
+		q.handle = 1;
+		q.priority = prio;
+		r = lib->bpf_tc_query(&h, &q);
+		if (r == -ENOENT || r == -EINVAL) {
+			out->handle = 1;
+			out->priority = prio;
+			return 0;
+		}
+	}
+	return ky_error_set(err, EBUSY, "no free tc priority at or below %u on %s of ifindex %d", prio_hint,
+			    ky_bpf_hook_names[hook], ifindex);
+}
+
+int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, struct ky_bpf_attached *a, struct ky_error **err)
+{
+	const struct ky_libbpf *lib = o->lib;
+	struct bpf_program *p = loaded_program(o, program, err);
+	if (!p)
+		return -ENOENT;
+	int fd = lib->bpf_program__fd(p), r;
+	if (a->hook != KY_BPF_XDP) {
+		struct bpf_tc_hook h = tc_hook(a->ifindex, a->hook == KY_BPF_TC_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 		struct bpf_tc_opts opts;
 		memset(&opts, 0, sizeof(opts));
 		opts.sz = sizeof(opts);
 		opts.prog_fd = fd;
+		opts.handle = a->handle;
+		opts.priority = a->priority;
 		r = lib->bpf_tc_attach(&h, &opts);
 		if (r < 0)
-			return ky_error_set(err, -r, "attach %s to %s of ifindex %d: %s", program,
-					    ky_bpf_hook_names[hook], ifindex, strerror(-r));
-		out->prog_id = opts.prog_id;
-		out->handle = opts.handle;
-		out->priority = opts.priority;
+			return ky_error_set(err, -r, "attach %s to %s of ifindex %d (priority %u): %s", program,
+					    ky_bpf_hook_names[a->hook], a->ifindex, a->priority, strerror(-r));
 		return 0;
 	}
-	uint32_t flag = xdp_mode_flag(mode);
-	r = lib->bpf_xdp_attach(ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | flag, NULL);
+	r = lib->bpf_xdp_attach(a->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | a->xdp_flags, NULL);
 	if (r == -EBUSY || r == -EEXIST)
 		return ky_error_set(err, EBUSY, "attach %s to XDP of ifindex %d: it has an XDP program already",
-				    program, ifindex);
+				    program, a->ifindex);
 	if (r < 0)
 		return ky_error_set(err, -r, "attach %s to XDP (%s) of ifindex %d: %s", program,
-				    mode ? ky_bpf_xdp_mode_names[mode - 1] : "auto", ifindex, strerror(-r));
-	struct bpf_prog_info info;
-	uint32_t len = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	if ((r = lib->bpf_obj_get_info_by_fd(fd, &info, &len)) < 0)
-		return ky_error_set(err, -r, "read the id of %s: %s", program, strerror(-r));
-	out->prog_id = info.id;
-	if (!flag) {
+				    a->xdp_flags == XDP_FLAGS_DRV_MODE ? "native" :
+				    a->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
+				    a->xdp_flags == XDP_FLAGS_HW_MODE ? "offload" : "auto",
+				    a->ifindex, strerror(-r));
+	if (!a->xdp_flags) {
 		/* Record the mode the kernel chose: a query names one. */
 		uint32_t id = 0;
-		flag = lib->bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &id) == 0 && id == info.id ?
-			       XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+		a->xdp_flags = lib->bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &id) == 0 && id == a->prog_id ?
+				       XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	}
-	out->xdp_flags = flag;
 	return 0;
 }
 
@@ -419,8 +461,12 @@ int ky_bpf_unpin(const char *dir, struct ky_error **err)
 	struct stat st;
 	if (lstat(dir, &st) < 0 && errno == ENOENT)
 		return 0;
+	/* nftw returns what unpin_one returned (-errno), or -1 with errno
+	 * set when the walk itself failed. */
 	int r = nftw(dir, unpin_one, 8, FTW_DEPTH | FTW_PHYS);
-	if (r != 0)
-		return ky_error_set(err, r < 0 ? -r : EIO, "unpin %s: %s", dir, strerror(r < 0 ? -r : EIO));
+	if (r == -1)
+		r = errno == ENOENT ? 0 : -errno;
+	if (r < 0)
+		return ky_error_set(err, -r, "unpin %s: %s", dir, strerror(-r));
 	return 0;
 }

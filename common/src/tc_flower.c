@@ -1,4 +1,4 @@
-/* tc flower rules with a gact action as raw rtnetlink messages
+/* tc flower rules with a gact or police action as raw rtnetlink messages
  * (kyborg/tc_flower.h); the kernel echoes each new filter, which gives the
  * handle and priority it chose and whether the rule is in hardware. */
 #include "kyborg/tc_flower.h"
@@ -13,6 +13,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/tc_act/tc_gact.h>
+#include <stdint.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
 #include <string.h>
@@ -60,6 +61,41 @@ static void put_prefix(struct nl_msg *m, const struct ky_cidr *c, int key4, int 
 	nla_put(m, v4 ? mask4 : mask6, v4 ? 4 : 16, mask);
 }
 
+/* Kernel packet-scheduler ticks are 64 ns (PSCHED_SHIFT 6). */
+#define KY_PSCHED_SHIFT 6
+#define KY_POLICE_MTU 2047
+
+/* The police action as tc(8) builds it: a token bucket of rate and burst
+ * (the burst as the time the rate takes to send it, in ticks), drop what
+ * exceeds, and the rate table act_police still insists on, though it
+ * computes with the rate itself. */
+static int put_police(struct nl_msg *m, uint32_t rate_mbit, uint32_t burst_kb)
+{
+	uint64_t rate = (uint64_t)rate_mbit * 1000000 / 8; /* bytes per second */
+	uint64_t burst = (uint64_t)burst_kb * 1024;
+	struct tc_police p;
+	memset(&p, 0, sizeof(p));
+	p.action = TC_ACT_SHOT;
+	p.mtu = KY_POLICE_MTU;
+	p.rate.rate = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
+	p.rate.linklayer = TC_LINKLAYER_ETHERNET;
+	p.rate.cell_align = -1;
+	while ((KY_POLICE_MTU >> p.rate.cell_log) > 255)
+		p.rate.cell_log++;
+	p.burst = (uint32_t)((burst * 1000000000ULL / rate) >> KY_PSCHED_SHIFT);
+	uint32_t rtab[256];
+	for (unsigned i = 0; i < 256; i++) {
+		uint64_t size = (uint64_t)(i + 1) << p.rate.cell_log;
+		rtab[i] = (uint32_t)((size * 1000000000ULL / rate) >> KY_PSCHED_SHIFT);
+	}
+	if (nla_put(m, TCA_POLICE_TBF, sizeof(p), &p) < 0 || nla_put(m, TCA_POLICE_RATE, sizeof(rtab), rtab) < 0 ||
+	    nla_put_u32(m, TCA_POLICE_RESULT, TC_ACT_OK) < 0)
+		return -ENOMEM;
+	if (rate > UINT32_MAX && nla_put_u64(m, TCA_POLICE_RATE64, rate) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int build(struct nl_msg *m, const struct ky_flower_rule *r)
 {
 	nla_put_string(m, TCA_KIND, "flower");
@@ -86,13 +122,20 @@ static int build(struct nl_msg *m, const struct ky_flower_rule *r)
 	nla_put_u32(m, TCA_FLOWER_FLAGS, flags);
 	struct nlattr *acts = nla_nest_start(m, TCA_FLOWER_ACT);
 	struct nlattr *a1 = nla_nest_start(m, 1);
-	nla_put_string(m, TCA_ACT_KIND, "gact");
+	nla_put_string(m, TCA_ACT_KIND, r->action == KY_FLOWER_POLICE ? "police" : "gact");
 	struct nlattr *aopts = nla_nest_start(m, TCA_ACT_OPTIONS);
-	struct tc_gact g;
-	memset(&g, 0, sizeof(g));
-	g.action = r->action == KY_FLOWER_DROP ? TC_ACT_SHOT : TC_ACT_OK;
-	if (nla_put(m, TCA_GACT_PARMS, sizeof(g), &g) < 0 || !acts || !a1 || !aopts)
+	if (!acts || !a1 || !aopts)
 		return -ENOMEM;
+	if (r->action == KY_FLOWER_POLICE) {
+		if (put_police(m, r->rate_mbit, r->burst_kb) < 0)
+			return -ENOMEM;
+	} else {
+		struct tc_gact g;
+		memset(&g, 0, sizeof(g));
+		g.action = r->action == KY_FLOWER_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+		if (nla_put(m, TCA_GACT_PARMS, sizeof(g), &g) < 0)
+			return -ENOMEM;
+	}
 	nla_nest_end(m, aopts);
 	nla_nest_end(m, a1);
 	nla_nest_end(m, acts);
@@ -125,8 +168,6 @@ static int on_echo(struct nl_msg *msg, void *arg)
 int ky_flower_add(struct ky_nl *nl, int ifindex, const struct ky_flower_rule *rule, struct ky_flower_added *out,
 		  struct ky_error **err)
 {
-	if (rule->action == KY_FLOWER_POLICE)
-		return ky_error_set(err, EOPNOTSUPP, "the police action is not implemented");
 	struct nl_msg *m = filter_msg(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, ifindex, rule->dir, 0,
 				      0, eth_proto(rule->proto));
 	if (!m || build(m, rule) < 0) {

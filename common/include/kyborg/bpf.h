@@ -79,11 +79,18 @@ int ky_bpf_clsact_release(int ifindex, struct ky_error **err);
 /* Whether any filter is on the clsact qdisc of ifindex (either direction). */
 int ky_bpf_clsact_has_filters(int ifindex, struct ky_error **err);
 
-/* Attaches the loaded program on hook of ifindex, next to whatever is there
- * already: a tc filter at a free priority, or XDP only when the interface
- * has none (-EBUSY naming it). */
-int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook, enum ky_bpf_xdp_mode mode,
-		  int ifindex, struct ky_bpf_attached *out, struct ky_error **err);
+/* Where the loaded program will go, before it goes there, so that a record
+ * of it can be written first: its program id, and for tc handle 1 at a
+ * priority free on the hook (prio_hint, or the nearest free one below it;
+ * lower runs first). For XDP, the mode flag (0 for KY_XDP_AUTO). -EINVAL
+ * when the program's type does not fit the hook. */
+int ky_bpf_plan(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook, enum ky_bpf_xdp_mode mode,
+		int ifindex, uint32_t prio_hint, struct ky_bpf_attached *out, struct ky_error **err);
+/* Attaches the program where ky_bpf_plan put it, next to whatever is on
+ * the hook: -EEXIST when that place was taken since, -EBUSY when the
+ * interface has an XDP program already. XDP in KY_XDP_AUTO mode gets the
+ * mode the kernel chose in a->xdp_flags. */
+int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, struct ky_bpf_attached *a, struct ky_error **err);
 /* 0 when exactly this program is attached where recorded, -ENOENT when that
  * place is empty, -ESTALE when another program is there. */
 int ky_bpf_check(const struct ky_bpf_attached *a, struct ky_error **err);
