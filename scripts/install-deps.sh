@@ -13,8 +13,10 @@ PACKAGES=(
 	pci.ids
 	# tests and their peers
 	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool iputils-ping procps
-	containernetworking-plugins python3-grpcio python3-protobuf
+	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml
 	libclang-rt-14-dev
+	# the node image (scripts/build-image.sh, run by scripts/test.sh)
+	buildah debootstrap
 )
 
 missing=()

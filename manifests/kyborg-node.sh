@@ -1,0 +1,92 @@
+#!/bin/sh
+# kyborg-node: what the DaemonSet's containers run besides the device plugin.
+# Installed in the image as /usr/libexec/kyborg/kyborg-node (see Containerfile).
+#
+#   kyborg-node install [SRC_ROOT [HOST_ROOT]]
+#       Copies the kyborg CNI binary and the BPF objects from SRC_ROOT (the
+#       image, "/") into HOST_ROOT (the host's filesystem mounted at /host).
+#       Each file is written under a temporary name in its target directory,
+#       then renamed: a container runtime exec'ing the plugin at that moment
+#       sees the old file or the new one, never half a file.
+#   kyborg-node apply-profile FILE
+#       Runs `kyborgctl apply -f FILE` when FILE exists (the node-profile
+#       ConfigMap is optional); does nothing otherwise. "Changed" (kyborgctl's
+#       exit status 3) counts as success.
+#   kyborg-node alive [PLUGIN_DIR]
+#       Liveness: true while the device plugin serves at least one socket in
+#       PLUGIN_DIR. kubelet deletes every socket there when it restarts and the
+#       plugin re-creates its own at once: a plugin whose loop is stuck does not.
+set -eu
+
+CNI_BIN_DIR=${KYBORG_CNI_BIN_DIR:-/opt/cni/bin}
+DATA_DIR=${KYBORG_DATA_DIR:-/usr/share/kyborg}
+PLUGIN_DIR=/var/lib/kubelet/device-plugins
+
+# put SRC DESTDIR MODE: atomic replace of DESTDIR/basename(SRC).
+put() {
+	src=$1 dir=$2 mode=$3
+	name=$(basename "$src")
+	tmp="$dir/.$name.kyborg-new.$$"
+	trap 'rm -f "$tmp"' EXIT INT TERM
+	cp "$src" "$tmp"
+	chmod "$mode" "$tmp"
+	sync "$tmp" 2>/dev/null || true
+	mv -f "$tmp" "$dir/$name"
+	trap - EXIT INT TERM
+	echo "kyborg-node: installed $dir/$name"
+}
+
+install_node() {
+	src_root=${1:-/}
+	host_root=${2:-/host}
+	src_root=${src_root%/}
+	host_root=${host_root%/}
+	[ -x "$src_root$CNI_BIN_DIR/kyborg" ] || {
+		echo "kyborg-node: $src_root$CNI_BIN_DIR/kyborg: no CNI plugin to install" >&2
+		exit 1
+	}
+	mkdir -p "$host_root$CNI_BIN_DIR" "$host_root$DATA_DIR"
+	put "$src_root$CNI_BIN_DIR/kyborg" "$host_root$CNI_BIN_DIR" 0755
+	# BPF objects (and any other data) keep their layout under the data dir.
+	if [ -d "$src_root$DATA_DIR" ]; then
+		(cd "$src_root$DATA_DIR" && find . -type d) | while read -r d; do
+			mkdir -p "$host_root$DATA_DIR/${d#./}"
+		done
+		(cd "$src_root$DATA_DIR" && find . -type f) | while read -r f; do
+			f=${f#./}
+			put "$src_root$DATA_DIR/$f" "$host_root$DATA_DIR/$(dirname "$f")" 0644
+		done
+	fi
+}
+
+case "${1:-}" in
+install)
+	shift
+	install_node "$@"
+	;;
+apply-profile)
+	profile=${2:?usage: kyborg-node apply-profile FILE}
+	if [ ! -e "$profile" ]; then
+		echo "kyborg-node: no node profile at $profile: nothing to apply"
+		exit 0
+	fi
+	# kyborgctl's exit status 3 means "changed": for an init container that
+	# is success (any other non-zero status keeps the pod from starting).
+	rc=0
+	kyborgctl apply -f "$profile" || rc=$?
+	[ "$rc" -eq 3 ] && rc=0
+	exit "$rc"
+	;;
+alive)
+	dir=${2:-$PLUGIN_DIR}
+	for s in "$dir"/kyborg-*.sock; do
+		[ -S "$s" ] && exit 0
+	done
+	echo "kyborg-node: no kyborg socket in $dir" >&2
+	exit 1
+	;;
+*)
+	echo "usage: kyborg-node install [SRC_ROOT [HOST_ROOT]] | apply-profile FILE | alive [PLUGIN_DIR]" >&2
+	exit 2
+	;;
+esac
