@@ -10,8 +10,8 @@
 #       sees the old file or the new one, never half a file.
 #   kyborg-node apply-profile FILE
 #       Runs `kyborgctl apply -f FILE` when FILE exists (the node-profile
-#       ConfigMap is optional); does nothing otherwise. "Changed" (kyborgctl's
-#       exit status 3) counts as success.
+#       ConfigMap is optional); does nothing otherwise. "Changed" counts
+#       as success (kyborgctl --changed-ok).
 #   kyborg-node alive [PLUGIN_DIR]
 #       Liveness: true while the device plugin serves at least one socket in
 #       PLUGIN_DIR. kubelet deletes every socket there when it restarts and the
@@ -70,12 +70,9 @@ apply-profile)
 		echo "kyborg-node: no node profile at $profile: nothing to apply"
 		exit 0
 	fi
-	# kyborgctl's exit status 3 means "changed": for an init container that
-	# is success (any other non-zero status keeps the pod from starting).
-	rc=0
-	kyborgctl apply -f "$profile" || rc=$?
-	[ "$rc" -eq 3 ] && rc=0
-	exit "$rc"
+	# "Changed" is success for an init container (--changed-ok: exit 0, not
+	# 3); a refusal or a failure keeps the pod from starting.
+	exec kyborgctl apply --changed-ok -f "$profile"
 	;;
 alive)
 	dir=${2:-$PLUGIN_DIR}

@@ -243,6 +243,12 @@ def check_daemonset(root, a, docs):
               "%s: apply-profile reads %s from the ConfigMap mounted at %s" % (rel, path, mp))
         gen = os.path.join(root, "manifests", "node-profile", os.path.basename(path))
         check(os.path.isfile(gen), "%s: manifests/node-profile/ generates the key %s" % (rel, os.path.basename(path)))
+        # kyborgctl's defaults for who uses a device: the CNI plugin's records,
+        # kubelet's checkpoint, the device plugin's state (image cache too).
+        for d in ("/var/lib/cni/kyborg", "/var/lib/kubelet/device-plugins"):
+            check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
+        check_host_mount(rel + " apply-profile", vol, "/var/lib/kyborg", "/var/lib/kyborg")
+        check_host_mount(rel + " apply-profile", vol, "/sys", "/sys")
     return json.loads(config) if config else None
 
 
@@ -411,7 +417,8 @@ def check_helper_verbs(root):
             env = dict(os.environ, PATH=tmp + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
             if status is not None:
                 with open(os.path.join(tmp, "kyborgctl"), "w") as f:
-                    f.write("#!/bin/sh\nexit %d\n" % status)
+                    # Like kyborgctl: --changed-ok turns "changed" (3) into 0.
+                    f.write('#!/bin/sh\ns=%d\ncase " $* " in *" --changed-ok "*) [ $s -eq 3 ] && s=0;; esac\nexit $s\n' % status)
                 os.chmod(os.path.join(tmp, "kyborgctl"), 0o755)
             return subprocess.run(["sh", helper] + list(args), capture_output=True, text=True, env=env).returncode
         plugins = os.path.join(tmp, "plugins")
@@ -425,7 +432,8 @@ def check_helper_verbs(root):
         check(run("apply-profile", profile, status=1) == 0, "apply-profile without a profile does nothing")
         with open(profile, "w") as f:
             f.write("{}")
-        check(run("apply-profile", profile, status=3) == 0, "apply-profile: kyborgctl's 'changed' (3) is success")
+        check(run("apply-profile", profile, status=3) == 0,
+              "apply-profile: kyborgctl's 'changed' is success (--changed-ok)")
         check(run("apply-profile", profile, status=4) == 4, "apply-profile: kyborgctl's 'refused' (4) fails the pod")
 
 
