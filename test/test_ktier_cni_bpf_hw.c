@@ -217,3 +217,28 @@ Test(ktier_cni_bpf_hw, a_program_the_device_refuses_in_hardware_fails_naming_the
 	cr_assert_not(kyt_ip_link(ns, "net1", &l), "net1 is still in the pod");
 	cr_assert_eq(cni("DEL", conf, NULL), 0, "DEL after the failed ADD");
 }
+
+/* netdevsim offloads tc programs on clsact ingress only: the second entry,
+ * on egress, is refused after the first landed in hardware, and rollback
+ * takes that one out of the device too (its one slot is free again). */
+Test(ktier_cni_bpf_hw, a_refused_second_program_rolls_back_the_first_out_of_the_hardware)
+{
+	tc_offload("on");
+	_cleanup_free_ char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	_cleanup_free_ char *both = conf_for(
+		"[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\","
+		"\"hw\":\"required\"},"
+		"{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_egress\",\"attach\":\"tc-egress\","
+		"\"hw\":\"required\"}]");
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_neq(cni("ADD", both, &out), 0, "ADD succeeded with a program on egress in netdevsim's hardware");
+	cr_log_info("refused: %s", msg_of(out));
+	cr_assert(strstr(msg_of(out), "bpf[1]") && strstr(msg_of(out), "hardware"), "%s", msg_of(out));
+	_cleanup_free_ char *after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
+	assert_nothing_left("after the failed ADD");
+	_cleanup_free_ char *one = conf_for(ingress_hw);
+	cr_assert_eq(cni("ADD", one, NULL), 0, "the device's offload slot was not freed");
+	cr_assert_eq(cni("DEL", one, NULL), 0);
+	assert_nothing_left("after DEL");
+}
