@@ -9,8 +9,10 @@
  * packet never reaches the host side of a veth nor the VF's wire.
  *
  * Each program's id and place (tc handle and priority, chosen by us among
- * the free ones; XDP mode) is recorded before the first attach, in one
- * journal write, and each offload rule's place before the first rule.
+ * the free ones, and its hw mode; XDP mode) is recorded before the first
+ * attach, in one journal write, and each offload rule's place before the
+ * first rule. A tc program with `hw: required` is loaded for the device,
+ * like an offloaded XDP program, and attached with skip_sw.
  * Undo and CHECK look at exactly those, and leave alone whatever else is on the same hooks. Programs and
  * maps are pinned before they are attached, under KY_BPF_FS/kyborg/
  * <network>/<container id>/<ifname>/<object name>/; undo removes that
@@ -151,12 +153,12 @@ static int attached_from_json(const cJSON *o, struct ky_bpf_attached *a)
 	a->handle = (uint32_t)ky_cni_num(o, "handle");
 	a->priority = (uint32_t)ky_cni_num(o, "priority");
 	a->xdp_flags = (uint32_t)ky_cni_num(o, "xdpFlags");
+	/* Only CHECK reads it (whether to ask for in_hw); DEL finds the
+	 * filter by handle and priority whatever its flags. */
 	const char *hw = ky_cni_rec_str(o, "hw");
 	for (int i = 0; hw && ky_bpf_hw_names[i]; i++)
 		if (strcmp(hw, ky_bpf_hw_names[i]) == 0)
 			a->hw = (enum ky_bpf_hw)(i + 1);
-	if (hw && a->hw == KY_BPF_HW_DEFAULT)
-		return -EBADMSG;
 	return 0;
 }
 
