@@ -242,3 +242,27 @@ Test(ktier_cni_bpf_hw, a_refused_second_program_rolls_back_the_first_out_of_the_
 	cr_assert_eq(cni("DEL", one, NULL), 0);
 	assert_nothing_left("after DEL");
 }
+
+/* Killed right after the program landed in hardware: the record written
+ * before the attach names it, so DEL takes it out of the device and leaves
+ * nothing, and the port's one slot is free for the next pod. */
+Test(ktier_cni_bpf_hw, killed_after_the_attach_then_del_takes_the_program_out_of_the_hardware)
+{
+	tc_offload("on");
+	_cleanup_free_ char *before = kyt_node_snapshot(state_dir, ipam_dir), *conf = conf_for(ingress_hw);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "pod1", .netns = ns_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf, .fault = "bpf-attached-0" };
+	cr_assert_neq(kyt_cni_run(&c, NULL), 0, "bpf-attached-0 did not kill the plugin");
+	_cleanup_(cJSON_Deletep) cJSON *f = tc_filters(ns, "net1", "ingress");
+	_cleanup_free_ char *text = cJSON_PrintUnformatted(f);
+	cr_assert(strstr(text, "\"in_hw\":true"), "the program is not in hardware after the kill: %s", text);
+	__u32 id = pinned_prog_id("kyborg_count_ingress");
+	cr_assert_neq(id, 0);
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	cr_assert(kyt_wait_until(prog_gone, &id, 5000), "program %u is still loaded", id);
+	assert_nothing_left("after DEL");
+	_cleanup_free_ char *after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
+	cr_assert_eq(cni("ADD", conf, NULL), 0, "the device's offload slot was not freed");
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+}
