@@ -74,7 +74,14 @@ struct ky_cni_bpf_prog {
 	char name[65];                   /* the object's name in pin paths */
 	enum ky_bpf_hook hook;
 	enum ky_bpf_xdp_mode xdp_mode;
+	enum ky_bpf_hw hw;               /* tc only; KY_BPF_HW_DEFAULT when absent */
 };
+/* Whether the entry's object is loaded for the device's hardware (XDP
+ * offload, or a tc program required in hardware) rather than the host. */
+static inline bool ky_cni_bpf_for_device(const struct ky_cni_bpf_prog *p)
+{
+	return p->xdp_mode == KY_XDP_OFFLOAD || p->hw == KY_BPF_HW_REQUIRED;
+}
 #define KY_CNI_MAX_BPF 16
 #define KY_CNI_MAX_OFFLOAD 32
 struct ky_cni_conf {

@@ -9,8 +9,10 @@
  * packet never reaches the host side of a veth nor the VF's wire.
  *
  * Each program's id and place (tc handle and priority, chosen by us among
- * the free ones; XDP mode) is recorded before the first attach, in one
- * journal write, and each offload rule's place before the first rule.
+ * the free ones, and its hw mode; XDP mode) is recorded before the first
+ * attach, in one journal write, and each offload rule's place before the
+ * first rule. A tc program with `hw: required` is loaded for the device,
+ * like an offloaded XDP program, and attached with skip_sw.
  * Undo and CHECK look at exactly those, and leave alone whatever else is on the same hooks. Programs and
  * maps are pinned before they are attached, under KY_BPF_FS/kyborg/
  * <network>/<container id>/<ifname>/<object name>/; undo removes that
@@ -129,6 +131,8 @@ static cJSON *attached_to_json(size_t index, const struct ky_cni_bpf_prog *p, co
 	} else {
 		cJSON_AddNumberToObject(o, "handle", a->handle);
 		cJSON_AddNumberToObject(o, "priority", a->priority);
+		if (a->hw != KY_BPF_HW_DEFAULT)
+			cJSON_AddStringToObject(o, "hw", ky_bpf_hw_names[a->hw - 1]);
 	}
 	return o;
 }
@@ -149,6 +153,12 @@ static int attached_from_json(const cJSON *o, struct ky_bpf_attached *a)
 	a->handle = (uint32_t)ky_cni_num(o, "handle");
 	a->priority = (uint32_t)ky_cni_num(o, "priority");
 	a->xdp_flags = (uint32_t)ky_cni_num(o, "xdpFlags");
+	/* Only CHECK reads it (whether to ask for in_hw); DEL finds the
+	 * filter by handle and priority whatever its flags. */
+	const char *hw = ky_cni_rec_str(o, "hw");
+	for (int i = 0; hw && ky_bpf_hw_names[i]; i++)
+		if (strcmp(hw, ky_bpf_hw_names[i]) == 0)
+			a->hw = (enum ky_bpf_hw)(i + 1);
 	return 0;
 }
 
@@ -172,6 +182,7 @@ static int plan_all(struct attach_ctx *x, struct ky_bpf_attached *planned, struc
 					      &planned[i], err);
 			if (ret < 0)
 				return ret;
+			planned[i].hw = p->hook == KY_BPF_XDP ? KY_BPF_HW_DEFAULT : p->hw;
 			/* A place one of ours takes already (planned, not yet
 			 * attached) is not free either. */
 			bool dup = false;
@@ -212,9 +223,10 @@ static int load_and_attach_in_pod(void *arg, struct ky_error **err)
 			if (strcmp(conf->bpf[k].object, p->object) == 0)
 				progs[n++] = conf->bpf[k].program;
 		snprintf(sub, sizeof(sub), "%s/%s", x->dir, p->name);
-		int offload = p->xdp_mode == KY_XDP_OFFLOAD ? x->ifindex : 0;
-		if ((ret = ky_bpf_obj_load(p->object, progs, n, offload, &x->objs[i], err)) < 0 ||
-		    (ret = ky_bpf_obj_set_pod(x->objs[i], x->pod, err)) < 0 ||
+		int offload = ky_cni_bpf_for_device(p) ? x->ifindex : 0;
+		if ((ret = ky_bpf_obj_load(p->object, progs, n, offload, &x->objs[i], err)) < 0 && offload)
+			return ky_error_prefix(err, "load for the hardware of %s", x->r->ifname);
+		if (ret < 0 || (ret = ky_bpf_obj_set_pod(x->objs[i], x->pod, err)) < 0 ||
 		    (ret = ky_bpf_obj_pin(x->objs[i], sub, err)) < 0)
 			return ret;
 	}
@@ -259,6 +271,11 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 			cJSON *e = cJSON_GetArrayItem(list, (int)i);
 			cJSON_DeleteItemFromObjectCaseSensitive(e, "xdpFlags");
 			cJSON_AddNumberToObject(e, "xdpFlags", planned[i].xdp_flags);
+		} else if (planned[i].hw != KY_BPF_HW_DEFAULT) {
+			cJSON_AddBoolToObject(cJSON_GetArrayItem(list, (int)i), "inHw", planned[i].in_hw);
+			if (planned[i].hw == KY_BPF_HW_PREFERRED)
+				ky_info("bpf-hw", "container=%s ifname=%s program=%s in_hw=%s", r->container_id,
+					r->ifname, p->program, planned[i].in_hw ? "yes" : "no");
 		}
 		ky_info("bpf-attached", "container=%s ifname=%s program=%s attach=%s prog_id=%u", r->container_id,
 			r->ifname, p->program, ky_bpf_hook_names[p->hook], planned[i].prog_id);

@@ -8,7 +8,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-static const char *const prog_keys[] = { "object", "program", "attach", "xdpMode", NULL };
+static const char *const prog_keys[] = { "object", "program", "attach", "xdpMode", "hw", NULL };
 static const char *const rule_keys[] = { "direction", "match", "action", "hw", NULL };
 static const char *const match_keys[] = { "proto", "src", "dst", "ipProto", "dstPort", NULL };
 static const char *const directions[] = { "ingress", "egress", NULL };
@@ -61,6 +61,14 @@ static int parse_prog(const struct ky_jnode *e, struct ky_cni_conf *c, struct ky
 		ky_json_child(&f, "xdpMode", 0, &n, NULL);
 		return ky_json_error(&n, err, "only for \"attach\": \"xdp\"");
 	}
+	if ((r = ky_json_enum(&f, "hw", 0, ky_bpf_hw_names, &idx, err)) < 0)
+		return r;
+	p->hw = r > 0 ? (enum ky_bpf_hw)(idx + 1) : KY_BPF_HW_DEFAULT;
+	if (r > 0 && p->hook == KY_BPF_XDP) {
+		ky_json_child(&f, "hw", 0, &n, NULL);
+		return ky_json_error(&n, err, "only for \"attach\": \"tc-ingress\" or \"tc-egress\" (XDP in hardware is "
+					       "\"xdpMode\": \"offload\")");
+	}
 	for (size_t i = 0; i < c->n_bpf; i++) {
 		const struct ky_cni_bpf_prog *q = &c->bpf[i];
 		if (p->hook == KY_BPF_XDP && q->hook == KY_BPF_XDP)
@@ -72,8 +80,7 @@ static int parse_prog(const struct ky_jnode *e, struct ky_cni_conf *c, struct ky
 			return ky_json_error(e, err, "the same as bpf[%zu]", i);
 		/* An object is loaded once per pod, for the device's hardware
 		 * or for the host, never both. */
-		if (strcmp(q->object, p->object) == 0 &&
-		    (q->xdp_mode == KY_XDP_OFFLOAD) != (p->xdp_mode == KY_XDP_OFFLOAD))
+		if (strcmp(q->object, p->object) == 0 && ky_cni_bpf_for_device(q) != ky_cni_bpf_for_device(p))
 			return ky_json_error(e, err, "its object is bpf[%zu]'s, and only one of them is offloaded: "
 						     "use another copy of the object", i);
 	}

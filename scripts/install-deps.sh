@@ -15,6 +15,8 @@ PACKAGES=(
 	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool iputils-ping procps
 	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml
 	libclang-rt-14-dev
+	# the kernel tier: hw-tc-offload on a netdevsim port (ethtool -K)
+	ethtool
 	# the node image (scripts/build-image.sh, run by scripts/test.sh)
 	buildah debootstrap
 )

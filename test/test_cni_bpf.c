@@ -516,6 +516,62 @@ Test(cni_bpf, an_object_that_does_not_exist_rolls_back)
 	free(before);
 }
 
+/* hw on tc programs of a device without offload (a veth): "never" attaches
+ * with skip_hw, "preferred" with no flag (the kernel marks it not_in_hw),
+ * both checked and removed like any program. */
+Test(cni_bpf, hw_never_and_preferred_attach_with_their_flag_check_and_del_clean)
+{
+	char *conf = conf_for(dev, 95,
+			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\","
+			      "\"hw\":\"never\"},"
+			      "{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_egress\",\"attach\":\"tc-egress\","
+			      "\"hw\":\"preferred\"}]",
+			      NULL),
+	     *chk = NULL;
+	cJSON *res = NULL, *out = NULL;
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, &res), 0, "%s", msg_of(res));
+	char *in = filters(ns1, "net1", "ingress"), *eg = filters(ns1, "net1", "egress");
+	cr_assert(strstr(in, "kyborg_count_ingress") && strstr(in, "skip_hw") && strstr(in, "direct-action"), "%s", in);
+	cr_assert(strstr(eg, "kyborg_count_egress") && strstr(eg, "not_in_hw") && !strstr(eg, "skip_"), "%s", eg);
+	free(in);
+	free(eg);
+	char *prev = cJSON_PrintUnformatted(res);
+	cr_assert_geq(asprintf(&chk, "%.*s,\"prevResult\":%s}", (int)strlen(conf) - 1, conf, prev), 0);
+	cr_assert_eq(cni("CHECK", "pod1", ns1_path, chk, &out), 0, "%s", msg_of(out));
+	__u32 ids[2] = { pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_ingress"),
+			 pinned_prog_id("pod1", "kyborg_counters", "kyborg_count_egress") };
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	assert_prog_freed(ids[0]);
+	assert_prog_freed(ids[1]);
+	cr_assert_not(dir_exists(pins), "pins left under %s", pins);
+	char *qd = NULL;
+	kyt_run(&qd, "tc", "qdisc", "show", "dev", dev, NULL);
+	cr_assert_null(strstr(qd, "clsact"), "%s", qd);
+	free(qd);
+	cJSON_Delete(res);
+	cJSON_Delete(out);
+	free(prev);
+	free(chk);
+	free(conf);
+}
+
+/* hw: required on a device that has no BPF offload (a veth): the program
+ * cannot even be loaded for it; ADD fails naming the entry, and the entry
+ * before it, the address and the record go. (The kernel tier proves the
+ * same with a netdevsim port whose tc offload is off, and the success.) */
+Test(cni_bpf, hw_required_on_a_veth_fails_naming_the_entry_and_rolls_back)
+{
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_for(dev, 96,
+			      "[{\"object\":\"" ANTISPOOF "\",\"program\":\"kyborg_antispoof\",\"attach\":\"tc-egress\"},"
+			      "{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\","
+			      "\"hw\":\"required\"}]",
+			      NULL);
+	assert_rolled_back(before, conf, "bpf[1]", "hardware");
+	free(conf);
+	free(before);
+}
+
 /* Whether the kernel has cls_flower: a rule tried on the host end of the
  * test's veth pair (in the test's private netns), then removed. */
 static bool kernel_has_flower(void)

@@ -131,7 +131,31 @@ Test(cni_config, bpf_and_offload_entries_parse)
 	cr_assert_eq(c.offload[1].action, KY_FLOWER_PASS);
 	cr_assert_eq(c.offload[1].hw, KY_FLOWER_HW_PREFERRED);
 	cr_assert_not(c.chained);
+	cr_assert_eq(c.bpf[0].hw, KY_BPF_HW_DEFAULT, "no hw: attached as before, no flag");
+	cr_assert_eq(c.bpf[1].hw, KY_BPF_HW_DEFAULT);
 	ky_cni_conf_free(&c);
+}
+
+/* hw on a tc program: each of its three values, and which entries are
+ * loaded for the device (required; offloaded XDP) rather than the host. */
+Test(cni_config, bpf_hw_modes_parse)
+{
+	static const char *const modes[] = { "required", "preferred", "never" };
+	static const enum ky_bpf_hw want[] = { KY_BPF_HW_REQUIRED, KY_BPF_HW_PREFERRED, KY_BPF_HW_NEVER };
+	for (int i = 0; i < 3; i++) {
+		char *t = NULL;
+		cr_assert_geq(asprintf(&t, "{" BASE ",\"device\":\"eth1\",\"bpf\":[{\"object\":\"/d/c.bpf.o\","
+				       "\"program\":\"f\",\"attach\":\"tc-ingress\",\"hw\":\"%s\"}]}", modes[i]), 0);
+		struct ky_cni_conf c;
+		_cleanup_error_ struct ky_error *err = NULL;
+		int code;
+		cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s: %s", modes[i],
+			     ky_error_msg(err));
+		cr_assert_eq(c.bpf[0].hw, want[i], "%s", modes[i]);
+		cr_assert_eq(ky_cni_bpf_for_device(&c.bpf[0]), i == 0, "%s", modes[i]);
+		ky_cni_conf_free(&c);
+		free(t);
+	}
 }
 
 /* Each bad entry is refused before anything changes, its JSON path first. */
@@ -153,6 +177,17 @@ Test(cni_config, bad_bpf_and_offload_entries_name_their_path)
 		{ "\"bpf\":[" P ",{\"object\":\"/e/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\"}]", "bpf[1]: " },
 		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"xdp\",\"prio\":1}]", "bpf[0].prio: " },
 		{ "\"bpf\":{}", "bpf: " },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\",\"hw\":\"maybe\"}]",
+		  "bpf[0].hw: " },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\",\"hw\":true}]",
+		  "bpf[0].hw: " },
+		{ "\"bpf\":[" P ",{\"object\":\"/d/q.bpf.o\",\"program\":\"g\",\"attach\":\"xdp\",\"hw\":\"required\"}]",
+		  "bpf[1].hw: only for \"attach\": \"tc-ingress\" or \"tc-egress\"" },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"g\",\"attach\":\"xdp\",\"xdpMode\":\"offload\","
+		  "\"hw\":\"never\"}]", "bpf[0].hw: " },
+		/* One object is loaded for the device or for the host. */
+		{ "\"bpf\":[" P ",{\"object\":\"/d/p.bpf.o\",\"program\":\"g\",\"attach\":\"tc-ingress\",\"hw\":\"required\"}]",
+		  "bpf[1]: its object is bpf[0]'s" },
 		{ "\"offload\":[{\"direction\":\"up\",\"action\":\"drop\"}]", "offload[0].direction: " },
 		{ "\"offload\":[{\"direction\":\"egress\"}]", "offload[0].action: " },
 		{ "\"offload\":[{\"direction\":\"egress\",\"action\":\"reject\"}]", "offload[0].action: " },

@@ -3,14 +3,17 @@
 #include "kyborg/bpf.h"
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
+#include "kyborg/netlink.h"
 #include "bpf_libbpf.h"
 #include "kyborg_pod.h"
+#include "tc_bpf.h"
 
 #include <errno.h>
 #include <ftw.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <netlink/netlink.h>
 #include <netlink/route/classifier.h>
@@ -26,6 +29,7 @@
 
 const char *const ky_bpf_hook_names[] = { "tc-ingress", "tc-egress", "xdp", NULL };
 const char *const ky_bpf_xdp_mode_names[] = { "native", "generic", "offload", NULL };
+const char *const ky_bpf_hw_names[] = { "required", "preferred", "never", NULL };
 
 struct ky_bpf_obj {
 	const struct ky_libbpf *lib;
@@ -329,6 +333,43 @@ int ky_bpf_plan(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook
 			    ky_bpf_hook_names[hook], ifindex);
 }
 
+static const char *hw_name(enum ky_bpf_hw hw)
+{
+	return hw == KY_BPF_HW_DEFAULT ? "default" : ky_bpf_hw_names[hw - 1];
+}
+
+/* libbpf's bpf_tc_attach() sets neither skip_sw nor skip_hw: the filter
+ * goes as raw rtnetlink instead, and the kernel's echo says where it
+ * landed. */
+static int attach_tc_hw(const char *program, int fd, struct ky_bpf_attached *a, struct ky_error **err)
+{
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	int r = ky_nl_open(&nl, err);
+	if (r < 0)
+		return r;
+	uint32_t flags = a->hw == KY_BPF_HW_REQUIRED ? TCA_CLS_FLAGS_SKIP_SW :
+			 a->hw == KY_BPF_HW_NEVER ? TCA_CLS_FLAGS_SKIP_HW : 0;
+	bool egress = a->hook == KY_BPF_TC_EGRESS;
+	struct ky_tc_bpf_info info;
+	r = ky_tc_bpf_add(nl, a->ifindex, egress, a->handle, a->priority, fd, a->prog_id, program, flags, &info, err);
+	if (r < 0 && a->hw == KY_BPF_HW_REQUIRED)
+		/* skip_sw where the driver offloads no such program, its tc
+		 * offload is off (ethtool -K hw-tc-offload), or it holds one
+		 * already: the kernel's extended ack says which. */
+		return ky_error_prefix(err, "the device of ifindex %d did not take %s in hardware on %s (hw: required)",
+				       a->ifindex, program, ky_bpf_hook_names[a->hook]);
+	if (r < 0)
+		return ky_error_prefix(err, "attach %s to %s of ifindex %d (priority %u, hw: %s)", program,
+				       ky_bpf_hook_names[a->hook], a->ifindex, a->priority, hw_name(a->hw));
+	a->in_hw = (info.gen_flags & TCA_CLS_FLAGS_IN_HW) != 0;
+	if (a->hw == KY_BPF_HW_REQUIRED && !a->in_hw) {
+		ky_bpf_detach(a, NULL);
+		return ky_error_set(err, EREMOTEIO, "the kernel did not report %s in the hardware of ifindex %d "
+						    "(hw: required)", program, a->ifindex);
+	}
+	return 0;
+}
+
 int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, struct ky_bpf_attached *a, struct ky_error **err)
 {
 	const struct ky_libbpf *lib = o->lib;
@@ -336,6 +377,8 @@ int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, struct ky_bpf_attac
 	if (!p)
 		return -ENOENT;
 	int fd = lib->bpf_program__fd(p), r;
+	if (a->hook != KY_BPF_XDP && a->hw != KY_BPF_HW_DEFAULT)
+		return attach_tc_hw(program, fd, a, err);
 	if (a->hook != KY_BPF_XDP) {
 		struct bpf_tc_hook h = tc_hook(a->ifindex, a->hook == KY_BPF_TC_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 		struct bpf_tc_opts opts;
@@ -411,6 +454,17 @@ int ky_bpf_check(const struct ky_bpf_attached *a, struct ky_error **err)
 	if (id != a->prog_id)
 		return ky_error_set(err, ESTALE, "program %u on %s of ifindex %d was replaced by program %u",
 				    a->prog_id, ky_bpf_hook_names[a->hook], a->ifindex, id);
+	if (a->hook == KY_BPF_XDP || a->hw != KY_BPF_HW_REQUIRED)
+		return 0;
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	struct ky_tc_bpf_info info;
+	if ((r = ky_nl_open(&nl, err)) < 0 ||
+	    (r = ky_tc_bpf_get(nl, a->ifindex, a->hook == KY_BPF_TC_EGRESS, a->handle, a->priority, &info, err)) < 0)
+		return r == -ENOENT ? ky_error_set(err, ENOENT, "program %u is no longer on %s of ifindex %d",
+						   a->prog_id, ky_bpf_hook_names[a->hook], a->ifindex) : r;
+	if (!(info.gen_flags & TCA_CLS_FLAGS_IN_HW))
+		return ky_error_set(err, EREMOTEIO, "program %u on %s of ifindex %d is no longer in hardware "
+						    "(hw: required)", a->prog_id, ky_bpf_hook_names[a->hook], a->ifindex);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "kyborg/cleanup.h"
 #include "kyborg/error.h"
 #include "netlink_private.h"
+#include "tc_filter.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,27 +29,10 @@ static uint16_t eth_proto(enum ky_flower_proto p)
 	}
 }
 
-static uint32_t parent_of(enum ky_flower_dir d)
-{
-	return TC_H_MAKE(TC_H_CLSACT, d == KY_FLOWER_EGRESS ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
-}
-
 static struct nl_msg *filter_msg(int type, int flags, int ifindex, enum ky_flower_dir dir, uint32_t handle,
 				 uint32_t prio, uint16_t proto)
 {
-	struct nl_msg *m = nlmsg_alloc_simple(type, flags);
-	struct tcmsg t;
-	memset(&t, 0, sizeof(t));
-	t.tcm_family = AF_UNSPEC;
-	t.tcm_ifindex = ifindex;
-	t.tcm_handle = handle;
-	t.tcm_parent = parent_of(dir);
-	t.tcm_info = TC_H_MAKE(prio << 16, htons(proto));
-	if (m && nlmsg_append(m, &t, sizeof(t), NLMSG_ALIGNTO) < 0) {
-		nlmsg_free(m);
-		return NULL;
-	}
-	return m;
+	return ky_tc_filter_msg(type, flags, ifindex, dir == KY_FLOWER_EGRESS, handle, prio, proto);
 }
 
 static void put_prefix(struct nl_msg *m, const struct ky_cidr *c, int key4, int mask4, int key6, int mask6)

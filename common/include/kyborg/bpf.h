@@ -26,6 +26,15 @@ enum ky_bpf_xdp_mode { KY_XDP_AUTO, KY_XDP_NATIVE, KY_XDP_GENERIC, KY_XDP_OFFLOA
 /* "native", "generic", "offload" (indexes 1..3). */
 extern const char *const ky_bpf_xdp_mode_names[];
 
+/* A tc program in the device's hardware (cls_bpf's flags). DEFAULT: as
+ * libbpf attaches it, no flag, nothing read back. REQUIRED: skip_sw, for a
+ * program loaded for the device (ky_bpf_obj_load's offload_ifindex);
+ * attaching fails unless the kernel reports it in hardware. PREFERRED: no
+ * flag, whether it landed in hardware read back. NEVER: skip_hw. */
+enum ky_bpf_hw { KY_BPF_HW_DEFAULT, KY_BPF_HW_REQUIRED, KY_BPF_HW_PREFERRED, KY_BPF_HW_NEVER };
+/* "required", "preferred", "never" (indexes 1..3). */
+extern const char *const ky_bpf_hw_names[];
+
 #define KY_BPF_FS "/sys/fs/bpf"
 #define KY_BPF_POD_IPS 4
 
@@ -44,6 +53,8 @@ struct ky_bpf_attached {
 	uint32_t prog_id;
 	uint32_t handle, priority; /* tc */
 	uint32_t xdp_flags;        /* XDP: the mode flag it was attached with */
+	enum ky_bpf_hw hw;         /* tc: set by the caller before ky_bpf_attach */
+	bool in_hw;                /* tc, hw other than DEFAULT: what the kernel reported */
 };
 
 /* Whether libbpf can be loaded: 0 or -ENOENT/-ENOSYS with the reason. */
@@ -91,10 +102,14 @@ int ky_bpf_plan(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook
 /* Attaches the program where ky_bpf_plan put it, next to whatever is on
  * the hook: -EEXIST when that place was taken since, -EBUSY when the
  * interface has an XDP program already. XDP in KY_XDP_AUTO mode gets the
- * mode the kernel chose in a->xdp_flags. */
+ * mode the kernel chose in a->xdp_flags. A tc program with a->hw other
+ * than DEFAULT gets that flag and a->in_hw; with REQUIRED, a device that
+ * does not take it fails the attach (-EOPNOTSUPP and the kernel's reason,
+ * or -EREMOTEIO when it is not reported in hardware: it is then detached). */
 int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, struct ky_bpf_attached *a, struct ky_error **err);
 /* 0 when exactly this program is attached where recorded, -ENOENT when that
- * place is empty, -ESTALE when another program is there. */
+ * place is empty, -ESTALE when another program is there, -EREMOTEIO when a
+ * program required in hardware is no longer reported there. */
 int ky_bpf_check(const struct ky_bpf_attached *a, struct ky_error **err);
 /* Detaches a's program when it is still the one there: 1 detached, 0 when
  * it was gone or replaced by someone else's (left alone). */

@@ -1,0 +1,14 @@
+/* A tc filter request on an interface's clsact hook, the header that the
+ * flower rules (tc_flower.c) and the cls_bpf programs (tc_bpf.c) share.
+ * Private to common/src/tc_*.c. */
+#pragma once
+
+#include <netlink/msg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* RTM_*TFILTER for handle at priority prio (0: the kernel's choice) of
+ * the ingress or egress hook of ifindex; proto in host order (ETH_P_*).
+ * NULL when out of memory. */
+struct nl_msg *ky_tc_filter_msg(int type, int flags, int ifindex, bool egress, uint32_t handle, uint32_t prio,
+				uint16_t proto);
