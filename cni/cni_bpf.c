@@ -233,6 +233,23 @@ static int load_and_attach_in_pod(void *arg, struct ky_error **err)
 	return attach_in_pod(x, err);
 }
 
+/* The pod interface's clsact hook, created when absent. The record says
+ * whether ADD created it (DEL removes only a clsact of ours, once empty).
+ * 1 when the record changed, 0 when it already had the hook. */
+static int clsact_in_record(struct ky_cni_run *r, int ifindex, struct ky_error **err)
+{
+	bool created;
+	int ret;
+	if (cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated"))
+		return 0;
+	if ((ret = ky_bpf_clsact_ensure(ifindex, &created, err)) < 0)
+		return ret;
+	cJSON_AddBoolToObject(r->rec, "clsactCreated", created);
+	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
+	cJSON_AddNumberToObject(r->rec, "clsactIfindex", ifindex);
+	return 1;
+}
+
 static int attach_in_pod(void *arg, struct ky_error **err)
 {
 	struct attach_ctx *x = arg;
@@ -243,14 +260,8 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	bool any_tc = false;
 	for (size_t i = 0; i < conf->n_bpf; i++)
 		any_tc |= conf->bpf[i].hook != KY_BPF_XDP;
-	if (any_tc && !cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated")) {
-		bool created;
-		if ((ret = ky_bpf_clsact_ensure(x->ifindex, &created, err)) < 0)
-			return ret;
-		cJSON_AddBoolToObject(r->rec, "clsactCreated", created);
-		cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
-		cJSON_AddNumberToObject(r->rec, "clsactIfindex", x->ifindex);
-	}
+	if (any_tc && (ret = clsact_in_record(r, x->ifindex, err)) < 0)
+		return ret;
 	if ((ret = plan_all(x, planned, err)) < 0)
 		return ret;
 	/* Every program's id and place is in the record before the first
@@ -440,16 +451,10 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 	struct ky_cni_run *r = x->r;
 	const struct ky_cni_conf *conf = &r->c->conf;
 	int ret;
-	if (!cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated")) {
-		bool created;
-		if ((ret = ky_bpf_clsact_ensure(x->ifindex, &created, err)) < 0)
-			return ret;
-		cJSON_AddBoolToObject(r->rec, "clsactCreated", created);
-		cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
-		cJSON_AddNumberToObject(r->rec, "clsactIfindex", x->ifindex);
-		if ((ret = ky_cni_journal_write(r, false, err)) < 0)
-			return ret;
-	}
+	if ((ret = clsact_in_record(r, x->ifindex, err)) > 0)
+		ret = ky_cni_journal_write(r, false, err);
+	if (ret < 0)
+		return ret;
 	/* As for programs: every rule's place is in the record before the
 	 * first rule is added, so a kill leaves nothing DEL cannot find. */
 	struct ky_flower_added planned[KY_CNI_MAX_OFFLOAD];
