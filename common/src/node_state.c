@@ -40,7 +40,7 @@ int ky_node_run_program(char *const *argv, const char *addr, const char *state, 
 	size_t len = 0;
 	int status, r = ky_exec_capture(&x, &output, &len, &status, err);
 	if (r < 0)
-		return ky_error_prefix(err, "run %s", argv[0]);
+		return r; /* the message already names the program */
 	if (status != 0)
 		return ky_error_set(err, EIO, "%s %s exited with status %d", argv[0], addr, status);
 	while (len > 0 && strchr(" \t\r\n", output[len - 1]))
