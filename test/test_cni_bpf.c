@@ -19,6 +19,7 @@
 
 #include "kyborg/cleanup.h"
 #include "kytest.h"
+#include "kytest_bpf.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"
 #include "kyborg_pod.h"
@@ -51,10 +52,7 @@ static void setup(void)
 	pod_netns(ns2, ns2_path);
 	kyt_unique_name(net, sizeof(net), "kybpf");
 	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kyborg/%s", net);
-	tmp = kyt_tmpdir("kybpf");
-	cr_assert_not_null(tmp);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
-	snprintf(ipam_dir, sizeof(ipam_dir), "%s/ipam", tmp);
+	kyt_cni_scratch("kybpf", &tmp, state_dir, ipam_dir, sizeof(state_dir));
 }
 
 static void teardown(void)
@@ -62,10 +60,7 @@ static void teardown(void)
 	kyt_netns_del(ns1);
 	kyt_netns_del(ns2);
 	ns1[0] = ns2[0] = '\0';
-	if (tmp)
-		kyt_rmrf(tmp);
-	free(tmp);
-	tmp = NULL;
+	kyt_cni_scratch_free(&tmp);
 	kyt_rmrf(pins);
 }
 
@@ -147,29 +142,13 @@ static __u64 read_drops(const char *cid, int reason)
 static __u32 pinned_prog_id(const char *cid, const char *obj, const char *prog)
 {
 	_cleanup_free_ char *p = pin_path(cid, obj, prog);
-	int fd = bpf_obj_get(p);
-	if (fd < 0)
-		return 0;
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
-	close(fd);
-	return info.id;
-}
-
-static bool prog_gone(void *arg)
-{
-	int fd = bpf_prog_get_fd_by_id(*(__u32 *)arg);
-	if (fd >= 0)
-		close(fd);
-	return fd < 0;
+	return kyt_bpf_pinned_prog_id(p);
 }
 
 static void assert_prog_freed(__u32 id)
 {
 	cr_assert_neq(id, 0);
-	cr_assert(kyt_wait_until(prog_gone, &id, 5000), "program %u is still loaded", id);
+	cr_assert(kyt_wait_until(kyt_bpf_prog_gone, &id, 5000), "program %u is still loaded", id);
 }
 
 /* Filters on a hook of ifname in netns (NULL: the host), as tc prints them. */

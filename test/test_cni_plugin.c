@@ -29,19 +29,13 @@ static void setup(void)
 	cr_assert_eq(kyt_veth_add(dev, peer, sizeof(dev)), 0);
 	cr_assert_eq(kyt_netns_add(ns, sizeof(ns)), 0);
 	kyt_netns_path(ns, ns_path, sizeof(ns_path));
-	tmp = kyt_tmpdir("kycni");
-	cr_assert_not_null(tmp);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
-	snprintf(ipam_dir, sizeof(ipam_dir), "%s/ipam", tmp);
+	kyt_cni_scratch("kycni", &tmp, state_dir, ipam_dir, sizeof(state_dir));
 }
 
 static void teardown(void)
 {
 	kyt_netns_del(ns);
-	if (tmp)
-		kyt_rmrf(tmp);
-	free(tmp);
-	tmp = NULL;
+	kyt_cni_scratch_free(&tmp);
 }
 
 TestSuite(cni_plugin, .init = setup, .fini = teardown, .timeout = 120);

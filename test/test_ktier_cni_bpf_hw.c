@@ -20,6 +20,7 @@
 
 #include "kyborg/cleanup.h"
 #include "kytest.h"
+#include "kytest_bpf.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"
 #include "kytest_nsim.h"
@@ -45,19 +46,13 @@ static void setup(void)
 	kyt_netns_path(ns, ns_path, sizeof(ns_path));
 	kyt_unique_name(net, sizeof(net), "kyhw");
 	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kyborg/%s", net);
-	tmp = kyt_tmpdir("kyhw");
-	cr_assert_not_null(tmp);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
-	snprintf(ipam_dir, sizeof(ipam_dir), "%s/ipam", tmp);
+	kyt_cni_scratch("kyhw", &tmp, state_dir, ipam_dir, sizeof(state_dir));
 }
 
 static void teardown(void)
 {
 	kyt_netns_del(ns);
-	if (tmp)
-		kyt_rmrf(tmp);
-	free(tmp);
-	tmp = NULL;
+	kyt_cni_scratch_free(&tmp);
 	kyt_rmrf(pins);
 	kyt_nsim_del(&nsim);
 }
@@ -123,23 +118,7 @@ static __u32 pinned_prog_id(const char *prog)
 {
 	char p[512];
 	snprintf(p, sizeof(p), "%s/pod1/net1/kyborg_counters/%s", pins, prog);
-	int fd = bpf_obj_get(p);
-	if (fd < 0)
-		return 0;
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
-	close(fd);
-	return info.id;
-}
-
-static bool prog_gone(void *arg)
-{
-	int fd = bpf_prog_get_fd_by_id(*(__u32 *)arg);
-	if (fd >= 0)
-		close(fd);
-	return fd < 0;
+	return kyt_bpf_pinned_prog_id(p);
 }
 
 static bool dir_exists(const char *p)
@@ -188,7 +167,7 @@ Test(ktier_cni_bpf_hw, a_program_required_in_hardware_lands_in_hw_checks_and_del
 	cr_assert_eq(cni("CHECK", chk, &out), 0, "CHECK: %s", msg_of(out));
 
 	cr_assert_eq(cni("DEL", conf, NULL), 0);
-	cr_assert(kyt_wait_until(prog_gone, &id, 5000), "program %u is still loaded", id);
+	cr_assert(kyt_wait_until(kyt_bpf_prog_gone, &id, 5000), "program %u is still loaded", id);
 	assert_nothing_left("after DEL");
 	_cleanup_free_ char *after = kyt_node_snapshot(state_dir, ipam_dir);
 	cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);
@@ -259,7 +238,7 @@ Test(ktier_cni_bpf_hw, killed_after_the_attach_then_del_takes_the_program_out_of
 	__u32 id = pinned_prog_id("kyborg_count_ingress");
 	cr_assert_neq(id, 0);
 	cr_assert_eq(cni("DEL", conf, NULL), 0);
-	cr_assert(kyt_wait_until(prog_gone, &id, 5000), "program %u is still loaded", id);
+	cr_assert(kyt_wait_until(kyt_bpf_prog_gone, &id, 5000), "program %u is still loaded", id);
 	assert_nothing_left("after DEL");
 	_cleanup_free_ char *after = kyt_node_snapshot(state_dir, ipam_dir);
 	cr_assert_str_eq(after, before, "the node changed:\n--- before\n%s--- after\n%s", before, after);

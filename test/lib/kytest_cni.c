@@ -7,10 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <criterion/criterion.h>
+
 #include "kyborg/exec.h"
 #include "kytest.h"
 
 extern char **environ;
+
+void kyt_cni_scratch(const char *prefix, char **tmp, char *state_dir, char *ipam_dir, size_t size)
+{
+	*tmp = kyt_tmpdir(prefix);
+	cr_assert_not_null(*tmp, "scratch directory %s", prefix);
+	snprintf(state_dir, size, "%s/state", *tmp);
+	snprintf(ipam_dir, size, "%s/ipam", *tmp);
+}
+
+void kyt_cni_scratch_free(char **tmp)
+{
+	if (*tmp)
+		kyt_rmrf(*tmp);
+	free(*tmp);
+	*tmp = NULL;
+}
 
 int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 {

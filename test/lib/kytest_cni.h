@@ -20,6 +20,13 @@ struct kyt_cni_call {
  * empty or not JSON. */
 int kyt_cni_run(const struct kyt_cni_call *call, cJSON **out);
 
+/* A scratch directory for one test in *tmp, with the plugin's stateDir
+ * and host-local's dataDir under it (state_dir and ipam_dir, `size` bytes
+ * each). Fails the test when it cannot be made. */
+void kyt_cni_scratch(const char *prefix, char **tmp, char *state_dir, char *ipam_dir, size_t size);
+/* Removes it with whatever the test left there; *tmp becomes NULL. */
+void kyt_cni_scratch_free(char **tmp);
+
 /* The "code" of an error object, -1 when there is none. */
 int kyt_cni_code(const cJSON *out);
 
