@@ -256,11 +256,15 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	struct ky_cni_run *r = x->r;
 	const struct ky_cni_conf *conf = &r->c->conf;
 	struct ky_bpf_attached planned[KY_CNI_MAX_BPF];
-	int ret;
+	int ret = 0;
 	bool any_tc = false;
 	for (size_t i = 0; i < conf->n_bpf; i++)
 		any_tc |= conf->bpf[i].hook != KY_BPF_XDP;
-	if (any_tc && (ret = clsact_in_record(r, x->ifindex, err)) < 0)
+	/* Whether the hook is ours goes to disk at once: DEL of a record
+	 * killed before the plan below must still take away a clsact ADD made. */
+	if (any_tc && (ret = clsact_in_record(r, x->ifindex, err)) > 0)
+		ret = ky_cni_journal_write(r, false, err);
+	if (ret < 0)
 		return ret;
 	if ((ret = plan_all(x, planned, err)) < 0)
 		return ret;

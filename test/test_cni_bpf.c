@@ -258,6 +258,49 @@ Test(cni_bpf, a_spoofed_source_address_is_dropped_and_counted)
 	free(c2);
 }
 
+/* Frames a pod's raw socket writes with VLAN tags inside them: python3
+ * sends them on an AF_PACKET socket in the pod (a tc drop fails the send,
+ * which it ignores). argv: ifname, then frames as "tags:source" where
+ * tags is how many 802.1Q/802.1ad tags stand before an IPv4 header. */
+static const char send_tagged[] =
+	"import socket, struct, sys\n"
+	"ifname = sys.argv[1]\n"
+	"mac = bytes.fromhex(open('/sys/class/net/%s/address' % ifname).read().strip().replace(':', ''))\n"
+	"s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+	"s.bind((ifname, 0))\n"
+	"for spec in sys.argv[2:]:\n"
+	"    n, src = spec.split(':')\n"
+	"    f = b'\\xff' * 6 + mac\n"
+	"    for i in range(int(n)):\n"
+	"        f += struct.pack('!HH', 0x88a8 if i == 0 and int(n) > 1 else 0x8100, 5)\n"
+	"    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20, 0, 0, 64, 17, 0, socket.inet_aton(src),\n"
+	"                     socket.inet_aton('10.83.0.3'))\n"
+	"    f += b'\\x08\\x00' + ip + bytes(26)\n"
+	"    try:\n"
+	"        s.send(f)\n"
+	"    except OSError:\n"
+	"        pass\n";
+
+Test(cni_bpf, a_vlan_tag_in_the_frame_hides_no_forged_source)
+{
+	char *c1, *c2;
+	two_pods(83, "[{\"object\":\"" ANTISPOOF "\",\"program\":\"kyborg_antispoof\",\"attach\":\"tc-egress\"}]", NULL,
+		 &c1, &c2);
+	__u64 ip0 = read_drops("pod1", KYBORG_DROP_SRC_IPV4), vlan0 = read_drops("pod1", KYBORG_DROP_VLAN);
+	/* One tag and two (802.1ad outside 802.1Q) in front of a forged
+	 * source, three tags, and one tag in front of the pod's own address. */
+	cr_assert_eq(kyt_run(NULL, "ip", "netns", "exec", ns1, "/usr/bin/python3", "-c", send_tagged, "net1",
+			     "1:10.83.0.99", "2:10.83.0.99", "3:10.83.0.99", "1:10.83.0.2", NULL),
+		     0);
+	cr_assert_eq(read_drops("pod1", KYBORG_DROP_SRC_IPV4) - ip0, 2, "a tag hid a forged source");
+	cr_assert_eq(read_drops("pod1", KYBORG_DROP_VLAN) - vlan0, 1, "three tags were not dropped");
+	cr_assert_eq(read_drops("pod1", KYBORG_DROP_SRC_MAC) + read_drops("pod1", KYBORG_DROP_ARP), 0);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, c1, NULL), 0);
+	cr_assert_eq(cni("DEL", "pod2", ns2_path, c2, NULL), 0);
+	free(c1);
+	free(c2);
+}
+
 Test(cni_bpf, xdp_native_and_generic_count_what_arrives)
 {
 	static const char *const modes[] = { "native", "generic" };

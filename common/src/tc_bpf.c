@@ -2,6 +2,7 @@
  * rtnetlink (tc_bpf.h), in the shape libbpf's bpf_tc_attach() gives them:
  * direct action, protocol all, named "<program>:[<id>]". */
 #include "tc_bpf.h"
+#include "kyborg/cleanup.h"
 #include "kyborg/error.h"
 #include "netlink_private.h"
 #include "tc_filter.h"
@@ -76,14 +77,12 @@ int ky_tc_bpf_get(struct ky_nl *nl, int ifindex, bool egress, uint32_t handle, u
 		m = NULL;
 	}
 	struct echo e = { 0 };
-	int r = ky_nl_transact_cb(nl, m, on_filter, &e, err);
-	if (r == -ENOENT || r == -EINVAL || r == -ENODEV || (r == 0 && !e.seen)) {
-		if (err)
-			ky_error_clear(err);
+	_cleanup_error_ struct ky_error *own = NULL;
+	int r = ky_nl_transact_cb(nl, m, on_filter, &e, &own);
+	if (r == -ENOENT || r == -EINVAL || r == -ENODEV || (r == 0 && !e.seen))
 		return -ENOENT;
-	}
 	if (r < 0)
-		return r;
+		return ky_error_set(err, -r, "%s", ky_error_msg(own));
 	*out = e.info;
 	return 0;
 }

@@ -243,14 +243,14 @@ int ky_flower_del(struct ky_nl *nl, int ifindex, const struct ky_flower_added *a
 	struct nl_msg *m = filter_msg(RTM_DELTFILTER, 0, ifindex, a->dir, a->handle, a->priority, 0);
 	if (m)
 		nla_put_string(m, TCA_KIND, "flower");
-	int r = ky_nl_transact_cb(nl, m, NULL, NULL, err);
-	if (r == -ENOENT || r == -EINVAL || r == -ENODEV) {
-		if (err)
-			ky_error_clear(err);
+	/* Its own error: a rule already gone must not wipe out what the
+	 * caller's err holds from an earlier rule. */
+	_cleanup_error_ struct ky_error *e = NULL;
+	int r = ky_nl_transact_cb(nl, m, NULL, NULL, &e);
+	if (r == -ENOENT || r == -EINVAL || r == -ENODEV)
 		return 0;
-	}
 	if (r < 0)
-		return ky_error_prefix(err, "remove flower rule %x priority %u on ifindex %d", a->handle, a->priority,
-				       ifindex);
+		return ky_error_set(err, -r, "remove flower rule %x priority %u on ifindex %d: %s", a->handle,
+				    a->priority, ifindex, ky_error_msg(e));
 	return 1;
 }

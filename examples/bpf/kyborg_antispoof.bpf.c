@@ -42,6 +42,12 @@ struct arp_eth_ipv4 {
 	__u8 tpa[4];
 } __attribute__((packed));
 
+/* An 802.1Q / 802.1ad tag as it stands in a frame, after the MAC addresses. */
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
 static __always_inline int drop(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&kyborg_drops, &reason);
@@ -99,9 +105,25 @@ int kyborg_antispoof(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	if (!mac_eq(eth->h_source, pod->mac))
 		return drop(KYBORG_DROP_SRC_MAC);
-	switch (eth->h_proto) {
+	/* A VLAN device's tag travels beside the packet (skb->vlan_tci), but a
+	 * pod with a raw socket can write tags into the frame itself: look
+	 * through up to two (802.1ad, then 802.1Q), so no tag hides a forged
+	 * source behind it, and drop a frame with more or a cut one. */
+	__be16 proto = eth->h_proto;
+	void *l3 = eth + 1;
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_tag *tag = l3;
+		if (i == 2 || (void *)(tag + 1) > end)
+			return drop(KYBORG_DROP_VLAN);
+		proto = tag->proto;
+		l3 = tag + 1;
+	}
+	switch (proto) {
 	case bpf_htons(ETH_P_IP): {
-		struct iphdr *ip = (void *)(eth + 1);
+		struct iphdr *ip = l3;
 		if ((void *)(ip + 1) > end)
 			return TC_ACT_SHOT;
 		if (pod->n_ipv4 && !ipv4_ok(pod, ip->saddr))
@@ -109,7 +131,7 @@ int kyborg_antispoof(struct __sk_buff *skb)
 		break;
 	}
 	case bpf_htons(ETH_P_IPV6): {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		struct ipv6hdr *ip6 = l3;
 		if ((void *)(ip6 + 1) > end)
 			return TC_ACT_SHOT;
 		if (pod->n_ipv6 && !ipv6_ok(pod, &ip6->saddr))
@@ -117,7 +139,7 @@ int kyborg_antispoof(struct __sk_buff *skb)
 		break;
 	}
 	case bpf_htons(ETH_P_ARP): {
-		struct arp_eth_ipv4 *arp = (void *)(eth + 1);
+		struct arp_eth_ipv4 *arp = l3;
 		if ((void *)(arp + 1) > end)
 			return TC_ACT_UNSPEC; /* not Ethernet/IPv4 ARP: nothing to compare */
 		__u32 spa;

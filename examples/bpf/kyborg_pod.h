@@ -34,7 +34,8 @@ enum kyborg_drop_reason {
 	KYBORG_DROP_SRC_IPV4 = 1, /* IPv4 source is none of the pod's */
 	KYBORG_DROP_SRC_IPV6 = 2, /* IPv6 source is none of the pod's (nor link-local, nor ::) */
 	KYBORG_DROP_ARP = 3,      /* ARP sender MAC or IPv4 is not the pod's */
-	KYBORG_DROP_NREASONS = 4,
+	KYBORG_DROP_VLAN = 4,     /* more than two VLAN tags in the frame, or a cut one */
+	KYBORG_DROP_NREASONS = 5,
 };
 
 enum kyborg_dir {

@@ -439,7 +439,7 @@ class Demo:
         summary = [l for l in (r.stdout + r.stderr).splitlines() if "transmitted" in l or "sendmsg" in l]
         self.say("ping says", "; ".join(sorted(set(summary))) or r.stdout.strip()[-80:])
         drops = self.drops("a")
-        reasons = ["source MAC", "source IPv4", "source IPv6", "ARP"]
+        reasons = ["source MAC", "source IPv4", "source IPv6", "ARP", "VLAN"]
         self.say("kyborg_drops", ", ".join("%s %d" % (reasons[i] if i < len(reasons) else i, n)
                                           for i, n in enumerate(drops)))
         self.check(r.returncode != 0 and sum(drops) - before >= 3,
