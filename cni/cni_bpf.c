@@ -288,9 +288,6 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 			cJSON_AddNumberToObject(e, "xdpFlags", planned[i].xdp_flags);
 		} else if (planned[i].hw != KY_BPF_HW_DEFAULT) {
 			cJSON_AddBoolToObject(cJSON_GetArrayItem(list, (int)i), "inHw", planned[i].in_hw);
-			if (planned[i].hw == KY_BPF_HW_PREFERRED)
-				ky_info("bpf-hw", "container=%s ifname=%s program=%s in_hw=%s", r->container_id,
-					r->ifname, p->program, planned[i].in_hw ? "yes" : "no");
 		}
 		ky_info("bpf-attached", "container=%s ifname=%s program=%s attach=%s prog_id=%u", r->container_id,
 			r->ifname, p->program, ky_bpf_hook_names[p->hook], planned[i].prog_id);

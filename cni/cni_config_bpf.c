@@ -64,6 +64,14 @@ static int parse_prog(const struct ky_jnode *e, struct ky_cni_conf *c, struct ky
 	if ((r = ky_json_enum(&f, "hw", 0, ky_bpf_hw_names, &idx, err)) < 0)
 		return r;
 	p->hw = r > 0 ? (enum ky_bpf_hw)(idx + 1) : KY_BPF_HW_DEFAULT;
+	if (p->hw == KY_BPF_HW_PREFERRED) {
+		/* A driver offloads only a program loaded for its device, and such
+		 * a program cannot run in software: there is no program that may
+		 * land in either (offload rules have "preferred"). */
+		ky_json_child(&f, "hw", 0, &n, NULL);
+		return ky_json_error(&n, err, "\"preferred\" is for offload rules: a program is loaded either for "
+					       "the device (\"required\") or for the host (\"never\", or no \"hw\")");
+	}
 	if (r > 0 && p->hook == KY_BPF_XDP) {
 		ky_json_child(&f, "hw", 0, &n, NULL);
 		return ky_json_error(&n, err, "only for \"attach\": \"tc-ingress\" or \"tc-egress\" (XDP in hardware is "

@@ -136,13 +136,13 @@ Test(cni_config, bpf_and_offload_entries_parse)
 	ky_cni_conf_free(&c);
 }
 
-/* hw on a tc program: each of its three values, and which entries are
+/* hw on a tc program: each of its two values, and which entries are
  * loaded for the device (required; offloaded XDP) rather than the host. */
 Test(cni_config, bpf_hw_modes_parse)
 {
-	static const char *const modes[] = { "required", "preferred", "never" };
-	static const enum ky_bpf_hw want[] = { KY_BPF_HW_REQUIRED, KY_BPF_HW_PREFERRED, KY_BPF_HW_NEVER };
-	for (int i = 0; i < 3; i++) {
+	static const char *const modes[] = { "required", "never" };
+	static const enum ky_bpf_hw want[] = { KY_BPF_HW_REQUIRED, KY_BPF_HW_NEVER };
+	for (int i = 0; i < 2; i++) {
 		char *t = NULL;
 		cr_assert_geq(asprintf(&t, "{" BASE ",\"device\":\"eth1\",\"bpf\":[{\"object\":\"/d/c.bpf.o\","
 				       "\"program\":\"f\",\"attach\":\"tc-ingress\",\"hw\":\"%s\"}]}", modes[i]), 0);
@@ -181,6 +181,8 @@ Test(cni_config, bad_bpf_and_offload_entries_name_their_path)
 		  "bpf[0].hw: " },
 		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\",\"hw\":true}]",
 		  "bpf[0].hw: " },
+		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"f\",\"attach\":\"tc-egress\",\"hw\":\"preferred\"}]",
+		  "bpf[0].hw: \"preferred\" is for offload rules" },
 		{ "\"bpf\":[" P ",{\"object\":\"/d/q.bpf.o\",\"program\":\"g\",\"attach\":\"xdp\",\"hw\":\"required\"}]",
 		  "bpf[1].hw: only for \"attach\": \"tc-ingress\" or \"tc-egress\"" },
 		{ "\"bpf\":[{\"object\":\"/d/p.bpf.o\",\"program\":\"g\",\"attach\":\"xdp\",\"xdpMode\":\"offload\","
