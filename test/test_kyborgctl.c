@@ -172,6 +172,17 @@ Test(kyborgctl_apply, plan_shows_the_change_and_changes_nothing)
 	cr_assert_neq(access(cni_dir, F_OK), 0, "plan created the CNI state dir");
 }
 
+/* A damaged node file is a failure (1), not a refused profile (4). */
+Test(kyborgctl_apply, a_corrupt_kubelet_checkpoint_fails_rather_than_refuses)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	cr_assert_eq(kyt_write_file(checkpoint, "{\"Data\":{\"PodDeviceEntries\":["), 0);
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	cr_assert_eq(ctl("apply", NULL, &doc), 1);
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4", "the apply changed the VF count");
+}
+
 Test(kyborgctl_apply, vf_count_goes_through_zero_and_a_second_apply_changes_nothing)
 {
 	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");

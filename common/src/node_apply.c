@@ -97,8 +97,11 @@ static int apply_image(struct ky_action *a, const struct ky_apply_opts *o, struc
 	struct ky_fpga_loader l = { .program = e->program, .envp = environ, .timeout_ms = LOADER_TIMEOUT_MS };
 	bool programmed = false;
 	r = ky_fpga_ensure(f, &e->image, o->image_cache_dir, o->fetch_helper, &l, &programmed, err);
-	if (r >= 0 && programmed &&
-	    ky_action_step(a, "loaded image %s (sha256 %s) into %s", e->image.id, e->image.sha256, f->port_dev) < 0)
+	/* A load whose read-back then failed changed the device all the same:
+	 * the report says so. */
+	if (programmed &&
+	    ky_action_step(a, "loaded image %s (sha256 %s) into %s", e->image.id, e->image.sha256, f->port_dev) < 0 &&
+	    r >= 0)
 		r = ky_error_set(err, ENOMEM, "out of memory");
 	ky_fpga_free(f);
 	return r;

@@ -175,8 +175,11 @@ static int read_checkpoint(struct ky_node_usage *u, const char *path, bool *foun
 	if (r < 0)
 		return ky_error_set(err, -r, "read kubelet checkpoint %s: %s", path, strerror(-r));
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
-	if (ky_json_parse(buf, len, &doc, err) < 0)
-		return ky_error_prefix(err, "kubelet checkpoint %s", path);
+	/* Not -EINVAL: that is a bad profile's ("refused"); a node file that
+	 * cannot be read is a failure. */
+	_cleanup_error_ struct ky_error *perr = NULL;
+	if (ky_json_parse(buf, len, &doc, &perr) < 0)
+		return ky_error_set(err, EBADMSG, "kubelet checkpoint %s: %s", path, ky_error_msg(perr));
 	if ((r = ky_node_usage_add_kubelet_checkpoint(u, doc)) < 0)
 		return ky_error_set(err, -r, "kubelet checkpoint: out of memory");
 	return 0;
