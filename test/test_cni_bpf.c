@@ -698,6 +698,11 @@ Test(cni_bpf, chained_after_host_device_leaves_others_filters_alone)
 	cr_assert_eq(kyt_run(NULL, "tc", "-n", ns1, "qdisc", "add", "dev", "net1", "clsact", NULL), 0);
 	cr_assert_eq(kyt_run(NULL, "tc", "-n", ns1, "filter", "add", "dev", "net1", "egress", "pref", "7", "bpf", "da",
 			     "obj", KYBORG_TEST_BPF_DIR "/kyborg_other.bpf.o", "sec", "classifier", NULL), 0);
+	/* And a filter of another kind exactly where ours would go first
+	 * (0xbf01, the second entry's): a query for a bpf filter there cannot
+	 * see it; the plan must still leave that priority alone. */
+	cr_assert_eq(kyt_run(NULL, "tc", "-n", ns1, "filter", "add", "dev", "net1", "egress", "pref", "48897", "protocol",
+			     "ip", "u32", "match", "u32", "0", "0", NULL), 0);
 
 	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, &out), 0, "%s", msg_of(out));
 	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "interfaces"), 0),
@@ -712,7 +717,7 @@ Test(cni_bpf, chained_after_host_device_leaves_others_filters_alone)
 	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
 	assert_prog_freed(id);
 	f = filters(ns1, "net1", "egress");
-	cr_assert(strstr(f, "kyborg_someone_"), "someone else's filter went: %s", f);
+	cr_assert(strstr(f, "kyborg_someone_") && strstr(f, "pref 48897 u32"), "someone else's filter went: %s", f);
 	cr_assert_null(strstr(f, "kyborg_count"), "%s", f);
 	free(f);
 	cr_assert(kyt_ip_link(ns1, "net1", &(struct kyt_ip_link){ 0 }), "chained DEL touched the device");

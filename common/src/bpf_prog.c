@@ -7,6 +7,7 @@
 #include "bpf_libbpf.h"
 #include "kyborg_pod.h"
 #include "tc_bpf.h"
+#include "tc_filter.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -312,25 +313,14 @@ int ky_bpf_plan(struct ky_bpf_obj *o, const char *program, enum ky_bpf_hook hook
 		out->xdp_flags = xdp_mode_flag(mode);
 		return 0;
 	}
-	/* A place is free when nothing answers for handle 1 there: the
-	 * kernel says EINVAL or ENOENT for a priority without filters; a
-	 * filter of any kind there makes it answer otherwise. */
-	struct bpf_tc_hook h = tc_hook(ifindex, hook == KY_BPF_TC_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-	for (uint32_t prio = prio_hint; prio > 0 && prio + 64 > prio_hint; prio--) {
-		struct bpf_tc_opts q;
-		memset(&q, 0, sizeof(q));
-		q.sz = sizeof(q);
-		q.handle = 1;
-		q.priority = prio;
-		r = lib->bpf_tc_query(&h, &q);
-		if (r == -ENOENT || r == -EINVAL) {
-			out->handle = 1;
-			out->priority = prio;
-			return 0;
-		}
-	}
-	return ky_error_set(err, EBUSY, "no free tc priority at or below %u on %s of ifindex %d", prio_hint,
-			    ky_bpf_hook_names[hook], ifindex);
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	uint32_t prio;
+	if ((r = ky_nl_open(&nl, err)) < 0 ||
+	    (r = ky_tc_free_prio(nl, ifindex, hook == KY_BPF_TC_EGRESS, prio_hint, -1, &prio, err)) < 0)
+		return r;
+	out->handle = 1;
+	out->priority = prio;
+	return 0;
 }
 
 static const char *hw_name(enum ky_bpf_hw hw)

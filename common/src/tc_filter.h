@@ -4,6 +4,7 @@
 #pragma once
 
 #include <netlink/msg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,3 +13,12 @@
  * NULL when out of memory. */
 struct nl_msg *ky_tc_filter_msg(int type, int flags, int ifindex, bool egress, uint32_t handle, uint32_t prio,
 				uint16_t proto);
+
+struct ky_nl;
+struct ky_error;
+/* The first priority no filter of any kind holds on the hook, from hint
+ * on by step (+1 or -1), among 64; the kernel's own answer to a query for
+ * one place cannot tell a free priority from one that another kind of
+ * filter holds, so this reads the hook's whole list. -EBUSY when none. */
+int ky_tc_free_prio(struct ky_nl *nl, int ifindex, bool egress, uint32_t hint, int step, uint32_t *prio,
+		    struct ky_error **err);

@@ -149,42 +149,18 @@ static int on_echo(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-struct used {
-	uint32_t prios[64];
-	size_t n;
-};
-
-static int on_filter(struct nl_msg *msg, void *arg)
-{
-	struct used *u = arg;
-	struct nlmsghdr *h = nlmsg_hdr(msg);
-	if (h->nlmsg_type == RTM_NEWTFILTER && nlmsg_datalen(h) >= (int)sizeof(struct tcmsg) &&
-	    u->n < KY_ARRAY_SIZE(u->prios))
-		u->prios[u->n++] = TC_H_MAJ(((const struct tcmsg *)nlmsg_data(h))->tcm_info) >> 16;
-	return NL_OK;
-}
-
 int ky_flower_plan(struct ky_nl *nl, int ifindex, enum ky_flower_dir dir, uint32_t prio_hint,
 		   struct ky_flower_added *out, struct ky_error **err)
 {
-	struct nl_msg *m = filter_msg(RTM_GETTFILTER, NLM_F_DUMP, ifindex, dir, 0, 0, 0);
-	struct used u = { .n = 0 };
-	int r = ky_nl_transact_cb(nl, m, on_filter, &u, err);
+	uint32_t prio;
+	int r = ky_tc_free_prio(nl, ifindex, dir == KY_FLOWER_EGRESS, prio_hint, +1, &prio, err);
 	if (r < 0)
-		return ky_error_prefix(err, "list the filters of ifindex %d", ifindex);
-	for (uint32_t prio = prio_hint; prio < prio_hint + 64 && prio <= 0xffff; prio++) {
-		bool taken = false;
-		for (size_t i = 0; i < u.n && !taken; i++)
-			taken = u.prios[i] == prio;
-		if (!taken) {
-			memset(out, 0, sizeof(*out));
-			out->dir = dir;
-			out->handle = 1;
-			out->priority = prio;
-			return 0;
-		}
-	}
-	return ky_error_set(err, EBUSY, "no free tc priority from %u on ifindex %d", prio_hint, ifindex);
+		return r;
+	memset(out, 0, sizeof(*out));
+	out->dir = dir;
+	out->handle = 1;
+	out->priority = prio;
+	return 0;
 }
 
 int ky_flower_add(struct ky_nl *nl, int ifindex, const struct ky_flower_rule *rule, struct ky_flower_added *out,
