@@ -35,6 +35,7 @@ static void daemon_release(struct dp_daemon *d)
 	dp_hotplug_stop(d);
 	dp_watch_stop(d);
 	dp_jobs_release(d);
+	dp_fpga_prefetch_release(d);
 	dp_checkpoint_close(d);
 	ky_loop_free(d->loop);
 	if (d->cfg)

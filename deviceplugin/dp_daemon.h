@@ -38,6 +38,7 @@ struct dp_pending {
 };
 
 struct dp_job;
+struct dp_prefetch;
 
 struct dp_daemon {
 	const struct dp_options *opts;
@@ -64,6 +65,8 @@ struct dp_daemon {
 	struct ky_loop_timer *flush;
 	/* PreStartContainer calls programming in a child process. */
 	struct dp_job *jobs;
+	/* Bitstream downloads running in children, reaped when they end. */
+	struct dp_prefetch *prefetches;
 };
 
 /* dp_server.c: one gRPC server per resource. */
@@ -112,6 +115,12 @@ char *dp_image_cache_dir(const struct dp_options *opts);
  * PreStartContainer only verifies it; a failure is logged
  * (PreStartContainer tries again). */
 void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
+/* Forgets running downloads (their children finish on their own). */
+void dp_fpga_prefetch_release(struct dp_daemon *d);
+/* In a forked child that does not exec at once: closes every descriptor
+ * from 3 on but keep (moved to 3 when it is not; -1: none), so the child
+ * holds none of the daemon's sockets. Returns keep's new number. */
+int dp_child_close_fds(int keep);
 /* Makes dev's port hold res's bitstream: verified and loaded only when the
  * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,
  * nothing loaded. */

@@ -174,6 +174,9 @@ static void write_all(int fd, const char *s)
 /* In the child: program each device in turn, report, exit. */
 static __attribute__((noreturn)) void run_child(struct dp_plugin *p, char *const *ids, size_t n, int fd)
 {
+	/* None of the daemon's sockets stays open here: a stream the daemon
+	 * closes must end for kubelet then, not when this child does. */
+	fd = dp_child_close_fds(fd);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
