@@ -131,6 +131,16 @@ Test(fpga, a_checksum_mismatch_loads_nothing)
 	cr_assert_str_eq(id, AFU_OLD);
 }
 
+/* Through the DFL ioctl the bytes read for the kernel are hashed again: a
+ * file replaced after ky_image_resolve verified it is refused. */
+Test(fpga, an_image_replaced_after_its_check_is_not_handed_to_the_kernel)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(kyt_write_file(image, "tampered"), 0);
+	cr_assert_eq(ky_fpga_program(f, image, spec.id, spec.sha256, NULL, &err), -EBADMSG);
+	cr_assert(strstr(ky_error_msg(err), "changed since it was verified"), "%s", ky_error_msg(err));
+}
+
 Test(fpga, a_failing_loader_is_reported_with_its_output)
 {
 	_cleanup_error_ struct ky_error *err = NULL;

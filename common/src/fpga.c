@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -205,7 +206,7 @@ static int program_command(const struct ky_fpga *f, const char *image, const cha
 
 /* Tested against umockdev's ioctl emulation (test_deviceplugin), not the
  * DFL driver: the region's programming itself needs the hardware. */
-static int program_ioctl(const struct ky_fpga *f, const char *image, struct ky_error **err)
+static int program_ioctl(const struct ky_fpga *f, const char *image, const char *sha256, struct ky_error **err)
 {
 	_cleanup_close_ int ifd = open(image, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
@@ -215,6 +216,11 @@ static int program_ioctl(const struct ky_fpga *f, const char *image, struct ky_e
 	int r = ky_read_all(ifd, FPGA_MAX_IMAGE, &buf, &len);
 	if (r < 0)
 		return ky_error_set(err, -r, "FPGA %s: read %s: %s", f->pci, image, strerror(-r));
+	char got[KY_SHA256_HEX_LEN];
+	ky_sha256_buf(buf, len, got);
+	if (sha256 && strcasecmp(got, sha256) != 0)
+		return ky_error_set(err, EBADMSG, "FPGA %s: %s changed since it was verified: sha256 %s, expected %s",
+				    f->pci, image, got, sha256);
 	_cleanup_close_ int fd = open(f->fme_dev, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return ky_error_set(err, errno, "FPGA %s: %s: %m", f->pci, f->fme_dev);
@@ -231,12 +237,12 @@ static int program_ioctl(const struct ky_fpga *f, const char *image, struct ky_e
 	return 0;
 }
 
-int ky_fpga_program(const struct ky_fpga *f, const char *image_path, const char *id,
+int ky_fpga_program(const struct ky_fpga *f, const char *image_path, const char *id, const char *sha256,
 		    const struct ky_fpga_loader *loader, struct ky_error **err)
 {
 	if (loader && loader->program && loader->program[0])
 		return program_command(f, image_path, id, loader, err);
-	return program_ioctl(f, image_path, err);
+	return program_ioctl(f, image_path, sha256, err);
 }
 
 int ky_fpga_ensure(const struct ky_fpga *f, const struct ky_image_spec *spec, const char *cache_dir,
@@ -252,7 +258,7 @@ int ky_fpga_ensure(const struct ky_fpga *f, const struct ky_image_spec *spec, co
 		return 0;
 	if ((r = ky_image_resolve(spec, cache_dir, fetch_helper, &image, err)) < 0)
 		return ky_error_prefix(err, "FPGA %s", f->pci);
-	if ((r = ky_fpga_program(f, image, spec->id, loader, err)) < 0)
+	if ((r = ky_fpga_program(f, image, spec->id, spec->sha256, loader, err)) < 0)
 		return r;
 	*programmed = true;
 	if ((r = ky_fpga_loaded_id(f, &after, err)) < 0)

@@ -39,8 +39,11 @@ struct ky_fpga_loader {
 	int timeout_ms;
 };
 
-/* Loads image_path (already verified) into the port. */
-int ky_fpga_program(const struct ky_fpga *f, const char *image_path, const char *id,
+/* Loads image_path (already verified) into the port. Through the DFL
+ * ioctl, with sha256 (hex, or NULL) the very bytes handed to the kernel
+ * are checked again first: a file replaced since it was verified is
+ * -EBADMSG, nothing loaded. A loader is given the path. */
+int ky_fpga_program(const struct ky_fpga *f, const char *image_path, const char *id, const char *sha256,
 		    const struct ky_fpga_loader *loader, struct ky_error **err);
 
 /* Makes the port hold spec's image: nothing when its loaded id is spec->id
