@@ -152,11 +152,8 @@ int dp_config_parse(const char *text, size_t len, struct dp_config **out, struct
 	size_t n, i;
 	int r;
 
-	if ((r = ky_json_parse(text, len, &doc, err)) < 0)
+	if ((r = ky_json_parse_object(text, len, "the config", &doc, &root, err)) < 0)
 		return r;
-	ky_json_root(doc, &root);
-	if (!cJSON_IsObject(doc))
-		return ky_json_error(&root, err, "the config must be a JSON object, got %s", ky_json_type_name(doc));
 	if ((r = ky_json_check_keys(&root, keys, err)) < 0 ||
 	    (r = ky_json_array(&root, "resources", KY_JSON_REQUIRED | KY_JSON_NONEMPTY, &arr, &n, err)) < 0)
 		return r;

@@ -402,12 +402,16 @@ int ky_bpf_attach(struct ky_bpf_obj *o, const char *program, struct ky_bpf_attac
 	return 0;
 }
 
-/* The id of the program at a's place, 0 when there is none. */
-static int attached_id(const struct ky_libbpf *lib, const struct ky_bpf_attached *a, uint32_t *id,
+/* The id of the program at a's place, 0 when there is none; *libp is
+ * libbpf, loaded on first use. */
+static int attached_id(const struct ky_libbpf **libp, const struct ky_bpf_attached *a, uint32_t *id,
 		       struct ky_error **err)
 {
 	*id = 0;
-	int r;
+	int r = ky_libbpf_get(libp, err);
+	if (r < 0)
+		return r;
+	const struct ky_libbpf *lib = *libp;
 	if (a->hook == KY_BPF_XDP) {
 		r = lib->bpf_xdp_query_id(a->ifindex, (int)a->xdp_flags, id);
 		if (r == -ENODEV || r == -ENOENT)
@@ -435,8 +439,8 @@ int ky_bpf_check(const struct ky_bpf_attached *a, struct ky_error **err)
 {
 	const struct ky_libbpf *lib;
 	uint32_t id;
-	int r = ky_libbpf_get(&lib, err);
-	if (r < 0 || (r = attached_id(lib, a, &id, err)) < 0)
+	int r = attached_id(&lib, a, &id, err);
+	if (r < 0)
 		return r;
 	if (id == 0)
 		return ky_error_set(err, ENOENT, "program %u is no longer on %s of ifindex %d", a->prog_id,
@@ -462,8 +466,8 @@ int ky_bpf_detach(const struct ky_bpf_attached *a, struct ky_error **err)
 {
 	const struct ky_libbpf *lib;
 	uint32_t id;
-	int r = ky_libbpf_get(&lib, err);
-	if (r < 0 || (r = attached_id(lib, a, &id, err)) < 0)
+	int r = attached_id(&lib, a, &id, err);
+	if (r < 0)
 		return r;
 	if (id != a->prog_id || id == 0)
 		return 0;

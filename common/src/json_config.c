@@ -307,6 +307,18 @@ void ky_json_root(const cJSON *doc, struct ky_jnode *out)
 	out->path[0] = '\0';
 }
 
+int ky_json_parse_object(const char *text, size_t len, const char *what, cJSON **doc, struct ky_jnode *root,
+			 struct ky_error **err)
+{
+	int r = ky_json_parse(text, len, doc, err);
+	if (r < 0)
+		return r;
+	ky_json_root(*doc, root);
+	if (!cJSON_IsObject(*doc))
+		return ky_json_error(root, err, "%s must be a JSON object, got %s", what, ky_json_type_name(*doc));
+	return 0;
+}
+
 void ky_json_elem(const struct ky_jnode *arr, const cJSON *item, size_t i, struct ky_jnode *out)
 {
 	if (cJSON_IsObject(arr->j) && item->string)

@@ -75,6 +75,10 @@ struct ky_jnode {
 };
 
 void ky_json_root(const cJSON *doc, struct ky_jnode *out);
+/* ky_json_parse() of a document whose root must be an object (what names
+ * it in the error: "the profile", "the config"), and its root node. */
+int ky_json_parse_object(const char *text, size_t len, const char *what, cJSON **doc, struct ky_jnode *root,
+			 struct ky_error **err);
 /* "null", "boolean", "number", "string", "array", "object"; "nothing" for NULL. */
 const char *ky_json_type_name(const cJSON *j);
 
