@@ -3,10 +3,10 @@
  * down, move back under the original name). Usage:
  *   kyborg-bench-floor add IFNAME NETNS_PATH PODNAME
  *   kyborg-bench-floor del IFNAME NETNS_PATH PODNAME */
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netns.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netns.h"
 
 #include <fcntl.h>
 #include <stdio.h>

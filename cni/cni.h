@@ -9,11 +9,11 @@
 #include <net/if.h>
 #include <cjson/cJSON.h>
 
-#include "kyborg/bpf.h"
-#include "kyborg/json.h"
-#include "kyborg/tc_flower.h"
-#include "kyborg/sriov_vf.h"
-#include "kyborg/pci.h"
+#include "kyborg/bpf/bpf_prog.h"
+#include "kyborg/json/json.h"
+#include "kyborg/net/tc_flower.h"
+#include "kyborg/net/netlink_vf.h"
+#include "kyborg/pci/pci.h"
 
 struct ky_error;
 struct ky_nl;

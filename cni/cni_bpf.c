@@ -19,12 +19,12 @@
  * tree, also when the netns is gone. A clsact qdisc that ADD created goes when the last filter on it
  * does; one that was there before stays. */
 #include "cni_private.h"
-#include "kyborg/bpf.h"
-#include "kyborg/error.h"
-#include "kyborg/fault.h"
-#include "kyborg/log.h"
-#include "kyborg/netns.h"
-#include "kyborg/tc_flower.h"
+#include "kyborg/bpf/bpf_prog.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/fault.h"
+#include "kyborg/base/log.h"
+#include "kyborg/net/netns.h"
+#include "kyborg/net/tc_flower.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /* CHECK: the kernel compared with the journal record and prevResult;
  * a drift is code 104 naming what differs. */
 #include "cni_private.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netlink_addr.h"
-#include "kyborg/netns.h"
-#include "kyborg/sriov_vf.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netlink_addr.h"
+#include "kyborg/net/netns.h"
+#include "kyborg/net/netlink_vf.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* The network config on stdin: the CNI-standard fields, ours (names after
  * sriov-cni and host-device), and which of them each command needs. Pure. */
 #include "cni.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
 
 #include <errno.h>
 #include <linux/if_ether.h>

@@ -2,7 +2,7 @@
  * and tc flower rules for the pod's interface. Pure: everything is checked
  * here, before ADD changes anything, and each error names its entry. */
 #include "cni.h"
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,9 +1,9 @@
 /* The device of an attachment: found from the config before ADD, and
  * found again from the record wherever it went (pod, host, nowhere). */
 #include "cni_private.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/pci.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/pci/pci.h"
 
 #include <errno.h>
 #include <string.h>

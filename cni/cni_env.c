@@ -1,8 +1,8 @@
 /* The CNI environment variables (SPEC.md "Parameters"): which each
  * command needs, and what a valid value looks like. Pure. */
 #include "cni.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
 
 #include <ctype.h>
 #include <errno.h>

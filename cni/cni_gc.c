@@ -1,9 +1,9 @@
 /* GC (undo every attachment of the network the runtime no longer lists)
  * and STATUS (can ADD be served). */
 #include "cni_private.h"
-#include "kyborg/error.h"
-#include "kyborg/exec.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/exec.h"
+#include "kyborg/base/log.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* Delegating to the IPAM plugin (SPEC.md section 4): same config on stdin,
  * the CNI variables in the environment, its result or error on stdout. */
 #include "cni.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/exec.h"
-#include "kyborg/log.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/exec.h"
+#include "kyborg/base/log.h"
 
 #include <errno.h>
 #include <stdio.h>

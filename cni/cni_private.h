@@ -3,8 +3,8 @@
 #pragma once
 
 #include "cni.h"
-#include "kyborg/netlink.h"
-#include "kyborg/state.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/state/state_store.h"
 
 struct ky_cni_dev {
 	bool has_netdev;          /* false: a VF bound to a userspace driver (vfio-pci) */

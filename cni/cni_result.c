@@ -1,7 +1,7 @@
 /* CNI results: normalising what an IPAM plugin returned, writing ours in
  * the version the runtime asked for, and the spec's error object. Pure. */
 #include "cni.h"
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 
 #include <errno.h>
 #include <string.h>

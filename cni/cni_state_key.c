@@ -1,7 +1,7 @@
 /* State record keys for attachments: network, container and interface
  * escaped into one path component the state store accepts. Pure. */
 #include "cni.h"
-#include "kyborg/state.h"
+#include "kyborg/state/state_store.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -50,12 +50,12 @@
  *   only its IPAM reservation and leaves the device and its VF settings to
  *   their new owner (ky_cni_del_attachment). */
 #include "cni_private.h"
-#include "kyborg/error.h"
-#include "kyborg/fault.h"
-#include "kyborg/log.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netlink_addr.h"
-#include "kyborg/sriov_vf.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/fault.h"
+#include "kyborg/base/log.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netlink_addr.h"
+#include "kyborg/net/netlink_vf.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,14 +1,14 @@
 /* ADD (idempotent, with rollback) and DEL over the step journal, and the
  * run of a verb over one attachment that CHECK and GC share. */
 #include "cni_private.h"
-#include "kyborg/error.h"
-#include "kyborg/exec.h"
-#include "kyborg/fault.h"
-#include "kyborg/log.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netlink_addr.h"
-#include "kyborg/netns.h"
-#include "kyborg/sriov_vf.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/exec.h"
+#include "kyborg/base/fault.h"
+#include "kyborg/base/log.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netlink_addr.h"
+#include "kyborg/net/netns.h"
+#include "kyborg/net/netlink_vf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,10 +2,10 @@
  * network config, runs the verb in libkyborg_cni, and prints the result or
  * the spec's error object on stdout; logs never go to stdout. */
 #include "cni.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/fileio.h"
-#include "kyborg/log.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/fileio.h"
+#include "kyborg/base/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/image_cache.h"
-#include "kyborg/pci.h"
-#include "kyborg/pci_selector.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/pci/image_cache.h"
+#include "kyborg/pci/pci.h"
+#include "kyborg/pci/pci_selector.h"
 
 struct ky_error;
 

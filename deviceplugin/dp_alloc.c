@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/error.h"
-#include "kyborg/json.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
 
 /* ---- GetPreferredAllocation ---- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 
 #define CDI_VERSION "0.5.0"
 

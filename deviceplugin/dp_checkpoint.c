@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "kyborg/error.h"
-#include "kyborg/json.h"
-#include "kyborg/log.h"
-#include "kyborg/state.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/log.h"
+#include "kyborg/state/state_store.h"
 
 char *dp_checkpoint_key(const char *resource, const char *id)
 {

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
-#include "kyborg/json.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
 
 #define MAX_CONFIG_SIZE (1u << 20)
 

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
 
 static void on_signal(struct ky_loop *loop, int signo, void *userdata)
 {

@@ -4,9 +4,9 @@
 #pragma once
 
 #include "dp.h"
-#include "kyborg/grpc.h"
-#include "kyborg/loop.h"
-#include "kyborg/state.h"
+#include "kyborg/grpc/grpc.h"
+#include "kyborg/loop/loop.h"
+#include "kyborg/state/state_store.h"
 
 struct dp_daemon;
 

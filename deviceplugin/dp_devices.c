@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 
 static bool kind_takes(enum dp_kind kind, const struct ky_pci_dev *dev)
 {

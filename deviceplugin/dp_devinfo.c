@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/error.h"
-#include "kyborg/json.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
 
 #define DEVINFO_VERSION "1.1.0"
 

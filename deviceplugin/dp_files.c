@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 
 int dp_mkdir_p(const char *path, mode_t mode, struct ky_error **err)
 {

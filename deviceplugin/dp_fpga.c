@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
-#include "kyborg/fpga.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/pci/fpga.h"
+#include "kyborg/base/log.h"
 
 extern char **environ;
 

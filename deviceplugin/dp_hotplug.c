@@ -7,9 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "kyborg/error.h"
-#include "kyborg/log.h"
-#include "kyborg/pci_monitor.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
+#include "kyborg/pci/pci_monitor.h"
 
 int dp_rescan(struct dp_daemon *d, struct ky_error **err)
 {

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
-#include "kyborg/error.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
 
 #define DP_JOB_REPORT_MAX 65536
 

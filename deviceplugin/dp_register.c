@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
-#include "kyborg/error.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
 
 #define REGISTER_PATH "/v1beta1.Registration/Register"
 

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "kyborg/error.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
 
 int dp_reload(struct dp_daemon *d, struct ky_error **err)
 {

@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "api.pb-c.h"
-#include "kyborg/error.h"
-#include "kyborg/log.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
 
 #define DP_SERVICE "/v1beta1.DevicePlugin/"
 

@@ -2,9 +2,9 @@
  * config (--check-config) or runs the daemon in libkyborg_dp, and turns the
  * final error into an exit code. */
 #include "dp.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/log.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
 
 #include <getopt.h>
 #include <malloc.h>

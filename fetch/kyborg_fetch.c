@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kyborg/image_cache.h"
+#include "kyborg/pci/image_cache.h"
 
 struct sink {
 	int fd;

@@ -2,18 +2,18 @@
  * programs whole devices for a node's role. Parses the command line, asks
  * libkyborg, prints. Exit codes: 0 converged (status: success), 1 failed,
  * 2 usage error, 3 changes (plan) or changed (apply), 4 refused. */
-#include "kyborg/json.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/inventory.h"
-#include "kyborg/log.h"
-#include "kyborg/node_apply.h"
-#include "kyborg/node_converge.h"
-#include "kyborg/node_plan.h"
-#include "kyborg/node_profile.h"
-#include "kyborg/node_status.h"
-#include "kyborg/pci.h"
-#include "kyborg/pci_names.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/pci/inventory.h"
+#include "kyborg/base/log.h"
+#include "kyborg/node/node_apply.h"
+#include "kyborg/node/node_converge.h"
+#include "kyborg/node/node_plan.h"
+#include "kyborg/node/node_profile.h"
+#include "kyborg/node/node_status.h"
+#include "kyborg/pci/pci.h"
+#include "kyborg/pci/pci_names.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

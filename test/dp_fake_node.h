@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "kyborg/pci.h"
+#include "kyborg/pci/pci.h"
 
 static char *fake_pf_netdevs[] = { "ens1f0" };
 static char *fake_vf_netdevs[4][1] = { { "ens1f0v0" }, { "ens1f0v1" }, { "ens1f0v2" }, { "ens1f0v3" } };

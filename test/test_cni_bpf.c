@@ -17,12 +17,12 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
+#include "kyborg/base/cleanup.h"
 #include "kytest.h"
 #include "kytest_bpf.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"
-#include "kyborg_pod.h"
+#include "kyborg/bpf/kyborg_pod.h"
 
 #define CNI_PATH "/usr/lib/cni"
 #define ANTISPOOF KYBORG_BPF_DIR "/kyborg_antispoof.bpf.o"

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "cni.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/state.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/state/state_store.h"
 
 static int parse(const char *text, enum ky_cni_cmd cmd, int *code)
 {

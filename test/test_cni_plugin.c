@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
+#include "kyborg/base/cleanup.h"
 #include "kytest.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"

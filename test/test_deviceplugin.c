@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/json.h"
-#include "kyborg/sha256.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/sha256.h"
 #include "kytest.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"

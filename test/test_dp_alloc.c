@@ -9,8 +9,8 @@
 
 #include "dp.h"
 #include "dp_fake_node.h"
-#include "kyborg/error.h"
-#include "kyborg/json.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
 
 static struct dp_config *cfg;
 static struct dp_devlist *lists;

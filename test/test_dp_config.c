@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dp.h"
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 #include "kytest.h"
 
 #define SHA "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef"

@@ -8,7 +8,7 @@
 
 #include "dp.h"
 #include "dp_fake_node.h"
-#include "kyborg/error.h"
+#include "kyborg/base/error.h"
 
 static struct dp_config *cfg;
 static struct dp_devlist *lists;

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
 
 static int fails_deep(struct ky_error **err)
 {

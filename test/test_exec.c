@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/exec.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/exec.h"
 
 Test(exec, stdin_comes_back_on_stdout)
 {

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/fpga.h"
-#include "kyborg/image_cache.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/pci/fpga.h"
+#include "kyborg/pci/image_cache.h"
 #include "kytest.h"
 
 #define AFU_OLD "00000000000000000000000000000000"

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/error.h"
-#include "kyborg/grpc.h"
-#include "kyborg/loop.h"
+#include "kyborg/base/error.h"
+#include "kyborg/grpc/grpc.h"
+#include "kyborg/loop/loop.h"
 #include "kytest.h"
 
 static struct ky_loop *loop;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/grpc.h"
+#include "kyborg/grpc/grpc.h"
 
 struct got {
 	int n;

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
-#include "kyborg/error.h"
-#include "kyborg/grpc.h"
-#include "kyborg/loop.h"
+#include "kyborg/base/error.h"
+#include "kyborg/grpc/grpc.h"
+#include "kyborg/loop/loop.h"
 #include "kytest.h"
 #include "kytest_proc.h"
 

@@ -12,9 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
-#include "kyborg/grpc.h"
-#include "kyborg/loop.h"
+#include "kyborg/base/error.h"
+#include "kyborg/grpc/grpc.h"
+#include "kyborg/loop/loop.h"
 #include "kytest.h"
 
 /* ---- the server under test: echo (unary) and ticker (stream) ---- */

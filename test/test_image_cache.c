@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <dirent.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/image_cache.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/pci/image_cache.h"
 #include "kytest.h"
 
 static char *dir;

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/json.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/inventory.h"
-#include "kyborg/pci.h"
-#include "kyborg/pci_names.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/pci/inventory.h"
+#include "kyborg/pci/pci.h"
+#include "kyborg/pci/pci_names.h"
 #include "kytest.h"
 
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/json.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
 
 static cJSON *doc;
 static struct ky_jnode root;

@@ -18,7 +18,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
+#include "kyborg/base/cleanup.h"
 #include "kytest.h"
 #include "kytest_bpf.h"
 #include "kytest_cni.h"

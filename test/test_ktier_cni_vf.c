@@ -15,10 +15,10 @@
 #include <umockdev.h>
 #include <linux/if_ether.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/sriov_vf.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netlink_vf.h"
 #include "kytest.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/bpf.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/tc_flower.h"
+#include "kyborg/bpf/bpf_prog.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/tc_flower.h"
 #include "kytest.h"
 #include "kytest_net.h"
 

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/devlink.h"
-#include "kyborg/error.h"
-#include "kyborg/node_apply.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/net/devlink.h"
+#include "kyborg/base/error.h"
+#include "kyborg/node/node_apply.h"
 #include "kytest.h"
 #include "kytest_net.h"
 #include "kytest_nsim.h"
@@ -84,16 +84,17 @@ Test(ktier_node, a_vf_count_changes_through_zero_as_the_kernel_requires)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
 	struct ky_action a = { 0 };
+	struct ky_sysfs_log log = ky_action_sysfs_log(&a);
 	cr_assert_eq(kyt_nsim_set_num_vfs(&nsim, 3), -EBUSY, "the kernel refuses a non-zero to non-zero change");
 
-	cr_assert_eq(ky_sriov_set_num_vfs(devpath, NUM_VFS, 3, &a, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_sriov_set_num_vfs(devpath, NUM_VFS, 3, &log, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_eq(a.n_steps, 2);
 	cr_assert(strncmp(a.steps[0], "wrote \"0\"", 9) == 0, "%s", a.steps[0]);
 	cr_assert(strncmp(a.steps[1], "wrote \"3\"", 9) == 0, "%s", a.steps[1]);
 	cr_assert_eq(kyt_ip_vf_count(nsim.pf), 3);
 	action_release(&a);
 
-	cr_assert_eq(ky_sriov_set_num_vfs(devpath, 3, 0, &a, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_sriov_set_num_vfs(devpath, 3, 0, &log, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_eq(a.n_steps, 1, "to 0 directly");
 	cr_assert_eq(kyt_ip_vf_count(nsim.pf), 0);
 	action_release(&a);
@@ -103,8 +104,9 @@ Test(ktier_node, a_count_the_driver_refuses_puts_the_previous_count_back)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
 	struct ky_action a = { 0 };
+	struct ky_sysfs_log log = ky_action_sysfs_log(&a);
 	/* netdevsim has at most 4 VFs. */
-	int r = ky_sriov_set_num_vfs(devpath, NUM_VFS, 5, &a, &err);
+	int r = ky_sriov_set_num_vfs(devpath, NUM_VFS, 5, &log, &err);
 	cr_assert_lt(r, 0);
 	cr_assert(strstr(ky_error_msg(err), "put back the previous 2 VFs"), "%s", ky_error_msg(err));
 	cr_assert_eq(a.n_steps, 2, "0, then 2 again; the refused write is no step");

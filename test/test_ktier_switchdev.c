@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netns.h"
-#include "kyborg/sriov_vf.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netns.h"
+#include "kyborg/net/netlink_vf.h"
 #include "kytest.h"
 #include "kytest_net.h"
 #include "kytest_nsim.h"

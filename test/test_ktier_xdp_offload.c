@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/bpf.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
+#include "kyborg/bpf/bpf_prog.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
 #include "kytest.h"
 #include "kytest_net.h"
 #include "kytest_nsim.h"

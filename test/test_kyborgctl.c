@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/json.h"
-#include "kyborg/log.h"
-#include "kyborg/sha256.h"
-#include "kyborg/state.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/log.h"
+#include "kyborg/base/sha256.h"
+#include "kyborg/state/state_store.h"
 #include "kytest.h"
 #include "kytest_simnode.h"
 

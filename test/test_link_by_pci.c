@@ -6,9 +6,9 @@
 #include <string.h>
 #include <umockdev.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
 #include "kytest.h"
 #include "kytest_net.h"
 #include "kytest_simnode.h"

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kyborg/error.h"
-#include "kyborg/loop.h"
-#include "kyborg/timer_heap.h"
+#include "kyborg/base/error.h"
+#include "kyborg/loop/loop.h"
+#include "kyborg/loop/timer_heap.h"
 
 /* ---- the pure heap ---- */
 

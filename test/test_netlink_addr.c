@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netlink_addr.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netlink_addr.h"
 #include "kytest.h"
 #include "kytest_net.h"
 

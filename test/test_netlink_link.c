@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netns.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netns.h"
 #include "kytest.h"
 #include "kytest_net.h"
 

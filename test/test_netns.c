@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/netlink.h"
-#include "kyborg/netns.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/net/netlink.h"
+#include "kyborg/net/netns.h"
 #include "kytest.h"
 #include "kytest_net.h"
 

@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "kyborg/error.h"
-#include "kyborg/json.h"
-#include "kyborg/node_apply.h"
-#include "kyborg/node_plan.h"
-#include "kyborg/node_profile.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
+#include "kyborg/node/node_apply.h"
+#include "kyborg/node/node_plan.h"
+#include "kyborg/node/node_profile.h"
 
 #define PF "0000:18:00.0"
 #define VF0 "0000:18:01.0"

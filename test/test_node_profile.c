@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "kyborg/error.h"
-#include "kyborg/node_profile.h"
+#include "kyborg/base/error.h"
+#include "kyborg/node/node_profile.h"
 
 #define SHA "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef"
 

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kyborg/json.h"
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/log.h"
-#include "kyborg/pci.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
+#include "kyborg/pci/pci.h"
 #include "kytest.h"
 #include "kytest_simnode.h"
 

@@ -13,10 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/error.h"
-#include "kyborg/json.h"
-#include "kyborg/state.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
+#include "kyborg/json/json.h"
+#include "kyborg/state/state_store.h"
 #include "kytest.h"
 
 enum { PROCS = 16 };

@@ -9,7 +9,7 @@
 
 #include <criterion/criterion.h>
 
-#include "kyborg/exec.h"
+#include "kyborg/base/exec.h"
 #include "kytest.h"
 
 extern char **environ;

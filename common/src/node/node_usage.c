@@ -1,0 +1,210 @@
+/* Who uses a device right now: the CNI plugin's attachment records,
+ * kubelet's device-plugin checkpoint and, without it, the device plugin's
+ * allocation records; read without locks and without creating anything
+ * (kyborgctl plan changes nothing). */
+#include "kyborg/node/node_apply.h"
+#include "kyborg/base/error.h"
+#include "kyborg/base/fileio.h"
+#include "kyborg/json/json.h"
+#include "kyborg/base/log.h"
+#include "kyborg/state/state_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_CHECKPOINT_SIZE (16u << 20)
+
+static const char *str(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+int ky_node_usage_add_cni_record(struct ky_node_usage *u, const cJSON *rec, const char *boot_id)
+{
+	const char *pci = str(cJSON_GetObjectItemCaseSensitive(rec, "device"), "pciID");
+	const char *b = str(rec, "bootID");
+	/* A record from an earlier boot claims nothing: its pod went with it. */
+	if (!pci || (b && boot_id && *boot_id && strcmp(b, boot_id) != 0))
+		return 0;
+	const char *cid = str(rec, "containerID");
+	char who[160];
+	snprintf(who, sizeof(who), "CNI %s container %.12s interface %s", str(rec, "network") ?: "?", cid ? cid : "?",
+		 str(rec, "ifname") ?: "?");
+	int r = ky_node_usage_add(u, pci, who);
+	return r == -EINVAL ? 0 : r;
+}
+
+/* "0000:3b:00.0" or a replica "0000:3b:00.0::1": the function's address. */
+static int add_device_id(struct ky_node_usage *u, const char *id, const char *who)
+{
+	char addr[KY_PCI_ADDR_LEN + 1];
+	const char *sep = strstr(id, "::");
+	size_t n = sep ? (size_t)(sep - id) : strlen(id);
+	if (n == 0 || n >= sizeof(addr))
+		return 0;
+	memcpy(addr, id, n);
+	addr[n] = '\0';
+	int r = ky_node_usage_add(u, addr, who);
+	return r == -EINVAL ? 0 : r; /* not one of ours: not a PCI address */
+}
+
+/* DeviceIDs is a list in old checkpoints and {numa node: list} since
+ * kubelet 1.20's topology-aware allocation. */
+static int add_ids(struct ky_node_usage *u, const cJSON *ids, const char *who)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, ids)
+	{
+		int r = cJSON_IsString(e) ? add_device_id(u, e->valuestring, who) : cJSON_IsArray(e) ? add_ids(u, e, who) : 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const cJSON *doc)
+{
+	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "Data"),
+								"PodDeviceEntries");
+	const cJSON *e;
+	cJSON_ArrayForEach(e, entries)
+	{
+		char who[200];
+		snprintf(who, sizeof(who), "pod %s container %s (%s)", str(e, "PodUID") ?: "?",
+			 str(e, "ContainerName") ?: "?", str(e, "ResourceName") ?: "?");
+		int r = add_ids(u, cJSON_GetObjectItemCaseSensitive(e, "DeviceIDs"), who);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int add_dp_device(struct ky_node_usage *u, const char *resource, const char *id, const cJSON *d)
+{
+	const char *pci = str(d, "pci");
+	if (!pci || !id)
+		return 0;
+	char who[200];
+	snprintf(who, sizeof(who), "device plugin %s: %s allocated at %s", resource ? resource : "?", id,
+		 str(d, "allocatedAt") ?: "?");
+	int r = ky_node_usage_add(u, pci, who);
+	return r == -EINVAL ? 0 : r;
+}
+
+/* One record per device ({"resource", "device", "pci", ...}), or the
+ * earlier one per resource ({"resource", "devices": {ID: {"pci", ...}}}). */
+int ky_node_usage_add_dp_record(struct ky_node_usage *u, const cJSON *rec)
+{
+	const char *resource = str(rec, "resource");
+	if (str(rec, "pci"))
+		return add_dp_device(u, resource, str(rec, "device"), rec);
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(rec, "devices"))
+	{
+		int r = add_dp_device(u, resource, d->string, d);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void read_boot_id(char *buf, size_t size)
+{
+	buf[0] = '\0';
+	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+	buf[n > 0 ? (size_t)n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Every record of a state store directory, given to add(). */
+static int read_store(struct ky_node_usage *u, const char *dir, const char *what,
+		      int (*add)(struct ky_node_usage *, const cJSON *, const char *), const char *arg,
+		      struct ky_error **err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0 && errno == ENOENT) {
+		ky_info("usage-source-missing", "dir=%s", dir);
+		return 0; /* nothing recorded yet: and ky_state_open would create it */
+	}
+	_cleanup_(ky_state_closep) struct ky_state_store *s = NULL;
+	char **keys = NULL;
+	size_t n = 0;
+	int r;
+	if ((r = ky_state_open(dir, &s, err)) < 0 || (r = ky_state_list(s, &keys, &n, err)) < 0)
+		return ky_error_prefix(err, "%s in %s", what, dir);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+		_cleanup_error_ struct ky_error *rerr = NULL;
+		if (ky_state_get(s, keys[i], &rec, &rerr) < 0) {
+			ky_warn("usage-record-skipped", "dir=%s key=%s error=%s", dir, keys[i], ky_error_msg(rerr));
+			continue;
+		}
+		r = add(u, rec, arg);
+	}
+	ky_state_keys_free(keys, n);
+	return r < 0 ? ky_error_set(err, -r, "%s: out of memory", what) : 0;
+}
+
+static int add_cni(struct ky_node_usage *u, const cJSON *rec, const char *boot)
+{
+	return ky_node_usage_add_cni_record(u, rec, boot);
+}
+
+static int add_dp(struct ky_node_usage *u, const cJSON *rec, const char *unused)
+{
+	(void)unused;
+	return ky_node_usage_add_dp_record(u, rec);
+}
+
+static int read_checkpoint(struct ky_node_usage *u, const char *path, bool *found, struct ky_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return ky_error_set(err, errno, "open kubelet checkpoint %s: %m", path);
+	*found = true;
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = ky_read_all(fd, MAX_CHECKPOINT_SIZE, &buf, &len);
+	if (r < 0)
+		return ky_error_set(err, -r, "read kubelet checkpoint %s: %s", path, strerror(-r));
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	/* Not -EINVAL: that is a bad profile's ("refused"); a node file that
+	 * cannot be read is a failure. */
+	_cleanup_error_ struct ky_error *perr = NULL;
+	if (ky_json_parse(buf, len, &doc, &perr) < 0)
+		return ky_error_set(err, EBADMSG, "kubelet checkpoint %s: %s", path, ky_error_msg(perr));
+	if ((r = ky_node_usage_add_kubelet_checkpoint(u, doc)) < 0)
+		return ky_error_set(err, -r, "kubelet checkpoint: out of memory");
+	return 0;
+}
+
+int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage **out, struct ky_error **err)
+{
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
+	int r;
+	if (!u)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	char boot[40];
+	bool kubelet = false;
+	read_boot_id(boot, sizeof(boot));
+	if (src->cni_state_dir && (r = read_store(u, src->cni_state_dir, "CNI records", add_cni, boot, err)) < 0)
+		return r;
+	if (src->kubelet_checkpoint && (r = read_checkpoint(u, src->kubelet_checkpoint, &kubelet, err)) < 0)
+		return r;
+	if (src->dp_state_dir && !kubelet) {
+		_cleanup_free_ char *dir = NULL;
+		if (asprintf(&dir, "%s/allocations", src->dp_state_dir) < 0)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		if ((r = read_store(u, dir, "device plugin allocations", add_dp, NULL, err)) < 0)
+			return r;
+	}
+	*out = TAKE_PTR(u);
+	return 0;
+}

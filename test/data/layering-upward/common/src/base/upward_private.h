@@ -1,0 +1,1 @@
+/* A fixture private header (never compiled). */
