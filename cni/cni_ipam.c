@@ -2,6 +2,7 @@
  * the CNI variables in the environment, its result or error on stdout. */
 #include "cni.h"
 #include "kyborg/base/cleanup.h"
+#include "kyborg/base/strv.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/exec.h"
 #include "kyborg/base/log.h"
@@ -12,14 +13,6 @@
 
 #define IPAM_TIMEOUT_MS 55000 /* dhcp may wait for a lease */
 #define IPAM_MAX_OUTPUT (256u << 10)
-
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-KY_DEFINE_CLEANUP(char *, strv_free)
 
 static int build_env(const struct ky_cni_ipam_call *call, char ***out)
 {
@@ -43,7 +36,7 @@ static int build_env(const struct ky_cni_ipam_call *call, char ***out)
 	*out = v;
 	return 0;
 oom:
-	strv_free(v);
+	ky_strv_free(v);
 	return -ENOMEM;
 }
 
@@ -69,7 +62,7 @@ static int run(const struct ky_cni_ipam_call *call, const char *bin, char *const
 /* The highest version both we and the plugin speak, or NULL. */
 static const char *negotiate(const struct ky_cni_ipam_call *call, const char *bin, char *const *envp)
 {
-	_cleanup_(strv_freep) char **venv = NULL;
+	_cleanup_strv_free_ char **venv = NULL;
 	struct ky_cni_ipam_call vc = *call;
 	vc.command = "VERSION";
 	if (build_env(&vc, &venv) < 0)
@@ -94,7 +87,7 @@ int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char *
 	int r = ky_exec_find(call->type, call->cni_path, &bin, err);
 	if (r < 0)
 		return ky_error_prefix(err, "IPAM %s", call->command);
-	_cleanup_(strv_freep) char **envp = NULL;
+	_cleanup_strv_free_ char **envp = NULL;
 	if (build_env(call, &envp) < 0)
 		return ky_error_set(err, ENOMEM, "IPAM %s: environment", call->command);
 
@@ -149,7 +142,7 @@ int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err)
 	int r = ky_exec_find(call->type, call->cni_path, &bin, err);
 	if (r < 0)
 		return ky_error_prefix(err, "IPAM GC");
-	_cleanup_(strv_freep) char **envp = NULL;
+	_cleanup_strv_free_ char **envp = NULL;
 	if (build_env(call, &envp) < 0)
 		return ky_error_set(err, ENOMEM, "IPAM GC: environment");
 	const char *v = negotiate(call, bin, envp);

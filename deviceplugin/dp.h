@@ -144,12 +144,6 @@ void dp_container_alloc_release(struct dp_container_alloc *a);
 int dp_device_specs(const struct dp_resource *res, const struct dp_device *d, struct dp_container_alloc *out);
 const char *dp_kv_get(const struct dp_kv *kv, size_t n, const char *key);
 
-/* ---- dp_files.c: files for others to read ---- */
-
-/* Makes path and its parents (mode for those it creates). */
-int dp_mkdir_p(const char *path, mode_t mode, struct ky_error **err);
-/* Writes dir/name through a temporary file renamed over it. */
-int dp_write_atomic(const char *dir, const char *name, const char *text, struct ky_error **err);
 
 /* ---- dp_devinfo.c: device-info files for the CNI side (k8snetworkplumbingwg
  * device-info spec 1.1.0) ---- */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
 
 #define CDI_VERSION "0.5.0"
@@ -92,7 +93,9 @@ int dp_cdi_write(const char *dir, const struct dp_resource *res, const struct dp
 	int r;
 	if (!name || !text)
 		return ky_error_set(err, ENOMEM, "out of memory");
-	if ((r = dp_mkdir_p(dir, 0755, err)) < 0 || (r = dp_write_atomic(dir, name, text, err)) < 0)
+	if ((r = ky_mkdir_p(dir, 0755)) < 0)
+		return ky_error_set(err, -r, "CDI spec for %s: mkdir %s: %s", res->name, dir, strerror(-r));
+	if ((r = ky_write_atomic(dir, name, text, strlen(text), 0644, 0, err)) < 0)
 		return ky_error_prefix(err, "CDI spec for %s", res->name);
 	return 0;
 }

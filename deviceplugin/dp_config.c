@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
 #include "kyborg/json/json.h"
 
@@ -29,7 +30,7 @@ static void resource_release(struct dp_resource *r)
 	free(r->name);
 	ky_pci_selector_release(&r->selector);
 	ky_image_spec_release(&r->bitstream);
-	ky_json_strv_free(r->program);
+	ky_strv_free(r->program);
 }
 
 void dp_config_free(struct dp_config *cfg)
@@ -193,21 +194,12 @@ int dp_config_load(const char *path, struct dp_config **out, struct ky_error **e
 		return ky_error_set(err, EINVAL, "config %s is not a regular file", path);
 	if ((size_t)st.st_size > MAX_CONFIG_SIZE)
 		return ky_error_set(err, EFBIG, "config %s is over %u bytes", path, MAX_CONFIG_SIZE);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return ky_error_set(err, ENOMEM, "out of memory");
-	while (len < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + len, (size_t)st.st_size - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return ky_error_set(err, errno, "read %s: %m", path);
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	int r = dp_config_parse(buf, len, out, err);
+	int r = ky_read_all(fd, MAX_CONFIG_SIZE, &buf, &len);
+	if (r == -EFBIG)
+		return ky_error_set(err, EFBIG, "config %s is over %u bytes", path, MAX_CONFIG_SIZE);
+	if (r < 0)
+		return ky_error_set(err, -r, "read %s: %s", path, strerror(-r));
+	r = dp_config_parse(buf, len, out, err);
 	if (r < 0)
 		return ky_error_prefix(err, "%s", path);
 	return 0;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
 
@@ -58,7 +59,9 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 		return ky_error_prefix(err, "discover PCI devices");
 	if ((r = dp_devices_build(d->cfg, d->pci, &d->devs, err)) < 0)
 		return r;
-	if ((r = dp_mkdir_p(d->opts->plugin_dir, 0750, err)) < 0 || (r = dp_checkpoint_open(d, err)) < 0)
+	if ((r = ky_mkdir_p(d->opts->plugin_dir, 0750)) < 0)
+		return ky_error_set(err, -r, "mkdir %s: %s", d->opts->plugin_dir, strerror(-r));
+	if ((r = dp_checkpoint_open(d, err)) < 0)
 		return r;
 	if ((r = dp_watch_start(d, err)) < 0)
 		return r;

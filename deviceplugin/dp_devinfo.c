@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
 #include "kyborg/json/json.h"
 
@@ -44,8 +45,8 @@ int dp_devinfo_write(const char *dir, const struct dp_resource *res, const struc
 		     const char *const *ids, size_t n, struct ky_error **err)
 {
 	int r;
-	if (n && (r = dp_mkdir_p(dir, 0755, err)) < 0)
-		return r;
+	if (n && (r = ky_mkdir_p(dir, 0755)) < 0)
+		return ky_error_set(err, -r, "mkdir %s: %s", dir, strerror(-r));
 	for (size_t i = 0; i < n; i++) {
 		const struct dp_device *d = dp_devlist_find(list, ids[i]);
 		if (!d)
@@ -54,7 +55,7 @@ int dp_devinfo_write(const char *dir, const struct dp_resource *res, const struc
 		_cleanup_free_ char *text = dp_devinfo_json(d->pci);
 		if (!name || !text)
 			return ky_error_set(err, ENOMEM, "out of memory");
-		if ((r = dp_write_atomic(dir, name, text, err)) < 0)
+		if ((r = ky_write_atomic(dir, name, text, strlen(text), 0644, 0, err)) < 0)
 			return ky_error_prefix(err, "device-info for %s", ids[i]);
 	}
 	return 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
 
@@ -158,19 +159,6 @@ static void on_report(struct ky_loop_io *io, int fd, uint32_t events, void *user
 	job_done(j);
 }
 
-static void write_all(int fd, const char *s)
-{
-	for (size_t len = strlen(s); len;) {
-		ssize_t n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /* In the child: program each device in turn, report, exit. */
 static __attribute__((noreturn)) void run_child(struct dp_plugin *p, char *const *ids, size_t n, int fd)
 {
@@ -193,11 +181,11 @@ static __attribute__((noreturn)) void run_child(struct dp_plugin *p, char *const
 				if (*c == '\n')
 					*c = ' ';
 			if (asprintf(&line, "E %d %s %s\n", -r, ids[i], m ? m : "") > 0)
-				write_all(fd, line);
+				(void)ky_write_all(fd, line, strlen(line));
 			_exit(0);
 		}
 		if (asprintf(&line, "%c %s\n", programmed ? 'P' : 'S', ids[i]) > 0)
-			write_all(fd, line);
+			(void)ky_write_all(fd, line, strlen(line));
 		free(line);
 	}
 	_exit(0);

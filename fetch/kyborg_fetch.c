@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kyborg/base/fileio.h"
 #include "kyborg/pci/image_cache.h"
 
 struct sink {
@@ -29,15 +30,10 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
 		s->err = EFBIG;
 		return 0;
 	}
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(s->fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			s->err = errno;
-			return 0;
-		}
-		off += (size_t)n;
+	int r = ky_write_all(s->fd, data, len);
+	if (r < 0) {
+		s->err = -r;
+		return 0;
 	}
 	s->written += (long long)len;
 	return len;

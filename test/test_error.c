@@ -74,3 +74,34 @@ Test(error, clear_resets_to_null)
 	cr_assert_str_eq(ky_error_msg(err), "");
 	cr_assert_eq(ky_error_code(err), 0);
 }
+
+Test(error, a_status_travels_with_the_error_through_prefixes)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	ky_error_set(&err, EINVAL, "vlan: must be between 0 and 4094");
+	cr_assert_eq(ky_error_status(err), 0, "no status until one is chosen");
+	cr_assert_eq(ky_error_set_status(&err, 7), -EINVAL);
+	ky_error_prefix(&err, "ADD %s", "c1");
+	cr_assert_eq(ky_error_status(err), 7);
+	cr_assert_eq(ky_error_code(err), EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "ADD c1: vlan: must be between 0 and 4094");
+}
+
+Test(error, a_fresh_error_drops_the_old_status)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	ky_error_set(&err, EINVAL, "one");
+	ky_error_set_status(&err, 7);
+	ky_error_set(&err, EIO, "two");
+	cr_assert_eq(ky_error_status(err), 0);
+	cr_assert_eq(ky_error_status(NULL), 0);
+}
+
+Test(error, a_status_without_an_error_is_never_lost)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_error_set_status(&err, 11), -EIO);
+	cr_assert_not_null(err);
+	cr_assert_eq(ky_error_status(err), 11);
+	cr_assert_eq(ky_error_set_status(NULL, 11), -EIO);
+}

@@ -759,7 +759,7 @@ Test(json, string_array_copies_the_elements)
 {
 	load("{'selector': {'vendors': ['10de', '1002']}}");
 	struct ky_jnode sel;
-	_cleanup_(ky_json_strv_freep) char **v = NULL;
+	_cleanup_(ky_strv_freep) char **v = NULL;
 	size_t n = 0;
 	cr_assert_eq(ky_json_object(&root, "selector", 0, &sel, &err), 1);
 	cr_assert_eq(ky_json_string_array(&sel, "vendors", 0, &v, &n, &err), 1);
@@ -785,17 +785,17 @@ Test(json, string_array_error_names_the_element)
 Test(json, string_array_checks_emptiness)
 {
 	load("{'a': ['x', ''], 'b': [], 'c': 'x'}");
-	_cleanup_(ky_json_strv_freep) char **v = NULL;
+	_cleanup_(ky_strv_freep) char **v = NULL;
 	size_t n;
 	assert_fails_with(ky_json_string_array(&root, "a", 0, &v, &n, &err), "a[1]: must not be empty");
 	cr_assert_eq(ky_json_string_array(&root, "a", KY_JSON_ALLOW_EMPTY, &v, &n, &err), 1);
 	cr_assert_eq(n, 2);
-	ky_json_strv_free(TAKE_PTR(v));
+	ky_strv_free(TAKE_PTR(v));
 	assert_fails_with(ky_json_string_array(&root, "b", KY_JSON_NONEMPTY, &v, &n, &err), "b: must not be empty");
 	cr_assert_eq(ky_json_string_array(&root, "b", 0, &v, &n, &err), 1);
 	cr_assert_eq(n, 0);
 	cr_assert_null(v[0]);
-	ky_json_strv_free(TAKE_PTR(v));
+	ky_strv_free(TAKE_PTR(v));
 	assert_fails_with(ky_json_string_array(&root, "c", 0, &v, &n, &err), "c: expected an array, got string");
 }
 
@@ -900,7 +900,7 @@ Test(json, device_plugin_config_reads_end_to_end)
 		const char *name;
 		int kind = -1;
 		uint32_t replicas = 1;
-		_cleanup_(ky_json_strv_freep) char **vendors = NULL;
+		_cleanup_(ky_strv_freep) char **vendors = NULL;
 		cr_assert_eq(ky_json_check_keys(&r, res_keys, &err), 0, "%s", ky_error_msg(err));
 		cr_assert_eq(ky_json_string(&r, "name", KY_JSON_REQUIRED, &name, &err), 1);
 		cr_assert_eq(ky_json_enum(&r, "kind", KY_JSON_REQUIRED, kinds, &kind, &err), 1);

@@ -415,7 +415,7 @@ static int killed_writer_child(int fast)
 	struct ky_state_lock *l = NULL;
 	if (ky_state_open(sdir, &s, NULL) < 0 || ky_state_lock(s, "k", 0, &l, NULL) < 0)
 		return 10;
-	setenv("KYBORG_FAULT", "state-before-rename", 1);
+	setenv("KYBORG_FAULT", "before-rename", 1);
 	write_with(fast, l, obj_int("v", 2), NULL);
 	return 11; /* the fault point should have killed us */
 }

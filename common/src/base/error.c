@@ -31,6 +31,7 @@ int ky_error_setv(struct ky_error **err, int code, const char *fmt, va_list ap)
 	}
 	msg_free(e->msg);
 	e->code = code;
+	e->status = 0;
 	if (vasprintf(&e->msg, fmt, ap) < 0)
 		e->msg = oom_msg;
 	return -code;
@@ -64,6 +65,23 @@ int ky_error_prefix(struct ky_error **err, const char *fmt, ...)
 	}
 	free(ctx);
 	return -e->code;
+}
+
+int ky_error_set_status(struct ky_error **err, int status)
+{
+	if (!err)
+		return -EIO;
+	if (!*err)
+		ky_error_set(err, EIO, "unknown error");
+	if (!*err)
+		return -EIO;
+	(*err)->status = status;
+	return -(*err)->code;
+}
+
+int ky_error_status(const struct ky_error *err)
+{
+	return err ? err->status : 0;
 }
 
 const char *ky_error_msg(const struct ky_error *err)

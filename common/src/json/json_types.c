@@ -199,13 +199,6 @@ int ky_json_cidr(const struct ky_jnode *obj, const char *key, int flags, struct 
 
 /* ---- Collections ---- */
 
-void ky_json_strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags, char ***out, size_t *n,
 			 struct ky_error **err)
 {
@@ -215,7 +208,7 @@ int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags,
 	if (r <= 0)
 		return r;
 
-	_cleanup_(ky_json_strv_freep) char **v = calloc(len + 1, sizeof(*v));
+	_cleanup_(ky_strv_freep) char **v = calloc(len + 1, sizeof(*v));
 	if (!v)
 		return ky_error_set(err, ENOMEM, "%s: out of memory", arr.path);
 	ky_json_foreach(&arr, i, e)

@@ -26,7 +26,6 @@ const char *ky_eswitch_mode_name(enum ky_eswitch_mode mode)
 	}
 }
 
-KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
 
 /* A generic netlink socket and devlink's family ID. */
 static int open_devlink(struct ky_nl **nl, int *family, struct ky_error **err)

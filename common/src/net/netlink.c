@@ -115,7 +115,6 @@ static int on_valid(struct nl_msg *msg, void *arg)
 }
 
 KY_DEFINE_CLEANUP(struct nl_cb, nl_cb_put)
-KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
 
 int ky_nl_transact_cb(struct ky_nl *nl, struct nl_msg *msg_in, int (*valid)(struct nl_msg *, void *), void *arg,
 		      struct ky_error **err)

@@ -18,7 +18,6 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
-KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
 KY_DEFINE_CLEANUP(struct nl_sock, nl_socket_free)
 
 static size_t ip_len(const struct ky_ip *ip)

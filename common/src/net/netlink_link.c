@@ -14,7 +14,6 @@
 #include <netlink/object.h>
 #include <netlink/route/link.h>
 
-KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
 KY_DEFINE_CLEANUP(struct rtnl_link, rtnl_link_put)
 
 bool ky_ifname_valid(const char *name)

@@ -3,6 +3,10 @@
 
 #include <netlink/msg.h>
 
+#include "kyborg/base/cleanup.h"
+
+KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
+
 struct ky_error;
 struct ky_nl;
 struct rtnl_link;

@@ -18,7 +18,6 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/sriov.h>
 
-KY_DEFINE_CLEANUP(struct nl_msg, nlmsg_free)
 KY_DEFINE_CLEANUP(struct rtnl_link, rtnl_link_put)
 KY_DEFINE_CLEANUP(struct rtnl_link_vf, rtnl_link_vf_put)
 KY_DEFINE_CLEANUP(nl_vf_vlans_t, rtnl_link_vf_vlan_put)

@@ -109,21 +109,6 @@ static int apply_image(struct ky_action *a, const struct ky_apply_opts *o, struc
 	return r;
 }
 
-/* The cache's parents (the state dir on a node where nothing ran yet). */
-static int mkdir_parents(const char *dir, struct ky_error **err)
-{
-	_cleanup_free_ char *p = strdup(dir);
-	if (!p)
-		return ky_error_set(err, ENOMEM, "out of memory");
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return ky_error_set(err, errno, "create %s: %m", p);
-		*s = '/';
-	}
-	return 0;
-}
-
 /* What an action needs that can be checked without changing anything: a
  * failure here leaves the whole node as it was. */
 static int precheck(const struct ky_action *a, struct ky_error **err)
@@ -163,7 +148,6 @@ static void fail_before_changes(struct ky_plan *p, size_t failed, const struct k
  * whole plan. */
 static int check_all(struct ky_plan *p, const struct ky_apply_opts *o, struct ky_error **err)
 {
-	bool made = false;
 	for (size_t i = 0; i < p->n; i++) {
 		struct ky_action *a = &p->acts[i];
 		if (precheck(a, err) < 0) {
@@ -172,11 +156,6 @@ static int check_all(struct ky_plan *p, const struct ky_apply_opts *o, struct ky
 		}
 		if (a->kind != KY_ACT_IMAGE)
 			continue;
-		if (!made && mkdir_parents(o->image_cache_dir, err) < 0) {
-			fail_before_changes(p, i, err ? *err : NULL);
-			return ky_error_prefix(err, "image cache");
-		}
-		made = true;
 		_cleanup_free_ char *path = NULL;
 		int r = ky_image_resolve(&a->target->entry->image, o->image_cache_dir, o->fetch_helper, &path, err);
 		if (r >= 0)

@@ -2,6 +2,7 @@
  * ordered whole-device changes that converge them, each with the pods it
  * would take a device from. Pure: works on the PCI list, the devices'
  * current state and the usage records it is given. */
+#include "kyborg/base/strv.h"
 #include "kyborg/node/node_plan.h"
 #include "kyborg/base/error.h"
 #include "kyborg/pci/fpga.h"
@@ -11,39 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Appends a formatted string to a vector. 0 or -ENOMEM. */
-static int strv_vappend(char ***v, size_t *n, const char *fmt, va_list ap)
-{
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		return -ENOMEM;
-	char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
-	if (!nv) {
-		free(s);
-		return -ENOMEM;
-	}
-	nv[(*n)++] = s;
-	nv[*n] = NULL;
-	*v = nv;
-	return 0;
-}
-
-__attribute__((format(printf, 3, 4))) static int strv_append(char ***v, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = strv_vappend(v, n, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 /* ---- Usage ---- */
 
@@ -92,7 +60,7 @@ void ky_node_targets_free(struct ky_node_targets *t)
 	for (size_t i = 0; i < t->n; i++)
 		current_release(&t->t[i].cur);
 	free(t->t);
-	strv_free(t->notes, t->n_notes);
+	ky_strv_freen(t->notes, t->n_notes);
 	free(t);
 }
 
@@ -169,7 +137,7 @@ int ky_node_targets_resolve(const struct ky_profile *p, const struct ky_pci_list
 				return r;
 			found++;
 		}
-		if (!found && strv_append(&t->notes, &t->n_notes, "%s.selector matches no %s on this node", e->path,
+		if (!found && ky_strv_append(&t->notes, &t->n_notes, "%s.selector matches no %s on this node", e->path,
 					  e->kind == KY_PROFILE_NIC ? "NIC physical function" :
 					  e->kind == KY_PROFILE_GPU ? "GPU" : "FPGA") < 0)
 			return ky_error_set(err, ENOMEM, "out of memory");
@@ -197,7 +165,7 @@ int ky_action_step(struct ky_action *a, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int r = strv_vappend(&a->steps, &a->n_steps, fmt, ap);
+	int r = ky_strv_vappend(&a->steps, &a->n_steps, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -216,8 +184,8 @@ static void action_release(struct ky_action *a)
 {
 	free(a->from);
 	free(a->to);
-	strv_free(a->pods, a->n_pods);
-	strv_free(a->steps, a->n_steps);
+	ky_strv_freen(a->pods, a->n_pods);
+	ky_strv_freen(a->steps, a->n_steps);
 	free(a->error);
 }
 
@@ -241,7 +209,7 @@ static int add_users(struct ky_action *a, const struct ky_node_usage *u, const c
 		bool dup = false;
 		for (size_t k = 0; k < a->n_pods && !dup; k++)
 			dup = strcmp(a->pods[k], u->users[i].who) == 0;
-		if (!dup && strv_append(&a->pods, &a->n_pods, "%s", u->users[i].who) < 0)
+		if (!dup && ky_strv_append(&a->pods, &a->n_pods, "%s", u->users[i].who) < 0)
 			return -ENOMEM;
 	}
 	return 0;

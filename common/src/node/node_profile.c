@@ -27,10 +27,10 @@ static void entry_release(struct ky_profile_entry *e)
 	ky_pci_selector_release(&e->selector);
 	free(e->vf_driver);
 	free(e->command.state);
-	ky_json_strv_free(e->command.apply);
-	ky_json_strv_free(e->command.read);
+	ky_strv_free(e->command.apply);
+	ky_strv_free(e->command.read);
 	ky_image_spec_release(&e->image);
-	ky_json_strv_free(e->program);
+	ky_strv_free(e->program);
 }
 
 void ky_profile_free(struct ky_profile *p)

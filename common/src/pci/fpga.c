@@ -1,6 +1,7 @@
 /* DFL FPGA ports: finding the FME and port of a PCI function in sysfs,
  * reading the loaded AFU id, and partial reconfiguration through the
  * kernel's ioctl or the admin's loader command. */
+#include "kyborg/base/strv.h"
 #include "kyborg/pci/fpga.h"
 
 #include <ctype.h>
@@ -37,18 +38,12 @@ void ky_fpga_free(struct ky_fpga *f)
 	free(f);
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 /* The kernel lays out <pci>/fpga_region/region<N>/dfl-fme.<M> and
  * dfl-port.<K> (Documentation/ABI/testing/sysfs-platform-dfl-*). */
 int ky_fpga_find(const char *pci_syspath, const char *pci_addr, struct ky_fpga **out, struct ky_error **err)
 {
 	_cleanup_free_ char *regions = NULL;
-	_cleanup_(closedirp) DIR *rd = NULL;
+	_cleanup_closedir_ DIR *rd = NULL;
 	if (asprintf(&regions, "%s/fpga_region", pci_syspath) < 0)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	rd = opendir(regions);
@@ -66,7 +61,7 @@ int ky_fpga_find(const char *pci_syspath, const char *pci_addr, struct ky_fpga *
 		_cleanup_free_ char *rpath = NULL;
 		if (asprintf(&rpath, "%s/%s", regions, re->d_name) < 0)
 			break;
-		_cleanup_(closedirp) DIR *d = opendir(rpath);
+		_cleanup_closedir_ DIR *d = opendir(rpath);
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
 			if (!f->fme_dev && strncmp(e->d_name, "dfl-fme.", 8) == 0) {
@@ -162,13 +157,6 @@ static char *substitute(const char *s, const char *const keys[], const char *con
 	return out;
 }
 
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int program_command(const struct ky_fpga *f, const char *image, const char *id,
 			   const struct ky_fpga_loader *l, struct ky_error **err)
 {
@@ -182,7 +170,7 @@ static int program_command(const struct ky_fpga *f, const char *image, const cha
 		return ky_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < argc; i++) {
 		if (!(argv[i] = substitute(l->program[i], keys, vals, KY_ARRAY_SIZE(keys)))) {
-			strv_free(argv);
+			ky_strv_free(argv);
 			return ky_error_set(err, ENOMEM, "out of memory");
 		}
 	}
@@ -191,7 +179,7 @@ static int program_command(const struct ky_fpga *f, const char *image, const cha
 	struct ky_exec x = { .path = argv[0], .argv = argv, .envp = l->envp, .timeout_ms = l->timeout_ms,
 			     .max_output = 65536 };
 	int r = ky_exec_capture(&x, &out, NULL, &status, err);
-	strv_free(argv);
+	ky_strv_free(argv);
 	if (r < 0)
 		return ky_error_prefix(err, "FPGA %s: loader", f->pci);
 	if (status != 0) {

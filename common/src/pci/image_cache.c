@@ -14,6 +14,7 @@
 
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/exec.h"
 
 static int field_error(const struct ky_jnode *obj, const char *key, struct ky_error **err, const char *msg)
@@ -94,13 +95,6 @@ static int digest_matches(const char *path, const char *want, char got[KY_SHA256
 	return strcmp(got, want) == 0;
 }
 
-static int mkdir_one(const char *path, struct ky_error **err)
-{
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return ky_error_set(err, errno, "create %s: %m", path);
-	return 0;
-}
-
 static int fetch(const struct ky_image_spec *spec, const char *cache_dir, const char *helper, const char *final,
 		 struct ky_error **err)
 {
@@ -111,8 +105,9 @@ static int fetch(const struct ky_image_spec *spec, const char *cache_dir, const 
 	if (asprintf(&dir, "%s/sha256", cache_dir) < 0 || asprintf(&tmp, "%s/.fetch-%s.%ld", dir, spec->sha256,
 								    (long)getpid()) < 0)
 		return ky_error_set(err, ENOMEM, "out of memory");
-	if ((r = mkdir_one(cache_dir, err)) < 0 || (r = mkdir_one(dir, err)) < 0)
-		return r;
+	/* With its parents: the state dir on a node where nothing ran yet. */
+	if ((r = ky_mkdir_p(dir, 0700)) < 0)
+		return ky_error_set(err, -r, "create %s: %s", dir, strerror(-r));
 	unlink(tmp); /* left by an earlier process with our pid */
 	char *const argv[] = { (char *)helper, (char *)spec->url, tmp, NULL };
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };

@@ -1,5 +1,6 @@
 /* The pure side of PCI discovery: addresses, sysfs values, families,
  * lookups in a list and the life of the records. No system calls here. */
+#include "kyborg/base/strv.h"
 #include "kyborg/pci/pci.h"
 #include "pci_internal.h"
 #include "kyborg/base/hex.h"
@@ -186,22 +187,15 @@ void ky_pci_strv_sort_unique(char **v, size_t *n)
 	*n = o;
 }
 
-void ky_pci_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void ky_pci_dev_clear(struct ky_pci_dev *dev)
 {
 	free(dev->syspath);
 	free(dev->driver);
 	free(dev->vendor_name);
 	free(dev->device_name);
-	ky_pci_strv_free(dev->virtfns, dev->n_virtfns);
-	ky_pci_strv_free(dev->netdevs, dev->n_netdevs);
-	ky_pci_strv_free(dev->devnodes, dev->n_devnodes);
+	ky_strv_freen(dev->virtfns, dev->n_virtfns);
+	ky_strv_freen(dev->netdevs, dev->n_netdevs);
+	ky_strv_freen(dev->devnodes, dev->n_devnodes);
 	memset(dev, 0, sizeof(*dev));
 }
 

@@ -23,7 +23,6 @@ int ky_pci_strv_push(char ***v, size_t *n, const char *s);
 void ky_pci_strv_sort_unique(char **v, size_t *n);
 /* Stores a copy of s at index i, growing *v with NULL holes. */
 int ky_pci_strv_set(char ***v, size_t *n, size_t i, const char *s);
-void ky_pci_strv_free(char **v, size_t n);
 
 /* Frees what dev owns and zeroes it; dev itself stays. */
 void ky_pci_dev_clear(struct ky_pci_dev *dev);

@@ -17,9 +17,9 @@ void ky_pci_selector_release(struct ky_pci_selector *s)
 	free(s->devices);
 	free(s->classes);
 	free(s->class_digits);
-	ky_json_strv_free(s->drivers);
-	ky_json_strv_free(s->pf_names);
-	ky_json_strv_free(s->pci_addresses);
+	ky_strv_free(s->drivers);
+	ky_strv_free(s->pf_names);
+	ky_strv_free(s->pci_addresses);
 	free(s->numa_nodes);
 }
 

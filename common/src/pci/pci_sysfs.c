@@ -18,8 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-KY_DEFINE_CLEANUP(DIR, closedir)
-
 void ky_pci_warn_ignored(const char *addr, const char *attr, const char *value)
 {
 	char q[128];
@@ -52,7 +50,7 @@ void ky_pci_read_physfn(struct ky_pci_dev *dev)
 
 int ky_pci_read_virtfns(struct ky_pci_dev *dev)
 {
-	_cleanup_(closedirp) DIR *dir = opendir(dev->syspath);
+	_cleanup_closedir_ DIR *dir = opendir(dev->syspath);
 	if (!dir)
 		return errno == ENOENT ? -ENODEV : -errno;
 	for (;;) {
@@ -82,7 +80,7 @@ static int read_netdevs(struct ky_pci_dev *dev)
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/net", dev->syspath) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	_cleanup_(closedirp) DIR *dir = opendir(path);
+	_cleanup_closedir_ DIR *dir = opendir(path);
 	if (!dir)
 		return errno == ENOENT ? 0 : -errno;
 	for (;;) {

@@ -95,22 +95,6 @@ static int check_key(const char *key, struct ky_error **err)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	_cleanup_free_ char *p = strdup(dir);
-	if (!p)
-		return -ENOMEM;
-	for (char *slash = p; (slash = strchr(slash + 1, '/'));) {
-		*slash = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*slash = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int ky_state_open(const char *dir, struct ky_state_store **out, struct ky_error **err)
 {
 	if (!dir || !*dir)
@@ -118,7 +102,7 @@ int ky_state_open(const char *dir, struct ky_state_store **out, struct ky_error 
 	/* The directory is there on every call but the first. */
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		int r = mkdir_p(dir);
+		int r = ky_mkdir_p(dir, 0700);
 		if (r < 0)
 			return ky_error_set(err, -r, "create state directory %s: %s", dir, strerror(-r));
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -285,37 +269,8 @@ int ky_state_get(struct ky_state_store *s, const char *key, cJSON **out, struct 
 	return read_record(s, key, out, err);
 }
 
-static int write_temp(struct ky_state_store *s, const char *tmp, const char *p, bool durable)
-{
-	_cleanup_close_ int fd =
-		openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0)
-		return -errno;
-	for (size_t len = strlen(p); len > 0;) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	if (durable && fsync(fd) < 0)
-		return -errno;
-	/* close() reports late write-back errors on some file systems. */
-	if (close(TAKE_FD(fd)) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Both writes: the temp file, then rename over the record. rename(2) is
- * atomic in the file system's namespace, so a reader (or a process started
- * after the writer was killed) finds the old inode or the new one; the temp
- * file is complete before the rename whatever the durability, because the
- * page cache holds what write(2) returned from. The fsyncs only matter for
- * a crash of the kernel itself: fsync of the temp file so that the name
- * never points at data not yet on disk, fsync of the directory so that the
- * rename itself is on disk. */
+/* The temp file, then rename over the record (kyborg/base/fileio.h says
+ * why a reader never sees a mix, and what durability adds). */
 static int write_record(struct ky_state_lock *l, const cJSON *rec, bool durable, struct ky_error **err)
 {
 	struct ky_state_store *s = l->s;
@@ -328,21 +283,8 @@ static int write_record(struct ky_state_lock *l, const cJSON *rec, bool durable,
 	_cleanup_free_ char *line = NULL;
 	if (!text || asprintf(&line, "%s\n", text) < 0)
 		return ky_error_set(err, ENOMEM, "write state record %s/%s: out of memory", s->path, name);
-
-	int r = write_temp(s, tmp, line, durable);
-	if (r < 0) {
-		unlinkat(s->dirfd, tmp, 0);
-		return ky_error_set(err, -r, "write %s/%s: %s", s->path, tmp, strerror(-r));
-	}
-	ky_fault_point("state-before-rename");
-	if (renameat(s->dirfd, tmp, s->dirfd, name) < 0) {
-		r = -errno;
-		unlinkat(s->dirfd, tmp, 0);
-		return ky_error_set(err, -r, "rename %s/%s to %s: %s", s->path, tmp, name, strerror(-r));
-	}
-	if (durable && fsync(s->dirfd) < 0)
-		return ky_error_set(err, errno, "sync state directory %s: %s", s->path, strerror(errno));
-	return 0;
+	return ky_write_atomic_at(s->dirfd, s->path, tmp, name, line, strlen(line), 0600,
+				  durable ? KY_WRITE_DURABLE : 0, err);
 }
 
 int ky_state_write(struct ky_state_lock *l, const cJSON *rec, struct ky_error **err)
@@ -407,19 +349,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 int ky_state_list(struct ky_state_store *s, char ***keys, size_t *n, struct ky_error **err)
 {
 	/* A fresh open, not a dup: a dup would share the directory offset. */
 	int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ky_error_set(err, errno, "list state directory %s: %s", s->path, strerror(errno));
-	_cleanup_(closedirp) DIR *d = fdopendir(fd);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
 		return ky_error_set(err, errno, "list state directory %s: %s", s->path, strerror(errno));

@@ -2,6 +2,7 @@
  * systemd and crun, so every early return releases what it owns. */
 #pragma once
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,7 +30,14 @@ static inline void ky_fclosep(FILE **f)
 		fclose(*f);
 }
 
+static inline void ky_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
 #define _cleanup_free_ _cleanup_(ky_freep)
+#define _cleanup_closedir_ _cleanup_(ky_closedirp)
 #define _cleanup_close_ _cleanup_(ky_closep)
 #define _cleanup_fclose_ _cleanup_(ky_fclosep)
 #define _cleanup_error_ _cleanup_(ky_error_freep)

@@ -10,6 +10,7 @@
 
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/inet.h"
+#include "kyborg/base/strv.h"
 
 struct ky_error;
 
@@ -131,15 +132,10 @@ int ky_json_cidr(const struct ky_jnode *obj, const char *key, int flags, struct 
 		 struct ky_error **err);
 
 /* An array of strings, copied: *out is a NULL-terminated vector to free with
- * ky_json_strv_free, *n its length (n may be NULL). Elements are non-empty
+ * ky_strv_free (kyborg/base/strv.h), *n its length (n may be NULL). Elements are non-empty
  * unless KY_JSON_ALLOW_EMPTY; errors name the element: "vendors[2]: ...". */
 int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags, char ***out, size_t *n,
 			 struct ky_error **err);
-void ky_json_strv_free(char **v);
-static inline void ky_json_strv_freep(char ***v)
-{
-	ky_json_strv_free(*v);
-}
 
 /* Where the schema is ours, every key of obj must be in the NULL-terminated
  * `allowed`: the first other one fails with "<path>.<key>: unknown field",
