@@ -532,15 +532,17 @@ static int run_bin(const char *const args[], char **err_out)
 	argv[n] = NULL;
 	int pipefd[2];
 	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	/* Before the fork: see kyt_runv. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
-		int null = open("/dev/null", O_WRONLY);
 		dup2(null, STDOUT_FILENO);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	close(null);
 	struct kyt_child *c = kyt_child_track(pid);
 	close(pipefd[1]);
 	char buf[4096];

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,11 +62,19 @@ int kyt_runv(char **out, char *const argv[])
 		if (pipe2(pipefd, O_CLOEXEC) < 0)
 			return -1;
 	}
+	/* Opened before the fork: under umockdev's preload, open() takes a lock
+	 * that another thread of this process may hold at the fork, and the
+	 * child would wait for it forever. The child only dup2()s and execs. */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(null);
 		return -1;
+	}
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
+		/* Dies with the test: a child that hangs must not keep Criterion
+		 * waiting for its output once the test's timeout killed us. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (out)
 			dup2(pipefd[1], 1);
 		else
@@ -75,6 +85,7 @@ int kyt_runv(char **out, char *const argv[])
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	close(null);
 	if (out) {
 		close(pipefd[1]);
 		size_t cap = 4096, len = 0;

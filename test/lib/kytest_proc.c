@@ -23,6 +23,8 @@ struct kyt_child *kyt_child_track(pid_t pid)
 
 struct kyt_child *kyt_child_start(const char *const argv[], int out_fd, bool no_preload)
 {
+	/* Before the fork: see kyt_runv. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -35,12 +37,12 @@ struct kyt_child *kyt_child_start(const char *const argv[], int out_fd, bool no_
 		if (out_fd >= 0) {
 			dup2(out_fd, STDOUT_FILENO);
 		} else if (!getenv("KYTEST_VERBOSE")) {
-			int null = open("/dev/null", O_WRONLY);
 			dup2(null, STDOUT_FILENO);
 		}
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	close(null);
 	return kyt_child_track(pid);
 }
 
