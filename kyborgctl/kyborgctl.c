@@ -182,7 +182,7 @@ static void converge_usage(FILE *f, const char *cmd)
 		"%s\n"
 		"\n"
 		"Options:\n"
-		"  -f, --file PROFILE         The node profile (JSON; see the README)\n"
+		"  -f, --file PROFILE         The node profile (JSON; see docs/kyborgctl.md)\n"
 		"  -j, --json                 Print the plan as JSON\n"
 		"      --force                Change devices in use by pods too (the plan names them)\n"
 		"      --cni-state-dir DIR    The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"

@@ -2,7 +2,7 @@
  * links libkyborg maps libbpf (and libelf and libz under it) only when it
  * really works with BPF. The CNI plugin is exec'd twice per pod and most
  * pods have no programs: linking libbpf would cost every one of them its
- * start-up (see README, "BPF"). Private to common/src/bpf_*.c. */
+ * start-up (see docs/bpf.md). Private to common/src/bpf/. */
 #pragma once
 
 #include <bpf/bpf.h>
