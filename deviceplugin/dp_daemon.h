@@ -117,10 +117,6 @@ char *dp_image_cache_dir(const struct dp_options *opts);
 void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
 /* Forgets running downloads (their children finish on their own). */
 void dp_fpga_prefetch_release(struct dp_daemon *d);
-/* In a forked child that does not exec at once: closes every descriptor
- * from 3 on but keep (moved to 3 when it is not; -1: none), so the child
- * holds none of the daemon's sockets. Returns keep's new number. */
-int dp_child_close_fds(int keep);
 /* Makes dev's port hold res's bitstream: verified and loaded only when the
  * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,
  * nothing loaded. */

@@ -7,35 +7,32 @@
 #include "dp_daemon.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "api.pb-c.h"
-#include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/log.h"
+#include "kyborg/base/strv.h"
+#include "kyborg/loop/child.h"
 
+/* What one PreStartContainer's child may report. */
 #define DP_JOB_REPORT_MAX 65536
 
 struct dp_job {
 	struct dp_daemon *d;
 	struct ky_grpc_stream *stream; /* NULL once kubelet is gone */
-	pid_t pid;
-	int fd;
-	struct ky_loop_io *io;
+	struct ky_child *child;        /* NULL once it has ended */
 	char *resource;
 	char *bitstream;
 	char **ids; /* the devices it programs, NULL-terminated */
-	char *report;
-	size_t len;
 	struct dp_job *next;
 };
 
+/* Unlinks and frees the job; its child is no longer ours to watch. */
 static void job_free(struct dp_job *j)
 {
 	struct dp_job **pp = &j->d->jobs;
@@ -43,15 +40,10 @@ static void job_free(struct dp_job *j)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = j->next;
-	ky_loop_io_free(j->io);
-	if (j->fd >= 0)
-		close(j->fd);
+	ky_child_free(j->child);
 	free(j->resource);
 	free(j->bitstream);
-	for (size_t i = 0; j->ids && j->ids[i]; i++)
-		free(j->ids[i]);
-	free(j->ids);
-	free(j->report);
+	ky_strv_free(j->ids);
 	free(j);
 }
 
@@ -89,15 +81,15 @@ static int answer_ok(struct ky_grpc_stream *s)
 
 /* The child's report: "P <id>" programmed, "S <id>" already held the
  * image, "E <errno> <id> <message>" failed (and the last line). */
-static void job_done(struct dp_job *j)
+static void job_done(void *userdata, struct ky_child *child, const struct ky_child_result *res)
 {
+	struct dp_job *j = userdata;
 	int code = KY_GRPC_OK;
 	_cleanup_free_ char *msg = NULL;
-	int status = 0;
-	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)child;
+	j->child = NULL; /* freed by the loop when this returns */
 	char *save = NULL;
-	for (char *line = strtok_r(j->report, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(res->output, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *id = line + 2;
 		if (line[0] == 'P' || line[0] == 'S') {
 			ky_info(line[0] == 'P' ? "fpga-programmed" : "fpga-already-programmed", "resource=%s device=%s id=%s",
@@ -119,10 +111,10 @@ static void job_done(struct dp_job *j)
 			msg = strdup(text ? text : "programming failed");
 		}
 	}
-	if (code == KY_GRPC_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+	if (code == KY_GRPC_OK && !(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)) {
 		code = KY_GRPC_INTERNAL;
 		msg = strdup("the programming process died");
-		ky_err("fpga-program-failed", "resource=%s status=%#x", j->resource, status);
+		ky_err("fpga-program-failed", "resource=%s status=%#x", j->resource, res->status);
 	}
 	if (!j->stream)
 		ky_warn("prestart-unanswered", "resource=%s reason=\"kubelet gave up waiting\"", j->resource);
@@ -133,62 +125,39 @@ static void job_done(struct dp_job *j)
 	job_free(j);
 }
 
-static void on_report(struct ky_loop_io *io, int fd, uint32_t events, void *userdata)
-{
-	struct dp_job *j = userdata;
-	(void)io;
-	(void)events;
-	char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n > 0 && j->len + (size_t)n < DP_JOB_REPORT_MAX) {
-		char *nr = realloc(j->report, j->len + (size_t)n + 1);
-		if (nr) {
-			memcpy(nr + j->len, buf, (size_t)n);
-			j->len += (size_t)n;
-			nr[j->len] = '\0';
-			j->report = nr;
-		}
-		return;
-	}
-	if (n > 0)
-		return; /* past the limit: dropped, the end still comes */
-	if (!j->report)
-		j->report = strdup("");
-	job_done(j);
-}
+struct program_args {
+	struct dp_plugin *p;
+	char *const *ids;
+	size_t n;
+};
 
 /* In the child: program each device in turn, report, exit. */
-static __attribute__((noreturn)) void run_child(struct dp_plugin *p, char *const *ids, size_t n, int fd)
+static int program_devices(void *data, int fd)
 {
-	/* None of the daemon's sockets stays open here: a stream the daemon
-	 * closes must end for kubelet then, not when this child does. */
-	fd = dp_child_close_fds(fd);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < n; i++) {
-		const struct dp_device *dev = dp_devlist_find(p->devs, ids[i]);
+	const struct program_args *a = data;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct dp_device *dev = dp_devlist_find(a->p->devs, a->ids[i]);
 		_cleanup_error_ struct ky_error *err = NULL;
+		_cleanup_free_ char *line = NULL;
 		bool programmed = false;
-		char *line = NULL;
-		int r = dp_fpga_prepare(p->d, p->res, dev, &programmed, &err);
+		int r = dp_fpga_prepare(a->p->d, a->p->res, dev, &programmed, &err);
 		if (r < 0) {
-			char *m = strdup(ky_error_msg(err));
+			_cleanup_free_ char *m = strdup(ky_error_msg(err));
 			for (char *c = m; c && *c; c++)
 				if (*c == '\n')
 					*c = ' ';
-			if (asprintf(&line, "E %d %s %s\n", -r, ids[i], m ? m : "") > 0)
+			if (asprintf(&line, "E %d %s %s\n", -r, a->ids[i], m ? m : "") > 0)
 				(void)ky_write_all(fd, line, strlen(line));
-			_exit(0);
+			else
+				line = NULL;
+			return 0;
 		}
-		if (asprintf(&line, "%c %s\n", programmed ? 'P' : 'S', ids[i]) > 0)
+		if (asprintf(&line, "%c %s\n", programmed ? 'P' : 'S', a->ids[i]) > 0)
 			(void)ky_write_all(fd, line, strlen(line));
-		free(line);
+		else
+			line = NULL;
 	}
-	_exit(0);
+	return 0;
 }
 
 static void prestart_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -238,43 +207,35 @@ static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req
 	}
 
 	struct dp_job *j = calloc(1, sizeof(*j));
-	int fds[2] = { -1, -1 };
 	_cleanup_error_ struct ky_error *err = NULL;
 	bool ok = j && (j->resource = strdup(p->res->name)) && (j->bitstream = strdup(p->res->bitstream.id)) &&
 		  (j->ids = calloc(r->n_devices_ids + 1, sizeof(*j->ids)));
 	for (size_t i = 0; ok && i < r->n_devices_ids; i++)
 		ok = (j->ids[i] = strdup(r->devices_ids[i])) != NULL;
-	if (!ok || pipe2(fds, O_CLOEXEC) < 0) {
-		if (j) {
-			j->d = p->d;
-			j->fd = -1;
-			job_free(j); /* not linked yet: only freed */
-		}
-		v1beta1__pre_start_container_request__free_unpacked(r, NULL);
+	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
+	if (j)
+		j->d = p->d; /* not linked yet: job_free only frees */
+	if (!ok) {
+		if (j)
+			job_free(j);
 		ky_grpc_stream_finish(s, KY_GRPC_RESOURCE_EXHAUSTED, "cannot start programming");
 		return KY_GRPC_OK;
 	}
-	j->d = p->d;
-	j->stream = s;
-	j->fd = fds[0];
-	j->pid = fork();
-	if (j->pid == 0) {
-		close(fds[0]);
-		run_child(p, r->devices_ids, r->n_devices_ids, fds[1]);
-	}
-	close(fds[1]);
-	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
-	j->next = p->d->jobs;
-	p->d->jobs = j;
-	if (j->pid < 0 || ky_loop_io_add(p->d->loop, j->fd, KY_LOOP_READ, on_report, j, &j->io, &err) < 0) {
-		if (j->pid < 0)
-			ky_err("prestart-fork", "resource=%s errno=%d", p->res->name, errno);
-		j->stream = NULL;
-		job_free(j); /* a child that started runs on, unanswered */
+	struct program_args args = { p, j->ids, 0 };
+	while (j->ids[args.n])
+		args.n++;
+	struct ky_child_spec spec = { .name = "FPGA programming", .run = program_devices, .run_data = &args,
+				      .max_output = DP_JOB_REPORT_MAX };
+	if (ky_child_start(p->d->loop, &spec, job_done, j, &j->child, &err) < 0) {
+		ky_log_err(KY_LOG_ERROR, "prestart-start-failed", err, "resource=%s", p->res->name);
+		job_free(j);
 		ky_grpc_stream_finish(s, KY_GRPC_INTERNAL, "cannot start programming");
 		return KY_GRPC_OK;
 	}
-	ky_info("prestart", "resource=%s pid=%d", p->res->name, (int)j->pid);
+	j->stream = s;
+	j->next = p->d->jobs;
+	p->d->jobs = j;
+	ky_info("prestart", "resource=%s pid=%d", p->res->name, (int)ky_child_pid(j->child));
 	return KY_GRPC_OK;
 }
 
