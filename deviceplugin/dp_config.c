@@ -187,9 +187,9 @@ int dp_config_load(const char *path, struct dp_config **out, struct ky_error **e
 	size_t len = 0;
 
 	if (fd < 0)
-		return ky_error_set(err, errno, "cannot open config %s: %m", path);
+		return ky_error_set(err, errno, "cannot open config %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return ky_error_set(err, errno, "stat %s: %m", path);
+		return ky_error_set(err, errno, "stat %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return ky_error_set(err, EINVAL, "config %s is not a regular file", path);
 	if ((size_t)st.st_size > MAX_CONFIG_SIZE)

@@ -65,18 +65,18 @@ void dp_jobs_release(struct dp_daemon *d)
 		job_free(d->jobs);
 }
 
-static int answer_ok(struct ky_grpc_stream *s)
+static void answer_ok(struct ky_grpc_stream *s)
 {
 	V1beta1__PreStartContainerResponse o = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
 	uint8_t buf[16];
 	size_t len = v1beta1__pre_start_container_response__pack(&o, buf);
 	_cleanup_error_ struct ky_error *err = NULL;
 	if (ky_grpc_stream_send(s, buf, len, &err) < 0) {
-		ky_grpc_stream_finish(s, KY_GRPC_INTERNAL, ky_error_msg(err));
-		return -EIO;
+		ky_error_set_status(&err, KY_GRPC_INTERNAL);
+		ky_grpc_stream_fail(s, err);
+		return;
 	}
 	ky_grpc_stream_finish(s, KY_GRPC_OK, NULL);
-	return 0;
 }
 
 /* The child's report: "P <id>" programmed, "S <id>" already held the
@@ -84,8 +84,7 @@ static int answer_ok(struct ky_grpc_stream *s)
 static void job_done(void *userdata, struct ky_child *child, const struct ky_child_result *res)
 {
 	struct dp_job *j = userdata;
-	int code = KY_GRPC_OK;
-	_cleanup_free_ char *msg = NULL;
+	_cleanup_error_ struct ky_error *failed = NULL;
 	(void)child;
 	j->child = NULL; /* freed by the loop when this returns */
 	char *save = NULL;
@@ -103,25 +102,23 @@ static void job_done(void *userdata, struct ky_child *child, const struct ky_chi
 			char *dev = end + 1, *text = strchr(dev, ' ');
 			if (text)
 				*text++ = '\0';
-			code = e == EBADMSG ? KY_GRPC_FAILED_PRECONDITION : KY_GRPC_INTERNAL;
-			_cleanup_error_ struct ky_error *err = NULL;
-			ky_error_set(&err, (int)e, "%s", text ? text : "");
-			ky_log_err(KY_LOG_ERROR, "fpga-program-failed", err, "resource=%s device=%s", j->resource, dev);
-			free(msg);
-			msg = strdup(text ? text : "programming failed");
+			ky_error_set(&failed, (int)e, "%s", text ? text : "programming failed");
+			/* A digest that does not match is the image's fault, not ours. */
+			ky_error_set_status(&failed, e == EBADMSG ? KY_GRPC_FAILED_PRECONDITION : KY_GRPC_INTERNAL);
+			ky_log_err(KY_LOG_ERROR, "fpga-program-failed", failed, "resource=%s device=%s", j->resource, dev);
 		}
 	}
-	if (code == KY_GRPC_OK && !(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)) {
-		code = KY_GRPC_INTERNAL;
-		msg = strdup("the programming process died");
+	if (!failed && !(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)) {
+		ky_error_set(&failed, ECHILD, "the programming process died");
+		ky_error_set_status(&failed, KY_GRPC_INTERNAL);
 		ky_err("fpga-program-failed", "resource=%s status=%#x", j->resource, res->status);
 	}
 	if (!j->stream)
 		ky_warn("prestart-unanswered", "resource=%s reason=\"kubelet gave up waiting\"", j->resource);
-	else if (code == KY_GRPC_OK)
-		answer_ok(j->stream);
+	else if (failed)
+		ky_grpc_stream_fail(j->stream, failed);
 	else
-		ky_grpc_stream_finish(j->stream, code, msg);
+		answer_ok(j->stream);
 	job_free(j);
 }
 
@@ -171,72 +168,81 @@ static void prestart_closed(void *userdata, struct ky_grpc_stream *s, int code)
 	}
 }
 
-static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+/* Unknown or unhealthy devices are refused at once; so is a device a
+ * running job still programs. */
+static int check_devices(struct dp_plugin *p, const V1beta1__PreStartContainerRequest *r, struct ky_error **err)
 {
-	struct dp_plugin *p = userdata;
-	V1beta1__PreStartContainerRequest *r = v1beta1__pre_start_container_request__unpack(NULL, req_len, req);
-	_cleanup_free_ char *msg = NULL;
-	if (!r) {
-		ky_grpc_stream_finish(s, KY_GRPC_INVALID_ARGUMENT, "cannot decode PreStartContainerRequest");
-		return KY_GRPC_OK;
-	}
-	for (size_t i = 0; i < r->n_devices_ids && !msg; i++) {
+	for (size_t i = 0; i < r->n_devices_ids; i++) {
 		const struct dp_device *d = dp_devlist_find(p->devs, r->devices_ids[i]);
-		if ((!d && asprintf(&msg, "unknown device %s", r->devices_ids[i]) < 0) ||
-		    (d && !d->healthy && asprintf(&msg, "device %s is unhealthy", r->devices_ids[i]) < 0))
-			msg = strdup("out of memory");
+		if (!d)
+			return ky_error_set(err, EINVAL, "unknown device %s", r->devices_ids[i]);
+		if (!d->healthy)
+			return ky_error_set(err, EINVAL, "device %s is unhealthy", r->devices_ids[i]);
 	}
-	if (msg || !dp_pre_start_required(p->res)) {
-		v1beta1__pre_start_container_request__free_unpacked(r, NULL);
-		if (msg)
-			ky_grpc_stream_finish(s, KY_GRPC_INVALID_ARGUMENT, msg);
-		else
-			answer_ok(s);
-		return KY_GRPC_OK;
-	}
+	if (!dp_pre_start_required(p->res))
+		return 0;
 	/* Kubelet retries a container start whose PreStart passed its 30 s
 	 * while the first load still runs: never two loads on one port. */
-	for (size_t i = 0; i < r->n_devices_ids && !msg; i++)
-		if (busy(p->d, p->res->name, r->devices_ids[i]) &&
-		    asprintf(&msg, "device %s is still being programmed; retry", r->devices_ids[i]) < 0)
-			msg = strdup("device busy");
-	if (msg) {
-		v1beta1__pre_start_container_request__free_unpacked(r, NULL);
-		ky_grpc_stream_finish(s, KY_GRPC_UNAVAILABLE, msg);
-		return KY_GRPC_OK;
-	}
+	for (size_t i = 0; i < r->n_devices_ids; i++)
+		if (busy(p->d, p->res->name, r->devices_ids[i]))
+			return ky_error_set(err, EBUSY, "device %s is still being programmed; retry", r->devices_ids[i]);
+	return 0;
+}
 
+/* Copies what the job needs after the request is gone. */
+static int job_new(struct dp_plugin *p, const V1beta1__PreStartContainerRequest *r, struct dp_job **out,
+		   struct ky_error **err)
+{
 	struct dp_job *j = calloc(1, sizeof(*j));
-	_cleanup_error_ struct ky_error *err = NULL;
-	bool ok = j && (j->resource = strdup(p->res->name)) && (j->bitstream = strdup(p->res->bitstream.id)) &&
+	if (!j)
+		return ky_error_set(err, ENOMEM, "cannot start programming: out of memory");
+	j->d = p->d; /* not linked yet: job_free only frees */
+	bool ok = (j->resource = strdup(p->res->name)) && (j->bitstream = strdup(p->res->bitstream.id)) &&
 		  (j->ids = calloc(r->n_devices_ids + 1, sizeof(*j->ids)));
 	for (size_t i = 0; ok && i < r->n_devices_ids; i++)
 		ok = (j->ids[i] = strdup(r->devices_ids[i])) != NULL;
-	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
-	if (j)
-		j->d = p->d; /* not linked yet: job_free only frees */
 	if (!ok) {
-		if (j)
-			job_free(j);
-		ky_grpc_stream_finish(s, KY_GRPC_RESOURCE_EXHAUSTED, "cannot start programming");
-		return KY_GRPC_OK;
+		job_free(j);
+		return ky_error_set(err, ENOMEM, "cannot start programming: out of memory");
+	}
+	*out = j;
+	return 0;
+}
+
+static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+		    struct ky_error **err)
+{
+	struct dp_plugin *p = userdata;
+	V1beta1__PreStartContainerRequest *r = v1beta1__pre_start_container_request__unpack(NULL, req_len, req);
+	struct dp_job *j = NULL;
+	if (!r)
+		return ky_error_set(err, EINVAL, "cannot decode PreStartContainerRequest");
+	int k = check_devices(p, r, err);
+	if (k == 0 && dp_pre_start_required(p->res))
+		k = job_new(p, r, &j, err);
+	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
+	if (k < 0)
+		return k;
+	if (!j) {
+		answer_ok(s);
+		return 0;
 	}
 	struct program_args args = { p, j->ids, 0 };
 	while (j->ids[args.n])
 		args.n++;
 	struct ky_child_spec spec = { .name = "FPGA programming", .run = program_devices, .run_data = &args,
 				      .max_output = DP_JOB_REPORT_MAX };
-	if (ky_child_start(p->d->loop, &spec, job_done, j, &j->child, &err) < 0) {
-		ky_log_err(KY_LOG_ERROR, "prestart-start-failed", err, "resource=%s", p->res->name);
+	if ((k = ky_child_start(p->d->loop, &spec, job_done, j, &j->child, err)) < 0) {
+		ky_log_err(KY_LOG_ERROR, "prestart-start-failed", *err, "resource=%s", p->res->name);
 		job_free(j);
-		ky_grpc_stream_finish(s, KY_GRPC_INTERNAL, "cannot start programming");
-		return KY_GRPC_OK;
+		ky_error_prefix(err, "cannot start programming");
+		return ky_error_set_status(err, KY_GRPC_INTERNAL);
 	}
 	j->stream = s;
 	j->next = p->d->jobs;
 	p->d->jobs = j;
 	ky_info("prestart", "resource=%s pid=%d", p->res->name, (int)ky_child_pid(j->child));
-	return KY_GRPC_OK;
+	return 0;
 }
 
 void dp_prestart_method(struct dp_plugin *p, struct ky_grpc_method *m)

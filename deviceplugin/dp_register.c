@@ -175,9 +175,9 @@ int dp_watch_start(struct dp_daemon *d, struct ky_error **err)
 	int r;
 	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (d->inotify_fd < 0)
-		return ky_error_set(err, errno, "inotify_init1: %m");
+		return ky_error_set(err, errno, "inotify_init1: %s", strerror(errno));
 	if (inotify_add_watch(d->inotify_fd, d->opts->plugin_dir, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0)
-		return ky_error_set(err, errno, "watch %s: %m", d->opts->plugin_dir);
+		return ky_error_set(err, errno, "watch %s: %s", d->opts->plugin_dir, strerror(errno));
 	if ((r = ky_loop_timer_new(d->loop, on_reconcile, d, &d->reconcile, err)) < 0)
 		return r;
 	return ky_loop_io_add(d->loop, d->inotify_fd, KY_LOOP_READ, on_inotify, d, &d->inotify_io, err);

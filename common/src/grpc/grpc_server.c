@@ -247,16 +247,24 @@ static int on_request_message(void *userdata, const uint8_t *msg, size_t len)
 	return 0;
 }
 
+/* A handler's failure as the call's status. */
+static void respond_error(struct ky_grpc_stream *s, int r, struct ky_error **err)
+{
+	if (!*err)
+		ky_error_set(err, -r, "%s", strerror(-r));
+	respond_status(s, ky_grpc_error_code(*err), ky_error_msg(*err));
+}
+
 static void dispatch(struct ky_grpc_stream *s)
 {
 	const struct ky_grpc_method *m = s->method;
+	_cleanup_error_ struct ky_error *err = NULL;
 	if (m->unary) {
 		_cleanup_free_ uint8_t *resp = NULL;
-		_cleanup_free_ char *msg = NULL;
 		size_t resp_len = 0;
-		int code = m->unary(m->userdata, s->req, s->req_len, &resp, &resp_len, &msg);
-		if (code != KY_GRPC_OK) {
-			respond_status(s, code, msg);
+		int r = m->unary(m->userdata, s->req, s->req_len, &resp, &resp_len, &err);
+		if (r < 0) {
+			respond_error(s, r, &err);
 			return;
 		}
 		if (queue_message(s, resp, resp_len) < 0 || start_data(s) < 0) {
@@ -271,9 +279,9 @@ static void dispatch(struct ky_grpc_stream *s)
 		return;
 	}
 	s->state = ST_OPEN;
-	int code = m->stream(m->userdata, s, s->req, s->req_len);
-	if (code != KY_GRPC_OK && s->state == ST_OPEN)
-		respond_status(s, code, NULL);
+	int r = m->stream(m->userdata, s, s->req, s->req_len, &err);
+	if (r < 0 && s->state == ST_OPEN)
+		respond_error(s, r, &err);
 }
 
 static void end_of_request(struct ky_grpc_stream *s)
@@ -678,6 +686,11 @@ void ky_grpc_stream_finish(struct ky_grpc_stream *s, int code, const char *messa
 	struct srv_conn *conn = s->conn;
 	if (ky_grpc_conn_flush(&conn->c) < 0)
 		ky_loop_timer_arm(conn->kick, 0, 0);
+}
+
+void ky_grpc_stream_fail(struct ky_grpc_stream *s, const struct ky_error *err)
+{
+	ky_grpc_stream_finish(s, ky_grpc_error_code(err), ky_error_msg(err));
 }
 
 size_t ky_grpc_stream_pending(const struct ky_grpc_stream *s)
