@@ -224,3 +224,8 @@ bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b)
 			return false;
 	return ky_pci_selector_equal(&a->selector, &b->selector);
 }
+
+bool dp_resource_pre_start_required(const struct dp_resource *res)
+{
+	return res->kind == DP_KIND_FPGA && res->has_bitstream;
+}

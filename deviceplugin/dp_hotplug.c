@@ -37,8 +37,8 @@ int dp_rescan(struct dp_daemon *d, struct ky_error **err)
 			healthy += devs[i].devs[k].healthy;
 		ky_info("devices-changed", "resource=%s devices=%zu healthy=%zu streams=%zu", p->res->name,
 			devs[i].n, healthy, p->n_streams);
-		dp_plugin_write_cdi(p);
-		dp_plugin_broadcast(p);
+		dp_server_write_cdi(p);
+		dp_server_broadcast(p);
 	}
 	dp_devlists_free(old_devs, d->cfg->n_resources);
 	ky_pci_list_free(old_pci);

@@ -57,7 +57,7 @@ static bool busy(const struct dp_daemon *d, const char *resource, const char *id
 	return false;
 }
 
-void dp_jobs_release(struct dp_daemon *d)
+void dp_prestart_release(struct dp_daemon *d)
 {
 	/* A child still programming is left to finish: stopping a partial
 	 * reconfiguration halfway would leave the region unusable. */
@@ -179,7 +179,7 @@ static int check_devices(struct dp_plugin *p, const V1beta1__PreStartContainerRe
 		if (!d->healthy)
 			return ky_error_set(err, EINVAL, "device %s is unhealthy", r->devices_ids[i]);
 	}
-	if (!dp_pre_start_required(p->res))
+	if (!dp_resource_pre_start_required(p->res))
 		return 0;
 	/* Kubelet retries a container start whose PreStart passed its 30 s
 	 * while the first load still runs: never two loads on one port. */
@@ -218,7 +218,7 @@ static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req
 	if (!r)
 		return ky_error_set(err, EINVAL, "cannot decode PreStartContainerRequest");
 	int k = check_devices(p, r, err);
-	if (k == 0 && dp_pre_start_required(p->res))
+	if (k == 0 && dp_resource_pre_start_required(p->res))
 		k = job_new(p, r, &j, err);
 	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
 	if (k < 0)

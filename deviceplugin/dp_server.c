@@ -1,7 +1,8 @@
-/* One gRPC server per resource on its socket in kubelet's plugin dir:
- * GetDevicePluginOptions, ListAndWatch (the full list at once and on every
- * change), GetPreferredAllocation, Allocate and PreStartContainer. The
- * handlers translate protobuf to the pure modules and back. */
+/* A resource's gRPC server on its socket in kubelet's plugin dir, and the
+ * DevicePlugin service it runs: GetDevicePluginOptions, ListAndWatch (the
+ * full list at once and on every change, to every open stream),
+ * GetPreferredAllocation and Allocate (PreStartContainer: dp_prestart.c).
+ * The handlers translate protobuf to the pure modules and back. */
 #include "dp_daemon.h"
 
 #include <errno.h>
@@ -27,12 +28,6 @@ static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len, struct ky
 	return 0;
 }
 
-bool dp_pre_start_required(const struct dp_resource *res)
-{
-	/* An FPGA with a bitstream is programmed before its container starts. */
-	return res->kind == DP_KIND_FPGA && res->has_bitstream;
-}
-
 static int get_options(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
 		       struct ky_error **err)
 {
@@ -42,7 +37,7 @@ static int get_options(void *userdata, const uint8_t *req, size_t req_len, uint8
 		return ky_error_set(err, EINVAL, "cannot decode Empty");
 	v1beta1__empty__free_unpacked(e, NULL);
 	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
-	o.pre_start_required = dp_pre_start_required(p->res);
+	o.pre_start_required = dp_resource_pre_start_required(p->res);
 	o.get_preferred_allocation_available = 1;
 	return pack(&o.base, resp, resp_len, err);
 }
@@ -137,7 +132,7 @@ static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
 	ky_debug("list-and-watch-closed", "resource=%s code=%s", p->res->name, ky_grpc_code_name(code));
 }
 
-void dp_plugin_write_cdi(struct dp_plugin *p)
+void dp_server_write_cdi(struct dp_plugin *p)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
 	p->cdi_written = dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
@@ -145,7 +140,7 @@ void dp_plugin_write_cdi(struct dp_plugin *p)
 		ky_log_err(KY_LOG_WARN, "cdi-write", err, "resource=%s", p->res->name);
 }
 
-void dp_plugin_broadcast(struct dp_plugin *p)
+void dp_server_broadcast(struct dp_plugin *p)
 {
 	for (size_t i = 0; i < p->n_streams; i++) {
 		_cleanup_error_ struct ky_error *err = NULL;
@@ -321,51 +316,20 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	return k;
 }
 
-/* "kyborg.io/gpu" -> "kyborg-kyborg.io_gpu.sock" */
-static char *endpoint_name(const char *resource)
+void dp_server_methods(struct dp_plugin *p, struct ky_grpc_method m[DP_SERVER_METHODS])
 {
-	char *s;
-	if (asprintf(&s, "kyborg-%s.sock", resource) < 0)
-		return NULL;
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	return s;
+	m[0] = (struct ky_grpc_method){ .path = DP_SERVICE "GetDevicePluginOptions", .unary = get_options,
+					.userdata = p };
+	m[1] = (struct ky_grpc_method){ .path = DP_SERVICE "ListAndWatch", .stream = list_and_watch,
+					.closed = stream_closed, .userdata = p };
+	m[2] = (struct ky_grpc_method){ .path = DP_SERVICE "GetPreferredAllocation", .unary = preferred,
+					.userdata = p };
+	m[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
 }
 
-int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
-		  struct dp_plugin **out, struct ky_error **err)
+int dp_server_start(struct dp_plugin *p, struct ky_error **err)
 {
-	struct dp_plugin *p = calloc(1, sizeof(*p));
-	int r;
-	if (!p)
-		return ky_error_set(err, ENOMEM, "out of memory");
-	*p = (struct dp_plugin){ .d = d, .res = res, .devs = devs };
-	p->endpoint = endpoint_name(p->res->name);
-	if (!p->endpoint || asprintf(&p->socket_path, "%s/%s", d->opts->plugin_dir, p->endpoint) < 0) {
-		p->socket_path = NULL;
-		dp_plugin_free(p);
-		return ky_error_set(err, ENOMEM, "out of memory");
-	}
-	p->methods[0] = (struct ky_grpc_method){ .path = DP_SERVICE "GetDevicePluginOptions", .unary = get_options,
-						 .userdata = p };
-	p->methods[1] = (struct ky_grpc_method){ .path = DP_SERVICE "ListAndWatch", .stream = list_and_watch,
-						 .closed = stream_closed, .userdata = p };
-	p->methods[2] = (struct ky_grpc_method){ .path = DP_SERVICE "GetPreferredAllocation", .unary = preferred,
-						 .userdata = p };
-	p->methods[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
-	dp_prestart_method(p, &p->methods[4]);
-	if ((r = dp_register_init(p, err)) < 0) {
-		dp_plugin_free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
-}
-
-int dp_plugin_serve(struct dp_plugin *p, struct ky_error **err)
-{
-	dp_plugin_stop_serving(p);
+	dp_server_stop(p);
 	int r = ky_grpc_server_new(p->d->loop, p->socket_path, p->methods, KY_ARRAY_SIZE(p->methods), &p->srv, err);
 	if (r < 0)
 		return ky_error_prefix(err, "serve %s", p->res->name);
@@ -373,27 +337,23 @@ int dp_plugin_serve(struct dp_plugin *p, struct ky_error **err)
 	return 0;
 }
 
-void dp_plugin_stop_serving(struct dp_plugin *p)
+void dp_server_stop(struct dp_plugin *p)
 {
 	/* Open streams are reported closed (and dropped from p->streams). */
 	ky_grpc_server_free(p->srv);
 	p->srv = NULL;
 }
 
-bool dp_plugin_socket_present(const struct dp_plugin *p)
+void dp_server_release(struct dp_plugin *p)
+{
+	dp_server_stop(p);
+	free(p->streams);
+	p->streams = NULL;
+	p->n_streams = p->cap_streams = 0;
+}
+
+bool dp_server_socket_present(const struct dp_plugin *p)
 {
 	struct stat st;
 	return p->srv && stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-void dp_plugin_free(struct dp_plugin *p)
-{
-	if (!p)
-		return;
-	dp_register_release(p);
-	dp_plugin_stop_serving(p);
-	free(p->streams);
-	free(p->endpoint);
-	free(p->socket_path);
-	free(p);
 }
