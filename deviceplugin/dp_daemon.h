@@ -124,12 +124,8 @@ void dp_watch_stop(struct dp_daemon *d);
 #define DP_RESCAN_DELAY_MS 5
 int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err);
 void dp_hotplug_stop(struct dp_daemon *d);
-/* Discovers again and sends what changed. */
-int dp_rescan(struct dp_daemon *d, struct ky_error **err);
 
 /* dp_fpga.c: bitstreams ahead of time, and programming in PreStartContainer. */
-/* "<state dir>/images" (malloc'd). */
-char *dp_image_cache_dir(const struct dp_options *opts);
 /* Starts fetching a URL bitstream into the cache (in the background), so
  * PreStartContainer only verifies it; a failure is logged
  * (PreStartContainer tries again). */

@@ -18,7 +18,8 @@ extern char **environ;
 /* Under kubelet's 30 s PreStartContainer deadline. */
 #define DP_LOADER_TIMEOUT_MS 25000
 
-char *dp_image_cache_dir(const struct dp_options *opts)
+/* "<state dir>/images" (malloc'd). */
+static char *image_cache_dir(const struct dp_options *opts)
 {
 	char *s;
 	return asprintf(&s, "%s/images", opts->state_dir) < 0 ? NULL : s;
@@ -72,7 +73,7 @@ static int prefetch(void *data, int fd)
 	const struct prefetch_job *job = data;
 	const struct dp_resource *res = job->res;
 	_cleanup_error_ struct ky_error *err = NULL;
-	_cleanup_free_ char *cache = dp_image_cache_dir(job->d->opts), *path = NULL;
+	_cleanup_free_ char *cache = image_cache_dir(job->d->opts), *path = NULL;
 	(void)fd;
 	if (!cache || ky_image_resolve(&res->bitstream, cache, job->d->opts->fetch_helper, &path, &err) < 0)
 		ky_log_err(KY_LOG_WARN, "bitstream-prefetch-failed", err, "resource=%s url=%s", res->name,
@@ -108,7 +109,7 @@ int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const st
 		    bool *programmed, struct ky_error **err)
 {
 	struct ky_fpga *f = NULL;
-	_cleanup_free_ char *cache = dp_image_cache_dir(d->opts);
+	_cleanup_free_ char *cache = image_cache_dir(d->opts);
 	*programmed = false;
 	if (!res->has_bitstream)
 		return 0;

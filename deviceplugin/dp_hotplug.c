@@ -11,7 +11,8 @@
 #include "kyborg/base/log.h"
 #include "kyborg/pci/pci_monitor.h"
 
-int dp_rescan(struct dp_daemon *d, struct ky_error **err)
+/* Discovers again and sends what changed. */
+static int rescan(struct dp_daemon *d, struct ky_error **err)
 {
 	struct ky_pci_list *pci = NULL;
 	struct dp_devlist *devs = NULL;
@@ -50,7 +51,7 @@ static void on_rescan(struct ky_loop_timer *t, void *userdata)
 	struct dp_daemon *d = userdata;
 	_cleanup_error_ struct ky_error *err = NULL;
 	(void)t;
-	if (dp_rescan(d, &err) < 0)
+	if (rescan(d, &err) < 0)
 		ky_log_err(KY_LOG_ERROR, "rescan-failed", err, "retry_ms=%d", 1000);
 	if (err)
 		ky_loop_timer_arm(d->rescan, 1000, 0);
