@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "kyborg/base/error.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/loop/child.h"
 #include "kyborg/pci/fpga.h"
@@ -31,23 +32,14 @@ static char *image_cache_dir(const struct dp_options *opts)
 struct dp_prefetch {
 	struct dp_daemon *d;
 	struct ky_child *child;
-	struct dp_prefetch *next;
+	struct dp_prefetch *prev, *next;
 };
-
-static void prefetch_unlink(struct dp_prefetch *f)
-{
-	struct dp_prefetch **pp = &f->d->prefetches;
-	while (*pp && *pp != f)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = f->next;
-}
 
 void dp_fpga_prefetch_release(struct dp_daemon *d)
 {
 	while (d->prefetches) {
 		struct dp_prefetch *f = d->prefetches;
-		prefetch_unlink(f);
+		KY_LIST_REMOVE(d->prefetches, f);
 		ky_child_free(f->child); /* left to finish */
 		free(f);
 	}
@@ -58,7 +50,7 @@ static void on_prefetch_end(void *userdata, struct ky_child *child, const struct
 	struct dp_prefetch *f = userdata;
 	(void)child;
 	(void)res; /* the child logged how it went */
-	prefetch_unlink(f);
+	KY_LIST_REMOVE(f->d->prefetches, f);
 	free(f);
 }
 
@@ -101,8 +93,7 @@ void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res)
 		free(f);
 		return;
 	}
-	f->next = d->prefetches;
-	d->prefetches = f;
+	KY_LIST_PREPEND(d->prefetches, f);
 }
 
 int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,

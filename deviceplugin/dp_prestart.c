@@ -15,6 +15,7 @@
 #include "api.pb-c.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fileio.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/base/strv.h"
 #include "kyborg/loop/child.h"
@@ -29,17 +30,13 @@ struct dp_job {
 	char *resource;
 	char *bitstream;
 	char **ids; /* the devices it programs, NULL-terminated */
-	struct dp_job *next;
+	struct dp_job *prev, *next;
 };
 
 /* Unlinks and frees the job; its child is no longer ours to watch. */
 static void job_free(struct dp_job *j)
 {
-	struct dp_job **pp = &j->d->jobs;
-	while (*pp && *pp != j)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = j->next;
+	KY_LIST_REMOVE(j->d->jobs, j);
 	ky_child_free(j->child);
 	free(j->resource);
 	free(j->bitstream);
@@ -189,14 +186,16 @@ static int check_devices(struct dp_plugin *p, const V1beta1__PreStartContainerRe
 	return 0;
 }
 
-/* Copies what the job needs after the request is gone. */
+/* Copies what the job needs after the request is gone; the job is
+ * linked in the daemon's list at once. */
 static int job_new(struct dp_plugin *p, const V1beta1__PreStartContainerRequest *r, struct dp_job **out,
 		   struct ky_error **err)
 {
 	struct dp_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return ky_error_set(err, ENOMEM, "cannot start programming: out of memory");
-	j->d = p->d; /* not linked yet: job_free only frees */
+	j->d = p->d;
+	KY_LIST_PREPEND(p->d->jobs, j);
 	bool ok = (j->resource = strdup(p->res->name)) && (j->bitstream = strdup(p->res->bitstream.id)) &&
 		  (j->ids = calloc(r->n_devices_ids + 1, sizeof(*j->ids)));
 	for (size_t i = 0; ok && i < r->n_devices_ids; i++)
@@ -239,8 +238,6 @@ static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req
 		return ky_error_set_status(err, KY_GRPC_INTERNAL);
 	}
 	j->stream = s;
-	j->next = p->d->jobs;
-	p->d->jobs = j;
 	ky_info("prestart", "resource=%s pid=%d", p->res->name, (int)ky_child_pid(j->child));
 	return 0;
 }

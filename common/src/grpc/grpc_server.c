@@ -14,6 +14,7 @@
 
 #include "grpc_internal.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/loop/loop.h"
 
@@ -198,13 +199,7 @@ static void notify_closed(struct ky_grpc_stream *s, int code)
 
 static void stream_free(struct ky_grpc_stream *s)
 {
-	struct srv_conn *conn = s->conn;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		conn->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	KY_LIST_REMOVE(s->conn->streams, s);
 	ky_loop_timer_free(s->deadline);
 	ky_grpc_deframer_release(&s->deframer);
 	free(s->path);
@@ -355,10 +350,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	s->conn = conn;
 	s->id = frame->hd.stream_id;
 	ky_grpc_deframer_init(&s->deframer, conn->srv->max_message);
-	s->next = conn->streams;
-	if (conn->streams)
-		conn->streams->prev = s;
-	conn->streams = s;
+	KY_LIST_PREPEND(conn->streams, s);
 	nghttp2_session_set_stream_user_data(session, s->id, s);
 	return 0;
 }
@@ -486,12 +478,7 @@ static void conn_close(struct srv_conn *conn, int code)
 	}
 	ky_grpc_conn_release(&conn->c);
 	ky_loop_timer_free(conn->kick);
-	if (conn->prev)
-		conn->prev->next = conn->next;
-	else
-		srv->conns = conn->next;
-	if (conn->next)
-		conn->next->prev = conn->prev;
+	KY_LIST_REMOVE(srv->conns, conn);
 	srv->n_conns--;
 	free(conn);
 }
@@ -555,10 +542,7 @@ static int conn_new(struct ky_grpc_server *srv, int fd)
 		free(conn);
 		return -ENOMEM;
 	}
-	conn->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = conn;
-	srv->conns = conn;
+	KY_LIST_PREPEND(srv->conns, conn);
 	srv->n_conns++;
 	flush_or_close(conn);
 	return 0;
