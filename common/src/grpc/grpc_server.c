@@ -231,15 +231,7 @@ static void on_deadline(struct ky_loop_timer *t, void *userdata)
 static int on_request_message(void *userdata, const uint8_t *msg, size_t len)
 {
 	struct ky_grpc_stream *s = userdata;
-	if (++s->n_msgs > 1)
-		return -E2BIG;
-	s->req = malloc(len ? len : 1);
-	if (!s->req)
-		return -ENOMEM;
-	if (len)
-		memcpy(s->req, msg, len);
-	s->req_len = len;
-	return 0;
+	return ky_grpc_keep_one(&s->n_msgs, &s->req, &s->req_len, msg, len);
 }
 
 /* A handler's failure as the call's status. */
