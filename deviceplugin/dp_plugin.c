@@ -8,17 +8,13 @@
 #include <stdlib.h>
 
 #include "kyborg/base/error.h"
+#include "kyborg/base/str.h"
 
 /* "kyborg.io/gpu" -> "kyborg-kyborg.io_gpu.sock" */
 static char *endpoint_name(const char *resource)
 {
 	char *s;
-	if (asprintf(&s, "kyborg-%s.sock", resource) < 0)
-		return NULL;
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	return s;
+	return asprintf(&s, "kyborg-%s.sock", resource) < 0 ? NULL : ky_str_replace_char(s, '/', '_');
 }
 
 int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
