@@ -78,11 +78,9 @@ int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err)
 
 void dp_hotplug_stop(struct dp_daemon *d)
 {
-	if (d->mon_io)
-		ky_loop_io_free(d->mon_io);
+	ky_loop_io_free(d->mon_io);
 	d->mon_io = NULL;
-	if (d->rescan)
-		ky_loop_timer_free(d->rescan);
+	ky_loop_timer_free(d->rescan);
 	d->rescan = NULL;
 	ky_pci_monitor_free(d->mon);
 	d->mon = NULL;

@@ -103,10 +103,8 @@ int dp_register_init(struct dp_plugin *p, struct ky_error **err)
 
 void dp_register_release(struct dp_plugin *p)
 {
-	if (p->call)
-		ky_grpc_call_cancel(p->call);
+	ky_grpc_call_cancel(p->call);
 	p->call = NULL;
-	if (p->retry)
-		ky_loop_timer_free(p->retry);
+	ky_loop_timer_free(p->retry);
 	p->retry = NULL;
 }

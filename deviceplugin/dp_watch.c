@@ -86,11 +86,9 @@ int dp_watch_start(struct dp_daemon *d, struct ky_error **err)
 
 void dp_watch_stop(struct dp_daemon *d)
 {
-	if (d->inotify_io)
-		ky_loop_io_free(d->inotify_io);
+	ky_loop_io_free(d->inotify_io);
 	d->inotify_io = NULL;
-	if (d->reconcile)
-		ky_loop_timer_free(d->reconcile);
+	ky_loop_timer_free(d->reconcile);
 	d->reconcile = NULL;
 	if (d->inotify_fd >= 0)
 		close(d->inotify_fd);

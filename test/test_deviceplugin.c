@@ -132,21 +132,10 @@ static struct kyt_child *start_daemon(void)
 	return kyt_child_start(argv, -1, false);
 }
 
-static bool cond_socket_accepts(void *arg)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)arg);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 static void wait_socket(const char *name, int timeout_ms)
 {
 	_cleanup_free_ char *p = in_dir(plugin_dir, name);
-	cr_assert(kyt_wait_until(cond_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
+	cr_assert(kyt_wait_until(kyt_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
 }
 
 static void wait_serving(void)

@@ -392,18 +392,6 @@ static bool cond_done(void *arg)
 	return ((struct reg_result *)arg)->done;
 }
 
-/* grpcio binds the socket file before it listens: wait until it accepts. */
-static bool cond_kubelet_up(void *arg)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)arg);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 static struct ky_grpc_call *register_plugin(const char *version, const char *resource, uint64_t timeout_ms,
 					    struct reg_result *res)
 {
@@ -431,7 +419,7 @@ static struct kyt_child *start_kubelet(void)
 	const char *args[] = { dir, KYTEST_DPAPI_DESC, NULL };
 	struct kyt_child *k = spawn("registration_server.py", args);
 	_cleanup_free_ char *kubelet = path_in_dir("kubelet.sock");
-	cr_assert(run_until(cond_kubelet_up, kubelet, 30000), "kubelet.sock accepts connections");
+	cr_assert(run_until(kyt_socket_accepts, kubelet, 30000) /* grpcio binds before it listens */, "kubelet.sock accepts connections");
 	return k;
 }
 
