@@ -193,12 +193,19 @@ int ky_child_start(struct ky_loop *loop, const struct ky_child_spec *spec, ky_ch
 		release(c);
 		return ky_error_set(err, e, "%s: fork: %s", name, strerror(e));
 	}
-	int r = 0;
 	c->pidfd = pidfd_open(c->pid, 0);
-	if (c->pidfd < 0)
-		r = ky_error_set(err, errno, "pidfd_open: %s", strerror(errno));
-	if (r == 0)
-		r = ky_loop_io_add(loop, c->fd, KY_LOOP_READ, on_output, c, &c->out_io, err);
+	if (c->pidfd < 0) {
+		/* ESRCH: already gone and reaped by someone else (SIGCHLD
+		 * ignored), its pid free for another process: no kill then. */
+		e = errno;
+		if (e != ESRCH)
+			kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		release(c);
+		return ky_error_set(err, e, "%s: pidfd_open: %s", name, strerror(e));
+	}
+	int r = ky_loop_io_add(loop, c->fd, KY_LOOP_READ, on_output, c, &c->out_io, err);
 	if (r == 0)
 		r = ky_loop_io_add(loop, c->pidfd, KY_LOOP_READ, on_exited, c, &c->pid_io, err);
 	if (r == 0 && spec->timeout_ms) {
@@ -218,7 +225,9 @@ void ky_child_cancel(struct ky_child *c)
 {
 	if (!c)
 		return;
-	kill(c->pid, SIGKILL);
+	/* Through the pidfd: the pid is ours until the reap, but only the
+	 * pidfd is sure to name this child. */
+	pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
 	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	release(c);
