@@ -56,6 +56,9 @@ int dp_config_load(const char *path, struct dp_config **out, struct ky_error **e
 void dp_config_free(struct dp_config *cfg);
 /* Same name, kind, selector, sharing and bitstream: a reload keeps serving it. */
 bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b);
+/* An FPGA with a bitstream is programmed before its container starts
+ * (kubelet calls PreStartContainer). */
+bool dp_resource_pre_start_required(const struct dp_resource *res);
 KY_DEFINE_CLEANUP(struct dp_config, dp_config_free)
 
 /* ---- dp_devices.c: what each resource advertises (pure) ---- */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kyborg/base/error.h"
+#include "kyborg/base/str.h"
 #include "kyborg/json/json.h"
 
 /* ---- GetPreferredAllocation ---- */
@@ -317,9 +318,7 @@ char *dp_cdi_annotation_key(const char *resource)
 	char *s;
 	if (asprintf(&s, DP_CDI_ANNOTATION_PREFIX "kyborg_%s", resource) < 0)
 		return NULL;
-	for (char *c = s + strlen(DP_CDI_ANNOTATION_PREFIX); *c; c++)
-		if (*c == '/')
-			*c = '_';
+	ky_str_replace_char(s + strlen(DP_CDI_ANNOTATION_PREFIX), '/', '_');
 	return s;
 }
 

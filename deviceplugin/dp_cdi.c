@@ -11,18 +11,14 @@
 
 #include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/str.h"
 
 #define CDI_VERSION "0.5.0"
 
 char *dp_cdi_spec_name(const char *resource)
 {
 	char *s;
-	if (asprintf(&s, "kyborg-%s.json", resource) < 0)
-		return NULL;
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	return s;
+	return asprintf(&s, "kyborg-%s.json", resource) < 0 ? NULL : ky_str_replace_char(s, '/', '_');
 }
 
 /* A JSON string literal of s. */

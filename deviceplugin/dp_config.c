@@ -187,9 +187,9 @@ int dp_config_load(const char *path, struct dp_config **out, struct ky_error **e
 	size_t len = 0;
 
 	if (fd < 0)
-		return ky_error_set(err, errno, "cannot open config %s: %m", path);
+		return ky_error_set(err, errno, "cannot open config %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return ky_error_set(err, errno, "stat %s: %m", path);
+		return ky_error_set(err, errno, "stat %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return ky_error_set(err, EINVAL, "config %s is not a regular file", path);
 	if ((size_t)st.st_size > MAX_CONFIG_SIZE)
@@ -223,4 +223,9 @@ bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b)
 		if (strcmp(a->program[i], b->program[i]) != 0)
 			return false;
 	return ky_pci_selector_equal(&a->selector, &b->selector);
+}
+
+bool dp_resource_pre_start_required(const struct dp_resource *res)
+{
+	return res->kind == DP_KIND_FPGA && res->has_bitstream;
 }

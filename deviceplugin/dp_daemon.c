@@ -35,7 +35,7 @@ static void daemon_release(struct dp_daemon *d)
 	free(d->plugins);
 	dp_hotplug_stop(d);
 	dp_watch_stop(d);
-	dp_jobs_release(d);
+	dp_prestart_release(d);
 	dp_fpga_prefetch_release(d);
 	dp_checkpoint_close(d);
 	ky_loop_free(d->loop);
@@ -74,9 +74,9 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 		struct dp_plugin *p = d->plugins[i];
 		d->n_plugins = i + 1;
 		dp_fpga_prefetch(d, p->res);
-		if ((r = dp_plugin_serve(p, err)) < 0)
+		if ((r = dp_server_start(p, err)) < 0)
 			return r;
-		dp_plugin_write_cdi(p);
+		dp_server_write_cdi(p);
 		ky_info("resource", "name=%s kind=%s devices=%zu", p->res->name, dp_kind_name(p->res->kind),
 			p->devs->n);
 	}

@@ -11,6 +11,7 @@
 
 #include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/str.h"
 #include "kyborg/json/json.h"
 
 #define DEVINFO_VERSION "1.1.0"
@@ -18,14 +19,9 @@
 char *dp_devinfo_name(const char *resource, const char *id)
 {
 	char *s;
-	if (asprintf(&s, "%s-%s-device.json", resource, id) < 0)
-		return NULL;
 	/* The spec's name keeps the resource with '/' turned into '-'; only
 	 * the resource part can hold one. */
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '-';
-	return s;
+	return asprintf(&s, "%s-%s-device.json", resource, id) < 0 ? NULL : ky_str_replace_char(s, '/', '-');
 }
 
 char *dp_devinfo_json(const struct ky_pci_dev *pci)

@@ -5,137 +5,102 @@
 #include "dp_daemon.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "kyborg/base/error.h"
-#include "kyborg/pci/fpga.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
+#include "kyborg/loop/child.h"
+#include "kyborg/pci/fpga.h"
 
 extern char **environ;
 
 /* Under kubelet's 30 s PreStartContainer deadline. */
 #define DP_LOADER_TIMEOUT_MS 25000
 
-char *dp_image_cache_dir(const struct dp_options *opts)
+/* "<state dir>/images" (malloc'd). */
+static char *image_cache_dir(const struct dp_options *opts)
 {
 	char *s;
 	return asprintf(&s, "%s/images", opts->state_dir) < 0 ? NULL : s;
 }
 
-int dp_child_close_fds(int keep)
-{
-	if (keep >= 0 && keep != 3) {
-		if (dup2(keep, 3) < 0)
-			_exit(127);
-		keep = 3;
-	}
-	if (keep == 3)
-		fcntl(3, F_SETFD, FD_CLOEXEC);
-	close_range(keep == 3 ? 4 : 3, ~0U, 0);
-	return keep;
-}
-
-/* A download can take minutes: it runs in a child, watched through a pipe
- * whose end comes with the child's exit; the loop then reaps it (in a
- * container the daemon is PID 1: an orphan would be its zombie too). */
+/* A download can take minutes: it runs in a child on the loop, which reaps
+ * it when it ends (in a container the daemon is PID 1: an orphan would be
+ * its zombie too). */
 struct dp_prefetch {
 	struct dp_daemon *d;
-	pid_t pid;
-	int fd;
-	struct ky_loop_io *io;
-	struct dp_prefetch *next;
+	struct ky_child *child;
+	struct dp_prefetch *prev, *next;
 };
-
-static void prefetch_free(struct dp_prefetch *f)
-{
-	struct dp_prefetch **pp = &f->d->prefetches;
-	while (*pp && *pp != f)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = f->next;
-	ky_loop_io_free(f->io);
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f);
-}
 
 void dp_fpga_prefetch_release(struct dp_daemon *d)
 {
-	while (d->prefetches)
-		prefetch_free(d->prefetches);
+	while (d->prefetches) {
+		struct dp_prefetch *f = d->prefetches;
+		KY_LIST_REMOVE(d->prefetches, f);
+		ky_child_free(f->child); /* left to finish */
+		free(f);
+	}
 }
 
-static void on_prefetch_end(struct ky_loop_io *io, int fd, uint32_t events, void *userdata)
+static void on_prefetch_end(void *userdata, struct ky_child *child, const struct ky_child_result *res)
 {
 	struct dp_prefetch *f = userdata;
-	(void)io;
-	(void)events;
-	char buf[64];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN)))
-		return;
-	/* The child has closed its end: it is exiting, if not gone already. */
-	while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	prefetch_free(f);
+	(void)child;
+	(void)res; /* the child logged how it went */
+	KY_LIST_REMOVE(f->d->prefetches, f);
+	free(f);
+}
+
+struct prefetch_job {
+	struct dp_daemon *d;
+	const struct dp_resource *res;
+};
+
+/* In the child: fetch into the cache, log how it went, exit. */
+static int prefetch(void *data, int fd)
+{
+	const struct prefetch_job *job = data;
+	const struct dp_resource *res = job->res;
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *cache = image_cache_dir(job->d->opts), *path = NULL;
+	(void)fd;
+	if (!cache || ky_image_resolve(&res->bitstream, cache, job->d->opts->fetch_helper, &path, &err) < 0)
+		ky_log_err(KY_LOG_WARN, "bitstream-prefetch-failed", err, "resource=%s url=%s", res->name,
+			   res->bitstream.url);
+	else
+		ky_info("bitstream-cached", "resource=%s id=%s path=%s", res->name, res->bitstream.id, path);
+	return 0;
 }
 
 void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res)
 {
 	if (!res->has_bitstream || !res->bitstream.url)
 		return;
-	int fds[2];
-	struct dp_prefetch *f = calloc(1, sizeof(*f));
-	if (!f || pipe2(fds, O_CLOEXEC) < 0) {
-		free(f);
-		ky_warn("bitstream-prefetch-failed", "resource=%s errno=%d", res->name, errno);
-		return;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		close(fds[0]);
-		dp_child_close_fds(fds[1]); /* held until exit: its end is the child's */
-		_cleanup_error_ struct ky_error *err = NULL;
-		_cleanup_free_ char *cache = dp_image_cache_dir(d->opts), *path = NULL;
-		if (!cache || ky_image_resolve(&res->bitstream, cache, d->opts->fetch_helper, &path, &err) < 0)
-			ky_log_err(KY_LOG_WARN, "bitstream-prefetch-failed", err, "resource=%s url=%s", res->name,
-				   res->bitstream.url);
-		else
-			ky_info("bitstream-cached", "resource=%s id=%s path=%s", res->name, res->bitstream.id, path);
-		_exit(0);
-	}
-	close(fds[1]);
-	if (pid < 0) {
-		ky_warn("bitstream-prefetch-failed", "resource=%s errno=%d", res->name, errno);
-		close(fds[0]);
-		free(f);
-		return;
-	}
-	*f = (struct dp_prefetch){ .d = d, .pid = pid, .fd = fds[0], .next = d->prefetches };
-	d->prefetches = f;
 	_cleanup_error_ struct ky_error *err = NULL;
-	if (ky_loop_io_add(d->loop, f->fd, KY_LOOP_READ, on_prefetch_end, f, &f->io, &err) < 0) {
-		/* Cannot watch it: wait here rather than leave a zombie. */
-		ky_log_err(KY_LOG_WARN, "bitstream-prefetch-wait", err, "resource=%s", res->name);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		prefetch_free(f);
+	struct dp_prefetch *f = calloc(1, sizeof(*f));
+	struct prefetch_job job = { d, res };
+	struct ky_child_spec spec = { .name = "bitstream prefetch", .run = prefetch, .run_data = &job };
+	if (!f) {
+		ky_warn("bitstream-prefetch-failed", "resource=%s error=\"out of memory\"", res->name);
+		return;
 	}
+	*f = (struct dp_prefetch){ .d = d };
+	if (ky_child_start(d->loop, &spec, on_prefetch_end, f, &f->child, &err) < 0) {
+		ky_log_err(KY_LOG_WARN, "bitstream-prefetch-failed", err, "resource=%s", res->name);
+		free(f);
+		return;
+	}
+	KY_LIST_PREPEND(d->prefetches, f);
 }
 
 int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,
 		    bool *programmed, struct ky_error **err)
 {
 	struct ky_fpga *f = NULL;
-	_cleanup_free_ char *cache = dp_image_cache_dir(d->opts);
+	_cleanup_free_ char *cache = image_cache_dir(d->opts);
 	*programmed = false;
 	if (!res->has_bitstream)
 		return 0;

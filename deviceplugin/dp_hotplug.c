@@ -11,7 +11,8 @@
 #include "kyborg/base/log.h"
 #include "kyborg/pci/pci_monitor.h"
 
-int dp_rescan(struct dp_daemon *d, struct ky_error **err)
+/* Discovers again and sends what changed. */
+static int rescan(struct dp_daemon *d, struct ky_error **err)
 {
 	struct ky_pci_list *pci = NULL;
 	struct dp_devlist *devs = NULL;
@@ -37,8 +38,8 @@ int dp_rescan(struct dp_daemon *d, struct ky_error **err)
 			healthy += devs[i].devs[k].healthy;
 		ky_info("devices-changed", "resource=%s devices=%zu healthy=%zu streams=%zu", p->res->name,
 			devs[i].n, healthy, p->n_streams);
-		dp_plugin_write_cdi(p);
-		dp_plugin_broadcast(p);
+		dp_server_write_cdi(p);
+		dp_server_broadcast(p);
 	}
 	dp_devlists_free(old_devs, d->cfg->n_resources);
 	ky_pci_list_free(old_pci);
@@ -50,7 +51,7 @@ static void on_rescan(struct ky_loop_timer *t, void *userdata)
 	struct dp_daemon *d = userdata;
 	_cleanup_error_ struct ky_error *err = NULL;
 	(void)t;
-	if (dp_rescan(d, &err) < 0)
+	if (rescan(d, &err) < 0)
 		ky_log_err(KY_LOG_ERROR, "rescan-failed", err, "retry_ms=%d", 1000);
 	if (err)
 		ky_loop_timer_arm(d->rescan, 1000, 0);
@@ -77,11 +78,9 @@ int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err)
 
 void dp_hotplug_stop(struct dp_daemon *d)
 {
-	if (d->mon_io)
-		ky_loop_io_free(d->mon_io);
+	ky_loop_io_free(d->mon_io);
 	d->mon_io = NULL;
-	if (d->rescan)
-		ky_loop_timer_free(d->rescan);
+	ky_loop_timer_free(d->rescan);
 	d->rescan = NULL;
 	ky_pci_monitor_free(d->mon);
 	d->mon = NULL;

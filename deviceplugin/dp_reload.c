@@ -95,7 +95,7 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 		if (fresh[i])
 			dp_fpga_prefetch(d, p->res);
 		if (fresh[i] || changed[i])
-			dp_plugin_write_cdi(p);
+			dp_server_write_cdi(p);
 		if (fresh[i] || !p->srv) {
 			/* Fresh: served, then registered (kubelet dials back). */
 			ky_info("resource", "name=%s kind=%s devices=%zu", p->res->name, dp_kind_name(p->res->kind),
@@ -103,7 +103,7 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 			dp_register_start(p);
 			started++;
 		} else if (changed[i]) {
-			dp_plugin_broadcast(p);
+			dp_server_broadcast(p);
 		}
 	}
 	ky_info("reloaded", "config=%s resources=%zu started=%zu", d->opts->config_path, n, started);

@@ -132,21 +132,10 @@ static struct kyt_child *start_daemon(void)
 	return kyt_child_start(argv, -1, false);
 }
 
-static bool cond_socket_accepts(void *arg)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)arg);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 static void wait_socket(const char *name, int timeout_ms)
 {
 	_cleanup_free_ char *p = in_dir(plugin_dir, name);
-	cr_assert(kyt_wait_until(cond_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
+	cr_assert(kyt_wait_until(kyt_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
 }
 
 static void wait_serving(void)
@@ -988,6 +977,17 @@ static bool cond_exists(void *path)
 	return access(path, F_OK) == 0;
 }
 
+/* The daemon has no child left, zombie or not: its children file lists a
+ * zombie until it is reaped. */
+static bool cond_no_children(void *arg)
+{
+	const struct kyt_child *d = arg;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)d->pid, (int)d->pid);
+	_cleanup_free_ char *kids = kyt_read_file(path);
+	return kids && kids[strspn(kids, " \n")] == '\0';
+}
+
 Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programmed_from_it)
 {
 	char sha[KY_SHA256_HEX_LEN];
@@ -1006,6 +1006,7 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	_cleanup_free_ char *cached = NULL;
 	cr_assert_geq(asprintf(&cached, "%s/state/images/sha256/%s", dir, sha), 0);
 	cr_assert(kyt_wait_until(cond_exists, cached, 10000), "fetched at start, before any pod asks");
+	cr_assert(kyt_wait_until(cond_no_children, d, 10000), "the download's child is reaped, no zombie left");
 	_cleanup_free_ char *body = kyt_read_file(cached);
 	cr_assert_str_eq(body, BITSTREAM);
 	/* The origin goes away: the cached copy serves. */
@@ -1016,6 +1017,7 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	cr_assert_eq(loads(), 1);
 	_cleanup_free_ char *log = kyt_read_file(loads_log);
 	cr_assert(strstr(log, cached), "loaded from the cache: %s", log);
+	cr_assert(kyt_wait_until(cond_no_children, d, 10000), "the programming child is reaped, no zombie left");
 	stop_daemon(d);
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
 #include "kyborg/grpc/grpc.h"
 
 struct got {
@@ -160,6 +162,32 @@ Test(grpc_frame, http_status_maps_as_grpc_says)
 	cr_assert_eq(ky_grpc_code_from_http(429), KY_GRPC_UNAVAILABLE);
 	cr_assert_eq(ky_grpc_code_from_http(503), KY_GRPC_UNAVAILABLE);
 	cr_assert_eq(ky_grpc_code_from_http(415), KY_GRPC_UNKNOWN);
+}
+
+static int code_of(int errnum, int status)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	ky_error_set(&err, errnum, "x");
+	if (status)
+		ky_error_set_status(&err, status);
+	return ky_grpc_error_code(err);
+}
+
+Test(grpc_frame, an_error_answers_with_its_status_else_by_its_errno)
+{
+	cr_assert_eq(code_of(EINVAL, 0), KY_GRPC_INVALID_ARGUMENT);
+	cr_assert_eq(code_of(ENOENT, 0), KY_GRPC_NOT_FOUND);
+	cr_assert_eq(code_of(EEXIST, 0), KY_GRPC_ALREADY_EXISTS);
+	cr_assert_eq(code_of(EACCES, 0), KY_GRPC_PERMISSION_DENIED);
+	cr_assert_eq(code_of(ENOMEM, 0), KY_GRPC_RESOURCE_EXHAUSTED);
+	cr_assert_eq(code_of(EBUSY, 0), KY_GRPC_UNAVAILABLE);
+	cr_assert_eq(code_of(ETIMEDOUT, 0), KY_GRPC_DEADLINE_EXCEEDED);
+	cr_assert_eq(code_of(ENOSYS, 0), KY_GRPC_UNIMPLEMENTED);
+	cr_assert_eq(code_of(EIO, 0), KY_GRPC_INTERNAL);
+	cr_assert_eq(code_of(EBADMSG, 0), KY_GRPC_INTERNAL);
+	cr_assert_eq(code_of(EBADMSG, KY_GRPC_FAILED_PRECONDITION), KY_GRPC_FAILED_PRECONDITION);
+	cr_assert_eq(code_of(EINVAL, KY_GRPC_ABORTED), KY_GRPC_ABORTED, "the status chosen wins");
+	cr_assert_eq(ky_grpc_error_code(NULL), KY_GRPC_INTERNAL, "never OK for a failure");
 }
 
 Test(grpc_frame, timeout_units_round_up_to_milliseconds)

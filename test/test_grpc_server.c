@@ -32,28 +32,58 @@ static struct ky_grpc_server *srv;
 static char *dir, *sock;
 static struct server_state st;
 
-static int echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, char **msg)
+static int echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		struct ky_error **err)
 {
 	(void)userdata;
-	(void)msg;
+	(void)err;
 	*resp = malloc(req_len ? req_len : 1);
 	memcpy(*resp, req, req_len);
 	*resp_len = req_len;
-	return KY_GRPC_OK;
+	return 0;
 }
 
-static int ticker(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+/* Fails as the request says: "einval" (a plain errno), "aborted" (ENOENT
+ * with a status of its own), "bare" (a negative errno and no error). */
+static int fail(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		struct ky_error **err)
 {
 	(void)userdata;
+	(void)resp;
+	(void)resp_len;
+	if (req_len == 6 && memcmp(req, "einval", 6) == 0)
+		return ky_error_set(err, EINVAL, "bad field x: 100%%");
+	if (req_len == 7 && memcmp(req, "aborted", 7) == 0) {
+		ky_error_set(err, ENOENT, "gone");
+		return ky_error_set_status(err, KY_GRPC_ABORTED);
+	}
+	return -EBUSY;
+}
+
+static int fail_stream(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+		       struct ky_error **err)
+{
+	(void)userdata;
+	(void)s;
+	(void)req;
+	(void)req_len;
+	return ky_error_set(err, ENOMEM, "no room for a stream");
+}
+
+static int ticker(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+		  struct ky_error **err)
+{
+	(void)userdata;
+	(void)err;
 	for (int i = 0; i < st.stream_msgs; i++)
 		cr_assert_eq(ky_grpc_stream_send(s, req, req_len, NULL), 0);
 	if (st.finish_now) {
 		ky_grpc_stream_finish(s, st.finish_code, st.finish_code ? "done: 50% \xe2\x9c\x93" : NULL);
 		cr_assert_eq(ky_grpc_stream_send(s, req, req_len, NULL), -EPIPE, "no sending after finish");
-		return KY_GRPC_OK;
+		return 0;
 	}
 	st.open[st.n_open++] = s;
-	return KY_GRPC_OK;
+	return 0;
 }
 
 static void ticker_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -69,6 +99,8 @@ static void ticker_closed(void *userdata, struct ky_grpc_stream *s, int code)
 static const struct ky_grpc_method methods[] = {
 	{ .path = "/t.T/Echo", .unary = echo },
 	{ .path = "/t.T/Ticker", .stream = ticker, .closed = ticker_closed },
+	{ .path = "/t.T/Fail", .unary = fail },
+	{ .path = "/t.T/FailStream", .stream = fail_stream },
 };
 
 static void setup(void)
@@ -312,6 +344,31 @@ Test(grpc_server, echo_over_many_data_frames)
 	cr_assert_eq(r2->msgs, 1);
 	raw_close_all(&raw);
 	free(body);
+}
+
+Test(grpc_server, a_handler_error_becomes_its_status_and_message)
+{
+	struct raw raw;
+	size_t la, lb, lc, ld;
+	_cleanup_free_ uint8_t *einval = framed("einval", &la), *aborted = framed("aborted", &lb),
+			       *bare = framed("bare", &lc), *any = framed("", &ld);
+	raw_connect(&raw);
+	struct rstream *a = raw_call(&raw, "POST", "/t.T/Fail", "application/grpc", NULL, einval, la, true);
+	struct rstream *b = raw_call(&raw, "POST", "/t.T/Fail", "application/grpc", NULL, aborted, lb, true);
+	struct rstream *c = raw_call(&raw, "POST", "/t.T/Fail", "application/grpc", NULL, bare, lc, true);
+	struct rstream *d = raw_call(&raw, "POST", "/t.T/FailStream", "application/grpc", NULL, any, ld, true);
+	cr_assert(pump_until_closed(&raw, a, 5000) && pump_until_closed(&raw, b, 5000) &&
+		  pump_until_closed(&raw, c, 5000) && pump_until_closed(&raw, d, 5000));
+	cr_assert_eq(a->grpc_status, KY_GRPC_INVALID_ARGUMENT, "EINVAL maps to INVALID_ARGUMENT");
+	cr_assert_str_eq(a->message, "bad field x: 100%");
+	cr_assert_eq(b->grpc_status, KY_GRPC_ABORTED, "the error's own status wins over its errno");
+	cr_assert_str_eq(b->message, "gone");
+	cr_assert_eq(c->grpc_status, KY_GRPC_UNAVAILABLE, "a bare -EBUSY still maps");
+	cr_assert_str_eq(c->message, "Device or resource busy");
+	cr_assert_eq(d->grpc_status, KY_GRPC_RESOURCE_EXHAUSTED);
+	cr_assert_str_eq(d->message, "no room for a stream");
+	cr_assert_eq(a->msgs + b->msgs + c->msgs + d->msgs, 0);
+	raw_close_all(&raw);
 }
 
 Test(grpc_server, truncated_missing_or_extra_messages_are_internal)

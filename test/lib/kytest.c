@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +149,17 @@ bool kyt_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms)
 		struct timespec ms = { 0, 1000000L };
 		nanosleep(&ms, NULL);
 	}
+}
+
+bool kyt_socket_accepts(void *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return up;
 }
 
 char *kyt_read_file(const char *path)

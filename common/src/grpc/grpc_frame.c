@@ -1,6 +1,7 @@
 /* gRPC's wire rules with no I/O: the 5-byte message prefix and its
  * reassembly, status codes and names, grpc-timeout and grpc-message. */
 #include "kyborg/grpc/grpc.h"
+#include "kyborg/base/error.h"
 #include "kyborg/base/hex.h"
 
 #include <errno.h>
@@ -39,6 +40,41 @@ int ky_grpc_code_from_http(int http_status)
 		return KY_GRPC_UNAVAILABLE;
 	default:
 		return KY_GRPC_UNKNOWN;
+	}
+}
+
+int ky_grpc_error_code(const struct ky_error *err)
+{
+	if (!err)
+		return KY_GRPC_INTERNAL;
+	if (ky_error_status(err) > 0)
+		return ky_error_status(err);
+	switch (ky_error_code(err)) {
+	case EINVAL:
+		return KY_GRPC_INVALID_ARGUMENT;
+	case ENOENT:
+		return KY_GRPC_NOT_FOUND;
+	case EEXIST:
+		return KY_GRPC_ALREADY_EXISTS;
+	case EPERM:
+	case EACCES:
+		return KY_GRPC_PERMISSION_DENIED;
+	case ENOMEM:
+	case ENOBUFS:
+	case ENOSPC:
+		return KY_GRPC_RESOURCE_EXHAUSTED;
+	case EBUSY:
+	case EAGAIN:
+		return KY_GRPC_UNAVAILABLE;
+	case ETIMEDOUT:
+		return KY_GRPC_DEADLINE_EXCEEDED;
+	case ECANCELED:
+		return KY_GRPC_CANCELLED;
+	case ENOSYS:
+	case EOPNOTSUPP:
+		return KY_GRPC_UNIMPLEMENTED;
+	default:
+		return KY_GRPC_INTERNAL;
 	}
 }
 

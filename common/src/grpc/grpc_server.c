@@ -14,6 +14,7 @@
 
 #include "grpc_internal.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/loop/loop.h"
 
@@ -198,13 +199,7 @@ static void notify_closed(struct ky_grpc_stream *s, int code)
 
 static void stream_free(struct ky_grpc_stream *s)
 {
-	struct srv_conn *conn = s->conn;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		conn->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	KY_LIST_REMOVE(s->conn->streams, s);
 	ky_loop_timer_free(s->deadline);
 	ky_grpc_deframer_release(&s->deframer);
 	free(s->path);
@@ -236,27 +231,27 @@ static void on_deadline(struct ky_loop_timer *t, void *userdata)
 static int on_request_message(void *userdata, const uint8_t *msg, size_t len)
 {
 	struct ky_grpc_stream *s = userdata;
-	if (++s->n_msgs > 1)
-		return -E2BIG;
-	s->req = malloc(len ? len : 1);
-	if (!s->req)
-		return -ENOMEM;
-	if (len)
-		memcpy(s->req, msg, len);
-	s->req_len = len;
-	return 0;
+	return ky_grpc_keep_one(&s->n_msgs, &s->req, &s->req_len, msg, len);
+}
+
+/* A handler's failure as the call's status. */
+static void respond_error(struct ky_grpc_stream *s, int r, struct ky_error **err)
+{
+	if (!*err)
+		ky_error_set(err, -r, "%s", strerror(-r));
+	respond_status(s, ky_grpc_error_code(*err), ky_error_msg(*err));
 }
 
 static void dispatch(struct ky_grpc_stream *s)
 {
 	const struct ky_grpc_method *m = s->method;
+	_cleanup_error_ struct ky_error *err = NULL;
 	if (m->unary) {
 		_cleanup_free_ uint8_t *resp = NULL;
-		_cleanup_free_ char *msg = NULL;
 		size_t resp_len = 0;
-		int code = m->unary(m->userdata, s->req, s->req_len, &resp, &resp_len, &msg);
-		if (code != KY_GRPC_OK) {
-			respond_status(s, code, msg);
+		int r = m->unary(m->userdata, s->req, s->req_len, &resp, &resp_len, &err);
+		if (r < 0) {
+			respond_error(s, r, &err);
 			return;
 		}
 		if (queue_message(s, resp, resp_len) < 0 || start_data(s) < 0) {
@@ -271,9 +266,9 @@ static void dispatch(struct ky_grpc_stream *s)
 		return;
 	}
 	s->state = ST_OPEN;
-	int code = m->stream(m->userdata, s, s->req, s->req_len);
-	if (code != KY_GRPC_OK && s->state == ST_OPEN)
-		respond_status(s, code, NULL);
+	int r = m->stream(m->userdata, s, s->req, s->req_len, &err);
+	if (r < 0 && s->state == ST_OPEN)
+		respond_error(s, r, &err);
 }
 
 static void end_of_request(struct ky_grpc_stream *s)
@@ -347,10 +342,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	s->conn = conn;
 	s->id = frame->hd.stream_id;
 	ky_grpc_deframer_init(&s->deframer, conn->srv->max_message);
-	s->next = conn->streams;
-	if (conn->streams)
-		conn->streams->prev = s;
-	conn->streams = s;
+	KY_LIST_PREPEND(conn->streams, s);
 	nghttp2_session_set_stream_user_data(session, s->id, s);
 	return 0;
 }
@@ -478,12 +470,7 @@ static void conn_close(struct srv_conn *conn, int code)
 	}
 	ky_grpc_conn_release(&conn->c);
 	ky_loop_timer_free(conn->kick);
-	if (conn->prev)
-		conn->prev->next = conn->next;
-	else
-		srv->conns = conn->next;
-	if (conn->next)
-		conn->next->prev = conn->prev;
+	KY_LIST_REMOVE(srv->conns, conn);
 	srv->n_conns--;
 	free(conn);
 }
@@ -547,10 +534,7 @@ static int conn_new(struct ky_grpc_server *srv, int fd)
 		free(conn);
 		return -ENOMEM;
 	}
-	conn->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = conn;
-	srv->conns = conn;
+	KY_LIST_PREPEND(srv->conns, conn);
 	srv->n_conns++;
 	flush_or_close(conn);
 	return 0;
@@ -678,6 +662,11 @@ void ky_grpc_stream_finish(struct ky_grpc_stream *s, int code, const char *messa
 	struct srv_conn *conn = s->conn;
 	if (ky_grpc_conn_flush(&conn->c) < 0)
 		ky_loop_timer_arm(conn->kick, 0, 0);
+}
+
+void ky_grpc_stream_fail(struct ky_grpc_stream *s, const struct ky_error *err)
+{
+	ky_grpc_stream_finish(s, ky_grpc_error_code(err), ky_error_msg(err));
 }
 
 size_t ky_grpc_stream_pending(const struct ky_grpc_stream *s)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "kyborg/base/error.h"
+#include "kyborg/base/list.h"
 #include "kyborg/loop/timer_heap.h"
 
 #define MAX_EVENTS 64
@@ -119,10 +120,7 @@ int ky_loop_io_add(struct ky_loop *loop, int fd, uint32_t events, ky_loop_io_fn 
 		free(io);
 		return ky_error_set(err, e, "epoll_ctl add fd %d: %s", fd, strerror(e));
 	}
-	io->next = loop->ios;
-	if (loop->ios)
-		loop->ios->prev = io;
-	loop->ios = io;
+	KY_LIST_PREPEND(loop->ios, io);
 	if (out)
 		*out = io;
 	return 0;
@@ -153,14 +151,8 @@ void ky_loop_io_free(struct ky_loop_io *io)
 	 * dropped it by itself and the error is harmless. */
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 	io->dead = true;
-	if (io->prev)
-		io->prev->next = io->next;
-	else
-		loop->ios = io->next;
-	if (io->next)
-		io->next->prev = io->prev;
+	KY_LIST_REMOVE(loop->ios, io);
 	/* Events for it may still sit in the current epoll batch. */
-	io->prev = NULL;
 	io->next = loop->zombies;
 	loop->zombies = io;
 }
@@ -175,10 +167,7 @@ int ky_loop_timer_new(struct ky_loop *loop, ky_loop_timer_fn fn, void *userdata,
 	t->fn = fn;
 	t->userdata = userdata;
 	t->node.index = KY_TIMER_NODE_UNLINKED;
-	t->next = loop->all_timers;
-	if (loop->all_timers)
-		loop->all_timers->prev = t;
-	loop->all_timers = t;
+	KY_LIST_PREPEND(loop->all_timers, t);
 	*out = t;
 	return 0;
 }
@@ -218,12 +207,7 @@ void ky_loop_timer_free(struct ky_loop_timer *t)
 	ky_timer_heap_remove(&loop->timers, &t->node);
 	if (t->freed_flag)
 		*t->freed_flag = true;
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		loop->all_timers = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	KY_LIST_REMOVE(loop->all_timers, t);
 	free(t);
 }
 

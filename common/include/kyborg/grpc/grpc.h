@@ -44,6 +44,13 @@ const char *ky_grpc_code_name(int code);
 /* The gRPC code for an HTTP status of a response without grpc-status
  * (gRPC's http-grpc-status-mapping). */
 int ky_grpc_code_from_http(int http_status);
+/* The gRPC code a failure answers with: the status its code chose
+ * (ky_error_set_status), else one by its errno: EINVAL INVALID_ARGUMENT,
+ * ENOENT NOT_FOUND, EEXIST ALREADY_EXISTS, EPERM/EACCES PERMISSION_DENIED,
+ * ENOMEM/ENOBUFS/ENOSPC RESOURCE_EXHAUSTED, EBUSY/EAGAIN UNAVAILABLE,
+ * ETIMEDOUT DEADLINE_EXCEEDED, ECANCELED CANCELLED, ENOSYS/EOPNOTSUPP
+ * UNIMPLEMENTED, anything else INTERNAL. Never OK (a NULL error: INTERNAL). */
+int ky_grpc_error_code(const struct ky_error *err);
 
 /* Writes the 5-byte message prefix: compressed flag, big-endian length. */
 void ky_grpc_frame_header(uint8_t out[KY_GRPC_FRAME_HEADER], bool compressed, uint32_t len);
@@ -94,17 +101,18 @@ char *ky_grpc_message_decode(const char *s);
 struct ky_grpc_server;
 struct ky_grpc_stream;
 
-/* A unary handler answers at once: it returns a gRPC code and, for OK, a
- * malloc'd response in *resp (the server frees it; NULL with 0 length is an
- * empty message); for other codes an optional malloc'd message in *status_msg. */
+/* Handlers fail as everything does: a negative errno and *err set. The
+ * call then ends with ky_grpc_error_code(err) and the error's message as
+ * grpc-message. */
+/* A unary handler answers at once: 0 with a malloc'd response in *resp
+ * (the server frees it; NULL with 0 length is an empty message). */
 typedef int (*ky_grpc_unary_fn)(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp,
-				size_t *resp_len, char **status_msg);
+				size_t *resp_len, struct ky_error **err);
 /* A server-streaming handler receives the stream handle and the request. It
- * returns KY_GRPC_OK to keep the stream (send later, finish when done), or
- * another code to end the call with that status at once (the handle is then
- * invalid). */
+ * returns 0 to keep the stream (send later, finish when done; or finished
+ * already), or fails to end the call at once (the handle is then invalid). */
 typedef int (*ky_grpc_stream_fn)(void *userdata, struct ky_grpc_stream *stream, const uint8_t *req,
-				 size_t req_len);
+				 size_t req_len, struct ky_error **err);
 /* The stream ended without ky_grpc_stream_finish: the peer reset it or
  * vanished, its deadline passed, or the server is being freed. `code` says
  * which (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE). The handle is invalid
@@ -144,6 +152,8 @@ size_t ky_grpc_stream_pending(const struct ky_grpc_stream *stream);
 /* Ends the stream with a status (message may be NULL); the handle is
  * invalid afterwards and no closed callback follows. */
 void ky_grpc_stream_finish(struct ky_grpc_stream *stream, int code, const char *message);
+/* The same for a failure: ky_grpc_error_code(err) and the error's message. */
+void ky_grpc_stream_fail(struct ky_grpc_stream *stream, const struct ky_error *err);
 void ky_grpc_stream_set_userdata(struct ky_grpc_stream *stream, void *userdata);
 void *ky_grpc_stream_userdata(const struct ky_grpc_stream *stream);
 
