@@ -84,6 +84,7 @@ Every event has "seq" (1, 2, ...) and "time" (seconds since start)."""
 import argparse
 import json
 import os
+import queue
 import shlex
 import socket
 import ssl
@@ -205,6 +206,17 @@ class ApiClient:
                 return e.code, {"message": body.decode(errors="replace")}
 
 
+def close_quietly(channel):
+    """Closes a channel once grpc's connectivity poller (which runs while
+    anyone is subscribed, and notices an unsubscribe within 0.2 s) has
+    stopped: closing under it kills that thread with a traceback."""
+    state = getattr(channel, "_connectivity_state", None)
+    end = time.monotonic() + 1.0
+    while state is not None and getattr(state, "polling", False) and time.monotonic() < end:
+        time.sleep(0.02)
+    channel.close()
+
+
 class Plugin:
     def __init__(self, driver, endpoint, sock, service, health_service, versions):
         self.driver = driver
@@ -217,13 +229,19 @@ class Plugin:
         self.removed = threading.Event()
         self.channel = grpc.insecure_channel("unix:" + endpoint)
         self.health_call = None
+        self.conn_thread = None
 
     def close(self):
         self.removed.set()
         call = self.health_call
         if call is not None:
             call.cancel()
-        self.channel.close()
+        # The connection loop unsubscribes first: closing a channel under a
+        # live subscription kills grpc's polling thread with a traceback.
+        t = self.conn_thread
+        if t is not None and t is not threading.current_thread():
+            t.join(5)
+        close_quietly(self.channel)
 
 
 class Kubelet:
@@ -318,12 +336,15 @@ class Kubelet:
 
     def register(self, path):
         api = self.args.draapi
+        # The blocking dial (10 s), done as connect() attempts: a grpc
+        # channel_ready_future here would leave a connectivity poller behind.
+        end = time.monotonic() + DIAL_TIMEOUT
+        while not self.can_connect(path, 1.0):
+            if time.monotonic() >= end or self.stop.is_set():
+                return "RegisterPlugin error -- dial failed at socket %s, err: failed to dial socket %s, err: context deadline exceeded" % (path, path)
+            time.sleep(0.05)
         ch = grpc.insecure_channel("unix:" + path)
         try:
-            try:
-                grpc.channel_ready_future(ch).result(timeout=DIAL_TIMEOUT)
-            except grpc.FutureTimeoutError:
-                return "RegisterPlugin error -- dial failed at socket %s, err: failed to dial socket %s, err: context deadline exceeded" % (path, path)
             get_info = ch.unary_unary(REG + "GetInfo", request_serializer=api.reg.InfoRequest.SerializeToString,
                                       response_deserializer=api.reg.PluginInfo.FromString)
             notify_rpc = ch.unary_unary(REG + "NotifyRegistrationStatus",
@@ -374,7 +395,8 @@ class Kubelet:
             self.ev.add("registered", driver=info.name, endpoint=endpoint, socket=path, service=service,
                         health_service=plugin.health_service, versions=versions,
                         warnings=self.warnings(info.name, endpoint))
-            threading.Thread(target=self.connection_loop, args=(plugin,), daemon=True).start()
+            plugin.conn_thread = threading.Thread(target=self.connection_loop, args=(plugin,), daemon=True)
+            plugin.conn_thread.start()
             if plugin.health_service:
                 threading.Thread(target=self.health_loop, args=(plugin,), daemon=True).start()
             if self.args.socket_monitor > 0:
@@ -413,17 +435,42 @@ class Kubelet:
     # ---- connections and ResourceSlice wiping (dra_plugin_manager.go) ----
 
     def connection_loop(self, plugin):
-        while not plugin.removed.is_set() and not self.stop.is_set():
-            up = self.can_connect(plugin.endpoint, 0.5)
-            changed = False
-            with self.lock:
-                if up != plugin.connected and not plugin.removed.is_set():
-                    plugin.connected = up
-                    changed = True
-            if changed:
-                self.ev.add("connected" if up else "disconnected", driver=plugin.driver, endpoint=plugin.endpoint)
-                self.sync(plugin.driver)
-            plugin.removed.wait(0.2)
+        """The gRPC connection to the DRA endpoint, as kubelet's stats
+        handler sees it: READY is connected, anything else is not; when it
+        ends, a reconnect is asked for at once (kubelet: conn.Connect())."""
+        states = queue.Queue()
+        callback = states.put
+        plugin.channel.subscribe(callback, try_to_connect=True)
+        try:
+            while not plugin.removed.is_set() and not self.stop.is_set():
+                try:
+                    state = states.get(timeout=0.2)
+                except queue.Empty:
+                    state = None
+                if state is not None:
+                    up = state == grpc.ChannelConnectivity.READY
+                    changed = False
+                    with self.lock:
+                        if up != plugin.connected and not plugin.removed.is_set():
+                            plugin.connected = up
+                            changed = True
+                    if changed:
+                        self.ev.add("connected" if up else "disconnected", driver=plugin.driver,
+                                    endpoint=plugin.endpoint)
+                        self.sync(plugin.driver)
+                if not plugin.connected and states.empty() and not plugin.removed.is_set():
+                    ready = grpc.channel_ready_future(plugin.channel)
+                    try:
+                        ready.result(timeout=0.5)
+                    except grpc.FutureTimeoutError:
+                        pass
+                    finally:
+                        ready.cancel()  # drops its subscription before the channel may close
+        finally:
+            try:
+                plugin.channel.unsubscribe(callback)
+            except Exception:
+                pass
 
     @staticmethod
     def can_connect(path, timeout):
