@@ -41,7 +41,8 @@ What it serves (HTTPS only, HTTP/1.1, JSON):
   finalizers (deletionTimestamp first, gone when the last finalizer goes).
   Unknown fields of a ResourceSlice are dropped with a Warning header, as the
   real server's decoder does.
-What it does not do: authorization (every valid token may do anything),
+What it does not do: HTTP/2 (ALPN offers http/1.1 only), authorization
+(every valid token may do anything),
 namespaces as objects, admission, server-side apply, protobuf, field
 selectors beyond those above, consistent snapshots for old resourceVersions.
 
@@ -1815,6 +1816,9 @@ def main():
         gates[k] = v.lower() in ("true", "1")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # HTTP/1.1 only (the real server also offers h2): a client asking for h2
+    # learns it from ALPN and falls back.
+    ctx.set_alpn_protocols(["http/1.1"])
     ctx.load_cert_chain(os.path.join(opts.cert_dir, "server.crt"), os.path.join(opts.cert_dir, "server.key"))
     srv = Server((opts.address, opts.port), Handler, ctx, Store(gates), opts)
     port = srv.server_address[1]
