@@ -642,7 +642,7 @@ Test(k8s_client, watch_receives_added_modified_deleted_in_order)
 
 	struct watch_log w = { 0 };
 	_cleanup_free_ char *path = watch_path(rv);
-	cr_assert_eq(ky_k8s_watch(client, path, &watch_ops, &w, NULL, NULL), 0);
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = path, .ops = &watch_ops, .userdata = &w }, NULL, NULL), 0);
 	wait_watches(1);
 	other_create("s1", "node-a");
 	cJSON *got = other_client("GET", SLICES "/s1", NULL);
@@ -669,7 +669,7 @@ Test(k8s_client, watch_from_a_compacted_version_ends_expired)
 	ctl_post("compact");
 	struct watch_log w = { 0 };
 	_cleanup_free_ char *path = watch_path("1");
-	cr_assert_eq(ky_k8s_watch(client, path, &watch_ops, &w, NULL, NULL), 0);
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = path, .ops = &watch_ops, .userdata = &w }, NULL, NULL), 0);
 	cr_assert(run_until(watch_ended, &w, 10000));
 	cr_assert_eq(w.end_status, 410, "%d %s", w.end_status, w.end_msg);
 	cr_assert_eq(w.end_code, ESTALE);
@@ -678,7 +678,7 @@ Test(k8s_client, watch_from_a_compacted_version_ends_expired)
 	/* The same as an HTTP 410 answer, as older servers gave. */
 	ctl_post("expired-as-http?on=1");
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(ky_k8s_watch(client, path, &watch_ops, &w, NULL, NULL), 0);
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = path, .ops = &watch_ops, .userdata = &w }, NULL, NULL), 0);
 	cr_assert(run_until(watch_ended, &w, 10000));
 	cr_assert_eq(w.end_status, 410, "%d %s", w.end_status, w.end_msg);
 }
@@ -694,7 +694,7 @@ Test(k8s_client, watch_event_over_max_event_ends_the_watch)
 	other_create("s1", "node-a");
 	struct watch_log w = { 0 };
 	_cleanup_free_ char *path = watch_path("0");
-	cr_assert_eq(ky_k8s_watch(client, path, &watch_ops, &w, NULL, NULL), 0);
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = path, .ops = &watch_ops, .userdata = &w }, NULL, NULL), 0);
 	cr_assert(run_until(watch_ended, &w, 10000));
 	cr_assert_eq(w.end_code, EMSGSIZE, "%d %s", w.end_code, w.end_msg);
 	cr_assert_eq(w.n, 0);
@@ -711,7 +711,7 @@ Test(k8s_client, client_freed_with_transfers_in_flight)
 	run_for(100);
 	struct watch_log w = { 0 };
 	_cleanup_free_ char *path = watch_path("0");
-	cr_assert_eq(ky_k8s_watch(client, path, &watch_ops, &w, NULL, NULL), 0);
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = path, .ops = &watch_ops, .userdata = &w }, NULL, NULL), 0);
 	wait_watches(1);
 	cr_assert_eq(ky_k8s_client_active(client), 2);
 	ky_k8s_client_free(client);
@@ -727,7 +727,7 @@ Test(k8s_client, client_freed_from_inside_a_watch_event)
 	other_create("s2", "node-a");
 	struct watch_log w = { .free_client_on_event = true };
 	_cleanup_free_ char *path = watch_path("0");
-	cr_assert_eq(ky_k8s_watch(client, path, &watch_ops, &w, NULL, NULL), 0);
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = path, .ops = &watch_ops, .userdata = &w }, NULL, NULL), 0);
 	cr_assert(run_until(count_reached, &(struct count_cond){ &w.n, 1 }, 10000));
 	cr_assert_null(client);
 	run_for(300);

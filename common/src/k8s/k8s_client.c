@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@
 
 /* An error body of a watch is kept up to this for its message. */
 #define WATCH_ERROR_BODY_MAX (64u * 1024u)
+/* After a body or event this large, its buffer and JSON tree (several
+ * times the text) are given back to the system: glibc keeps freed heap
+ * otherwise, and a daemon that once read a big list would stay that big. */
+#define TRIM_AFTER (256u * 1024u)
 /* Connections kept open for reuse (one is the usual case: HTTP/2 carries
  * every transfer, HTTP/1.1 needs one per watch). */
 #define MAX_CONNECTS 4L
@@ -50,6 +55,7 @@ struct ky_k8s_request {
 	bool finishing; /* its callback runs */
 	bool retried;   /* sent again after a 401 */
 	char *url;
+	char *accept; /* "Accept: ..." or NULL */
 	char *body;
 	size_t body_len;
 	uint32_t timeout_ms;
@@ -182,6 +188,7 @@ static void xfer_free(struct ky_k8s_request *x)
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
 	free(x->url);
+	free(x->accept);
 	free(x->body);
 	free(x->resp);
 	ky_k8s_lines_release(&x->lines);
@@ -205,7 +212,7 @@ static int xfer_headers(struct ky_k8s_request *x, struct ky_error **err)
 {
 	struct ky_k8s_client *c = x->c;
 	struct curl_slist *h = NULL;
-	int r = append_header(&h, "Accept: application/json");
+	int r = append_header(&h, x->accept ? x->accept : "Accept: application/json");
 	/* libcurl would wait up to a second for a "100 Continue" before a
 	 * large body; the API server needs no such handshake. */
 	if (!r)
@@ -315,7 +322,7 @@ static int xfer_add(struct ky_k8s_request *x, struct ky_error **err)
 }
 
 static int xfer_new(struct ky_k8s_client *c, enum ky_k8s_method method, const char *path, const cJSON *body,
-		    struct ky_k8s_request **out, struct ky_error **err)
+		    const char *accept, struct ky_k8s_request **out, struct ky_error **err)
 {
 	if (c->free_pending)
 		return ky_error_set(err, ESHUTDOWN, "API client: shutting down");
@@ -323,6 +330,9 @@ static int xfer_new(struct ky_k8s_client *c, enum ky_k8s_method method, const ch
 		return ky_error_set(err, EINVAL, "request path \"%s\": must start with '/'", path ? path : "");
 	if ((unsigned)method > KY_K8S_DELETE)
 		return ky_error_set(err, EINVAL, "request method %d: unknown", (int)method);
+	for (const char *p = accept; p && *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return ky_error_set(err, EINVAL, "Accept header: control character");
 	struct ky_k8s_request *x = calloc(1, sizeof(struct ky_k8s_watch));
 	if (!x)
 		return ky_error_set(err, ENOMEM, "request");
@@ -338,11 +348,13 @@ static int xfer_new(struct ky_k8s_client *c, enum ky_k8s_method method, const ch
 	x->easy = curl_easy_init();
 	if (asprintf(&x->url, "%s%s", c->server, path) < 0)
 		x->url = NULL;
+	if (accept && asprintf(&x->accept, "Accept: %s", accept) < 0)
+		x->accept = NULL;
 	if (body) {
 		x->body = cJSON_PrintUnformatted(body);
 		x->body_len = x->body ? strlen(x->body) : 0;
 	}
-	if (!x->easy || !x->url || (body && !x->body)) {
+	if (!x->easy || !x->url || (body && !x->body) || (accept && !x->accept)) {
 		xfer_free(x);
 		return ky_error_set(err, -r, "%s %s", method_name(method), path);
 	}
@@ -361,7 +373,7 @@ int ky_k8s_request(struct ky_k8s_client *c, const struct ky_k8s_req *req, struct
 	struct ky_k8s_request *x;
 	if (!req->done)
 		return ky_error_set(err, EINVAL, "request: no callback");
-	int r = xfer_new(c, req->method, req->path, req->body, &x, err);
+	int r = xfer_new(c, req->method, req->path, req->body, req->accept, &x, err);
 	if (r < 0)
 		return r;
 	x->done = req->done;
@@ -378,20 +390,21 @@ int ky_k8s_request(struct ky_k8s_client *c, const struct ky_k8s_req *req, struct
 	return 0;
 }
 
-int ky_k8s_watch(struct ky_k8s_client *c, const char *path, const struct ky_k8s_watch_ops *ops, void *userdata,
-		 struct ky_k8s_watch **out, struct ky_error **err)
+int ky_k8s_watch(struct ky_k8s_client *c, const struct ky_k8s_watch_req *req, struct ky_k8s_watch **out,
+		 struct ky_error **err)
 {
-	if (!ops || !ops->event || !ops->end)
+	const char *path = req->path;
+	if (!req->ops || !req->ops->event || !req->ops->end)
 		return ky_error_set(err, EINVAL, "watch: no callbacks");
 	if (!path || (!strstr(path, "?watch=") && !strstr(path, "&watch=")))
 		return ky_error_set(err, EINVAL, "watch path \"%s\": no watch=1 in its query", path ? path : "");
 	struct ky_k8s_request *x;
-	int r = xfer_new(c, KY_K8S_GET, path, NULL, &x, err);
+	int r = xfer_new(c, KY_K8S_GET, path, NULL, req->accept, &x, err);
 	if (r < 0)
 		return r;
 	x->is_watch = true;
-	x->ops = ops;
-	x->userdata = userdata;
+	x->ops = req->ops;
+	x->userdata = req->userdata;
 	x->resp_max = WATCH_ERROR_BODY_MAX;
 	if ((r = xfer_setup(x, err)) < 0 || (r = xfer_add(x, err)) < 0) {
 		xfer_free(x);
@@ -447,6 +460,13 @@ static int buffer_body(struct ky_k8s_request *x, const char *data, size_t n)
 	return 0;
 }
 
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static int on_line(void *userdata, const char *line, size_t len)
 {
 	struct ky_k8s_request *x = userdata;
@@ -461,6 +481,8 @@ static int on_line(void *userdata, const char *line, size_t len)
 	}
 	x->ops->event(x->userdata, ev.type, ev.object);
 	cJSON_Delete(ev.doc);
+	if (len >= TRIM_AFTER)
+		give_back_memory();
 	/* The callback cancelled the watch or freed the client. */
 	return x->cancelled ? -ECANCELED : 0;
 }
@@ -579,7 +601,10 @@ static void finish(struct ky_k8s_request *x, CURLcode rc)
 		cJSON_Delete(resp.body);
 	}
 	ky_error_free(e);
+	bool big = x->resp_cap >= TRIM_AFTER;
 	xfer_free(x);
+	if (big)
+		give_back_memory();
 }
 
 static void destroy(struct ky_k8s_client *c);

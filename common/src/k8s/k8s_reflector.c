@@ -14,7 +14,9 @@
 #include "kyborg/k8s/k8s_client.h"
 #include "kyborg/loop/loop.h"
 
-#define DEFAULT_PAGE_SIZE 100u
+/* A page's JSON tree is several times its text: ten ResourceSlices of 128
+ * devices are ~0.8 MiB of JSON and ~5 MiB of cJSON (bench/k8s_rss.py). */
+#define DEFAULT_PAGE_SIZE 10u
 /* A watch that ended cleanly after this long, or with events, is resumed
  * at once; one the server closes sooner waits out a backoff, so a server
  * that ends every watch at once is not hammered. */
@@ -34,6 +36,7 @@ struct ky_k8s_reflector {
 	struct ky_k8s_resource res;
 	char *group, *version, *resource, *ns, *field_selector, *label_selector;
 	uint32_t page_size;
+	bool metadata_only;
 	const struct ky_k8s_reflector_ops *ops;
 	void *userdata;
 	struct ky_k8s_backoff backoff;
@@ -315,8 +318,9 @@ static void start_list(struct ky_k8s_reflector *r, const char *continue_token)
 				  .limit = r->page_size, .continue_token = continue_token };
 	_cleanup_free_ char *path = NULL;
 	if (ky_k8s_path(&r->res, r->ns, NULL, NULL, &q, &path, &e) < 0 ||
-	    ky_k8s_request(r->c, &(struct ky_k8s_req){ .method = KY_K8S_GET, .path = path, .done = on_list,
-						       .userdata = r },
+	    ky_k8s_request(r->c,
+			   &(struct ky_k8s_req){ .method = KY_K8S_GET, .path = path, .done = on_list, .userdata = r,
+						 .accept = r->metadata_only ? KY_K8S_ACCEPT_METADATA_LIST : NULL },
 			   &r->list_req, &e) < 0) {
 		r->listing = false;
 		retry_later(r, NEXT_LIST, e);
@@ -400,7 +404,10 @@ static void start_watch(struct ky_k8s_reflector *r)
 	r->watch_started_ms = ky_loop_now_ms();
 	r->watch_events = 0;
 	if (ky_k8s_path(&r->res, r->ns, NULL, NULL, &q, &path, &e) < 0 ||
-	    ky_k8s_watch(r->c, path, &ops, r, &r->watch, &e) < 0) {
+	    ky_k8s_watch(r->c,
+			 &(struct ky_k8s_watch_req){ .path = path, .ops = &ops, .userdata = r,
+						     .accept = r->metadata_only ? KY_K8S_ACCEPT_METADATA : NULL },
+			 &r->watch, &e) < 0) {
 		r->watch = NULL;
 		retry_later(r, NEXT_WATCH, e);
 	} else {
@@ -438,6 +445,7 @@ int ky_k8s_reflector_new(struct ky_k8s_client *c, const struct ky_k8s_reflector_
 	r->label_selector = dup_opt(o->label_selector, &oom);
 	r->res = (struct ky_k8s_resource){ .group = r->group, .version = r->version, .resource = r->resource };
 	r->page_size = o->page_size ? o->page_size : DEFAULT_PAGE_SIZE;
+	r->metadata_only = o->metadata_only;
 	r->ops = o->ops ? o->ops : &no_ops;
 	r->userdata = o->userdata;
 	ky_k8s_backoff_init(&r->backoff, o->backoff_initial_ms, o->backoff_max_ms, 0);

@@ -66,9 +66,17 @@ struct ky_k8s_req {
 	const char *path;    /* from ky_k8s_path(): "/apis/...?..." */
 	const cJSON *body;   /* serialised at once; NULL for none */
 	uint32_t timeout_ms; /* the whole request; 0: the config's */
+	const char *accept;  /* the Accept header; NULL: application/json */
 	ky_k8s_done_fn done;
 	void *userdata;
 };
+
+/* Accept headers that ask for metadata only (client-go's metadata client):
+ * a list answers a PartialObjectMetadataList, a watch PartialObjectMetadata
+ * objects, each without spec or status; a server that does not know them
+ * answers whole objects (the plain application/json after the comma). */
+#define KY_K8S_ACCEPT_METADATA_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+#define KY_K8S_ACCEPT_METADATA "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 /* Starts a request. On success done(userdata, resp) runs exactly once,
  * later, from the loop, unless the request is cancelled or the client
@@ -93,13 +101,20 @@ struct ky_k8s_watch_ops {
 	void (*end)(void *userdata, const struct ky_error *err);
 };
 
-/* Starts a watch: path must carry watch=1 (ky_k8s_query.watch). Events
- * arrive as the chunked body does, parsed line by line, with at most one
- * line (max_event bytes) buffered. No total timeout applies; TCP
- * keepalives find a dead peer, and the config's watch_timeout_s is the
- * default timeoutSeconds when the path gives none. */
-int ky_k8s_watch(struct ky_k8s_client *c, const char *path, const struct ky_k8s_watch_ops *ops, void *userdata,
-		 struct ky_k8s_watch **out, struct ky_error **err);
+struct ky_k8s_watch_req {
+	const char *path;   /* with watch=1 (ky_k8s_query.watch) and, best, timeoutSeconds */
+	const char *accept; /* NULL: application/json */
+	const struct ky_k8s_watch_ops *ops;
+	void *userdata;
+};
+
+/* Starts a watch. Events arrive as the chunked body does, parsed line by
+ * line, with at most one line (max_event bytes) buffered. The server ends
+ * the watch after the path's timeoutSeconds; TCP keepalives find a peer
+ * that vanished, and twice the config's watch_timeout_s plus a minute ends
+ * a watch whose server never does. */
+int ky_k8s_watch(struct ky_k8s_client *c, const struct ky_k8s_watch_req *req, struct ky_k8s_watch **out,
+		 struct ky_error **err);
 /* Ends the watch; no callback runs afterwards. Safe from any callback. */
 void ky_k8s_watch_cancel(struct ky_k8s_watch *w);
 

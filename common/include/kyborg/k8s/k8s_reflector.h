@@ -42,7 +42,15 @@ struct ky_k8s_reflector_opts {
 	const char *ns;             /* NULL: cluster-scoped, or all namespaces */
 	const char *field_selector; /* "spec.nodeName=n1,spec.driver=kyborg.io" */
 	const char *label_selector;
-	uint32_t page_size;         /* list limit; 0: 100 */
+	/* A list page's JSON tree is several times its text (about 7x): the
+	 * page size bounds the reflector's peak memory. */
+	uint32_t page_size;         /* list limit; 0: 10 */
+	/* Ask for metadata only (KY_K8S_ACCEPT_METADATA_LIST and _METADATA):
+	 * the callbacks then see objects without spec or status where the
+	 * server supports it (kube-apiserver does), whole ones elsewhere. For
+	 * a caller that only needs names and versions, as the DRA driver for
+	 * its own ResourceSlices. */
+	bool metadata_only;
 	uint32_t backoff_initial_ms; /* 0: 100 ms */
 	uint32_t backoff_max_ms;     /* 0: 30 s */
 	const struct ky_k8s_reflector_ops *ops;
