@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kyborg/base/error.h"
@@ -995,4 +996,104 @@ Test(k8s_client, reflector_freed_from_its_own_callback_stops)
 	run_for(300);
 	cr_assert_eq(l.n, 1, "a callback ran after the free: %s", l.lines[l.n - 1]);
 	cr_assert_eq(ky_k8s_client_active(client), 0);
+}
+
+Test(k8s_client, in_cluster_config_reaches_the_server)
+{
+	/* A service-account directory as the kubelet mounts it. */
+	char sa[600], path[700];
+	snprintf(sa, sizeof(sa), "%s/sa", dir);
+	cr_assert_eq(mkdir(sa, 0700), 0);
+	snprintf(path, sizeof(path), "%s/token", sa);
+	cr_assert_eq(kyt_write_file(path, "tok-1"), 0);
+	snprintf(path, sizeof(path), "%s/ca.crt", sa);
+	char *ca_pem = kyt_read_file(ca);
+	cr_assert_eq(kyt_write_file(path, ca_pem), 0);
+	free(ca_pem);
+	char port_s[16];
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", port_s, 1);
+	struct ky_k8s_config *cfg = NULL;
+	struct ky_error *e = NULL;
+	cr_assert_eq(ky_k8s_config_in_cluster(sa, &cfg, &e), 0, "%s", ky_error_msg(e));
+	ky_k8s_client_free(client);
+	cr_assert_eq(ky_k8s_client_new(loop, cfg, &client, &e), 0, "%s", ky_error_msg(e));
+	ky_k8s_config_free(cfg);
+	struct result r;
+	call(&r, KY_K8S_GET, SLICES, NULL);
+	cr_assert_eq(r.status, 200, "%d %s", r.status, r.msg);
+	result_clear(&r);
+}
+
+Test(k8s_client, in_cluster_config_without_its_token_fails_at_creation)
+{
+	char port_s[16];
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", port_s, 1);
+	char sa[600];
+	snprintf(sa, sizeof(sa), "%s/empty-sa", dir);
+	cr_assert_eq(mkdir(sa, 0700), 0);
+	struct ky_k8s_config *cfg = NULL;
+	struct ky_error *e = NULL;
+	cr_assert_eq(ky_k8s_config_in_cluster(sa, &cfg, &e), 0, "%s", ky_error_msg(e));
+	struct ky_k8s_client *c = NULL;
+	cr_assert_eq(ky_k8s_client_new(loop, cfg, &c, &e), -ENOENT);
+	cr_assert_null(c);
+	cr_assert(strstr(ky_error_msg(e), "token file"), "%s", ky_error_msg(e));
+	ky_error_free(e);
+	ky_k8s_config_free(cfg);
+}
+
+Test(k8s_client, watch_resumed_after_token_rotation_reads_the_new_token)
+{
+	other_create("a0", "node-a");
+	struct refl_log l = { 0 };
+	reflector_start(&l, 0);
+	cr_assert(run_until(refl_synced, &l, 10000));
+	wait_watches(1);
+	cr_assert_eq(kyt_write_file(server_tokens, "tok-2\n"), 0);
+	cr_assert_eq(kyt_write_file(client_token, "tok-2\n"), 0);
+	free(ctl("DELETE", "requests"));
+	ctl_post("close-watches");
+	wait_watches(1);
+	cJSON *log = requests_log();
+	int bad = 0, ok = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, log)
+	{
+		const cJSON *auth = cJSON_GetObjectItem(e, "auth");
+		if (cJSON_IsString(auth) && cJSON_GetObjectItem(cJSON_GetObjectItem(e, "query"), "watch")) {
+			bad += !strcmp(auth->valuestring, "bad");
+			ok += !strcmp(auth->valuestring, "ok");
+		}
+	}
+	cJSON_Delete(log);
+	cr_assert_eq(bad, 1);
+	cr_assert_eq(ok, 1);
+	struct ky_k8s_reflector_stats st;
+	ky_k8s_reflector_stats(l.r, &st);
+	cr_assert_eq(st.errors, 0, "the 401 reached the reflector");
+	cr_assert_eq(st.lists, 1);
+	ky_k8s_reflector_free(l.r);
+}
+
+Test(k8s_client, reflector_relist_on_demand_reports_the_set_again)
+{
+	other_create("a0", "node-a");
+	struct refl_log l = { 0 };
+	reflector_start(&l, 0);
+	cr_assert(run_until(refl_synced, &l, 10000));
+	ky_k8s_reflector_relist(l.r);
+	cr_assert(run_until(count_reached, &(struct count_cond){ &l.synced, 2 }, 10000));
+	struct ky_k8s_reflector_stats st;
+	ky_k8s_reflector_stats(l.r, &st);
+	cr_assert_eq(st.lists, 2);
+	/* Unchanged objects are not reported twice. */
+	int added = 0;
+	for (int i = 0; i < l.n; i++)
+		added += !strcmp(l.lines[i], "added a0");
+	cr_assert_eq(added, 1);
+	ky_k8s_reflector_free(l.r);
 }
