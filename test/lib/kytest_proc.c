@@ -23,6 +23,11 @@ struct kyt_child *kyt_child_track(pid_t pid)
 
 struct kyt_child *kyt_child_start(const char *const argv[], int out_fd, bool no_preload)
 {
+	return kyt_child_start_io(argv, -1, out_fd, no_preload);
+}
+
+struct kyt_child *kyt_child_start_io(const char *const argv[], int in_fd, int out_fd, bool no_preload)
+{
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -32,6 +37,8 @@ struct kyt_child *kyt_child_start(const char *const argv[], int out_fd, bool no_
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (no_preload)
 			unsetenv("LD_PRELOAD");
+		if (in_fd >= 0)
+			dup2(in_fd, STDIN_FILENO);
 		if (out_fd >= 0) {
 			dup2(out_fd, STDOUT_FILENO);
 		} else if (!getenv("KYTEST_VERBOSE")) {

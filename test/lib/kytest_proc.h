@@ -16,6 +16,8 @@ struct kyt_child {
  * KYTEST_VERBOSE is set; stderr is inherited. With no_preload, LD_PRELOAD is
  * dropped (peers that must not see umockdev's testbed). Asserts on failure. */
 struct kyt_child *kyt_child_start(const char *const argv[], int out_fd, bool no_preload);
+/* The same, with stdin read from in_fd when it is >= 0 (else inherited). */
+struct kyt_child *kyt_child_start_io(const char *const argv[], int in_fd, int out_fd, bool no_preload);
 /* Tracks a child started some other way. */
 struct kyt_child *kyt_child_track(pid_t pid);
 /* Whether it has exited (reaps it without blocking). */
