@@ -292,6 +292,7 @@ static void on_list(void *userdata, struct ky_k8s_response *resp)
 		if (upsert(r, item) < 0) {
 			struct ky_error *e = NULL;
 			ky_error_set(&e, ENOMEM, "list %s", r->resource);
+			r->listing = false;
 			retry_later(r, NEXT_LIST, e);
 			ky_error_free(e);
 			break;
@@ -489,6 +490,7 @@ void ky_k8s_reflector_free(struct ky_k8s_reflector *r)
 
 void ky_k8s_reflector_relist(struct ky_k8s_reflector *r)
 {
+	r->listing = false;
 	ky_k8s_request_cancel(r->list_req);
 	r->list_req = NULL;
 	ky_k8s_watch_cancel(r->watch);
