@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kyborg/cleanup.h"
-#include "kyborg/json.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/json/json.h"
 #include "kytest.h"
 #include "kytest_dra.h"
 #include "kytest_proc.h"
