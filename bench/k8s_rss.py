@@ -9,7 +9,10 @@ bench/k8s_rss.c's two builds:
   kyborg-bench-k8s         loop (libcurl mapped, not initialised), the
                            client, one GET, a reflector listing the node's
                            slices (--page-size a page), PATCHes seen back
-                           through its watch, the client freed
+                           through its watch, the client freed; run twice:
+                           whole objects, then metadata only (Accept
+                           as=PartialObjectMetadataList, which the DRA driver
+                           needs for its own slices)
 each printing VmRSS/VmHWM/RssAnon/RssFile after each step.
 Usage: k8s_rss.py --build BUILD_DIR [--devices 10000] [--page-size 10] [--updates 20]
 Run it with /usr/bin/python3."""
@@ -101,8 +104,10 @@ def main():
         full = os.path.join(a.build, "bench", "kyborg-bench-k8s")
         sys.stdout.flush()
         subprocess.run([floor], check=True)
-        subprocess.run([full, url, token, os.path.join(certs, "ca.crt"), NODE, str(a.page_size), str(a.updates)],
-                       check=True)
+        argv = [full, url, token, os.path.join(certs, "ca.crt"), NODE, str(a.page_size), str(a.updates)]
+        subprocess.run(argv, check=True)
+        sys.stdout.flush()
+        subprocess.run(argv + ["metadata"], check=True)
     finally:
         if proc:
             proc.send_signal(signal.SIGTERM)

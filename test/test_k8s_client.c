@@ -745,6 +745,7 @@ struct refl_log {
 	int synced, failed;
 	struct ky_k8s_reflector *r;
 	bool free_on_added;
+	int with_spec; /* objects added with their spec */
 };
 
 static void refl_add_line(struct refl_log *l, const char *what, const char *name)
@@ -757,6 +758,8 @@ static void r_added(void *u, const cJSON *obj)
 {
 	struct refl_log *l = u;
 	refl_add_line(l, "added", ky_k8s_object_name(obj));
+	if (cJSON_GetObjectItem(obj, "spec"))
+		l->with_spec++;
 	if (l->free_on_added) {
 		ky_k8s_reflector_free(l->r);
 		l->r = NULL;
@@ -791,12 +794,13 @@ static const struct ky_k8s_reflector_ops refl_ops = {
 	.added = r_added, .modified = r_modified, .deleted = r_deleted, .synced = r_synced, .failed = r_failed,
 };
 
-static void reflector_start(struct refl_log *l, uint32_t page_size)
+static void reflector_start_opts(struct refl_log *l, uint32_t page_size, bool metadata_only)
 {
 	struct ky_k8s_reflector_opts o = {
 		.resource = slices_res,
 		.field_selector = "spec.nodeName=node-a,spec.driver=kyborg.io",
 		.page_size = page_size,
+		.metadata_only = metadata_only,
 		.backoff_initial_ms = 50,
 		.backoff_max_ms = 400,
 		.ops = &refl_ops,
@@ -804,6 +808,11 @@ static void reflector_start(struct refl_log *l, uint32_t page_size)
 	};
 	struct ky_error *e = NULL;
 	cr_assert_eq(ky_k8s_reflector_new(client, &o, &l->r, &e), 0, "%s", ky_error_msg(e));
+}
+
+static void reflector_start(struct refl_log *l, uint32_t page_size)
+{
+	reflector_start_opts(l, page_size, false);
 }
 
 static bool refl_synced(void *l)
@@ -869,6 +878,7 @@ Test(k8s_client, reflector_lists_in_pages_then_follows_the_watch)
 	for (int i = 0; i < 5; i++)
 		cr_assert(strncmp(l.lines[i], "added a", 7) == 0, "%s", l.lines[i]);
 	cr_assert_str_eq(l.lines[5], "synced -");
+	cr_assert_eq(l.with_spec, 5, "whole objects unless metadata only is asked");
 	cr_assert_eq(ky_k8s_reflector_count(l.r), 5);
 	cr_assert_not(ky_k8s_reflector_has(l.r, NULL, "b0"), "the field selector was lost");
 	/* Three pages of two. */
@@ -1095,5 +1105,36 @@ Test(k8s_client, reflector_relist_on_demand_reports_the_set_again)
 	for (int i = 0; i < l.n; i++)
 		added += !strcmp(l.lines[i], "added a0");
 	cr_assert_eq(added, 1);
+	ky_k8s_reflector_free(l.r);
+}
+
+Test(k8s_client, reflector_asks_for_metadata_only_when_told)
+{
+	other_create("a0", "node-a");
+	struct refl_log l = { 0 };
+	reflector_start_opts(&l, 0, true);
+	cr_assert(run_until(refl_synced, &l, 10000));
+	wait_watches(1);
+	other_create("a1", "node-a");
+	wait_line(&l, "added a1");
+	other_delete("a0");
+	wait_line(&l, "deleted a0");
+	cr_assert_eq(l.with_spec, 0, "%d objects came whole", l.with_spec);
+	cJSON *log = requests_log();
+	int lists = 0, watches = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, log)
+	{
+		const cJSON *accept = cJSON_GetObjectItem(e, "accept");
+		if (!cJSON_IsString(accept) || !cJSON_GetObjectItem(e, "method"))
+			continue;
+		if (cJSON_GetObjectItem(cJSON_GetObjectItem(e, "query"), "watch"))
+			watches += !strcmp(accept->valuestring, KY_K8S_ACCEPT_METADATA);
+		else if (!strcmp(cJSON_GetObjectItem(e, "path")->valuestring, SLICES))
+			lists += !strcmp(accept->valuestring, KY_K8S_ACCEPT_METADATA_LIST);
+	}
+	cJSON_Delete(log);
+	cr_assert_eq(lists, 1);
+	cr_assert_eq(watches, 1);
 	ky_k8s_reflector_free(l.r);
 }
