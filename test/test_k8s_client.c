@@ -1138,3 +1138,27 @@ Test(k8s_client, reflector_asks_for_metadata_only_when_told)
 	cr_assert_eq(watches, 1);
 	ky_k8s_reflector_free(l.r);
 }
+
+Test(k8s_client, malformed_paths_fail_at_once_without_a_callback)
+{
+	struct result r = { 0 };
+	struct ky_error *e = NULL;
+	const char *bad[] = { "no-slash", SLICES "?labelSelector=a b", SLICES "\r\nX-Injected: 1", SLICES "#frag" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(ky_k8s_request(client, &(struct ky_k8s_req){ .path = bad[i], .done = on_done, .userdata = &r },
+					    NULL, &e),
+			     -EINVAL, "%s", bad[i]);
+		cr_assert(strstr(ky_error_msg(e), "request path"), "%s", ky_error_msg(e));
+		ky_error_clear(&e);
+	}
+	struct watch_log w = { 0 };
+	cr_assert_eq(ky_k8s_watch(client, &(struct ky_k8s_watch_req){ .path = SLICES, .ops = &watch_ops, .userdata = &w },
+				  NULL, &e),
+		     -EINVAL);
+	cr_assert(strstr(ky_error_msg(e), "no watch=1"), "%s", ky_error_msg(e));
+	ky_error_free(e);
+	cr_assert_eq(ky_k8s_client_active(client), 0);
+	run_for(100);
+	cr_assert_not(r.done);
+	cr_assert_not(w.ended);
+}

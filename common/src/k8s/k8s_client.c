@@ -328,6 +328,10 @@ static int xfer_new(struct ky_k8s_client *c, enum ky_k8s_method method, const ch
 		return ky_error_set(err, ESHUTDOWN, "API client: shutting down");
 	if (!path || path[0] != '/')
 		return ky_error_set(err, EINVAL, "request path \"%s\": must start with '/'", path ? path : "");
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '#')
+			return ky_error_set(err, EINVAL, "request path: byte 0x%02x at %td (build it with ky_k8s_path)",
+					    (unsigned char)*p, p - path);
 	if ((unsigned)method > KY_K8S_DELETE)
 		return ky_error_set(err, EINVAL, "request method %d: unknown", (int)method);
 	for (const char *p = accept; p && *p; p++)

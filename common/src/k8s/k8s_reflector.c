@@ -268,6 +268,7 @@ static void on_list(void *userdata, struct ky_k8s_response *resp)
 	enter(r);
 	if (resp->err) {
 		/* A continue token can expire too (410): the list starts over. */
+		r->listing = false;
 		retry_later(r, NEXT_LIST, resp->err);
 		leave(r);
 		return;
@@ -279,6 +280,7 @@ static void on_list(void *userdata, struct ky_k8s_response *resp)
 	if (!cJSON_IsArray(items) || !cJSON_IsString(rv) || !rv->valuestring[0]) {
 		struct ky_error *e = NULL;
 		ky_error_set(&e, EPROTO, "list %s: no items or no metadata.resourceVersion in the answer", r->resource);
+		r->listing = false;
 		retry_later(r, NEXT_LIST, e);
 		ky_error_free(e);
 		leave(r);
