@@ -863,6 +863,16 @@ static const char *last_watch_rv(void)
 	return rv;
 }
 
+/* a0 and a1 on node-a, a reflector synced with them and watching. */
+static void reflector_watching_a0_a1(struct refl_log *l)
+{
+	other_create("a0", "node-a");
+	other_create("a1", "node-a");
+	reflector_start(l, 0);
+	cr_assert(run_until(refl_synced, l, 10000));
+	wait_watches(1);
+}
+
 Test(k8s_client, reflector_lists_in_pages_then_follows_the_watch)
 {
 	for (int i = 0; i < 5; i++) {
@@ -907,12 +917,8 @@ Test(k8s_client, reflector_lists_in_pages_then_follows_the_watch)
 
 Test(k8s_client, reflector_resumes_a_closed_watch_from_its_last_version_without_losing_events)
 {
-	other_create("a0", "node-a");
-	other_create("a1", "node-a");
 	struct refl_log l = { 0 };
-	reflector_start(&l, 0);
-	cr_assert(run_until(refl_synced, &l, 10000));
-	wait_watches(1);
+	reflector_watching_a0_a1(&l);
 	/* A bookmark moves the version on past changes the selector hides. */
 	other_create("b0", "node-b");
 	ctl_post("bookmark");
@@ -944,12 +950,8 @@ Test(k8s_client, reflector_resumes_a_closed_watch_from_its_last_version_without_
 
 Test(k8s_client, reflector_lists_again_after_410_and_reports_what_went_missing)
 {
-	other_create("a0", "node-a");
-	other_create("a1", "node-a");
 	struct refl_log l = { 0 };
-	reflector_start(&l, 0);
-	cr_assert(run_until(refl_synced, &l, 10000));
-	wait_watches(1);
+	reflector_watching_a0_a1(&l);
 	ctl_post("delay?seconds=1&method=GET&path=resourceslices");
 	ctl_post("close-watches");
 	other_create("a2", "node-a");
