@@ -112,7 +112,6 @@ struct ky_cni_conf {
 	struct ky_cni_attachment *valid; /* GC: cni.dev/valid-attachments */
 	size_t n_valid;
 };
-#define KY_CNI_DEFAULT_STATE_DIR "/var/lib/cni/kyborg"
 /* Parses stdin for cmd. -EINVAL with *code set to 6 (not JSON / not an
  * object), 1 (cniVersion unsupported or too old for cmd) or 7 (invalid). */
 int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out, int *code,

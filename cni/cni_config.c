@@ -3,6 +3,7 @@
 #include "cni.h"
 #include "kyborg/base/error.h"
 #include "kyborg/net/netlink.h"
+#include "kyborg/state/paths.h"
 
 #include <errno.h>
 #include <linux/if_ether.h>
@@ -165,7 +166,7 @@ int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct 
 {
 	memset(out, 0, sizeof(*out));
 	out->vf_field = "";
-	out->state_dir = KY_CNI_DEFAULT_STATE_DIR;
+	out->state_dir = KY_CNI_STATE_DIR_DEFAULT;
 	*code = KY_CNI_E_DECODE;
 	int r = ky_json_parse(text, len, &out->doc, err);
 	if (r < 0)

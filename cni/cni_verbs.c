@@ -9,6 +9,7 @@
 #include "kyborg/net/netlink_addr.h"
 #include "kyborg/net/netns.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/state/boot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,44 +45,21 @@ static int code_of(int ret)
 	}
 }
 
-/* This boot's ID ("" when the kernel does not say), read once. */
-static const char *boot_id(void)
-{
-	static char id[40];
-	static bool done;
-	if (!done) {
-		done = true;
-		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, id, sizeof(id) - 1);
-		if (fd >= 0)
-			close(fd);
-		id[n > 0 ? (size_t)n : 0] = '\0';
-		id[strcspn(id, "\n")] = '\0';
-	}
-	return id;
-}
-
 /* Whether a record was written before this boot: its pod is gone with the
  * boot, and whatever it did to the kernel with it, except VF settings and
- * IPAM reservations (see cni_steps.c). Records without a boot ID (from
- * before there was one) count as this boot's. */
+ * IPAM reservations (see cni_steps.c). */
 static bool from_earlier_boot(const cJSON *rec)
 {
-	const char *b = ky_cni_rec_str(rec, "bootID");
-	return b && *boot_id() && strcmp(b, boot_id()) != 0;
+	return ky_boot_earlier(ky_cni_rec_str(rec, "bootID"), NULL);
 }
 
-/* Whether the key's record was last written before this boot. */
+/* Whether the key's record was last written before this boot. A clock set
+ * forward can make a record of this boot look older, but nothing of this
+ * boot tears a record (ky_state_write_fast is atomic). */
 static bool written_before_boot(struct ky_state_lock *l)
 {
-	struct timespec mtime, now, up;
-	if (ky_state_mtime(l, &mtime) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0 ||
-	    clock_gettime(CLOCK_BOOTTIME, &up) < 0)
-		return false;
-	/* A clock set back after the boot only makes this say "no"; one set
-	 * forward can make a record of this boot look older, but nothing of
-	 * this boot tears a record (ky_state_write_fast is atomic). */
-	return mtime.tv_sec < now.tv_sec - up.tv_sec - 1;
+	struct timespec mtime;
+	return ky_state_mtime(l, &mtime) == 0 && ky_boot_before(&mtime);
 }
 
 static int open_nl_here(void *arg, struct ky_error **err)
@@ -382,7 +360,7 @@ static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **e
 	cJSON_AddStringToObject(r->rec, "containerID", r->container_id);
 	cJSON_AddStringToObject(r->rec, "ifname", r->ifname);
 	cJSON_AddStringToObject(r->rec, "netns", r->netns_path);
-	cJSON_AddStringToObject(r->rec, "bootID", boot_id());
+	cJSON_AddStringToObject(r->rec, "bootID", ky_boot_id());
 	cJSON_AddStringToObject(r->rec, "cniVersion", c->conf.cni_version);
 	ky_cni_dev_to_json(&r->dev, cJSON_AddObjectToObject(r->rec, "device"));
 	if (c->conf.has_mac) {

@@ -7,6 +7,7 @@
 #include "cni.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
+#include "kyborg/state/paths.h"
 #include "kyborg/state/state_store.h"
 
 static int parse(const char *text, enum ky_cni_cmd cmd, int *code)
@@ -34,7 +35,7 @@ Test(cni_config, a_device_config_parses)
 	cr_assert(c.has_mac);
 	cr_assert(c.has_ipam);
 	cr_assert_str_eq(c.ipam_type, "host-local");
-	cr_assert_str_eq(c.state_dir, KY_CNI_DEFAULT_STATE_DIR);
+	cr_assert_str_eq(c.state_dir, KY_CNI_STATE_DIR_DEFAULT);
 	cr_assert_eq(c.version, KY_CNI_V110);
 	ky_cni_conf_free(&c);
 }

@@ -7,6 +7,7 @@
 #include "kyborg/base/fileio.h"
 #include "kyborg/json/json.h"
 #include "kyborg/base/log.h"
+#include "kyborg/state/boot.h"
 #include "kyborg/state/state_store.h"
 
 #include <errno.h>
@@ -26,9 +27,8 @@ static const char *str(const cJSON *o, const char *key)
 int ky_node_usage_add_cni_record(struct ky_node_usage *u, const cJSON *rec, const char *boot_id)
 {
 	const char *pci = str(cJSON_GetObjectItemCaseSensitive(rec, "device"), "pciID");
-	const char *b = str(rec, "bootID");
 	/* A record from an earlier boot claims nothing: its pod went with it. */
-	if (!pci || (b && boot_id && *boot_id && strcmp(b, boot_id) != 0))
+	if (!pci || ky_boot_earlier(str(rec, "bootID"), boot_id ? boot_id : ""))
 		return 0;
 	const char *cid = str(rec, "containerID");
 	char who[160];
@@ -112,15 +112,6 @@ int ky_node_usage_add_dp_record(struct ky_node_usage *u, const cJSON *rec)
 	return 0;
 }
 
-static void read_boot_id(char *buf, size_t size)
-{
-	buf[0] = '\0';
-	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-	buf[n > 0 ? (size_t)n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 /* Every record of a state store directory, given to add(). */
 static int read_store(struct ky_node_usage *u, const char *dir, const char *what,
 		      int (*add)(struct ky_node_usage *, const cJSON *, const char *), const char *arg,
@@ -191,10 +182,8 @@ int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage 
 	int r;
 	if (!u)
 		return ky_error_set(err, ENOMEM, "out of memory");
-	char boot[40];
 	bool kubelet = false;
-	read_boot_id(boot, sizeof(boot));
-	if (src->cni_state_dir && (r = read_store(u, src->cni_state_dir, "CNI records", add_cni, boot, err)) < 0)
+	if (src->cni_state_dir && (r = read_store(u, src->cni_state_dir, "CNI records", add_cni, ky_boot_id(), err)) < 0)
 		return r;
 	if (src->kubelet_checkpoint && (r = read_checkpoint(u, src->kubelet_checkpoint, &kubelet, err)) < 0)
 		return r;

@@ -11,10 +11,6 @@
 
 struct ky_error;
 
-#define KY_CNI_STATE_DIR_DEFAULT "/var/lib/cni/kyborg"
-#define KY_DP_STATE_DIR_DEFAULT "/var/lib/kyborg"
-#define KY_KUBELET_CHECKPOINT_DEFAULT "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint"
-
 struct ky_usage_sources {
 	const char *cni_state_dir;      /* NULL: not read */
 	const char *kubelet_checkpoint; /* NULL: not read */
