@@ -89,7 +89,7 @@ static int pod_identity(struct ky_cni_run *r, struct ky_bpf_pod *pod, struct ky_
 {
 	struct ky_nl *nl;
 	struct ky_link l;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret < 0 || (ret = ky_link_get(nl, r->ifname, &l, err)) < 0)
 		return ky_error_prefix(err, "find %s in the pod", r->ifname);
 	memset(pod, 0, sizeof(*pod));
@@ -263,7 +263,7 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	/* Whether the hook is ours goes to disk at once: DEL of a record
 	 * killed before the plan below must still take away a clsact ADD made. */
 	if (any_tc && (ret = clsact_in_record(r, x->ifindex, err)) > 0)
-		ret = ky_cni_journal_write(r, false, err);
+		ret = ky_cni_run_write(r, false, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = plan_all(x, planned, err)) < 0)
@@ -274,7 +274,7 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "bpf");
 	for (size_t i = 0; i < conf->n_bpf; i++)
 		cJSON_AddItemToArray(list, attached_to_json(i, &conf->bpf[i], &planned[i]));
-	if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+	if ((ret = ky_cni_run_write(r, false, err)) < 0)
 		return ret;
 	for (size_t i = 0; i < conf->n_bpf; i++) {
 		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
@@ -453,7 +453,7 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 	const struct ky_cni_conf *conf = &r->c->conf;
 	int ret;
 	if ((ret = clsact_in_record(r, x->ifindex, err)) > 0)
-		ret = ky_cni_journal_write(r, false, err);
+		ret = ky_cni_run_write(r, false, err);
 	if (ret < 0)
 		return ret;
 	/* As for programs: every rule's place is in the record before the
@@ -476,7 +476,7 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 		cJSON_AddNumberToObject(o, "priority", planned[i].priority);
 		cJSON_AddItemToArray(list, o);
 	}
-	if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+	if ((ret = ky_cni_run_write(r, false, err)) < 0)
 		return ret;
 	for (size_t i = 0; i < conf->n_offload; i++) {
 		x->failed_at = i;
@@ -496,7 +496,7 @@ int ky_cni_step_offload(struct ky_cni_run *r, struct ky_error **err)
 	struct offload_ctx x = { .r = r };
 	int ret;
 	if ((ret = ky_bpf_available(err)) < 0 || (ret = pod_identity(r, &pod, err)) < 0 ||
-	    (ret = ky_cni_pod_nl(r, &x.nl, err)) < 0)
+	    (ret = ky_cni_run_pod_nl(r, &x.nl, err)) < 0)
 		return ky_error_prefix(err, "offload");
 	x.ifindex = pod.ifindex;
 	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "offload");
@@ -548,7 +548,7 @@ int ky_cni_undo_offload(struct ky_cni_run *r, struct ky_error **err)
 	if (!any || r->netns_fd < 0)
 		return 0;
 	struct offload_ctx x = { .r = r };
-	int ret = ky_cni_pod_nl(r, &x.nl, err);
+	int ret = ky_cni_run_pod_nl(r, &x.nl, err);
 	if (ret == 0)
 		ret = ky_netns_run_fd(r->netns_fd, unoffload_in_pod, &x, err);
 	if (ret < 0)
@@ -600,7 +600,7 @@ int ky_cni_check_bpf(struct ky_cni_run *r, struct ky_error **err)
 	struct check_ctx x = { .r = r };
 	int ret = ky_bpf_available(err);
 	if (ret == 0 && has_rules)
-		ret = ky_cni_pod_nl(r, &x.nl, err);
+		ret = ky_cni_run_pod_nl(r, &x.nl, err);
 	if (ret == 0)
 		ret = ky_netns_run_fd(r->netns_fd, check_in_pod, &x, err);
 	if (ret == 0 && has_bpf) {

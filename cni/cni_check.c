@@ -47,8 +47,9 @@ int ky_cni_check(struct ky_cni *c, struct ky_error **err)
 	if (ret == 0 || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete")))
 		return ky_cni_fail(c, KY_CNI_E_CONTAINER, err,
 			    ky_error_set(err, ENOENT, "no attachment %s/%s", c->env.container_id, c->env.ifname));
-	if ((ret = ky_cni_run_load(r, c->env.netns, err)) < 0)
+	if ((ret = ky_cni_dev_load(r, err)) < 0)
 		return ret;
+	ky_cni_run_open_netns(r, c->env.netns);
 	if (r->netns_fd < 0)
 		return ky_cni_fail(c, KY_CNI_E_CONTAINER, err, ky_error_set(err, ENOENT, "netns %s is gone", c->env.netns));
 	if (r->dev.has_netdev && (ret = check_netdev(c, r, err)) < 0)

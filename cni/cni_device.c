@@ -58,6 +58,13 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
+int ky_cni_dev_load(struct ky_cni_run *r, struct ky_error **err)
+{
+	if (ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev) < 0)
+		return ky_cni_fail(r->c, KY_CNI_E_STATE, err, ky_error_set(err, EBADMSG, "state record has no usable device"));
+	return 0;
+}
+
 void ky_cni_dev_to_json(const struct ky_cni_dev *d, cJSON *o)
 {
 	char mac[KY_MAC_STRLEN];
@@ -168,7 +175,7 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_
 		const cJSON *pi = cJSON_GetObjectItemCaseSensitive(r->rec, "podIfindex");
 		id.index = cJSON_IsNumber(pi) ? pi->valueint : 0;
 		struct ky_nl *nl;
-		int ret = ky_cni_pod_nl(r, &nl, err);
+		int ret = ky_cni_run_pod_nl(r, &nl, err);
 		if (ret < 0)
 			return ret;
 		if (find_ours(nl, &id)) {

@@ -70,19 +70,6 @@ struct ky_step {
 	bool early;   /* its undo changes nothing when it never ran: an earlier write may name it */
 };
 
-int ky_cni_journal_write(struct ky_cni_run *r, bool durable, struct ky_error **err)
-{
-	/* Once a record that must survive a crash is on disk, an atomic-only
-	 * write must not replace it: on a file system that does not flush a
-	 * file renamed over another, a crash could leave the name on an empty
-	 * file, and the durable record lost with it. */
-	r->durable |= durable;
-	int ret = r->durable ? ky_state_write(r->lock, r->rec, err) : ky_state_write_fast(r->lock, r->rec, err);
-	if (ret < 0)
-		return ky_error_prefix(err, "write state record");
-	return 0;
-}
-
 /* ---- reserve: the record itself ---- */
 
 static int step_reserve(struct ky_cni_run *r, struct ky_error **err)
@@ -123,27 +110,21 @@ static cJSON *vf_to_json(const struct ky_vf_config *v)
 	return o;
 }
 
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static int vf_from_json(const cJSON *o, struct ky_vf_config *v)
 {
 	memset(v, 0, sizeof(*v));
 	const char *mac = ky_cni_rec_str(o, "mac");
 	if (!cJSON_IsObject(o) || !mac || ky_parse_mac(mac, v->mac) < 0)
 		return -EBADMSG;
-	v->mask = (unsigned)num(o, "mask");
-	v->vlan = (uint16_t)num(o, "vlan");
-	v->qos = (uint8_t)num(o, "qos");
-	v->vlan_proto = (uint16_t)num(o, "vlanProto");
-	v->min_tx_rate = (uint32_t)num(o, "minTxRate");
-	v->max_tx_rate = (uint32_t)num(o, "maxTxRate");
+	v->mask = (unsigned)ky_cni_num(o, "mask");
+	v->vlan = (uint16_t)ky_cni_num(o, "vlan");
+	v->qos = (uint8_t)ky_cni_num(o, "qos");
+	v->vlan_proto = (uint16_t)ky_cni_num(o, "vlanProto");
+	v->min_tx_rate = (uint32_t)ky_cni_num(o, "minTxRate");
+	v->max_tx_rate = (uint32_t)ky_cni_num(o, "maxTxRate");
 	v->spoofchk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spoofchk"));
 	v->trust = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "trust"));
-	v->link_state = (enum ky_vf_link_state)num(o, "linkState");
+	v->link_state = (enum ky_vf_link_state)ky_cni_num(o, "linkState");
 	return 0;
 }
 
@@ -164,7 +145,7 @@ static int step_vf(struct ky_cni_run *r, struct ky_error **err)
 	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "vfSaved");
 	cJSON_AddItemToObject(r->rec, "vfSaved", vf_to_json(&prev));
 	/* Durable: the PF's settings can outlive a crash of this kernel. */
-	if ((ret = ky_cni_journal_write(r, true, err)) < 0)
+	if ((ret = ky_cni_run_write(r, true, err)) < 0)
 		return ret;
 	ret = ky_vf_set(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &r->vf, err);
 	if (ret < 0)
@@ -216,7 +197,7 @@ static int step_move(struct ky_cni_run *r, struct ky_error **err)
 static int move_back_from_pod(struct ky_cni_run *r, const char *name, struct ky_error **err)
 {
 	struct ky_nl *nl;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret < 0)
 		return ret;
 	ky_link_set_up(nl, name, false, NULL);
@@ -288,7 +269,7 @@ static int step_link(struct ky_cni_run *r, struct ky_error **err)
 	struct link_cfg l = { .name = r->ifname, .set_mac = conf->has_mac, .mac = conf->mac, .mtu = conf->mtu,
 			      .up = true };
 	struct ky_nl *nl;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret == 0)
 		ret = link_cfg(nl, &l, err);
 	if (ret < 0)
@@ -325,7 +306,7 @@ static int undo_link(struct ky_cni_run *r, struct ky_error **err)
 	}
 	struct ky_nl *nl = r->nl;
 	if (where == KY_CNI_IN_POD)
-		ret = ky_cni_pod_nl(r, &nl, err);
+		ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret == 0)
 		ret = link_cfg(nl, &l, err);
 	if (ret < 0)
@@ -444,7 +425,7 @@ static int step_addresses(struct ky_cni_run *r, struct ky_error **err)
 {
 	struct addr_cfg a = { .ifname = r->ifname, .res = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult") };
 	struct ky_nl *nl;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret == 0)
 		ret = addresses_in(nl, &a, err);
 	if (ret < 0)
@@ -515,7 +496,7 @@ int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err)
 				named[k] = true;
 				durable |= n->durable;
 			}
-			int ret = ky_cni_journal_write(r, durable, err);
+			int ret = ky_cni_run_write(r, durable, err);
 			if (ret < 0)
 				return ret;
 		}

@@ -18,19 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret)
-{
-	(void)err;
-	c->code = code;
-	return ret;
-}
-
-double ky_cni_num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 /* A failure's CNI code from its errno, for failures past config parsing. */
 static int code_of(int ret)
 {
@@ -51,111 +38,6 @@ static int code_of(int ret)
 static bool from_earlier_boot(const cJSON *rec)
 {
 	return ky_boot_earlier(ky_cni_rec_str(rec, "bootID"), NULL);
-}
-
-/* Whether the key's record was last written before this boot. A clock set
- * forward can make a record of this boot look older, but nothing of this
- * boot tears a record (ky_state_write_fast is atomic). */
-static bool written_before_boot(struct ky_state_lock *l)
-{
-	struct timespec mtime;
-	return ky_state_mtime(l, &mtime) == 0 && ky_boot_before(&mtime);
-}
-
-static int open_nl_here(void *arg, struct ky_error **err)
-{
-	return ky_nl_open(arg, err);
-}
-
-int ky_cni_pod_nl(struct ky_cni_run *r, struct ky_nl **out, struct ky_error **err)
-{
-	if (!r->pod_nl) {
-		if (r->netns_fd < 0)
-			return ky_error_set(err, ENOENT, "pod netns %s is gone", r->netns_path ? r->netns_path : "");
-		int ret = ky_netns_run_fd(r->netns_fd, open_nl_here, &r->pod_nl, err);
-		if (ret < 0)
-			return ret;
-	}
-	*out = r->pod_nl;
-	return 0;
-}
-
-void ky_cni_run_drop_netns(struct ky_cni_run *r)
-{
-	ky_nl_close(r->pod_nl);
-	r->pod_nl = NULL;
-	if (r->netns_fd >= 0)
-		close(r->netns_fd);
-	r->netns_fd = -1;
-}
-
-void ky_cni_run_close(struct ky_cni_run *r)
-{
-	ky_state_unlock(r->lock);
-	ky_state_close(r->store);
-	ky_nl_close(r->nl);
-	cJSON_Delete(r->rec);
-	ky_cni_run_drop_netns(r);
-	if (r->host_fd >= 0)
-		close(r->host_fd);
-	memset(r, 0, sizeof(*r));
-}
-
-void ky_cni_run_closep(struct ky_cni_run **r)
-{
-	ky_cni_run_close(*r);
-}
-
-int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
-		    int lock_flags, struct ky_error **err)
-{
-	*r = (struct ky_cni_run){ .c = c, .container_id = container_id, .ifname = ifname, .netns_fd = -1, .host_fd = -1 };
-	char key[KY_STATE_KEY_MAX + 1];
-	int ret = ky_cni_state_key(c->conf.name, container_id, ifname, key, sizeof(key));
-	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, -ret, "network name, container ID and ifname make no valid state key"));
-	if ((ret = ky_state_open(c->conf.state_dir, &r->store, err)) < 0 ||
-	    (ret = ky_state_lock(r->store, key, lock_flags, &r->lock, err)) < 0)
-		return ky_cni_fail(c, ret == -EWOULDBLOCK ? KY_CNI_E_AGAIN : KY_CNI_E_IO, err, ret);
-	if ((ret = ky_nl_open(&r->nl, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ret);
-	r->host_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (r->host_fd < 0)
-		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ky_error_set(err, errno, "open own netns: %s", strerror(errno)));
-	ret = ky_state_read(r->lock, &r->rec, err);
-	if (ret == -EBADMSG && written_before_boot(r->lock)) {
-		/* Our writes are atomic against any process's death, so an
-		 * unreadable record is a crash's work (an atomic-only write
-		 * not yet on disk, see cni_steps.c), and a crash reboots the
-		 * node: nothing of the attachment is left in the kernel. It is
-		 * then as if there were no record (DEL still releases the IPAM
-		 * address with the runtime's config); it must not fail DEL for
-		 * ever. An unreadable record from this boot is still an error. */
-		ky_log_err(KY_LOG_WARN, "stale-record-dropped", *err, "container=%s ifname=%s", container_id, ifname);
-		ky_error_clear(err);
-		if ((ret = ky_state_delete(r->lock, err)) < 0)
-			return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
-		return 0;
-	}
-	if (ret == -ENOENT) {
-		ky_error_clear(err);
-		return 0;
-	}
-	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
-	return 1;
-}
-
-int ky_cni_run_load(struct ky_cni_run *r, const char *netns_path, struct ky_error **err)
-{
-	if (ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev) < 0)
-		return ky_cni_fail(r->c, KY_CNI_E_STATE, err, ky_error_set(err, EBADMSG, "state record has no usable device"));
-	const char *path = netns_path ? netns_path : ky_cni_rec_str(r->rec, "netns");
-	r->netns_path = path;
-	if (path && ky_netns_open(path, &r->netns_fd, NULL) < 0)
-		r->netns_fd = -1;
-	return 0;
 }
 
 static int undo_all(struct ky_cni_run *r, struct ky_error **err)
@@ -289,7 +171,10 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 			return 0;
 		}
 		/* An ADD that died half-way: undo what it did, then start over. */
-		if ((ret = ky_cni_run_load(r, c->env.netns, err)) < 0 || (ret = undo_all(r, err)) < 0)
+		if ((ret = ky_cni_dev_load(r, err)) < 0)
+			return ky_error_prefix(err, "undo the interrupted ADD");
+		ky_cni_run_open_netns(r, c->env.netns);
+		if ((ret = undo_all(r, err)) < 0)
 			return ky_error_prefix(err, "undo the interrupted ADD");
 		cJSON_Delete(r->rec);
 		r->rec = NULL;
@@ -381,7 +266,7 @@ static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **e
 									  build_result(r));
 		cJSON_AddBoolToObject(r->rec, "complete", true);
 		/* Durable when an earlier write was (see cni_steps.c). */
-		ret = ky_cni_journal_write(r, false, err);
+		ret = ky_cni_run_write(r, false, err);
 	}
 	if (ret < 0) {
 		int code = code_of(ret);
@@ -423,8 +308,9 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 		}
 		return 0;
 	}
-	if ((ret = ky_cni_run_load(r, netns, err)) < 0)
+	if ((ret = ky_cni_dev_load(r, err)) < 0)
 		return ret;
+	ky_cni_run_open_netns(r, netns);
 	if (from_earlier_boot(r->rec) && !r->dev.chained) {
 		/* Its pod went with the boot; its device may since have gone
 		 * to a pod of this boot, whose settings must stay. */
