@@ -60,8 +60,10 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 
 int ky_cni_dev_load(struct ky_cni_run *r, struct ky_error **err)
 {
-	if (ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev) < 0)
-		return ky_cni_fail(r->c, KY_CNI_E_STATE, err, ky_error_set(err, EBADMSG, "state record has no usable device"));
+	if (ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev) < 0) {
+		ky_error_set(err, EBADMSG, "state record has no usable device");
+		return ky_error_set_status(err, KY_CNI_E_STATE);
+	}
 	return 0;
 }
 

@@ -37,14 +37,16 @@ int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
 	int ret = ky_state_open(c->conf.state_dir, &store, err);
 	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_IO);
 	char prefix[KY_STATE_KEY_MAX + 1];
-	if (ky_cni_state_key_prefix(c->conf.name, prefix, sizeof(prefix)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ky_error_set(err, EINVAL, "name: too long"));
+	if (ky_cni_state_key_prefix(c->conf.name, prefix, sizeof(prefix)) < 0) {
+		ky_error_set(err, EINVAL, "name: too long");
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	char **keys = NULL;
 	size_t n = 0;
 	if ((ret = ky_state_list(store, &keys, &n, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_IO);
 	int first = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(keys[i], prefix, strlen(prefix)) != 0)
@@ -94,22 +96,26 @@ int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 		if ((ret = ky_cni_ipam_gc(&call, err)) < 0)
 			first = ret;
 	}
-	return first ? ky_cni_fail(c, KY_CNI_E_INTERNAL, err, first) : 0;
+	return first ? ky_error_set_status(err, KY_CNI_E_INTERNAL) : 0;
 }
 
 int ky_cni_status(struct ky_cni *c, struct ky_error **err)
 {
 	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
 	int ret = ky_state_open(c->conf.state_dir, &store, err);
-	if (ret < 0 || (ret = access(c->conf.state_dir, W_OK) < 0 ? -errno : 0) < 0)
-		return ky_cni_fail(c, KY_CNI_E_UNAVAILABLE, err,
-			    ret == -EACCES || ret == -EROFS
-				    ? ky_error_set(err, -ret, "state dir %s is not writable", c->conf.state_dir)
-				    : ky_error_prefix(err, "state dir"));
+	if (ret < 0 || (ret = access(c->conf.state_dir, W_OK) < 0 ? -errno : 0) < 0) {
+		if (ret == -EACCES || ret == -EROFS)
+			ky_error_set(err, -ret, "state dir %s is not writable", c->conf.state_dir);
+		else
+			ky_error_prefix(err, "state dir");
+		return ky_error_set_status(err, KY_CNI_E_UNAVAILABLE);
+	}
 	if (c->conf.has_ipam) {
 		_cleanup_free_ char *bin = NULL;
-		if ((ret = ky_exec_find(c->conf.ipam_type, c->env.path, &bin, err)) < 0)
-			return ky_cni_fail(c, KY_CNI_E_UNAVAILABLE, err, ky_error_prefix(err, "IPAM"));
+		if ((ret = ky_exec_find(c->conf.ipam_type, c->env.path, &bin, err)) < 0) {
+			ky_error_prefix(err, "IPAM");
+			return ky_error_set_status(err, KY_CNI_E_UNAVAILABLE);
+		}
 	}
 	return 0;
 }

@@ -42,15 +42,13 @@ struct ky_cni_run {
 };
 
 /* cni_run.c: one verb's run over one attachment, below the steps and verbs. */
-/* Sets c->code and passes ret on. */
-int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret);
 double ky_cni_num(const cJSON *o, const char *k);
 static inline const char *ky_cni_rec_str(const cJSON *o, const char *k)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 /* Opens the store, locks the attachment's key and reads its record:
- * 1 with r->rec, 0 when there is none, -errno (c->code set). */
+ * 1 with r->rec, 0 when there is none, -errno (its CNI code on *err). */
 int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
 		    int lock_flags, struct ky_error **err);
 /* Opens the pod netns: netns_path, or the recorded one when NULL

@@ -119,12 +119,19 @@ cJSON *ky_cni_result_convert(const cJSON *res, int version)
 	return out;
 }
 
-cJSON *ky_cni_error_json(const char *cni_version, int code, const char *msg, const char *details)
+int ky_cni_error_code(const struct ky_error *err)
 {
+	int code = ky_error_status(err);
+	return code ? code : KY_CNI_E_INTERNAL;
+}
+
+cJSON *ky_cni_error_json(const char *cni_version, const struct ky_error *err)
+{
+	const char *details = strerror(ky_error_code(err));
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "cniVersion", cni_version ? cni_version : ky_cni_versions[KY_CNI_V110]);
-	cJSON_AddNumberToObject(o, "code", code);
-	cJSON_AddStringToObject(o, "msg", msg ? msg : "");
+	cJSON_AddNumberToObject(o, "code", ky_cni_error_code(err));
+	cJSON_AddStringToObject(o, "msg", ky_error_msg(err));
 	if (details && *details)
 		cJSON_AddStringToObject(o, "details", details);
 	return o;

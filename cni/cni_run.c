@@ -14,13 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret)
-{
-	(void)err;
-	c->code = code;
-	return ret;
-}
-
 double ky_cni_num(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -86,17 +79,20 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 	*r = (struct ky_cni_run){ .c = c, .container_id = container_id, .ifname = ifname, .netns_fd = -1, .host_fd = -1 };
 	char key[KY_STATE_KEY_MAX + 1];
 	int ret = ky_cni_state_key(c->conf.name, container_id, ifname, key, sizeof(key));
-	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, -ret, "network name, container ID and ifname make no valid state key"));
+	if (ret < 0) {
+		ky_error_set(err, -ret, "network name, container ID and ifname make no valid state key");
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	if ((ret = ky_state_open(c->conf.state_dir, &r->store, err)) < 0 ||
 	    (ret = ky_state_lock(r->store, key, lock_flags, &r->lock, err)) < 0)
-		return ky_cni_fail(c, ret == -EWOULDBLOCK ? KY_CNI_E_AGAIN : KY_CNI_E_IO, err, ret);
+		return ky_error_set_status(err, ret == -EWOULDBLOCK ? KY_CNI_E_AGAIN : KY_CNI_E_IO);
 	if ((ret = ky_nl_open(&r->nl, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
 	r->host_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (r->host_fd < 0)
-		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ky_error_set(err, errno, "open own netns: %s", strerror(errno)));
+	if (r->host_fd < 0) {
+		ky_error_set(err, errno, "open own netns: %s", strerror(errno));
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
+	}
 	ret = ky_state_read(r->lock, &r->rec, err);
 	if (ret == -EBADMSG && written_before_boot(r->lock)) {
 		/* Our writes are atomic against any process's death, so an
@@ -109,7 +105,7 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 		ky_log_err(KY_LOG_WARN, "stale-record-dropped", *err, "container=%s ifname=%s", container_id, ifname);
 		ky_error_clear(err);
 		if ((ret = ky_state_delete(r->lock, err)) < 0)
-			return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+			return ky_error_set_status(err, KY_CNI_E_IO);
 		return 0;
 	}
 	if (ret == -ENOENT) {
@@ -117,7 +113,7 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 		return 0;
 	}
 	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_STATE);
 	return 1;
 }
 

@@ -44,7 +44,7 @@ static int undo_all(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = ky_cni_steps_undo(r, err);
 	if (ret < 0)
-		return ky_cni_fail(r->c, code_of(ret) == KY_CNI_E_CONFIG ? KY_CNI_E_INTERNAL : code_of(ret), err, ret);
+		return ky_error_set_status(err, code_of(ret) == KY_CNI_E_CONFIG ? KY_CNI_E_INTERNAL : code_of(ret));
 	return 0;
 }
 
@@ -162,10 +162,11 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	if (ret > 0) {
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete"))) {
 			/* ADD again for the same attachment: the same answer, no change. */
-			if (!same_request(r))
-				return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-					    ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
-							 c->env.container_id, c->env.ifname));
+			if (!same_request(r)) {
+				ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
+					     c->env.container_id, c->env.ifname);
+				return ky_error_set_status(err, KY_CNI_E_CONFIG);
+			}
 			ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev);
 			c->output = output_of(r, c->conf.version);
 			return 0;
@@ -181,8 +182,10 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		ky_cni_run_drop_netns(r);
 	}
 	r->netns_path = c->env.netns;
-	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_ENV, err, ky_error_prefix(err, "CNI_NETNS"));
+	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0) {
+		ky_error_prefix(err, "CNI_NETNS");
+		return ky_error_set_status(err, KY_CNI_E_ENV);
+	}
 	if (c->conf.chained)
 		return add_chained(c, r, err);
 
@@ -191,31 +194,35 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		_cleanup_free_ char *owner = NULL;
 		if (ret == -ENODEV &&
 		    claimed_by_other(r, c->conf.device, c->conf.dev_source == KY_CNI_DEV_PCI ? c->conf.pci : NULL,
-				     &owner, NULL) > 0)
-			return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
-				    ky_error_set(err, EBUSY, "%s %s is in use by %s", c->conf.dev_field,
-						 c->conf.device ? c->conf.device : c->conf.pci, owner ?: "?"));
-		return ky_cni_fail(c, code_of(ret), err, ret);
+				     &owner, NULL) > 0) {
+			ky_error_set(err, EBUSY, "%s %s is in use by %s", c->conf.dev_field,
+				     c->conf.device ? c->conf.device : c->conf.pci, owner ?: "?");
+			return ky_error_set_status(err, KY_CNI_E_DEVICE_BUSY);
+		}
+		return ky_error_set_status(err, code_of(ret));
 	}
 	r->vf = c->conf.vf;
-	if (c->conf.vf.mask && !r->dev.is_vf)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, EINVAL, "%s: only valid for an SR-IOV VF, and %s is not one",
-					 c->conf.vf_field, r->dev.name));
+	if (c->conf.vf.mask && !r->dev.is_vf) {
+		ky_error_set(err, EINVAL, "%s: only valid for an SR-IOV VF, and %s is not one", c->conf.vf_field,
+			     r->dev.name);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	if (r->dev.is_vf && c->conf.has_mac) {
 		r->vf.mask |= KY_VF_MAC;
 		memcpy(r->vf.mac, c->conf.mac, 6);
 	}
-	if (!r->dev.has_netdev && (c->conf.n_bpf || c->conf.n_offload))
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, EINVAL, "%s: VF %s has no netdev (userspace driver) to attach to",
-					 c->conf.n_bpf ? "bpf" : "offload", r->dev.pci));
-	if (!r->dev.has_netdev && c->conf.mtu)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, EINVAL, "mtu: VF %s has no netdev (userspace driver) to set it on",
-					 r->dev.pci));
+	if (!r->dev.has_netdev && (c->conf.n_bpf || c->conf.n_offload)) {
+		ky_error_set(err, EINVAL, "%s: VF %s has no netdev (userspace driver) to attach to",
+			     c->conf.n_bpf ? "bpf" : "offload", r->dev.pci);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
+	if (!r->dev.has_netdev && c->conf.mtu) {
+		ky_error_set(err, EINVAL, "mtu: VF %s has no netdev (userspace driver) to set it on",
+			     r->dev.pci);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	if (r->vf.mask && (ret = ky_vf_config_check(&r->vf, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
 
 	/* Two ADDs for one device serialise on the device's lock; the one
 	 * that comes second finds the other's record. */
@@ -223,14 +230,15 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	device_key(&r->dev, dkey, sizeof(dkey));
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *dlock = NULL;
 	if ((ret = ky_state_lock(r->store, dkey, 0, &dlock, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_IO);
 	_cleanup_free_ char *owner = NULL;
 	ret = claimed_by_other(r, r->dev.name, r->dev.pci[0] ? r->dev.pci : NULL, &owner, err);
 	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
-	if (ret > 0)
-		return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
-			    ky_error_set(err, EBUSY, "device %s is in use by %s", r->dev.name, owner ?: "?"));
+		return ky_error_set_status(err, KY_CNI_E_STATE);
+	if (ret > 0) {
+		ky_error_set(err, EBUSY, "device %s is in use by %s", r->dev.name, owner ?: "?");
+		return ky_error_set_status(err, KY_CNI_E_DEVICE_BUSY);
+	}
 
 	return add_apply(c, r, err);
 }
@@ -276,7 +284,7 @@ static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **e
 				   r->ifname);
 			ky_error_prefix(err, "(rollback incomplete, DEL will retry: %s)", ky_error_msg(uerr));
 		}
-		return ky_cni_fail(c, code, err, ret);
+		return ky_error_set_status(err, code);
 	}
 	ky_fault_point("add-after-complete");
 	c->output = output_of(r, c->conf.version);
