@@ -123,6 +123,11 @@ void ky_cni_conf_free(struct ky_cni_conf *c);
 int ky_cni_conf_parse_bpf(const struct ky_jnode *root, struct ky_cni_conf *c, struct ky_error **err);
 
 /* ---- cni_result.c ---- */
+/* A string member of a result object ("address", "gateway", "dst"...), or NULL. */
+static inline const char *ky_cni_result_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
 /* Normalises an IPAM result of any supported version into the 1.1.0 form
  * (ips without "version", each with "interface": iface), validating
  * addresses. New object in *out. */

@@ -44,7 +44,7 @@ int ky_cni_check(struct ky_cni *c, struct ky_error **err)
 	int ret = ky_cni_run_open(c, r, c->env.container_id, c->env.ifname, 0, err);
 	if (ret < 0)
 		return ret;
-	if (ret == 0 || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete"))) {
+	if (ret == 0 || !r->rec->complete) {
 		ky_error_set(err, ENOENT, "no attachment %s/%s", c->env.container_id, c->env.ifname);
 		return ky_error_set_status(err, KY_CNI_E_CONTAINER);
 	}
@@ -72,13 +72,11 @@ static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error 
 	_cleanup_free_ struct ky_cidr *addrs = p.addrs;
 	if (ret < 0)
 		return drift(err, "interface %s%s", r->ifname, ky_error_msg(*err)[0] ? " is missing" : "");
-	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(r->rec, "pod");
-	char mac[KY_MAC_STRLEN], want[32], have[32];
+	char mac[KY_MAC_STRLEN], rmac[KY_MAC_STRLEN], want[32], have[32];
 	ky_format_mac(p.link.mac, mac);
-	const char *rmac = ky_cni_rec_str(pod, "mac");
-	if (rmac && strcmp(rmac, mac) != 0)
+	if (r->rec->pod.has_mac && strcmp(ky_format_mac(r->rec->pod.mac, rmac), mac) != 0)
 		return drift(err, "mac of the interface is %s, ADD set %s", mac, rmac);
-	snprintf(want, sizeof(want), "%d", (int)ky_cni_num(pod, "mtu"));
+	snprintf(want, sizeof(want), "%d", (int)r->rec->pod.mtu);
 	snprintf(have, sizeof(have), "%u", p.link.mtu);
 	if (strcmp(want, have) != 0)
 		return drift(err, "mtu of the interface is %s, ADD set %s", have, want);
@@ -90,7 +88,7 @@ static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error 
 	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(c->conf.prev_result, "ips"))
 	{
 		struct ky_cidr want_c;
-		const char *a = ky_cni_rec_str(ip, "address");
+		const char *a = ky_cni_result_str(ip, "address");
 		if (!a || ky_parse_cidr(a, &want_c) < 0) {
 			ky_error_set(err, EINVAL, "prevResult: bad address");
 			return ky_error_set_status(err, KY_CNI_E_CONFIG);
@@ -108,8 +106,7 @@ static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error 
 static int check_vf(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret;
-	const cJSON *saved = cJSON_GetObjectItemCaseSensitive(r->rec, "vfSaved");
-	if (!r->dev.is_vf || !saved)
+	if (!r->dev.is_vf || !r->rec->has_vf_saved)
 		return 0;
 	struct ky_vf_config now, want = c->conf.vf;
 	/* As ADD does: a VF's "mac" is set on its PF too. */

@@ -51,14 +51,20 @@ int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(keys[i], prefix, strlen(prefix)) != 0)
 			continue;
-		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+		_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = NULL;
 		_cleanup_error_ struct ky_error *re = NULL;
 		char kcid[KY_STATE_KEY_MAX + 1], kifn[KY_STATE_KEY_MAX + 1];
 		if (ky_cni_state_key_parse(keys[i], c->conf.name, kcid, sizeof(kcid), kifn, sizeof(kifn)) < 0)
 			continue;
-		bool readable = ky_state_get(store, keys[i], &rec, &re) >= 0;
-		const char *cid = readable ? ky_cni_rec_str(rec, "containerID") : kcid;
-		const char *ifn = readable ? ky_cni_rec_str(rec, "ifname") : kifn;
+		ret = ky_cni_record_get(store, keys[i], &rec, &re);
+		if (ret == -EPROTO) {
+			/* A newer plugin's: not ours to undo, nor to drop. */
+			ky_log_err(KY_LOG_WARN, "gc-newer-record", re, "key=%s", keys[i]);
+			continue;
+		}
+		bool readable = ret >= 0;
+		const char *cid = readable ? rec->container_id : kcid;
+		const char *ifn = readable ? rec->ifname : kifn;
 		if (!cid || !ifn) {
 			cid = kcid;
 			ifn = kifn;

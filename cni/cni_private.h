@@ -4,6 +4,7 @@
 
 #include "cni.h"
 #include "kyborg/net/netlink.h"
+#include "kyborg/state/cni_record.h"
 #include "kyborg/state/state_store.h"
 
 struct ky_cni_dev {
@@ -30,7 +31,7 @@ struct ky_cni_run {
 	struct ky_nl *pod_nl;              /* in the pod netns: ky_cni_run_pod_nl */
 	struct ky_state_store *store;
 	struct ky_state_lock *lock;
-	cJSON *rec;                        /* the journal record */
+	struct ky_cni_record *rec;         /* the journal */
 	struct ky_cni_dev dev;
 	struct ky_vf_config vf;            /* what vf-config applies */
 	bool durable;                      /* every further journal write is durable */
@@ -42,11 +43,6 @@ struct ky_cni_run {
 };
 
 /* cni_run.c: one verb's run over one attachment, below the steps and verbs. */
-double ky_cni_num(const cJSON *o, const char *k);
-static inline const char *ky_cni_rec_str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
 /* Opens the store, locks the attachment's key and reads its record:
  * 1 with r->rec, 0 when there is none, -errno (its CNI code on *err). */
 int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
@@ -70,8 +66,10 @@ void ky_cni_run_closep(struct ky_cni_run **r);
 int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err);
 /* The recorded device into r->dev: -EBADMSG when the record has none usable. */
 int ky_cni_dev_load(struct ky_cni_run *r, struct ky_error **err);
-void ky_cni_dev_to_json(const struct ky_cni_dev *d, cJSON *o);
-int ky_cni_dev_from_json(const cJSON *o, struct ky_cni_dev *d);
+/* The device as the record holds it: 0 or -ENOMEM. */
+int ky_cni_dev_to_record(const struct ky_cni_dev *d, struct ky_cni_record_device *o);
+/* The recorded device, checked as the undos need it: 0 or -EBADMSG. */
+int ky_cni_dev_from_record(const struct ky_cni_record_device *o, struct ky_cni_dev *d);
 /* Where the recorded device is now, and its current link (name, MAC, MTU,
  * state) unless KY_CNI_GONE. */
 int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_link *link, struct ky_error **err);

@@ -7,12 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky_error **err)
 {
 	if (!cJSON_IsObject(ipam))
@@ -23,7 +17,7 @@ int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky
 	size_t i = 0;
 	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(ipam, "ips"))
 	{
-		const char *a = str(ip, "address"), *gw = str(ip, "gateway");
+		const char *a = ky_cni_result_str(ip, "address"), *gw = ky_cni_result_str(ip, "gateway");
 		struct ky_cidr c;
 		struct ky_ip g;
 		if (!a || ky_parse_cidr(a, &c) < 0)
@@ -44,7 +38,7 @@ int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky
 	i = 0;
 	cJSON_ArrayForEach(rt, cJSON_GetObjectItemCaseSensitive(ipam, "routes"))
 	{
-		const char *dst = str(rt, "dst"), *gw = str(rt, "gw");
+		const char *dst = ky_cni_result_str(rt, "dst"), *gw = ky_cni_result_str(rt, "gw");
 		struct ky_cidr c;
 		struct ky_ip g;
 		if (!dst || ky_parse_cidr(dst, &c) < 0)
@@ -110,7 +104,7 @@ cJSON *ky_cni_result_convert(const cJSON *res, int version)
 		cJSON *ip;
 		cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(out, "ips"))
 		{
-			const char *a = str(ip, "address");
+			const char *a = ky_cni_result_str(ip, "address");
 			struct ky_cidr c;
 			bool v6 = a && ky_parse_cidr(a, &c) == 0 && c.ip.family != AF_INET;
 			cJSON_AddStringToObject(ip, "version", v6 ? "6" : "4");

@@ -14,12 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-double ky_cni_num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 /* Whether the key's record was last written before this boot. A clock set
  * forward can make a record of this boot look older, but nothing of this
  * boot tears a record (ky_state_write_fast is atomic). */
@@ -61,7 +55,7 @@ void ky_cni_run_close(struct ky_cni_run *r)
 	ky_state_unlock(r->lock);
 	ky_state_close(r->store);
 	ky_nl_close(r->nl);
-	cJSON_Delete(r->rec);
+	ky_cni_record_free(r->rec);
 	ky_cni_run_drop_netns(r);
 	if (r->host_fd >= 0)
 		close(r->host_fd);
@@ -93,7 +87,7 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 		ky_error_set(err, errno, "open own netns: %s", strerror(errno));
 		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
 	}
-	ret = ky_state_read(r->lock, &r->rec, err);
+	ret = ky_cni_record_load(r->lock, &r->rec, err);
 	if (ret == -EBADMSG && written_before_boot(r->lock)) {
 		/* Our writes are atomic against any process's death, so an
 		 * unreadable record is a crash's work (an atomic-only write
@@ -119,7 +113,7 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 
 void ky_cni_run_open_netns(struct ky_cni_run *r, const char *netns_path)
 {
-	const char *path = netns_path ? netns_path : ky_cni_rec_str(r->rec, "netns");
+	const char *path = netns_path ? netns_path : r->rec->netns;
 	r->netns_path = path;
 	if (path && ky_netns_open(path, &r->netns_fd, NULL) < 0)
 		r->netns_fd = -1;
@@ -132,7 +126,7 @@ int ky_cni_run_write(struct ky_cni_run *r, bool durable, struct ky_error **err)
 	 * file renamed over another, a crash could leave the name on an empty
 	 * file, and the durable record lost with it. */
 	r->durable |= durable;
-	int ret = r->durable ? ky_state_write(r->lock, r->rec, err) : ky_state_write_fast(r->lock, r->rec, err);
+	int ret = ky_cni_record_save(r->lock, r->rec, r->durable, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "write state record");
 	return 0;

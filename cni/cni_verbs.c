@@ -32,14 +32,6 @@ static int code_of(int ret)
 	}
 }
 
-/* Whether a record was written before this boot: its pod is gone with the
- * boot, and whatever it did to the kernel with it, except VF settings and
- * IPAM reservations (see cni_steps.c). */
-static bool from_earlier_boot(const cJSON *rec)
-{
-	return ky_boot_earlier(ky_cni_rec_str(rec, "bootID"), NULL);
-}
-
 static int undo_all(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = ky_cni_steps_undo(r, err);
@@ -62,17 +54,16 @@ static int claimed_by_other(struct ky_cni_run *r, const char *name, const char *
 	for (size_t i = 0; i < n && !found; i++) {
 		if (strcmp(keys[i], self) == 0)
 			continue;
-		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
-		if (ky_state_get(r->store, keys[i], &rec, NULL) < 0 || from_earlier_boot(rec))
+		_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = NULL;
+		/* One from an earlier boot lost its pod, and its device with it. */
+		if (ky_cni_record_get(r->store, keys[i], &rec, NULL) < 0 || ky_cni_record_from_earlier_boot(rec, NULL))
 			continue;
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "device");
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained")))
+		const struct ky_cni_record_device *d = &rec->device;
+		if (d->chained)
 			continue; /* names another plugin's interface, claims no device */
-		const char *dn = ky_cni_rec_str(d, "name"), *dp = ky_cni_rec_str(d, "pciID");
-		if ((name && *name && dn && strcmp(dn, name) == 0) || (pci && dp && strcmp(dp, pci) == 0)) {
+		if ((name && *name && d->name && strcmp(d->name, name) == 0) || (pci && d->pci && strcmp(d->pci, pci) == 0)) {
 			found = 1;
-			if (asprintf(owner, "%s/%s", ky_cni_rec_str(rec, "containerID") ?: "?",
-				     ky_cni_rec_str(rec, "ifname") ?: "?") < 0)
+			if (asprintf(owner, "%s/%s", rec->container_id ?: "?", rec->ifname ?: "?") < 0)
 				*owner = NULL;
 		}
 	}
@@ -85,17 +76,17 @@ static cJSON *build_result(struct ky_cni_run *r)
 	cJSON *res = cJSON_CreateObject();
 	cJSON *ifs = cJSON_AddArrayToObject(res, "interfaces");
 	cJSON *i0 = cJSON_CreateObject();
-	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(r->rec, "pod");
+	char mac[KY_MAC_STRLEN];
 	cJSON_AddStringToObject(i0, "name", r->ifname);
 	if (r->dev.has_netdev) {
-		cJSON_AddStringToObject(i0, "mac", ky_cni_rec_str(pod, "mac") ?: "");
-		cJSON_AddNumberToObject(i0, "mtu", ky_cni_num(pod, "mtu"));
+		cJSON_AddStringToObject(i0, "mac", r->rec->pod.has_mac ? ky_format_mac(r->rec->pod.mac, mac) : "");
+		cJSON_AddNumberToObject(i0, "mtu", r->rec->pod.mtu);
 	}
 	cJSON_AddStringToObject(i0, "sandbox", r->netns_path);
 	if (r->dev.pci[0])
 		cJSON_AddStringToObject(i0, "pciID", r->dev.pci);
 	cJSON_AddItemToArray(ifs, i0);
-	const cJSON *ipam = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult");
+	const cJSON *ipam = r->rec->ipam_result;
 	cJSON_AddItemToObject(res, "ips", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "ips"), 1) ?: cJSON_CreateArray());
 	cJSON_AddItemToObject(res, "routes",
 			      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "routes"), 1) ?: cJSON_CreateArray());
@@ -116,12 +107,12 @@ static void device_key(const struct ky_cni_dev *d, char *key, size_t size)
 static bool same_request(const struct ky_cni_run *r)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->rec, "device");
-	if (conf->chained || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained")))
-		return conf->chained && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained"));
+	const struct ky_cni_record_device *d = &r->rec->device;
+	if (conf->chained || d->chained)
+		return conf->chained && d->chained;
 	if (conf->dev_source == KY_CNI_DEV_PCI)
-		return ky_cni_rec_str(d, "pciID") && strcmp(ky_cni_rec_str(d, "pciID"), conf->pci) == 0;
-	return ky_cni_rec_str(d, "name") && strcmp(ky_cni_rec_str(d, "name"), conf->device) == 0;
+		return d->pci && strcmp(d->pci, conf->pci) == 0;
+	return d->name && strcmp(d->name, conf->device) == 0;
 }
 
 static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err);
@@ -140,7 +131,7 @@ static int add_chained(struct ky_cni *c, struct ky_cni_run *r, struct ky_error *
 
 static cJSON *output_of(const struct ky_cni_run *r, int version)
 {
-	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->rec, "result");
+	const cJSON *res = r->rec->result;
 	if (!r->dev.chained)
 		return ky_cni_result_convert(res, version);
 	/* prevResult is already in the config's version. */
@@ -160,14 +151,14 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	if (ret < 0)
 		return ret;
 	if (ret > 0) {
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete"))) {
+		if (r->rec->complete) {
 			/* ADD again for the same attachment: the same answer, no change. */
 			if (!same_request(r)) {
 				ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
 					     c->env.container_id, c->env.ifname);
 				return ky_error_set_status(err, KY_CNI_E_CONFIG);
 			}
-			ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev);
+			ky_cni_dev_from_record(&r->rec->device, &r->dev);
 			c->output = output_of(r, c->conf.version);
 			return 0;
 		}
@@ -177,7 +168,7 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		ky_cni_run_open_netns(r, c->env.netns);
 		if ((ret = undo_all(r, err)) < 0)
 			return ky_error_prefix(err, "undo the interrupted ADD");
-		cJSON_Delete(r->rec);
+		ky_cni_record_free(r->rec);
 		r->rec = NULL;
 		ky_cni_run_drop_netns(r);
 	}
@@ -247,32 +238,22 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret;
-	r->rec = cJSON_CreateObject();
-	cJSON_AddNumberToObject(r->rec, "kyborg", 1);
-	cJSON_AddStringToObject(r->rec, "network", c->conf.name);
-	cJSON_AddStringToObject(r->rec, "containerID", r->container_id);
-	cJSON_AddStringToObject(r->rec, "ifname", r->ifname);
-	cJSON_AddStringToObject(r->rec, "netns", r->netns_path);
-	cJSON_AddStringToObject(r->rec, "bootID", ky_boot_id());
-	cJSON_AddStringToObject(r->rec, "cniVersion", c->conf.cni_version);
-	ky_cni_dev_to_json(&r->dev, cJSON_AddObjectToObject(r->rec, "device"));
-	if (c->conf.has_mac) {
-		char mac[KY_MAC_STRLEN];
-		cJSON_AddStringToObject(r->rec, "requestedMac", ky_format_mac(c->conf.mac, mac));
+	struct ky_cni_record *rec = r->rec = ky_cni_record_new();
+	if (!rec || !(rec->network = strdup(c->conf.name)) || !(rec->container_id = strdup(r->container_id)) ||
+	    !(rec->ifname = strdup(r->ifname)) || !(rec->netns = strdup(r->netns_path)) ||
+	    !(rec->boot_id = strdup(ky_boot_id())) || !(rec->cni_version = strdup(c->conf.cni_version)) ||
+	    ky_cni_dev_to_record(&r->dev, &rec->device) < 0 ||
+	    (c->conf.has_ipam && (!(rec->ipam_type = strdup(c->conf.ipam_type)) || !(rec->ipam_conf = strdup(c->input))))) {
+		ky_error_set(err, ENOMEM, "state record: out of memory");
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
 	}
-	if (c->conf.has_ipam) {
-		cJSON_AddStringToObject(r->rec, "ipamType", c->conf.ipam_type);
-		cJSON *conf = cJSON_CreateString("");
-		cJSON_SetValuestring(conf, c->input);
-		cJSON_AddItemToObject(r->rec, "ipamConf", conf);
-	}
-	cJSON_AddArrayToObject(r->rec, "journal");
+	rec->has_requested_mac = c->conf.has_mac;
+	memcpy(rec->requested_mac, c->conf.mac, 6);
 
 	ret = ky_cni_steps_apply(r, err);
 	if (ret == 0) {
-		cJSON_AddItemToObject(r->rec, "result", r->dev.chained ? cJSON_Duplicate(c->conf.prev_result, 1) :
-									  build_result(r));
-		cJSON_AddBoolToObject(r->rec, "complete", true);
+		rec->result = r->dev.chained ? cJSON_Duplicate(c->conf.prev_result, 1) : build_result(r);
+		rec->complete = true;
 		/* Durable when an earlier write was (see cni_steps.c). */
 		ret = ky_cni_run_write(r, false, err);
 	}
@@ -319,7 +300,7 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	if ((ret = ky_cni_dev_load(r, err)) < 0)
 		return ret;
 	ky_cni_run_open_netns(r, netns);
-	if (from_earlier_boot(r->rec) && !r->dev.chained) {
+	if (ky_cni_record_from_earlier_boot(r->rec, NULL) && !r->dev.chained) {
 		/* Its pod went with the boot; its device may since have gone
 		 * to a pod of this boot, whose settings must stay. */
 		_cleanup_free_ char *owner = NULL;
