@@ -175,7 +175,7 @@ int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char *
  * 1 when the plugin speaks no 1.1.0, so has no GC: nothing is sent. */
 int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err);
 
-/* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c (GC, STATUS): the verbs over the kernel ---- */
+/* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c, cni_status.c: the verbs over the kernel ---- */
 struct ky_cni {
 	struct ky_cni_env env;
 	struct ky_cni_conf conf;

@@ -22,6 +22,7 @@
 #include "kyborg/bpf/bpf_prog.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fault.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/log.h"
 #include "kyborg/net/netns.h"
 #include "kyborg/net/tc_flower.h"
@@ -61,14 +62,10 @@ static int make_pin_dirs(const struct ky_cni_run *r, struct ky_error **err)
 	int ret = ky_bpf_fs_check(KY_BPF_FS, err);
 	if (ret < 0)
 		return ret;
-	for (int depth = 3; depth >= 0; depth--) {
-		if (depth == 3)
-			snprintf(dir, sizeof(dir), "%s/kyborg", KY_BPF_FS);
-		else if ((ret = pin_dir(r, depth, dir, sizeof(dir))) < 0)
-			return ky_error_set(err, -ret, "no valid pin path for this attachment");
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return ky_error_set(err, errno, "mkdir %s: %s", dir, strerror(errno));
-	}
+	if ((ret = pin_dir(r, 0, dir, sizeof(dir))) < 0)
+		return ky_error_set(err, -ret, "no valid pin path for this attachment");
+	if ((ret = ky_mkdir_p(dir, 0700)) < 0)
+		return ky_error_set(err, -ret, "mkdir %s: %s", dir, strerror(-ret));
 	return 0;
 }
 
@@ -103,7 +100,7 @@ static int pod_identity(struct ky_cni_run *r, struct ky_bpf_pod *pod, struct ky_
 
 /* ---- bpf ---- */
 
-bool ky_cni_need_bpf(struct ky_cni_run *r)
+bool ky_cni_bpf_needed(struct ky_cni_run *r)
 {
 	return r->c->conf.n_bpf > 0;
 }
@@ -273,7 +270,7 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_apply(struct ky_cni_run *r, struct ky_error **err)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
 	struct ky_bpf_obj *objs[KY_CNI_MAX_BPF] = { 0 };
@@ -378,7 +375,7 @@ static int detach_xdp_in_host(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_undo(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = 0;
 	char dir[512];
@@ -402,7 +399,7 @@ int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
 
 /* ---- offload ---- */
 
-bool ky_cni_need_offload(struct ky_cni_run *r)
+bool ky_cni_bpf_offload_needed(struct ky_cni_run *r)
 {
 	return r->c->conf.n_offload > 0;
 }
@@ -456,7 +453,7 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_step_offload(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_offload_apply(struct ky_cni_run *r, struct ky_error **err)
 {
 	struct ky_bpf_pod pod;
 	struct offload_ctx x = { .r = r };
@@ -490,7 +487,7 @@ static int unoffload_in_pod(void *arg, struct ky_error **err)
 	return first;
 }
 
-int ky_cni_undo_offload(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_offload_undo(struct ky_cni_run *r, struct ky_error **err)
 {
 	bool any = r->rec->n_rules > 0 || r->rec->clsact.created;
 	if (!any || r->netns_fd < 0)
@@ -533,7 +530,7 @@ static int check_in_pod(void *arg, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_check_bpf(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_check(struct ky_cni_run *r, struct ky_error **err)
 {
 	bool has_bpf = r->rec->n_progs > 0;
 	bool has_rules = r->rec->n_rules > 0;

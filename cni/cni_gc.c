@@ -1,13 +1,10 @@
-/* GC (undo every attachment of the network the runtime no longer lists)
- * and STATUS (can ADD be served). */
+/* GC: undo every attachment of the network the runtime no longer lists. */
 #include "cni_private.h"
 #include "kyborg/base/error.h"
-#include "kyborg/base/exec.h"
 #include "kyborg/base/log.h"
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A record that cannot be read says nothing of the device or the VF
  * settings to restore, so those stay as they are (logged). What can be done
@@ -103,25 +100,4 @@ int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 			first = ret;
 	}
 	return first ? ky_error_set_status(err, KY_CNI_E_INTERNAL) : 0;
-}
-
-int ky_cni_status(struct ky_cni *c, struct ky_error **err)
-{
-	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
-	int ret = ky_state_open(c->conf.state_dir, &store, err);
-	if (ret < 0 || (ret = access(c->conf.state_dir, W_OK) < 0 ? -errno : 0) < 0) {
-		if (ret == -EACCES || ret == -EROFS)
-			ky_error_set(err, -ret, "state dir %s is not writable", c->conf.state_dir);
-		else
-			ky_error_prefix(err, "state dir");
-		return ky_error_set_status(err, KY_CNI_E_UNAVAILABLE);
-	}
-	if (c->conf.has_ipam) {
-		_cleanup_free_ char *bin = NULL;
-		if ((ret = ky_exec_find(c->conf.ipam_type, c->env.path, &bin, err)) < 0) {
-			ky_error_prefix(err, "IPAM");
-			return ky_error_set_status(err, KY_CNI_E_UNAVAILABLE);
-		}
-	}
-	return 0;
 }

@@ -76,13 +76,13 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_
 
 /* cni_bpf.c: the steps bpf and offload, and their CHECK (0, or an error
  * naming what is no longer attached). */
-bool ky_cni_need_bpf(struct ky_cni_run *r);
-int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err);
-int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err);
-bool ky_cni_need_offload(struct ky_cni_run *r);
-int ky_cni_step_offload(struct ky_cni_run *r, struct ky_error **err);
-int ky_cni_undo_offload(struct ky_cni_run *r, struct ky_error **err);
-int ky_cni_check_bpf(struct ky_cni_run *r, struct ky_error **err);
+bool ky_cni_bpf_needed(struct ky_cni_run *r);
+int ky_cni_bpf_apply(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_bpf_undo(struct ky_cni_run *r, struct ky_error **err);
+bool ky_cni_bpf_offload_needed(struct ky_cni_run *r);
+int ky_cni_bpf_offload_apply(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_bpf_offload_undo(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_bpf_check(struct ky_cni_run *r, struct ky_error **err);
 
 /* cni_steps.c */
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err);

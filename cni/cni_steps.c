@@ -416,9 +416,9 @@ static const struct ky_step add_steps[] = {
 	  .early = true },
 	/* cni_bpf.c; early: with nothing recorded, their undos only remove
 	 * pins that are not there. */
-	{ .name = "bpf", .needed = ky_cni_need_bpf, .apply = ky_cni_step_bpf, .undo = ky_cni_undo_bpf, .early = true },
-	{ .name = "offload", .needed = ky_cni_need_offload, .apply = ky_cni_step_offload, .undo = ky_cni_undo_offload,
-	  .early = true },
+	{ .name = "bpf", .needed = ky_cni_bpf_needed, .apply = ky_cni_bpf_apply, .undo = ky_cni_bpf_undo, .early = true },
+	{ .name = "offload", .needed = ky_cni_bpf_offload_needed, .apply = ky_cni_bpf_offload_apply,
+	  .undo = ky_cni_bpf_offload_undo, .early = true },
 };
 
 static const struct ky_step *find_step(const char *name)

@@ -61,7 +61,8 @@ static int claimed_by_other(struct ky_cni_run *r, const char *name, const char *
 		const struct ky_cni_record_device *d = &rec->device;
 		if (d->chained)
 			continue; /* names another plugin's interface, claims no device */
-		if ((name && *name && d->name && strcmp(d->name, name) == 0) || (pci && d->pci && strcmp(d->pci, pci) == 0)) {
+		if ((name && *name && d->name && strcmp(d->name, name) == 0) ||
+		    (pci && d->pci && strcmp(d->pci, pci) == 0)) {
 			found = 1;
 			if (asprintf(owner, "%s/%s", rec->container_id ?: "?", rec->ifname ?: "?") < 0)
 				*owner = NULL;
@@ -243,7 +244,8 @@ static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **e
 	    !(rec->ifname = strdup(r->ifname)) || !(rec->netns = strdup(r->netns_path)) ||
 	    !(rec->boot_id = strdup(ky_boot_id())) || !(rec->cni_version = strdup(c->conf.cni_version)) ||
 	    ky_cni_dev_to_record(&r->dev, &rec->device) < 0 ||
-	    (c->conf.has_ipam && (!(rec->ipam_type = strdup(c->conf.ipam_type)) || !(rec->ipam_conf = strdup(c->input))))) {
+	    (c->conf.has_ipam &&
+	     (!(rec->ipam_type = strdup(c->conf.ipam_type)) || !(rec->ipam_conf = strdup(c->input))))) {
 		ky_error_set(err, ENOMEM, "state record: out of memory");
 		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
 	}
