@@ -127,8 +127,9 @@ static int prog_record(struct ky_cni_record *rec, size_t index, const struct ky_
 	return 0;
 }
 
-/* DEL finds the filter by handle and priority whatever its flags; only
- * CHECK reads hw (whether to ask for in_hw). */
+/* Whether DEL and CHECK can act on an entry: its hook and program id are
+ * recorded. DEL finds a tc filter by handle and priority whatever its
+ * flags; only CHECK reads hw (whether to ask for in_hw). */
 static bool prog_readable(const struct ky_cni_record_prog *e)
 {
 	return e->has_hook && e->has_prog_id;

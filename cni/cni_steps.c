@@ -30,7 +30,7 @@
  *   server). The record naming them, with the VF's previous settings and
  *   the IPAM config, is written durably before they run, so DEL and GC
  *   after a crash still restore the PF and release the address; every
- *   write after that one is durable too (ky_cni_journal_write), the record
+ *   write after that one is durable too (ky_cni_run_write), the record
  *   of the finished ADD included.
  * - bpf and offload change nothing that outlives the kernel: programs,
  *   their pins (bpffs lives in memory) and tc filters go with it. Their
