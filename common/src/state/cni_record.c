@@ -133,24 +133,26 @@ int ky_cni_record_journal_add(struct ky_cni_record *rec, const char *step)
 	return ky_strv_append(&rec->journal, &rec->n_journal, "%s", step);
 }
 
+/* Appends a zeroed element of `size` bytes to the array *v of *n: the new
+ * element, or NULL when out of memory (the array unchanged). */
+static void *append_zeroed(void **v, size_t *n, size_t size)
+{
+	char *p = realloc(*v, (*n + 1) * size);
+	if (!p)
+		return NULL;
+	*v = p;
+	memset(p + *n * size, 0, size);
+	return p + (*n)++ * size;
+}
+
 struct ky_cni_record_prog *ky_cni_record_prog_add(struct ky_cni_record *rec)
 {
-	struct ky_cni_record_prog *v = realloc(rec->progs, (rec->n_progs + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	rec->progs = v;
-	memset(&v[rec->n_progs], 0, sizeof(*v));
-	return &v[rec->n_progs++];
+	return append_zeroed((void **)&rec->progs, &rec->n_progs, sizeof(*rec->progs));
 }
 
 struct ky_cni_record_rule *ky_cni_record_rule_add(struct ky_cni_record *rec)
 {
-	struct ky_cni_record_rule *v = realloc(rec->rules, (rec->n_rules + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	rec->rules = v;
-	memset(&v[rec->n_rules], 0, sizeof(*v));
-	return &v[rec->n_rules++];
+	return append_zeroed((void **)&rec->rules, &rec->n_rules, sizeof(*rec->rules));
 }
 
 bool ky_cni_record_from_earlier_boot(const struct ky_cni_record *rec, const char *current_boot)
