@@ -139,8 +139,6 @@ int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const st
 		    bool *programmed, struct ky_error **err);
 
 /* dp_checkpoint.c: allocations kept in the state store, a record per device. */
-/* "kyborg.io_gpu@0000:3b:00.0::1" (malloc'd). */
-char *dp_checkpoint_key(const char *resource, const char *id);
 /* Opens <state dir>/allocations and logs how many records a daemon before
  * us left there. */
 int dp_checkpoint_open(struct dp_daemon *d, struct ky_error **err);
