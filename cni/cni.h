@@ -56,7 +56,7 @@ struct ky_cni_env {
 	const char *command, *container_id, *netns, *ifname, *args, *path; /* borrowed from envp */
 };
 /* Reads and validates the CNI_* variables the command needs from envp
- * (NULL-terminated "K=V"). -EINVAL naming the variable (CNI code 4). */
+ * (NULL-terminated "K=V"). -EINVAL naming the variable, CNI code 4 on *err. */
 int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err);
 /* SPEC.md: a container ID starts with an alphanumeric character followed by
  * alphanumerics, '_', '.' or '-'. */
@@ -112,10 +112,10 @@ struct ky_cni_conf {
 	struct ky_cni_attachment *valid; /* GC: cni.dev/valid-attachments */
 	size_t n_valid;
 };
-#define KY_CNI_DEFAULT_STATE_DIR "/var/lib/cni/kyborg"
-/* Parses stdin for cmd. -EINVAL with *code set to 6 (not JSON / not an
- * object), 1 (cniVersion unsupported or too old for cmd) or 7 (invalid). */
-int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out, int *code,
+/* Parses stdin for cmd. -EINVAL with the CNI code on *err: 6 (not JSON /
+ * not an object), 1 (cniVersion unsupported or too old for cmd) or 7
+ * (invalid). */
+int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out,
 		      struct ky_error **err);
 void ky_cni_conf_free(struct ky_cni_conf *c);
 /* cni_config_bpf.c: `bpf` and `offload`, errors naming the entry
@@ -123,6 +123,11 @@ void ky_cni_conf_free(struct ky_cni_conf *c);
 int ky_cni_conf_parse_bpf(const struct ky_jnode *root, struct ky_cni_conf *c, struct ky_error **err);
 
 /* ---- cni_result.c ---- */
+/* A string member of a result object ("address", "gateway", "dst"...), or NULL. */
+static inline const char *ky_cni_result_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
 /* Normalises an IPAM result of any supported version into the 1.1.0 form
  * (ips without "version", each with "interface": iface), validating
  * addresses. New object in *out. */
@@ -130,8 +135,13 @@ int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky
 /* The 1.1.0-form result converted to `version`: "version" on each IP for
  * 0.3.x/0.4.0, interface and route fields newer than the version dropped. */
 cJSON *ky_cni_result_convert(const cJSON *res, int version);
-/* {"cniVersion","code","msg","details"} */
-cJSON *ky_cni_error_json(const char *cni_version, int code, const char *msg, const char *details);
+/* The CNI error code of a failure: the one set on the error where the
+ * failure was classified (ky_error_set_status), else 100 (a kernel or
+ * system operation failed). */
+int ky_cni_error_code(const struct ky_error *err);
+/* The spec's error object for err: {"cniVersion" (1.1.0 when NULL),
+ * "code" (ky_cni_error_code), "msg", "details" (the errno's text)}. */
+cJSON *ky_cni_error_json(const char *cni_version, const struct ky_error *err);
 
 /* ---- cni_state_key.c ---- */
 /* "<network>:<containerID>:<ifname>", each part escaped so that the key
@@ -165,17 +175,17 @@ int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char *
  * 1 when the plugin speaks no 1.1.0, so has no GC: nothing is sent. */
 int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err);
 
-/* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c (GC, STATUS): the verbs over the kernel ---- */
+/* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c, cni_status.c: the verbs over the kernel ---- */
 struct ky_cni {
 	struct ky_cni_env env;
 	struct ky_cni_conf conf;
 	char *const *environ;
 	const char *input;   /* stdin */
 	size_t input_len;
-	int code;            /* CNI error code of the failure being reported */
 	cJSON *output;       /* what to print on success (NULL: nothing) */
 };
-/* Each returns 0 with c->output set, or -errno with c->code and *err. */
+/* Each returns 0 with c->output set, or -errno with *err, whose status
+ * (ky_error_set_status) is the CNI error code. */
 int ky_cni_add(struct ky_cni *c, struct ky_error **err);
 int ky_cni_del(struct ky_cni *c, struct ky_error **err);
 int ky_cni_check(struct ky_cni *c, struct ky_error **err);

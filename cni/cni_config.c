@@ -3,6 +3,7 @@
 #include "cni.h"
 #include "kyborg/base/error.h"
 #include "kyborg/net/netlink.h"
+#include "kyborg/state/paths.h"
 
 #include <errno.h>
 #include <linux/if_ether.h>
@@ -160,12 +161,14 @@ static int parse_valid_attachments(const struct ky_jnode *root, struct ky_cni_co
 	return 0;
 }
 
-int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out, int *code,
+/* *code follows how far parsing got: what a failure there means to the
+ * runtime. */
+static int conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out, int *code,
 		      struct ky_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	out->vf_field = "";
-	out->state_dir = KY_CNI_DEFAULT_STATE_DIR;
+	out->state_dir = KY_CNI_STATE_DIR_DEFAULT;
 	*code = KY_CNI_E_DECODE;
 	int r = ky_json_parse(text, len, &out->doc, err);
 	if (r < 0)
@@ -286,4 +289,14 @@ int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct 
 	if (cmd == KY_CNI_GC && (r = parse_valid_attachments(&root, out, err)) < 0)
 		return r;
 	return 0;
+}
+
+int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out,
+		      struct ky_error **err)
+{
+	int code = KY_CNI_E_DECODE;
+	int r = conf_parse(text, len, cmd, out, &code, err);
+	if (r < 0 && err)
+		ky_error_set_status(err, code);
+	return r;
 }

@@ -45,7 +45,7 @@ static const struct {
 	{ "VERSION", KY_CNI_VERSION }, { "STATUS", KY_CNI_STATUS }, { "GC", KY_CNI_GC },
 };
 
-int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
+static int env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	out->command = env_get(envp, "CNI_COMMAND");
@@ -87,4 +87,12 @@ int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 	if (out->cmd != KY_CNI_VERSION && (!out->path || !*out->path) && out->cmd != KY_CNI_STATUS)
 		return ky_error_set(err, EINVAL, "CNI_PATH is not set");
 	return 0;
+}
+
+int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
+{
+	int r = env_parse(envp, out, err);
+	if (r < 0 && err)
+		ky_error_set_status(err, KY_CNI_E_ENV);
+	return r;
 }

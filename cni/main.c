@@ -31,9 +31,9 @@ static int report(struct ky_cni *c, const struct ky_error *err)
 {
 	const char *v = c->conf.cni_version && ky_cni_version_index(c->conf.cni_version) >= 0 ? c->conf.cni_version
 											     : NULL;
-	int code = c->code ? c->code : KY_CNI_E_INTERNAL;
-	ky_log_err(KY_LOG_ERROR, "failed", err, "command=%s code=%d", c->env.command ? c->env.command : "?", code);
-	cJSON *j = ky_cni_error_json(v, code, ky_error_msg(err), strerror(ky_error_code(err)));
+	ky_log_err(KY_LOG_ERROR, "failed", err, "command=%s code=%d", c->env.command ? c->env.command : "?",
+		   ky_cni_error_code(err));
+	cJSON *j = ky_cni_error_json(v, err);
 	print_json(j);
 	cJSON_Delete(j);
 	return 1;
@@ -46,12 +46,11 @@ int main(void)
 	_cleanup_free_ char *input = NULL;
 	int r;
 
-	c.code = KY_CNI_E_ENV;
 	if (ky_cni_env_parse(environ, &c.env, &err) < 0)
 		return report(&c, err);
-	c.code = KY_CNI_E_IO;
 	if ((r = ky_read_all(STDIN_FILENO, MAX_CONFIG, &input, &c.input_len)) < 0) {
 		ky_error_set(&err, -r, "read network config from stdin: %s", strerror(-r));
+		ky_error_set_status(&err, KY_CNI_E_IO);
 		return report(&c, err);
 	}
 	c.input = input;
@@ -62,15 +61,15 @@ int main(void)
 		cJSON_Delete(info);
 		return 0;
 	}
-	if (ky_cni_conf_parse(input, c.input_len, c.env.cmd, &c.conf, &c.code, &err) < 0) {
+	if (ky_cni_conf_parse(input, c.input_len, c.env.cmd, &c.conf, &err) < 0) {
 		r = report(&c, err);
 		ky_cni_conf_free(&c.conf);
 		return r;
 	}
 	enum ky_log_level level = KY_LOG_INFO;
 	if (c.conf.log_level && ky_log_level_parse(c.conf.log_level, &level) < 0) {
-		c.code = KY_CNI_E_CONFIG;
 		ky_error_set(&err, EINVAL, "logLevel: must be error, warn, info or debug");
+		ky_error_set_status(&err, KY_CNI_E_CONFIG);
 		r = report(&c, err);
 		ky_cni_conf_free(&c.conf);
 		return r;

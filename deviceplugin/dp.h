@@ -52,10 +52,8 @@ struct dp_options {
 	const char *fetch_helper; /* kyborg-fetch, exec'd for URL bitstreams */
 };
 
-#define DP_DEFAULT_PLUGIN_DIR "/var/lib/kubelet/device-plugins"
 #define DP_DEFAULT_CDI_DIR "/var/run/cdi"
 #define DP_DEFAULT_DEVINFO_DIR "/var/run/k8s.cni.cncf.io/devinfo/dp"
-#define DP_DEFAULT_STATE_DIR "/var/lib/kyborg"
 #define DP_KUBELET_SOCKET "kubelet.sock"
 
 /* Loads the config, discovers the devices, serves every resource and

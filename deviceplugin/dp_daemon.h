@@ -127,8 +127,6 @@ int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err);
 void dp_hotplug_stop(struct dp_daemon *d);
 
 /* dp_checkpoint.c: allocations kept in the state store, a record per device. */
-/* "kyborg.io_gpu@0000:3b:00.0::1" (malloc'd). */
-char *dp_checkpoint_key(const char *resource, const char *id);
 /* Opens <state dir>/allocations and logs how many records a daemon before
  * us left there. */
 int dp_checkpoint_open(struct dp_daemon *d, struct ky_error **err);

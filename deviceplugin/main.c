@@ -5,6 +5,7 @@
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/state/paths.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -35,10 +36,10 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dp_options opts = {
-		.plugin_dir = DP_DEFAULT_PLUGIN_DIR,
+		.plugin_dir = KY_KUBELET_PLUGIN_DIR_DEFAULT,
 		.cdi_dir = DP_DEFAULT_CDI_DIR,
 		.devinfo_dir = DP_DEFAULT_DEVINFO_DIR,
-		.state_dir = DP_DEFAULT_STATE_DIR,
+		.state_dir = KY_DP_STATE_DIR_DEFAULT,
 		.fetch_helper = KYBORG_FETCH_HELPER,
 	};
 	enum ky_log_level level = KY_LOG_INFO;

@@ -14,6 +14,7 @@
 #include "kyborg/node/node_status.h"
 #include "kyborg/pci/pci.h"
 #include "kyborg/pci/pci_names.h"
+#include "kyborg/state/paths.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

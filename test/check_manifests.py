@@ -192,12 +192,17 @@ def check_daemonset(root, a, docs):
     argv = dp.get("command", []) + dp.get("args", [])
     check(os.path.basename(argv[0]) == "kyborg-device-plugin", "%s runs kyborg-device-plugin" % rel)
     dp_h = os.path.join(root, "deviceplugin", "dp.h")
+    paths_h = os.path.join(root, "common", "include", "kyborg", "state", "paths.h")
     mounts = mounts_of(spec, dp)
     # Every directory the plugin has a default for (DP_DEFAULT_<X>_DIR, option
-    # --<x>-dir): a new one in dp.h is checked without a change here.
+    # --<x>-dir): a new one in dp.h is checked without a change here. The two
+    # other binaries share come from state/paths.h.
     with open(dp_h) as f:
         dirs = re.findall(r'#define\s+DP_DEFAULT_(\w+)_DIR\s+"([^"]+)"', f.read())
-    check(len(dirs) >= 4, "%s: the device plugin's default directories are read from dp.h: %d" % (rel, len(dirs)))
+    dirs += [("PLUGIN", c_default(paths_h, "KY_KUBELET_PLUGIN_DIR_DEFAULT")),
+             ("STATE", c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT"))]
+    check(len(dirs) >= 4, "%s: the device plugin's default directories are read from dp.h and paths.h: %d" % (
+        rel, len(dirs)))
     for name, default in dirs:
         opt = "--%s-dir" % name.lower().replace("_", "-")
         if opt in argv:
@@ -206,7 +211,8 @@ def check_daemonset(root, a, docs):
     for path in ("/sys", "/dev", "/sys/fs/bpf"):
         check_host_mount(rel + " device-plugin", mounts, path, path, writable=(path == "/sys/fs/bpf"))
     probe = dp.get("livenessProbe", {}).get("exec", {}).get("command", [])
-    check(c_default(dp_h, "DP_DEFAULT_PLUGIN_DIR") in probe, "%s: the liveness probe looks at the plugin dir" % rel)
+    check(c_default(paths_h, "KY_KUBELET_PLUGIN_DIR_DEFAULT") in probe,
+          "%s: the liveness probe looks at the plugin dir" % rel)
 
     # The config file: a ConfigMap key mounted where --config points.
     cfg_path = argv[argv.index("--config") + 1] if "--config" in argv else None
@@ -245,9 +251,11 @@ def check_daemonset(root, a, docs):
         check(os.path.isfile(gen), "%s: manifests/node-profile/ generates the key %s" % (rel, os.path.basename(path)))
         # kyborgctl's defaults for who uses a device: the CNI plugin's records,
         # kubelet's checkpoint, the device plugin's state (image cache too).
-        for d in ("/var/lib/cni/kyborg", "/var/lib/kubelet/device-plugins"):
+        for name in ("KY_CNI_STATE_DIR_DEFAULT", "KY_KUBELET_PLUGIN_DIR_DEFAULT"):
+            d = c_default(paths_h, name)
             check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
-        check_host_mount(rel + " apply-profile", vol, "/var/lib/kyborg", "/var/lib/kyborg")
+        d = c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT")
+        check_host_mount(rel + " apply-profile", vol, d, d)
         check_host_mount(rel + " apply-profile", vol, "/sys", "/sys")
     return json.loads(config) if config else None
 

@@ -7,14 +7,15 @@
 #include "cni.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
+#include "kyborg/state/paths.h"
 #include "kyborg/state/state_store.h"
 
 static int parse(const char *text, enum ky_cni_cmd cmd, int *code)
 {
 	struct ky_cni_conf c;
 	_cleanup_error_ struct ky_error *err = NULL;
-	*code = 0;
-	int r = ky_cni_conf_parse(text, strlen(text), cmd, &c, code, &err);
+	int r = ky_cni_conf_parse(text, strlen(text), cmd, &c, &err);
+	*code = ky_error_status(err);
 	ky_cni_conf_free(&c);
 	return r;
 }
@@ -25,16 +26,15 @@ Test(cni_config, a_device_config_parses)
 {
 	struct ky_cni_conf c;
 	_cleanup_error_ struct ky_error *err = NULL;
-	int code;
 	const char *t = "{" BASE ",\"device\":\"eth1\",\"mtu\":9000,\"mac\":\"02:00:00:00:00:01\","
 			"\"ipam\":{\"type\":\"host-local\"},\"runtimeConfig\":{\"portMappings\":[]}}";
-	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_str_eq(c.device, "eth1");
 	cr_assert_eq(c.mtu, 9000);
 	cr_assert(c.has_mac);
 	cr_assert(c.has_ipam);
 	cr_assert_str_eq(c.ipam_type, "host-local");
-	cr_assert_str_eq(c.state_dir, KY_CNI_DEFAULT_STATE_DIR);
+	cr_assert_str_eq(c.state_dir, KY_CNI_STATE_DIR_DEFAULT);
 	cr_assert_eq(c.version, KY_CNI_V110);
 	ky_cni_conf_free(&c);
 }
@@ -42,9 +42,8 @@ Test(cni_config, a_device_config_parses)
 Test(cni_config, pci_fields_normalise_and_agree)
 {
 	struct ky_cni_conf c;
-	int code;
 	const char *t = "{" BASE ",\"deviceID\":\"18:01.0\",\"runtimeConfig\":{\"deviceID\":\"0000:18:01.0\"},\"vlan\":5}";
-	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, NULL), 0);
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, NULL), 0);
 	cr_assert_eq(c.dev_source, KY_CNI_DEV_PCI);
 	cr_assert_str_eq(c.pci, "0000:18:01.0");
 	cr_assert_str_eq(c.vf_field, "vlan");
@@ -102,7 +101,6 @@ Test(cni_config, bpf_and_offload_entries_parse)
 {
 	struct ky_cni_conf c;
 	_cleanup_error_ struct ky_error *err = NULL;
-	int code;
 	const char *t = "{" BASE ",\"device\":\"eth1\",\"bpf\":["
 			"{\"object\":\"/d/kyborg_counters.bpf.o\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
 			"{\"object\":\"/d/kyborg_counters.bpf.o\",\"program\":\"kyborg_count_xdp\",\"attach\":\"xdp\","
@@ -111,7 +109,7 @@ Test(cni_config, bpf_and_offload_entries_parse)
 			"\"ipProto\":\"udp\",\"dstPort\":53},\"action\":\"drop\",\"hw\":\"required\"},"
 			"{\"direction\":\"ingress\",\"action\":\"pass\"},"
 			"{\"direction\":\"ingress\",\"action\":{\"police\":{\"rateMbit\":100,\"burstKB\":64}}}]}";
-	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_eq(c.n_bpf, 2);
 	cr_assert_str_eq(c.bpf[0].name, "kyborg_counters");
 	cr_assert_eq(c.bpf[0].hook, KY_BPF_TC_INGRESS);
@@ -148,8 +146,7 @@ Test(cni_config, bpf_hw_modes_parse)
 				       "\"program\":\"f\",\"attach\":\"tc-ingress\",\"hw\":\"%s\"}]}", modes[i]), 0);
 		struct ky_cni_conf c;
 		_cleanup_error_ struct ky_error *err = NULL;
-		int code;
-		cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s: %s", modes[i],
+		cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &err), 0, "%s: %s", modes[i],
 			     ky_error_msg(err));
 		cr_assert_eq(c.bpf[0].hw, want[i], "%s", modes[i]);
 		cr_assert_eq(ky_cni_bpf_for_device(&c.bpf[0]), i == 0, "%s", modes[i]);
@@ -214,9 +211,8 @@ Test(cni_config, bad_bpf_and_offload_entries_name_their_path)
 		cr_assert_geq(asprintf(&t, "{" BASE ",\"device\":\"eth1\",%s}", cases[i].fields), 0);
 		struct ky_cni_conf c;
 		_cleanup_error_ struct ky_error *err = NULL;
-		int code;
-		cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), -EINVAL, "case %zu", i);
-		cr_assert_eq(code, 7, "case %zu", i);
+		cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &err), -EINVAL, "case %zu", i);
+		cr_assert_eq(ky_error_status(err), 7, "case %zu", i);
 		cr_assert(strncmp(ky_error_msg(err), cases[i].want, strlen(cases[i].want)) == 0, "case %zu: %s", i,
 			  ky_error_msg(err));
 		ky_cni_conf_free(&c);
@@ -228,9 +224,8 @@ Test(cni_config, prev_result_without_a_device_is_chained_and_touches_no_device)
 {
 	struct ky_cni_conf c;
 	_cleanup_error_ struct ky_error *err = NULL;
-	int code;
 	const char *t = "{" BASE ",\"prevResult\":{\"interfaces\":[{\"name\":\"net1\"}]},\"bpf\":[]}";
-	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &code, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_ADD, &c, &err), 0, "%s", ky_error_msg(err));
 	cr_assert(c.chained);
 	ky_cni_conf_free(&c);
 	static const char *const refused[] = { "\"mtu\":1400", "\"mac\":\"02:00:00:00:00:01\"", "\"vlan\":3",
@@ -238,13 +233,13 @@ Test(cni_config, prev_result_without_a_device_is_chained_and_touches_no_device)
 	for (size_t i = 0; i < 4; i++) {
 		char *u = NULL;
 		cr_assert_geq(asprintf(&u, "{" BASE ",\"prevResult\":{},%s}", refused[i]), 0);
-		cr_assert_eq(ky_cni_conf_parse(u, strlen(u), KY_CNI_ADD, &c, &code, &err), -EINVAL, "%s", refused[i]);
+		cr_assert_eq(ky_cni_conf_parse(u, strlen(u), KY_CNI_ADD, &c, &err), -EINVAL, "%s", refused[i]);
 		cr_assert(strstr(ky_error_msg(err), "chained mode"), "%s", ky_error_msg(err));
 		ky_cni_conf_free(&c);
 		free(u);
 	}
 	t = "{" BASE ",\"device\":\"eth1\",\"prevResult\":{}}";
-	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_CHECK, &c, &code, &err), 0);
+	cr_assert_eq(ky_cni_conf_parse(t, strlen(t), KY_CNI_CHECK, &c, &err), 0);
 	cr_assert_not(c.chained, "a device field means the plugin owns the device");
 	ky_cni_conf_free(&c);
 }

@@ -306,6 +306,42 @@ Test(cni_plugin, gc_removes_attachments_not_listed_as_valid)
 	free(before);
 }
 
+/* A record a newer plugin wrote (after a downgrade) is not misread: DEL
+ * refuses it (105) and GC leaves it, until a plugin that reads it runs. */
+Test(cni_plugin, a_record_of_a_newer_version_is_refused_and_left_alone)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.83.0.0/24", NULL);
+	cr_assert_eq(cni("ADD", "newer", "eth0", ns_path, conf, NULL), 0);
+	char rec[600];
+	snprintf(rec, sizeof(rec), "%s/kynet:newer:eth0.json", state_dir);
+	char *text = kyt_read_file(rec);
+	cJSON *doc = cJSON_Parse(text);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "version")->valueint, 1, "records carry their version");
+	cJSON_ReplaceItemInObject(doc, "version", cJSON_CreateNumber(99));
+	char *newer = cJSON_PrintUnformatted(doc);
+	cr_assert_eq(kyt_write_file(rec, newer), 0);
+	cJSON *out = NULL;
+	cr_assert_neq(cni("DEL", "newer", "eth0", ns_path, conf, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 105, "%s", cJSON_PrintUnformatted(out));
+	cJSON_Delete(out);
+	char *gc = NULL;
+	cr_assert_geq(asprintf(&gc, "%.*s,\"cni.dev/valid-attachments\":[]}", (int)strlen(conf) - 1, conf), 0);
+	cr_assert_eq(cni("GC", NULL, NULL, NULL, gc, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_eq(access(rec, F_OK), 0, "GC left the newer record");
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "eth0", &l), "and its device in the pod");
+	cr_assert_eq(kyt_write_file(rec, text), 0);
+	cr_assert_eq(cni("DEL", "newer", "eth0", ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	free(gc);
+	free(newer);
+	cJSON_Delete(doc);
+	free(text);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, gc_releases_the_address_of_an_unreadable_record)
 {
 	char *before = snap();

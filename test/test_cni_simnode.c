@@ -13,6 +13,8 @@
 #include "kytest_cni.h"
 #include "kytest_net.h"
 #include "kytest_simnode.h"
+#include "kyborg/base/error.h"
+#include "kyborg/node/node_apply.h"
 
 #define CNI_PATH "/usr/lib/cni"
 
@@ -190,5 +192,62 @@ Test(cni_simnode, a_vf_without_netdev_gets_ipam_and_its_pci_address_but_no_move)
 	cJSON_Delete(out);
 	free(after);
 	free(before);
+	free(conf);
+}
+
+/* ---- Across binaries: what the plugin records, kyborgctl reads ---- */
+
+/* kyborgctl plan for numVfs 2 on the simulated PF, reading the plugin's
+ * records (no kubelet checkpoint): its exit status, *pods the pods the
+ * change would disrupt. */
+static int ctl_plan(char **pods)
+{
+	char profile[600], checkpoint[600], dp_state[600];
+	snprintf(profile, sizeof(profile), "%s/profile.json", tmp);
+	snprintf(checkpoint, sizeof(checkpoint), "%s/kubelet_internal_checkpoint", tmp);
+	snprintf(dp_state, sizeof(dp_state), "%s/dp", tmp);
+	cr_assert_eq(kyt_write_file(profile, "{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\","
+					     "\"numVfs\":2}]}"),
+		     0);
+	char *argv[] = { KYBORGCTL_PATH, "plan", "-f", profile, "--json", "--cni-state-dir", state_dir,
+			 "--kubelet-checkpoint", checkpoint, "--state-dir", dp_state, NULL };
+	char *out = NULL;
+	int status = kyt_runv(&out, argv);
+	cJSON *doc = out ? cJSON_Parse(out) : NULL;
+	cr_assert_not_null(doc, "kyborgctl plan --json: %s", out ? out : "(no output)");
+	cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "actions"), 0);
+	*pods = cJSON_PrintUnformatted(cJSON_GetObjectItem(a, "pods"));
+	cJSON_Delete(doc);
+	free(out);
+	return status;
+}
+
+/* The real plugin writes the record, kyborgctl's code (the library's
+ * ky_node_usage_read, then the kyborgctl binary) reads it: both go through
+ * state/cni_record, so a key renamed on one side only cannot pass. */
+Test(cni_simnode, kyborgctl_counts_the_vf_the_plugin_attached_as_in_use)
+{
+	char *conf = conf_with("\"deviceID\":\"" KYT_SIM_VF1 "\"");
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cJSON_Delete(out);
+
+	struct ky_usage_sources src = { .cni_state_dir = state_dir };
+	struct ky_node_usage *u = NULL;
+	struct ky_error *err = NULL;
+	cr_assert_eq(ky_node_usage_read(&src, &u, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(u->n, 1);
+	cr_assert_str_eq(u->users[0].addr, KYT_SIM_VF1);
+	cr_assert_str_eq(u->users[0].who, "CNI sriovnet container pod1 interface net1");
+	ky_node_usage_free(u);
+
+	char *pods = NULL;
+	cr_assert_eq(ctl_plan(&pods), 4, "a change that takes a VF in use is refused: %s", pods);
+	cr_assert_str_eq(pods, "[\"CNI sriovnet container pod1 interface net1\"]");
+	free(pods);
+
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	cr_assert_eq(ctl_plan(&pods), 3, "after DEL the VF is free: %s", pods);
+	free(pods);
 	free(conf);
 }

@@ -12,6 +12,8 @@
 #include "kyborg/node/node_apply.h"
 #include "kyborg/node/node_plan.h"
 #include "kyborg/node/node_profile.h"
+#include "kyborg/state/cni_record.h"
+#include "kyborg/state/dp_record.h"
 
 #define PF "0000:18:00.0"
 #define VF0 "0000:18:01.0"
@@ -277,15 +279,39 @@ Test(node_plan, the_json_report_carries_result_pods_and_steps)
 
 /* ---- Who uses a device ---- */
 
+/* A CNI record from its JSON, read through the record module as kyborgctl
+ * reads it. */
+static struct ky_cni_record *cni_record(const char *json)
+{
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(json);
+	struct ky_cni_record *rec = NULL;
+	cr_assert_eq(ky_cni_record_from_json(doc, &rec, NULL), 0, "%s", json);
+	return rec;
+}
+
+/* Each device of a device plugin's record, given to u. */
+static int add_dp_json(struct ky_node_usage *u, const char *json)
+{
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(json);
+	struct ky_dp_record *recs = NULL;
+	size_t n = 0;
+	cr_assert_eq(ky_dp_records_from_json(doc, &recs, &n, NULL), 0, "%s", json);
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = ky_node_usage_add_dp_record(u, &recs[i]);
+	ky_dp_records_free(recs, n);
+	return r;
+}
+
 Test(node_usage, a_cni_record_of_this_boot_claims_its_pci_device)
 {
 	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
-	_cleanup_(cJSON_Deletep) cJSON *now = cJSON_Parse(
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *now = cni_record(
 		"{\"network\":\"sriov\",\"containerID\":\"0123456789abcdef0123\",\"ifname\":\"net1\",\"bootID\":\"B1\","
 		"\"device\":{\"name\":\"ens1f0v0\",\"pciID\":\"0000:18:01.0\"}}");
-	_cleanup_(cJSON_Deletep) cJSON *old = cJSON_Parse(
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *old = cni_record(
 		"{\"containerID\":\"x\",\"ifname\":\"net1\",\"bootID\":\"B0\",\"device\":{\"pciID\":\"0000:18:01.1\"}}");
-	_cleanup_(cJSON_Deletep) cJSON *veth = cJSON_Parse("{\"containerID\":\"y\",\"device\":{\"name\":\"veth0\"}}");
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *veth = cni_record("{\"containerID\":\"y\",\"device\":{\"name\":\"veth0\"}}");
 	cr_assert_eq(ky_node_usage_add_cni_record(u, now, "B1"), 0);
 	cr_assert_eq(ky_node_usage_add_cni_record(u, old, "B1"), 0);
 	cr_assert_eq(ky_node_usage_add_cni_record(u, veth, "B1"), 0);
@@ -328,21 +354,18 @@ Test(node_usage, missing_sources_mean_no_users_and_create_nothing)
 Test(node_usage, a_device_plugin_record_names_each_allocated_function)
 {
 	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
-	_cleanup_(cJSON_Deletep) cJSON *rec = cJSON_Parse(
+	cr_assert_eq(add_dp_json(u,
 		"{\"resource\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"devices\":{"
 		"\"0000:3b:00.0::1\":{\"pci\":\"0000:3b:00.0\",\"allocatedAt\":\"2026-12-03T08:00:00Z\"},"
-		"\"broken\":{\"allocatedAt\":\"x\"}}}");
-	cr_assert_not_null(rec);
-	cr_assert_eq(ky_node_usage_add_dp_record(u, rec), 0);
+		"\"broken\":{\"allocatedAt\":\"x\"}}}"), 0);
 	cr_assert_eq(u->n, 1);
 	cr_assert_str_eq(u->users[0].addr, GPU);
 	cr_assert_str_eq(u->users[0].who, "device plugin kyborg.io/gpu: 0000:3b:00.0::1 allocated at 2026-12-03T08:00:00Z");
 
 	/* The device plugin's current layout: one record per device. */
-	_cleanup_(cJSON_Deletep) cJSON *one = cJSON_Parse(
+	cr_assert_eq(add_dp_json(u,
 		"{\"resource\":\"kyborg.io/fpga-nlb\",\"kind\":\"fpga\",\"device\":\"0000:af:00.0\",\"pci\":\"0000:af:00.0\","
-		"\"allocatedAt\":\"2026-12-03T08:00:00Z\",\"bitstream\":\"d8424dc4a4a3c413f89e433683f9040b\"}");
-	cr_assert_eq(ky_node_usage_add_dp_record(u, one), 0);
+		"\"allocatedAt\":\"2026-12-03T08:00:00Z\",\"bitstream\":\"d8424dc4a4a3c413f89e433683f9040b\"}"), 0);
 	cr_assert_eq(u->n, 2);
 	cr_assert_str_eq(u->users[1].addr, FPGA);
 	cr_assert_str_eq(u->users[1].who, "device plugin kyborg.io/fpga-nlb: 0000:af:00.0 allocated at 2026-12-03T08:00:00Z");

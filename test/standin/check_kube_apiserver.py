@@ -285,6 +285,32 @@ def run_curl(work):
         events = [json.loads(line) for line in text.splitlines() if line.strip()] if code == 200 else []
         check([e["type"] for e in events] == ["ADDED", "DELETED"] and events[0]["object"]["metadata"]["name"] == "w1",
               "a watch from a resourceVersion replays ADDED then DELETED, newline-delimited")
+
+        # Metadata only, as client-go's metadata client asks for it.
+        as_list = ["-H", "Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"]
+        as_one = ["-H", "Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"]
+        code, ml, _ = curl(s, "GET", SLICES, extra=as_list)
+        check(code == 200 and ml["kind"] == "PartialObjectMetadataList" and ml["apiVersion"] == "meta.k8s.io/v1" and
+              [(i["kind"], i["metadata"]["name"], "spec" in i) for i in ml["items"]] == [("PartialObjectMetadata", "c", False)]
+              and ml["metadata"]["resourceVersion"], "as=PartialObjectMetadataList: a list of metadata only")
+        code, mo, _ = curl(s, "GET", SLICES + "/c", extra=as_one)
+        check(code == 200 and mo["kind"] == "PartialObjectMetadata" and "spec" not in mo and
+              mo["metadata"]["uid"] == c["metadata"]["uid"], "as=PartialObjectMetadata: one object's metadata")
+        code, body, _ = curl(s, "GET", SLICES, extra=as_one)
+        check(code == 406 and body["reason"] == "NotAcceptable" and body["message"] ==
+              "you requested PartialObjectMetadata, but the requested object is a list (*resource.ResourceSliceList)",
+              "a list asked as one object: 406 NotAcceptable")
+        code, body, _ = curl(s, "GET", SLICES + "/c", extra=["-H", "Accept: application/json;as=Table;g=meta.k8s.io;v=v1,"
+                                                                   "application/json"])
+        check(code == 200 and body["kind"] == "ResourceSlice", "an as= it cannot serve (Table) is passed over")
+        code, text, _ = curl(s, "GET", SLICES + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv, raw=True, extra=as_one)
+        events = [json.loads(line) for line in text.splitlines() if line.strip()] if code == 200 else []
+        check([(e["type"], e["object"]["kind"], "spec" in e["object"]) for e in events] ==
+              [("ADDED", "PartialObjectMetadata", False), ("DELETED", "PartialObjectMetadata", False)],
+              "a watch as=PartialObjectMetadata: events of metadata only")
+        log = control(s, "requests", "GET")[1]
+        check(any(e.get("accept", "").startswith("application/json;as=PartialObjectMetadata;") for e in log),
+              "the request log shows the Accept header")
         control(s, "compact")
         code, text, _ = curl(s, "GET", SLICES + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv, raw=True)
         events = [json.loads(line) for line in text.splitlines() if line.strip()] if code == 200 else []

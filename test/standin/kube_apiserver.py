@@ -20,6 +20,10 @@ mid 2026 and the k8s.io/api, k8s.io/apimachinery v0.36.3 releases):
                                                       one ends in an ERROR event carrying a
                                                       410 Expired Status ("too old resource
                                                       version: N (M)"), not an HTTP 410
+  k8s.io/apiserver/pkg/endpoints/handlers/response.go  Accept "...;as=PartialObjectMetadata[List];
+                                                      g=meta.k8s.io;v=v1": metadata only (client-go's
+                                                      metadata client), 406 NotAcceptable for a list
+                                                      asked as one object or the reverse
 What it serves (HTTPS only, HTTP/1.1, JSON):
   /apis/resource.k8s.io/v1/resourceslices[/NAME]            cluster-scoped
   /apis/resource.k8s.io/v1/deviceclasses[/NAME]             cluster-scoped
@@ -34,6 +38,10 @@ What it serves (HTTPS only, HTTP/1.1, JSON):
   current objects as ADDED first), allowWatchBookmarks, sendInitialEvents,
   timeoutSeconds; newline-delimited {"type","object"} over chunked encoding;
   an object leaving the field selector arrives as DELETED, entering as ADDED.
+  Metadata only (get, list, watch) when the first JSON clause of Accept asks
+  as=PartialObjectMetadata (get, watch) or as=PartialObjectMetadataList (list)
+  with g=meta.k8s.io, v=v1; other as= clauses (Table, other groups) are
+  passed over, as the real negotiation does for targets it cannot serve.
   resourceVersion: one counter for everything, as etcd's revision.
   Update: 409 Conflict on a stale metadata.resourceVersion (none given:
   unconditional); status only through /status for claims and nodes; a no-op
@@ -41,8 +49,8 @@ What it serves (HTTPS only, HTTP/1.1, JSON):
   finalizers (deletionTimestamp first, gone when the last finalizer goes).
   Unknown fields of a ResourceSlice are dropped with a Warning header, as the
   real server's decoder does.
-What it does not do: HTTP/2 (ALPN offers http/1.1 only), authorization
-(every valid token may do anything),
+What it does not do: HTTP/2 (ALPN offers http/1.1 only),
+authorization (every valid token may do anything),
 namespaces as objects, admission, server-side apply, protobuf, field
 selectors beyond those above, consistent snapshots for old resourceVersions.
 
@@ -84,7 +92,7 @@ Control endpoints for tests (no token needed; JSON replies):
                                      HTTP 410 instead of the real ERROR event
   POST /_standin/reset               forget all objects, faults and the request log
   GET  /_standin/requests            the request log: [{method, path, query, auth,
-                                     code, tls}] (auth: ok, missing, bad)
+                                     code, tls, accept}] (auth: ok, missing, bad)
   DELETE /_standin/requests          clears it
   GET  /_standin/state               {"resourceVersion", "compacted", "watches"}"""
 import argparse
@@ -171,6 +179,42 @@ STALE = "the object has been modified; please apply your changes to the latest v
 
 def st_expired(message):
     return status(410, "Expired", message)
+
+
+def st_not_acceptable(message):
+    # handlers/response.go errNotAcceptable
+    return status(406, "NotAcceptable", message)
+
+
+META_GV = "meta.k8s.io/v1"
+
+
+def partial_target(accept):
+    """The metadata-only conversion the Accept header asks for, or None: the
+    first application/json clause decides; an as= for a group/version or kind
+    the stand-in cannot serve (Table, meta.k8s.io/v1beta1) is passed over."""
+    for clause in (accept or "").split(","):
+        parts = [p.strip() for p in clause.split(";")]
+        if parts[0] not in ("application/json", "application/*", "*/*"):
+            continue
+        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        target = params.get("as")
+        if not target:
+            return None
+        if target in ("PartialObjectMetadata", "PartialObjectMetadataList") and \
+                params.get("g") == "meta.k8s.io" and params.get("v", "v1") == "v1":
+            return target
+    return None
+
+
+def go_package(res):
+    """The internal API package a message names a type by: *resource.ResourceSlice, *core.Node."""
+    return (RESOURCES[res]["group"] or "core").split(".")[0]
+
+
+def as_partial(obj):
+    """meta.AsPartialObjectMetadata: the object's metadata under meta.k8s.io/v1."""
+    return {"kind": "PartialObjectMetadata", "apiVersion": META_GV, "metadata": copy.deepcopy(obj.get("metadata") or {})}
 
 
 def st_bad_request(message):
@@ -1088,6 +1132,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         self.log_entry = {"method": method, "path": url.path, "query": self.query, "tls": "ok",
+                          "accept": self.headers.get("Accept", ""),
                           "time": round(time.time(), 3)}
         self.server.note(self.log_entry)
         if url.path.startswith("/_standin/"):
@@ -1386,7 +1431,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             obj = copy.deepcopy(obj) if obj else None
         if obj is None:
             return self.send_status(st_not_found(res, name))
-        self.send_json(200, obj)
+        target = partial_target(self.headers.get("Accept"))
+        if target == "PartialObjectMetadataList":
+            return self.send_status(st_not_acceptable("you requested PartialObjectMetadataList, but the requested "
+                                                      "object is not a list (*%s.%s)" % (go_package(res), RESOURCES[res]["kind"])))
+        self.send_json(200, as_partial(obj) if target else obj)
 
     def list(self, res, ns):
         fsel, lsel = self.selectors(res)
@@ -1430,11 +1479,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     items.append((k, copy.deepcopy(obj)))
         if err:
             return self.send_status(err)
+        target = partial_target(self.headers.get("Accept"))
+        if target == "PartialObjectMetadata":
+            return self.send_status(st_not_acceptable("you requested PartialObjectMetadata, but the requested object "
+                                                      "is a list (*%s.%sList)" % (go_package(res), RESOURCES[res]["kind"])))
         meta = {"resourceVersion": str(list_rv)}
         if limit and len(items) > limit:
             meta["continue"] = base64.urlsafe_b64encode(json.dumps({"rv": list_rv, "start": items[limit - 1][0]}).encode()).decode()
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
+        if target == "PartialObjectMetadataList":
+            return self.send_json(200, {"kind": "PartialObjectMetadataList", "apiVersion": META_GV, "metadata": meta,
+                                        "items": [as_partial(o) for _, o in items]})
         self.send_json(200, {"kind": RESOURCES[res]["kind"] + "List", "apiVersion": api_version(res),
                              "metadata": meta, "items": [o for _, o in items]})
 
@@ -1675,6 +1731,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         initial = q.get("sendInitialEvents") in ("1", "true")
         timeout = float(q.get("timeoutSeconds") or s.opts.watch_timeout or 0)
         w = Watcher(res, ns, fsel, lsel, bookmarks)
+        target = partial_target(self.headers.get("Accept"))
+        if target == "PartialObjectMetadataList":
+            return self.send_status(st_not_acceptable("you requested PartialObjectMetadataList, but the requested "
+                                                      "object is not a list (*%s.%s)" % (go_package(res),
+                                                                                         RESOURCES[res]["kind"])))
         expired = err = None
         if rv_param not in ("", "0") and not rv_param.isdigit():
             return self.send_status(st_bad_request('invalid resource version "%s"' % rv_param))
@@ -1746,6 +1807,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         if obj == "initial-events-end":
                             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
                         obj = {"kind": RESOURCES[res]["kind"], "apiVersion": api_version(res), "metadata": meta}
+                    if target:
+                        obj = as_partial(obj)
                     self.chunk(json.dumps({"type": etype, "object": obj}).encode() + b"\n")
                 if closed and not events:
                     self.wfile.write(b"0\r\n\r\n")
@@ -1816,9 +1879,6 @@ def main():
         gates[k] = v.lower() in ("true", "1")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    # HTTP/1.1 only (the real server also offers h2): a client asking for h2
-    # learns it from ALPN and falls back.
-    ctx.set_alpn_protocols(["http/1.1"])
     ctx.load_cert_chain(os.path.join(opts.cert_dir, "server.crt"), os.path.join(opts.cert_dir, "server.key"))
     srv = Server((opts.address, opts.port), Handler, ctx, Store(gates), opts)
     port = srv.server_address[1]

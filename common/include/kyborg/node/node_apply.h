@@ -9,11 +9,9 @@
 
 #include "kyborg/node/node_plan.h"
 
+struct ky_cni_record;
+struct ky_dp_record;
 struct ky_error;
-
-#define KY_CNI_STATE_DIR_DEFAULT "/var/lib/cni/kyborg"
-#define KY_DP_STATE_DIR_DEFAULT "/var/lib/kyborg"
-#define KY_KUBELET_CHECKPOINT_DEFAULT "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint"
 
 struct ky_usage_sources {
 	const char *cni_state_dir;      /* NULL: not read */
@@ -32,12 +30,12 @@ struct ky_usage_sources {
  * missing directory or file means no users; an unreadable record is
  * skipped with a warning log. Creates nothing. */
 int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage **out, struct ky_error **err);
-/* The parsers behind it, pure: one CNI record (ignored unless its bootID
+/* What each source says, pure: one CNI record (ignored unless its bootID
  * is boot_id or absent), kubelet's checkpoint document and one of the
  * device plugin's allocation records. */
-int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct cJSON *rec, const char *boot_id);
+int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct ky_cni_record *rec, const char *boot_id);
 int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const struct cJSON *doc);
-int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct cJSON *rec);
+int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct ky_dp_record *rec);
 
 /* Fills each target's cur: the devlink eswitch mode of NIC PFs whose entry
  * sets one, the state GPU entries' `read` programs print, and the image
