@@ -28,9 +28,9 @@ int dp_preferred(const struct ky_device_resource *res, const struct ky_devlist *
 		 size_t n_available, const char *const *must, size_t n_must, size_t size, const char ***out,
 		 size_t *n_out, struct ky_error **err);
 
-/* dp_checkpoint.c's spelling of the device layer's names: that file is
- * being moved onto the typed allocation record (state/dp_record.h) on
- * another branch, and takes the new names when both have landed. */
+/* dp_checkpoint.c's spelling of the device layer's names: that file is in
+ * other hands (the records' owners in state/) and takes the new names in
+ * its next change; then these go. */
 #define dp_device ky_device
 static inline const struct ky_device *dp_devlist_find(const struct ky_devlist *list, const char *id)
 {

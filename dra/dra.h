@@ -25,12 +25,9 @@ struct dra_options {
 	const char *claims_dir;
 };
 
+/* The other defaults are state/paths.h's; the plugin dir defaults to
+ * KY_KUBELET_PLUGINS_DEFAULT/<driver name>. */
 #define DRA_DEFAULT_DRIVER "kyborg.io"
-#define DRA_DEFAULT_REGISTRATION_DIR "/var/lib/kubelet/plugins_registry"
-/* The plugin dir defaults to DRA_KUBELET_PLUGINS/<driver name>. */
-#define DRA_KUBELET_PLUGINS "/var/lib/kubelet/plugins"
-#define DRA_DEFAULT_CDI_DIR "/var/run/cdi"
-#define DRA_DEFAULT_STATE_DIR "/var/lib/kyborg"
 
 /* The names kubelet's plugin manager and the kubeletplugin helper use:
  * <registration dir>/<driver>-reg.sock and <plugin dir>/dra.sock. */

@@ -15,6 +15,7 @@
 #include "kyborg/base/error.h"
 #include "kyborg/base/fileio.h"
 #include "kyborg/base/log.h"
+#include "kyborg/state/paths.h"
 
 /* A DNS subdomain (RFC 1123) of at most max characters. */
 static const char *subdomain_problem(const char *s, size_t max)
@@ -91,7 +92,7 @@ static int daemon_paths(struct dra_daemon *d, struct ky_error **err)
 {
 	const struct dra_options *o = d->opts;
 	if (o->plugin_dir ? !(d->plugin_dir = strdup(o->plugin_dir))
-			  : asprintf(&d->plugin_dir, DRA_KUBELET_PLUGINS "/%s", o->driver_name) < 0)
+			  : asprintf(&d->plugin_dir, KY_KUBELET_PLUGINS_DEFAULT "/%s", o->driver_name) < 0)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	if (asprintf(&d->reg_path, "%s/%s" DRA_REG_SOCKET_SUFFIX, o->registration_dir, o->driver_name) < 0 ||
 	    asprintf(&d->dra_path, "%s/" DRA_SOCKET, d->plugin_dir) < 0 ||

@@ -5,6 +5,7 @@
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/state/paths.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -56,9 +57,9 @@ int main(int argc, char **argv)
 	struct dra_options opts = {
 		.driver_name = DRA_DEFAULT_DRIVER,
 		.node_name = getenv("NODE_NAME"),
-		.registration_dir = DRA_DEFAULT_REGISTRATION_DIR,
-		.cdi_dir = DRA_DEFAULT_CDI_DIR,
-		.state_dir = DRA_DEFAULT_STATE_DIR,
+		.registration_dir = KY_KUBELET_PLUGINS_REGISTRY_DEFAULT,
+		.cdi_dir = KY_CDI_DIR_DEFAULT,
+		.state_dir = KY_DRA_STATE_DIR_DEFAULT,
 		.fetch_helper = KYBORG_FETCH_HELPER,
 	};
 	enum ky_log_level level = KY_LOG_INFO;
