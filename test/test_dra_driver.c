@@ -515,6 +515,31 @@ Test(dra_driver, unprepare_works_after_the_claim_is_deleted_and_after_a_restart)
 	stop_driver(d);
 }
 
+Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_nothing_behind)
+{
+	start_kubelet(NULL);
+	struct kyt_child *d = start_driver();
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	cr_assert_eq(kyt_write_file(bitstream, "another image"), 0);
+	write_claim("ns1", "fpga", "uid-1", RESULT("nic", VF0) "," RESULT("fpga", FPGA));
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
+	const char *e = str(claim_of(p, "uid-1"), "error");
+	cr_assert(strstr(e, "device " FPGA ": ") && strstr(e, "has sha256"), "%s", e);
+	cr_assert_eq(loads(), 0, "nothing is loaded");
+	assert_clean("uid-1");
+	/* The claim's other device was not kept either. */
+	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
+	write_claim("ns1", "vf", "uid-2", RESULT("nic", VF0));
+	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/vf/uid-2");
+	_cleanup_(cJSON_Deletep) cJSON *f = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
+	cr_assert(strstr(str(claim_of(f, "uid-1"), "error"), "already prepared for claim ns1/vf"), "%s",
+		  cJSON_PrintUnformatted(f));
+	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/vf/uid-2");
+	_cleanup_(cJSON_Deletep) cJSON *f2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
+	cr_assert_eq(loads(), 1);
+	stop_driver(d);
+}
+
 /* ---- health ---- */
 
 /* kubelet's health view of a device, after the stand-in's latest message. */
