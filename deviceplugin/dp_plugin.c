@@ -17,7 +17,7 @@ static char *endpoint_name(const char *resource)
 	return asprintf(&s, "kyborg-%s.sock", resource) < 0 ? NULL : ky_str_replace_char(s, '/', '_');
 }
 
-int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
+int dp_plugin_new(struct dp_daemon *d, const struct ky_device_resource *res, const struct ky_devlist *devs,
 		  struct dp_plugin **out, struct ky_error **err)
 {
 	struct dp_plugin *p = calloc(1, sizeof(*p));

@@ -60,7 +60,7 @@ void dp_register_start(struct dp_plugin *p)
 	V1beta1__DevicePluginOptions opts = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
 	V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
 	opts.get_preferred_allocation_available = 1;
-	opts.pre_start_required = dp_resource_pre_start_required(p->res);
+	opts.pre_start_required = ky_device_resource_programs(p->res);
 	req.version = "v1beta1";
 	req.endpoint = p->endpoint;
 	req.resource_name = p->res->name;
