@@ -321,6 +321,40 @@ Test(deviceplugin, sigterm_removes_our_sockets_and_exits_zero)
 	}
 }
 
+/* A supervisor that signals the whole process group (the daemon and its
+ * wrapper both get SIGTERM, and the wrapper forwards it again) sends a
+ * second SIGTERM while our cleanup runs: it must mean nothing more than
+ * the first, round after round, whatever the gap. */
+Test(deviceplugin, a_second_sigterm_during_shutdown_still_exits_zero_without_sockets)
+{
+	static const long gaps_us[] = { 1000, 10000 };
+	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
+	const int rounds = 8;
+	start_kubelet();
+	for (size_t g = 0; g < KY_ARRAY_SIZE(gaps_us); g++) {
+		for (int round = 1; round <= rounds; round++) {
+			int before = registered_lines();
+			struct kyt_child *d = start_daemon();
+			wait_serving();
+			wait_registered(before + 3, 10000);
+			struct timespec gap = { 0, gaps_us[g] * 1000 };
+			cr_assert_eq(kill(d->pid, SIGTERM), 0);
+			nanosleep(&gap, NULL);
+			kill(d->pid, SIGTERM); /* ESRCH when it was already gone: fine */
+			cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the daemon exits");
+			cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0,
+				  "second SIGTERM %ld us after the first, round %d: %s %d", gaps_us[g], round,
+				  WIFSIGNALED(d->status) ? "killed by signal" : "exit status",
+				  WIFSIGNALED(d->status) ? WTERMSIG(d->status) : WEXITSTATUS(d->status));
+			for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
+				_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+				cr_assert_eq(access(p, F_OK), -1, "%s is removed (gap %ld us, round %d)", socks[i],
+					     gaps_us[g], round);
+			}
+		}
+	}
+}
+
 /* ---- what kubelet sees on our sockets ---- */
 
 static void assert_device(const cJSON *list, int i, const char *id, int numa)
