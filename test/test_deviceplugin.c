@@ -155,6 +155,18 @@ static struct kyt_child *start_kubelet(void)
 	return k;
 }
 
+/* The stand-in with its answer delayed by delay_ms before the dial-back,
+ * writing its counts to DIR/register-calls.TAG and DIR/registered.TAG. */
+static struct kyt_child *start_kubelet_tagged(const char *tag, const char *delay_ms)
+{
+	char script[512];
+	snprintf(script, sizeof(script), "%s/registration_server.py", KYTEST_GRPC_DIR);
+	const char *argv[] = { PYTHON, script, plugin_dir, KYTEST_DPAPI_DESC, "--tag", tag, "--delay-ms", delay_ms, NULL };
+	struct kyt_child *k = kyt_child_start(argv, -1, true);
+	wait_socket("kubelet.sock", 30000);
+	return k;
+}
+
 static void stop_kubelet(struct kyt_child *k)
 {
 	kill(k->pid, SIGTERM);
@@ -353,6 +365,121 @@ Test(deviceplugin, a_second_sigterm_during_shutdown_still_exits_zero_without_soc
 			}
 		}
 	}
+}
+
+/* ---- one registration per kubelet incarnation ---- */
+
+/* Lines of DIR/NAME.TAG that start with "resource " (any resource: NULL). */
+static int tagged_lines(const char *name, const char *tag, const char *resource)
+{
+	_cleanup_free_ char *file = NULL;
+	cr_assert_geq(asprintf(&file, "%s/%s.%s", plugin_dir, name, tag), 0);
+	_cleanup_free_ char *text = kyt_read_file(file);
+	int n = 0;
+	size_t rl = resource ? strlen(resource) : 0;
+	for (const char *line = text; line && *line;) {
+		if (!resource || (strncmp(line, resource, rl) == 0 && line[rl] == ' '))
+			n++;
+		const char *nl = strchr(line, '\n');
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+struct tagged_want {
+	const char *name, *tag;
+	int n;
+};
+
+static bool cond_tagged(void *arg)
+{
+	const struct tagged_want *w = arg;
+	return tagged_lines(w->name, w->tag, NULL) >= w->n;
+}
+
+static void wait_tagged(const char *name, const char *tag, int n, int timeout_ms)
+{
+	struct tagged_want w = { name, tag, n };
+	cr_assert(kyt_wait_until(cond_tagged, &w, timeout_ms), "%d lines in %s.%s within %d ms (have %d)", n, name,
+		  tag, timeout_ms, tagged_lines(name, tag, NULL));
+}
+
+static const char *const resources[] = { "kyborg.io/gpu", "kyborg.io/fpga-nlb", "kyborg.io/sriov-vf" };
+
+static void assert_one_register_each(const char *tag)
+{
+	for (size_t i = 0; i < KY_ARRAY_SIZE(resources); i++)
+		cr_assert_eq(tagged_lines("register-calls", tag, resources[i]), 1,
+			     "kubelet %s got %d Register calls for %s, want exactly 1", tag,
+			     tagged_lines("register-calls", tag, resources[i]), resources[i]);
+}
+
+static void move_file(const char *from, const char *to)
+{
+	_cleanup_free_ char *a = in_dir(plugin_dir, from), *b = in_dir(plugin_dir, to);
+	cr_assert_eq(rename(a, b), 0, "rename %s %s: %s", from, to, strerror(errno));
+}
+
+/* The race: kubelet comes up while a retry of ours is connected to its new
+ * socket, and the inotify events are read only then. Here that order is
+ * replayed at will: the stand-in holds each Register (its dial-back
+ * delayed) while kubelet.sock, the same socket (same inode), shows up again
+ * in the plugin dir (moved out and back). In round "clean" our sockets go
+ * first, as kubelet's CleanupPluginDirectory removes them before it
+ * listens: they are served again, and the dial-back of the Register in
+ * flight reaches them there. Either way kubelet sees one Register per
+ * resource, not a second that would drop the first endpoint. */
+Test(deviceplugin, a_register_in_flight_is_left_to_finish_when_its_kubelet_sock_shows_up_again)
+{
+	static const char *const rounds[] = { "moved", "clean" };
+	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	for (size_t r = 0; r < KY_ARRAY_SIZE(rounds); r++) {
+		const char *tag = rounds[r];
+		struct kyt_child *k = start_kubelet_tagged(tag, "1500");
+		wait_tagged("register-calls", tag, 3, 5000);
+		cr_assert_eq(tagged_lines("registered", tag, NULL), 0, "the dial-backs wait");
+		if (strcmp(tag, "clean") == 0) {
+			for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
+				_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+				cr_assert_eq(unlink(p), 0);
+			}
+			wait_serving();
+		}
+		move_file("kubelet.sock", ".kubelet.sock.away");
+		move_file(".kubelet.sock.away", "kubelet.sock");
+		wait_tagged("registered", tag, 3, 10000);
+		wait_serving();
+		assert_one_register_each(tag);
+		stop_kubelet(k);
+		/* The next round's kubelet socket is another file. */
+		_cleanup_free_ char *ks = in_dir(plugin_dir, "kubelet.sock");
+		cr_assert(unlink(ks) == 0 || errno == ENOENT);
+	}
+	stop_daemon(d);
+}
+
+/* A new kubelet (another kubelet.sock, another inode) while a Register to
+ * the old one is still in flight: the new one gets its registration at
+ * once, and the old one no second Register. */
+Test(deviceplugin, a_new_kubelet_gets_a_fresh_registration_while_one_to_the_old_is_in_flight)
+{
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	start_kubelet_tagged("old", "8000");
+	wait_tagged("register-calls", "old", 3, 5000);
+	/* The old kubelet keeps serving the calls it has; its file goes. */
+	_cleanup_free_ char *ks = in_dir(plugin_dir, "kubelet.sock");
+	cr_assert_eq(unlink(ks), 0);
+	start_kubelet_tagged("new", "0");
+	/* Well within our Register's 5 s deadline: not a retry after the old
+	 * call timed out. */
+	wait_tagged("registered", "new", 3, 4000);
+	cr_assert_eq(tagged_lines("registered", "old", NULL), 0, "registered with the new kubelet first");
+	assert_one_register_each("new");
+	assert_one_register_each("old");
+	stop_daemon(d);
 }
 
 /* ---- what kubelet sees on our sockets ---- */
