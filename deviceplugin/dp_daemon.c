@@ -50,7 +50,8 @@ static void daemon_release(struct dp_daemon *d)
 static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 {
 	int r;
-	if ((r = dp_config_load(d->opts->config_path, &d->cfg, err)) < 0)
+	if ((r = dp_config_load(d->opts->config_path, &d->cfg, err)) < 0 ||
+	    (r = dp_plugins_check(d->cfg, d->opts->plugin_dir, err)) < 0)
 		return r;
 	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
 		return r;

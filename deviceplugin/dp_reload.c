@@ -18,7 +18,8 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	struct dp_devlist *devs = NULL;
 	int r;
 
-	if ((r = dp_config_load(d->opts->config_path, &cfg, err)) < 0)
+	if ((r = dp_config_load(d->opts->config_path, &cfg, err)) < 0 ||
+	    (r = dp_plugins_check(cfg, d->opts->plugin_dir, err)) < 0)
 		return r;
 	if ((r = ky_pci_discover(&pci, err)) < 0)
 		return ky_error_prefix(err, "discover PCI devices");

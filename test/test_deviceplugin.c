@@ -132,6 +132,47 @@ static struct kyt_child *start_daemon(void)
 	return kyt_child_start(argv, -1, false);
 }
 
+/* The same with its log (stderr) in a file. */
+static struct kyt_child *start_daemon_logging(const char *log)
+{
+	_cleanup_free_ char *state_dir = in_dir(dir, "state");
+	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
+	_cleanup_free_ char *devinfo_dir = in_dir(dir, "devinfo");
+	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
+			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir,
+			       "--fetch-helper", KYBORG_FETCH_BIN, NULL };
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	/* Before the fork, as kyt_child_start does. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, STDERR_FILENO);
+		dup2(null, STDOUT_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fd);
+	close(null);
+	return kyt_child_track(pid);
+}
+
+struct log_want {
+	const char *path, *text;
+};
+
+static bool cond_log_has(void *arg)
+{
+	const struct log_want *w = arg;
+	_cleanup_free_ char *text = kyt_read_file(w->path);
+	return text && strstr(text, w->text);
+}
+
 static void wait_socket(const char *name, int timeout_ms)
 {
 	_cleanup_free_ char *p = in_dir(plugin_dir, name);
@@ -720,6 +761,67 @@ Test(deviceplugin, check_config_accepts_a_good_config_and_names_the_bad_field)
 	cr_assert_eq(run_bin((const char *[]){ "--check-config", NULL }, &e3), 2, "--config is required");
 	cr_assert_eq(run_bin((const char *[]){ "--config", "/nonexistent/c.json", "--check-config", NULL }, &e4), 1);
 	cr_assert(strstr(e4, "/nonexistent/c.json"), "%s", e4);
+}
+
+/* kyborg.io/ and 63 characters, as kubelet allows: its socket,
+ * "kyborg-kyborg.io_aaa...a.sock", fits no unix socket address in our
+ * plugin dir, nor in kubelet's default one. */
+#define LONG_RESOURCE "kyborg.io/" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static char *config_with_long_resource(void)
+{
+	char *text;
+	cr_assert_geq(asprintf(&text,
+			       "{ \"resources\": ["
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
+			       "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] } },"
+			       " { \"name\": \"" LONG_RESOURCE "\", \"kind\": \"gpu\","
+			       "   \"selector\": { \"vendors\": [\"10de\"] } } ] }"),
+		      0);
+	return text;
+}
+
+/* A resource that could never be served (its socket path longer than a
+ * unix socket address holds) is refused by name: by --check-config, at
+ * start before anything is served, and on reload, which changes nothing. */
+Test(deviceplugin, a_resource_whose_socket_path_cannot_be_bound_is_refused_by_name)
+{
+	_cleanup_free_ char *long_cfg = config_with_long_resource();
+	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	cr_assert_eq(kyt_write_file(config_path, long_cfg), 0);
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--plugin-dir", plugin_dir, "--check-config",
+					       NULL },
+			     &e1),
+		     1, "%s", e1);
+	cr_assert(strstr(e1, "resources[1].name") && strstr(e1, LONG_RESOURCE) && strstr(e1, "unix socket"), "%s", e1);
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--check-config", NULL }, &e2), 1,
+		     "nor in kubelet's default dir: %s", e2);
+	cr_assert(strstr(e2, LONG_RESOURCE), "%s", e2);
+
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--plugin-dir", plugin_dir, NULL }, &e3), 1);
+	cr_assert(strstr(e3, "resources[1].name") && strstr(e3, LONG_RESOURCE), "%s", e3);
+	cr_assert_null(strstr(e3, "event=serving"), "refused before anything was served: %s", e3);
+
+	/* On reload: the daemon keeps what it serves. */
+	write_config();
+	_cleanup_free_ char *log = in_dir(dir, "daemon.log");
+	struct kyt_child *d = start_daemon_logging(log);
+	wait_serving();
+	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	struct stat before, after;
+	cr_assert_eq(stat(vf_sock, &before), 0);
+	cr_assert_eq(kyt_write_file(config_path, long_cfg), 0);
+	kill(d->pid, SIGHUP);
+	struct log_want w = { log, "event=reload-failed" };
+	cr_assert(kyt_wait_until(cond_log_has, &w, 10000), "the reload is refused");
+	_cleanup_free_ char *text = kyt_read_file(log);
+	cr_assert(strstr(strstr(text, "event=reload-failed"), LONG_RESOURCE), "%s", text);
+	cr_assert_eq(stat(vf_sock, &after), 0, "the resources it served are served on");
+	cr_assert_eq(before.st_ino, after.st_ino);
+	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", VF_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(list), 4);
+	stop_daemon(d);
 }
 
 Test(deviceplugin, a_bad_config_stops_the_daemon_before_it_serves)
