@@ -143,6 +143,8 @@ struct raw {
 	int fd;
 	nghttp2_session *s;
 	bool broken;
+	bool goaway; /* and the error code it carried */
+	uint32_t goaway_code;
 	struct rstream rs[RAW_STREAMS];
 	int n;
 };
@@ -227,6 +229,17 @@ static int raw_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *
 	return 0;
 }
 
+static int raw_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct raw *raw = ud;
+	(void)s;
+	if (f->hd.type == NGHTTP2_GOAWAY) {
+		raw->goaway = true;
+		raw->goaway_code = f->goaway.error_code;
+	}
+	return 0;
+}
+
 static void raw_connect(struct raw *raw)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -240,6 +253,7 @@ static void raw_connect(struct raw *raw)
 	nghttp2_session_callbacks_set_on_header_callback(cbs, raw_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, raw_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, raw_close);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, raw_frame);
 	cr_assert_eq(nghttp2_session_client_new(&raw->s, cbs, raw), 0);
 	nghttp2_session_callbacks_del(cbs);
 	nghttp2_submit_settings(raw->s, NGHTTP2_FLAG_NONE, NULL, 0);
@@ -687,6 +701,7 @@ Test(grpc_server, a_connection_past_the_limit_is_refused_and_closed)
 	while (!extra.broken && ky_loop_now_ms() < end)
 		pump(&extra);
 	cr_assert(extra.broken, "the connection past the limit is closed");
+	cr_assert(extra.goaway && extra.goaway_code == NGHTTP2_ENHANCE_YOUR_CALM, "told why with a GOAWAY");
 	cr_assert_eq(x->grpc_status, -1, "and served nothing");
 	cr_assert_eq(x->msgs, 0);
 	cr_assert_eq(ky_grpc_server_connections(srv), KY_GRPC_SERVER_MAX_CONNECTIONS);
