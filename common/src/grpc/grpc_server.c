@@ -721,6 +721,14 @@ size_t ky_grpc_server_connections(const struct ky_grpc_server *srv)
 	return srv->n_conns;
 }
 
+size_t ky_grpc_server_buffered(const struct ky_grpc_server *srv)
+{
+	size_t n = 0;
+	for (const struct srv_conn *c = srv->conns; c; c = c->next)
+		n += c->budget.used;
+	return n;
+}
+
 /* ---- the stream handle ---- */
 
 int ky_grpc_stream_send(struct ky_grpc_stream *s, const uint8_t *msg, size_t len, struct ky_error **err)

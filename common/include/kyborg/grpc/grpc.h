@@ -168,6 +168,9 @@ void ky_grpc_server_set_max_message(struct ky_grpc_server *srv, uint32_t max_mes
 void ky_grpc_server_set_max_connections(struct ky_grpc_server *srv, size_t max_connections);
 const char *ky_grpc_server_path(const struct ky_grpc_server *srv);
 size_t ky_grpc_server_connections(const struct ky_grpc_server *srv);
+/* Bytes the connections hold of requests being received and kept: what
+ * their budgets are charged with now. */
+size_t ky_grpc_server_buffered(const struct ky_grpc_server *srv);
 
 /* Queues one message on an open stream. -EPIPE once the stream is gone;
  * -ENOBUFS when a peer that stopped reading has KY_GRPC_STREAM_MAX_PENDING
