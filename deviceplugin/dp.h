@@ -56,6 +56,11 @@ struct dp_options {
 #define DP_DEFAULT_DEVINFO_DIR "/var/run/k8s.cni.cncf.io/devinfo/dp"
 #define DP_KUBELET_SOCKET "kubelet.sock"
 
+/* dp_plugin.c: every resource of cfg can be served in plugin_dir: its
+ * socket path fits a unix socket address (-ENAMETOOLONG naming the
+ * resource). Checked by --check-config, at start and on reload. */
+int dp_plugins_check(const struct ky_device_config *cfg, const char *plugin_dir, struct ky_error **err);
+
 /* Loads the config, discovers the devices, serves every resource and
  * registers it, until SIGTERM or SIGINT; then removes our sockets.
  * Returns 0 or -errno. */
