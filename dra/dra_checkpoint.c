@@ -109,6 +109,17 @@ size_t dra_checkpoint_holders(const struct dra_daemon *d, const char *pci, const
 	return n;
 }
 
+const struct ky_dra_record *dra_checkpoint_holder_of(const struct dra_daemon *d, const char *device, const char *uid)
+{
+	for (size_t i = 0; i < d->n_records; i++) {
+		const struct ky_dra_record *rec = &d->records[i];
+		for (size_t k = 0; strcmp(rec->claim_uid, uid) != 0 && k < rec->n_devices; k++)
+			if (strcmp(rec->devices[k].device, device) == 0)
+				return rec;
+	}
+	return NULL;
+}
+
 int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, struct ky_error **err)
 {
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;

@@ -4,9 +4,9 @@
  * the object, asynchronously on the loop; what it means (the UID check,
  * the allocation results) is read here, once, for every source.
  *
- * Sources: dra_claims_api.c (the API server; waiting for the core's
- * Kubernetes client), dra_claims_file.c (a stand-in for tests: objects
- * from files). The daemon picks one at start. */
+ * Sources: dra_claims_api.c (the API server, through the core's Kubernetes
+ * client), dra_claims_file.c (a stand-in for tests: objects from files).
+ * The daemon picks one at start. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -14,8 +14,8 @@
 #include <stddef.h>
 
 struct ky_error;
+struct ky_k8s_client;
 struct ky_loop;
-struct dra_options;
 
 /* One entry of status.allocation.devices.results. */
 struct dra_claim_result {
@@ -96,9 +96,9 @@ void dra_claim_get_fetched(struct dra_claim_get *get, const cJSON *claim, const 
 
 /* ---- the sources ---- */
 
-/* dra_claims_api.c: GET /apis/resource.k8s.io/v1/namespaces/NS/resourceclaims/NAME. */
-int dra_claims_api_new(struct ky_loop *loop, const struct dra_options *opts, struct dra_claim_source **out,
-		       struct ky_error **err);
-/* dra_claims_file.c: a stand-in for tests until the API client lands, the
- * object as the API server would answer it from <dir>/<ns>/<name>.json. */
+/* dra_claims_api.c: GET /apis/resource.k8s.io/v1/namespaces/NS/resourceclaims/NAME
+ * through client (borrowed: it must outlive the source). */
+int dra_claims_api_new(struct ky_k8s_client *client, struct dra_claim_source **out, struct ky_error **err);
+/* dra_claims_file.c: a stand-in for tests (--claims-dir), the object as
+ * the API server would answer it, from <dir>/<ns>/<name>.json. */
 int dra_claims_file_new(struct ky_loop *loop, const char *dir, struct dra_claim_source **out, struct ky_error **err);

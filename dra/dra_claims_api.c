@@ -1,59 +1,57 @@
 /* The API server as the claim source: GET
- * /apis/resource.k8s.io/v1/namespaces/NS/resourceclaims/NAME with the
- * in-cluster config, or --api-server, --token-file and --ca-file.
- *
- * NOT YET: the core's Kubernetes client (common/src/k8s, branch wip-k8s) has
- * not landed, and this binary links no HTTP client. Until it does, every
- * get fails with UNAVAILABLE naming why, and tests use the stand-in
- * (dra_claims_file.c, --claims-dir). The switch is this file alone: keep a
- * ky_k8s_client (ky_k8s_client_new over ky_k8s_config_in_cluster or
- * ky_k8s_config_new(opts->api_server, opts->token_file, opts->ca_file)) in
- * the source, start a ky_k8s_request (KY_K8S_GET, the path from ky_k8s_path
- * with resource {"resource.k8s.io", "v1", "resourceclaims"}, get->ns,
- * get->name) in start(), cancel it in cancel(), and hand its body (or its
- * error: a 404 is -ENOENT) to dra_claim_get_fetched() in its callback. */
+ * /apis/resource.k8s.io/v1/namespaces/NS/resourceclaims/NAME through the
+ * core's Kubernetes client (libcurl multi on the loop: nothing blocks), the
+ * daemon's one client, in-cluster or from --api-server, --token-file and
+ * --ca-file. The object goes to dra_claims.c, which checks its UID and
+ * reads its allocation. A claim the server does not have is its 404
+ * (ENOENT, the Status's message); kubelet's 45 s leave room for the
+ * request's own deadline. */
 #include "dra_claims.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-#include "dra.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
-#include "kyborg/loop/loop.h"
+#include "kyborg/k8s/k8s_client.h"
+
+/* Well inside kubelet's 45 s for NodePrepareResources. */
+#define CLAIM_GET_TIMEOUT_MS 15000
+
+static const struct ky_k8s_resource resourceclaims = { "resource.k8s.io", "v1", "resourceclaims" };
 
 struct api_source {
 	struct dra_claim_source base;
-	struct ky_loop *loop;
+	struct ky_k8s_client *client; /* the daemon's */
 };
 
-static void on_timer(struct ky_loop_timer *t, void *userdata)
+static void on_response(void *userdata, struct ky_k8s_response *resp)
 {
 	struct dra_claim_get *g = userdata;
-	_cleanup_error_ struct ky_error *err = NULL;
-	g->impl = NULL;
-	ky_loop_timer_free(t);
-	ky_error_set(&err, EAGAIN, "no Kubernetes API client in this build yet (the driver reads claims only with "
-				   "--claims-dir, for tests)");
-	dra_claim_get_fetched(g, NULL, err);
+	g->impl = NULL; /* the request is freed when this returns */
+	dra_claim_get_fetched(g, resp->err ? NULL : resp->body, resp->err);
 }
 
 static int api_start(struct dra_claim_source *src, struct dra_claim_get *g, struct ky_error **err)
 {
 	struct api_source *as = (struct api_source *)src;
-	struct ky_loop_timer *t = NULL;
-	int r = ky_loop_timer_new(as->loop, on_timer, g, &t, err);
-	if (r < 0)
-		return r;
-	ky_loop_timer_arm(t, 0, 0);
-	g->impl = t;
+	_cleanup_free_ char *path = NULL;
+	struct ky_k8s_request *r = NULL;
+	int k = ky_k8s_path(&resourceclaims, g->ns, g->name, NULL, NULL, &path, err);
+	if (k < 0)
+		return ky_error_prefix(err, "claim %s/%s", g->ns, g->name);
+	struct ky_k8s_req req = { .method = KY_K8S_GET, .path = path, .timeout_ms = CLAIM_GET_TIMEOUT_MS,
+				  .done = on_response, .userdata = g };
+	if ((k = ky_k8s_request(as->client, &req, &r, err)) < 0)
+		return ky_error_prefix(err, "read claim %s/%s", g->ns, g->name);
+	g->impl = r;
 	return 0;
 }
 
 static void api_cancel(struct dra_claim_source *src, struct dra_claim_get *g)
 {
 	(void)src;
-	ky_loop_timer_free(g->impl);
+	ky_k8s_request_cancel(g->impl);
 	g->impl = NULL;
 }
 
@@ -69,15 +67,13 @@ static const struct dra_claim_source_ops api_ops = {
 	.free = api_free,
 };
 
-int dra_claims_api_new(struct ky_loop *loop, const struct dra_options *opts, struct dra_claim_source **out,
-		       struct ky_error **err)
+int dra_claims_api_new(struct ky_k8s_client *client, struct dra_claim_source **out, struct ky_error **err)
 {
 	struct api_source *as = calloc(1, sizeof(*as));
-	(void)opts;
 	if (!as)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	as->base.ops = &api_ops;
-	as->loop = loop;
+	as->client = client;
 	*out = &as->base;
 	return 0;
 }

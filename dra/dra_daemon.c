@@ -64,13 +64,14 @@ static void on_signal(struct ky_loop *loop, int signo, void *userdata)
 
 static void daemon_release(struct dra_daemon *d)
 {
-	dra_publish_stop(d);
+	dra_publisher_stop(d);
 	dra_watch_stop(d);
 	dra_register_stop(d);
 	dra_server_stop(d); /* open streams are reported closed first */
 	dra_prepare_release(d);
 	dra_health_release(d);
 	dra_claim_source_free(d->source);
+	ky_k8s_client_free(d->k8s);
 	dra_checkpoint_close(d);
 	dra_hotplug_stop(d);
 	ky_device_prefetch_release(&d->prefetches);
@@ -102,6 +103,19 @@ static int daemon_paths(struct dra_daemon *d, struct ky_error **err)
 	return 0;
 }
 
+/* The API server: in-cluster, or the three flags. */
+static int api_client(struct dra_daemon *d, struct ky_error **err)
+{
+	const struct dra_options *o = d->opts;
+	_cleanup_(ky_k8s_config_freep) struct ky_k8s_config *cfg = NULL;
+	int r = o->api_server ? ky_k8s_config_new(o->api_server, o->token_file, o->ca_file, &cfg, err)
+			      : ky_k8s_config_in_cluster(NULL, &cfg, err);
+	if (r < 0 || (r = ky_k8s_client_new(d->loop, cfg, &d->k8s, err)) < 0)
+		return ky_error_prefix(err, "API server");
+	ky_info("api-server", "url=%s", cfg->server);
+	return 0;
+}
+
 static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 {
 	const struct dra_options *o = d->opts;
@@ -112,8 +126,10 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 		return r;
 	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_checkpoint_open(d, err)) < 0)
 		return r;
-	r = o->claims_dir ? dra_claims_file_new(d->loop, o->claims_dir, &d->source, err)
-			  : dra_claims_api_new(d->loop, o, &d->source, err);
+	if (o->claims_dir)
+		r = dra_claims_file_new(d->loop, o->claims_dir, &d->source, err);
+	else if ((r = api_client(d, err)) == 0)
+		r = dra_claims_api_new(d->k8s, &d->source, err);
 	if (r < 0)
 		return r;
 	ky_info("claims", "source=%s", d->source->ops->name);
@@ -128,7 +144,7 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 		return r;
 	for (size_t i = 0; i < d->cfg->n_resources; i++)
 		ky_device_prefetch_start(d->loop, &d->prefetches, &d->cfg->resources[i], &d->images);
-	if ((r = dra_publish_start(d, err)) < 0)
+	if ((r = dra_publisher_start(d, err)) < 0)
 		return r;
 	ky_info("started", "driver=%s pool=%s devices=%zu", o->driver_name, o->node_name, dra_devices_count(d));
 	return 0;
@@ -164,7 +180,7 @@ int dra_check_config(const struct dra_options *opts, FILE *out, struct ky_error 
 			char name[KY_DEVICE_DRA_NAME_MAX];
 			if (k && dev->pci == d.lists[i].devs[k - 1].pci)
 				continue;
-			ky_device_dra_name(res->kind, dev->pci->addr, name);
+			ky_device_dra_name(res->kind, dev->pci->addr, -1, name);
 			fprintf(out, "  %-20s %-24s %-4s %s %s", name, res->name, ky_device_dra_kind(res->kind),
 				dev->pci->addr, dev->healthy ? "healthy" : "unhealthy (no driver bound)");
 			if (ky_device_resource_shared(res))

@@ -15,6 +15,7 @@
 #include "kyborg/device/device_list.h"
 #include "kyborg/device/device_watch.h"
 #include "kyborg/grpc/grpc.h"
+#include "kyborg/k8s/k8s_client.h"
 #include "kyborg/loop/loop.h"
 #include "kyborg/state/dra_record.h"
 #include "kyborg/state/state_store.h"
@@ -63,6 +64,11 @@ struct dra_daemon {
 	size_t n_health, cap_health;
 	struct ky_loop_timer *health_timer;
 
+	/* The API server (NULL with the stand-in claim source): the claim
+	 * source reads claims through it, the ResourceSlice publisher will
+	 * write slices through it. */
+	struct ky_k8s_client *k8s;
+
 	/* dra_claims.c and its source: where claims' allocations come from. */
 	struct dra_claim_source *source;
 
@@ -74,7 +80,7 @@ struct dra_daemon {
 	/* dra_prepare.c: Prepare calls in flight. */
 	struct dra_call *calls;
 
-	/* dra_publish.c: the ResourceSlice publisher, once there is one. */
+	/* dra_publisher.c: the ResourceSlice publisher, once there is one. */
 	struct dra_publisher *publisher;
 };
 
@@ -84,8 +90,9 @@ struct dra_daemon {
  * entry in the resource's list. */
 struct dra_device {
 	const struct ky_device_resource *res;
-	const struct ky_device *dev;
-	size_t list; /* index of res in cfg */
+	const struct ky_device *dev; /* the replica's entry for a replica's name */
+	size_t list;                 /* index of res in cfg */
+	int replica;                 /* -1: the whole function */
 };
 
 /* The device named `name` (a DRA name), or -EINVAL (not a name we give),
@@ -93,6 +100,8 @@ struct dra_device {
 int dra_device_find(const struct dra_daemon *d, const char *name, struct dra_device *out);
 /* Adds the names of the current devices to d->seen. 0 or -ENOMEM. */
 int dra_devices_remember(struct dra_daemon *d);
+/* Whether a record names a replica of a shared GPU (NULL: no). */
+bool dra_record_names_replicas(const struct ky_dra_record *rec);
 /* How many DRA devices the config takes on this node. */
 size_t dra_devices_count(const struct dra_daemon *d);
 
@@ -101,22 +110,22 @@ enum dra_health {
 	DRA_HEALTH_HEALTHY = 1,
 	DRA_HEALTH_UNHEALTHY = 2,
 };
-/* The health of seen[i]: healthy, unhealthy with why ("no driver bound",
- * "removed from the node"). */
-enum dra_health dra_device_health(const struct dra_daemon *d, size_t i, const char **why);
+/* The health of a device by name: healthy, unhealthy with why ("no
+ * driver bound", "removed from the node"). */
+enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, const char **why);
 
 /* ---- dra_hotplug.c: discovery, and udev events answered by a new look ---- */
 
 int dra_hotplug_start(struct dra_daemon *d, struct ky_error **err);
 void dra_hotplug_stop(struct dra_daemon *d);
 
-/* ---- dra_publish.c: the hook of the ResourceSlice publisher ---- */
+/* ---- dra_publisher.c: the hook of the ResourceSlice publisher ---- */
 
 /* Started once the devices are known; told after every change of the
  * devices or their health; stopped before the daemon goes. */
-int dra_publish_start(struct dra_daemon *d, struct ky_error **err);
-void dra_publish_devices_changed(struct dra_daemon *d);
-void dra_publish_stop(struct dra_daemon *d);
+int dra_publisher_start(struct dra_daemon *d, struct ky_error **err);
+void dra_publisher_devices_changed(struct dra_daemon *d);
+void dra_publisher_stop(struct dra_daemon *d);
 
 /* ---- dra_checkpoint.c: prepared claims, durably, and in memory ---- */
 
@@ -128,6 +137,8 @@ const struct ky_dra_record *dra_checkpoint_find(const struct dra_daemon *d, cons
  * them (NULL when none). */
 size_t dra_checkpoint_holders(const struct dra_daemon *d, const char *pci, const char *uid,
 			      const struct ky_dra_record **first);
+/* A claim other than `uid` that holds the device named `device`, or NULL. */
+const struct ky_dra_record *dra_checkpoint_holder_of(const struct dra_daemon *d, const char *device, const char *uid);
 /* Writes rec durably under its claim UID and keeps it (taken: rec is
  * zeroed, also on failure, when it is freed). */
 int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, struct ky_error **err);

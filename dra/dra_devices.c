@@ -12,14 +12,20 @@ int dra_device_find(const struct dra_daemon *d, const char *name, struct dra_dev
 {
 	enum ky_device_kind kind;
 	char addr[KY_PCI_ADDR_LEN];
-	if (ky_device_dra_name_parse(name, &kind, addr) < 0)
+	int replica;
+	if (ky_device_dra_name_parse(name, &kind, addr, &replica) < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < d->cfg->n_resources; i++) {
 		const struct ky_device_resource *res = &d->cfg->resources[i];
 		const struct ky_device *dev;
 		if (res->kind != kind || !(dev = ky_devlist_find_pci(&d->lists[i], addr)))
 			continue;
-		*out = (struct dra_device){ .res = res, .dev = dev, .list = i };
+		/* A replica of a GPU its resource shares that many ways; the
+		 * list holds the replicas one after the other. */
+		if (replica >= 0 && (!ky_device_resource_shared(res) || (unsigned)replica >= res->replicas))
+			return -ENODEV;
+		*out = (struct dra_device){ .res = res, .dev = replica >= 0 ? dev + replica : dev, .list = i,
+					    .replica = replica };
 		return 0;
 	}
 	return -ENODEV;
@@ -45,7 +51,7 @@ int dra_devices_remember(struct dra_daemon *d)
 	{
 		const struct ky_device *dev = &d->lists[i].devs[k];
 		char name[KY_DEVICE_DRA_NAME_MAX];
-		ky_device_dra_name(d->cfg->resources[i].kind, dev->pci->addr, name);
+		ky_device_dra_name(d->cfg->resources[i].kind, dev->pci->addr, -1, name);
 		if (seen(d, name))
 			continue;
 		char **ns = realloc(d->seen, (d->n_seen + 2) * sizeof(*ns));
@@ -67,11 +73,11 @@ size_t dra_devices_count(const struct dra_daemon *d)
 	return n;
 }
 
-enum dra_health dra_device_health(const struct dra_daemon *d, size_t i, const char **why)
+enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, const char **why)
 {
 	struct dra_device dev;
 	*why = "";
-	if (dra_device_find(d, d->seen[i], &dev) < 0) {
+	if (dra_device_find(d, name, &dev) < 0) {
 		*why = "removed from the node";
 		return DRA_HEALTH_UNHEALTHY;
 	}
@@ -80,4 +86,15 @@ enum dra_health dra_device_health(const struct dra_daemon *d, size_t i, const ch
 		return DRA_HEALTH_UNHEALTHY;
 	}
 	return DRA_HEALTH_HEALTHY;
+}
+
+bool dra_record_names_replicas(const struct ky_dra_record *rec)
+{
+	enum ky_device_kind kind;
+	char addr[KY_PCI_ADDR_LEN];
+	int replica;
+	for (size_t i = 0; rec && i < rec->n_devices; i++)
+		if (ky_device_dra_name_parse(rec->devices[i].device, &kind, addr, &replica) == 0 && replica >= 0)
+			return true;
+	return false;
 }

@@ -3,10 +3,12 @@
  * again every DRA_HEALTH_RESEND_MS, since kubelet counts a device not
  * reported within its timeout as Unknown. A device is healthy while a
  * driver is bound to it; unbound or removed since the start, unhealthy,
- * saying which. */
+ * saying which. A shared GPU's replicas that claims hold are reported by
+ * their names too. */
 #include "dra_daemon.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -15,21 +17,49 @@
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
 
+/* The devices to report: every one served since the start, and the
+ * replicas of shared GPUs that prepared claims hold (kubelet looks up the
+ * health of allocated devices by the name the claim has). */
+static const char **names_to_report(const struct dra_daemon *d, size_t *n)
+{
+	size_t max = d->n_seen;
+	for (size_t i = 0; i < d->n_records; i++)
+		max += d->records[i].n_devices;
+	const char **names = calloc(max + 1, sizeof(*names));
+	if (!names)
+		return NULL;
+	*n = 0;
+	for (size_t i = 0; i < d->n_seen; i++)
+		names[(*n)++] = d->seen[i];
+	for (size_t i = 0; i < d->n_records; i++) {
+		for (size_t k = 0; k < d->records[i].n_devices; k++) {
+			const char *name = d->records[i].devices[k].device;
+			bool listed = false;
+			for (size_t j = 0; j < *n && !listed; j++)
+				listed = strcmp(names[j], name) == 0;
+			if (!listed)
+				names[(*n)++] = name;
+		}
+	}
+	return names;
+}
+
 static int pack_list(const struct dra_daemon *d, uint8_t **out, size_t *len)
 {
-	size_t n = d->n_seen;
+	size_t n = 0;
+	_cleanup_free_ const char **names = names_to_report(d, &n);
 	_cleanup_free_ V1alpha1__DeviceHealth *h = calloc(n + 1, sizeof(*h));
 	_cleanup_free_ V1alpha1__DeviceHealth **hp = calloc(n + 1, sizeof(*hp));
 	_cleanup_free_ V1alpha1__DeviceIdentifier *ids = calloc(n + 1, sizeof(*ids));
-	if (!h || !hp || !ids)
+	if (!names || !h || !hp || !ids)
 		return -ENOMEM;
 	int64_t now = (int64_t)time(NULL);
 	for (size_t i = 0; i < n; i++) {
 		const char *why;
-		enum dra_health health = dra_device_health(d, i, &why);
+		enum dra_health health = dra_device_health(d, names[i], &why);
 		v1alpha1__device_identifier__init(&ids[i]);
 		ids[i].pool_name = (char *)d->opts->node_name;
-		ids[i].device_name = d->seen[i];
+		ids[i].device_name = (char *)names[i];
 		v1alpha1__device_health__init(&h[i]);
 		h[i].device = &ids[i];
 		h[i].health = health == DRA_HEALTH_HEALTHY	? V1ALPHA1__HEALTH_STATUS__HEALTHY

@@ -31,7 +31,7 @@ static int rescan(void *userdata, struct ky_error **err)
 		return 0;
 	ky_info("devices-changed", "devices=%zu", dra_devices_count(d));
 	dra_health_broadcast(d);
-	dra_publish_devices_changed(d);
+	dra_publisher_devices_changed(d);
 	return 0;
 }
 

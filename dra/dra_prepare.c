@@ -303,6 +303,9 @@ static void step_cdi(struct dra_op *op)
 		}
 		ky_fault_point("dra-prepare-prepared");
 	}
+	/* A replica's name is in the health list while a claim holds it. */
+	if (!op->replay && dra_record_names_replicas(dra_checkpoint_find(d, op->uid)))
+		dra_health_broadcast(d);
 	ky_info("claim-prepared", "claim=%s/%s uid=%s devices=%zu replay=%s", op->ns, op->name, op->uid,
 		dra_checkpoint_find(d, op->uid) ? dra_checkpoint_find(d, op->uid)->n_devices : 0,
 		op->replay ? "yes" : "no");
@@ -343,7 +346,10 @@ static int plan_device(struct dra_op *op, const struct dra_claim_result *res, st
 				res->device) < 0 ? -ENOMEM : -EINVAL;
 	if (!dev.dev->healthy)
 		return asprintf(why, "device %s is unhealthy: no driver bound", res->device) < 0 ? -ENOMEM : -EINVAL;
-	const struct ky_dra_record *holder;
+	const struct ky_dra_record *holder = dev.replica >= 0 ? dra_checkpoint_holder_of(d, res->device, op->uid) : NULL;
+	if (holder) /* one replica, one claim */
+		return asprintf(why, "device %s is already prepared for claim %s/%s", res->device, holder->namespace_,
+				holder->name) < 0 ? -ENOMEM : -EBUSY;
 	size_t holders = dra_checkpoint_holders(d, dev.dev->pci->addr, op->uid, &holder);
 	if (holders && !ky_device_resource_shared(dev.res))
 		return asprintf(why, "device %s is already prepared for claim %s/%s", res->device, holder->namespace_,

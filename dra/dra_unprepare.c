@@ -31,11 +31,14 @@ static int unprepare_claim(struct dra_daemon *d, const dra_pb_claim *c, char **w
 													 : -EBUSY;
 	const struct ky_dra_record *rec = dra_checkpoint_find(d, c->uid);
 	size_t n = rec ? rec->n_devices : 0;
+	bool replicas = dra_record_names_replicas(rec);
 	if (dra_cdi_remove(d, rec ? rec->cdi_spec : NULL, c->uid, &err) < 0)
 		return asprintf(why, "claim %s/%s: %s", c->namespace_, c->name, ky_error_msg(err)) < 0 ? -ENOMEM : -EIO;
 	ky_fault_point("dra-unprepare-cdi-removed");
 	if (dra_checkpoint_delete(d, c->uid, &err) < 0)
 		return asprintf(why, "claim %s/%s: %s", c->namespace_, c->name, ky_error_msg(err)) < 0 ? -ENOMEM : -EIO;
+	if (replicas)
+		dra_health_broadcast(d);
 	ky_info("claim-unprepared", "claim=%s/%s uid=%s devices=%zu%s", c->namespace_, c->name, c->uid, n,
 		rec ? "" : " note=\"nothing recorded\"");
 	return 0;

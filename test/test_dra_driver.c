@@ -46,6 +46,7 @@ static UMockdevTestbed *tb;
 static char pf_name[16];
 static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *config_path, *bitstream, *loads_log;
 static struct kyt_dra_kubelet *kubelet;
+static struct kyt_apiserver *api;
 
 static char *in_dir(const char *base, const char *name)
 {
@@ -103,6 +104,8 @@ static void teardown(void)
 {
 	kyt_dra_kubelet_stop(kubelet);
 	kubelet = NULL;
+	kyt_apiserver_stop(api);
+	api = NULL;
 	kyt_children_kill_all();
 	if (tb) {
 		umockdev_testbed_clear(tb);
@@ -537,6 +540,147 @@ Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_not
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/vf/uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *f2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
 	cr_assert_eq(loads(), 1);
+	stop_driver(d);
+}
+
+static void wait_health(const char *device, const char *health, const char *message, int timeout_ms);
+
+/* ---- claims read from the API server ---- */
+
+/* The KUBE-APISERVER STAND-IN (test/standin/kube_apiserver.py: HTTPS, a CA,
+ * bearer tokens), and the driver reading claims from it. */
+static void start_api(void)
+{
+	_cleanup_free_ char *api_dir = in_dir(dir, "api");
+	cr_assert_eq(mkdir(api_dir, 0700), 0);
+	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", api_dir, NULL);
+}
+
+static struct kyt_child *start_driver_api(void)
+{
+	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
+			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
+			       "--state-dir", state_dir, "--api-server", api->url, "--token-file", api->token_file,
+			       "--ca-file", api->ca_file, "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "info", NULL };
+	return kyt_child_start(argv, -1, false);
+}
+
+/* Creates the claim and allocates it (its status), as the scheduler would;
+ * returns the UID the server gave it. */
+static char *api_claim(const char *ns, const char *name, const char *results)
+{
+	_cleanup_free_ char *path = NULL, *body = NULL;
+	int code = 0;
+	cr_assert_geq(asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims", ns), 0);
+	cr_assert_geq(asprintf(&body,
+			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
+			       "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"devices\":{\"requests\":[{\"name\":\"req\","
+			       "\"exactly\":{\"deviceClassName\":\"kyborg\"}}]}}}",
+			       name),
+		      0);
+	_cleanup_(cJSON_Deletep) cJSON *c = kyt_apiserver_request(api, "POST", path, body, &code);
+	cr_assert_eq(code, 201, "POST %s: %d", path, code);
+	_cleanup_free_ char *status = NULL;
+	cr_assert_geq(asprintf(&status, "{\"allocation\":{\"devices\":{\"results\":[%s]}}}", results), 0);
+	cJSON_AddItemToObject(c, "status", cJSON_Parse(status));
+	_cleanup_free_ char *text = cJSON_PrintUnformatted(c), *spath = NULL;
+	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
+	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
+	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
+	return strdup(str(c, "metadata.uid"));
+}
+
+static void api_delete(const char *ns, const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+	int code = 0;
+	cr_assert_geq(asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s", ns, name), 0);
+	_cleanup_(cJSON_Deletep) cJSON *d = kyt_apiserver_request(api, "DELETE", path, NULL, &code);
+	cr_assert_eq(code, 200, "DELETE %s: %d", path, code);
+}
+
+Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_after_their_deletion)
+{
+	start_api();
+	start_kubelet((const char *[]){ "--api-server", api->url, "--token-file", api->token_file, "--ca-file",
+					api->ca_file, NULL });
+	struct kyt_child *d = start_driver_api();
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_free_ char *uid = api_claim("ns1", "gpu", RESULT("req", GPU0) "," RESULT("req", VF1));
+	/* kubelet's own GET of the claim, then its call with the UID: the
+	 * driver reads the allocation from the API server itself. */
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 gpu");
+	cr_assert_str_eq(str(p, "uid"), uid);
+	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(at(p, "drivers"), DRIVER);
+	cr_assert_str_eq(str(device_of(ours, uid, 0), "device"), GPU0);
+	_cleanup_free_ char *want = NULL;
+	cr_assert_geq(asprintf(&want, DRIVER "/claim=%s-" VF1, uid), 0);
+	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(ours, uid, 1), "cdi"), 0)->valuestring, want);
+	_cleanup_free_ char *spec = spec_path(uid);
+	cr_assert(exists(spec));
+
+	/* Deleted from the API server: Unprepare works from the checkpoint. */
+	api_delete("ns1", "gpu");
+	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare-claim ns1 gpu");
+	assert_clean(uid);
+
+	/* Re-created under the same name: the old UID names a claim that is gone. */
+	_cleanup_free_ char *uid2 = api_claim("ns1", "gpu", RESULT("req", GPU0));
+	cr_assert_str_neq(uid, uid2);
+	_cleanup_(cJSON_Deletep) cJSON *old = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/%s", uid);
+	_cleanup_free_ char *replaced = NULL;
+	cr_assert_geq(asprintf(&replaced, "claim ns1/gpu got replaced: UID %s, not %s", uid2, uid), 0);
+	cr_assert(strstr(str(claim_of(old, uid), "error"), replaced), "%s", cJSON_PrintUnformatted(old));
+	assert_clean(uid);
+	_cleanup_(cJSON_Deletep) cJSON *none = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/none/uid-none");
+	cr_assert(strstr(str(claim_of(none, "uid-none"), "error"), "resourceclaims.resource.k8s.io \"none\" not found"),
+		  "%s", cJSON_PrintUnformatted(none));
+	stop_driver(d);
+}
+
+Test(dra_driver, a_driver_without_its_token_file_does_not_start)
+{
+	start_api();
+	_cleanup_free_ char *missing = in_dir(dir, "no-token");
+	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
+			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
+			       "--state-dir", state_dir, "--api-server", api->url, "--token-file", missing,
+			       "--ca-file", api->ca_file, NULL };
+	struct kyt_child *c = kyt_child_start(argv, -1, false);
+	cr_assert(kyt_wait_until(kyt_child_done_cond, c, 10000));
+	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 1, "status %#x", c->status);
+	_cleanup_free_ char *reg_sock = in_dir(reg_dir, DRIVER "-reg.sock");
+	cr_assert_not(exists(reg_sock), "nothing is served");
+}
+
+/* ---- a shared GPU's replicas, where a cluster cannot share one device ---- */
+
+Test(dra_driver, each_replica_of_a_shared_gpu_is_prepared_for_one_claim)
+{
+	start_kubelet(NULL);
+	struct kyt_child *d = start_driver();
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	write_claim("ns1", "a", "uid-a", RESULT("gpu", GPU1 "-r0"));
+	write_claim("ns1", "b", "uid-b", RESULT("gpu", GPU1 "-r1"));
+	write_claim("ns1", "c", "uid-c", RESULT("gpu", GPU1 "-r1"));
+	write_claim("ns1", "e", "uid-e", RESULT("gpu", GPU1 "-r2"));
+	write_claim("ns1", "f", "uid-f", RESULT("nic", VF0 "-r0"));
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(
+		kubelet, T, "prepare " DRIVER " ns1/a/uid-a ns1/b/uid-b ns1/c/uid-c ns1/e/uid-e ns1/f/uid-f");
+	cr_assert_str_eq(str(claim_of(p, "uid-a"), "error"), "");
+	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(p, "uid-b", 0), "cdi"), 0)->valuestring,
+			 DRIVER "/claim=uid-b-" GPU1 "-r1");
+	cr_assert(strstr(str(claim_of(p, "uid-c"), "error"), "device " GPU1 "-r1 is already prepared for claim ns1/b"),
+		  "%s", str(claim_of(p, "uid-c"), "error"));
+	cr_assert(strstr(str(claim_of(p, "uid-e"), "error"), "is not ours"), "%s", str(claim_of(p, "uid-e"), "error"));
+	cr_assert(strstr(str(claim_of(p, "uid-f"), "error"), "is not one this driver publishes"), "%s",
+		  str(claim_of(p, "uid-f"), "error"));
+	_cleanup_free_ char *spec = spec_path("uid-b");
+	_cleanup_(cJSON_Deletep) cJSON *bs = read_json(spec);
+	cr_assert(env_has(bs, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU1), "%s", cJSON_PrintUnformatted(bs));
+	/* Kubelet finds the health of the replica the claim holds by its name. */
+	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "wait health driver=" DRIVER);
+	wait_health(GPU1 "-r1", "HEALTHY", "", 15000);
 	stop_driver(d);
 }
 
