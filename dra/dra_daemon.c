@@ -59,7 +59,7 @@ static void on_signal(struct ky_loop *loop, int signo, void *userdata)
 		return;
 	}
 	ky_info("stopping", "signal=%s", strsignal(signo));
-	ky_loop_stop(loop, 0);
+	ky_loop_shutdown(loop, 0);
 }
 
 static void daemon_release(struct dra_daemon *d)
@@ -156,6 +156,10 @@ int dra_daemon_run(const struct dra_options *opts, struct ky_error **err)
 	int r = daemon_start(&d, err);
 	if (r >= 0)
 		r = ky_loop_run(d.loop, err);
+	/* However it ends, the driver is on its way out: a second SIGTERM
+	 * during the cleanup changes nothing (the signals stay blocked). */
+	if (d.loop)
+		ky_loop_shutdown(d.loop, 0);
 	daemon_release(&d);
 	return r < 0 ? r : 0;
 }

@@ -8,7 +8,6 @@
 #include "kyborg/state/paths.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,15 +165,6 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	/* Shutdown is ours from the first signal to exit: they stay blocked
-	 * (the loop reads them) until the process is gone, so a second
-	 * SIGTERM during shutdown changes nothing. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (ky_log_open(PROG, NULL, level, &err) < 0) {
 		fprintf(stderr, PROG ": %s\n", ky_error_msg(err));
 		return 1;
