@@ -17,13 +17,15 @@
 #include "kyborg/k8s/k8s_reflector.h"
 #include "kyborg/loop/loop.h"
 
-#define DEFAULT_INFLIGHT 8u
+#define DEFAULT_INFLIGHT 4u
 #define DEFAULT_PAGE_SIZE 4u
 /* Rounds that wrote, one after the other, before the next one waits a
  * backoff: a round that wrote is followed at once by one that checks, so
  * only another writer fighting over the slices (or a server storing
  * something else every time) gets this far. */
 #define FIGHT_ROUNDS 8u
+#define EVENT_QUIET_MS 30u
+#define EVENT_MAX_WAIT_MS 200u
 
 static const struct ky_k8s_resource slices_res = { "resource.k8s.io", "v1", "resourceslices" };
 static const struct ky_k8s_resource nodes_res = { "", "v1", "nodes" };
@@ -159,6 +161,8 @@ struct dra_publish {
 	struct ky_loop_timer *timer;
 	struct ky_k8s_backoff backoff;
 	bool backing_off;
+	uint64_t due_ms;         /* when the armed timer fires */
+	uint64_t event_first_ms; /* the first watch event since the last round, or 0 */
 
 	/* desired */
 	bool have_devs;
@@ -167,6 +171,7 @@ struct dra_publish {
 	struct strpool strings;
 	struct dra_layout *layout;
 	uint8_t (*digests)[DRA_DIGEST_LEN]; /* NULL until built for the layout */
+	bool *built;                         /* which of digests are */
 	unsigned layout_gen;
 
 	/* actual, sorted by name */
@@ -379,17 +384,48 @@ static void report(struct dra_publish *p, const struct ky_error *err)
 
 /* ---- scheduling ---- */
 
-static void schedule(struct dra_publish *p)
+/* A round delay_ms from now, unless one is due sooner (or a backoff is
+ * being waited out, or a round runs: another follows it anyway). */
+static void schedule_in(struct dra_publish *p, uint64_t delay_ms)
 {
 	if (p->stopping || p->round_active || (p->backing_off && ky_loop_timer_armed(p->timer)))
 		return;
-	ky_loop_timer_arm(p->timer, 0, 0);
+	uint64_t due = ky_loop_now_ms() + delay_ms;
+	if (ky_loop_timer_armed(p->timer) && p->due_ms <= due)
+		return;
+	p->due_ms = due;
+	ky_loop_timer_arm(p->timer, delay_ms, 0);
+}
+
+static void schedule(struct dra_publish *p)
+{
+	schedule_in(p, 0);
+}
+
+/* After a watch event: kubelet deletes a node's slices one after the
+ * other, so a round waits for the events to pause (EVENT_QUIET_MS, at
+ * most EVENT_MAX_WAIT_MS after the first) rather than rewriting slices
+ * that are about to go too. */
+static void schedule_event(struct dra_publish *p)
+{
+	uint64_t now = ky_loop_now_ms();
+	if (!ky_loop_timer_armed(p->timer) || !p->event_first_ms)
+		p->event_first_ms = now;
+	uint64_t due = now + EVENT_QUIET_MS;
+	if (due > p->event_first_ms + EVENT_MAX_WAIT_MS)
+		due = p->event_first_ms + EVENT_MAX_WAIT_MS;
+	if (p->stopping || p->round_active || (p->backing_off && ky_loop_timer_armed(p->timer)))
+		return;
+	p->due_ms = due;
+	ky_loop_timer_arm(p->timer, due > now ? due - now : 0, 0);
 }
 
 static void schedule_backoff(struct dra_publish *p)
 {
+	uint32_t delay = ky_k8s_backoff_next(&p->backoff);
 	p->backing_off = true;
-	ky_loop_timer_arm(p->timer, ky_k8s_backoff_next(&p->backoff), 0);
+	p->due_ms = ky_loop_now_ms() + delay;
+	ky_loop_timer_arm(p->timer, delay, 0);
 }
 
 /* ---- desired state ---- */
@@ -403,29 +439,79 @@ static int relayout(struct dra_publish *p, struct ky_error **err)
 	dra_layout_free(p->layout);
 	p->layout = l;
 	free(p->digests);
+	free(p->built);
 	p->digests = NULL;
+	p->built = NULL;
 	p->layout_gen++;
 	return 0;
 }
 
+/* The digests of the layout's slices that are not known yet. */
 static int build_digests(struct dra_publish *p, struct ky_error **err)
 {
-	uint8_t (*d)[DRA_DIGEST_LEN] = calloc(p->layout->n_slices, sizeof(*d));
-	if (!d)
-		return ky_error_set(err, ENOMEM, "slice digests");
-	for (size_t i = 0; i < p->layout->n_slices; i++) {
+	size_t n = p->layout->n_slices;
+	if (!p->digests) {
+		p->digests = calloc(n, sizeof(*p->digests));
+		p->built = calloc(n, sizeof(*p->built));
+		if (!p->digests || !p->built) {
+			free(p->digests);
+			free(p->built);
+			p->digests = NULL;
+			p->built = NULL;
+			return ky_error_set(err, ENOMEM, "slice digests");
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p->built[i])
+			continue;
 		cJSON *s = NULL;
 		int r = dra_slice_json(&p->pool, p->layout, i, 0, NULL, &s, err);
-		if (r < 0) {
-			free(d);
+		if (r < 0)
 			return r;
-		}
-		dra_slice_digest(s, d[i]);
+		dra_slice_digest(s, p->digests[i]);
 		cJSON_Delete(s);
+		p->built[i] = true;
 	}
-	free(p->digests);
-	p->digests = d;
 	return 0;
+}
+
+static bool slice_same(const struct dra_layout *a, const struct dra_layout *b, size_t i)
+{
+	size_t n = a->first[i + 1] - a->first[i];
+	if (n != b->first[i + 1] - b->first[i])
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		const struct dra_entry *x = &a->entries[a->first[i] + k], *y = &b->entries[b->first[i] + k];
+		if (x->replica != y->replica || strcmp(x->name, y->name) || !dev_equal(x->dev, y->dev))
+			return false;
+	}
+	return true;
+}
+
+/* The digests of the slices a new layout leaves as they were, so that a
+ * health change among 10,000 devices builds one slice, not 157. */
+static void keep_digests(struct dra_publish *p, const struct dra_layout *l, uint8_t (**digests)[DRA_DIGEST_LEN],
+			 bool **built)
+{
+	*digests = NULL;
+	*built = NULL;
+	if (!p->digests || !p->layout || p->layout->n_slices != l->n_slices)
+		return;
+	uint8_t(*d)[DRA_DIGEST_LEN] = calloc(l->n_slices, sizeof(*d));
+	bool *b = calloc(l->n_slices, sizeof(*b));
+	if (!d || !b) {
+		free(d);
+		free(b);
+		return;
+	}
+	for (size_t i = 0; i < l->n_slices; i++) {
+		if (p->built[i] && slice_same(p->layout, l, i)) {
+			memcpy(d[i], p->digests[i], DRA_DIGEST_LEN);
+			b[i] = true;
+		}
+	}
+	*digests = d;
+	*built = b;
 }
 
 int dra_publish_set(struct dra_publish *p, const struct dra_dev *devs, size_t n, struct ky_error **err)
@@ -461,11 +547,16 @@ int dra_publish_set(struct dra_publish *p, const struct dra_dev *devs, size_t n,
 		strpool_release(&sp);
 		return r;
 	}
+	uint8_t(*digests)[DRA_DIGEST_LEN];
+	bool *built;
+	keep_digests(p, l, &digests, &built);
 	dra_layout_free(p->layout);
 	free(p->devs);
 	strpool_release(&p->strings);
 	free(p->digests);
-	p->digests = NULL;
+	free(p->built);
+	p->digests = digests;
+	p->built = built;
 	p->devs = copy;
 	p->n_devs = n;
 	p->strings = sp;
@@ -623,8 +714,10 @@ static int op_start(struct dra_publish *p, const struct dra_op *po, const char *
 	int ret = dra_slice_json(&p->pool, p->layout, po->slice, p->plan.generation, p->node_uid, &body, err);
 	if (ret < 0)
 		return ret;
+	/* The digest leaves out the generation and metadata: what was sent
+	 * is what the plan compared. */
 	struct op proto = { .slice = po->slice, .sent_features = dra_slice_features(body) };
-	dra_slice_digest(body, proto.sent_digest);
+	memcpy(proto.sent_digest, p->digests[po->slice], DRA_DIGEST_LEN);
 	if (po->kind == DRA_OP_CREATE)
 		return op_send(p, OP_CREATE, NULL, KY_K8S_POST, body, &proto, err);
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
@@ -657,6 +750,7 @@ static void round_end(struct dra_publish *p)
 	/* A round that wrote is checked by the next one at once. */
 	ky_k8s_backoff_reset(&p->backoff);
 	p->backing_off = false;
+	p->due_ms = ky_loop_now_ms();
 	ky_loop_timer_arm(p->timer, 0, 0);
 }
 
@@ -701,7 +795,7 @@ static void round_start(struct dra_publish *p)
 	    !ky_k8s_reflector_synced(p->refl))
 		return;
 	struct ky_error *e = NULL;
-	if (!p->digests && build_digests(p, &e) < 0) {
+	if (build_digests(p, &e) < 0) {
 		ky_log_err(KY_LOG_ERROR, "dra-slices-build", e, "driver=%s node=%s", p->driver, p->node);
 		report(p, e);
 		ky_error_free(e);
@@ -919,12 +1013,17 @@ static void read_node(struct dra_publish *p)
 static void on_slice(void *userdata, const cJSON *obj)
 {
 	struct dra_publish *p = userdata;
+	const char *name = ky_k8s_object_name(obj), *rv = ky_k8s_object_resource_version(obj);
+	struct rec *known = name ? rec_get(p, name) : NULL;
+	/* The echo of this publisher's own write, known from its answer. */
+	if (known && rv && !strcmp(known->rv, rv))
+		return;
 	enter(p);
 	if (rec_upsert(p, obj) == -ENOMEM) {
 		/* The record missed a change: only a new list brings it back. */
 		ky_k8s_reflector_relist(p->refl);
 	}
-	schedule(p);
+	schedule_event(p);
 	leave(p);
 }
 
@@ -943,7 +1042,7 @@ static void on_slice_deleted(void *userdata, const char *ns, const char *name, c
 		if (!(numeric && r->rv_numeric && r->rv_num > num))
 			rec_remove(p, name);
 	}
-	schedule(p);
+	schedule_event(p);
 	leave(p);
 }
 
@@ -987,6 +1086,7 @@ static void on_timer(struct ky_loop_timer *t, void *userdata)
 	(void)t;
 	enter(p);
 	p->backing_off = false;
+	p->event_first_ms = 0;
 	if (p->stopping)
 		stop_progress(p);
 	else if (p->need_owner && !p->owner_known && !p->node_req)
@@ -1138,6 +1238,7 @@ static void destroy(struct dra_publish *p)
 	free(p->recs);
 	dra_layout_free(p->layout);
 	free(p->digests);
+	free(p->built);
 	free(p->devs);
 	strpool_release(&p->strings);
 	free(p->driver);

@@ -75,7 +75,7 @@ struct dra_publish_opts {
 	bool no_owner; /* no ownerReferences, no Node read */
 	enum dra_sharing sharing;
 	enum dra_unhealthy unhealthy;
-	unsigned max_inflight;       /* writes at once; 0: 8 */
+	unsigned max_inflight;       /* writes at once; 0: 4 (the client keeps 4 connections) */
 	uint32_t page_size;          /* slices per list page; 0: 4 (each up to ~0.6 MiB parsed) */
 	uint32_t backoff_initial_ms; /* 0: 100 ms */
 	uint32_t backoff_max_ms;     /* 0: 30 s */

@@ -37,6 +37,11 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(((const struct dra_entry *)a)->name, ((const struct dra_entry *)b)->name);
 }
 
+size_t dra_layout_slice_size(const struct dra_pool *pool)
+{
+	return pool->taints ? DRA_SLICE_MAX_TAINTED : DRA_SLICE_MAX_DEVICES;
+}
+
 int dra_layout_build(const struct dra_pool *pool, const struct dra_dev *devs, size_t n, struct dra_layout **out,
 		     struct ky_error **err)
 {
@@ -45,26 +50,31 @@ int dra_layout_build(const struct dra_pool *pool, const struct dra_dev *devs, si
 		int r = dra_dev_check(&devs[i], err);
 		if (r < 0)
 			return r;
-		if (!devs[i].healthy && !pool->taints)
-			continue;
 		total += devs[i].shares > 1 && !pool->consumable ? devs[i].shares : 1;
 	}
+	size_t size = dra_layout_slice_size(pool);
+	size_t n_slices = total ? (total + size - 1) / size : 1;
 	struct dra_layout *l = calloc(1, sizeof(*l));
 	if (!l || !(l->entries = calloc(total ? total : 1, sizeof(*l->entries))) ||
-	    !(l->first = calloc(total + 2, sizeof(*l->first)))) {
+	    !(l->first = calloc(n_slices + 1, sizeof(*l->first)))) {
 		dra_layout_free(l);
 		return ky_error_set(err, ENOMEM, "pool layout of %zu devices", n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct dra_dev *d = &devs[i];
-		if (!d->healthy && !pool->taints)
-			continue;
 		bool split = d->shares > 1 && !pool->consumable;
 		for (unsigned rep = 0; rep < (split ? d->shares : 1); rep++) {
 			struct dra_entry *e = &l->entries[l->n++];
 			e->dev = d;
 			e->replica = split ? (int)rep : -1;
-			dra_dev_name(d, e->replica, e->name);
+			char name[DRA_NAME_MAX + 1];
+			int len = dra_dev_name(d, e->replica, name);
+			if (len < 0 || len >= DRA_DEV_NAME_LEN) {
+				int r = ky_error_set(err, EINVAL, "device %s: no name for it", d->addr);
+				dra_layout_free(l);
+				return r;
+			}
+			memcpy(e->name, name, (size_t)len + 1);
 		}
 	}
 	qsort(l->entries, l->n, sizeof(*l->entries), entry_cmp);
@@ -76,22 +86,19 @@ int dra_layout_build(const struct dra_pool *pool, const struct dra_dev *devs, si
 			return r;
 		}
 	}
-	/* Greedy cut: a slice that holds a tainted device may hold only 64. */
-	size_t in_slice = 0;
-	bool tainted = false;
-	l->n_slices = 1;
+	/* The cut depends only on the sorted list of every device, healthy or
+	 * not, so a device turning unhealthy (tainted, or left out) changes
+	 * its own slice and no other: one update, the generation kept. */
+	size_t kept = 0;
 	for (size_t i = 0; i < l->n; i++) {
-		bool t = dra_entry_tainted(pool, &l->entries[i]);
-		size_t max = tainted || t ? DRA_SLICE_MAX_TAINTED : DRA_SLICE_MAX_DEVICES;
-		if (in_slice + 1 > max) {
-			l->first[l->n_slices++] = i;
-			in_slice = 0;
-			tainted = false;
-		}
-		in_slice++;
-		tainted |= t;
+		if (i % size == 0)
+			l->first[i / size] = kept;
+		if (l->entries[i].dev->healthy || pool->taints)
+			l->entries[kept++] = l->entries[i];
 	}
-	l->first[l->n_slices] = l->n;
+	l->n = kept;
+	l->n_slices = n_slices;
+	l->first[n_slices] = kept;
 	*out = l;
 	return 0;
 }
@@ -233,34 +240,67 @@ unsigned dra_slice_features(const cJSON *slice)
 
 /* ---- digest ---- */
 
+/* SHA-256 fed through a buffer: a slice is thousands of short tokens. */
+struct digest {
+	struct ky_sha256 h;
+	size_t n;
+	uint8_t buf[1024];
+};
+
+static void put(struct digest *d, const void *p, size_t len)
+{
+	if (d->n + len > sizeof(d->buf)) {
+		ky_sha256_update(&d->h, d->buf, d->n);
+		d->n = 0;
+		if (len > sizeof(d->buf)) {
+			ky_sha256_update(&d->h, p, len);
+			return;
+		}
+	}
+	memcpy(d->buf + d->n, p, len);
+	d->n += len;
+}
+
 /* Every token is a tag and a length-prefixed value, so no two different
- * specs feed the same bytes. */
-static void feed(struct ky_sha256 *h, char tag, const char *s)
+ * specs feed the same bytes: tags are ASCII, and an absent string is its
+ * tag with the high bit set. */
+static void feed(struct digest *d, char tag, const char *s)
 {
-	uint32_t len = s ? (uint32_t)strlen(s) : UINT32_MAX;
-	ky_sha256_update(h, &tag, 1);
-	ky_sha256_update(h, &len, sizeof(len));
-	if (s)
-		ky_sha256_update(h, s, len);
+	if (!s) {
+		uint8_t none = (uint8_t)tag | 0x80;
+		put(d, &none, 1);
+		return;
+	}
+	size_t len = strlen(s), l = len;
+	uint8_t head[12] = { (uint8_t)tag };
+	size_t h = 1;
+	do {
+		head[h++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+		l >>= 7;
+	} while (l);
+	put(d, head, h);
+	put(d, s, len);
 }
 
-static void feed_int(struct ky_sha256 *h, char tag, double v)
+static void feed_int(struct digest *d, char tag, double v)
 {
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v);
-	feed(h, tag, buf);
+	int64_t i = (int64_t)v;
+	uint8_t b[9] = { (uint8_t)tag };
+	for (int k = 0; k < 8; k++)
+		b[1 + k] = (uint8_t)((uint64_t)i >> (8 * k));
+	put(d, b, sizeof(b));
 }
 
-static void feed_quantity(struct ky_sha256 *h, char tag, const cJSON *q)
+static void feed_quantity(struct digest *d, char tag, const cJSON *q)
 {
 	dra_quantity v;
 	char buf[48];
 	if (cJSON_IsString(q) && dra_quantity_parse(q->valuestring, &v) == 0)
-		feed(h, tag, dra_quantity_nano_string(v, buf, sizeof(buf)));
+		feed(d, tag, dra_quantity_nano_string(v, buf, sizeof(buf)));
 	else if (cJSON_IsNumber(q))
-		feed_int(h, tag, q->valuedouble * 1e9);
+		feed_int(d, tag, q->valuedouble * 1e9);
 	else
-		feed(h, tag, cJSON_IsString(q) ? q->valuestring : NULL);
+		feed(d, tag, cJSON_IsString(q) ? q->valuestring : NULL);
 }
 
 static const char *sval(const cJSON *obj, const char *key)
@@ -274,125 +314,147 @@ static int child_cmp(const void *a, const void *b)
 	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
 }
 
-/* The members of an object sorted by key: Go writes maps sorted, this
- * driver in the order it builds them. *out is malloc'd (NULL when empty). */
-static size_t sorted_members(const cJSON *obj, const cJSON ***out)
+#define MEMBERS_ON_STACK 64
+
+/* The members of an object sorted by key (Go writes maps sorted, this
+ * driver in the order it builds them), into stack (MEMBERS_ON_STACK) or,
+ * for more, a malloc'd array in *heap. SIZE_MAX when that fails. */
+static size_t sorted_members(const cJSON *obj, const cJSON **stack, const cJSON ***heap, const cJSON ***out)
 {
-	*out = NULL;
-	size_t n = (size_t)cJSON_GetArraySize(obj);
-	if (!cJSON_IsObject(obj) || !n)
+	*heap = NULL;
+	*out = stack;
+	if (!cJSON_IsObject(obj))
 		return 0;
-	const cJSON **v = malloc(n * sizeof(*v));
-	if (!v)
-		return 0;
-	size_t i = 0;
+	size_t n = 0;
 	const cJSON *c;
 	cJSON_ArrayForEach(c, obj)
-		v[i++] = c;
-	qsort(v, n, sizeof(*v), child_cmp);
-	*out = v;
+		n++;
+	if (n > MEMBERS_ON_STACK) {
+		if (!(*heap = malloc(n * sizeof(**heap))))
+			return SIZE_MAX;
+		*out = *heap;
+	}
+	size_t i = 0;
+	cJSON_ArrayForEach(c, obj)
+		(*out)[i++] = c;
+	qsort(*out, n, sizeof(**out), child_cmp);
 	return n;
 }
 
-static void feed_list(struct ky_sha256 *h, char tag, const cJSON *arr)
+static void feed_list(struct digest *d, char tag, const cJSON *arr)
 {
-	feed_int(h, tag, cJSON_GetArraySize(arr));
+	feed_int(d, tag, cJSON_GetArraySize(arr));
 	const cJSON *x;
 	cJSON_ArrayForEach(x, arr)
 	{
 		if (cJSON_IsString(x))
-			feed(h, 's', x->valuestring);
+			feed(d, 's', x->valuestring);
 		else if (cJSON_IsBool(x))
-			feed(h, 'b', cJSON_IsTrue(x) ? "1" : "0");
+			feed(d, 'b', cJSON_IsTrue(x) ? "1" : "0");
 		else if (cJSON_IsNumber(x))
-			feed_int(h, 'i', x->valuedouble);
+			feed_int(d, 'i', x->valuedouble);
 		else
-			feed(h, '?', NULL);
+			feed(d, '?', NULL);
 	}
 }
 
-static void feed_attribute(struct ky_sha256 *h, const cJSON *a)
+static void feed_attribute(struct digest *d, const cJSON *a)
 {
-	feed(h, 'A', a->string);
+	feed(d, 'A', a->string);
+	/* One value, under the key naming its type ("null" ones skipped). */
 	const cJSON *v;
-	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(a, "int")))
-		feed_int(h, 'i', v->valuedouble);
-	else if (cJSON_IsBool(v = cJSON_GetObjectItemCaseSensitive(a, "bool")))
-		feed(h, 'b', cJSON_IsTrue(v) ? "1" : "0");
-	else if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(a, "string")))
-		feed(h, 's', v->valuestring);
-	else if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(a, "version")))
-		feed(h, 'v', v->valuestring);
-	else if (cJSON_IsArray(v = cJSON_GetObjectItemCaseSensitive(a, "ints")) ||
-		 cJSON_IsArray(v = cJSON_GetObjectItemCaseSensitive(a, "bools")) ||
-		 cJSON_IsArray(v = cJSON_GetObjectItemCaseSensitive(a, "strings")) ||
-		 cJSON_IsArray(v = cJSON_GetObjectItemCaseSensitive(a, "versions")))
-		feed_list(h, 'L', v);
-	else
-		feed(h, '?', NULL);
+	cJSON_ArrayForEach(v, a)
+	{
+		const char *k = v->string;
+		if (!strcmp(k, "string") && cJSON_IsString(v))
+			return feed(d, 's', v->valuestring);
+		if (!strcmp(k, "int") && cJSON_IsNumber(v))
+			return feed_int(d, 'i', v->valuedouble);
+		if (!strcmp(k, "bool") && cJSON_IsBool(v))
+			return feed(d, 'b', cJSON_IsTrue(v) ? "1" : "0");
+		if (!strcmp(k, "version") && cJSON_IsString(v))
+			return feed(d, 'v', v->valuestring);
+		if (cJSON_IsArray(v) &&
+		    (!strcmp(k, "ints") || !strcmp(k, "bools") || !strcmp(k, "strings") || !strcmp(k, "versions"))) {
+			feed(d, 'L', k);
+			return feed_list(d, 'l', v);
+		}
+	}
+	feed(d, '?', NULL);
 }
 
-static void feed_capacity(struct ky_sha256 *h, const cJSON *c)
+static void feed_capacity(struct digest *d, const cJSON *c)
 {
-	feed(h, 'C', c->string);
-	feed_quantity(h, 'q', cJSON_GetObjectItemCaseSensitive(c, "value"));
+	feed(d, 'C', c->string);
+	feed_quantity(d, 'q', cJSON_GetObjectItemCaseSensitive(c, "value"));
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "requestPolicy");
 	if (!cJSON_IsObject(p))
 		return;
-	feed_quantity(h, 'd', cJSON_GetObjectItemCaseSensitive(p, "default"));
+	feed_quantity(d, 'd', cJSON_GetObjectItemCaseSensitive(p, "default"));
 	const cJSON *x;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(p, "validValues"))
-		feed_quantity(h, 'o', x);
+		feed_quantity(d, 'o', x);
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "validRange");
 	if (cJSON_IsObject(r)) {
-		feed_quantity(h, 'n', cJSON_GetObjectItemCaseSensitive(r, "min"));
-		feed_quantity(h, 'x', cJSON_GetObjectItemCaseSensitive(r, "max"));
-		feed_quantity(h, 't', cJSON_GetObjectItemCaseSensitive(r, "step"));
+		feed_quantity(d, 'n', cJSON_GetObjectItemCaseSensitive(r, "min"));
+		feed_quantity(d, 'x', cJSON_GetObjectItemCaseSensitive(r, "max"));
+		feed_quantity(d, 't', cJSON_GetObjectItemCaseSensitive(r, "step"));
 	}
 }
 
-static void feed_device(struct ky_sha256 *h, const cJSON *d)
+static void feed_members(struct digest *d, const cJSON *obj, void (*fn)(struct digest *, const cJSON *))
 {
-	feed(h, 'D', sval(d, "name"));
-	const cJSON **m = NULL;
-	size_t n = sorted_members(cJSON_GetObjectItemCaseSensitive(d, "attributes"), &m);
+	const cJSON *stack[MEMBERS_ON_STACK], **heap, **m;
+	size_t n = sorted_members(obj, stack, &heap, &m);
+	if (n == SIZE_MAX) {
+		/* Out of memory: a digest no slice has, so the slice is
+		 * written again rather than taken as unchanged. */
+		uint64_t r = (uint64_t)(uintptr_t)obj ^ 0x9e3779b97f4a7c15ull;
+		put(d, &r, sizeof(r));
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
-		feed_attribute(h, m[i]);
-	free(m);
-	n = sorted_members(cJSON_GetObjectItemCaseSensitive(d, "capacity"), &m);
-	for (size_t i = 0; i < n; i++)
-		feed_capacity(h, m[i]);
-	free(m);
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "allowMultipleAllocations")))
-		feed(h, 'M', "1");
+		fn(d, m[i]);
+	free(heap);
+}
+
+static void feed_device(struct digest *d, const cJSON *dev)
+{
+	feed(d, 'D', sval(dev, "name"));
+	feed_members(d, cJSON_GetObjectItemCaseSensitive(dev, "attributes"), feed_attribute);
+	feed_members(d, cJSON_GetObjectItemCaseSensitive(dev, "capacity"), feed_capacity);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dev, "allowMultipleAllocations")))
+		feed(d, 'M', "1");
 	const cJSON *t;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(d, "taints"))
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(dev, "taints"))
 	{
 		/* timeAdded is the server's (set when missing) and is ignored,
 		 * as the helper's DevicesDeepEqual does. */
-		feed(h, 'T', sval(t, "key"));
-		feed(h, 'V', sval(t, "value"));
-		feed(h, 'E', sval(t, "effect"));
+		feed(d, 'T', sval(t, "key"));
+		feed(d, 'V', sval(t, "value"));
+		feed(d, 'E', sval(t, "effect"));
 	}
 }
 
 void dra_slice_digest(const cJSON *slice, uint8_t out[DRA_DIGEST_LEN])
 {
-	struct ky_sha256 h;
-	ky_sha256_init(&h);
+	struct digest d;
+	ky_sha256_init(&d.h);
+	d.n = 0;
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(slice, "spec");
 	const cJSON *pool = cJSON_GetObjectItemCaseSensitive(spec, "pool");
-	feed(&h, 'r', sval(spec, "driver"));
-	feed(&h, 'N', sval(spec, "nodeName"));
-	feed(&h, 'P', sval(pool, "name"));
+	feed(&d, 'r', sval(spec, "driver"));
+	feed(&d, 'N', sval(spec, "nodeName"));
+	feed(&d, 'P', sval(pool, "name"));
 	const cJSON *count = cJSON_GetObjectItemCaseSensitive(pool, "resourceSliceCount");
-	feed_int(&h, 'c', cJSON_IsNumber(count) ? count->valuedouble : -1);
+	feed_int(&d, 'c', cJSON_IsNumber(count) ? count->valuedouble : -1);
 	const cJSON *devices = cJSON_GetObjectItemCaseSensitive(spec, "devices");
-	feed_int(&h, 'n', cJSON_GetArraySize(devices));
-	const cJSON *d;
-	cJSON_ArrayForEach(d, devices)
-		feed_device(&h, d);
-	ky_sha256_final(&h, out);
+	feed_int(&d, 'n', cJSON_GetArraySize(devices));
+	const cJSON *dev;
+	cJSON_ArrayForEach(dev, devices)
+		feed_device(&d, dev);
+	ky_sha256_update(&d.h, d.buf, d.n);
+	ky_sha256_final(&d.h, out);
 }
 
 /* ---- plan ---- */
@@ -436,7 +498,11 @@ int dra_plan_make(const char *pool, const uint8_t (*desired)[DRA_DIGEST_LEN], si
 		else if (memcmp(actual[matched[k]].digest, desired[k], DRA_DIGEST_LEN))
 			changed++;
 	}
-	bool bump = created > 0 || changed > 1;
+	/* A consumer must never see old and new contents side by side under
+	 * one generation: that takes two updates, or an update and a create.
+	 * Creating slices beside ones that already match (kubelet deleted
+	 * some) mixes nothing. A pool that has no slice starts a generation. */
+	bool bump = changed > 1 || (changed && created) || created == n_desired;
 	size_t n = 0;
 	for (size_t i = 0; i < n_actual; i++)
 		if (match[i] < 0)

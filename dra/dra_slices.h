@@ -3,9 +3,12 @@
  *
  * The pool is named after the node and holds every device of the driver on
  * it, sorted by name so that publishing unchanged devices again writes
- * nothing. It is cut into slices of at most 128 devices (64 for a slice
- * holding a tainted device); an empty pool is one empty slice, which says
- * the driver runs and has no device. Slices are named as the kubeletplugin
+ * nothing. It is cut into slices of 128 devices, or 64 when unhealthy
+ * devices are tainted (the API allows only 64 in a slice holding a tainted
+ * device); the cut is made on the sorted list of all devices, healthy or
+ * not, so that a device turning unhealthy or healthy again changes its own
+ * slice only: one update, no new generation. An empty pool is one empty
+ * slice, which says the driver runs and has no device. Slices are named as the kubeletplugin
  * helper names them (1.36+): generateName "<index, 5 hex digits>-<driver>-
  * <node>-", the index being the slice's place in the pool, which is how an
  * existing slice is matched to a desired one after a restart.
@@ -16,14 +19,19 @@
  * allowMultipleAllocations false equal to absent, fields this driver never
  * writes ignored), with the pool's generation left out: the plan decides it.
  *
- * The generation rule is the kubeletplugin helper's
- * (resourceslicecontroller.go, syncPool): every slice of the pool carries
- * the pool's generation; it is bumped when slices are created or more than
- * one slice changes, so that a consumer never mixes old and new slices (it
- * only reads the highest generation and checks resourceSliceCount), and kept
- * when a change fits in one slice, whose update the server applies at once.
- * Slices of a lower generation, with a name that carries no index or an
- * index already taken, or of another pool, are obsolete and deleted first. */
+ * Every slice of the pool carries the pool's generation, and a consumer
+ * reads only the highest one and checks resourceSliceCount, so the
+ * generation is what keeps it from combining slices of two states. It is
+ * bumped when a consumer could otherwise see old and new contents side by
+ * side: two slices updated, or one updated and others created, or a pool
+ * started from nothing. It is kept when the change fits in one update
+ * (applied at once by the server), as the kubeletplugin helper keeps it
+ * (resourceslicecontroller.go, syncPool), and, unlike the helper, when
+ * slices are only created beside ones that already match: kubelet deleting
+ * a node's slices one by one is answered by creates alone, never by
+ * rewriting the slices it has not reached yet. Slices of a lower
+ * generation, with a name that carries no index or an index already
+ * taken, or of another pool, are obsolete and deleted first. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -47,11 +55,14 @@ struct dra_pool {
 	bool taints;
 };
 
+/* Longest device name dra_dev_name makes: "fpga-0000-3b-00-0-r1023". */
+#define DRA_DEV_NAME_LEN 28
+
 /* One device of the pool: a device, or one pre-split share of it. */
 struct dra_entry {
 	const struct dra_dev *dev; /* borrowed from the caller's array */
 	int replica;               /* -1: the whole device */
-	char name[DRA_NAME_MAX + 1];
+	char name[DRA_DEV_NAME_LEN];
 };
 
 struct dra_layout {
@@ -61,6 +72,8 @@ struct dra_layout {
 	size_t n_slices; /* at least 1 */
 };
 
+/* Devices a slice holds at most: 128, 64 with taints. */
+size_t dra_layout_slice_size(const struct dra_pool *pool);
 /* Expands, sorts and cuts the devices (each checked with dra_dev_check)
  * into slices. -EINVAL naming the device for a bad one or a name used
  * twice: nothing is built. The layout borrows devs. */

@@ -249,9 +249,7 @@ static struct dra_dev hand_gpu(void)
 				 .resource = "kyborg.io/gpu" };
 }
 
-TestSuite(dra_attrs_pure, .timeout = 30);
-
-Test(dra_attrs_pure, unknown_numa_node_and_root_are_left_out_not_published_as_minus_one)
+Test(dra_attrs, unknown_numa_node_and_root_are_left_out_not_published_as_minus_one)
 {
 	struct dra_dev d = hand_gpu();
 	cJSON *a = attributes_of(&d, -1);
@@ -269,7 +267,7 @@ Test(dra_attrs_pure, unknown_numa_node_and_root_are_left_out_not_published_as_mi
 	cJSON_Delete(a);
 }
 
-Test(dra_attrs_pure, pcie_root_is_the_first_component_under_devices)
+Test(dra_attrs, pcie_root_is_the_first_component_under_devices)
 {
 	char root[DRA_PCIE_ROOT_LEN];
 	cr_assert(dra_pcie_root("/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0", root));
@@ -283,7 +281,7 @@ Test(dra_attrs_pure, pcie_root_is_the_first_component_under_devices)
 	cr_assert_not(dra_pcie_root("relative/path", root));
 }
 
-Test(dra_attrs_pure, long_and_odd_names_are_cut_and_cleaned_as_the_server_would_store_them)
+Test(dra_attrs, long_and_odd_names_are_cut_and_cleaned_as_the_server_would_store_them)
 {
 	char out[DRA_VALUE_MAX + 1];
 	char longname[200];
@@ -309,7 +307,7 @@ Test(dra_attrs_pure, long_and_odd_names_are_cut_and_cleaned_as_the_server_would_
 	cJSON_Delete(a);
 }
 
-Test(dra_attrs_pure, values_that_cannot_be_cut_are_refused_naming_device_and_field)
+Test(dra_attrs, values_that_cannot_be_cut_are_refused_naming_device_and_field)
 {
 	struct dra_dev d = hand_gpu();
 	struct ky_error *e = NULL;
@@ -343,7 +341,7 @@ Test(dra_attrs_pure, values_that_cannot_be_cut_are_refused_naming_device_and_fie
 	ky_error_clear(&e);
 }
 
-Test(dra_attrs_pure, at_most_32_attributes_even_for_the_richest_device)
+Test(dra_attrs, at_most_32_attributes_even_for_the_richest_device)
 {
 	struct dra_dev d = { .kind = DRA_KIND_VF, .addr = "0000:18:01.1", .pf_addr = "0000:18:00.0",
 			     .pcie_root = "pci0000:17", .vendor = 0x8086, .device = 0x1889, .subsys_vendor = 1,
@@ -358,7 +356,7 @@ Test(dra_attrs_pure, at_most_32_attributes_even_for_the_richest_device)
 
 /* ---- the server's rules ---- */
 
-Test(dra_attrs_pure, qualified_names_as_the_server_reads_them)
+Test(dra_attrs, qualified_names_as_the_server_reads_them)
 {
 	struct ky_error *e = NULL;
 	cr_assert_eq(dra_check_qualified_name("kind", "f", &e), 0);
@@ -375,7 +373,7 @@ Test(dra_attrs_pure, qualified_names_as_the_server_reads_them)
 	ky_error_free(e);
 }
 
-Test(dra_attrs_pure, labels_subdomains_and_versions)
+Test(dra_attrs, labels_subdomains_and_versions)
 {
 	cr_assert(dra_is_dns_label("gpu-0000-3b-00-0"));
 	cr_assert_not(dra_is_dns_label("GPU_0"));
@@ -401,7 +399,7 @@ Test(dra_attrs_pure, labels_subdomains_and_versions)
 	cr_assert_not(dra_is_semver("v1.2.3"));
 }
 
-Test(dra_attrs_pure, a_device_the_server_would_refuse_is_refused_here)
+Test(dra_attrs, a_device_the_server_would_refuse_is_refused_here)
 {
 	struct ky_error *e = NULL;
 	cJSON *d = NULL;
@@ -440,7 +438,7 @@ Test(dra_attrs_pure, a_device_the_server_would_refuse_is_refused_here)
 
 /* ---- quantities ---- */
 
-Test(dra_attrs_pure, quantities_compare_by_value_as_the_server_canonicalises_them)
+Test(dra_attrs, quantities_compare_by_value_as_the_server_canonicalises_them)
 {
 	cr_assert(dra_quantity_equal("1024Mi", "1Gi"));
 	cr_assert(dra_quantity_equal("1000", "1k"));

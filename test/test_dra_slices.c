@@ -70,17 +70,19 @@ static const cJSON *devices_of(const cJSON *s)
 	return get(s, "spec.devices");
 }
 
+static const struct dra_pool pool_untainted = { .driver = "kyborg.io", .node = "node-a", .consumable = true };
+
 Test(dra_slices, three_hundred_devices_are_three_slices_of_one_pool_and_one_generation)
 {
 	struct dra_dev *d = vfs(300);
-	struct dra_layout *l = layout(&pool_default, d, 300);
+	struct dra_layout *l = layout(&pool_untainted, d, 300);
 	cr_assert_eq(l->n, 300);
 	cr_assert_eq(l->n_slices, 3);
 	const int want[] = { 128, 128, 44 };
 	char prev[DRA_NAME_MAX + 1] = "";
 	size_t seen = 0;
 	for (size_t i = 0; i < 3; i++) {
-		cJSON *s = slice(&pool_default, l, i, 7);
+		cJSON *s = slice(&pool_untainted, l, i, 7);
 		cr_assert_eq(cJSON_GetArraySize(devices_of(s)), want[i]);
 		cr_assert_eq(get(s, "spec.pool.resourceSliceCount")->valuedouble, 3);
 		cr_assert_eq(get(s, "spec.pool.generation")->valuedouble, 7);
@@ -106,6 +108,14 @@ Test(dra_slices, three_hundred_devices_are_three_slices_of_one_pool_and_one_gene
 		cJSON_Delete(s);
 	}
 	cr_assert_eq(seen, 300);
+	dra_layout_free(l);
+
+	/* Where unhealthy devices are tainted, 64 a slice: the API's limit
+	 * for a slice holding a tainted device. */
+	l = layout(&pool_default, d, 300);
+	cr_assert_eq(l->n_slices, 5);
+	for (size_t i = 0; i < 5; i++)
+		cr_assert_eq(l->first[i + 1] - l->first[i], i < 4 ? 64 : 44);
 	dra_layout_free(l);
 	free(d);
 }
@@ -209,19 +219,44 @@ Test(dra_slices, shared_gpu_is_one_device_with_consumable_capacity_or_n_split_de
 	dra_layout_free(l);
 }
 
-Test(dra_slices, unhealthy_device_is_tainted_or_left_out)
+static void digests(const struct dra_pool *pool, const struct dra_layout *l, uint8_t (*out)[DRA_DIGEST_LEN])
 {
+	for (size_t i = 0; i < l->n_slices; i++) {
+		cJSON *s = slice(pool, l, i, 1);
+		dra_slice_digest(s, out[i]);
+		cJSON_Delete(s);
+	}
+}
+
+/* How many slices differ between two layouts of the same cut. */
+static int changed_slices(const struct dra_pool *pool, const struct dra_layout *a, const struct dra_layout *b)
+{
+	cr_assert_eq(a->n_slices, b->n_slices);
+	uint8_t(*da)[DRA_DIGEST_LEN] = calloc(a->n_slices, DRA_DIGEST_LEN);
+	uint8_t(*db)[DRA_DIGEST_LEN] = calloc(b->n_slices, DRA_DIGEST_LEN);
+	digests(pool, a, da);
+	digests(pool, b, db);
+	int n = 0;
+	for (size_t i = 0; i < a->n_slices; i++)
+		n += memcmp(da[i], db[i], DRA_DIGEST_LEN) != 0;
+	free(da);
+	free(db);
+	return n;
+}
+
+Test(dra_slices, unhealthy_device_is_tainted_or_left_out_changing_its_slice_only)
+{
+	struct dra_dev *healthy = vfs(200);
 	struct dra_dev *d = vfs(200);
 	d[50].healthy = false;
 	d[50].unhealthy_reason = "pf-down";
 	char name[DRA_NAME_MAX + 1];
 	dra_dev_name(&d[50], -1, name);
 
+	struct dra_layout *before = layout(&pool_default, healthy, 200);
 	struct dra_layout *l = layout(&pool_default, d, 200);
 	cr_assert_eq(l->n, 200);
-	/* Sorted, the unhealthy one is entry 149: the first slice stops
-	 * before it, the slice holding it takes 64 at most. */
-	cr_assert_eq(l->n_slices, 3);
+	cr_assert_eq(l->n_slices, 4);
 	size_t tainted = 0;
 	for (size_t i = 0; i < l->n_slices; i++) {
 		cJSON *s = slice(&pool_default, l, i, 1);
@@ -239,23 +274,28 @@ Test(dra_slices, unhealthy_device_is_tainted_or_left_out)
 			cr_assert_str_eq(get(t0, "key")->valuestring, "kyborg.io/unhealthy");
 			cr_assert_str_eq(get(t0, "value")->valuestring, "pf-down");
 			cr_assert_str_eq(get(t0, "effect")->valuestring, "NoSchedule");
-			cr_assert_leq(cJSON_GetArraySize(devices_of(s)), DRA_SLICE_MAX_TAINTED);
 			cr_assert_eq(dra_slice_features(s), DRA_FEATURE_TAINTS);
 		}
 		cJSON_Delete(s);
 	}
 	cr_assert_eq(tainted, 1);
+	cr_assert_eq(changed_slices(&pool_default, before, l), 1, "a taint rewrites one slice");
 	dra_layout_free(l);
+	dra_layout_free(before);
 
 	struct dra_pool omit = pool_default;
 	omit.taints = false;
+	before = layout(&omit, healthy, 200);
 	l = layout(&omit, d, 200);
 	cr_assert_eq(l->n, 199);
 	cr_assert_eq(l->n_slices, 2);
 	for (size_t i = 0; i < l->n; i++)
 		cr_assert_str_neq(l->entries[i].name, name);
+	cr_assert_eq(changed_slices(&omit, before, l), 1, "a device left out rewrites one slice");
 	dra_layout_free(l);
+	dra_layout_free(before);
 	free(d);
+	free(healthy);
 }
 
 Test(dra_slices, slice_index_is_read_back_from_generated_names_only)
@@ -434,16 +474,39 @@ Test(dra_slices, two_changed_slices_bump_the_generation_and_rewrite_every_slice)
 	dra_plan_release(&p);
 }
 
-Test(dra_slices, a_slice_kubelet_deleted_is_created_again_with_the_pool_bumped)
+Test(dra_slices, a_slice_kubelet_deleted_is_created_again_and_nothing_else_is_written)
 {
 	digests_init();
 	struct dra_slice_state a[] = { st("00000-kyborg.io-node-a-aaaaa", "node-a", 2, 0),
 				       st("00002-kyborg.io-node-a-ccccc", "node-a", 2, 2) };
 	struct dra_plan p = plan(3, a, 2);
+	cr_assert_eq(p.n, 1);
 	cr_assert_eq(p.n_create, 1);
-	cr_assert_eq(p.ops[p.n - 1].slice, 1);
-	cr_assert_eq(p.n_update, 2);
+	cr_assert_eq(p.ops[0].slice, 1);
+	cr_assert_eq(p.generation, 2, "beside slices that match, a create mixes nothing");
+	dra_plan_release(&p);
+}
+
+Test(dra_slices, a_create_beside_an_update_bumps_the_generation)
+{
+	digests_init();
+	struct dra_slice_state a[] = { st("00000-kyborg.io-node-a-aaaaa", "node-a", 2, 3),
+				       st("00002-kyborg.io-node-a-ccccc", "node-a", 2, 2) };
+	struct dra_plan p = plan(3, a, 2);
+	cr_assert_eq(p.n_create, 1);
+	cr_assert_eq(p.n_update, 2, "the matching slice carries the new generation too");
 	cr_assert_eq(p.generation, 3);
+	dra_plan_release(&p);
+}
+
+Test(dra_slices, a_pool_whose_slices_are_all_gone_starts_a_generation)
+{
+	digests_init();
+	struct dra_slice_state a[] = { st("node-a-kyborg.io-x7k2p", "node-a", 4, 0) };
+	struct dra_plan p = plan(2, a, 1);
+	cr_assert_eq(p.n_delete, 1);
+	cr_assert_eq(p.n_create, 2);
+	cr_assert_eq(p.generation, 5);
 	dra_plan_release(&p);
 }
 
@@ -464,7 +527,8 @@ Test(dra_slices, obsolete_slices_are_deleted_first)
 		cr_assert_neq(p.ops[i].actual, 0);
 	cr_assert_eq(p.n_create, 1);
 	cr_assert_eq(p.ops[p.n - 1].slice, 1);
-	/* Another pool's generation does not count: 5 + 1. */
-	cr_assert_eq(p.generation, 6);
+	/* Another pool's generation does not count, and the create beside
+	 * the matching slice keeps the pool's: 5. */
+	cr_assert_eq(p.generation, 5);
 	dra_plan_release(&p);
 }
