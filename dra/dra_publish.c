@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dra_known.h"
 #include "dra_slices.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
@@ -113,22 +114,6 @@ static bool dev_equal(const struct dra_dev *a, const struct dra_dev *b)
 	       str_eq(a->unhealthy_reason, b->unhealthy_reason);
 }
 
-/* ---- the server's slices ---- */
-
-struct taint_time {
-	char *device, *key, *value, *effect, *time;
-};
-
-struct rec {
-	char *name, *uid, *rv, *pool;
-	unsigned long long rv_num;
-	bool rv_numeric;
-	int64_t generation;
-	uint8_t digest[DRA_DIGEST_LEN];
-	struct taint_time *times; /* the server's timeAdded of each taint, kept across updates */
-	size_t n_times;
-};
-
 enum op_kind { OP_CREATE, OP_UPDATE, OP_DELETE, OP_READ, OP_FINAL_DELETE };
 
 struct op {
@@ -174,9 +159,8 @@ struct dra_publish {
 	bool *built;                         /* which of digests are */
 	unsigned layout_gen;
 
-	/* actual, sorted by name */
-	struct rec *recs;
-	size_t n_recs, cap_recs;
+	/* actual */
+	struct dra_known known;
 
 	/* the round */
 	bool round_active, round_failed;
@@ -199,164 +183,10 @@ struct dra_publish {
 	struct dra_publish_stats stats;
 };
 
-static void rec_release(struct rec *r)
-{
-	free(r->name);
-	free(r->uid);
-	free(r->rv);
-	free(r->pool);
-	for (size_t i = 0; i < r->n_times; i++) {
-		free(r->times[i].device);
-		free(r->times[i].key);
-		free(r->times[i].value);
-		free(r->times[i].effect);
-		free(r->times[i].time);
-	}
-	free(r->times);
-	*r = (struct rec){ 0 };
-}
-
-static size_t rec_find(const struct dra_publish *p, const char *name, bool *found)
-{
-	size_t lo = 0, hi = p->n_recs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(p->recs[mid].name, name);
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
-}
-
-static struct rec *rec_get(struct dra_publish *p, const char *name)
-{
-	bool found;
-	size_t at = rec_find(p, name, &found);
-	return found ? &p->recs[at] : NULL;
-}
-
-static void rec_remove(struct dra_publish *p, const char *name)
-{
-	bool found;
-	size_t at = rec_find(p, name, &found);
-	if (!found)
-		return;
-	rec_release(&p->recs[at]);
-	memmove(&p->recs[at], &p->recs[at + 1], (p->n_recs - at - 1) * sizeof(*p->recs));
-	p->n_recs--;
-}
-
 static const char *sfield(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static char *dup_or_empty(const char *s, bool *oom)
-{
-	char *d = strdup(s ? s : "");
-	if (!d)
-		*oom = true;
-	return d;
-}
-
-static void parse_rv(const char *rv, unsigned long long *num, bool *numeric)
-{
-	char *end = NULL;
-	errno = 0;
-	*num = rv && *rv ? strtoull(rv, &end, 10) : 0;
-	*numeric = rv && *rv && end && !*end && !errno;
-}
-
-static int rec_from_obj(const cJSON *obj, struct rec *r)
-{
-	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-	const cJSON *pool = cJSON_GetObjectItemCaseSensitive(spec, "pool");
-	const char *name = sfield(meta, "name");
-	if (!name || !*name)
-		return -EINVAL;
-	bool oom = false;
-	*r = (struct rec){ 0 };
-	r->name = dup_or_empty(name, &oom);
-	r->uid = dup_or_empty(sfield(meta, "uid"), &oom);
-	r->rv = dup_or_empty(sfield(meta, "resourceVersion"), &oom);
-	r->pool = dup_or_empty(sfield(pool, "name"), &oom);
-	parse_rv(r->rv, &r->rv_num, &r->rv_numeric);
-	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(pool, "generation");
-	r->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
-	dra_slice_digest(obj, r->digest);
-	const cJSON *d, *t;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(spec, "devices"))
-	{
-		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(d, "taints"))
-		{
-			const char *time = sfield(t, "timeAdded");
-			if (!time || oom)
-				continue;
-			struct taint_time *tt = realloc(r->times, (r->n_times + 1) * sizeof(*tt));
-			if (!tt) {
-				oom = true;
-				continue;
-			}
-			r->times = tt;
-			r->times[r->n_times++] = (struct taint_time){
-				.device = dup_or_empty(sfield(d, "name"), &oom),
-				.key = dup_or_empty(sfield(t, "key"), &oom),
-				.value = dup_or_empty(sfield(t, "value"), &oom),
-				.effect = dup_or_empty(sfield(t, "effect"), &oom),
-				.time = dup_or_empty(time, &oom),
-			};
-		}
-	}
-	if (oom) {
-		rec_release(r);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Records the server's state of a slice, unless what is known is newer
- * (a watch event that an answer overtook). */
-static int rec_upsert(struct dra_publish *p, const cJSON *obj)
-{
-	struct rec r;
-	int ret = rec_from_obj(obj, &r);
-	if (ret < 0)
-		return ret;
-	bool found;
-	size_t at = rec_find(p, r.name, &found);
-	if (found) {
-		struct rec *old = &p->recs[at];
-		if (old->rv_numeric && r.rv_numeric && old->rv_num > r.rv_num) {
-			rec_release(&r);
-			return 0;
-		}
-		rec_release(old);
-		*old = r;
-		return 0;
-	}
-	if (p->n_recs == p->cap_recs) {
-		size_t cap = p->cap_recs ? p->cap_recs * 2 : 8;
-		struct rec *n = realloc(p->recs, cap * sizeof(*n));
-		if (!n) {
-			rec_release(&r);
-			return -ENOMEM;
-		}
-		p->recs = n;
-		p->cap_recs = cap;
-	}
-	memmove(&p->recs[at + 1], &p->recs[at], (p->n_recs - at) * sizeof(*p->recs));
-	p->recs[at] = r;
-	p->n_recs++;
-	return 0;
 }
 
 /* ---- reentrancy: callbacks may free the publisher ---- */
@@ -657,32 +487,7 @@ static int op_send(struct dra_publish *p, enum op_kind kind, const char *name, e
 	return 0;
 }
 
-/* The last known timeAdded of each taint of the slice's devices goes with
- * an update, as the helper's copyTaintTimeAdded does: the server would
- * otherwise stamp it again. */
-static void copy_taint_times(const struct rec *r, cJSON *slice)
-{
-	if (!r->n_times)
-		return;
-	const cJSON *d;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(slice, "spec"), "devices"))
-	{
-		cJSON *t;
-		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(d, "taints"))
-		{
-			for (size_t i = 0; i < r->n_times; i++) {
-				const struct taint_time *tt = &r->times[i];
-				if (str_eq(tt->device, sfield(d, "name")) && str_eq(tt->key, sfield(t, "key")) &&
-				    !strcmp(tt->value, sfield(t, "value") ?: "") && str_eq(tt->effect, sfield(t, "effect"))) {
-					cJSON_AddStringToObject(t, "timeAdded", tt->time);
-					break;
-				}
-			}
-		}
-	}
-}
-
-static cJSON *delete_options(const struct rec *r)
+static cJSON *delete_options(const struct dra_known_slice *r)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *pre = o ? cJSON_AddObjectToObject(o, "preconditions") : NULL;
@@ -699,7 +504,7 @@ static cJSON *delete_options(const struct rec *r)
  * more (its slice went away meanwhile: the next round sees that). */
 static int op_start(struct dra_publish *p, const struct dra_op *po, const char *name, struct ky_error **err)
 {
-	struct rec *r = name ? rec_get(p, name) : NULL;
+	struct dra_known_slice *r = name ? dra_known_get(&p->known, name) : NULL;
 	if (po->kind == DRA_OP_DELETE) {
 		if (!r)
 			return 0;
@@ -724,7 +529,7 @@ static int op_start(struct dra_publish *p, const struct dra_op *po, const char *
 	cJSON_DeleteItemFromObjectCaseSensitive(meta, "generateName");
 	if (!cJSON_AddStringToObject(meta, "name", r->name) || !cJSON_AddStringToObject(meta, "resourceVersion", r->rv))
 		return ky_error_set(err, ENOMEM, "update %s", name);
-	copy_taint_times(r, body);
+	dra_known_copy_taint_times(r, body);
 	return op_send(p, OP_UPDATE, name, KY_K8S_PUT, body, &proto, err);
 }
 
@@ -780,15 +585,6 @@ static void pump(struct dra_publish *p)
 		round_end(p);
 }
 
-static int64_t pool_generation(const struct dra_publish *p)
-{
-	int64_t g = 0;
-	for (size_t i = 0; i < p->n_recs; i++)
-		if (!strcmp(p->recs[i].pool, p->node) && p->recs[i].generation > g)
-			g = p->recs[i].generation;
-	return g;
-}
-
 static void round_start(struct dra_publish *p)
 {
 	if (p->stopping || p->round_active || !p->have_devs || !p->owner_known || !p->refl ||
@@ -802,19 +598,19 @@ static void round_start(struct dra_publish *p)
 		schedule_backoff(p);
 		return;
 	}
-	struct dra_slice_state *st = calloc(p->n_recs ? p->n_recs : 1, sizeof(*st));
+	struct dra_slice_state *st = calloc(p->known.n ? p->known.n : 1, sizeof(*st));
 	struct dra_plan plan = { 0 };
 	if (!st) {
 		schedule_backoff(p);
 		return;
 	}
-	for (size_t i = 0; i < p->n_recs; i++) {
-		st[i] = (struct dra_slice_state){ .name = p->recs[i].name, .pool = p->recs[i].pool,
-						  .generation = p->recs[i].generation };
-		memcpy(st[i].digest, p->recs[i].digest, DRA_DIGEST_LEN);
+	for (size_t i = 0; i < p->known.n; i++) {
+		st[i] = (struct dra_slice_state){ .name = p->known.s[i].name, .pool = p->known.s[i].pool,
+						  .generation = p->known.s[i].generation };
+		memcpy(st[i].digest, p->known.s[i].digest, DRA_DIGEST_LEN);
 	}
 	int r = dra_plan_make(p->node, (const uint8_t(*)[DRA_DIGEST_LEN])p->digests, p->layout->n_slices, st,
-			      p->n_recs, &plan);
+			      p->known.n, &plan);
 	char **names = r == 0 ? calloc(plan.n + 1, sizeof(*names)) : NULL;
 	bool oom = !names;
 	for (size_t i = 0; names && i < plan.n; i++) {
@@ -843,7 +639,7 @@ static void round_start(struct dra_publish *p)
 		if (!p->in_step) {
 			p->in_step = true;
 			p->stats.publishes++;
-			p->stats.generation = pool_generation(p);
+			p->stats.generation = dra_known_generation(&p->known, p->node);
 			ky_info("dra-slices-published", "driver=%s node=%s generation=%lld slices=%zu devices=%zu",
 				p->driver, p->node, (long long)p->stats.generation, p->layout->n_slices, p->layout->n);
 			if (p->published)
@@ -871,10 +667,10 @@ static void op_succeeded(struct dra_publish *p, struct op *o, cJSON *obj)
 	case OP_DELETE:
 	case OP_FINAL_DELETE:
 		p->stats.deletes++;
-		rec_remove(p, o->name);
+		dra_known_remove(&p->known, o->name);
 		return;
 	case OP_READ:
-		rec_upsert(p, obj);
+		dra_known_upsert(&p->known, obj);
 		return;
 	case OP_CREATE:
 	case OP_UPDATE:
@@ -884,7 +680,7 @@ static void op_succeeded(struct dra_publish *p, struct op *o, cJSON *obj)
 		p->stats.creates++;
 	else
 		p->stats.updates++;
-	if (rec_upsert(p, obj) < 0)
+	if (dra_known_upsert(&p->known, obj) < 0)
 		return;
 	uint8_t got[DRA_DIGEST_LEN];
 	dra_slice_digest(obj, got);
@@ -909,12 +705,12 @@ static void op_failed(struct dra_publish *p, struct op *o, struct ky_k8s_respons
 {
 	int status = resp->http_status ? resp->http_status : ky_error_status(resp->err);
 	if ((o->kind == OP_DELETE || o->kind == OP_FINAL_DELETE || o->kind == OP_READ) && status == KY_K8S_NOT_FOUND) {
-		rec_remove(p, o->name);
+		dra_known_remove(&p->known, o->name);
 		return;
 	}
 	if (o->kind == OP_UPDATE && status == KY_K8S_NOT_FOUND) {
 		/* Deleted meanwhile (kubelet): the next round creates it. */
-		rec_remove(p, o->name);
+		dra_known_remove(&p->known, o->name);
 		return;
 	}
 	if ((o->kind == OP_UPDATE || o->kind == OP_DELETE) && status == KY_K8S_CONFLICT) {
@@ -1014,12 +810,12 @@ static void on_slice(void *userdata, const cJSON *obj)
 {
 	struct dra_publish *p = userdata;
 	const char *name = ky_k8s_object_name(obj), *rv = ky_k8s_object_resource_version(obj);
-	struct rec *known = name ? rec_get(p, name) : NULL;
+	struct dra_known_slice *known = name ? dra_known_get(&p->known, name) : NULL;
 	/* The echo of this publisher's own write, known from its answer. */
 	if (known && rv && !strcmp(known->rv, rv))
 		return;
 	enter(p);
-	if (rec_upsert(p, obj) == -ENOMEM) {
+	if (dra_known_upsert(&p->known, obj) == -ENOMEM) {
 		/* The record missed a change: only a new list brings it back. */
 		ky_k8s_reflector_relist(p->refl);
 	}
@@ -1032,15 +828,14 @@ static void on_slice_deleted(void *userdata, const char *ns, const char *name, c
 	struct dra_publish *p = userdata;
 	(void)ns;
 	enter(p);
-	struct rec *r = rec_get(p, name);
+	struct dra_known_slice *r = dra_known_get(&p->known, name);
 	if (r) {
 		unsigned long long num;
-		bool numeric;
-		parse_rv(obj ? ky_k8s_object_resource_version(obj) : NULL, &num, &numeric);
-		/* An answer newer than the deletion (a slice created again
-		 * under the same name cannot be: names are generated). */
+		bool numeric = dra_rv_parse(obj ? ky_k8s_object_resource_version(obj) : NULL, &num);
+		/* Unless what is known is newer than the deletion: the name
+		 * created again, which generated names make most unlikely. */
 		if (!(numeric && r->rv_numeric && r->rv_num > num))
-			rec_remove(p, name);
+			dra_known_remove(&p->known, name);
 	}
 	schedule_event(p);
 	leave(p);
@@ -1054,15 +849,14 @@ static void on_synced(void *userdata)
 	 * an answer, at or before that version, that the list lacks is gone
 	 * (its DELETED event fell into a gap the list closed). */
 	unsigned long long list_rv;
-	bool numeric;
-	parse_rv(ky_k8s_reflector_resource_version(p->refl), &list_rv, &numeric);
-	for (size_t i = p->n_recs; i-- > 0;) {
-		struct rec *r = &p->recs[i];
+	bool numeric = dra_rv_parse(ky_k8s_reflector_resource_version(p->refl), &list_rv);
+	for (size_t i = p->known.n; i-- > 0;) {
+		struct dra_known_slice *r = &p->known.s[i];
 		if (!ky_k8s_reflector_has(p->refl, NULL, r->name) &&
 		    (!numeric || !r->rv_numeric || r->rv_num <= list_rv)) {
 			_cleanup_free_ char *name = strdup(r->name);
 			if (name)
-				rec_remove(p, name);
+				dra_known_remove(&p->known, name);
 		}
 	}
 	schedule(p);
@@ -1185,7 +979,7 @@ static void stop_progress(struct dra_publish *p)
 		return;
 	void (*done)(void *) = p->stop_done;
 	p->stop_done = NULL;
-	ky_info("dra-slices-stopped", "driver=%s node=%s slices_left=%zu", p->driver, p->node, p->n_recs);
+	ky_info("dra-slices-stopped", "driver=%s node=%s slices_left=%zu", p->driver, p->node, p->known.n);
 	done(p->stop_userdata);
 }
 
@@ -1209,12 +1003,12 @@ void dra_publish_stop(struct dra_publish *p, bool delete_slices, void (*done)(vo
 		free(p->plan_names);
 		p->plan_names = NULL;
 	}
-	for (size_t i = 0; delete_slices && i < p->n_recs; i++) {
+	for (size_t i = 0; delete_slices && i < p->known.n; i++) {
 		struct ky_error *e = NULL;
-		_cleanup_(cJSON_Deletep) cJSON *opts = delete_options(&p->recs[i]);
-		if (!opts || op_send(p, OP_FINAL_DELETE, p->recs[i].name, KY_K8S_DELETE, opts, NULL, &e) < 0) {
+		_cleanup_(cJSON_Deletep) cJSON *opts = delete_options(&p->known.s[i]);
+		if (!opts || op_send(p, OP_FINAL_DELETE, p->known.s[i].name, KY_K8S_DELETE, opts, NULL, &e) < 0) {
 			ky_log_err(KY_LOG_WARN, "dra-slices-delete", e, "driver=%s node=%s slice=%s", p->driver, p->node,
-				   p->recs[i].name);
+				   p->known.s[i].name);
 			ky_error_free(e);
 		}
 	}
@@ -1233,9 +1027,7 @@ static void destroy(struct dra_publish *p)
 	for (size_t i = 0; p->plan_names && p->plan_names[i]; i++)
 		free(p->plan_names[i]);
 	free(p->plan_names);
-	for (size_t i = 0; i < p->n_recs; i++)
-		rec_release(&p->recs[i]);
-	free(p->recs);
+	dra_known_release(&p->known);
 	dra_layout_free(p->layout);
 	free(p->digests);
 	free(p->built);

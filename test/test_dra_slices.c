@@ -2,7 +2,8 @@
  * pure: the layout (sorted, split at 128, 64 with a taint), the objects
  * (checked with the API server's rules), their digests (blind to how the
  * server canonicalises what it stores) and the plan of writes with the
- * kubeletplugin helper's generation rule. test_dra_publish runs the same
+ * kubeletplugin helper's generation rule; and what the publisher keeps of
+ * the server's slices (dra/dra_known.c). test_dra_publish runs the same
  * against the kube-apiserver stand-in. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dra_known.h"
 #include "dra_slices.h"
 #include "dra_validate.h"
 #include "kyborg/base/error.h"
@@ -531,4 +533,77 @@ Test(dra_slices, obsolete_slices_are_deleted_first)
 	 * the matching slice keeps the pool's: 5. */
 	cr_assert_eq(p.generation, 5);
 	dra_plan_release(&p);
+}
+
+/* ---- what is known of the server's slices (dra/dra_known.c) ---- */
+
+static const char *known_obj(const char *rv, int gen, const char *taint_value, const char *time)
+{
+	static char buf[1024];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"00000-kyborg.io-node-a-x\",\"uid\":\"u1\",\"resourceVersion\":\"%s\"},"
+		 "\"spec\":{\"driver\":\"kyborg.io\",\"nodeName\":\"node-a\",\"pool\":{\"name\":\"node-a\","
+		 "\"generation\":%d,\"resourceSliceCount\":1},\"devices\":[{\"name\":\"gpu-0\",\"taints\":[{\"key\":"
+		 "\"kyborg.io/unhealthy\",\"value\":\"%s\",\"effect\":\"NoSchedule\"%s%s%s}]}]}}",
+		 rv, gen, taint_value, time ? ",\"timeAdded\":\"" : "", time ? time : "", time ? "\"" : "");
+	return buf;
+}
+
+Test(dra_slices, known_slice_ignores_an_older_state_and_takes_a_newer_one)
+{
+	struct dra_known k = { 0 };
+	cJSON *o = reparse(known_obj("10", 3, "pf-down", NULL));
+	cr_assert_eq(dra_known_upsert(&k, o), 0);
+	cJSON_Delete(o);
+	struct dra_known_slice *s = dra_known_get(&k, "00000-kyborg.io-node-a-x");
+	cr_assert_not_null(s);
+	cr_assert_str_eq(s->uid, "u1");
+	cr_assert_eq(s->generation, 3);
+	cr_assert_str_eq(s->pool, "node-a");
+	/* A watch event the answer to a write overtook. */
+	o = reparse(known_obj("9", 2, "pf-down", NULL));
+	cr_assert_eq(dra_known_upsert(&k, o), 0);
+	cJSON_Delete(o);
+	cr_assert_str_eq(dra_known_get(&k, "00000-kyborg.io-node-a-x")->rv, "10");
+	o = reparse(known_obj("11", 4, "pf-down", NULL));
+	cr_assert_eq(dra_known_upsert(&k, o), 0);
+	cJSON_Delete(o);
+	cr_assert_eq(dra_known_get(&k, "00000-kyborg.io-node-a-x")->generation, 4);
+	cr_assert_eq(dra_known_generation(&k, "node-a"), 4);
+	cr_assert_eq(dra_known_generation(&k, "node-b"), 0);
+	cr_assert_eq(k.n, 1);
+	o = reparse("{\"metadata\":{}}");
+	cr_assert_eq(dra_known_upsert(&k, o), -EINVAL);
+	cJSON_Delete(o);
+	dra_known_remove(&k, "00000-kyborg.io-node-a-x");
+	cr_assert_eq(k.n, 0);
+	dra_known_release(&k);
+	unsigned long long n;
+	cr_assert(dra_rv_parse("123", &n) && n == 123);
+	cr_assert_not(dra_rv_parse("12a", &n));
+	cr_assert_not(dra_rv_parse("", &n));
+	cr_assert_not(dra_rv_parse(NULL, &n));
+}
+
+Test(dra_slices, known_taint_time_goes_with_an_update_of_the_same_taint_only)
+{
+	struct dra_known k = { 0 };
+	cJSON *o = reparse(known_obj("10", 1, "pf-down", "2026-07-01T10:00:00Z"));
+	cr_assert_eq(dra_known_upsert(&k, o), 0);
+	cJSON_Delete(o);
+	const struct dra_known_slice *s = dra_known_get(&k, "00000-kyborg.io-node-a-x");
+	cr_assert_eq(s->n_times, 1);
+
+	cJSON *same = reparse(known_obj("10", 2, "pf-down", NULL));
+	dra_known_copy_taint_times(s, same);
+	const cJSON *t = cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(same, "spec.devices"), 0), "taints"), 0);
+	cr_assert_str_eq(get(t, "timeAdded")->valuestring, "2026-07-01T10:00:00Z");
+	cJSON_Delete(same);
+
+	cJSON *other = reparse(known_obj("10", 2, "driver-unbound", NULL));
+	dra_known_copy_taint_times(s, other);
+	t = cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(other, "spec.devices"), 0), "taints"), 0);
+	cr_assert_null(get(t, "timeAdded"), "another reason is another taint: the server stamps it");
+	cJSON_Delete(other);
+	dra_known_release(&k);
 }
