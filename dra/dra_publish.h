@@ -16,14 +16,16 @@
  * spec.driver=<driver>,spec.nodeName=<node>, whole objects, few per page)
  * through the core's reflector, which resumes a watch that ends, lists again
  * after 410 and backs off after errors; it keeps of each slice only its
- * name, uid, resourceVersion, pool, generation and digest (dra_slices.h).
- * Whenever they differ from the desired slices (a set, an event, a
- * relist) it runs a round: the plan's deletes (with uid and resourceVersion
+ * name, uid, resourceVersion, pool, generation and digest (dra_known.h,
+ * dra_slices.h). Whenever they differ from the desired slices (a set at
+ * once; watch events and relists once events pause, 30 ms, at most 200 ms)
+ * it runs a round: the plan's deletes (with uid and resourceVersion
  * preconditions), then PUTs with the resourceVersion it knows, then POSTs,
- * a few at a time, then a round that checks nothing is left to do. Kubelet
+ * four at a time, then a round that checks nothing is left to do. Kubelet
  * deleting the node's slices (at its start, and 30 s after the plugin went
- * away) therefore comes back as watch events and the slices are published
- * again at once. A 409 re-reads that slice and runs the round again; other
+ * away) therefore comes back as watch events and the slices are created
+ * again within the round trips that takes (the slices it has not deleted
+ * yet are not touched). A 409 re-reads that slice and runs the round again; other
  * failures (the server down, 5xx, 422) back off with jitter. What the
  * server answers becomes the known state at once (a following round never
  * creates a slice twice), a watch event older than it is ignored.
