@@ -7,21 +7,32 @@
 
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
+#include "kyborg/device/device_list.h"
 #include "kyborg/json/json.h"
+
+/* The device layer's kinds are the first three, so a kind's word is the
+ * device layer's word (ky_device_dra_kind), in published names and in the
+ * names claims carry alike. */
+_Static_assert(DRA_KIND_GPU == (int)KY_DEVICE_GPU && DRA_KIND_FPGA == (int)KY_DEVICE_FPGA &&
+		       DRA_KIND_VF == (int)KY_DEVICE_NIC_VF,
+	       "enum dra_kind extends enum ky_device_kind");
 
 const char *dra_kind_name(enum dra_kind kind)
 {
 	switch (kind) {
 	case DRA_KIND_GPU:
-		return "gpu";
 	case DRA_KIND_FPGA:
-		return "fpga";
 	case DRA_KIND_VF:
-		return "vf";
+		return ky_device_dra_kind((enum ky_device_kind)kind);
 	case DRA_KIND_PF:
 		return "pf";
 	}
 	return "?";
+}
+
+enum dra_kind dra_kind_of(enum ky_device_kind kind)
+{
+	return (enum dra_kind)kind;
 }
 
 static bool is_hex(char c)
@@ -109,18 +120,15 @@ int dra_dev_check(const struct dra_dev *d, struct ky_error **err)
 int dra_dev_name(const struct dra_dev *d, int replica, char out[DRA_NAME_MAX + 1])
 {
 	char addr[KY_PCI_ADDR_LEN];
-	if (ky_pci_addr_normalize(d->addr, addr) < 0) {
+	if (ky_pci_addr_normalize(d->addr, addr) < 0 || (unsigned)d->kind > DRA_KIND_PF) {
 		out[0] = '\0';
 		return -EINVAL;
 	}
-	/* ':' and '.' are not in a DNS label: 0000:3b:00.0 -> 0000-3b-00-0,
-	 * as dra-driver-sriov names its VFs. */
-	for (char *p = addr; *p; p++)
-		if (*p == ':' || *p == '.')
-			*p = '-';
-	int n = replica >= 0 ? snprintf(out, DRA_NAME_MAX + 1, "%s-%s-r%d", dra_kind_name(d->kind), addr, replica)
-			     : snprintf(out, DRA_NAME_MAX + 1, "%s-%s", dra_kind_name(d->kind), addr);
-	return n;
+	/* The device layer makes the name, as it does for the claims the
+	 * driver prepares: "gpu-0000-3b-00-0", as dra-driver-sriov names VFs. */
+	_Static_assert(KY_DEVICE_DRA_NAME_MAX <= DRA_NAME_MAX + 1, "a DRA name fits a DNS label");
+	ky_device_dra_name_of(dra_kind_name(d->kind), addr, replica, out);
+	return (int)strlen(out);
 }
 
 /* The length of the UTF-8 sequence at s (1 to 4), or 0 when it is not one. */

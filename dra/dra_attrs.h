@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "dra_validate.h"
+#include "kyborg/device/device_config.h"
 #include "kyborg/pci/pci.h"
 
 struct ky_error;
@@ -44,8 +45,10 @@ enum dra_kind {
 	DRA_KIND_PF = 3,
 };
 
-/* "gpu", "fpga", "vf", "pf"; "?" out of range. */
+/* "gpu", "fpga", "vf" (the device layer's words), "pf"; "?" out of range. */
 const char *dra_kind_name(enum dra_kind kind);
+/* The kind a resource of the config publishes its devices as. */
+enum dra_kind dra_kind_of(enum ky_device_kind kind);
 
 #define DRA_PCIE_ROOT_LEN 24 /* "pci0000:3a"; a VMD domain is longer, still fits */
 #define DRA_MAX_SHARES 1024  /* as the device plugin's replicas */

@@ -17,6 +17,7 @@
 #include "dra_validate.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/device/device_list.h"
 #include "kyborg/json/json.h"
 #include "kyborg/pci/pci.h"
 #include "kyborg/pci/pci_names.h"
@@ -112,6 +113,39 @@ static cJSON *attributes_of(const struct dra_dev *d, int replica)
 	cr_assert_eq(dra_check_device(dev, "spec.devices[0]", &e), 0, "%s", ky_error_msg(e));
 	cJSON_Delete(dev);
 	return a;
+}
+
+/* The names slices publish are the names claims are checked against
+ * (dra_device_find parses them with the device layer): one maker. */
+Test(dra_attrs, published_names_are_the_names_the_device_layer_parses_back)
+{
+	static const struct {
+		enum dra_kind kind;
+		enum ky_device_kind dev_kind;
+	} kinds[] = { { DRA_KIND_GPU, KY_DEVICE_GPU }, { DRA_KIND_FPGA, KY_DEVICE_FPGA }, { DRA_KIND_VF, KY_DEVICE_NIC_VF } };
+	static const int replicas[] = { -1, 0, 7, 1023 };
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (size_t r = 0; r < sizeof(replicas) / sizeof(replicas[0]); r++) {
+			if (replicas[r] >= 0 && kinds[k].kind != DRA_KIND_GPU)
+				continue;
+			struct dra_dev d = { .kind = kinds[k].kind, .addr = "0000:3B:00.1" };
+			char pub[DRA_NAME_MAX + 1], core[KY_DEVICE_DRA_NAME_MAX], addr[KY_PCI_ADDR_LEN];
+			cr_assert_gt(dra_dev_name(&d, replicas[r], pub), 0);
+			ky_device_dra_name(kinds[k].dev_kind, "0000:3b:00.1", replicas[r], core);
+			cr_assert_str_eq(pub, core);
+			cr_assert_eq(dra_kind_of(kinds[k].dev_kind), kinds[k].kind);
+			enum ky_device_kind back;
+			int rep;
+			cr_assert_eq(ky_device_dra_name_parse(pub, &back, addr, &rep), 0, "%s", pub);
+			cr_assert_eq(back, kinds[k].dev_kind);
+			cr_assert_str_eq(addr, "0000:3b:00.1");
+			cr_assert_eq(rep, replicas[r]);
+		}
+	}
+	struct dra_dev pf = { .kind = DRA_KIND_PF, .addr = "0000:18:00.0" };
+	char name[DRA_NAME_MAX + 1];
+	cr_assert_gt(dra_dev_name(&pf, -1, name), 0);
+	cr_assert_str_eq(name, "pf-0000-18-00-0");
 }
 
 Test(dra_attrs, gpu_is_named_by_its_address_and_carries_the_standard_attributes)

@@ -175,15 +175,20 @@ const char *ky_device_dra_kind(enum ky_device_kind kind)
 	return (unsigned)kind < KY_ARRAY_SIZE(dra_kinds) ? dra_kinds[kind] : "device";
 }
 
-void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, int replica,
-			char out[KY_DEVICE_DRA_NAME_MAX])
+void ky_device_dra_name_of(const char *kind, const char *pci_addr, int replica, char out[KY_DEVICE_DRA_NAME_MAX])
 {
-	int n = snprintf(out, KY_DEVICE_DRA_NAME_MAX, "%s-%s", ky_device_dra_kind(kind), pci_addr);
-	for (char *c = out + strlen(ky_device_dra_kind(kind)); *c; c++)
+	int n = snprintf(out, KY_DEVICE_DRA_NAME_MAX, "%s-%s", kind, pci_addr);
+	for (char *c = out + strlen(kind); *c; c++)
 		if (*c == ':' || *c == '.')
 			*c = '-';
 	if (replica >= 0 && n > 0 && n < KY_DEVICE_DRA_NAME_MAX)
 		snprintf(out + n, KY_DEVICE_DRA_NAME_MAX - (size_t)n, "-r%d", replica);
+}
+
+void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, int replica,
+			char out[KY_DEVICE_DRA_NAME_MAX])
+{
+	ky_device_dra_name_of(ky_device_dra_kind(kind), pci_addr, replica, out);
 }
 
 /* "-r<replica>" at s: the replica, or -1 when s is not exactly that. */

@@ -58,6 +58,11 @@ const char *ky_device_dra_kind(enum ky_device_kind kind); /* "gpu", "fpga", "vf"
 /* replica -1: the whole function. */
 void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, int replica,
 			char out[KY_DEVICE_DRA_NAME_MAX]);
+/* The same for a kind given by its DRA word (ky_device_dra_kind's, or the
+ * publisher's "pf", which no resource of the config has): the one place a
+ * DRA name is made, so that the names the driver publishes and the names
+ * its claims are checked against can never differ. */
+void ky_device_dra_name_of(const char *kind, const char *pci_addr, int replica, char out[KY_DEVICE_DRA_NAME_MAX]);
 /* The kind, PCI address and replica (-1: none) a DRA name stands for:
  * -EINVAL when it is not exactly a name ky_device_dra_name writes (a
  * replica only of a GPU, below KY_DEVICE_MAX_REPLICAS, no leading zero). */
