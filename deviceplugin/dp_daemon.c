@@ -74,10 +74,15 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 	if (!d->plugins)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->cfg->n_resources; i++) {
+		d->n_plugins = i + 1;
+		if (d->cfg->resources[i].frontend != KY_FRONTEND_DEVICE_PLUGIN) {
+			ky_info("resource-not-served", "name=%s frontend=%s", d->cfg->resources[i].name,
+				ky_device_frontend_name(d->cfg->resources[i].frontend));
+			continue;
+		}
 		if ((r = dp_plugin_new(d, &d->cfg->resources[i], &d->devs[i], &d->plugins[i], err)) < 0)
 			return r;
 		struct dp_plugin *p = d->plugins[i];
-		d->n_plugins = i + 1;
 		ky_device_prefetch_start(d->loop, &d->prefetches, p->res, &d->images);
 		if ((r = dp_server_start(p, err)) < 0)
 			return r;
@@ -87,7 +92,49 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 	}
 	/* Every socket serves before the first Register: kubelet dials back. */
 	for (size_t i = 0; i < d->n_plugins; i++)
-		dp_register_start(d->plugins[i]);
+		if (d->plugins[i])
+			dp_register_start(d->plugins[i]);
+	return 0;
+}
+
+int dp_check_config(const struct dp_options *opts, FILE *out, struct ky_error **err)
+{
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+	struct ky_pci_list *pci = NULL;
+	struct ky_devlist *lists = NULL;
+	int r;
+	if ((r = ky_device_config_load(opts->config_path, &cfg, err)) < 0 ||
+	    (r = dp_plugins_check(cfg, opts->plugin_dir, err)) < 0)
+		return r;
+	fprintf(out, "%s: OK, %zu resources\n", opts->config_path, cfg->n_resources);
+	if ((r = ky_device_discover(cfg, &pci, &lists, err)) < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		const struct ky_device_resource *res = &cfg->resources[i];
+		const struct ky_devlist *l = &lists[i];
+		if (res->frontend != KY_FRONTEND_DEVICE_PLUGIN) {
+			/* Its devices are still taken from the resources after
+			 * it: one device, one front end. */
+			fprintf(out, "%s (%s): not served here: frontend %s (kyborg-dra-driver), %zu device IDs\n",
+				res->name, ky_device_kind_name(res->kind), ky_device_frontend_name(res->frontend), l->n);
+			continue;
+		}
+		fprintf(out, "%s (%s): served by the device plugin: %zu device IDs\n", res->name,
+			ky_device_kind_name(res->kind), l->n);
+		for (size_t k = 0; k < l->n; k++) {
+			const struct ky_device *dev = &l->devs[k];
+			if (k && dev->pci == l->devs[k - 1].pci)
+				continue;
+			fprintf(out, "  %s %s", dev->pci->addr, dev->healthy ? "healthy" : "unhealthy (no driver bound)");
+			if (ky_device_resource_shared(res))
+				fprintf(out, ", %u replicas", res->replicas);
+			if (ky_device_resource_programs(res))
+				fprintf(out, ", programmed with %s", res->bitstream.id);
+			fputc('\n', out);
+		}
+	}
+	ky_devlists_free(lists, cfg->n_resources);
+	ky_pci_list_free(pci);
 	return 0;
 }
 

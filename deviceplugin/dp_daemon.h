@@ -54,7 +54,8 @@ struct dp_daemon {
 	struct ky_device_config *cfg;
 	struct ky_pci_list *pci;
 	struct ky_devlist *devs;
-	/* plugins[i] serves cfg->resources[i] with devs[i]. */
+	/* plugins[i] serves cfg->resources[i] with devs[i]; NULL where the
+	 * resource's front end is another (the DRA driver serves it). */
 	struct dp_plugin **plugins;
 	size_t n_plugins;
 	/* The plugin dir, watched for kubelet's restarts. */

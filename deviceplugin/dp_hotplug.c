@@ -25,6 +25,8 @@ static int rescan(void *userdata, struct ky_error **err)
 	d->devs = devs;
 	for (size_t i = 0; i < d->n_plugins; i++) {
 		struct dp_plugin *p = d->plugins[i];
+		if (!p)
+			continue;
 		bool same = ky_devlist_equal(&old_devs[i], &devs[i]);
 		size_t healthy = 0;
 		p->devs = &devs[i];

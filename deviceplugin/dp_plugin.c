@@ -45,6 +45,8 @@ static int socket_path(const char *plugin_dir, const char *resource, char **endp
 int dp_plugins_check(const struct ky_device_config *cfg, const char *plugin_dir, struct ky_error **err)
 {
 	for (size_t i = 0; i < cfg->n_resources; i++) {
+		if (cfg->resources[i].frontend != KY_FRONTEND_DEVICE_PLUGIN)
+			continue;
 		int r = socket_path(plugin_dir, cfg->resources[i].name, NULL, NULL, err);
 		if (r < 0)
 			return ky_error_prefix(err, "resources[%zu].name", i);

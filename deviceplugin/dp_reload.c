@@ -36,8 +36,10 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (cfg->resources[i].frontend != KY_FRONTEND_DEVICE_PLUGIN)
+			continue;
 		for (size_t j = 0; j < n_old && !plugins[i]; j++) {
-			if (!kept[j] && ky_device_resource_equal(&cfg->resources[i], d->plugins[j]->res)) {
+			if (!kept[j] && d->plugins[j] && ky_device_resource_equal(&cfg->resources[i], d->plugins[j]->res)) {
 				kept[j] = true;
 				plugins[i] = d->plugins[j];
 			}
@@ -45,7 +47,7 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	}
 	/* New plugins before anything changes: a failure here leaves all as it was. */
 	for (size_t i = 0; i < n; i++) {
-		if (plugins[i])
+		if (plugins[i] || cfg->resources[i].frontend != KY_FRONTEND_DEVICE_PLUGIN)
 			continue;
 		if ((r = dp_plugin_new(d, &cfg->resources[i], &devs[i], &plugins[i], err)) < 0) {
 			for (size_t k = 0; k < i; k++)
@@ -61,7 +63,7 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	/* Changed and removed resources go, with their sockets, before a
 	 * changed one is served again on the same path. */
 	for (size_t j = 0; j < n_old; j++) {
-		if (kept[j])
+		if (kept[j] || !d->plugins[j])
 			continue;
 		ky_info("resource-stopped", "name=%s", d->plugins[j]->res->name);
 		ky_cdi_resource_remove(d->opts->cdi_dir, d->plugins[j]->res);
@@ -71,7 +73,7 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	struct ky_devlist *old_devs = d->devs;
 	struct ky_pci_list *old_pci = d->pci;
 	for (size_t i = 0; i < n; i++) {
-		if (fresh[i])
+		if (fresh[i] || !plugins[i])
 			continue;
 		changed[i] = !ky_devlist_equal(plugins[i]->devs, &devs[i]);
 		plugins[i]->res = &cfg->resources[i];
@@ -90,6 +92,8 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	size_t started = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dp_plugin *p = d->plugins[i];
+		if (!p)
+			continue;
 		if (fresh[i])
 			ky_device_prefetch_start(d->loop, &d->prefetches, p->res, &d->images);
 		if (fresh[i] || changed[i])

@@ -23,6 +23,8 @@ static void on_reconcile(struct ky_loop_timer *t, void *userdata)
 	d->kubelet_sock_created = false;
 	for (size_t i = 0; i < d->n_plugins; i++) {
 		struct dp_plugin *p = d->plugins[i];
+		if (!p)
+			continue;
 		bool lost = !dp_server_socket_present(p);
 		if (lost) {
 			ky_info("socket-lost", "resource=%s socket=%s", p->res->name, p->socket_path);
@@ -63,7 +65,7 @@ static void on_inotify(struct ky_loop_io *io, int fd, uint32_t events, void *use
 			}
 			if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
 				for (size_t i = 0; i < d->n_plugins; i++)
-					if (strcmp(ev->name, d->plugins[i]->endpoint) == 0)
+					if (d->plugins[i] && strcmp(ev->name, d->plugins[i]->endpoint) == 0)
 						interesting = true;
 			}
 		}

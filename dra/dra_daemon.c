@@ -122,6 +122,17 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 	int r;
 	if ((r = daemon_paths(d, err)) < 0 || (r = ky_device_config_load(o->config_path, &d->cfg, err)) < 0)
 		return r;
+	size_t ours = 0;
+	for (size_t i = 0; i < d->cfg->n_resources; i++) {
+		const struct ky_device_resource *res = &d->cfg->resources[i];
+		ours += res->frontend == KY_FRONTEND_DRA;
+		if (res->frontend != KY_FRONTEND_DRA)
+			ky_info("resource-not-served", "name=%s frontend=%s", res->name,
+				ky_device_frontend_name(res->frontend));
+	}
+	if (!ours)
+		ky_warn("no-dra-resources", "config=%s problem=\"no resource of the config has frontend dra: the pool is empty\"",
+			o->config_path);
 	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
 		return r;
 	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_checkpoint_open(d, err)) < 0)
@@ -177,22 +188,27 @@ int dra_check_config(const struct dra_options *opts, FILE *out, struct ky_error 
 	}
 	fprintf(out, "driver %s, pool %s: %zu devices\n", opts->driver_name,
 		opts->node_name && *opts->node_name ? opts->node_name : "(no --node-name)", dra_devices_count(&d));
+	DRA_FOREACH_DEVICE(&d, i, k)
+	{
+		const struct ky_device_resource *res = &d.cfg->resources[i];
+		const struct ky_device *dev = &d.lists[i].devs[k];
+		char name[KY_DEVICE_DRA_NAME_MAX];
+		ky_device_dra_name(res->kind, dev->pci->addr, -1, name);
+		fprintf(out, "  %-20s %-24s %-4s %s %s", name, res->name, ky_device_dra_kind(res->kind), dev->pci->addr,
+			dev->healthy ? "healthy" : "unhealthy (no driver bound)");
+		if (ky_device_resource_shared(res))
+			fprintf(out, ", shared by up to %u claims", res->replicas);
+		if (ky_device_resource_programs(res))
+			fprintf(out, ", programmed with %s", res->bitstream.id);
+		fputc('\n', out);
+	}
+	/* One config serves both front ends: say what is left to the other. */
 	for (size_t i = 0; i < d.cfg->n_resources; i++) {
 		const struct ky_device_resource *res = &d.cfg->resources[i];
-		for (size_t k = 0; k < d.lists[i].n; k++) {
-			const struct ky_device *dev = &d.lists[i].devs[k];
-			char name[KY_DEVICE_DRA_NAME_MAX];
-			if (k && dev->pci == d.lists[i].devs[k - 1].pci)
-				continue;
-			ky_device_dra_name(res->kind, dev->pci->addr, -1, name);
-			fprintf(out, "  %-20s %-24s %-4s %s %s", name, res->name, ky_device_dra_kind(res->kind),
-				dev->pci->addr, dev->healthy ? "healthy" : "unhealthy (no driver bound)");
-			if (ky_device_resource_shared(res))
-				fprintf(out, ", shared by up to %u claims", res->replicas);
-			if (ky_device_resource_programs(res))
-				fprintf(out, ", programmed with %s", res->bitstream.id);
-			fputc('\n', out);
-		}
+		if (res->frontend != KY_FRONTEND_DRA)
+			fprintf(out, "%s (%s): not served here: frontend %s (kyborg-device-plugin), %zu device IDs\n",
+				res->name, ky_device_kind_name(res->kind), ky_device_frontend_name(res->frontend),
+				d.lists[i].n);
 	}
 	daemon_release(&d);
 	return 0;

@@ -95,8 +95,17 @@ struct dra_device {
 	int replica;                 /* -1: the whole function */
 };
 
+/* Each DRA device: the first entry of each PCI function in each list of
+ * a resource the config gives this driver. */
+#define DRA_FOREACH_DEVICE(d, i, k)                                                                  \
+	for (size_t i = 0; i < (d)->cfg->n_resources; i++)                                         \
+		for (size_t k = 0; k < (d)->lists[i].n; k++)                                       \
+			if ((d)->cfg->resources[i].frontend == KY_FRONTEND_DRA &&                  \
+			    (k == 0 || (d)->lists[i].devs[k].pci != (d)->lists[i].devs[k - 1].pci))
+
 /* The device named `name` (a DRA name), or -EINVAL (not a name we give),
- * -ENODEV (no resource of the config takes such a function here). */
+ * -ENODEV (no resource of the config takes such a function here), -EXDEV
+ * (a resource the config gives the device plugin takes it: out->res). */
 int dra_device_find(const struct dra_daemon *d, const char *name, struct dra_device *out);
 /* Adds the names of the current devices to d->seen. 0 or -ENOMEM. */
 int dra_devices_remember(struct dra_daemon *d);

@@ -20,6 +20,11 @@ int dra_device_find(const struct dra_daemon *d, const char *name, struct dra_dev
 		const struct ky_device *dev;
 		if (res->kind != kind || !(dev = ky_devlist_find_pci(&d->lists[i], addr)))
 			continue;
+		if (res->frontend != KY_FRONTEND_DRA) {
+			/* The config gives it to the device plugin. */
+			*out = (struct dra_device){ .res = res, .dev = dev, .list = i, .replica = replica };
+			return -EXDEV;
+		}
 		/* A replica of a GPU its resource shares that many ways; the
 		 * list holds the replicas one after the other. */
 		if (replica >= 0 && (!ky_device_resource_shared(res) || (unsigned)replica >= res->replicas))
@@ -39,15 +44,9 @@ static bool seen(const struct dra_daemon *d, const char *name)
 	return false;
 }
 
-/* Each DRA device: the first entry of each PCI function in each list. */
-#define FOREACH_FUNCTION(d, i, k)                                                                  \
-	for (size_t i = 0; i < (d)->cfg->n_resources; i++)                                         \
-		for (size_t k = 0; k < (d)->lists[i].n; k++)                                       \
-			if (k == 0 || (d)->lists[i].devs[k].pci != (d)->lists[i].devs[k - 1].pci)
-
 int dra_devices_remember(struct dra_daemon *d)
 {
-	FOREACH_FUNCTION(d, i, k)
+	DRA_FOREACH_DEVICE(d, i, k)
 	{
 		const struct ky_device *dev = &d->lists[i].devs[k];
 		char name[KY_DEVICE_DRA_NAME_MAX];
@@ -68,7 +67,7 @@ int dra_devices_remember(struct dra_daemon *d)
 size_t dra_devices_count(const struct dra_daemon *d)
 {
 	size_t n = 0;
-	FOREACH_FUNCTION(d, i, k)
+	DRA_FOREACH_DEVICE(d, i, k)
 	n++;
 	return n;
 }

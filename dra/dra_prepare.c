@@ -341,6 +341,9 @@ static int plan_device(struct dra_op *op, const struct dra_claim_result *res, st
 				d->opts->node_name) < 0 ? -ENOMEM : -EINVAL;
 	if ((r = dra_device_find(d, res->device, &dev)) == -EINVAL)
 		return asprintf(why, "device %s is not one this driver publishes", res->device) < 0 ? -ENOMEM : -EINVAL;
+	if (r == -EXDEV)
+		return asprintf(why, "device %s is not ours: the config gives it to the device plugin (resource %s)",
+				res->device, dev.res->name) < 0 ? -ENOMEM : -EINVAL;
 	if (r < 0)
 		return asprintf(why, "device %s is not ours: no resource of the config takes it on this node",
 				res->device) < 0 ? -ENOMEM : -EINVAL;

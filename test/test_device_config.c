@@ -20,7 +20,7 @@ static const char good[] =
 	"  { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
 	"    \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0B30\"], \"classes\": [\"12\"] },"
 	"    \"bitstream\": { \"id\": \"nlb\", \"path\": \"/var/lib/kyborg/bitstreams/nlb.gbs\", \"sha256\": \"" SHA "\" } },"
-	"  { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\","
+	"  { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\", \"frontend\": \"dra\","
 	"    \"selector\": { \"pfNames\": [\"ens1f0\"], \"drivers\": [\"iavf\"], \"pciAddresses\": [\"18:01.0\"],"
 	"                    \"numaNodes\": [0, 1] } } ] }";
 
@@ -64,6 +64,10 @@ Test(device_config, good_config_gives_every_resource_and_selector)
 	cr_assert_eq(vf->selector.n_numa_nodes, 2);
 	cr_assert_eq(vf->selector.numa_nodes[1], 1);
 	cr_assert_eq(vf->strategy, KY_DEVICE_PACK);
+	cr_assert_eq(vf->frontend, KY_FRONTEND_DRA);
+	cr_assert_eq(gpu->frontend, KY_FRONTEND_DEVICE_PLUGIN, "the device plugin serves a resource unless told");
+	cr_assert_str_eq(ky_device_frontend_name(vf->frontend), "dra");
+	cr_assert_str_eq(ky_device_frontend_name(gpu->frontend), "devicePlugin");
 }
 
 Test(device_config, bitstream_by_url_is_accepted)
@@ -111,6 +115,8 @@ static const struct bad_case bad[] = {
 	{ RES("{\"name\":\"a.io/v\",\"kind\":\"nic-vf\",\"selector\":{\"pciAddresses\":[\"0000:18:01.9\"]}}"), "resources[0].selector.pciAddresses[0]: not a PCI address" },
 	{ RES("{\"name\":\"a.io/v\",\"kind\":\"nic-vf\",\"selector\":{\"numaNodes\":[-1]}}"), "resources[0].selector.numaNodes[0]: " },
 	{ RES("{\"name\":\"a.io/v\",\"kind\":\"nic-vf\",\"selector\":{\"numaNodes\":[0.5]}}"), "resources[0].selector.numaNodes[0]: " },
+	{ GPU(",\"frontend\":\"DRA\""), "resources[0].frontend: must be one of devicePlugin, dra" },
+	{ GPU(",\"frontend\":true"), "resources[0].frontend: " },
 	{ GPU(",\"sharing\":{\"replicas\":0}"), "resources[0].sharing.replicas: " },
 	{ GPU(",\"sharing\":{\"replicas\":100000}"), "resources[0].sharing.replicas: " },
 	{ GPU(",\"sharing\":{}"), "resources[0].sharing.replicas: missing required field" },
@@ -183,4 +189,7 @@ Test(device_config, resources_compare_equal_only_when_nothing_that_matters_chang
 	cr_assert_not(ky_device_resource_equal(&a->resources[1], &b->resources[1]), "bitstream digest");
 	b->resources[2].selector.numa_nodes[1] = 7;
 	cr_assert_not(ky_device_resource_equal(&a->resources[2], &b->resources[2]), "selector");
+	b->resources[0].replicas = a->resources[0].replicas;
+	b->resources[0].frontend = KY_FRONTEND_DRA;
+	cr_assert_not(ky_device_resource_equal(&a->resources[0], &b->resources[0]), "front end");
 }

@@ -1085,6 +1085,70 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	stop_daemon(d);
 }
 
+/* ---- one config for both front ends ---- */
+
+#define ANY_VF_SOCK "kyborg-kyborg.io_any-vf.sock"
+
+/* The same ConfigMap serves the DRA driver: a resource whose frontend is
+ * "dra" is neither served nor registered here, and its devices are not
+ * taken by a later resource of ours that matches them too (one device,
+ * one front end). --check-config says so; a reload that hands a resource
+ * to the DRA driver stops serving it. */
+Test(deviceplugin, a_config_shared_with_the_dra_driver_serves_only_the_device_plugin_resources)
+{
+	_cleanup_free_ char *cfg = NULL;
+	const char *fmt = "{ \"resources\": ["
+			  " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\", \"frontend\": \"%s\","
+			  "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"] } },"
+			  " %s,"
+			  " { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\", \"frontend\": \"dra\","
+			  "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } },"
+			  " { \"name\": \"kyborg.io/any-vf\", \"kind\": \"nic-vf\","
+			  "   \"selector\": { \"drivers\": [\"iavf\"] } } ] }";
+	cr_assert_geq(asprintf(&cfg, fmt, "devicePlugin", fpga_json, pf_name), 0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+
+	_cleanup_free_ char *out = NULL;
+	cr_assert_eq(kyt_run(&out, KYBORG_DP_BIN, "--config", config_path, "--check-config", NULL), 0);
+	cr_assert(strstr(out, "OK, 4 resources\n"), "%s", out);
+	cr_assert(strstr(out, "kyborg.io/gpu (gpu): served by the device plugin: 2 device IDs\n"), "%s", out);
+	cr_assert(strstr(out, "  " KYT_SIM_GPU0 " healthy\n"), "%s", out);
+	cr_assert(strstr(out, "kyborg.io/sriov-vf (nic-vf): not served here: frontend dra (kyborg-dra-driver), 4 device "
+			      "IDs\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "kyborg.io/any-vf (nic-vf): served by the device plugin: 0 device IDs\n"), "%s", out);
+	cr_assert_null(strstr(out, KYT_SIM_VF0), "%s", out);
+
+	start_kubelet();
+	struct kyt_child *d = start_daemon();
+	wait_registered(3, 20000);
+	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *text = kyt_read_file(path);
+	cr_assert(strstr(text, "kyborg.io/gpu " GPU_SOCK " "), "%s", text);
+	cr_assert(strstr(text, "kyborg.io/fpga-nlb " FPGA_SOCK " "), "%s", text);
+	cr_assert(strstr(text, "kyborg.io/any-vf " ANY_VF_SOCK " "), "%s", text);
+	cr_assert_null(strstr(text, "sriov-vf"), "the DRA driver's resource was registered: %s", text);
+	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	cr_assert_neq(access(vf_sock, F_OK), 0, "the DRA driver's resource has a socket here");
+	_cleanup_(cJSON_Deletep) cJSON *any = kubelet_call("list", ANY_VF_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(any), 0, "the VFs the DRA driver serves are offered here too: %s",
+		     cJSON_PrintUnformatted(any));
+	_cleanup_(cJSON_Deletep) cJSON *gpus = kubelet_call("list", GPU_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(gpus), 2);
+
+	/* The GPUs handed to the DRA driver: no longer served here. */
+	free(cfg);
+	cr_assert_geq(asprintf(&cfg, fmt, "dra", fpga_json, pf_name), 0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	kill(d->pid, SIGHUP);
+	_cleanup_free_ char *gpu_sock = in_dir(plugin_dir, GPU_SOCK);
+	cr_assert(kyt_wait_until(cond_gone, gpu_sock, 5000), "the GPUs' socket is still there");
+	cr_assert_eq(registered_lines(), 3, "nothing registered again");
+	_cleanup_(cJSON_Deletep) cJSON *fpga = kubelet_call("list", FPGA_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(fpga), 1);
+	stop_daemon(d);
+}
+
 /* ---- FPGA: programmed in PreStartContainer, only when needed ---- */
 
 static int loads(void)

@@ -86,14 +86,14 @@ static void setup(void)
 	_cleanup_free_ char *text = NULL;
 	cr_assert_geq(asprintf(&text,
 			       "{ \"resources\": ["
-			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\", \"frontend\": \"dra\","
 			       "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"] },"
 			       "   \"sharing\": { \"replicas\": 2 } },"
-			       " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\","
+			       " { \"name\": \"kyborg.io/fpga-nlb\", \"kind\": \"fpga\", \"frontend\": \"dra\","
 			       "   \"selector\": { \"vendors\": [\"8086\"], \"devices\": [\"0b30\"] },"
 			       "   \"bitstream\": { \"id\": \"" AFU_NLB "\", \"path\": \"%s\", \"sha256\": \"%s\" },"
 			       "   \"program\": [\"" PYTHON "\", \"" KYTEST_FPGA_LOADER "\", \"%s\", \"{sysfs}\", \"{id}\", \"{image}\"] },"
-			       " { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\","
+			       " { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\", \"frontend\": \"dra\","
 			       "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } } ] }",
 			       bitstream, sha, loads_log, pf_name),
 		      0);

@@ -21,10 +21,16 @@
 
 static const char *const kind_names[] = { "gpu", "fpga", "nic-vf", NULL };
 static const char *const strategy_names[] = { "pack", "spread", NULL };
+static const char *const frontend_names[] = { "devicePlugin", "dra", NULL };
 
 const char *ky_device_kind_name(enum ky_device_kind kind)
 {
 	return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+}
+
+const char *ky_device_frontend_name(enum ky_device_frontend frontend)
+{
+	return (unsigned)frontend < 2 ? frontend_names[frontend] : "unknown";
 }
 
 static void resource_release(struct ky_device_resource *r)
@@ -120,9 +126,9 @@ static int parse_sharing(const struct ky_jnode *res, struct ky_device_resource *
 
 static int parse_resource(const struct ky_jnode *node, struct ky_device_resource *r, struct ky_error **err)
 {
-	static const char *const keys[] = { "name", "kind", "selector", "sharing", "bitstream", "program", NULL };
+	static const char *const keys[] = { "name", "kind", "frontend", "selector", "sharing", "bitstream", "program", NULL };
 	const char *name;
-	int kind, k;
+	int kind, frontend = KY_FRONTEND_DEVICE_PLUGIN, k;
 	r->replicas = 1;
 	if (!cJSON_IsObject(node->j))
 		return ky_json_error(node, err, "must be an object, got %s", ky_json_type_name(node->j));
@@ -140,6 +146,9 @@ static int parse_resource(const struct ky_jnode *node, struct ky_device_resource
 	if ((k = ky_json_enum(node, "kind", KY_JSON_REQUIRED, kind_names, &kind, err)) < 0)
 		return k;
 	r->kind = (enum ky_device_kind)kind;
+	if ((k = ky_json_enum(node, "frontend", 0, frontend_names, &frontend, err)) < 0)
+		return k;
+	r->frontend = (enum ky_device_frontend)frontend;
 	if ((k = ky_pci_selector_parse(node, "selector", &r->selector, err)) < 0 || (k = parse_sharing(node, r, err)) < 0 ||
 	    (k = parse_bitstream(node, r, err)) < 0)
 		return k;
@@ -214,7 +223,7 @@ static bool str_eq(const char *a, const char *b)
 
 bool ky_device_resource_equal(const struct ky_device_resource *a, const struct ky_device_resource *b)
 {
-	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->replicas != b->replicas ||
+	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->frontend != b->frontend || a->replicas != b->replicas ||
 	    a->strategy != b->strategy || a->has_bitstream != b->has_bitstream)
 		return false;
 	if (a->has_bitstream && !ky_image_spec_equal(&a->bitstream, &b->bitstream))

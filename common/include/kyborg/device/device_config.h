@@ -19,6 +19,15 @@ enum ky_device_kind {
 	KY_DEVICE_NIC_VF = 2,
 };
 
+/* Which kubelet front end serves a resource's devices on a node: one config
+ * (one ConfigMap) serves both binaries, each serving only its own resources.
+ * A device still goes to the first resource that matches it, whichever
+ * front end that resource has, so one device is never served by both. */
+enum ky_device_frontend {
+	KY_FRONTEND_DEVICE_PLUGIN = 0, /* "devicePlugin", the default */
+	KY_FRONTEND_DRA = 1,           /* "dra" */
+};
+
 enum ky_device_strategy {
 	KY_DEVICE_PACK = 0,   /* replicas of as few GPUs as possible */
 	KY_DEVICE_SPREAD = 1, /* replicas of as many GPUs as possible */
@@ -27,6 +36,7 @@ enum ky_device_strategy {
 struct ky_device_resource {
 	char *name; /* "kyborg.io/gpu" */
 	enum ky_device_kind kind;
+	enum ky_device_frontend frontend;
 	struct ky_pci_selector selector;
 	unsigned replicas; /* >= 1; above 1 a GPU is shared (time-sliced) */
 	enum ky_device_strategy strategy;
@@ -47,6 +57,8 @@ struct ky_device_config {
 
 /* The config's kind names: "gpu", "fpga", "nic-vf". */
 const char *ky_device_kind_name(enum ky_device_kind kind);
+/* The config's front end names: "devicePlugin", "dra". */
+const char *ky_device_frontend_name(enum ky_device_frontend frontend);
 /* Errors are -EINVAL "<json path>: <problem>". */
 int ky_device_config_parse(const char *text, size_t len, struct ky_device_config **out, struct ky_error **err);
 /* The same from a file (a regular file of at most 1 MiB); errors are
@@ -54,7 +66,7 @@ int ky_device_config_parse(const char *text, size_t len, struct ky_device_config
 int ky_device_config_load(const char *path, struct ky_device_config **out, struct ky_error **err);
 void ky_device_config_free(struct ky_device_config *cfg);
 KY_DEFINE_CLEANUP(struct ky_device_config, ky_device_config_free)
-/* Same name, kind, selector, sharing and bitstream: a reload keeps serving it. */
+/* Same name, kind, front end, selector, sharing and bitstream: a reload keeps serving it. */
 bool ky_device_resource_equal(const struct ky_device_resource *a, const struct ky_device_resource *b);
 /* An FPGA with a bitstream is programmed before a container gets it. */
 bool ky_device_resource_programs(const struct ky_device_resource *res);
