@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#include "dra_publish.h"
+
 struct ky_error;
 
 struct dra_options {
@@ -20,8 +22,13 @@ struct dra_options {
 	const char *cdi_dir;
 	const char *state_dir;
 	const char *fetch_helper;     /* kyborg-fetch, exec'd for URL bitstreams */
-	/* Testing only, until the API client lands: ResourceClaims read from
-	 * <claims_dir>/<namespace>/<name>.json (dra_claims_file.c). */
+	/* How ResourceSlices show a shared GPU and an unhealthy device (AUTO:
+	 * as the cluster's feature gates allow, dra_publish.h). */
+	enum dra_sharing gpu_sharing;
+	enum dra_unhealthy unhealthy;
+	/* Testing only: ResourceClaims read from
+	 * <claims_dir>/<namespace>/<name>.json (dra_claims_file.c); without
+	 * api_server nothing is published. */
 	const char *claims_dir;
 };
 

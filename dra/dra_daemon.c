@@ -120,6 +120,7 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 {
 	const struct dra_options *o = d->opts;
 	int r;
+	d->started_ms = ky_loop_now_ms();
 	if ((r = daemon_paths(d, err)) < 0 || (r = ky_device_config_load(o->config_path, &d->cfg, err)) < 0)
 		return r;
 	size_t ours = 0;
@@ -137,13 +138,20 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 		return r;
 	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_checkpoint_open(d, err)) < 0)
 		return r;
+	/* The API server, unless only the test's claim files are given. */
+	if ((o->api_server || !o->claims_dir) && (r = api_client(d, err)) < 0)
+		return r;
 	if (o->claims_dir)
 		r = dra_claims_file_new(d->loop, o->claims_dir, &d->source, err);
-	else if ((r = api_client(d, err)) == 0)
+	else
 		r = dra_claims_api_new(d->k8s, &d->source, err);
 	if (r < 0)
 		return r;
 	ky_info("claims", "source=%s", d->source->ops->name);
+	/* The slices' list and the Node's read go out first: they are what
+	 * the scheduler waits for, the sockets are ready long before. */
+	if ((r = dra_publisher_start(d, err)) < 0)
+		return r;
 	const char *dirs[] = { o->registration_dir, d->plugin_dir };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(dirs); i++)
 		if ((r = ky_mkdir_p(dirs[i], 0750)) < 0)
@@ -155,8 +163,6 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 		return r;
 	for (size_t i = 0; i < d->cfg->n_resources; i++)
 		ky_device_prefetch_start(d->loop, &d->prefetches, &d->cfg->resources[i], &d->images);
-	if ((r = dra_publisher_start(d, err)) < 0)
-		return r;
 	ky_info("started", "driver=%s pool=%s devices=%zu", o->driver_name, o->node_name, dra_devices_count(d));
 	return 0;
 }

@@ -31,6 +31,7 @@ struct dra_publisher;
 struct dra_daemon {
 	const struct dra_options *opts;
 	struct ky_loop *loop;
+	uint64_t started_ms; /* ky_loop_now_ms() when the driver began */
 
 	/* dra_devices.c, dra_hotplug.c: the config and what it takes of the
 	 * node, as discovery last saw it, and every DRA name served since
@@ -64,9 +65,9 @@ struct dra_daemon {
 	size_t n_health, cap_health;
 	struct ky_loop_timer *health_timer;
 
-	/* The API server (NULL with the stand-in claim source): the claim
-	 * source reads claims through it, the ResourceSlice publisher will
-	 * write slices through it. */
+	/* The API server (NULL with the stand-in claim source alone): the
+	 * claim source reads claims through it, the ResourceSlice publisher
+	 * writes slices through it. */
 	struct ky_k8s_client *k8s;
 
 	/* dra_claims.c and its source: where claims' allocations come from. */
@@ -80,7 +81,8 @@ struct dra_daemon {
 	/* dra_prepare.c: Prepare calls in flight. */
 	struct dra_call *calls;
 
-	/* dra_publisher.c: the ResourceSlice publisher, once there is one. */
+	/* dra_publisher.c: the ResourceSlice publisher (NULL without an API
+	 * server). */
 	struct dra_publisher *publisher;
 };
 
@@ -128,10 +130,11 @@ enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, 
 int dra_hotplug_start(struct dra_daemon *d, struct ky_error **err);
 void dra_hotplug_stop(struct dra_daemon *d);
 
-/* ---- dra_publisher.c: the hook of the ResourceSlice publisher ---- */
+/* ---- dra_publisher.c: the ResourceSlice publisher ---- */
 
-/* Started once the devices are known; told after every change of the
- * devices or their health; stopped before the daemon goes. */
+/* Started once the devices are known (nothing without d->k8s); told after
+ * every change of the devices, their health or an FPGA's image; stopped
+ * before the daemon goes, keeping the slices. */
 int dra_publisher_start(struct dra_daemon *d, struct ky_error **err);
 void dra_publisher_devices_changed(struct dra_daemon *d);
 void dra_publisher_stop(struct dra_daemon *d);

@@ -246,6 +246,9 @@ static void program_done(void *userdata, struct ky_device_program *prog, const s
 			ky_info(res[i].programmed ? "fpga-programmed" : "fpga-already-programmed",
 				"claim=%s/%s device=%s id=%s", op->ns, op->name, op->plan.devices[op->next_program - 1].device,
 				op->plan.devices[op->next_program - 1].bitstream);
+	/* The slices carry the image the port holds now (imageID); a set
+	 * that changes nothing writes nothing. */
+	dra_publisher_devices_changed(op->call->d);
 	if (failed) {
 		op_fail(op, "device %s: %s", op->plan.devices[op->next_program - 1].device, ky_error_msg(failed));
 		return;

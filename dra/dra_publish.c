@@ -661,6 +661,20 @@ static void round_start(struct dra_publish *p)
 	pump(p);
 }
 
+/* Whether the watch has seen past the version of this answer's object
+ * and no longer holds it: deleted (kubelet) after the write was stored but
+ * before its answer came, so the answer must not bring it back into what
+ * is known. A watch delivers in order, so up to its resourceVersion it has
+ * reported the object's creation and, if it lacks it, its deletion. */
+static bool gone_since(const struct dra_publish *p, const cJSON *obj)
+{
+	unsigned long long obj_rv, seen;
+	const char *name = ky_k8s_object_name(obj);
+	return p->refl && name && dra_rv_parse(ky_k8s_object_resource_version(obj), &obj_rv) &&
+	       dra_rv_parse(ky_k8s_reflector_resource_version(p->refl), &seen) && seen >= obj_rv &&
+	       !ky_k8s_reflector_has(p->refl, NULL, name);
+}
+
 static void op_succeeded(struct dra_publish *p, struct op *o, cJSON *obj)
 {
 	switch (o->kind) {
@@ -670,7 +684,8 @@ static void op_succeeded(struct dra_publish *p, struct op *o, cJSON *obj)
 		dra_known_remove(&p->known, o->name);
 		return;
 	case OP_READ:
-		dra_known_upsert(&p->known, obj);
+		if (!gone_since(p, obj))
+			dra_known_upsert(&p->known, obj);
 		return;
 	case OP_CREATE:
 	case OP_UPDATE:
@@ -680,6 +695,11 @@ static void op_succeeded(struct dra_publish *p, struct op *o, cJSON *obj)
 		p->stats.creates++;
 	else
 		p->stats.updates++;
+	if (gone_since(p, obj)) {
+		ky_debug("dra-slices-gone", "driver=%s node=%s slice=%s reason=\"deleted before the answer came\"",
+			 p->driver, p->node, ky_k8s_object_name(obj));
+		return;
+	}
 	if (dra_known_upsert(&p->known, obj) < 0)
 		return;
 	uint8_t got[DRA_DIGEST_LEN];

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 	      "                         [--api-server URL --token-file FILE --ca-file FILE]\n"
 	      "                         [--registration-dir DIR] [--plugin-dir DIR] [--cdi-dir DIR]\n"
 	      "                         [--state-dir DIR] [--fetch-helper PATH] [--log-level LEVEL] [--check-config]\n"
+	      "                         [--gpu-sharing auto|consumable|split] [--unhealthy-devices auto|taint|omit]\n"
 	      "  --claims-dir DIR  testing only: ResourceClaims from DIR/<namespace>/<name>.json, not the API server\n",
 	      f);
 }
@@ -30,6 +31,15 @@ static int fail(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fputc('\n', stderr);
 	return 2;
+}
+
+/* The index of s among words (NULL-terminated), or -1. */
+static int word(const char *s, const char *const words[])
+{
+	for (int i = 0; words[i]; i++)
+		if (strcmp(s, words[i]) == 0)
+			return i;
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -49,6 +59,8 @@ int main(int argc, char **argv)
 		{ "claims-dir", required_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "check-config", no_argument, NULL, 'k' },
+		{ "gpu-sharing", required_argument, NULL, 'g' },
+		{ "unhealthy-devices", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -63,7 +75,7 @@ int main(int argc, char **argv)
 	};
 	enum ky_log_level level = KY_LOG_INFO;
 	bool check = false;
-	int c;
+	int c, k;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -109,6 +121,16 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'g':
+			if ((k = word(optarg, (const char *const[]){ "auto", "consumable", "split", NULL })) < 0)
+				return fail("--gpu-sharing: not one of auto, consumable, split: %s", optarg);
+			opts.gpu_sharing = (enum dra_sharing)k;
+			break;
+		case 'u':
+			if ((k = word(optarg, (const char *const[]){ "auto", "taint", "omit", NULL })) < 0)
+				return fail("--unhealthy-devices: not one of auto, taint, omit: %s", optarg);
+			opts.unhealthy = (enum dra_unhealthy)k;
 			break;
 		case 'h':
 			usage(stdout);

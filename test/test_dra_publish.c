@@ -523,6 +523,44 @@ Test(dra_publish, slices_kubelet_deletes_are_published_again)
 	free(d);
 }
 
+static bool server_has_slices(void *n)
+{
+	cJSON *items = server_slices();
+	bool r = cJSON_GetArraySize(items) >= *(int *)n;
+	cJSON_Delete(items);
+	return r;
+}
+
+static bool server_has_devices(void *n)
+{
+	cJSON *items = server_slices();
+	bool r = server_device_count(items) == *(size_t *)n;
+	cJSON_Delete(items);
+	return r;
+}
+
+/* Kubelet's deletion can reach the watch before the answer to the create
+ * it deleted: the late answer must not bring the slice back into what the
+ * publisher believes the server has. */
+Test(dra_publish, a_slice_deleted_before_its_create_is_answered_is_created_again)
+{
+	standin(NULL);
+	publisher(&(struct dra_publish_opts){ .no_owner = true });
+	struct dra_dev *d = vfs(5);
+	control("delay?seconds=1&method=POST&after=1&count=1");
+	set(d, 5);
+	int one = 1;
+	cr_assert(run_until(server_has_slices, &one, T), "the create was not stored");
+	kubelet_wipes_the_node();
+	size_t five = 5;
+	cr_assert(run_until(server_has_devices, &five, T), "the slice kubelet deleted was not created again");
+	wait_published(0);
+	cJSON *log = request_log();
+	cr_assert_eq(count(log, "POST", 201), 2);
+	cJSON_Delete(log);
+	free(d);
+}
+
 static int free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);

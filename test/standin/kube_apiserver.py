@@ -83,9 +83,11 @@ Control endpoints for tests (no token needed; JSON replies):
                                      the next N (default 1) matching requests get
                                      Status code C (close=1: the connection is closed
                                      without an answer instead)
-  POST /_standin/delay?seconds=S[&method=M][&path=REGEX][&count=N]
+  POST /_standin/delay?seconds=S[&method=M][&path=REGEX][&count=N][&after=1]
                                      the next N matching requests are held S seconds
-                                     before they are served
+                                     before they are served (after=1: served at once,
+                                     their answer held S seconds, as a slow network
+                                     would: a watch may report the change first)
   POST /_standin/pause?seconds=S     for S seconds every non-control request is
                                      answered by closing the connection
   POST /_standin/expired-as-http?on=1  a too old watch resourceVersion is answered with
@@ -1080,6 +1082,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_json(self, code, obj, warnings=()):
         body = json.dumps(obj).encode()
+        if getattr(self, "answer_delay", 0):
+            time.sleep(self.answer_delay)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -1158,8 +1162,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                % (method.lower(), url.path)))
             return self.send_status(st_unauthorized())
         fault = self.take_fault(method, url.path)
+        self.answer_delay = 0
         if fault and fault.get("delay"):
-            time.sleep(fault["delay"])
+            if fault.get("after"):
+                self.answer_delay = fault["delay"]
+            else:
+                time.sleep(fault["delay"])
             fault = None
         if fault:
             self.read_body()
@@ -1236,7 +1244,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             reply = {"fault": fault}
         elif what == "delay" and method == "POST":
             fault = {"delay": float(q.get("seconds", 1)), "method": q.get("method"), "path": q.get("path"),
-                     "count": int(q.get("count", 1))}
+                     "count": int(q.get("count", 1)), "after": q.get("after") in ("1", "true")}
             with s.log_lock:
                 s.faults.append(fault)
             reply = {"fault": fault}
