@@ -31,7 +31,7 @@
 #define TRIM_AFTER (256u * 1024u)
 /* Connections kept open for reuse (one is the usual case: HTTP/2 carries
  * every transfer, HTTP/1.1 needs one per watch). */
-#define MAX_CONNECTS 4L
+#define MAX_CONNECTS 8L
 /* TCP keepalives: a watch on a peer that vanished without a word ends
  * after about a minute instead of waiting for its timeoutSeconds. */
 #define KEEPIDLE_S 30L
