@@ -124,6 +124,7 @@ struct op {
 	unsigned layout_gen;
 	char *name;
 	unsigned sent_features;
+	bool digest_sent; /* sent_digest holds the desired slice's digest */
 	uint8_t sent_digest[DRA_DIGEST_LEN];
 	struct op *next;
 };
@@ -277,7 +278,12 @@ static int relayout(struct dra_publish *p, struct ky_error **err)
 }
 
 /* The digests of the layout's slices that are not known yet. */
-static int build_digests(struct dra_publish *p, struct ky_error **err)
+/* The digests of the layout's slices that need one (need[i]: a server
+ * slice stands for it, so the plan compares them) and are not known yet. A
+ * slice only to be created needs none: its digest is taken from what the
+ * server stored (op_succeeded), which spares building every slice twice
+ * when a node's whole pool is created (at start, after kubelet's wipe). */
+static int build_digests(struct dra_publish *p, const bool *need, struct ky_error **err)
 {
 	size_t n = p->layout->n_slices;
 	if (!p->digests) {
@@ -292,7 +298,7 @@ static int build_digests(struct dra_publish *p, struct ky_error **err)
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (p->built[i])
+		if (p->built[i] || !need[i])
 			continue;
 		cJSON *s = NULL;
 		int r = dra_slice_json(&p->pool, p->layout, i, 0, NULL, &s, err);
@@ -467,6 +473,7 @@ static int op_send(struct dra_publish *p, enum op_kind kind, const char *name, e
 	}
 	if (proto) {
 		memcpy(o->sent_digest, proto->sent_digest, sizeof(o->sent_digest));
+		o->digest_sent = proto->digest_sent;
 		o->sent_features = proto->sent_features;
 		o->slice = proto->slice;
 	}
@@ -521,7 +528,8 @@ static int op_start(struct dra_publish *p, const struct dra_op *po, const char *
 		return ret;
 	/* The digest leaves out the generation and metadata: what was sent
 	 * is what the plan compared. */
-	struct op proto = { .slice = po->slice, .sent_features = dra_slice_features(body) };
+	struct op proto = { .slice = po->slice, .sent_features = dra_slice_features(body),
+			    .digest_sent = p->built[po->slice] };
 	memcpy(proto.sent_digest, p->digests[po->slice], DRA_DIGEST_LEN);
 	if (po->kind == DRA_OP_CREATE)
 		return op_send(p, OP_CREATE, NULL, KY_K8S_POST, body, &proto, err);
@@ -591,16 +599,12 @@ static void round_start(struct dra_publish *p)
 	    !ky_k8s_reflector_synced(p->refl))
 		return;
 	struct ky_error *e = NULL;
-	if (build_digests(p, &e) < 0) {
-		ky_log_err(KY_LOG_ERROR, "dra-slices-build", e, "driver=%s node=%s", p->driver, p->node);
-		report(p, e);
-		ky_error_free(e);
-		schedule_backoff(p);
-		return;
-	}
 	struct dra_slice_state *st = calloc(p->known.n ? p->known.n : 1, sizeof(*st));
+	bool *need = calloc(p->layout->n_slices, sizeof(*need));
 	struct dra_plan plan = { 0 };
-	if (!st) {
+	if (!st || !need) {
+		free(st);
+		free(need);
 		schedule_backoff(p);
 		return;
 	}
@@ -609,6 +613,19 @@ static void round_start(struct dra_publish *p)
 						  .generation = p->known.s[i].generation };
 		memcpy(st[i].digest, p->known.s[i].digest, DRA_DIGEST_LEN);
 	}
+	if (dra_plan_matched(p->node, p->layout->n_slices, st, p->known.n, need) < 0 ||
+	    build_digests(p, need, &e) < 0) {
+		if (!e)
+			ky_error_set(&e, ENOMEM, "slice digests");
+		ky_log_err(KY_LOG_ERROR, "dra-slices-build", e, "driver=%s node=%s", p->driver, p->node);
+		report(p, e);
+		ky_error_free(e);
+		free(st);
+		free(need);
+		schedule_backoff(p);
+		return;
+	}
+	free(need);
 	int r = dra_plan_make(p->node, (const uint8_t(*)[DRA_DIGEST_LEN])p->digests, p->layout->n_slices, st,
 			      p->known.n, &plan);
 	char **names = r == 0 ? calloc(plan.n + 1, sizeof(*names)) : NULL;
@@ -702,13 +719,25 @@ static void op_succeeded(struct dra_publish *p, struct op *o, cJSON *obj)
 	}
 	if (dra_known_upsert(&p->known, obj) < 0)
 		return;
+	/* The digest of what the server stored, computed once, by the record. */
+	const struct dra_known_slice *k = dra_known_get(&p->known, ky_k8s_object_name(obj));
 	uint8_t got[DRA_DIGEST_LEN];
-	dra_slice_digest(obj, got);
-	if (!memcmp(got, o->sent_digest, DRA_DIGEST_LEN) || o->layout_gen != p->layout_gen)
+	if (k)
+		memcpy(got, k->digest, DRA_DIGEST_LEN);
+	else
+		dra_slice_digest(obj, got);
+	if (o->layout_gen != p->layout_gen || (o->digest_sent && !memcmp(got, o->sent_digest, DRA_DIGEST_LEN)))
 		return;
 	unsigned dropped = o->sent_features & ~dra_slice_features(obj);
 	if (fall_back(p, dropped))
 		return;
+	if (!o->digest_sent) {
+		/* A created slice stored with every field sent: what the
+		 * server has is the desired slice, normalised as it keeps it. */
+		memcpy(p->digests[o->slice], got, DRA_DIGEST_LEN);
+		p->built[o->slice] = true;
+		return;
+	}
 	/* Stored otherwise than sent for a reason this driver cannot help:
 	 * take it as stored rather than write it again and again. */
 	struct ky_error *e = NULL;

@@ -465,15 +465,12 @@ void dra_plan_release(struct dra_plan *p)
 	*p = (struct dra_plan){ 0 };
 }
 
-int dra_plan_make(const char *pool, const uint8_t (*desired)[DRA_DIGEST_LEN], size_t n_desired,
-		  const struct dra_slice_state *actual, size_t n_actual, struct dra_plan *out)
+/* Which server slice stands for which desired one: the slices of the
+ * pool's highest generation, by the index their name carries, the first
+ * one an index is seen in. Returns that generation. */
+static int64_t match_slices(const char *pool, size_t n_desired, const struct dra_slice_state *actual, size_t n_actual,
+			    long *match, long *matched)
 {
-	*out = (struct dra_plan){ 0 };
-	_cleanup_free_ long *match = calloc(n_actual ? n_actual : 1, sizeof(*match));   /* actual -> desired, or -1 */
-	_cleanup_free_ long *matched = calloc(n_desired ? n_desired : 1, sizeof(*matched)); /* desired -> actual, or -1 */
-	_cleanup_free_ struct dra_op *ops = calloc(n_actual + n_desired + 1, sizeof(*ops));
-	if (!match || !matched || !ops)
-		return -ENOMEM;
 	int64_t generation = 0;
 	for (size_t i = 0; i < n_actual; i++)
 		if (actual[i].pool && !strcmp(actual[i].pool, pool) && actual[i].generation > generation)
@@ -491,6 +488,32 @@ int dra_plan_make(const char *pool, const uint8_t (*desired)[DRA_DIGEST_LEN], si
 			match[i] = idx;
 		}
 	}
+	return generation;
+}
+
+int dra_plan_matched(const char *pool, size_t n_desired, const struct dra_slice_state *actual, size_t n_actual,
+		     bool *out)
+{
+	_cleanup_free_ long *match = calloc(n_actual ? n_actual : 1, sizeof(*match));
+	_cleanup_free_ long *matched = calloc(n_desired ? n_desired : 1, sizeof(*matched));
+	if (!match || !matched)
+		return -ENOMEM;
+	match_slices(pool, n_desired, actual, n_actual, match, matched);
+	for (size_t k = 0; k < n_desired; k++)
+		out[k] = matched[k] >= 0;
+	return 0;
+}
+
+int dra_plan_make(const char *pool, const uint8_t (*desired)[DRA_DIGEST_LEN], size_t n_desired,
+		  const struct dra_slice_state *actual, size_t n_actual, struct dra_plan *out)
+{
+	*out = (struct dra_plan){ 0 };
+	_cleanup_free_ long *match = calloc(n_actual ? n_actual : 1, sizeof(*match));   /* actual -> desired, or -1 */
+	_cleanup_free_ long *matched = calloc(n_desired ? n_desired : 1, sizeof(*matched)); /* desired -> actual, or -1 */
+	_cleanup_free_ struct dra_op *ops = calloc(n_actual + n_desired + 1, sizeof(*ops));
+	if (!match || !matched || !ops)
+		return -ENOMEM;
+	int64_t generation = match_slices(pool, n_desired, actual, n_actual, match, matched);
 	size_t changed = 0, created = 0;
 	for (size_t k = 0; k < n_desired; k++) {
 		if (matched[k] < 0)

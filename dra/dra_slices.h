@@ -140,9 +140,15 @@ struct dra_plan {
 	int64_t generation; /* of every slice written */
 };
 
+/* Which desired slices a server slice stands for (out[k], n_desired of
+ * them): the only ones whose digest dra_plan_make reads; the others are
+ * created whatever their digest. 0 or -ENOMEM. */
+int dra_plan_matched(const char *pool, size_t n_desired, const struct dra_slice_state *actual, size_t n_actual,
+		     bool *out);
+
 /* What brings the server's slices (actual) to the desired ones (their
- * digests, n_desired >= 1) of the pool named pool. No op at all when they
- * match. 0 or -ENOMEM. */
+ * digests, n_desired >= 1, read only where dra_plan_matched says) of the
+ * pool named pool. No op at all when they match. 0 or -ENOMEM. */
 int dra_plan_make(const char *pool, const uint8_t (*desired)[DRA_DIGEST_LEN], size_t n_desired,
 		  const struct dra_slice_state *actual, size_t n_actual, struct dra_plan *out);
 void dra_plan_release(struct dra_plan *p);
