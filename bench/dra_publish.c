@@ -10,7 +10,7 @@
  * ky_pci_list with the strings libudev gives (sysfs path, driver, names),
  * then one struct dra_dev each, as the daemon will hold them.
  *
- * Usage: kyborg-bench-dra SERVER TOKEN_FILE CA_FILE NODE DEVICES */
+ * Usage: kyborg-bench-dra SERVER TOKEN_FILE CA_FILE NODE DEVICES [WRITES_IN_FLIGHT] */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,11 +147,12 @@ static double until_published(struct ky_loop *loop, struct dra_publish *p, unsig
 int main(int argc, char **argv)
 {
 	double t_main = now_ms();
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s SERVER TOKEN_FILE CA_FILE NODE DEVICES\n", argv[0]);
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "usage: %s SERVER TOKEN_FILE CA_FILE NODE DEVICES [WRITES_IN_FLIGHT]\n", argv[0]);
 		return 2;
 	}
 	unsigned n = (unsigned)atoi(argv[5]);
+	unsigned inflight = argc == 7 ? (unsigned)atoi(argv[6]) : 0;
 	ky_log_set_level(getenv("KYBORG_BENCH_DEBUG") ? KY_LOG_DEBUG : KY_LOG_WARN);
 	report("start");
 	struct ky_pci_list *node = fake_node(n);
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
 	double t_start = now_ms(), c_start = cpu_ms();
 	if (ky_loop_new(&loop, &e) < 0 || ky_k8s_config_new(argv[1], argv[2], argv[3], &cfg, &e) < 0 ||
 	    ky_k8s_client_new(loop, cfg, &client, &e) < 0 ||
-	    dra_publish_new(loop, client, "kyborg.io", argv[4], &(struct dra_publish_opts){ .no_owner = true }, &pub,
+	    dra_publish_new(loop, client, "kyborg.io", argv[4], &(struct dra_publish_opts){ .no_owner = true, .max_inflight = inflight }, &pub,
 			    &e) < 0 ||
 	    dra_publish_set(pub, devs, n, &e) < 0) {
 		fprintf(stderr, "%s\n", ky_error_msg(e));

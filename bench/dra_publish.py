@@ -10,7 +10,7 @@ stand-in:
   published; from kubelet's DELETE of the node's slices to all published
   again; from one device turning unhealthy to its taint published; and
   VmRSS/VmHWM/RssAnon/RssFile after each step.
-Usage: dra_publish.py --build BUILD_DIR [--devices 1000,10000]
+Usage: dra_publish.py --build BUILD_DIR [--devices 1000,10000] [--inflight 1,2,4,8]
 Run it with /usr/bin/python3."""
 import argparse
 import os
@@ -27,7 +27,7 @@ PYTHON = "/usr/bin/python3"
 NODE = "bench-node"
 
 
-def run_one(build, devices):
+def run_one(build, devices, inflight):
     tmp = tempfile.mkdtemp(prefix="kydrabench")
     proc = None
     try:
@@ -46,10 +46,10 @@ def run_one(build, devices):
             time.sleep(0.05)
         with open(port_file) as f:
             url = "https://127.0.0.1:%d" % int(f.read())
-        print("%d devices (VFs, 64 a PF):" % devices)
+        print("%d devices (VFs, 64 a PF), %s writes in flight:" % (devices, inflight or "default (4)"))
         sys.stdout.flush()
         subprocess.run([os.path.join(build, "bench", "kyborg-bench-dra"), url, token, os.path.join(certs, "ca.crt"),
-                        NODE, str(devices)], check=True)
+                        NODE, str(devices)] + ([str(inflight)] if inflight else []), check=True)
         sys.stdout.flush()
     finally:
         if proc:
@@ -62,9 +62,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--devices", default="1000,10000")
+    ap.add_argument("--inflight", default="", help="writes in flight to try, e.g. 1,2,4,8 (default: the publisher's)")
     a = ap.parse_args()
     for n in a.devices.split(","):
-        run_one(a.build, int(n))
+        for w in (a.inflight.split(",") if a.inflight else [0]):
+            run_one(a.build, int(n), int(w))
 
 
 if __name__ == "__main__":
