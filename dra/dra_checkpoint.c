@@ -1,6 +1,9 @@
 /* The checkpoint of prepared claims: a record per claim in the state store
  * (<state dir>/dra-claims/<claim UID>.json, format: state/dra_record.h),
- * written durably before the node changes and before kubelet is answered,
+ * written before the node changes (atomically: what it guards, a CDI spec
+ * in a tmpfs and an FPGA's image, does not outlive a power loss either, and
+ * Unprepare finds a claim's spec by its UID) and durably before kubelet is
+ * told the claim is prepared,
  * and every record in memory, so a Prepare knows at once which devices
  * other claims hold. A restarted driver reads them back. */
 #include "dra_daemon.h"
@@ -120,11 +123,11 @@ const struct ky_dra_record *dra_checkpoint_holder_of(const struct dra_daemon *d,
 	return NULL;
 }
 
-int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, struct ky_error **err)
+int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, bool durable, struct ky_error **err)
 {
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
 	int r = ky_state_lock(d->store, rec->claim_uid, 0, &l, err);
-	if (r < 0 || (r = ky_dra_record_save(l, rec, err)) < 0) {
+	if (r < 0 || (r = ky_dra_record_save(l, rec, durable, err)) < 0) {
 		ky_dra_record_clear(rec);
 		return ky_error_prefix(err, "checkpoint");
 	}

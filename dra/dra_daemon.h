@@ -151,9 +151,10 @@ size_t dra_checkpoint_holders(const struct dra_daemon *d, const char *pci, const
 			      const struct ky_dra_record **first);
 /* A claim other than `uid` that holds the device named `device`, or NULL. */
 const struct ky_dra_record *dra_checkpoint_holder_of(const struct dra_daemon *d, const char *device, const char *uid);
-/* Writes rec durably under its claim UID and keeps it (taken: rec is
- * zeroed, also on failure, when it is freed). */
-int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, struct ky_error **err);
+/* Writes rec under its claim UID, durably or only atomically
+ * (ky_dra_record_save), and keeps it (taken: rec is zeroed, also on
+ * failure, when it is freed). */
+int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, bool durable, struct ky_error **err);
 /* Deletes the claim's record durably; none is no error. */
 int dra_checkpoint_delete(struct dra_daemon *d, const char *uid, struct ky_error **err);
 

@@ -48,6 +48,8 @@ static int unprepare(void *userdata, const uint8_t *req, size_t req_len, uint8_t
 		     struct ky_error **err)
 {
 	struct dra_daemon *d = userdata;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dra_pb_unprepare_req *r = k8s__io__kubelet__pkg__apis__dra__v1__node_unprepare_resources_request__unpack(
 		NULL, req_len, req);
 	if (!r)
@@ -82,8 +84,14 @@ static int unprepare(void *userdata, const uint8_t *req, size_t req_len, uint8_t
 		else
 			protobuf_c_message_pack(&out.base, *resp);
 	}
-	for (size_t i = 0; whys && i < n; i++)
+	size_t failed = 0;
+	for (size_t i = 0; whys && i < n; i++) {
+		failed += whys[i] != NULL;
 		free(whys[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ky_info("unprepare", "claims=%zu failed=%zu dur_us=%lld", n, failed,
+		(long long)((t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	free(whys);
 	free(entries);
 	free(entryp);

@@ -83,7 +83,7 @@ Test(dra_record, a_saved_record_reads_back_from_the_store_under_its_uid)
 	{
 		_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
 		cr_assert_eq(ky_state_lock(s, rec.claim_uid, 0, &l, &err), 0);
-		cr_assert_eq(ky_dra_record_save(l, &rec, &err), 0, "%s", ky_error_msg(err));
+		cr_assert_eq(ky_dra_record_save(l, &rec, true, &err), 0, "%s", ky_error_msg(err));
 	}
 	cr_assert_eq(ky_dra_record_get(s, "5c1e", &back, &err), 0, "%s", ky_error_msg(err));
 	cr_assert_eq(back.state, KY_DRA_PREPARING);

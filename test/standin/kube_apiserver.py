@@ -1048,6 +1048,10 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def get_request(self):
         sock, addr = self.socket.accept()
+        # Go's net package sets TCP_NODELAY on every TCP connection, so
+        # kube-apiserver does; without it an answer written as headers then
+        # body waits for the client's delayed ACK (40 ms) before the body.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The handshake runs in the request's thread, not in accept().
         return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 

@@ -246,11 +246,12 @@ int ky_dra_record_get(struct ky_state_store *s, const char *key, struct ky_dra_r
 	return 0;
 }
 
-int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec, struct ky_error **err)
+int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec, bool durable,
+		       struct ky_error **err)
 {
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 	int r = ky_dra_record_to_json(rec, &doc, err);
 	if (r < 0)
 		return r;
-	return ky_state_write(l, doc, err);
+	return durable ? ky_state_write(l, doc, err) : ky_state_write_fast(l, doc, err);
 }

@@ -22,6 +22,7 @@
  * refused (-EPROTO); a record without "version" is version 1. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
@@ -80,7 +81,9 @@ int ky_dra_record_copy(const struct ky_dra_record *rec, struct ky_dra_record *ou
 int ky_dra_record_load(struct ky_state_lock *l, struct ky_dra_record *out, struct ky_error **err);
 /* Without the lock, for readers that change nothing. */
 int ky_dra_record_get(struct ky_state_store *s, const char *key, struct ky_dra_record *out, struct ky_error **err);
-/* Replaces the record durably (fsync'd before the rename, and the
- * directory after): kubelet is told a claim is prepared only once its
- * record would survive a power loss. */
-int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec, struct ky_error **err);
+/* Replaces the record under a held lock: durably (ky_state_write: fsync'd
+ * before the rename, and the directory after: kubelet is told a claim is
+ * prepared only once its record would survive a power loss) or only
+ * atomically (ky_state_write_fast: survives any process kill). */
+int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec, bool durable,
+		       struct ky_error **err);
