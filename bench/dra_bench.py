@@ -268,7 +268,7 @@ def size_config(path, replicas):
 
 
 class Driver:
-    def __init__(self, kids, build, run, api, reg_dir, config, extra=()):
+    def __init__(self, kids, build, run, api, reg_dir, config, extra=(), state_dir=None):
         self.log_path = os.path.join(run, "driver.log")
         self.log = open(self.log_path, "a")
         self.mark = os.path.getsize(self.log_path)
@@ -276,7 +276,7 @@ class Driver:
         self.p = kids.start([os.path.join(build, "dra", "kyborg-dra-driver"), "--config", config,
                              "--node-name", NODE, "--registration-dir", reg_dir,
                              "--plugin-dir", os.path.join(run, "plugin"), "--cdi-dir", os.path.join(run, "cdi"),
-                             "--state-dir", os.path.join(run, "state"), "--api-server", api.url,
+                             "--state-dir", state_dir or os.path.join(run, "state"), "--api-server", api.url,
                              "--token-file", api.token_file, "--ca-file", api.ca,
                              "--log-level", "info"] + list(extra),
                             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
@@ -303,9 +303,24 @@ def field(line, key):
     return m.group(1) if m else None
 
 
+def rss_by_file(pid, top=6):
+    """Rss of the file-backed mappings by file (kB), largest first."""
+    by = {}
+    cur = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                cur = os.path.basename(parts[5]) if len(parts) > 5 and parts[5].startswith("/") else None
+            elif parts and parts[0] == "Rss:" and cur:
+                by[cur] = by.get(cur, 0) + int(parts[1])
+    return sorted(by.items(), key=lambda kv: -kv[1])[:top]
+
+
 def rss(pid):
     st = dp_bench.proc_status(pid)
     st["preload"] = dp_bench.preload_rss_kib(pid)
+    st["files"] = rss_by_file(pid)
     return st
 
 
@@ -340,7 +355,7 @@ def measure_start(args, kids, work, api, config, n_devices, label, res, extra=()
 
 def measure_wipes(args, api, n_devices, d, res, label):
     """Kubelet's wipe to every slice back, args.wipes times."""
-    back = []
+    back, back_ev = [], []
     for _ in range(args.wipes):
         _items, rv = api.our_slices()
         w = SliceWatch(api, rv)
@@ -351,44 +366,74 @@ def measure_wipes(args, api, n_devices, d, res, label):
             t = w.wait(lambda live, ev: any(e[1] == "DELETED" for e in ev) and pool_complete(n_devices)(live, ev),
                        300, "the slices back")
             back.append((t - t0) * 1000)
+            # From the first deletion a watch saw: the stand-in's own time
+            # to delete (and list in its answer) every slice left out.
+            t_del = next(e[0] for e in w.events if e[1] == "DELETED")
+            back_ev.append((t - t_del) * 1000)
         finally:
             w.close()
         time.sleep(0.2)
     res["wipe_ms"] = back
+    res["wipe_ev_ms"] = back_ev
     note("%s: wiped -> all back: %s ms" % (label, ", ".join("%.0f" % x for x in back)))
 
 
-def measure_claims(args, kids, work, api, pf, res):
+def durable_floor(directory, n=200):
+    """What one durable replace costs on the file system under directory:
+    the driver's syscalls for a record (write a temp file, fsync, rename,
+    fsync the directory), ms each."""
+    times = []
+    data = b"{" + b"x" * 600 + b"}"
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(n):
+            t0 = time.monotonic()
+            fd = os.open(os.path.join(directory, ".floor.tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            os.rename(os.path.join(directory, ".floor.tmp"), os.path.join(directory, "floor.json"))
+            os.fsync(dfd)
+            times.append((time.monotonic() - t0) * 1000)
+    finally:
+        os.close(dfd)
+    return times
+
+
+def measure_claims(args, kids, work, api, pf, res, state_root):
     run = tempfile.mkdtemp(prefix="claims-", dir=work)
+    state_dir = tempfile.mkdtemp(prefix="kydra-state-", dir=state_root)
+    res["floor_ms"] = durable_floor(state_dir)
     config = os.path.join(run, "config.json")
     sim_config(config, pf)
     kube = Kubelet(kids, run, args.build, api)
-    d = Driver(kids, args.build, run, api, kube.reg_dir, config)
+    d = Driver(kids, args.build, run, api, kube.reg_dir, config, state_dir=state_dir)
     kube.ok("wait registered driver=%s timeout=20000" % DRIVER)
     d.wait_log("slices-published")
     time.sleep(2.0)  # idle: registered, published, the health stream open
     res["idle"] = rss(d.p.pid)
-    note("sim node: idle RSS %s" % res["idle"])
+    note("claims: idle RSS %s" % res["idle"])
     items, _rv = api.our_slices()
     pool = items[0]["spec"]["pool"]["name"]
+    ns = os.path.basename(state_dir).lower().replace("_", "-")
     claims = []
     for i in range(args.claims):
         name = "c%d" % i
-        code, c = api.request("POST", "/apis/resource.k8s.io/v1/namespaces/bench/resourceclaims", {
+        code, c = api.request("POST", "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims" % ns, {
             "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": name},
             "spec": {"devices": {"requests": [{"name": "nic", "exactly": {"deviceClassName": "kyborg-vf"}}]}}})
         assert code == 201, (code, c)
         c["status"] = {"allocation": {"devices": {"results": [
             {"request": "nic", "driver": DRIVER, "pool": pool, "device": VFS[i % len(VFS)]}]}}}
-        code, c = api.request("PUT", "/apis/resource.k8s.io/v1/namespaces/bench/resourceclaims/%s/status" % name, c)
+        code, c = api.request("PUT", "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s/status" % (ns, name), c)
         assert code == 200, (code, c)
         claims.append((name, c["metadata"]["uid"]))
     note("sim node: %d claims allocated; Prepare and Unprepare each in turn" % len(claims))
     client_p, client_u = [], []
     for name, uid in claims:
-        r = kube.ok("prepare %s bench/%s/%s" % (DRIVER, name, uid))
+        r = kube.ok("prepare %s %s/%s/%s" % (DRIVER, ns, name, uid))
         client_p.append(r["seconds"] * 1000)
-        r = kube.ok("unprepare %s bench/%s/%s" % (DRIVER, name, uid))
+        r = kube.ok("unprepare %s %s/%s/%s" % (DRIVER, ns, name, uid))
         client_u.append(r["seconds"] * 1000)
     prep = d.lines("prepare")
     unprep = d.lines("unprepare")
@@ -402,6 +447,7 @@ def measure_claims(args, kids, work, api, pf, res):
     res["after_claims"] = rss(d.p.pid)
     d.stop(kids)
     kids.stop(kube.p)
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def measure_size(args, kids, work, api, replicas, results):
@@ -419,6 +465,19 @@ def measure_size(args, kids, work, api, replicas, results):
     d.stop(kids)
 
 
+def claim_rows(c, row):
+    for key, what, target in (("prepare_own_ms", "Prepare, the driver's own time (no GET)", TARGET_PREPARE_P99_MS),
+                              ("floor_ms", "  a durable record write alone here (2 fsyncs)", None),
+                              ("prepare_with_get_ms", "Prepare with the claim's GET (stand-in)", None),
+                              ("get_ms", "  of which the GET", None),
+                              ("unprepare_ms", "Unprepare (server side)", None),
+                              ("prepare_client_ms", "Prepare as the kubelet stand-in waited (Python gRPC)", None),
+                              ("unprepare_client_ms", "Unprepare as the kubelet stand-in waited", None)):
+        p50, p99, _mx = stats(c[key])
+        row(what + " p50", p50)
+        row(what + " p99", p99, target)
+
+
 def stats(xs):
     return dp_bench.pct(xs, 50), dp_bench.pct(xs, 99), max(xs)
 
@@ -430,21 +489,11 @@ def fmt(results, args):
         mark = "" if target is None else ("  (target < %g %s: %s)" % (target, unit, "met" if v < target else "MISSED"))
         out.append("  %-58s %10.3f %s%s" % (what, v, unit, mark))
 
-    sim = results["sim node"]
-    out.append("Simulated node (2 GPUs shared by 2, FPGA, 4 VFs: 7 devices), %d claims, each prepared then unprepared:"
-               % args.claims)
-    for key, what, target in (("prepare_own_ms", "Prepare, the driver's own time (no GET)", TARGET_PREPARE_P99_MS),
-                              ("prepare_with_get_ms", "Prepare with the claim's GET (stand-in)", None),
-                              ("get_ms", "  of which the GET", None),
-                              ("unprepare_ms", "Unprepare (server side)", None),
-                              ("prepare_client_ms", "Prepare as the kubelet stand-in waited (Python gRPC)", None),
-                              ("unprepare_client_ms", "Unprepare as the kubelet stand-in waited", None)):
-        p50, p99, mx = stats(sim[key])
-        row(what + " p50", p50)
-        row(what + " p99", p99, target)
-    for key in ("first_ms", "all_ms", "own_ms", "cpu_ms"):
-        pass
-    for label in [l for l in results if l != "sim node"] + ["sim node"]:
+    for label in [l for l in results if l.startswith("claims")]:
+        out.append("Simulated node (2 GPUs shared by 2, FPGA, 4 VFs: 7 devices), %d claims, each prepared then "
+                   "unprepared, %s:" % (args.claims, label[len("claims "):]))
+        claim_rows(results[label], row)
+    for label in [l for l in results if l not in ("sim node",) and not l.startswith("claims")] + ["sim node"]:
         r = results[label]
         if "first_ms" not in r:
             continue
@@ -457,7 +506,9 @@ def fmt(results, args):
         if r.get("wipe_ms"):
             row("kubelet's wipe -> all slices back (median)", dp_bench.pct(r["wipe_ms"], 50), TARGET_REPUBLISH_MS)
             row("kubelet's wipe -> all slices back (max)", max(r["wipe_ms"]), TARGET_REPUBLISH_MS)
-    out.append("RSS (kB; 'net' is VmRSS less umockdev's preload and GLib, which a node does not map):")
+            row("first deletion a watch saw -> all slices back (median)", dp_bench.pct(r["wipe_ev_ms"], 50))
+    out.append("RSS (kB; 'net' is VmRSS less umockdev's preload and GLib, which a node does not map; 'claims'")
+    out.append("rows: registered with the kubelet stand-in, its health stream open):")
     for label in ["sim node"] + [l for l in results if l != "sim node"]:
         for when in ("idle", "published", "after_claims"):
             st = results[label].get(when)
@@ -467,8 +518,10 @@ def fmt(results, args):
             mark = ""
             if label.startswith("10000"):
                 mark = "  (target < %d kB: %s)" % (TARGET_RSS_KIB, "met" if net < TARGET_RSS_KIB else "MISSED")
-            out.append("  %-14s %-13s VmRSS %6d  net %6d  RssAnon %6d  RssFile %6d  preload %5d%s" % (
+            out.append("  %-24.24s %-13s VmRSS %6d  net %6d  RssAnon %6d  RssFile %6d  preload %5d%s" % (
                 label, when, st["VmRSS"], net, st["RssAnon"], st["RssFile"], st["preload"], mark))
+    idle = results["sim node"].get("idle") or next(r["idle"] for r in results.values() if r.get("idle"))
+    out.append("  file-backed Rss by file, idle (kB): " + ", ".join("%s %d" % kv for kv in idle["files"]))
     return "\n".join(out)
 
 
@@ -479,6 +532,8 @@ def main():
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--wipes", type=int, default=5)
     ap.add_argument("--sizes", default="100,1000", help="replicas per GPU, comma-separated (10 GPUs, pre-split)")
+    ap.add_argument("--state-dirs", default="/var/tmp,/dev/shm",
+                    help="where the driver's state dir goes for the claims, one run each (a disk, a tmpfs)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
 
@@ -512,7 +567,10 @@ def main():
         d, _run = measure_start(args, kids, work, api, config, 7, "sim node", sim)
         measure_wipes(args, api, 7, d, sim, "sim node")
         d.stop(kids)
-        measure_claims(args, kids, work, api, pf, sim)
+        for where in [w for w in args.state_dirs.split(",") if w]:
+            fs = subprocess.run(["stat", "-f", "-c", "%T", where], capture_output=True, text=True).stdout.strip()
+            measure_claims(args, kids, work, api, pf, results.setdefault("claims state dir on %s (%s)" % (where, fs),
+                                                                          {}), where)
         for rep in (int(x) for x in args.sizes.split(",") if x):
             measure_size(args, kids, work, api, rep, results)
         print(fmt(results, args))
