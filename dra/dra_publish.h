@@ -77,7 +77,9 @@ struct dra_publish_opts {
 	bool no_owner; /* no ownerReferences, no Node read */
 	enum dra_sharing sharing;
 	enum dra_unhealthy unhealthy;
-	unsigned max_inflight;       /* writes at once; 0: 4 (over HTTP/1.1 each needs a connection beside the watch's: the client keeps 8) */
+	/* Writes at once; 0: 4 (over HTTP/1.1 each needs a connection beside
+	 * the watch's: the client keeps 8). */
+	unsigned max_inflight;
 	uint32_t page_size;          /* slices per list page; 0: 4 (each up to ~0.6 MiB parsed) */
 	uint32_t backoff_initial_ms; /* 0: 100 ms */
 	uint32_t backoff_max_ms;     /* 0: 30 s */
