@@ -34,6 +34,7 @@ static void daemon_release(struct dp_daemon *d)
 		dp_plugin_free(d->plugins[i]);
 	free(d->plugins);
 	dp_hotplug_stop(d);
+	dp_link_stop(d);
 	dp_watch_stop(d);
 	dp_prestart_release(d);
 	ky_device_prefetch_release(&d->prefetches);
@@ -57,17 +58,19 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
 		return r;
 	/* Listen before the first discovery: a change in between is not lost. */
-	if ((r = dp_hotplug_start(d, err)) < 0)
+	if ((r = dp_hotplug_start(d, err)) < 0 || (r = dp_link_start(d, err)) < 0)
 		return r;
 	if ((r = ky_device_discover(d->cfg, &d->pci, &d->devs, err)) < 0)
 		return r;
+	dp_link_apply(d, d->cfg, d->devs, d->pci, NULL);
+	ky_devices_log_notes(d->cfg, d->pci, d->devs);
 	if ((r = ky_mkdir_p(d->opts->plugin_dir, 0750)) < 0)
 		return ky_error_set(err, -r, "mkdir %s: %s", d->opts->plugin_dir, strerror(-r));
 	if ((r = dp_checkpoint_open(d, err)) < 0)
 		return r;
 	if ((r = dp_watch_start(d, err)) < 0)
 		return r;
-	d->plugins = calloc(d->cfg->n_resources, sizeof(*d->plugins));
+	d->plugins = calloc(d->cfg->n_resources + 1, sizeof(*d->plugins));
 	if (!d->plugins)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->cfg->n_resources; i++) {

@@ -23,11 +23,13 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 		return r;
 	if ((r = ky_device_discover(cfg, &pci, &devs, err)) < 0)
 		return r;
+	dp_link_apply(d, cfg, devs, pci, NULL);
+	ky_devices_log_notes(cfg, pci, devs);
 	size_t n = cfg->n_resources, n_old = d->n_plugins;
-	struct dp_plugin **plugins = calloc(n, sizeof(*plugins));
+	struct dp_plugin **plugins = calloc(n + 1, sizeof(*plugins));
 	_cleanup_free_ bool *kept = calloc(n_old + 1, sizeof(*kept));
-	_cleanup_free_ bool *fresh = calloc(n, sizeof(*fresh));
-	_cleanup_free_ bool *changed = calloc(n, sizeof(*changed));
+	_cleanup_free_ bool *fresh = calloc(n + 1, sizeof(*fresh));
+	_cleanup_free_ bool *changed = calloc(n + 1, sizeof(*changed));
 	if (!plugins || !kept || !fresh || !changed) {
 		free(plugins);
 		ky_devlists_free(devs, n);

@@ -5,6 +5,8 @@
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/base/strv.h"
+#include "kyborg/device/device_watch.h"
 #include "kyborg/state/paths.h"
 
 #include <getopt.h>
@@ -110,11 +112,22 @@ int main(int argc, char **argv)
 	_cleanup_error_ struct ky_error *err = NULL;
 	if (check) {
 		_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+		_cleanup_strv_free_ char **lines = NULL, **notes = NULL;
+		size_t n_lines = 0, n_notes = 0;
 		if (ky_device_config_load(opts.config_path, &cfg, &err) < 0) {
 			fprintf(stderr, "kyborg-device-plugin: %s\n", ky_error_msg(err));
 			return 1;
 		}
-		printf("%s: OK, %zu resources\n", opts.config_path, cfg->n_resources);
+		/* What it would serve here, and what it names that is not here:
+		 * warnings, never a failure (the node may not be this one). */
+		if (ky_device_check(cfg, &lines, &n_lines, &notes, &n_notes, &err) < 0)
+			fprintf(stderr, "kyborg-device-plugin: warning: cannot look at this node: %s\n", ky_error_msg(err));
+		for (size_t i = 0; i < n_notes; i++)
+			fprintf(stderr, "kyborg-device-plugin: warning: %s\n", notes[i]);
+		printf("%s: OK, %zu resources%s\n", opts.config_path, cfg->n_resources,
+		       cfg->schema == KY_DEVICE_SCHEMA_SRIOVDP ? " (the SR-IOV network device plugin's config.json)" : "");
+		for (size_t i = 0; i < n_lines; i++)
+			printf("  %s\n", lines[i]);
 		return 0;
 	}
 
