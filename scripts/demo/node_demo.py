@@ -169,6 +169,10 @@ class Demo:
         self.pf = self.tag + "pf"
         self.run(["ip", "link", "add", self.pf, "type", "veth", "peer", "name", self.tag + "pfx"])
         self.links.append(self.pf)
+        # A PF with its link up, as a cabled port is: the device plugin
+        # takes a VF's health from its PF's carrier.
+        self.run(["ip", "link", "set", self.tag + "pfx", "up"])
+        self.run(["ip", "link", "set", self.pf, "up"])
         self.vfs = []
         for i in range(4):
             vf, wire = "%sv%d" % (self.tag, i), "%sw%d" % (self.tag, i)
