@@ -192,7 +192,8 @@ int ky_device_config_parse(const char *text, size_t len, struct ky_device_config
 		return r;
 	/* SRIOV-DP's config.json as it is: told apart by its top-level key. */
 	bool ours = cJSON_GetObjectItemCaseSensitive(root.j, "resources") != NULL;
-	bool theirs = cJSON_GetObjectItemCaseSensitive(root.j, "resourceList") != NULL;
+	/* Go matches the key in any case: cJSON_GetObjectItem does too. */
+	bool theirs = cJSON_GetObjectItem(root.j, "resourceList") != NULL;
 	if (ours && theirs)
 		return ky_json_error(&root, err, "has both resources (kyborg's schema) and resourceList (the SR-IOV "
 						 "network device plugin's): give one");

@@ -258,9 +258,10 @@ static int parse_info(struct parse *p, const struct ky_jnode *res, struct ky_dev
 					     ky_json_type_name(dev.j));
 		/* SRIOV-DP compares the key with the address as the kernel
 		 * writes it: anything else matches no device. */
-		if (strcmp(d->device, "*") != 0 && !ky_pci_addr_valid(d->device)) {
-			char canon[KY_PCI_ADDR_LEN];
-			if (ky_pci_addr_normalize(d->device, canon) == 0)
+		char canon[KY_PCI_ADDR_LEN];
+		bool is_addr = ky_pci_addr_normalize(d->device, canon) == 0;
+		if (strcmp(d->device, "*") != 0 && !(is_addr && strcmp(canon, d->device) == 0)) {
+			if (is_addr)
 				k = warn(p, &dev, "matches no device: SRIOV-DP compares it with the address as the kernel "
 						  "writes it (%s)",
 					 canon);
@@ -376,7 +377,8 @@ int ky_device_config_parse_sriovdp(const struct ky_jnode *root, struct ky_device
 	if (!cfg)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	cfg->schema = KY_DEVICE_SCHEMA_SRIOVDP;
-	if ((r = check_keys(&p, root, top_keys, NULL, NULL, "the config")) < 0 ||
+	const char *const *const lists[] = { top_keys };
+	if ((r = fold_keys(root, lists, 1, err)) < 0 || (r = check_keys(&p, root, top_keys, NULL, NULL, "the config")) < 0 ||
 	    (r = ky_json_array(root, "resourceList", KY_JSON_NULLABLE, &arr, &n, err)) < 0)
 		return r;
 	/* The sriov-network-operator writes an empty list for a node no
