@@ -83,6 +83,11 @@ static void setup(void)
 static void teardown(void)
 {
 	kyt_children_kill_all();
+	/* The daemon's stderr is its log: a sanitizer's report in it must
+	 * reach ours, where the test runner looks for one. */
+	_cleanup_free_ char *log = log_path ? kyt_read_file(log_path) : NULL;
+	if (log && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
+		fprintf(stderr, "the daemon's log:\n%s\n", log);
 	if (tb) {
 		umockdev_testbed_clear(tb);
 		g_clear_object(&tb);
@@ -141,6 +146,8 @@ static void stop_daemon(struct kyt_child *d)
 	kill(d->pid, SIGTERM);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the daemon exits on SIGTERM");
 	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "daemon status %#x", d->status);
+	_cleanup_free_ char *log = kyt_read_file(log_path);
+	cr_assert(!log || !strstr(log, "Sanitizer"), "the daemon's log has a sanitizer's report");
 }
 
 /* "intel.com/intel_sriov_dpdk" -> <plugin dir>/kyborg-intel.com_intel_sriov_dpdk.sock */
