@@ -50,6 +50,7 @@ struct dp_options {
 	const char *devinfo_dir;
 	const char *state_dir;
 	const char *fetch_helper; /* kyborg-fetch, exec'd for URL bitstreams */
+	const char *resource_prefix; /* SRIOV-DP's --resource-prefix (NULL: intel.com) */
 };
 
 #define DP_DEFAULT_CDI_DIR "/var/run/cdi"

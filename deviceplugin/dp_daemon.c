@@ -50,7 +50,8 @@ static void daemon_release(struct dp_daemon *d)
 static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 {
 	int r;
-	if ((r = ky_device_config_load(d->opts->config_path, &d->cfg, err)) < 0)
+	const struct ky_device_config_opts copts = { .resource_prefix = d->opts->resource_prefix };
+	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &d->cfg, err)) < 0)
 		return r;
 	if (!(d->image_cache = ky_device_image_cache_dir(d->opts->state_dir)))
 		return ky_error_set(err, ENOMEM, "out of memory");

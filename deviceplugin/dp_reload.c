@@ -19,7 +19,8 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	struct ky_devlist *devs = NULL;
 	int r;
 
-	if ((r = ky_device_config_load(d->opts->config_path, &cfg, err)) < 0)
+	const struct ky_device_config_opts copts = { .resource_prefix = d->opts->resource_prefix };
+	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &cfg, err)) < 0)
 		return r;
 	if ((r = ky_device_discover(cfg, &pci, &devs, err)) < 0)
 		return r;

@@ -556,7 +556,9 @@ Test(deviceplugin, check_config_accepts_a_good_config_and_names_the_bad_field)
 		     0);
 	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--check-config", NULL }, &e2), 1);
 	cr_assert(strstr(e2, "resources[0].sharing.replicas"), "%s", e2);
-	cr_assert_eq(run_bin((const char *[]){ "--check-config", NULL }, &e3), 2, "--config is required");
+	/* Without --config, the SR-IOV network device plugin's default path. */
+	cr_assert_eq(run_bin((const char *[]){ "--check-config", NULL }, &e3), 1);
+	cr_assert(strstr(e3, "/etc/pcidp/config.json"), "%s", e3);
 	cr_assert_eq(run_bin((const char *[]){ "--config", "/nonexistent/c.json", "--check-config", NULL }, &e4), 1);
 	cr_assert(strstr(e4, "/nonexistent/c.json"), "%s", e4);
 }

@@ -887,3 +887,20 @@ Test(dp_sriovdp, a_pf_down_before_the_daemon_starts_is_unhealthy_from_the_first_
 	assert_all(list, 2, "Unhealthy");
 	stop_daemon(d);
 }
+
+/* ---- SRIOV-DP's command line ---- */
+
+Test(dp_sriovdp, srivodps_daemonset_arguments_are_taken)
+{
+	/* What its entrypoint takes (deployments/sriovdp-daemonset.yaml gives
+	 * --log-dir and --log-level=10), and --resource-prefix. */
+	use_compat("sriovdp-deployments-configMap.json");
+	_cleanup_free_ char *arg = NULL, *out = NULL, *err = NULL;
+	cr_assert_geq(asprintf(&arg, "--config-file=%s", config_path), 0);
+	cr_assert_eq(run_bin((const char *[]){ "--log-dir=sriovdp", "--log-level=10", "--resource-prefix=example.com",
+					       "--use-cdi", arg, "--check-config", NULL },
+			     &out, &err),
+		     0, "%s", err);
+	cr_assert(strstr(out, "example.com/intel_sriov_netdevice: 32 devices"), "%s", out);
+	cr_assert(strstr(out, "example.com/brcm_sriov_bnxt: 1 device"), "%s", out);
+}

@@ -181,6 +181,12 @@ static int parse_resource(const struct ky_jnode *node, struct ky_device_resource
 
 int ky_device_config_parse(const char *text, size_t len, struct ky_device_config **out, struct ky_error **err)
 {
+	return ky_device_config_parse_opts(text, len, NULL, out, err);
+}
+
+int ky_device_config_parse_opts(const char *text, size_t len, const struct ky_device_config_opts *opts,
+				struct ky_device_config **out, struct ky_error **err)
+{
 	static const char *const keys[] = { "resources", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
@@ -198,7 +204,7 @@ int ky_device_config_parse(const char *text, size_t len, struct ky_device_config
 		return ky_json_error(&root, err, "has both resources (kyborg's schema) and resourceList (the SR-IOV "
 						 "network device plugin's): give one");
 	if (theirs)
-		return ky_device_config_parse_sriovdp(&root, out, err);
+		return ky_device_config_parse_sriovdp(&root, opts, out, err);
 	if (!ours && !root.j->child)
 		return ky_json_error(&root, err, "needs resources (kyborg's schema) or resourceList (the SR-IOV network "
 						 "device plugin's config.json)");
@@ -228,6 +234,12 @@ int ky_device_config_parse(const char *text, size_t len, struct ky_device_config
 
 int ky_device_config_load(const char *path, struct ky_device_config **out, struct ky_error **err)
 {
+	return ky_device_config_load_opts(path, NULL, out, err);
+}
+
+int ky_device_config_load_opts(const char *path, const struct ky_device_config_opts *opts,
+			       struct ky_device_config **out, struct ky_error **err)
+{
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
@@ -246,7 +258,7 @@ int ky_device_config_load(const char *path, struct ky_device_config **out, struc
 		return ky_error_set(err, EFBIG, "config %s is over %u bytes", path, MAX_CONFIG_SIZE);
 	if (r < 0)
 		return ky_error_set(err, -r, "read %s: %s", path, strerror(-r));
-	r = ky_device_config_parse(buf, len, out, err);
+	r = ky_device_config_parse_opts(buf, len, opts, out, err);
 	if (r < 0)
 		return ky_error_prefix(err, "%s", path);
 	return 0;

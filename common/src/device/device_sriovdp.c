@@ -24,9 +24,6 @@
 #include "kyborg/json/json.h"
 #include "kyborg/pci/pci.h"
 
-/* SRIOV-DP's --resource-prefix default. */
-#define SRIOVDP_DEFAULT_PREFIX "intel.com"
-
 static const char *const top_keys[] = { "resourceList", NULL };
 static const char *const resource_keys[] = { "resourceName",    "resourcePrefix", "deviceType", "excludeTopology",
 					     "selectors",       "additionalInfo", "checkHealthOnPf", NULL };
@@ -44,6 +41,7 @@ static const char *const net_pci_keys[] = { "vendors",	   "devices",	  "drivers"
 
 struct parse {
 	struct ky_device_config *cfg;
+	const char *prefix; /* for resources without resourcePrefix */
 	struct ky_error **err;
 };
 
@@ -312,7 +310,7 @@ static int parse_name(struct parse *p, const struct ky_jnode *res, struct ky_dev
 		return ky_json_error(&name_node, p->err, "may hold only letters, digits, '_' and '-' (the SR-IOV network "
 							 "device plugin's rule)");
 	if (!prefix || !*prefix)
-		prefix = SRIOVDP_DEFAULT_PREFIX;
+		prefix = p->prefix;
 	if (asprintf(&r->name, "%s/%s", prefix, name) < 0) {
 		r->name = NULL;
 		return ky_error_set(p->err, ENOMEM, "out of memory");
@@ -367,10 +365,12 @@ static int parse_resource(struct parse *p, const struct ky_jnode *res, struct ky
 	return 0;
 }
 
-int ky_device_config_parse_sriovdp(const struct ky_jnode *root, struct ky_device_config **out, struct ky_error **err)
+int ky_device_config_parse_sriovdp(const struct ky_jnode *root, const struct ky_device_config_opts *opts,
+				   struct ky_device_config **out, struct ky_error **err)
 {
 	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = calloc(1, sizeof(*cfg));
-	struct parse p = { .cfg = cfg, .err = err };
+	struct parse p = { .cfg = cfg, .err = err,
+			   .prefix = opts && opts->resource_prefix ? opts->resource_prefix : KY_DEVICE_SRIOVDP_PREFIX };
 	struct ky_jnode arr, e;
 	size_t n, i;
 	int r;

@@ -98,12 +98,24 @@ struct ky_device_config {
 const char *ky_device_kind_name(enum ky_device_kind kind);
 /* Whether a kind is a network function (a VF, or SRIOV-DP's netDevice). */
 bool ky_device_kind_is_nic(enum ky_device_kind kind);
+/* What the command line adds to a config. */
+struct ky_device_config_opts {
+	/* SRIOV-DP's --resource-prefix: the prefix of a resourceList entry
+	 * without resourcePrefix (NULL: SRIOV-DP's default, intel.com). */
+	const char *resource_prefix;
+};
+#define KY_DEVICE_SRIOVDP_PREFIX "intel.com"
+
 /* Either schema, told apart by its top-level key ("resources" or
  * "resourceList"). Errors are -EINVAL "<json path>: <problem>". */
 int ky_device_config_parse(const char *text, size_t len, struct ky_device_config **out, struct ky_error **err);
+int ky_device_config_parse_opts(const char *text, size_t len, const struct ky_device_config_opts *opts,
+				struct ky_device_config **out, struct ky_error **err);
 /* The same from a file (a regular file of at most 1 MiB); errors are
  * prefixed with its path. */
 int ky_device_config_load(const char *path, struct ky_device_config **out, struct ky_error **err);
+int ky_device_config_load_opts(const char *path, const struct ky_device_config_opts *opts,
+			       struct ky_device_config **out, struct ky_error **err);
 void ky_device_config_free(struct ky_device_config *cfg);
 KY_DEFINE_CLEANUP(struct ky_device_config, ky_device_config_free)
 /* What kubelet would refuse in an extended resource name ("<domain>/<name>",
@@ -111,7 +123,8 @@ KY_DEFINE_CLEANUP(struct ky_device_config, ky_device_config_free)
  * name), or NULL when it takes it. */
 const char *ky_device_resource_name_problem(const char *name);
 /* SRIOV-DP's config.json alone (device_sriovdp.c). */
-int ky_device_config_parse_sriovdp(const struct ky_jnode *root, struct ky_device_config **out, struct ky_error **err);
+int ky_device_config_parse_sriovdp(const struct ky_jnode *root, const struct ky_device_config_opts *opts,
+				   struct ky_device_config **out, struct ky_error **err);
 /* Same name, kind, selectors, sharing, bitstream and options: a reload
  * keeps serving it. */
 bool ky_device_resource_equal(const struct ky_device_resource *a, const struct ky_device_resource *b);
