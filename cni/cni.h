@@ -61,6 +61,7 @@ int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 /* SPEC.md: a container ID starts with an alphanumeric character followed by
  * alphanumerics, '_', '.' or '-'. */
 bool ky_cni_container_id_valid(const char *id);
+/* The same: a letter or digit first, up to 64 characters. */
 bool ky_cni_network_name_valid(const char *name);
 
 /* ---- cni_config.c ---- */
@@ -148,6 +149,11 @@ cJSON *ky_cni_error_json(const char *cni_version, const struct ky_error *err);
  * obeys ky_state_key_valid(): bytes outside [A-Za-z0-9_.-] and a leading
  * '.' become "@XX". -ENAMETOOLONG when it would exceed KY_STATE_KEY_MAX. */
 int ky_cni_state_key(const char *network, const char *container_id, const char *ifname, char *out, size_t size);
+/* The key of the lock two ADDs of one device serialise on:
+ * "device@<id>", the id (a PCI address or a netdev name, any byte the
+ * kernel allows in a name) escaped as above. Never a network's key: those
+ * hold ':'. -ENAMETOOLONG or -EINVAL as ky_cni_state_key(). */
+int ky_cni_device_key(const char *id, char *out, size_t size);
 /* The prefix every key of `network` starts with ("<network>:"). */
 int ky_cni_state_key_prefix(const char *network, char *out, size_t size);
 /* The inverse: the container ID and interface name of a key made by

@@ -29,7 +29,9 @@ bool ky_cni_container_id_valid(const char *id)
 
 bool ky_cni_network_name_valid(const char *name)
 {
-	if (!name || !*name || strlen(name) > 64)
+	/* A leading letter or digit: "." and ".." are names too, and the
+	 * network's name is a directory of its pins under bpffs. */
+	if (!name || !isalnum((unsigned char)name[0]) || strlen(name) > 64)
 		return false;
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')

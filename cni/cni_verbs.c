@@ -97,12 +97,9 @@ static cJSON *build_result(struct ky_cni_run *r)
 
 /* The lock two ADDs of one device serialise on. It has no record, so
  * unlocking removes its file. */
-static void device_key(const struct ky_cni_dev *d, char *key, size_t size)
+static int device_key(const struct ky_cni_dev *d, char *key, size_t size)
 {
-	snprintf(key, size, "device@%s", d->pci[0] ? d->pci : d->name);
-	for (char *p = key; *p; p++)
-		if (*p == ':')
-			*p = '_';
+	return ky_cni_device_key(d->pci[0] ? d->pci : d->name, key, size);
 }
 
 static bool same_request(const struct ky_cni_run *r)
@@ -219,8 +216,11 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	/* Two ADDs for one device serialise on the device's lock; the one
 	 * that comes second finds the other's record. */
 	char dkey[KY_STATE_KEY_MAX + 1];
-	device_key(&r->dev, dkey, sizeof(dkey));
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *dlock = NULL;
+	if ((ret = device_key(&r->dev, dkey, sizeof(dkey))) < 0) {
+		ky_error_set(err, -ret, "device %s makes no valid lock key", r->dev.name);
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
+	}
 	if ((ret = ky_state_lock(r->store, dkey, 0, &dlock, err)) < 0)
 		return ky_error_set_status(err, KY_CNI_E_IO);
 	_cleanup_free_ char *owner = NULL;
@@ -318,8 +318,8 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	 * taking and dropping the lock removes it. */
 	char dkey[KY_STATE_KEY_MAX + 1];
 	struct ky_state_lock *dlock = NULL;
-	device_key(&r->dev, dkey, sizeof(dkey));
-	if (!r->dev.chained && ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
+	if (!r->dev.chained && device_key(&r->dev, dkey, sizeof(dkey)) == 0 &&
+	    ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
 		ky_state_unlock(dlock);
 	ky_info("del", "container=%s ifname=%s device=%s", container_id, ifname, r->dev.name);
 	return 0;

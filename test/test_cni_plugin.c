@@ -668,6 +668,29 @@ Test(cni_plugin, del_finds_the_device_back_in_the_host_under_its_pod_name)
 	free(before);
 }
 
+/* The kernel allows any byte in a name but '/', ':' and white space: a
+ * name outside the state store's alphabet is escaped like the other parts
+ * of a key (issue 14: "kysec+x" failed with code 5). */
+Test(cni_plugin, a_device_named_outside_the_key_alphabet_attaches)
+{
+	char plus[16], plus_peer[16];
+	snprintf(plus, sizeof(plus), "ky+%d", (int)getpid() % 100000);
+	snprintf(plus_peer, sizeof(plus_peer), "kyp%d", (int)getpid() % 100000);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "add", plus, "type", "veth", "peer", "name", plus_peer, NULL), 0);
+	char *before = snap();
+	char *conf = conf_for("1.1.0", plus, "10.87.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l));
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	cr_assert(kyt_ip_link(NULL, plus, &l), "%s is back in the host", plus);
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 {
 	char extra[600];
