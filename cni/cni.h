@@ -63,6 +63,9 @@ int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 bool ky_cni_container_id_valid(const char *id);
 /* The same: a letter or digit first, up to 64 characters. */
 bool ky_cni_network_name_valid(const char *name);
+/* The name we give the pod's interface: a valid netdev name (no '%', the
+ * kernel's template) of letters, digits, '_', '.' and '-' only. */
+bool ky_cni_ifname_valid(const char *name);
 
 /* ---- cni_config.c ---- */
 enum ky_cni_dev_source { KY_CNI_DEV_NAME, KY_CNI_DEV_PCI };

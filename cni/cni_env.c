@@ -39,6 +39,16 @@ bool ky_cni_network_name_valid(const char *name)
 	return true;
 }
 
+bool ky_cni_ifname_valid(const char *name)
+{
+	if (!ky_ifname_valid(name))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			return false;
+	return true;
+}
+
 static const struct {
 	const char *name;
 	enum ky_cni_cmd cmd;
@@ -77,8 +87,9 @@ static int env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 					    out->container_id);
 		if (!out->ifname || !*out->ifname)
 			return ky_error_set(err, EINVAL, "CNI_IFNAME is not set");
-		if (!ky_ifname_valid(out->ifname))
-			return ky_error_set(err, EINVAL, "CNI_IFNAME: invalid interface name \"%.32s\"", out->ifname);
+		if (!ky_cni_ifname_valid(out->ifname))
+			return ky_error_set(err, EINVAL, "CNI_IFNAME: invalid interface name \"%.32s\" (1 to 15 of "
+					    "letters, digits, '_', '.', '-')", out->ifname);
 	}
 	/* DEL may come after the netns is gone: the runtime may then leave
 	 * CNI_NETNS out. ADD and CHECK need it. */

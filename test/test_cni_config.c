@@ -295,6 +295,28 @@ Test(cni_env, each_command_needs_its_variables)
 		cr_expect_eq(env(bad[i], &e), -EINVAL, "case %zu accepted", i);
 }
 
+/* Issue 14: the kernel takes "net%d" as a name template (the fuzz input
+ * cni_env/I1-ifname-template); the name we give the pod's interface is
+ * one of an allow-list of characters. */
+Test(cni_env, cni_ifname_is_letters_digits_and_few_marks)
+{
+	static const char *const bad[] = { "net%d", "%d", "a+b", "a@b", "e\x01", "a=b", "." };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++) {
+		char ifname[40];
+		snprintf(ifname, sizeof(ifname), "CNI_IFNAME=%s", bad[i]);
+		char *const e[] = { "CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/var/run/netns/p", ifname,
+				    "CNI_PATH=/opt/cni/bin", NULL };
+		struct ky_cni_env out;
+		_cleanup_error_ struct ky_error *err = NULL;
+		cr_expect_eq(ky_cni_env_parse(e, &out, &err), -EINVAL, "%s accepted", bad[i]);
+		cr_expect_eq(ky_error_status(err), KY_CNI_E_ENV);
+		cr_expect(strstr(ky_error_msg(err), "CNI_IFNAME"), "%s", ky_error_msg(err));
+	}
+	static const char *const good[] = { "eth0", "net1", "eth0.100", "pod_if-2" };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(good); i++)
+		cr_expect(ky_cni_ifname_valid(good[i]), "%s", good[i]);
+}
+
 Test(cni_state_key, parts_are_escaped_into_one_valid_key)
 {
 	char key[KY_STATE_KEY_MAX + 1];

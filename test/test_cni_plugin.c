@@ -691,6 +691,26 @@ Test(cni_plugin, a_device_named_outside_the_key_alphabet_attaches)
 	free(before);
 }
 
+/* The kernel names a link "net%d" as net0: ADD moved the device in as
+ * net0, rollback looked for net%d, found nothing and dropped the record,
+ * and the device stayed in the pod (issue 14). */
+Test(cni_plugin, an_ifname_template_is_refused_and_strands_nothing)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.89.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net%d", ns_path, conf, &out), 1);
+	cr_assert_eq(kyt_cni_code(out), 4, "%s", cJSON_PrintUnformatted(out));
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "CNI_IFNAME"));
+	struct kyt_ip_link l;
+	cr_assert_not(kyt_ip_link(ns, "net0", &l), "the device went into the pod as net0");
+	cr_assert(kyt_ip_link(NULL, dev, &l), "the device is still in the host");
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 {
 	char extra[600];

@@ -58,5 +58,6 @@ int ky_link_set_mac(struct ky_nl *nl, const char *name, const uint8_t mac[6], st
 int ky_link_set_up(struct ky_nl *nl, const char *name, bool up, struct ky_error **err);
 
 /* Validates an interface name as the kernel would: 1..15 bytes, not "." or
- * "..", no '/', ':' or whitespace. Pure. */
+ * "..", no '/', ':' or whitespace; and no '%', which the kernel expands as
+ * a template when it names a link. Pure. */
 bool ky_ifname_valid(const char *name);
