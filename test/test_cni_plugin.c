@@ -711,6 +711,30 @@ Test(cni_plugin, an_ifname_template_is_refused_and_strands_nothing)
 	free(before);
 }
 
+/* Issue 14: opening a FIFO given as CNI_NETNS waited for a writer, for
+ * ever, with the attachment's lock held, so its DEL hung as well. */
+Test(cni_plugin, a_fifo_as_netns_is_refused_at_once)
+{
+	char fifo[600];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmp);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.92.0.0/24", NULL);
+	cJSON *out = NULL;
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1", .netns = fifo,
+				  .ifname = "eth0", .path = CNI_PATH, .conf = conf, .timeout_ms = 10000 };
+	cr_assert_eq(kyt_cni_run(&c, &out), 1, "ADD did not end within 10 s");
+	cr_assert_eq(kyt_cni_code(out), 4, "%s", cJSON_PrintUnformatted(out));
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "not a network namespace"), "%s",
+		  cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")));
+	c.command = "DEL";
+	cr_assert_eq(kyt_cni_run(&c, NULL), 0, "DEL of the attachment did not end within 10 s");
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 {
 	char extra[600];

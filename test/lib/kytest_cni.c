@@ -53,7 +53,8 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 		envp[k++] = (char *)c->env[i];
 	char *const argv[] = { "kyborg", NULL };
 	struct ky_exec x = { .path = c->bin, .argv = argv, .envp = envp, .input = c->conf,
-			     .input_len = c->conf ? strlen(c->conf) : 0, .timeout_ms = 60000 };
+			     .input_len = c->conf ? strlen(c->conf) : 0,
+			     .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 60000 };
 	char *text = NULL;
 	int status = -1;
 	int r = ky_exec_capture(&x, &text, NULL, &status, NULL);
