@@ -117,6 +117,10 @@ void ky_cni_run_open_netns(struct ky_cni_run *r, const char *netns_path)
 	r->netns_path = path;
 	if (path && ky_netns_open(path, &r->netns_fd, NULL) < 0)
 		r->netns_fd = -1;
+	/* The host is no pod: nothing of ours is "in the pod" there, and
+	 * undo looks for the device in the host anyway. */
+	if (r->netns_fd >= 0 && ky_netns_same(r->netns_fd, r->host_fd) != 0)
+		ky_cni_run_drop_netns(r);
 }
 
 int ky_cni_run_write(struct ky_cni_run *r, bool durable, struct ky_error **err)

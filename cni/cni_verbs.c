@@ -175,6 +175,13 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		ky_error_prefix(err, "CNI_NETNS");
 		return ky_error_set_status(err, KY_CNI_E_ENV);
 	}
+	/* /proc/self/ns/net and friends: a "pod" that is the host would have
+	 * ADD rename a host device in place. */
+	if (ky_netns_same(r->netns_fd, r->host_fd) != 0) {
+		ky_error_set(err, EINVAL, "CNI_NETNS: %s is the plugin's own network namespace, not a pod's",
+			     c->env.netns);
+		return ky_error_set_status(err, KY_CNI_E_ENV);
+	}
 	if (c->conf.chained)
 		return add_chained(c, r, err);
 

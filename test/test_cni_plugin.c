@@ -711,6 +711,27 @@ Test(cni_plugin, an_ifname_template_is_refused_and_strands_nothing)
 	free(before);
 }
 
+/* Issue 14: /proc/self/ns/net as CNI_NETNS had ADD rename a host device
+ * in place. The plugin's own netns is refused (code 4). */
+Test(cni_plugin, the_hosts_own_netns_is_no_pod)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.91.0.0/24", NULL);
+	static const char *const paths[] = { "/proc/self/ns/net", "/proc/thread-self/ns/net" };
+	for (size_t i = 0; i < 2; i++) {
+		cJSON *out = NULL;
+		cr_assert_eq(cni("ADD", "c1", "eth0", paths[i], conf, &out), 1, "%s", paths[i]);
+		cr_assert_eq(kyt_cni_code(out), 4, "%s", cJSON_PrintUnformatted(out));
+		cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "CNI_NETNS"));
+		assert_same_node(before);
+		cJSON_Delete(out);
+		cr_assert_eq(cni("DEL", "c1", "eth0", paths[i], conf, NULL), 0);
+	}
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
 /* Issue 14: opening a FIFO given as CNI_NETNS waited for a writer, for
  * ever, with the attachment's lock held, so its DEL hung as well. */
 Test(cni_plugin, a_fifo_as_netns_is_refused_at_once)
