@@ -151,3 +151,14 @@ Test(fpga, a_failing_loader_is_reported_with_its_output)
 	cr_assert_eq(ky_fpga_ensure(f, &spec, dir, "/nonexistent", &l, &programmed, &err), -EIO);
 	cr_assert(strstr(ky_error_msg(err), "exited 3: no PR engine"), "%s", ky_error_msg(err));
 }
+
+/* Issue 14: through the ioctl, an image path that is a FIFO waited for a
+ * writer for ever; it is refused at once now. */
+Test(fpga, an_image_that_is_a_fifo_is_refused_at_once, .timeout = 10)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *fifo = path_in("%s/%s", "fifo.gbs");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(ky_fpga_program(f, fifo, spec.id, spec.sha256, NULL, &err), -EINVAL);
+	cr_assert(strstr(ky_error_msg(err), "not a regular file"), "%s", ky_error_msg(err));
+}

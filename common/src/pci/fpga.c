@@ -196,11 +196,12 @@ static int program_command(const struct ky_fpga *f, const char *image, const cha
  * DFL driver: the region's programming itself needs the hardware. */
 static int program_ioctl(const struct ky_fpga *f, const char *image, const char *sha256, struct ky_error **err)
 {
-	_cleanup_close_ int ifd = open(image, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int ifd = ky_open_regular_at(AT_FDCWD, image, NULL);
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	if (ifd < 0)
-		return ky_error_set(err, errno, "FPGA %s: %s: %m", f->pci, image);
+		return ky_error_set(err, -ifd, "FPGA %s: %s: %s", f->pci, image,
+				    ifd == -EINVAL ? "not a regular file" : strerror(-ifd));
 	int r = ky_read_all(ifd, FPGA_MAX_IMAGE, &buf, &len);
 	if (r < 0)
 		return ky_error_set(err, -r, "FPGA %s: read %s: %s", f->pci, image, strerror(-r));
