@@ -756,6 +756,60 @@ Test(cni_plugin, a_fifo_as_netns_is_refused_at_once)
 	free(before);
 }
 
+/* Issue 14 (host-device has it too, containernetworking/plugins#773):
+ * some CNFs rename their interfaces. DEL exited 0 with device-gone and
+ * left the device in the pod under the pod's name; CHECK only said it was
+ * missing. Ours is found by its recorded pod index and MAC. */
+Test(cni_plugin, del_finds_an_interface_the_pod_renamed)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.93.0.0/24", ",\"mac\":\"02:11:22:33:44:93\"");
+	cJSON *res = NULL, *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &res), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "down", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "name", "eth9", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth9", "up", NULL), 0);
+
+	char *prev = cJSON_PrintUnformatted(res), *chk = NULL;
+	cr_assert_geq(asprintf(&chk, "%.*s,\"prevResult\":%s}", (int)strlen(conf) - 1, conf, prev), 0);
+	cr_expect_eq(cni("CHECK", "c1", "net1", ns_path, chk, &out), 1);
+	cr_expect_eq(kyt_cni_code(out), 104, "%s", cJSON_PrintUnformatted(out));
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg"));
+	cr_expect(msg && strstr(msg, "net1 is eth9 in the pod"), "%s", msg ? msg : "(no msg)");
+
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	struct kyt_ip_link l;
+	cr_assert_not(kyt_ip_link(ns, "eth9", &l), "the device stayed in the pod as eth9");
+	assert_same_node(before);
+	cJSON_Delete(out);
+	cJSON_Delete(res);
+	free(prev);
+	free(chk);
+	free(conf);
+	free(before);
+}
+
+/* The same device renamed in the pod, then back in the host under that
+ * name (as a physical device comes back when its netns dies). */
+Test(cni_plugin, del_finds_a_renamed_interface_back_in_the_host)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.94.0.0/24", ",\"mtu\":1400");
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "down", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "name", "eth9", NULL), 0);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth9", "netns", pid, NULL), 0);
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(NULL, "eth9", &l), "in the host as eth9");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	cr_assert_not(kyt_ip_link(NULL, "eth9", &l), "left in the host as eth9");
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 {
 	char extra[600];

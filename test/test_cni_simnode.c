@@ -97,6 +97,27 @@ Test(cni_simnode, pci_bus_id_and_runtime_config_device_id_name_the_vf_too)
 	add_del_roundtrip("\"runtimeConfig\":{\"deviceID\":\"0000:18:01.2\"}", "0000:18:01.2", vf[2]);
 }
 
+/* Issue 14: a VF the pod renamed stayed in the pod after DEL. */
+Test(cni_simnode, del_brings_back_a_vf_the_pod_renamed)
+{
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	char *conf = conf_with("\"deviceID\":\"" KYT_SIM_VF2 "\"");
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "down", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "name", "eth9", NULL), 0);
+	cr_assert_eq(cni("DEL", conf, NULL), 0);
+	struct kyt_ip_link l;
+	cr_assert_not(kyt_ip_link(ns, "eth9", &l), "the VF stayed in the pod as eth9");
+	cr_assert(kyt_ip_link(NULL, vf[2], &l), "%s is back in the host", vf[2]);
+	char *after = kyt_node_snapshot(state_dir, ipam_dir);
+	cr_assert_str_eq(after, before);
+	cJSON_Delete(out);
+	free(after);
+	free(before);
+	free(conf);
+}
+
 Test(cni_simnode, a_vf_setting_the_kernel_refuses_leaves_nothing_behind)
 {
 	static const char *const settings[] = { "\"vlan\":10", "\"spoofchk\":\"off\"", "\"mac\":\"02:00:00:00:00:07\"" };
