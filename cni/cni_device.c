@@ -22,6 +22,11 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 	if (conf->dev_source == KY_CNI_DEV_NAME) {
 		ret = ky_link_get(r->nl, conf->device, &l, err);
 		d->has_netdev = true;
+		/* Its PCI address, where it has one, is the device's one
+		 * identity: "device" and "deviceID" for the same function take
+		 * the same lock and see each other's claims. */
+		if (ret == 0 && ky_link_pci_addr(r->nl, &l, d->pci) < 0)
+			d->pci[0] = '\0';
 	} else {
 		_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pd = NULL;
 		ret = ky_pci_lookup_net(conf->pci, &pd, err);

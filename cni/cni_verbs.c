@@ -95,7 +95,8 @@ static cJSON *build_result(struct ky_cni_run *r)
 	return res;
 }
 
-/* The lock two ADDs of one device serialise on. It has no record, so
+/* The lock two ADDs of one device serialise on, keyed on its PCI address
+ * where it has one (however the config named it). It has no record, so
  * unlocking removes its file. */
 static int device_key(const struct ky_cni_dev *d, char *key, size_t size)
 {

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kyborg/pci/pci.h"
+
 struct ky_error;
 struct ky_nl;
 struct nl_msg;
@@ -43,6 +45,11 @@ int ky_link_get_by_index(struct ky_nl *nl, int ifindex, struct ky_link *out, str
 /* The netdev of the PCI function `pci_addr` (found through sysfs) in the
  * caller's netns. -ENODEV when the function has no netdev here. */
 int ky_link_find_by_pci(struct ky_nl *nl, const char *pci_addr, struct ky_link *out, struct ky_error **err);
+
+/* The PCI address of a link's device (sysfs), confirmed by finding the
+ * link back from it: 0, or -ENODEV for a link without one (a veth, a
+ * device on another bus, a name sysfs shows for another netns). */
+int ky_link_pci_addr(struct ky_nl *nl, const struct ky_link *link, char out[KY_PCI_ADDR_LEN]);
 
 /* Moves the link into the netns `netns_fd`. With new_name, the same request
  * renames it: the kernel moves it under new_name when its current name is
