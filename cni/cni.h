@@ -58,6 +58,8 @@ struct ky_cni_env {
 /* Reads and validates the CNI_* variables the command needs from envp
  * (NULL-terminated "K=V"). -EINVAL naming the variable, CNI code 4 on *err. */
 int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err);
+/* The value of `key` in envp ("K=V" entries), or NULL. */
+const char *ky_cni_env_get(char *const envp[], const char *key);
 /* SPEC.md: a container ID starts with an alphanumeric character followed by
  * alphanumerics, '_', '.' or '-'. */
 bool ky_cni_container_id_valid(const char *id);
@@ -66,6 +68,21 @@ bool ky_cni_network_name_valid(const char *name);
 /* The name we give the pod's interface: a valid netdev name (no '%', the
  * kernel's template) of letters, digits, '_', '.' and '-' only. */
 bool ky_cni_ifname_valid(const char *name);
+
+/* ---- cni_node.c ---- */
+/* What the node decides, never a network config: where a config may put
+ * its log file. From the plugin's own environment, which the node's
+ * runtime sets (containerd and CRI-O pass theirs on to plugins); CNI_ARGS
+ * and stdin cannot reach it. */
+#define KY_CNI_LOG_DIRS_DEFAULT "/var/log"
+struct ky_cni_node {
+	char **log_dirs;  /* KYBORG_CNI_LOG_DIRS (':'-separated), else KY_CNI_LOG_DIRS_DEFAULT */
+};
+/* 0 or -ENOMEM. Entries that are not absolute paths are left out. */
+int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out);
+void ky_cni_node_free(struct ky_cni_node *n);
+/* Whether path lies in one of dirs (ky_path_beneath). Pure. */
+bool ky_cni_path_allowed(char *const *dirs, const char *path);
 
 /* ---- cni_config.c ---- */
 enum ky_cni_dev_source { KY_CNI_DEV_NAME, KY_CNI_DEV_PCI };
@@ -188,6 +205,7 @@ int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err);
 struct ky_cni {
 	struct ky_cni_env env;
 	struct ky_cni_conf conf;
+	struct ky_cni_node node;
 	char *const *environ;
 	const char *input;   /* stdin */
 	size_t input_len;

@@ -43,6 +43,9 @@ struct ky_cni_run {
 };
 
 /* cni_run.c: one verb's run over one attachment, below the steps and verbs. */
+/* The config's stateDir, its failures prefixed "stateDir" with their CNI
+ * code: 7 for a directory the config must not name, 5 otherwise. */
+int ky_cni_state_open(struct ky_cni *c, struct ky_state_store **out, struct ky_error **err);
 /* Opens the store, locks the attachment's key and reads its record:
  * 1 with r->rec, 0 when there is none, -errno (its CNI code on *err). */
 int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,

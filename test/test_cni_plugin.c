@@ -810,15 +810,26 @@ Test(cni_plugin, del_finds_a_renamed_interface_back_in_the_host)
 	free(before);
 }
 
+/* The plugin run with the node's settings env (NAME=VALUE, NULL-terminated). */
+static int cni_env(const char *cmd, const char *cid, const char *ifname, const char *conf, const char *const *env,
+		   cJSON **out)
+{
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = cid, .netns = ns_path,
+				  .ifname = ifname, .path = CNI_PATH, .conf = conf, .env = env };
+	return kyt_cni_run(&c, out);
+}
+
 Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 {
-	char extra[600];
+	char extra[600], allow[600];
 	snprintf(extra, sizeof(extra), ",\"logFile\":\"%s/kyborg.log\",\"logLevel\":\"debug\"", tmp);
+	snprintf(allow, sizeof(allow), "KYBORG_CNI_LOG_DIRS=/nonexistent:%s", tmp);
+	const char *const env[] = { allow, NULL };
 	char *conf = conf_for("1.1.0", dev, "10.85.0.0/24", extra);
 	cJSON *out = NULL;
-	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &out), 0);
+	cr_assert_eq(cni_env("ADD", "c1", "eth0", conf, env, &out), 0);
 	cr_assert_not_null(out, "stdout is exactly one JSON result");
-	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	cr_assert_eq(cni_env("DEL", "c1", "eth0", conf, env, NULL), 0);
 	char path[600];
 	snprintf(path, sizeof(path), "%s/kyborg.log", tmp);
 	char *log = kyt_read_file(path);
@@ -827,6 +838,88 @@ Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 	free(log);
 	cJSON_Delete(out);
 	free(conf);
+}
+
+/* Issue 14: logFile followed symlinks and could name any file, which root
+ * then appended to (a symlink to /etc/shadow, or /root/.bashrc itself,
+ * with a line the config's own bad values end up in). It must lie in a
+ * directory the node allows (KYBORG_CNI_LOG_DIRS, default /var/log), and is
+ * opened O_NOFOLLOW: otherwise the log goes to stderr and the pod goes on. */
+Test(cni_plugin, a_log_file_is_no_symlink_and_in_a_directory_the_node_allows)
+{
+	char target[600], link[600], outside[600], allow[600], extra[1400];
+	snprintf(target, sizeof(target), "%s/precious", tmp);
+	snprintf(link, sizeof(link), "%s/logs/kyborg.log", tmp);
+	snprintf(outside, sizeof(outside), "%s/kyborg.log", tmp);
+	snprintf(allow, sizeof(allow), "KYBORG_CNI_LOG_DIRS=%s/logs", tmp);
+	const char *const env[] = { allow, NULL };
+	cr_assert_eq(kyt_write_file(target, "precious\n"), 0);
+	char logs[600];
+	snprintf(logs, sizeof(logs), "%s/logs", tmp);
+	cr_assert_eq(mkdir(logs, 0700), 0);
+	cr_assert_eq(symlink(target, link), 0);
+	const char *const files[] = { link, outside };
+	for (int i = 0; i < 2; i++) {
+		snprintf(extra, sizeof(extra), ",\"logFile\":\"%s\",\"logLevel\":\"debug\"", files[i]);
+		char *conf = conf_for("1.1.0", dev, "10.95.0.0/24", extra);
+		cJSON *out = NULL;
+		cr_assert_eq(cni_env("ADD", "c1", "eth0", conf, env, &out), 0, "a log file refused fails no pod");
+		cr_assert_eq(cni_env("DEL", "c1", "eth0", conf, env, NULL), 0);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	char *after = kyt_read_file(target);
+	cr_assert_str_eq(after, "precious\n", "the plugin appended through the symlink");
+	free(after);
+	struct stat st;
+	cr_assert_neq(stat(outside, &st), 0, "a log file outside the allowed directories was written");
+}
+
+/* Issue 14: a symlinked stateDir had records written into its target, and
+ * a directory others can write let them plant links and records. Refused
+ * with code 7 naming stateDir; nothing written. */
+Test(cni_plugin, a_state_dir_is_no_symlink_and_only_roots)
+{
+	char real[600], link[600], shared[600];
+	snprintf(real, sizeof(real), "%s/real-state", tmp);
+	snprintf(link, sizeof(link), "%s/state-link", tmp);
+	snprintf(shared, sizeof(shared), "%s/shared-state", tmp);
+	cr_assert_eq(mkdir(real, 0700), 0);
+	cr_assert_eq(symlink(real, link), 0);
+	cr_assert_eq(mkdir(shared, 0700), 0);
+	cr_assert_eq(chmod(shared, 01777), 0);
+	const char *const dirs[] = { link, shared };
+	char *before = snap();
+	for (int i = 0; i < 2; i++) {
+		char *conf = NULL;
+		cr_assert_geq(asprintf(&conf,
+				       "{\"cniVersion\":\"1.1.0\",\"name\":\"kynet\",\"type\":\"kyborg\","
+				       "\"device\":\"%s\",\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\","
+				       "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.96.0.0/24\"}]]}}",
+				       dev, dirs[i], ipam_dir),
+			      0);
+		cJSON *out = NULL;
+		int rc = cni("ADD", "c1", "eth0", ns_path, conf, &out);
+		cr_expect_eq(rc, 1, "stateDir %s accepted", dirs[i]);
+		if (rc != 1) {
+			cni("DEL", "c1", "eth0", ns_path, conf, NULL);
+			cJSON_Delete(out);
+			free(conf);
+			continue;
+		}
+		cr_assert_eq(kyt_cni_code(out), 7, "%s", cJSON_PrintUnformatted(out));
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg"));
+		cr_assert(strstr(msg, "stateDir"), "%s", msg);
+		cr_assert(strstr(msg, i == 0 ? "symbolic link" : "writable by group or others"), "%s", msg);
+		assert_same_node(before);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	char *left = NULL;
+	cr_assert_eq(kyt_run(&left, "ls", "-A", real, shared, NULL), 0);
+	cr_assert_not(strstr(left, "kynet"), "records written: %s", left);
+	free(left);
+	free(before);
 }
 
 /* The pod already has an interface by CNI_IFNAME: the kernel moves ours in
