@@ -71,12 +71,16 @@ bool ky_cni_ifname_valid(const char *name);
 
 /* ---- cni_node.c ---- */
 /* What the node decides, never a network config: where a config may put
- * its log file. From the plugin's own environment, which the node's
- * runtime sets (containerd and CRI-O pass theirs on to plugins); CNI_ARGS
- * and stdin cannot reach it. */
+ * its log file and take its BPF objects from. From the plugin's own
+ * environment, which the node's runtime sets (containerd and CRI-O pass
+ * theirs on to plugins); CNI_ARGS and stdin cannot reach it. */
 #define KY_CNI_LOG_DIRS_DEFAULT "/var/log"
+#ifndef KY_CNI_BPF_DIRS_DEFAULT
+#define KY_CNI_BPF_DIRS_DEFAULT "/usr/local/share/kyborg/bpf" /* CMake sets ${KYBORG_DATA_DIR}/bpf */
+#endif
 struct ky_cni_node {
 	char **log_dirs;  /* KYBORG_CNI_LOG_DIRS (':'-separated), else KY_CNI_LOG_DIRS_DEFAULT */
+	char **bpf_dirs;  /* KYBORG_BPF_OBJECT_DIRS (':'-separated), else KY_CNI_BPF_DIRS_DEFAULT */
 };
 /* 0 or -ENOMEM. Entries that are not absolute paths are left out. */
 int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out);

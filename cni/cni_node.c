@@ -1,6 +1,6 @@
 /* The node's settings for the plugin (cni.h, "cni_node.c"): the
- * directories network configs may name files in, read from the plugin's
- * own environment. Pure. */
+ * directories network configs may name log files and BPF objects in, read
+ * from the plugin's own environment. Pure. */
 #include "cni.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/str.h"
@@ -30,7 +30,8 @@ static int dir_list(const char *value, const char *fallback, char ***out)
 int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (dir_list(ky_cni_env_get(envp, "KYBORG_CNI_LOG_DIRS"), KY_CNI_LOG_DIRS_DEFAULT, &out->log_dirs) < 0) {
+	if (dir_list(ky_cni_env_get(envp, "KYBORG_CNI_LOG_DIRS"), KY_CNI_LOG_DIRS_DEFAULT, &out->log_dirs) < 0 ||
+	    dir_list(ky_cni_env_get(envp, "KYBORG_BPF_OBJECT_DIRS"), KY_CNI_BPF_DIRS_DEFAULT, &out->bpf_dirs) < 0) {
 		ky_cni_node_free(out);
 		return -ENOMEM;
 	}
@@ -40,6 +41,7 @@ int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out)
 void ky_cni_node_free(struct ky_cni_node *n)
 {
 	ky_strv_free(n->log_dirs);
+	ky_strv_free(n->bpf_dirs);
 	memset(n, 0, sizeof(*n));
 }
 

@@ -183,6 +183,8 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 			     c->env.netns);
 		return ky_error_set_status(err, KY_CNI_E_ENV);
 	}
+	if ((ret = ky_cni_bpf_objects_check(c, err)) < 0)
+		return ret;
 	if (c->conf.chained)
 		return add_chained(c, r, err);
 

@@ -11,7 +11,7 @@ struct kyt_cni_call {
 	const char *container_id, *netns, *ifname, *path; /* NULL leaves each out */
 	const char *fault;    /* KYBORG_FAULT, or NULL */
 	const char *conf;     /* stdin */
-	const char *const *env; /* more NAME=VALUE entries, NULL-terminated; or NULL */
+	const char *const *env; /* more NAME=VALUE entries (replacing the test's own), NULL-terminated; or NULL */
 	int timeout_ms;       /* killed after it (-ETIMEDOUT); 0: 60 s */
 };
 
