@@ -17,36 +17,33 @@ const char *ky_cni_env_get(char *const envp[], const char *key)
 	return NULL;
 }
 
-bool ky_cni_container_id_valid(const char *id)
+/* Letters, digits, '_', '.', '-', at most max bytes (from the first when
+ * lead is set, a letter or digit first). */
+static bool in_alphabet(const char *s, size_t max, bool lead)
 {
-	if (!id || !isalnum((unsigned char)id[0]) || strlen(id) > 128)
+	if (!s || !*s || (lead && !isalnum((unsigned char)s[0])) || strlen(s) > max)
 		return false;
-	for (const char *p = id; *p; p++)
+	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
 			return false;
 	return true;
+}
+
+bool ky_cni_container_id_valid(const char *id)
+{
+	return in_alphabet(id, 128, true);
 }
 
 bool ky_cni_network_name_valid(const char *name)
 {
 	/* A leading letter or digit: "." and ".." are names too, and the
 	 * network's name is a directory of its pins under bpffs. */
-	if (!name || !isalnum((unsigned char)name[0]) || strlen(name) > 64)
-		return false;
-	for (const char *p = name; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
-			return false;
-	return true;
+	return in_alphabet(name, 64, true);
 }
 
 bool ky_cni_ifname_valid(const char *name)
 {
-	if (!ky_ifname_valid(name))
-		return false;
-	for (const char *p = name; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
-			return false;
-	return true;
+	return ky_ifname_valid(name) && in_alphabet(name, IFNAMSIZ - 1, false);
 }
 
 static const struct {

@@ -756,6 +756,13 @@ Test(cni_plugin, a_fifo_as_netns_is_refused_at_once)
 	free(before);
 }
 
+/* As some CNFs do: `ip link set net1 name eth9` inside the pod. */
+static void rename_in_pod(const char *from, const char *to)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", from, "down", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", from, "name", to, NULL), 0);
+}
+
 /* Issue 14 (host-device has it too, containernetworking/plugins#773):
  * some CNFs rename their interfaces. DEL exited 0 with device-gone and
  * left the device in the pod under the pod's name; CHECK only said it was
@@ -766,8 +773,7 @@ Test(cni_plugin, del_finds_an_interface_the_pod_renamed)
 	char *conf = conf_for("1.1.0", dev, "10.93.0.0/24", ",\"mac\":\"02:11:22:33:44:93\"");
 	cJSON *res = NULL, *out = NULL;
 	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &res), 0);
-	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "down", NULL), 0);
-	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "name", "eth9", NULL), 0);
+	rename_in_pod("net1", "eth9");
 	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth9", "up", NULL), 0);
 
 	char *prev = cJSON_PrintUnformatted(res), *chk = NULL;
@@ -796,8 +802,7 @@ Test(cni_plugin, del_finds_a_renamed_interface_back_in_the_host)
 	char *before = snap();
 	char *conf = conf_for("1.1.0", dev, "10.94.0.0/24", ",\"mtu\":1400");
 	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, NULL), 0);
-	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "down", NULL), 0);
-	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "net1", "name", "eth9", NULL), 0);
+	rename_in_pod("net1", "eth9");
 	char pid[16];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth9", "netns", pid, NULL), 0);
