@@ -8,13 +8,18 @@
 #include <errno.h>
 #include <string.h>
 
-const char *ky_cni_env_get(char *const envp[], const char *key)
+static const char *env_get(char *const envp[], const char *key)
 {
 	size_t n = strlen(key);
 	for (size_t i = 0; envp && envp[i]; i++)
 		if (strncmp(envp[i], key, n) == 0 && envp[i][n] == '=')
 			return envp[i] + n + 1;
 	return NULL;
+}
+
+const char *ky_cni_env_get(char *const envp[], const char *key)
+{
+	return env_get(envp, key);
 }
 
 /* Letters, digits, '_', '.', '-', at most max bytes (from the first when
@@ -57,7 +62,7 @@ static const struct {
 static int env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
 {
 	memset(out, 0, sizeof(*out));
-	out->command = ky_cni_env_get(envp, "CNI_COMMAND");
+	out->command = env_get(envp, "CNI_COMMAND");
 	if (!out->command || !*out->command)
 		return ky_error_set(err, EINVAL, "CNI_COMMAND is not set");
 	size_t i;
@@ -67,11 +72,11 @@ static int env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 	if (i == KY_ARRAY_SIZE(commands))
 		return ky_error_set(err, EINVAL, "CNI_COMMAND: unknown command \"%.32s\"", out->command);
 	out->cmd = commands[i].cmd;
-	out->container_id = ky_cni_env_get(envp, "CNI_CONTAINERID");
-	out->netns = ky_cni_env_get(envp, "CNI_NETNS");
-	out->ifname = ky_cni_env_get(envp, "CNI_IFNAME");
-	out->args = ky_cni_env_get(envp, "CNI_ARGS");
-	out->path = ky_cni_env_get(envp, "CNI_PATH");
+	out->container_id = env_get(envp, "CNI_CONTAINERID");
+	out->netns = env_get(envp, "CNI_NETNS");
+	out->ifname = env_get(envp, "CNI_IFNAME");
+	out->args = env_get(envp, "CNI_ARGS");
+	out->path = env_get(envp, "CNI_PATH");
 	if (out->netns && !*out->netns)
 		out->netns = NULL;
 
