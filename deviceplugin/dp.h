@@ -28,9 +28,9 @@ int dp_preferred(const struct ky_device_resource *res, const struct ky_devlist *
 		 size_t n_available, const char *const *must, size_t n_must, size_t size, const char ***out,
 		 size_t *n_out, struct ky_error **err);
 
-/* dp_checkpoint.c's spelling of the device layer's names: that file is
- * being moved onto the typed allocation record (state/dp_record.h) on
- * another branch, and takes the new names when both have landed. */
+/* dp_checkpoint.c's spelling of the device layer's names: that file is in
+ * other hands (the records' owners in state/) and takes the new names in
+ * its next change; then these go. */
 #define dp_device ky_device
 static inline const struct ky_device *dp_devlist_find(const struct ky_devlist *list, const char *id)
 {
@@ -56,6 +56,11 @@ struct dp_options {
 #define DP_DEFAULT_CDI_DIR "/var/run/cdi"
 #define DP_DEFAULT_DEVINFO_DIR "/var/run/k8s.cni.cncf.io/devinfo/dp"
 #define DP_KUBELET_SOCKET "kubelet.sock"
+
+/* dp_plugin.c: every resource of cfg can be served in plugin_dir: its
+ * socket path fits a unix socket address (-ENAMETOOLONG naming the
+ * resource). Checked by --check-config, at start and on reload. */
+int dp_plugins_check(const struct ky_device_config *cfg, const char *plugin_dir, struct ky_error **err);
 
 /* Loads the config, discovers the devices, serves every resource and
  * registers it, until SIGTERM or SIGINT; then removes our sockets.

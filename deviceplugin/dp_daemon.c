@@ -25,7 +25,9 @@ static void on_signal(struct ky_loop *loop, int signo, void *userdata)
 		return;
 	}
 	ky_info("stopping", "signal=%s", strsignal(signo));
-	ky_loop_stop(loop, 0);
+	/* From here to exit the signals stay blocked: a second SIGTERM (the
+	 * whole process group signalled, a wrapper forwarding it) is ignored. */
+	ky_loop_shutdown(loop, 0);
 }
 
 static void daemon_release(struct dp_daemon *d)
@@ -51,7 +53,8 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 {
 	int r;
 	const struct ky_device_config_opts copts = { .resource_prefix = d->opts->resource_prefix };
-	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &d->cfg, err)) < 0)
+	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &d->cfg, err)) < 0 ||
+	    (r = dp_plugins_check(d->cfg, d->opts->plugin_dir, err)) < 0)
 		return r;
 	if (!(d->image_cache = ky_device_image_cache_dir(d->opts->state_dir)))
 		return ky_error_set(err, ENOMEM, "out of memory");
@@ -98,6 +101,11 @@ int dp_daemon_run(const struct dp_options *opts, struct ky_error **err)
 	int r = daemon_start(&d, err);
 	if (r >= 0)
 		r = ky_loop_run(d.loop, err);
+	/* However it ends (a signal, a failed start, a loop error), the daemon
+	 * is on its way out: a signal arriving during the cleanup must not
+	 * take its default action when the loop restores the mask. */
+	if (d.loop)
+		ky_loop_shutdown(d.loop, 0);
 	daemon_release(&d);
 	return r < 0 ? r : 0;
 }

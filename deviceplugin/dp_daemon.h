@@ -29,6 +29,10 @@ struct dp_plugin {
 	size_t n_streams, cap_streams;
 	/* Registration with kubelet. */
 	struct ky_grpc_call *call;
+	/* The kubelet.sock the call is connected to (its device and inode; 0:
+	 * not known): one kubelet incarnation. */
+	dev_t call_dev;
+	ino_t call_ino;
 	struct ky_loop_timer *retry;
 	uint64_t backoff_ms;
 	bool registered;
@@ -117,6 +121,12 @@ int dp_register_init(struct dp_plugin *p, struct ky_error **err);
 void dp_register_start(struct dp_plugin *p);
 /* The same with the backoff back at its minimum (kubelet came back). */
 void dp_register_restart(struct dp_plugin *p);
+/* kubelet.sock appeared, or our socket was lost (and is served again here):
+ * registers again, unless a Register to the kubelet.sock that is there now
+ * (the same inode: the same kubelet) is still in flight. That one is left
+ * to finish, as kubelet dials back by path; a second would be a second
+ * registration with the same kubelet, which drops the first endpoint. */
+void dp_register_kubelet_changed(struct dp_plugin *p);
 void dp_register_release(struct dp_plugin *p);
 
 /* dp_watch.c: the plugin-dir watch that serves and registers again after

@@ -59,6 +59,10 @@ int dp_preferred(const struct ky_device_resource *res, const struct ky_devlist *
 		 size_t n_available, const char *const *must, size_t n_must, size_t size, const char ***out,
 		 size_t *n_out, struct ky_error **err)
 {
+	/* The size comes from the peer (allocation_size): no answer can hold
+	 * more than the IDs offered, so neither may what is reserved for it. */
+	if (size > n_available + n_must)
+		size = n_available + n_must;
 	size_t cap = size > n_must ? size : n_must;
 	_cleanup_free_ const char **ids = calloc(cap + 1, sizeof(*ids));
 	_cleanup_free_ const struct ky_pci_dev **pcis = calloc(cap + 1, sizeof(*pcis));

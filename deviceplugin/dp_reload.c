@@ -20,7 +20,8 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	int r;
 
 	const struct ky_device_config_opts copts = { .resource_prefix = d->opts->resource_prefix };
-	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &cfg, err)) < 0)
+	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &cfg, err)) < 0 ||
+	    (r = dp_plugins_check(cfg, d->opts->plugin_dir, err)) < 0)
 		return r;
 	if ((r = ky_device_discover(cfg, &pci, &devs, err)) < 0)
 		return r;

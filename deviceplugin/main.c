@@ -143,7 +143,8 @@ int main(int argc, char **argv)
 		_cleanup_strv_free_ char **lines = NULL, **notes = NULL;
 		size_t n_lines = 0, n_notes = 0;
 		const struct ky_device_config_opts copts = { .resource_prefix = opts.resource_prefix };
-		if (ky_device_config_load_opts(opts.config_path, &copts, &cfg, &err) < 0) {
+		if (ky_device_config_load_opts(opts.config_path, &copts, &cfg, &err) < 0 ||
+		    dp_plugins_check(cfg, opts.plugin_dir, &err) < 0) {
 			fprintf(stderr, "kyborg-device-plugin: %s\n", ky_error_msg(err));
 			return 1;
 		}

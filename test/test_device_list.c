@@ -231,18 +231,29 @@ Test(device_list, dra_names_are_dns_labels_that_parse_back_to_the_function)
 {
 	char name[KY_DEVICE_DRA_NAME_MAX], addr[KY_PCI_ADDR_LEN];
 	enum ky_device_kind kind;
-	ky_device_dra_name(KY_DEVICE_GPU, "0000:3b:00.0", name);
+	int replica;
+	ky_device_dra_name(KY_DEVICE_GPU, "0000:3b:00.0", -1, name);
 	cr_assert_str_eq(name, "gpu-0000-3b-00-0");
-	ky_device_dra_name(KY_DEVICE_NIC_VF, "0000:18:01.1", name);
+	ky_device_dra_name(KY_DEVICE_NIC_VF, "0000:18:01.1", -1, name);
 	cr_assert_str_eq(name, "vf-0000-18-01-1");
-	ky_device_dra_name(KY_DEVICE_FPGA, "0000:af:00.0", name);
+	ky_device_dra_name(KY_DEVICE_FPGA, "0000:af:00.0", -1, name);
 	cr_assert_str_eq(name, "fpga-0000-af-00-0");
-	cr_assert_eq(ky_device_dra_name_parse(name, &kind, addr), 0);
+	cr_assert_eq(ky_device_dra_name_parse(name, &kind, addr, &replica), 0);
 	cr_assert_eq(kind, KY_DEVICE_FPGA);
 	cr_assert_str_eq(addr, "0000:af:00.0");
+	cr_assert_eq(replica, -1);
+	ky_device_dra_name(KY_DEVICE_GPU, "0000:86:00.0", 1023, name);
+	cr_assert_str_eq(name, "gpu-0000-86-00-0-r1023");
+	cr_assert_eq(ky_device_dra_name_parse(name, &kind, addr, &replica), 0);
+	cr_assert_eq(replica, 1023);
+	cr_assert_str_eq(addr, "0000:86:00.0");
+	cr_assert_eq(ky_device_dra_name_parse("gpu-0000-86-00-0-r0", &kind, addr, &replica), 0);
+	cr_assert_eq(replica, 0);
 	static const char *const bad[] = { "fpga-0000-AF-00-0", "gpu-0000-3b-00", "gpu-0000-3b-00-0-1", "nic-0000-18-01-1",
-					   "gpu0000-3b-00-0", "gpu-0000:3b:00.0", "gpu-0000-3b-00-8", "", "gpu-" };
+					   "gpu0000-3b-00-0", "gpu-0000:3b:00.0", "gpu-0000-3b-00-8", "", "gpu-",
+					   "gpu-0000-3b-00-0-r", "gpu-0000-3b-00-0-r01", "gpu-0000-3b-00-0-r1024",
+					   "gpu-0000-3b-00-0-rx", "vf-0000-18-01-1-r0", "gpu-0000-3b-00-0-r-1" };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++)
-		cr_assert_eq(ky_device_dra_name_parse(bad[i], &kind, addr), -EINVAL, "\"%s\" parsed", bad[i]);
-	cr_assert_eq(ky_device_dra_name_parse(NULL, &kind, addr), -EINVAL);
+		cr_assert_eq(ky_device_dra_name_parse(bad[i], &kind, addr, &replica), -EINVAL, "\"%s\" parsed", bad[i]);
+	cr_assert_eq(ky_device_dra_name_parse(NULL, &kind, addr, &replica), -EINVAL);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "dp.h"
 #include "fake_node.h"
@@ -131,4 +132,19 @@ Test(dp_preferred, size_zero_or_all_must_include_returns_them)
 	static const char *const want[] = { G0(1) };
 	assert_preferred(GPU, avail, 2, must, 2, 1, want, 1);
 	assert_preferred(GPU, avail, 2, NULL, 0, 0, NULL, 0);
+}
+
+/* allocation_size is the peer's: INT32_MAX once sized two arrays of 16 GiB
+ * each. Here a 1 GiB address-space limit makes such an allocation fail
+ * (ENOMEM); under ASan, whose shadow needs the space, the sanitizer itself
+ * refuses an allocation that size. */
+Test(dp_preferred, a_huge_allocation_size_is_clamped_to_what_is_offered)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+	struct rlimit lim = { .rlim_cur = 1ul << 30, .rlim_max = 1ul << 30 };
+	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+#endif
+	static const char *const avail[] = { G0(0), G0(1), G1(0) };
+	static const char *const want[] = { G0(0), G0(1), G1(0) };
+	assert_preferred(GPU, avail, 3, NULL, 0, 2147483647u, want, 3);
 }

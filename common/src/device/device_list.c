@@ -315,15 +315,31 @@ const char *ky_device_dra_kind(enum ky_device_kind kind)
 	return (unsigned)kind < KY_ARRAY_SIZE(dra_kinds) ? dra_kinds[kind] : "device";
 }
 
-void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, char out[KY_DEVICE_DRA_NAME_MAX])
+void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, int replica,
+			char out[KY_DEVICE_DRA_NAME_MAX])
 {
-	snprintf(out, KY_DEVICE_DRA_NAME_MAX, "%s-%s", ky_device_dra_kind(kind), pci_addr);
+	int n = snprintf(out, KY_DEVICE_DRA_NAME_MAX, "%s-%s", ky_device_dra_kind(kind), pci_addr);
 	for (char *c = out + strlen(ky_device_dra_kind(kind)); *c; c++)
 		if (*c == ':' || *c == '.')
 			*c = '-';
+	if (replica >= 0 && n > 0 && n < KY_DEVICE_DRA_NAME_MAX)
+		snprintf(out + n, KY_DEVICE_DRA_NAME_MAX - (size_t)n, "-r%d", replica);
 }
 
-int ky_device_dra_name_parse(const char *name, enum ky_device_kind *kind, char addr[KY_PCI_ADDR_LEN])
+/* "-r<replica>" at s: the replica, or -1 when s is not exactly that. */
+static int parse_replica(const char *s)
+{
+	if (s[0] != '-' || s[1] != 'r' || !isdigit((unsigned char)s[2]) || (s[2] == '0' && s[3]))
+		return -1;
+	long v = 0;
+	for (const char *c = s + 2; *c; c++) {
+		if (!isdigit((unsigned char)*c) || (v = v * 10 + (*c - '0')) >= KY_DEVICE_MAX_REPLICAS)
+			return -1;
+	}
+	return (int)v;
+}
+
+int ky_device_dra_name_parse(const char *name, enum ky_device_kind *kind, char addr[KY_PCI_ADDR_LEN], int *replica)
 {
 	if (!name)
 		return -EINVAL;
@@ -333,22 +349,28 @@ int ky_device_dra_name_parse(const char *name, enum ky_device_kind *kind, char a
 			continue;
 		const char *a = name + len + 1;
 		/* "dddd-bb-ss-f": the address's own shape with '-' for ':' and '.' */
-		if (strlen(a) != KY_PCI_ADDR_LEN - 1 || a[4] != '-' || a[7] != '-' || a[10] != '-')
+		size_t alen = strnlen(a, KY_PCI_ADDR_LEN);
+		if (alen < KY_PCI_ADDR_LEN - 1 || a[4] != '-' || a[7] != '-' || a[10] != '-')
+			return -EINVAL;
+		int rep = -1;
+		if (a[KY_PCI_ADDR_LEN - 1] && (k != KY_DEVICE_GPU || (rep = parse_replica(a + KY_PCI_ADDR_LEN - 1)) < 0))
 			return -EINVAL;
 		char canon[KY_PCI_ADDR_LEN];
-		memcpy(canon, a, KY_PCI_ADDR_LEN);
+		memcpy(canon, a, KY_PCI_ADDR_LEN - 1);
+		canon[KY_PCI_ADDR_LEN - 1] = '\0';
 		canon[4] = ':';
 		canon[7] = ':';
 		canon[10] = '.';
 		/* Lower case only: the name must be a DNS label, and one device
 		 * has one name. */
-		for (const char *c = a; *c; c++)
-			if (isupper((unsigned char)*c))
+		for (size_t i = 0; i < KY_PCI_ADDR_LEN - 1; i++)
+			if (isupper((unsigned char)a[i]))
 				return -EINVAL;
 		if (!ky_pci_addr_valid(canon))
 			return -EINVAL;
 		*kind = (enum ky_device_kind)k;
 		memcpy(addr, canon, KY_PCI_ADDR_LEN);
+		*replica = rep;
 		return 0;
 	}
 	return -EINVAL;

@@ -85,13 +85,18 @@ bool ky_devlist_equal(const struct ky_devlist *a, const struct ky_devlist *b);
 /* A DRA device is a PCI function (a shared GPU once, however many
  * replicas): "<kind>-<address with ':' and '.' as '-'>", a DNS label as
  * ResourceSlices require, e.g. "gpu-0000-3b-00-0", "fpga-0000-af-00-0",
- * "vf-0000-18-01-1". */
+ * "vf-0000-18-01-1". Where a cluster cannot share one device between
+ * claims (no consumable capacity), a shared GPU is published as its
+ * replicas instead, each "-r<replica>": "gpu-0000-3b-00-0-r1". */
 #define KY_DEVICE_DRA_NAME_MAX 32
-const char *ky_device_dra_kind(enum ky_device_kind kind); /* "gpu", "fpga", "vf" */
-void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, char out[KY_DEVICE_DRA_NAME_MAX]);
-/* The kind and PCI address a DRA name stands for: -EINVAL when it is not
- * exactly a name ky_device_dra_name writes. */
-int ky_device_dra_name_parse(const char *name, enum ky_device_kind *kind, char addr[KY_PCI_ADDR_LEN]);
+const char *ky_device_dra_kind(enum ky_device_kind kind); /* "gpu", "fpga", "vf", "net", "accel" */
+/* replica -1: the whole function. */
+void ky_device_dra_name(enum ky_device_kind kind, const char *pci_addr, int replica,
+			char out[KY_DEVICE_DRA_NAME_MAX]);
+/* The kind, PCI address and replica (-1: none) a DRA name stands for:
+ * -EINVAL when it is not exactly a name ky_device_dra_name writes (a
+ * replica only of a GPU, below KY_DEVICE_MAX_REPLICAS, no leading zero). */
+int ky_device_dra_name_parse(const char *name, enum ky_device_kind *kind, char addr[KY_PCI_ADDR_LEN], int *replica);
 /* Logs the config's warnings and ky_devices_notes as warnings (event
  * config-warning, selector-note): what SRIOV-DP would pass over in silence. */
 void ky_devices_log_notes(const struct ky_device_config *cfg, const struct ky_pci_list *pci,
