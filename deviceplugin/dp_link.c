@@ -17,13 +17,14 @@
 static void on_link(void *userdata, const char *ifname, int before, int now)
 {
 	struct dp_daemon *d = userdata;
-	_cleanup_free_ bool *changed = calloc(d->n_plugins + 1, sizeof(*changed));
+	/* plugins[i] serves cfg->resources[i]: one flag per resource. */
+	_cleanup_free_ bool *changed = calloc(d->cfg->n_resources + 1, sizeof(*changed));
 	if (!changed) {
 		ky_warn("link-health", "ifname=%s error=%s", ifname, strerror(ENOMEM));
 		return;
 	}
 	dp_link_apply(d, d->cfg, d->devs, d->pci, changed);
-	for (size_t i = 0; i < d->n_plugins; i++) {
+	for (size_t i = 0; i < d->n_plugins && i < d->cfg->n_resources; i++) {
 		struct dp_plugin *p = d->plugins[i];
 		if (!changed[i])
 			continue;
