@@ -62,6 +62,10 @@ int ky_cni_run_write(struct ky_cni_run *r, bool durable, struct ky_error **err);
 void ky_cni_run_close(struct ky_cni_run *r);
 void ky_cni_run_closep(struct ky_cni_run **r);
 
+/* cni_select.c: hwaddr and kernelpath turned into the netdev name or the
+ * PCI address they choose (conf's dev_source becomes NAME or PCI). */
+int ky_cni_dev_select(struct ky_cni_run *r, struct ky_error **err);
+
 /* cni_device.c */
 int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err);
 /* The recorded device into r->dev: -EBADMSG when the record has none usable. */

@@ -40,6 +40,9 @@ struct ky_link {
 /* -ENODEV with the name (index, address) in the message when absent. */
 int ky_link_get(struct ky_nl *nl, const char *name, struct ky_link *out, struct ky_error **err);
 int ky_link_get_by_index(struct ky_nl *nl, int ifindex, struct ky_link *out, struct ky_error **err);
+/* The first link, in the kernel's order (ifindex), whose MAC is mac, as
+ * host-device's hwaddr chooses one: -ENODEV when none has it. */
+int ky_link_find_by_mac(struct ky_nl *nl, const uint8_t mac[6], struct ky_link *out, struct ky_error **err);
 /* The netdev of the PCI function `pci_addr` (found through sysfs) in the
  * caller's netns. -ENODEV when the function has no netdev here. */
 int ky_link_find_by_pci(struct ky_nl *nl, const char *pci_addr, struct ky_link *out, struct ky_error **err);
