@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
+#include <sys/socket.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -248,6 +250,22 @@ int ky_link_set_mac(struct ky_nl *nl, const char *name, const uint8_t mac[6], st
 		msg = NULL;
 	}
 	return change_link(nl, name, msg, "set mac", err);
+}
+
+int ky_link_set_arp_notify(struct ky_nl *nl, int ifindex, bool on, struct ky_error **err)
+{
+	_cleanup_(nlmsg_freep) struct nl_msg *msg = ky_setlink_msg(ifindex, 0, 0);
+	struct nlattr *spec, *inet, *conf;
+	if (!msg || !(spec = nla_nest_start(msg, IFLA_AF_SPEC)) || !(inet = nla_nest_start(msg, AF_INET)) ||
+	    !(conf = nla_nest_start(msg, IFLA_INET_CONF)) || nla_put_u32(msg, IPV4_DEVCONF_ARP_NOTIFY, on) < 0)
+		return ky_error_set(err, ENOMEM, "set arp_notify: build request");
+	nla_nest_end(msg, conf);
+	nla_nest_end(msg, inet);
+	nla_nest_end(msg, spec);
+	int r = ky_nl_transact(nl, TAKE_PTR(msg), err);
+	if (r < 0)
+		return ky_error_prefix(err, "set arp_notify of link %d", ifindex);
+	return 0;
 }
 
 int ky_link_set_up(struct ky_nl *nl, const char *name, bool up, struct ky_error **err)

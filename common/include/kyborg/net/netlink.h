@@ -59,6 +59,10 @@ int ky_link_rename(struct ky_nl *nl, const char *name, const char *new_name, str
 int ky_link_set_mtu(struct ky_nl *nl, const char *name, unsigned mtu, struct ky_error **err);
 int ky_link_set_mac(struct ky_nl *nl, const char *name, const uint8_t mac[6], struct ky_error **err);
 int ky_link_set_up(struct ky_nl *nl, const char *name, bool up, struct ky_error **err);
+/* The link's IPv4 arp_notify (the kernel's gratuitous ARP when the link
+ * comes up or changes its MAC), over rtnetlink (IFLA_INET_CONF): no
+ * /proc/sys, no entering the link's netns. */
+int ky_link_set_arp_notify(struct ky_nl *nl, int ifindex, bool on, struct ky_error **err);
 
 /* Validates an interface name as the kernel would: 1..15 bytes, not "." or
  * "..", no '/', ':' or whitespace. Pure. */
