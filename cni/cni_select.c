@@ -44,11 +44,9 @@ static int select_kernelpath(struct ky_cni_conf *conf, struct ky_error **err)
 {
 	_cleanup_free_ char *real = realpath(conf->kernelpath, NULL);
 	if (!real)
-		return ky_error_set(err, errno == ENOENT ? ENODEV : errno, "kernelpath %s: %s", conf->kernelpath,
-				    strerror(errno));
+		return ky_error_set(err, errno == ENOENT ? ENODEV : errno, "%s: %s", conf->kernelpath, strerror(errno));
 	if (strncmp(real, sys_devices, sizeof(sys_devices) - 1) != 0)
-		return ky_error_set(err, EINVAL, "kernelpath %s resolves to %s, outside %s", conf->kernelpath, real,
-				    sys_devices);
+		return ky_error_set(err, EINVAL, "%s resolves to %s, outside %s", conf->kernelpath, real, sys_devices);
 	char *base = strrchr(real, '/') + 1;
 	char path[PATH_MAX];
 	/* A netdev's own object. */
@@ -80,8 +78,7 @@ static int select_kernelpath(struct ky_cni_conf *conf, struct ky_error **err)
 		conf->dev_source = KY_CNI_DEV_NAME;
 		return 0;
 	}
-	return ky_error_set(err, ENODEV, "kernelpath %s is neither a network device nor a PCI function",
-			    conf->kernelpath);
+	return ky_error_set(err, ENODEV, "%s is neither a network device nor a PCI function", conf->kernelpath);
 }
 
 int ky_cni_dev_select(struct ky_cni_run *r, struct ky_error **err)
