@@ -945,3 +945,49 @@ Test(cni_plugin, a_link_without_carrier_is_attached_all_the_same)
 	free(conf);
 	free(before_node);
 }
+
+/* The capabilities a runtime fills in runtimeConfig: "mac" sets the pod's
+ * MAC over the config's and CNI_ARGS', "ips" reaches the IPAM plugin
+ * (Debian's static, which takes addresses from runtimeConfig.ips) with the
+ * rest of the config, as sriov-cni passes it. */
+Test(cni_plugin, runtime_config_mac_and_ips_reach_the_pod)
+{
+	char *before_node = snap();
+	char *conf = NULL;
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.0.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"mac\":\"02:00:00:00:00:01\",\"capabilities\":{\"mac\":true,\"ips\":true},"
+			       "\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:03\",\"ips\":[\"10.89.0.9/24\"]},"
+			       "\"ipam\":{\"type\":\"static\"}}",
+			       dev, state_dir), 0);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1", .netns = ns_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf,
+				  .env = (const char *const[]){ "CNI_ARGS=IgnoreUnknown=1;MAC=02:00:00:00:00:02", NULL } };
+	cJSON *out = NULL;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:00:00:00:00:03");
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.89.0.9/24");
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l));
+	cr_assert_str_eq(l.address, "02:00:00:00:00:03");
+	char *addrs = NULL;
+	cr_assert_eq(kyt_run(&addrs, "ip", "-n", ns, "-o", "addr", "show", "dev", "net1", NULL), 0);
+	cr_assert(strstr(addrs, "10.89.0.9/24"), "%s", addrs);
+	free(addrs);
+	cJSON_Delete(out);
+	out = NULL;
+	/* Without runtimeConfig.mac, CNI_ARGS's MAC wins over the config's. */
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	free(conf);
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.0.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"mac\":\"02:00:00:00:00:01\"}", dev, state_dir), 0);
+	c.conf = conf;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:00:00:00:00:02");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
+}
