@@ -75,57 +75,9 @@ static void teardown(void)
 
 TestSuite(cni_compat, .init = setup, .fini = teardown, .timeout = 120);
 
-/* What the runtime and Multus add to a config before the plugin sees it,
- * and the test's scratch directories; nothing else changes. */
-struct runtime {
-	const char *device_id; /* Multus: the device plugin's allocation, as "deviceID" */
-	const char *rc;        /* runtimeConfig for the capabilities the config declares (JSON) */
-	const char *type;      /* another plugin's type, for Debian's host-device */
-	const char *extra;     /* fields to add (JSON object), to change a config after ADD */
-	const char *drop;      /* a field to remove, likewise */
-};
-
-static char *compat_conf(const char *file, const struct runtime *rt)
+static char *compat_conf(const char *file, const struct kyt_compat *rt)
 {
-	char path[256];
-	snprintf(path, sizeof(path), KYTEST_DATA_DIR "/compat/%s", file);
-	_cleanup_free_ char *text = kyt_read_file(path);
-	cr_assert_not_null(text, "%s", path);
-	_cleanup_(cJSON_Deletep) cJSON *c = cJSON_Parse(text);
-	cr_assert_not_null(c, "%s is no JSON", file);
-	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c, "type")), "kyborg", "%s", file);
-	if (!cJSON_GetObjectItem(c, "name"))
-		cJSON_AddStringToObject(c, "name", "compatnet");
-	cJSON_AddStringToObject(c, "stateDir", state_dir);
-	cJSON *ipam = cJSON_GetObjectItem(c, "ipam");
-	if (cJSON_GetObjectItem(ipam, "type") &&
-	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(ipam, "type")), "host-local") == 0)
-		cJSON_AddStringToObject(ipam, "dataDir", ipam_dir);
-	const char *log = cJSON_GetStringValue(cJSON_GetObjectItem(c, "logFile"));
-	if (log) {
-		char moved[600];
-		snprintf(moved, sizeof(moved), "%s/%s", tmp, strrchr(log, '/') + 1);
-		cJSON_ReplaceItemInObject(c, "logFile", cJSON_CreateString(moved));
-	}
-	if (rt && rt->device_id && !cJSON_GetObjectItem(c, "deviceID"))
-		cJSON_AddStringToObject(c, "deviceID", rt->device_id);
-	if (rt && rt->rc) {
-		cJSON *rc = cJSON_Parse(rt->rc);
-		cr_assert_not_null(rc);
-		cJSON_AddItemToObject(c, "runtimeConfig", rc);
-	}
-	if (rt && rt->type)
-		cJSON_ReplaceItemInObject(c, "type", cJSON_CreateString(rt->type));
-	if (rt && rt->extra) {
-		cJSON *x = cJSON_Parse(rt->extra), *e;
-		cr_assert_not_null(x);
-		cJSON_ArrayForEach(e, x)
-			cJSON_AddItemToObject(c, e->string, cJSON_Duplicate(e, 1));
-		cJSON_Delete(x);
-	}
-	if (rt && rt->drop)
-		cJSON_DeleteItemFromObject(c, rt->drop);
-	return cJSON_PrintUnformatted(c);
+	return kyt_cni_compat_conf(file, rt, state_dir, ipam_dir, tmp);
 }
 
 static int cni_bin(const char *bin, const char *cmd, const char *conf, cJSON **out)
@@ -187,7 +139,7 @@ static void check_as_the_version_allows(const char *file, const char *conf, cons
 Test(cni_compat, sriov_cni_readme_kernel_driver_config_attaches_the_vf)
 {
 	_cleanup_free_ char *before = snap();
-	struct runtime rt = { .device_id = KYT_SIM_VF0 };
+	struct kyt_compat rt = { .device_id = KYT_SIM_VF0 };
 	_cleanup_free_ char *conf = compat_conf("sriov-cni-readme-kernel.json", &rt);
 	int cap = kyt_capture_open(vfpeer[0]);
 	cr_assert_geq(cap, 0);
@@ -238,7 +190,7 @@ Test(cni_compat, sriov_cni_vf_configs_reach_the_pf)
 	};
 	_cleanup_free_ char *before = snap();
 	for (size_t i = 0; i < KY_ARRAY_SIZE(cases); i++) {
-		struct runtime rt = { .device_id = cases[i].device_id, .rc = cases[i].rc };
+		struct kyt_compat rt = { .device_id = cases[i].device_id, .rc = cases[i].rc };
 		_cleanup_free_ char *conf = compat_conf(cases[i].file, &rt);
 		_cleanup_(cJSON_Deletep) cJSON *out = NULL;
 		cr_assert_neq(cni("ADD", conf, &out), 0, "%s: a veth PF took a VF setting", cases[i].file);
@@ -276,7 +228,7 @@ static void host_device_roundtrip(const struct hd_case *hc)
 	struct kyt_ip_link host;
 	cr_assert(kyt_ip_link(NULL, hc->dev, &host), "%s: no %s", hc->file, hc->dev);
 	_cleanup_free_ char *before = snap();
-	struct runtime rt = { .rc = hc->rc };
+	struct kyt_compat rt = { .rc = hc->rc };
 	_cleanup_free_ char *conf = compat_conf(hc->file, &rt);
 	_cleanup_(cJSON_Deletep) cJSON *res = NULL;
 	cr_assert_eq(cni("ADD", conf, &res), 0, "%s: ADD: %s", hc->file, msg_of(res));
@@ -294,7 +246,7 @@ static void host_device_roundtrip(const struct hd_case *hc)
 		return;
 	/* The anchor itself, given the same config: the same interface in
 	 * the pod, named, addressed and placed as ours. */
-	struct runtime theirs = { .rc = hc->rc, .type = "host-device" };
+	struct kyt_compat theirs = { .rc = hc->rc, .type = "host-device" };
 	_cleanup_free_ char *hd_conf = compat_conf(hc->file, &theirs);
 	_cleanup_(cJSON_Deletep) cJSON *hd_res = NULL;
 	cr_assert_eq(cni_bin(CNI_PATH "/host-device", "ADD", hd_conf, &hd_res), 0, "%s: Debian's host-device: %s",
@@ -378,7 +330,7 @@ Test(cni_compat, a_kernelpath_naming_nothing_of_ours_is_refused)
  * VF's netdev and its address included. */
 Test(cni_compat, del_with_a_config_that_gained_or_lost_fields_restores_the_node)
 {
-	static const struct runtime changed[] = {
+	static const struct kyt_compat changed[] = {
 		{ .device_id = KYT_SIM_VF0, .extra = "{\"someNewField\":{\"x\":1},\"vlan_qos\":3,\"logLevel\":\"verbose\"}" },
 		{ .device_id = KYT_SIM_VF0, .extra = "{\"deviceID\":\"garbage\",\"kernelpath\":\"/etc\"}" },
 		{ .drop = "ipam" },
@@ -386,7 +338,7 @@ Test(cni_compat, del_with_a_config_that_gained_or_lost_fields_restores_the_node)
 	};
 	_cleanup_free_ char *before = snap();
 	for (size_t i = 0; i < KY_ARRAY_SIZE(changed); i++) {
-		struct runtime rt = { .device_id = KYT_SIM_VF0 };
+		struct kyt_compat rt = { .device_id = KYT_SIM_VF0 };
 		_cleanup_free_ char *conf = compat_conf("sriov-cni-readme-kernel.json", &rt);
 		_cleanup_(cJSON_Deletep) cJSON *res = NULL;
 		cr_assert_eq(cni("ADD", conf, &res), 0, "ADD: %s", msg_of(res));
@@ -411,7 +363,7 @@ Test(cni_compat, del_with_a_config_that_gained_or_lost_fields_restores_the_node)
 Test(cni_compat, add_refuses_a_near_miss_and_logs_any_other_unknown_field)
 {
 	_cleanup_free_ char *before = snap();
-	struct runtime near = { .device_id = KYT_SIM_VF0, .extra = "{\"spoofChk\":\"off\"}" };
+	struct kyt_compat near = { .device_id = KYT_SIM_VF0, .extra = "{\"spoofChk\":\"off\"}" };
 	_cleanup_free_ char *conf = compat_conf("sriov-cni-readme-kernel.json", &near);
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
 	cr_assert_neq(cni("ADD", conf, &out), 0);
@@ -421,7 +373,7 @@ Test(cni_compat, add_refuses_a_near_miss_and_logs_any_other_unknown_field)
 
 	char extra[700];
 	snprintf(extra, sizeof(extra), "{\"vlan_trunk\":\"2,4\",\"logFile\":\"%s/k.log\"}", tmp);
-	struct runtime other = { .device_id = KYT_SIM_VF0, .extra = extra };
+	struct kyt_compat other = { .device_id = KYT_SIM_VF0, .extra = extra };
 	_cleanup_free_ char *conf2 = compat_conf("sriov-cni-readme-kernel.json", &other);
 	_cleanup_(cJSON_Deletep) cJSON *res = NULL;
 	cr_assert_eq(cni("ADD", conf2, &res), 0, "%s", msg_of(res));
