@@ -14,6 +14,7 @@
 #include "kyborg/json/json.h"
 #include "kyborg/net/tc_flower.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/net/rdma.h"
 #include "kyborg/pci/pci.h"
 
 struct ky_error;
@@ -208,6 +209,22 @@ int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char *
  * delegates GC too), with the same config, valid attachments included.
  * 1 when the plugin speaks no 1.1.0, so has no GC: nothing is sent. */
 int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err);
+
+/* ---- cni_rdma.c: whether the device's RDMA device goes with it (pure) ---- */
+struct ky_cni_rdma_facts {
+	bool has_netdev;       /* a kernel netdev (not one bound to a userspace driver) */
+	bool node_has_rdma;    /* ky_rdma_present() */
+	enum ky_rdma_netns_mode mode;
+	bool found;            /* an RDMA device has a port on the netdev */
+};
+enum ky_cni_rdma_action { KY_CNI_RDMA_NONE, KY_CNI_RDMA_MOVE };
+/* MOVE only in exclusive mode, for an RDMA device on the netdev; *why
+ * (when not NULL) says why, for the log. Each fact can only turn MOVE
+ * into NONE, so a caller may ask before it knows them all. */
+enum ky_cni_rdma_action ky_cni_rdma_plan(const struct ky_cni_rdma_facts *f, const char **why);
+/* DEL: MOVE (back) when ADD recorded a device, the pod's netns is there
+ * and the device is in it; a dead netns gave it back to the initial one. */
+enum ky_cni_rdma_action ky_cni_rdma_undo_plan(bool recorded, bool pod_netns_open, bool found_in_pod);
 
 /* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c, cni_status.c: the verbs over the kernel ---- */
 struct ky_cni {

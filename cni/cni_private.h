@@ -88,6 +88,13 @@ int ky_cni_bpf_offload_apply(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_bpf_offload_undo(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_bpf_check(struct ky_cni_run *r, struct ky_error **err);
 
+/* cni_rdma.c: the step rdma, and its CHECK (0, or EUCLEAN naming the
+ * RDMA device no longer in the pod). */
+bool ky_cni_rdma_needed(struct ky_cni_run *r);
+int ky_cni_rdma_apply(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_rdma_undo(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_rdma_check(struct ky_cni_run *r, struct ky_error **err);
+
 /* cni_steps.c */
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err);
 /* Undoes every step the record's journal names, last first, and removes

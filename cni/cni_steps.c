@@ -484,6 +484,10 @@ static int undo_announce(struct ky_cni_run *r, struct ky_error **err)
 static const struct ky_step add_steps[] = {
 	{ .name = "reserve", .apply = step_reserve, .undo = undo_reserve },
 	{ .name = "vf-config", .needed = need_vf, .apply = step_vf, .undo = undo_vf, .early = true },
+	/* cni_rdma.c; before move, while the kernel still tells the host
+	 * netns which RDMA port the netdev is. */
+	{ .name = "rdma", .needed = ky_cni_rdma_needed, .apply = ky_cni_rdma_apply, .undo = ky_cni_rdma_undo,
+	  .early = true },
 	{ .name = "move", .needed = need_netdev, .apply = step_move, .undo = undo_move, .early = true },
 	{ .name = "link", .needed = need_netdev, .apply = step_link, .undo = undo_link, .early = true },
 	{ .name = "ipam", .needed = need_ipam, .apply = step_ipam, .undo = undo_ipam, .durable = true },

@@ -624,3 +624,39 @@ Test(cni_config, mac_comes_from_runtime_config_then_cni_args_then_the_config)
 	cr_assert_eq(ky_cni_conf_apply_args(&c, KY_CNI_DEL, "MAC=zz", &err), 0, "DEL does not need it");
 	ky_cni_conf_free(&c);
 }
+
+/* ---- RDMA: whether the device's RDMA device goes with it ---- */
+
+Test(cni_rdma, only_exclusive_mode_moves_the_rdma_device_of_the_netdev)
+{
+	static const struct {
+		struct ky_cni_rdma_facts f;
+		enum ky_cni_rdma_action want;
+		const char *why;
+	} cases[] = {
+		{ { true, true, KY_RDMA_NETNS_EXCLUSIVE, true }, KY_CNI_RDMA_MOVE, "exclusive netns mode" },
+		{ { true, true, KY_RDMA_NETNS_SHARED, true }, KY_CNI_RDMA_NONE, "shared netns mode" },
+		{ { true, true, KY_RDMA_NETNS_EXCLUSIVE, false }, KY_CNI_RDMA_NONE, "no RDMA device has a port" },
+		{ { true, false, KY_RDMA_NETNS_EXCLUSIVE, true }, KY_CNI_RDMA_NONE, "the node has no RDMA" },
+		{ { false, true, KY_RDMA_NETNS_EXCLUSIVE, true }, KY_CNI_RDMA_NONE, "userspace driver" },
+		{ { false, false, KY_RDMA_NETNS_SHARED, false }, KY_CNI_RDMA_NONE, "userspace driver" },
+	};
+	for (size_t i = 0; i < KY_ARRAY_SIZE(cases); i++) {
+		const char *why = NULL;
+		cr_expect_eq(ky_cni_rdma_plan(&cases[i].f, &why), cases[i].want, "case %zu", i);
+		cr_expect(why && strstr(why, cases[i].why), "case %zu: %s", i, why ? why : "(none)");
+	}
+	/* An unknown fact counts for moving: asked early, it never says
+	 * NONE for a reason that is not known yet. */
+	struct ky_cni_rdma_facts f = { .has_netdev = true, .node_has_rdma = true, .mode = KY_RDMA_NETNS_EXCLUSIVE,
+				       .found = true };
+	cr_assert_eq(ky_cni_rdma_plan(&f, NULL), KY_CNI_RDMA_MOVE);
+}
+
+Test(cni_rdma, del_moves_back_only_a_recorded_device_still_in_a_live_pod)
+{
+	cr_assert_eq(ky_cni_rdma_undo_plan(true, true, true), KY_CNI_RDMA_MOVE);
+	cr_assert_eq(ky_cni_rdma_undo_plan(true, false, true), KY_CNI_RDMA_NONE, "netns gone: back in the initial one");
+	cr_assert_eq(ky_cni_rdma_undo_plan(true, true, false), KY_CNI_RDMA_NONE, "never moved, or back already");
+	cr_assert_eq(ky_cni_rdma_undo_plan(false, true, true), KY_CNI_RDMA_NONE, "ADD moved none");
+}
