@@ -116,6 +116,8 @@ static int wait_running(int fd, int ifindex, int timeout_ms)
 int ky_announce_send(int ifindex, const uint8_t mac[6], const struct ky_ip *ips, size_t n, int carrier_ms,
 		     struct ky_error **err)
 {
+	if (n == 0)
+		return 0; /* nothing to tell: no socket, no wait */
 	/* Protocol 0: the socket sends and receives nothing. */
 	_cleanup_close_ int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -29,6 +29,7 @@ void ky_announce_na(const uint8_t mac[6], const uint8_t ip[16], uint8_t out[KY_A
  * carrier_ms for the link to run (IFF_RUNNING: a link without carrier
  * drops what it is given), then sends one announcement per address
  * through a packet socket on ifindex. Every address is tried; the first
- * failure is returned (0 when the link never ran: nothing to tell). */
+ * failure is returned (0 when the link never ran: nothing to tell). With
+ * no address it does nothing, and does not wait. */
 int ky_announce_send(int ifindex, const uint8_t mac[6], const struct ky_ip *ips, size_t n, int carrier_ms,
 		     struct ky_error **err);
