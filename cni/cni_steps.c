@@ -420,6 +420,7 @@ struct announce {
 	uint8_t mac[6];
 	struct ky_ip ips[MAX_ANNOUNCED];
 	size_t n;
+	int fd;       /* the packet socket, left open for ky_cni_run_close_later */
 };
 
 /* In the pod netns: its packet socket must be opened there, and
@@ -432,12 +433,16 @@ static int announce_in_pod(void *arg, struct ky_error **err)
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && write(fd, "1", 1) != 1)
 		ky_warn("ndisc-notify-failed", "ifname=%s errno=%d", a->ifname, errno);
-	return ky_announce_send(a->ifindex, a->mac, a->ips, a->n, CARRIER_WAIT_MS, err);
+	if (a->n == 0)
+		return 0;
+	if ((a->fd = ky_announce_open(err)) < 0)
+		return a->fd;
+	return ky_announce_send(a->fd, a->ifindex, a->mac, a->ips, a->n, CARRIER_WAIT_MS, err);
 }
 
 static int step_announce(struct ky_cni_run *r, struct ky_error **err)
 {
-	struct announce a = { .ifname = r->ifname, .ifindex = r->rec->pod_ifindex };
+	struct announce a = { .ifname = r->ifname, .ifindex = r->rec->pod_ifindex, .fd = -1 };
 	memcpy(a.mac, r->rec->pod.mac, 6);
 	const cJSON *ip;
 	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(r->rec->ipam_result, "ips"))
@@ -459,6 +464,9 @@ static int step_announce(struct ky_cni_run *r, struct ky_error **err)
 		ky_error_clear(&e);
 	}
 	ret = ky_netns_run_fd(r->netns_fd, announce_in_pod, &a, &e);
+	/* Its close waits for an RCU grace period: let that overlap the
+	 * journal's last, durable write. */
+	ky_cni_run_close_later(r, a.fd);
 	if (ret == -ENOTRECOVERABLE)
 		return ky_error_set(err, ENOTRECOVERABLE, "%s", ky_error_msg(e));
 	if (ret < 0)

@@ -113,15 +113,18 @@ static int wait_running(int fd, int ifindex, int timeout_ms)
 	return r;
 }
 
-int ky_announce_send(int ifindex, const uint8_t mac[6], const struct ky_ip *ips, size_t n, int carrier_ms,
-		     struct ky_error **err)
+int ky_announce_open(struct ky_error **err)
 {
-	if (n == 0)
-		return 0; /* nothing to tell: no socket, no wait */
 	/* Protocol 0: the socket sends and receives nothing. */
-	_cleanup_close_ int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return ky_error_set(err, errno, "packet socket: %s", strerror(errno));
+	return fd;
+}
+
+int ky_announce_send(int fd, int ifindex, const uint8_t mac[6], const struct ky_ip *ips, size_t n, int carrier_ms,
+		     struct ky_error **err)
+{
 	int r = wait_running(fd, ifindex, carrier_ms);
 	if (r < 0)
 		return ky_error_set(err, -r, "link %d: %s", ifindex, strerror(-r));

@@ -25,11 +25,17 @@ void ky_announce_arp(const uint8_t mac[6], const uint8_t ip[4], uint8_t out[KY_A
  * option mac, and the ICMPv6 checksum. Pure. */
 void ky_announce_na(const uint8_t mac[6], const uint8_t ip[16], uint8_t out[KY_ANNOUNCE_NA_LEN]);
 
-/* In the netns the calling thread is in (ky_netns_run_fd): waits up to
+/* A packet socket that sends, and receives nothing, in the netns the
+ * calling thread is in (open it there with ky_netns_run_fd): the socket
+ * or -errno. Closing it waits for an RCU grace period (the kernel's
+ * packet_release calls synchronize_net(), milliseconds on a busy node): a
+ * caller in a hurry closes it where that wait overlaps other work. */
+int ky_announce_open(struct ky_error **err);
+
+/* Through fd (ky_announce_open, in the link's netns): waits up to
  * carrier_ms for the link to run (IFF_RUNNING: a link without carrier
- * drops what it is given), then sends one announcement per address
- * through a packet socket on ifindex. Every address is tried; the first
- * failure is returned (0 when the link never ran: nothing to tell). With
- * no address it does nothing, and does not wait. */
-int ky_announce_send(int ifindex, const uint8_t mac[6], const struct ky_ip *ips, size_t n, int carrier_ms,
+ * drops what it is given), then sends one announcement per address on
+ * ifindex. Every address is tried; the first failure is returned (0 when
+ * the link never ran: nothing to tell). */
+int ky_announce_send(int fd, int ifindex, const uint8_t mac[6], const struct ky_ip *ips, size_t n, int carrier_ms,
 		     struct ky_error **err);
