@@ -145,7 +145,11 @@ static void prepare(struct call *c, const struct bcase *bc, bool add, const char
 	snprintf(c->buf[3], 160, "CNI_IFNAME=net1");
 	snprintf(c->buf[4], 160, "CNI_PATH=%s", g.cni_path);
 	snprintf(c->buf[5], 160, "PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-	for (int i = 0; i < 6; i++)
+	int n = 6;
+	/* The node allows the plugin the objects of --bpf-dir. */
+	if (g.bpf_dir && bc->kind == KYBORG)
+		snprintf(c->buf[n++], 160, "KYBORG_BPF_OBJECT_DIRS=%s", g.bpf_dir);
+	for (int i = 0; i < n; i++)
 		c->envp[i] = c->buf[i];
 	char ipam[256] = "";
 	if (bc->ipam)

@@ -60,10 +60,35 @@ struct ky_cni_env {
 /* Reads and validates the CNI_* variables the command needs from envp
  * (NULL-terminated "K=V"). -EINVAL naming the variable, CNI code 4 on *err. */
 int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err);
+/* The value of `key` in envp ("K=V" entries), or NULL. */
+const char *ky_cni_env_get(char *const envp[], const char *key);
 /* SPEC.md: a container ID starts with an alphanumeric character followed by
  * alphanumerics, '_', '.' or '-'. */
 bool ky_cni_container_id_valid(const char *id);
+/* The same: a letter or digit first, up to 64 characters. */
 bool ky_cni_network_name_valid(const char *name);
+/* The name we give the pod's interface: a valid netdev name (no '%', the
+ * kernel's template) of letters, digits, '_', '.' and '-' only. */
+bool ky_cni_ifname_valid(const char *name);
+
+/* ---- cni_node.c ---- */
+/* What the node decides, never a network config: where a config may put
+ * its log file and take its BPF objects from. From the plugin's own
+ * environment, which the node's runtime sets (containerd and CRI-O pass
+ * theirs on to plugins); CNI_ARGS and stdin cannot reach it. */
+#define KY_CNI_LOG_DIRS_DEFAULT "/var/log"
+#ifndef KY_CNI_BPF_DIRS_DEFAULT
+#define KY_CNI_BPF_DIRS_DEFAULT "/usr/local/share/kyborg/bpf" /* CMake sets ${KYBORG_DATA_DIR}/bpf */
+#endif
+struct ky_cni_node {
+	char **log_dirs;  /* KYBORG_CNI_LOG_DIRS (':'-separated), else KY_CNI_LOG_DIRS_DEFAULT */
+	char **bpf_dirs;  /* KYBORG_BPF_OBJECT_DIRS (':'-separated), else KY_CNI_BPF_DIRS_DEFAULT */
+};
+/* 0 or -ENOMEM. Entries that are not absolute paths are left out. */
+int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out);
+void ky_cni_node_free(struct ky_cni_node *n);
+/* Whether path lies in one of dirs (ky_path_beneath). Pure. */
+bool ky_cni_path_allowed(char *const *dirs, const char *path);
 
 /* ---- cni_config.c ---- */
 /* How the config names the device. sriov-cni's and host-device's ways all
@@ -183,6 +208,11 @@ cJSON *ky_cni_error_json(const char *cni_version, const struct ky_error *err);
  * obeys ky_state_key_valid(): bytes outside [A-Za-z0-9_.-] and a leading
  * '.' become "@XX". -ENAMETOOLONG when it would exceed KY_STATE_KEY_MAX. */
 int ky_cni_state_key(const char *network, const char *container_id, const char *ifname, char *out, size_t size);
+/* The key of the lock two ADDs of one device serialise on:
+ * "device@<id>", the id (a PCI address or a netdev name, any byte the
+ * kernel allows in a name) escaped as above. Never a network's key: those
+ * hold ':'. -ENAMETOOLONG or -EINVAL as ky_cni_state_key(). */
+int ky_cni_device_key(const char *id, char *out, size_t size);
 /* The prefix every key of `network` starts with ("<network>:"). */
 int ky_cni_state_key_prefix(const char *network, char *out, size_t size);
 /* The inverse: the container ID and interface name of a key made by
@@ -230,6 +260,7 @@ enum ky_cni_rdma_action ky_cni_rdma_undo_plan(bool recorded, bool pod_netns_open
 struct ky_cni {
 	struct ky_cni_env env;
 	struct ky_cni_conf conf;
+	struct ky_cni_node node;
 	char *const *environ;
 	const char *input;   /* stdin */
 	size_t input_len;

@@ -47,6 +47,9 @@ struct ky_cni_run {
 };
 
 /* cni_run.c: one verb's run over one attachment, below the steps and verbs. */
+/* The config's stateDir, its failures prefixed "stateDir" with their CNI
+ * code: 7 for a directory the config must not name, 5 otherwise. */
+int ky_cni_state_open(struct ky_cni *c, struct ky_state_store **out, struct ky_error **err);
 /* Opens the store, locks the attachment's key and reads its record:
  * 1 with r->rec, 0 when there is none, -errno (its CNI code on *err). */
 int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
@@ -89,6 +92,10 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_
 
 /* cni_bpf.c: the steps bpf and offload, and their CHECK (0, or an error
  * naming what is no longer attached). */
+/* Every bpf[].object is a file the node allows (ky_bpf_object_read over
+ * c->node.bpf_dirs): 0, or code 7 naming the entry. Before ADD changes
+ * anything; the load reads the file again with the same checks. */
+int ky_cni_bpf_objects_check(struct ky_cni *c, struct ky_error **err);
 bool ky_cni_bpf_needed(struct ky_cni_run *r);
 int ky_cni_bpf_apply(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_bpf_undo(struct ky_cni_run *r, struct ky_error **err);

@@ -159,6 +159,15 @@ static int step_move(struct ky_cni_run *r, struct ky_error **err)
 	int ret = ky_link_move_to_netns(r->nl, r->dev.name, r->netns_fd, r->ifname, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "move %s into %s as %s", r->dev.name, r->netns_path, r->ifname);
+	/* The name the kernel gave is the one asked for: every later step
+	 * and CHECK look for CNI_IFNAME. */
+	struct ky_nl *nl;
+	struct ky_link l;
+	if ((ret = ky_cni_run_pod_nl(r, &nl, err)) < 0)
+		return ret;
+	if (ky_link_get(nl, r->ifname, &l, NULL) < 0 || (l.has_mac && memcmp(l.mac, r->dev.mac, 6) != 0))
+		return ky_error_set(err, EIO, "%s moved into %s, but %s there is not it", r->dev.name, r->netns_path,
+				    r->ifname);
 	return 0;
 }
 

@@ -94,10 +94,29 @@ int main(int argc, char **argv)
 		ky_cni_conf_free(&c.conf);
 		return r;
 	}
-	if (ky_log_open("kyborg", c.conf.log_file, c.conf.log_level_value, &err) < 0) {
-		/* A log we cannot open must not fail the pod: stderr will do. */
+	enum ky_log_level level = c.conf.log_level_value;
+	/* A log we cannot or may not open must not fail the pod (nor a DEL):
+	 * stderr will do, and says why. */
+	if (ky_cni_node_from_env(environ, &c.node) < 0) {
+		ky_error_set(&err, ENOMEM, "out of memory");
+		r = report(&c, err);
+		ky_cni_conf_free(&c.conf);
+		return r;
+	}
+	const char *log_file = c.conf.log_file;
+	if (log_file && !ky_cni_path_allowed(c.node.log_dirs, log_file)) {
+		ky_error_set(&err, EPERM, "logFile: %s is not in a directory the node allows (KYBORG_CNI_LOG_DIRS, "
+			     "default " KY_CNI_LOG_DIRS_DEFAULT ")", log_file);
+		log_file = NULL;
+	} else if (ky_log_open("kyborg", log_file, level, &err) < 0) {
+		ky_error_prefix(&err, "logFile");
+		log_file = NULL;
+	}
+	if (!log_file) {
+		ky_log_open("kyborg", NULL, level, NULL);
+		if (err)
+			ky_log_err(KY_LOG_WARN, "log-file-refused", err, "command=%s", c.env.command);
 		ky_error_clear(&err);
-		ky_log_open("kyborg", NULL, c.conf.log_level_value, NULL);
 	}
 	for (size_t i = 0; i < c.conf.n_notes; i++) {
 		char q[512];
@@ -119,6 +138,7 @@ int main(int argc, char **argv)
 		print_json(c.output);
 	cJSON_Delete(c.output);
 	ky_cni_conf_free(&c.conf);
+	ky_cni_node_free(&c.node);
 	ky_log_close();
 	return r < 0 ? 1 : r;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include "dp.h"
+#include "kyborg/device/device_fpga.h"
+#include "kyborg/device/device_watch.h"
 #include "kyborg/grpc/grpc.h"
 #include "kyborg/loop/loop.h"
 #include "kyborg/state/state_store.h"
@@ -15,8 +17,8 @@ struct dp_daemon;
 
 struct dp_plugin {
 	struct dp_daemon *d;
-	const struct dp_resource *res;
-	const struct dp_devlist *devs;
+	const struct ky_device_resource *res;
+	const struct ky_devlist *devs;
 	char *endpoint;    /* socket name in the plugin dir, as Register sends it */
 	char *socket_path;
 	struct ky_grpc_method methods[DP_SERVER_METHODS + 1]; /* + PreStartContainer */
@@ -26,6 +28,10 @@ struct dp_plugin {
 	size_t n_streams, cap_streams;
 	/* Registration with kubelet. */
 	struct ky_grpc_call *call;
+	/* The kubelet.sock the call is connected to (its device and inode; 0:
+	 * not known): one kubelet incarnation. */
+	dev_t call_dev;
+	ino_t call_ino;
 	struct ky_loop_timer *retry;
 	uint64_t backoff_ms;
 	bool registered;
@@ -41,14 +47,13 @@ struct dp_pending {
 };
 
 struct dp_job;
-struct dp_prefetch;
 
 struct dp_daemon {
 	const struct dp_options *opts;
 	struct ky_loop *loop;
-	struct dp_config *cfg;
+	struct ky_device_config *cfg;
 	struct ky_pci_list *pci;
-	struct dp_devlist *devs;
+	struct ky_devlist *devs;
 	/* plugins[i] serves cfg->resources[i] with devs[i]. */
 	struct dp_plugin **plugins;
 	size_t n_plugins;
@@ -58,9 +63,7 @@ struct dp_daemon {
 	struct ky_loop_timer *reconcile;
 	bool kubelet_sock_created;
 	/* Hot-plug: udev events trigger a new discovery shortly after. */
-	struct ky_pci_monitor *mon;
-	struct ky_loop_io *mon_io;
-	struct ky_loop_timer *rescan;
+	struct ky_device_watch *watch;
 	/* <state dir>/allocations: one checkpoint record per resource. */
 	struct ky_state_store *checkpoint;
 	struct dp_pending *pending;
@@ -68,13 +71,16 @@ struct dp_daemon {
 	struct ky_loop_timer *flush;
 	/* PreStartContainer calls programming in a child process. */
 	struct dp_job *jobs;
-	/* Bitstream downloads running in children, reaped when they end. */
-	struct dp_prefetch *prefetches;
+	/* The image cache, and bitstream downloads running in children,
+	 * reaped when they end. */
+	char *image_cache;
+	struct ky_device_images images;
+	struct ky_device_prefetch *prefetches;
 };
 
 /* dp_plugin.c: a resource's plugin. Allocated: its address is the
  * userdata of its methods, timer and call. */
-int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
+int dp_plugin_new(struct dp_daemon *d, const struct ky_device_resource *res, const struct ky_devlist *devs,
 		  struct dp_plugin **out, struct ky_error **err);
 void dp_plugin_free(struct dp_plugin *p);
 
@@ -112,6 +118,12 @@ int dp_register_init(struct dp_plugin *p, struct ky_error **err);
 void dp_register_start(struct dp_plugin *p);
 /* The same with the backoff back at its minimum (kubelet came back). */
 void dp_register_restart(struct dp_plugin *p);
+/* kubelet.sock appeared, or our socket was lost (and is served again here):
+ * registers again, unless a Register to the kubelet.sock that is there now
+ * (the same inode: the same kubelet) is still in flight. That one is left
+ * to finish, as kubelet dials back by path; a second would be a second
+ * registration with the same kubelet, which drops the first endpoint. */
+void dp_register_kubelet_changed(struct dp_plugin *p);
 void dp_register_release(struct dp_plugin *p);
 
 /* dp_watch.c: the plugin-dir watch that serves and registers again after
@@ -121,22 +133,8 @@ void dp_watch_stop(struct dp_daemon *d);
 
 /* dp_hotplug.c: PCI uevents lead to a new discovery; resources whose list
  * changed send it on every ListAndWatch stream. */
-#define DP_RESCAN_DELAY_MS 5
 int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err);
 void dp_hotplug_stop(struct dp_daemon *d);
-
-/* dp_fpga.c: bitstreams ahead of time, and programming in PreStartContainer. */
-/* Starts fetching a URL bitstream into the cache (in the background), so
- * PreStartContainer only verifies it; a failure is logged
- * (PreStartContainer tries again). */
-void dp_fpga_prefetch(struct dp_daemon *d, const struct dp_resource *res);
-/* Forgets running downloads (their children finish on their own). */
-void dp_fpga_prefetch_release(struct dp_daemon *d);
-/* Makes dev's port hold res's bitstream: verified and loaded only when the
- * loaded AFU id differs (*programmed tells). -EBADMSG: digest mismatch,
- * nothing loaded. */
-int dp_fpga_prepare(struct dp_daemon *d, const struct dp_resource *res, const struct dp_device *dev,
-		    bool *programmed, struct ky_error **err);
 
 /* dp_checkpoint.c: allocations kept in the state store, a record per device. */
 /* Opens <state dir>/allocations and logs how many records a daemon before

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
 
 #include "kyborg/base/error.h"
 #include "kyborg/base/str.h"
@@ -17,7 +19,40 @@ static char *endpoint_name(const char *resource)
 	return asprintf(&s, "kyborg-%s.sock", resource) < 0 ? NULL : ky_str_replace_char(s, '/', '_');
 }
 
-int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
+/* A legal resource name ("<domain>/<name>", up to 253 + 1 + 63 bytes) can
+ * make a path that no unix socket address holds: such a resource could
+ * never be served, so it is refused up front, by name. */
+static int socket_path(const char *plugin_dir, const char *resource, char **endpoint, char **path,
+		       struct ky_error **err)
+{
+	_cleanup_free_ char *e = endpoint_name(resource);
+	_cleanup_free_ char *p = NULL;
+	if (!e || asprintf(&p, "%s/%s", plugin_dir, e) < 0)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
+	if (strlen(p) > max)
+		return ky_error_set(err, ENAMETOOLONG,
+				    "resource %s: its socket %s is %zu bytes, more than the %zu of a unix socket "
+				    "address: choose a shorter resource name",
+				    resource, p, strlen(p), max);
+	if (endpoint)
+		*endpoint = TAKE_PTR(e);
+	if (path)
+		*path = TAKE_PTR(p);
+	return 0;
+}
+
+int dp_plugins_check(const struct ky_device_config *cfg, const char *plugin_dir, struct ky_error **err)
+{
+	for (size_t i = 0; i < cfg->n_resources; i++) {
+		int r = socket_path(plugin_dir, cfg->resources[i].name, NULL, NULL, err);
+		if (r < 0)
+			return ky_error_prefix(err, "resources[%zu].name", i);
+	}
+	return 0;
+}
+
+int dp_plugin_new(struct dp_daemon *d, const struct ky_device_resource *res, const struct ky_devlist *devs,
 		  struct dp_plugin **out, struct ky_error **err)
 {
 	struct dp_plugin *p = calloc(1, sizeof(*p));
@@ -25,11 +60,9 @@ int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const stru
 	if (!p)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	*p = (struct dp_plugin){ .d = d, .res = res, .devs = devs };
-	p->endpoint = endpoint_name(p->res->name);
-	if (!p->endpoint || asprintf(&p->socket_path, "%s/%s", d->opts->plugin_dir, p->endpoint) < 0) {
-		p->socket_path = NULL;
+	if ((r = socket_path(d->opts->plugin_dir, res->name, &p->endpoint, &p->socket_path, err)) < 0) {
 		dp_plugin_free(p);
-		return ky_error_set(err, ENOMEM, "out of memory");
+		return r;
 	}
 	dp_server_methods(p, p->methods);
 	dp_prestart_method(p, &p->methods[DP_SERVER_METHODS]);

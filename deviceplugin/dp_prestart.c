@@ -2,31 +2,25 @@
  * large image, running the loader) takes seconds, and the loop serves every
  * other socket, stream and udev event meanwhile. The call is served as a
  * stream that sends its one answer later (on the wire the same as a unary
- * answer); a forked child does the work and reports one line per device on
- * a pipe the loop watches. */
+ * answer); the device layer's child does the work (kyborg/device/device_fpga.h)
+ * and the answer goes out when it ends. */
 #include "dp_daemon.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "api.pb-c.h"
 #include "kyborg/base/error.h"
-#include "kyborg/base/fileio.h"
 #include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/base/strv.h"
-#include "kyborg/loop/child.h"
-
-/* What one PreStartContainer's child may report. */
-#define DP_JOB_REPORT_MAX 65536
 
 struct dp_job {
 	struct dp_daemon *d;
-	struct ky_grpc_stream *stream; /* NULL once kubelet is gone */
-	struct ky_child *child;        /* NULL once it has ended */
+	struct ky_grpc_stream *stream;   /* NULL once kubelet is gone */
+	struct ky_device_program *prog; /* NULL once it has ended */
 	char *resource;
 	char *bitstream;
 	char **ids; /* the devices it programs, NULL-terminated */
@@ -37,7 +31,7 @@ struct dp_job {
 static void job_free(struct dp_job *j)
 {
 	KY_LIST_REMOVE(j->d->jobs, j);
-	ky_child_free(j->child);
+	ky_device_program_free(j->prog);
 	free(j->resource);
 	free(j->bitstream);
 	ky_strv_free(j->ids);
@@ -76,82 +70,45 @@ static void answer_ok(struct ky_grpc_stream *s)
 	ky_grpc_stream_finish(s, KY_GRPC_OK, NULL);
 }
 
-/* The child's report: "P <id>" programmed, "S <id>" already held the
- * image, "E <errno> <id> <message>" failed (and the last line). */
-static void job_done(void *userdata, struct ky_child *child, const struct ky_child_result *res)
+/* The programming child has ended: what it did per device, and the first
+ * failure. */
+static void job_done(void *userdata, struct ky_device_program *prog, const struct ky_device_program_result *res,
+		     size_t n, const struct ky_error *failed)
 {
 	struct dp_job *j = userdata;
-	_cleanup_error_ struct ky_error *failed = NULL;
-	(void)child;
-	j->child = NULL; /* freed by the loop when this returns */
-	char *save = NULL;
-	for (char *line = strtok_r(res->output, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *id = line + 2;
-		if (line[0] == 'P' || line[0] == 'S') {
-			ky_info(line[0] == 'P' ? "fpga-programmed" : "fpga-already-programmed", "resource=%s device=%s id=%s",
-				j->resource, id, j->bitstream);
-			_cleanup_error_ struct ky_error *err = NULL;
-			if (dp_checkpoint_programmed(j->d, j->resource, id, j->bitstream, &err) < 0)
-				ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", j->resource);
-		} else if (line[0] == 'E') {
-			char *end;
-			long e = strtol(line + 2, &end, 10);
-			char *dev = end + 1, *text = strchr(dev, ' ');
-			if (text)
-				*text++ = '\0';
-			ky_error_set(&failed, (int)e, "%s", text ? text : "programming failed");
+	_cleanup_error_ struct ky_error *answer = NULL;
+	(void)prog;
+	j->prog = NULL; /* freed when this returns */
+	for (size_t i = 0; i < n; i++) {
+		if (!res[i].reported)
+			continue;
+		if (res[i].error) {
+			ky_error_set(&answer, -res[i].error, "%s", res[i].message ? res[i].message : "programming failed");
 			/* A digest that does not match is the image's fault, not ours. */
-			ky_error_set_status(&failed, e == EBADMSG ? KY_GRPC_FAILED_PRECONDITION : KY_GRPC_INTERNAL);
-			ky_log_err(KY_LOG_ERROR, "fpga-program-failed", failed, "resource=%s device=%s", j->resource, dev);
+			ky_error_set_status(&answer, res[i].error == -EBADMSG ? KY_GRPC_FAILED_PRECONDITION
+									 : KY_GRPC_INTERNAL);
+			ky_log_err(KY_LOG_ERROR, "fpga-program-failed", answer, "resource=%s device=%s", j->resource,
+				   res[i].id);
+			continue;
 		}
+		ky_info(res[i].programmed ? "fpga-programmed" : "fpga-already-programmed", "resource=%s device=%s id=%s",
+			j->resource, res[i].id, j->bitstream);
+		_cleanup_error_ struct ky_error *err = NULL;
+		if (dp_checkpoint_programmed(j->d, j->resource, res[i].id, j->bitstream, &err) < 0)
+			ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", j->resource);
 	}
-	if (!failed && !(WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)) {
-		ky_error_set(&failed, ECHILD, "the programming process died");
-		ky_error_set_status(&failed, KY_GRPC_INTERNAL);
-		ky_err("fpga-program-failed", "resource=%s status=%#x", j->resource, res->status);
+	if (failed && !answer) {
+		ky_error_set(&answer, ky_error_code(failed), "%s", ky_error_msg(failed));
+		ky_error_set_status(&answer, KY_GRPC_INTERNAL);
+		ky_log_err(KY_LOG_ERROR, "fpga-program-failed", answer, "resource=%s", j->resource);
 	}
 	if (!j->stream)
 		ky_warn("prestart-unanswered", "resource=%s reason=\"kubelet gave up waiting\"", j->resource);
-	else if (failed)
-		ky_grpc_stream_fail(j->stream, failed);
+	else if (answer)
+		ky_grpc_stream_fail(j->stream, answer);
 	else
 		answer_ok(j->stream);
 	job_free(j);
-}
-
-struct program_args {
-	struct dp_plugin *p;
-	char *const *ids;
-	size_t n;
-};
-
-/* In the child: program each device in turn, report, exit. */
-static int program_devices(void *data, int fd)
-{
-	const struct program_args *a = data;
-	for (size_t i = 0; i < a->n; i++) {
-		const struct dp_device *dev = dp_devlist_find(a->p->devs, a->ids[i]);
-		_cleanup_error_ struct ky_error *err = NULL;
-		_cleanup_free_ char *line = NULL;
-		bool programmed = false;
-		int r = dp_fpga_prepare(a->p->d, a->p->res, dev, &programmed, &err);
-		if (r < 0) {
-			_cleanup_free_ char *m = strdup(ky_error_msg(err));
-			for (char *c = m; c && *c; c++)
-				if (*c == '\n')
-					*c = ' ';
-			if (asprintf(&line, "E %d %s %s\n", -r, a->ids[i], m ? m : "") > 0)
-				(void)ky_write_all(fd, line, strlen(line));
-			else
-				line = NULL;
-			return 0;
-		}
-		if (asprintf(&line, "%c %s\n", programmed ? 'P' : 'S', a->ids[i]) > 0)
-			(void)ky_write_all(fd, line, strlen(line));
-		else
-			line = NULL;
-	}
-	return 0;
 }
 
 static void prestart_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -170,13 +127,13 @@ static void prestart_closed(void *userdata, struct ky_grpc_stream *s, int code)
 static int check_devices(struct dp_plugin *p, const V1beta1__PreStartContainerRequest *r, struct ky_error **err)
 {
 	for (size_t i = 0; i < r->n_devices_ids; i++) {
-		const struct dp_device *d = dp_devlist_find(p->devs, r->devices_ids[i]);
+		const struct ky_device *d = ky_devlist_find(p->devs, r->devices_ids[i]);
 		if (!d)
 			return ky_error_set(err, EINVAL, "unknown device %s", r->devices_ids[i]);
 		if (!d->healthy)
 			return ky_error_set(err, EINVAL, "device %s is unhealthy", r->devices_ids[i]);
 	}
-	if (!dp_resource_pre_start_required(p->res))
+	if (!ky_device_resource_programs(p->res))
 		return 0;
 	/* Kubelet retries a container start whose PreStart passed its 30 s
 	 * while the first load still runs: never two loads on one port. */
@@ -217,7 +174,7 @@ static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req
 	if (!r)
 		return ky_error_set(err, EINVAL, "cannot decode PreStartContainerRequest");
 	int k = check_devices(p, r, err);
-	if (k == 0 && dp_resource_pre_start_required(p->res))
+	if (k == 0 && ky_device_resource_programs(p->res))
 		k = job_new(p, r, &j, err);
 	v1beta1__pre_start_container_request__free_unpacked(r, NULL);
 	if (k < 0)
@@ -226,19 +183,22 @@ static int prestart(void *userdata, struct ky_grpc_stream *s, const uint8_t *req
 		answer_ok(s);
 		return 0;
 	}
-	struct program_args args = { p, j->ids, 0 };
-	while (j->ids[args.n])
-		args.n++;
-	struct ky_child_spec spec = { .name = "FPGA programming", .run = program_devices, .run_data = &args,
-				      .max_output = DP_JOB_REPORT_MAX };
-	if ((k = ky_child_start(p->d->loop, &spec, job_done, j, &j->child, err)) < 0) {
+	size_t r_n = 0;
+	while (j->ids[r_n])
+		r_n++;
+	_cleanup_free_ const struct ky_device **devs = calloc(r_n + 1, sizeof(*devs));
+	for (size_t i = 0; devs && i < r_n; i++)
+		devs[i] = ky_devlist_find(p->devs, j->ids[i]);
+	if (!devs || (k = ky_device_program_start(p->d->loop, p->res, devs, r_n, &p->d->images, job_done, j, &j->prog,
+						     err)) < 0) {
+		if (!devs)
+			ky_error_set(err, ENOMEM, "cannot start programming: out of memory");
 		ky_log_err(KY_LOG_ERROR, "prestart-start-failed", *err, "resource=%s", p->res->name);
 		job_free(j);
-		ky_error_prefix(err, "cannot start programming");
 		return ky_error_set_status(err, KY_GRPC_INTERNAL);
 	}
 	j->stream = s;
-	ky_info("prestart", "resource=%s pid=%d", p->res->name, (int)ky_child_pid(j->child));
+	ky_info("prestart", "resource=%s pid=%d", p->res->name, (int)ky_device_program_pid(j->prog));
 	return 0;
 }
 

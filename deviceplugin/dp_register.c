@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "api.pb-c.h"
 #include "kyborg/base/error.h"
@@ -60,7 +61,7 @@ void dp_register_start(struct dp_plugin *p)
 	V1beta1__DevicePluginOptions opts = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
 	V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
 	opts.get_preferred_allocation_available = 1;
-	opts.pre_start_required = dp_resource_pre_start_required(p->res);
+	opts.pre_start_required = ky_device_resource_programs(p->res);
 	req.version = "v1beta1";
 	req.endpoint = p->endpoint;
 	req.resource_name = p->res->name;
@@ -73,8 +74,16 @@ void dp_register_start(struct dp_plugin *p)
 		return;
 	}
 	protobuf_c_message_pack(&req.base, buf);
+	/* The same file before and after the connect: the call is connected to
+	 * that kubelet. */
+	struct stat before, after;
+	bool known = stat(kubelet, &before) == 0;
 	int r = ky_grpc_call_unary(p->d->loop, kubelet, REGISTER_PATH, buf, len, DP_REGISTER_TIMEOUT_MS, on_registered,
 				   p, &p->call, &err);
+	known = known && r == 0 && stat(kubelet, &after) == 0 && after.st_dev == before.st_dev &&
+		after.st_ino == before.st_ino;
+	p->call_dev = known ? before.st_dev : 0;
+	p->call_ino = known ? before.st_ino : 0;
 	if (r < 0) {
 		p->call = NULL;
 		ky_log_err(r == -ENOENT || r == -ECONNREFUSED ? KY_LOG_DEBUG : KY_LOG_WARN, "register-connect", err,
@@ -87,6 +96,27 @@ void dp_register_restart(struct dp_plugin *p)
 {
 	p->backoff_ms = DP_BACKOFF_MIN_MS;
 	dp_register_start(p);
+}
+
+void dp_register_kubelet_changed(struct dp_plugin *p)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *kubelet = NULL;
+	struct stat st;
+	if (!p->call || !p->call_ino || asprintf(&kubelet, "%s/%s", p->d->opts->plugin_dir, DP_KUBELET_SOCKET) < 0 ||
+	    stat(kubelet, &st) < 0 || st.st_dev != p->call_dev || st.st_ino != p->call_ino) {
+		dp_register_restart(p);
+		return;
+	}
+	/* Our socket lost and served again on its path: the dial-back
+	 * reaches it there. */
+	if (!p->srv && dp_server_start(p, &err) < 0) {
+		ky_log_err(KY_LOG_ERROR, "serve-failed", err, "resource=%s", p->res->name);
+		dp_register_restart(p);
+		return;
+	}
+	ky_debug("register-in-flight", "resource=%s kubelet_inode=%llu", p->res->name,
+		 (unsigned long long)p->call_ino);
 }
 
 static void on_retry(struct ky_loop_timer *t, void *userdata)

@@ -15,6 +15,8 @@
 #include "api.pb-c.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/device/cdi_spec.h"
+#include "kyborg/device/devinfo.h"
 
 #define DP_SERVICE "/v1beta1.DevicePlugin/"
 
@@ -37,7 +39,7 @@ static int get_options(void *userdata, const uint8_t *req, size_t req_len, uint8
 		return ky_error_set(err, EINVAL, "cannot decode Empty");
 	v1beta1__empty__free_unpacked(e, NULL);
 	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
-	o.pre_start_required = dp_resource_pre_start_required(p->res);
+	o.pre_start_required = ky_device_resource_programs(p->res);
 	o.get_preferred_allocation_available = 1;
 	return pack(&o.base, resp, resp_len, err);
 }
@@ -53,7 +55,7 @@ static int pack_list(const struct dp_plugin *p, uint8_t **out, size_t *len)
 	if (!devs || !devp || !topo || !nodes || !nodep)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const struct dp_device *d = &p->devs->devs[i];
+		const struct ky_device *d = &p->devs->devs[i];
 		v1beta1__device__init(&devs[i]);
 		devs[i].id = (char *)d->id;
 		devs[i].health = d->healthy ? "Healthy" : "Unhealthy";
@@ -135,7 +137,7 @@ static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
 void dp_server_write_cdi(struct dp_plugin *p)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
-	p->cdi_written = dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
+	p->cdi_written = ky_cdi_resource_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
 	if (!p->cdi_written)
 		ky_log_err(KY_LOG_WARN, "cdi-write", err, "resource=%s", p->res->name);
 }
@@ -204,15 +206,15 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	if (!r)
 		return ky_error_set(err, EINVAL, "cannot decode AllocateRequest");
 	size_t n = r->n_container_requests, built = 0;
-	struct dp_container_alloc *allocs = calloc(n + 1, sizeof(*allocs));
+	struct ky_device_alloc *allocs = calloc(n + 1, sizeof(*allocs));
 	V1beta1__ContainerAllocateResponse *cr = calloc(n + 1, sizeof(*cr));
 	V1beta1__ContainerAllocateResponse **crp = calloc(n + 1, sizeof(*crp));
 	int k = allocs && cr && crp ? 0 : ky_error_set(err, ENOMEM, "out of memory");
 
 	for (size_t i = 0; k == 0 && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
-		k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids, p->cdi_written,
-				&allocs[i], err);
+		k = ky_device_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids,
+				       p->cdi_written, &allocs[i], err);
 		if (k < 0) {
 			ky_log_err(KY_LOG_WARN, "allocate-refused", *err, "resource=%s", p->res->name);
 			break;
@@ -222,10 +224,10 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 
 	/* VFs: the device-info files the CNI side reads. A failure to write
 	 * them is logged: the container still gets its devices. */
-	for (size_t i = 0; k == 0 && p->res->kind == DP_KIND_NIC_VF && i < n; i++) {
+	for (size_t i = 0; k == 0 && p->res->kind == KY_DEVICE_NIC_VF && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
 		_cleanup_error_ struct ky_error *werr = NULL;
-		if (dp_devinfo_write(p->d->opts->devinfo_dir, p->res, p->devs, (const char *const *)c->devices_ids,
+		if (ky_devinfo_write(p->d->opts->devinfo_dir, p->res, p->devs, (const char *const *)c->devices_ids,
 				     c->n_devices_ids, &werr) < 0)
 			ky_log_err(KY_LOG_WARN, "devinfo-write", werr, "resource=%s", p->res->name);
 	}
@@ -251,7 +253,7 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	if (k == 0) {
 		size_t ie = 0, ia = 0, is = 0, ic = 0;
 		for (size_t i = 0; i < n; i++) {
-			struct dp_container_alloc *a = &allocs[i];
+			struct ky_device_alloc *a = &allocs[i];
 			v1beta1__container_allocate_response__init(&cr[i]);
 			cr[i].envs = &envp[ie];
 			cr[i].n_envs = a->n_envs;
@@ -308,7 +310,7 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		ky_info("allocate", "resource=%s containers=%zu dur_us=%ld", p->res->name, n, us);
 	}
 	for (size_t i = 0; allocs && i < built; i++)
-		dp_container_alloc_release(&allocs[i]);
+		ky_device_alloc_release(&allocs[i]);
 	free(allocs);
 	free(cr);
 	free(crp);

@@ -13,7 +13,8 @@
 #include "kyborg/base/log.h"
 
 /* After a burst of events: serve again where our socket is gone, and
- * register again where we did or where kubelet came back. */
+ * register again where we did or where kubelet came back (but not twice
+ * with one kubelet: dp_register_kubelet_changed). */
 static void on_reconcile(struct ky_loop_timer *t, void *userdata)
 {
 	struct dp_daemon *d = userdata;
@@ -28,7 +29,7 @@ static void on_reconcile(struct ky_loop_timer *t, void *userdata)
 			dp_server_stop(p);
 		}
 		if (lost || kubelet_back)
-			dp_register_restart(p);
+			dp_register_kubelet_changed(p);
 	}
 }
 

@@ -109,8 +109,8 @@ int main(int argc, char **argv)
 
 	_cleanup_error_ struct ky_error *err = NULL;
 	if (check) {
-		_cleanup_(dp_config_freep) struct dp_config *cfg = NULL;
-		if (dp_config_load(opts.config_path, &cfg, &err) < 0) {
+		_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+		if (ky_device_config_load(opts.config_path, &cfg, &err) < 0 || dp_plugins_check(cfg, opts.plugin_dir, &err) < 0) {
 			fprintf(stderr, "kyborg-device-plugin: %s\n", ky_error_msg(err));
 			return 1;
 		}

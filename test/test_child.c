@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,4 +302,63 @@ Test(child, a_forgotten_child_finishes_its_work)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	cr_assert_eq(o.calls, 0);
 	kyt_rmrf(dir);
+}
+
+/* ---- registering the child on the loop fails ---- */
+
+/* The test binary is linked with --wrap=epoll_ctl: the loop's epoll_ctl
+ * comes here, and fails the chosen EPOLL_CTL_ADD with ENOSPC, as the
+ * kernel does past fs.epoll.max_user_watches. */
+static int fail_add_in; /* 0: none; n: the nth ADD from now fails */
+
+int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	if (op == EPOLL_CTL_ADD && fail_add_in > 0 && --fail_add_in == 0) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_epoll_ctl(epfd, op, fd, ev);
+}
+
+static int count_fds(void)
+{
+	int n = 0;
+	for (int i = 0; i < 1024; i++)
+		n += fcntl(i, F_GETFD) >= 0;
+	return n;
+}
+
+/* Whether the pipe's watch (the first ADD) or the pidfd's (the second)
+ * cannot be added, the start fails with nothing left behind: the child,
+ * which would sleep for half a minute, is killed and reaped at once (no child
+ * of ours is left, running or a zombie), no descriptor stays open, and no
+ * callback follows. */
+Test(child, a_child_whose_watch_cannot_be_added_is_killed_and_reaped)
+{
+	_cleanup_(ky_loop_freep) struct ky_loop *loop = NULL;
+	cr_assert_eq(ky_loop_new(&loop, NULL), 0);
+	for (int which = 1; which <= 2; which++) {
+		struct ky_child *c = NULL;
+		struct outcome o = { 0 };
+		_cleanup_error_ struct ky_error *err = NULL;
+		int fds = count_fds();
+		struct ky_child_spec spec = { .name = "doomed", .run = sleep_long };
+		fail_add_in = which;
+		uint64_t start = ky_loop_now_ms();
+		cr_assert_eq(ky_child_start(loop, &spec, on_done, &o, &c, &err), -ENOSPC, "ADD #%d failing", which);
+		fail_add_in = 0;
+		cr_assert_null(c);
+		cr_assert(strstr(ky_error_msg(err), "doomed"), "%s", ky_error_msg(err));
+		cr_assert_lt(ky_loop_now_ms() - start, 5000, "killed, not waited for");
+		int status;
+		errno = 0;
+		cr_assert_eq(waitpid(-1, &status, WNOHANG), -1, "a child of ours is left (ADD #%d failing)", which);
+		cr_assert_eq(errno, ECHILD);
+		cr_assert_eq(count_fds(), fds, "descriptors left open (ADD #%d failing)", which);
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(ky_loop_run_once(loop, 10, NULL), 0);
+		cr_assert_eq(o.calls, 0);
+	}
 }

@@ -80,10 +80,16 @@ static char *compat_conf(const char *file, const struct kyt_compat *rt)
 	return kyt_cni_compat_conf(file, rt, state_dir, ipam_dir, tmp);
 }
 
+/* The node lets configs log under the scratch directory, where
+ * kyt_cni_compat_conf moves their logFile (KYBORG_CNI_LOG_DIRS: the node
+ * decides where logs may go, /var/log by default). */
 static int cni_bin(const char *bin, const char *cmd, const char *conf, cJSON **out)
 {
+	char allow[600];
+	snprintf(allow, sizeof(allow), "KYBORG_CNI_LOG_DIRS=%s", tmp);
+	const char *const env[] = { allow, NULL };
 	struct kyt_cni_call c = { .bin = bin, .command = cmd, .container_id = "pod1", .netns = ns_path,
-				  .ifname = "net1", .path = CNI_PATH, .conf = conf };
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf, .env = env };
 	return kyt_cni_run(&c, out);
 }
 

@@ -295,6 +295,28 @@ Test(cni_env, each_command_needs_its_variables)
 		cr_expect_eq(env(bad[i], &e), -EINVAL, "case %zu accepted", i);
 }
 
+/* Issue 14: the kernel takes "net%d" as a name template (the fuzz input
+ * cni_env/I1-ifname-template); the name we give the pod's interface is
+ * one of an allow-list of characters. */
+Test(cni_env, cni_ifname_is_letters_digits_and_few_marks)
+{
+	static const char *const bad[] = { "net%d", "%d", "a+b", "a@b", "e\x01", "a=b", "." };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++) {
+		char ifname[40];
+		snprintf(ifname, sizeof(ifname), "CNI_IFNAME=%s", bad[i]);
+		char *const e[] = { "CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/var/run/netns/p", ifname,
+				    "CNI_PATH=/opt/cni/bin", NULL };
+		struct ky_cni_env out;
+		_cleanup_error_ struct ky_error *err = NULL;
+		cr_expect_eq(ky_cni_env_parse(e, &out, &err), -EINVAL, "%s accepted", bad[i]);
+		cr_expect_eq(ky_error_status(err), KY_CNI_E_ENV);
+		cr_expect(strstr(ky_error_msg(err), "CNI_IFNAME"), "%s", ky_error_msg(err));
+	}
+	static const char *const good[] = { "eth0", "net1", "eth0.100", "pod_if-2" };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(good); i++)
+		cr_expect(ky_cni_ifname_valid(good[i]), "%s", good[i]);
+}
+
 Test(cni_state_key, parts_are_escaped_into_one_valid_key)
 {
 	char key[KY_STATE_KEY_MAX + 1];
@@ -309,6 +331,40 @@ Test(cni_state_key, parts_are_escaped_into_one_valid_key)
 	cr_assert_eq(ky_cni_state_key("n", longid, "eth0", key, sizeof(key)), -ENAMETOOLONG);
 	cr_assert_eq(ky_cni_state_key_prefix("net-a", key, sizeof(key)), 0);
 	cr_assert_str_eq(key, "net-a:");
+}
+
+/* Issue 14: "." and ".." passed as network names (the fuzz input
+ * cni_config/I2-network-name-dotdot), and so did names with no letter or
+ * digit first; the network's name is a directory under bpffs. */
+Test(cni_config, a_network_name_starts_with_a_letter_or_digit)
+{
+	static const char *const bad[] = { "..", ".", ".hidden", "-net", "_net" };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "{\"cniVersion\":\"1.1.0\",\"name\":\"%s\",\"type\":\"kyborg\","
+			 "\"device\":\"e0\"}", bad[i]);
+		for (enum ky_cni_cmd cmd = KY_CNI_ADD; cmd <= KY_CNI_CHECK; cmd++) {
+			int code;
+			cr_expect_lt(parse(text, cmd, &code), 0, "%s accepted", text);
+			cr_expect_eq(code, KY_CNI_E_CONFIG, "%s: code %d", text, code);
+		}
+		cr_expect_not(ky_cni_network_name_valid(bad[i]), "%s", bad[i]);
+	}
+	cr_assert(ky_cni_network_name_valid("0net.a-b_c"));
+}
+
+/* The device lock's key for any name the kernel allows (issue 14:
+ * "kysec+x" made no valid key, so its ADD failed with code 5). */
+Test(cni_state_key, device_keys_escape_any_netdev_name)
+{
+	char key[KY_STATE_KEY_MAX + 1];
+	cr_assert_eq(ky_cni_device_key("kysec+x", key, sizeof(key)), 0);
+	cr_assert_str_eq(key, "device@kysec@2bx");
+	cr_assert_eq(ky_cni_device_key("0000:18:01.0", key, sizeof(key)), 0);
+	cr_assert_str_eq(key, "device@0000@3a18@3a01.0");
+	cr_assert_eq(ky_cni_device_key(".a\x01~", key, sizeof(key)), 0);
+	cr_assert(ky_state_key_valid(key), "%s", key);
+	cr_assert_eq(ky_cni_device_key("", key, sizeof(key)), -EINVAL);
 }
 
 Test(cni_state_key, keys_parse_back_into_their_parts)

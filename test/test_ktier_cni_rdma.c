@@ -114,10 +114,14 @@ static bool rxe_present(void)
 	return rdma_entry(links, "ifname", rxe) != NULL;
 }
 
+/* The node lets the config log under the scratch directory. */
 static int cni(const char *cmd, const char *conf, cJSON **out)
 {
+	char allow[600];
+	snprintf(allow, sizeof(allow), "KYBORG_CNI_LOG_DIRS=%s", tmp);
+	const char *const env[] = { allow, NULL };
 	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = "pod1", .netns = ns_path,
-				  .ifname = "net1", .path = CNI_PATH, .conf = conf };
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf, .env = env };
 	return kyt_cni_run(&c, out);
 }
 

@@ -36,3 +36,15 @@ Test(str, distance_counts_edits_and_swaps_and_ignores_case)
 	longer[sizeof(longer) - 1] = '\0';
 	cr_assert_eq(ky_str_distance_nocase(longer, "a"), KY_STR_DISTANCE_MAX + 1, "too long: as far as can be");
 }
+
+Test(str, a_path_beneath_a_directory_has_only_plain_components)
+{
+	cr_assert(ky_path_beneath("/var/log/kyborg.log", "/var/log"));
+	cr_assert(ky_path_beneath("/var/log/kyborg/cni.log", "/var/log/"));
+	cr_assert(ky_path_beneath("/x", "/"));
+	static const char *const bad[] = { "/var/log", "/var/log/", "/var/logs/x", "/var/log/../../root/.bashrc",
+					   "/var/log/./x", "/var/log//x", "/var/log/x/..", "relative/x", "/var/lo" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_not(ky_path_beneath(bad[i], "/var/log"), "%s", bad[i]);
+	cr_assert_not(ky_path_beneath("/var/log/x", "var/log"));
+}

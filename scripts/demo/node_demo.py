@@ -109,6 +109,9 @@ class Demo:
                "CNI_IFNAME": ifname, "CNI_PATH": "/usr/lib/cni"}
         # A sanitized build (the demo test in build-asan) keeps its options.
         env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")})
+        # The node's word, never the network config's: where BPF objects
+        # may be loaded from (the build's, not yet installed).
+        env["KYBORG_BPF_OBJECT_DIRS"] = self.bpf_objs
         if ns:
             env["CNI_NETNS"] = "/var/run/netns/" + ns
         r = subprocess.run(self.sim_sys([self.cni]), input=json.dumps(conf), capture_output=True, text=True,

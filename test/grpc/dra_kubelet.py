@@ -17,7 +17,9 @@ master as of mid 2026):
   dra-health/v1alpha1,dra-health/v1}                           the wire (dra/proto here)
 What it does, as kubelet does:
   - watches --registration-dir and its subdirectories for UNIX sockets whose
-    names do not start with '.'; a new socket (or one re-created: new inode)
+    names do not start with '.'; a new socket (or one re-created: a new
+    inode or creation time, since a file system may give the new socket the
+    inode number the old one freed; kubelet's fsnotify sees the Create event)
     is registered, a removed one deregistered. Kubelet uses fsnotify; this
     polls every 100 ms.
   - registration: dial (10 s), GetInfo (1 s deadline), type must be
@@ -252,7 +254,7 @@ class Kubelet:
         self.lock = threading.RLock()
         self.store = {}        # driver -> [Plugin] in the order they were added
         self.by_socket = {}    # registration socket -> Plugin
-        self.seen = {}         # socket path -> inode being (or already) handled
+        self.seen = {}         # socket path -> (inode, mtime) being (or already) handled
         self.wipes = {}        # driver -> threading.Event (cancel)
         self.health = {}       # driver -> {pool/device: dict}
         self.claims = {}       # ns/name -> {"uid": .., "drivers": [..]}
@@ -275,7 +277,7 @@ class Kubelet:
                 except OSError:
                     continue
                 if stat.S_ISSOCK(st.st_mode):
-                    found[path] = st.st_ino
+                    found[path] = (st.st_ino, st.st_mtime_ns)
         return found
 
     def watch(self):

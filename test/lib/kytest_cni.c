@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,17 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 	char **envp = calloc(n + extra + 8, sizeof(char *));
 	char *owned[7] = { 0 };
 	size_t k = 0, o = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CNI_", 4) != 0 && strncmp(environ[i], "KYBORG_FAULT=", 13) != 0)
+	for (size_t i = 0; i < n; i++) {
+		/* The call's own entries replace the test's of the same name. */
+		bool replaced = false;
+		for (size_t e = 0; e < extra && !replaced; e++) {
+			const char *eq = strchr(c->env[e], '=');
+			size_t len = eq ? (size_t)(eq - c->env[e]) + 1 : strlen(c->env[e]);
+			replaced = strncmp(environ[i], c->env[e], len) == 0;
+		}
+		if (!replaced && strncmp(environ[i], "CNI_", 4) != 0 && strncmp(environ[i], "KYBORG_FAULT=", 13) != 0)
 			envp[k++] = environ[i];
+	}
 	const char *keys[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH", "KYBORG_FAULT" };
 	const char *vals[] = { c->command, c->container_id, c->netns, c->ifname, c->path, c->fault };
 	for (size_t i = 0; i < 6; i++)
@@ -53,7 +62,8 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 		envp[k++] = (char *)c->env[i];
 	char *const argv[] = { "kyborg", NULL };
 	struct ky_exec x = { .path = c->bin, .argv = argv, .envp = envp, .input = c->conf,
-			     .input_len = c->conf ? strlen(c->conf) : 0, .timeout_ms = 60000 };
+			     .input_len = c->conf ? strlen(c->conf) : 0,
+			     .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 60000 };
 	char *text = NULL;
 	int status = -1;
 	int r = ky_exec_capture(&x, &text, NULL, &status, NULL);

@@ -11,12 +11,13 @@ struct kyt_cni_call {
 	const char *container_id, *netns, *ifname, *path; /* NULL leaves each out */
 	const char *fault;    /* KYBORG_FAULT, or NULL */
 	const char *conf;     /* stdin */
-	const char *const *env; /* more NAME=VALUE entries, NULL-terminated; or NULL */
+	const char *const *env; /* more NAME=VALUE entries (replacing the test's own), NULL-terminated; or NULL */
+	int timeout_ms;       /* killed after it (-ETIMEDOUT); 0: 60 s */
 };
 
 /* Runs the plugin with the test's environment plus the CNI variables.
  * Returns its exit status (128 + signal when killed), -errno when it could
- * not run. *out (may be NULL) is its stdout parsed as JSON, NULL when
+ * not run or ran past its timeout. *out (may be NULL) is its stdout parsed as JSON, NULL when
  * empty or not JSON. */
 int kyt_cni_run(const struct kyt_cni_call *call, cJSON **out);
 

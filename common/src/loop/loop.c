@@ -46,6 +46,7 @@ struct ky_loop {
 	ky_loop_signal_fn sig_fn;
 	void *sig_userdata;
 	sigset_t old_mask;
+	bool shutting_down; /* the mask stays blocked past ky_loop_free */
 	bool stopped;
 	int stop_code;
 };
@@ -90,7 +91,11 @@ void ky_loop_free(struct ky_loop *loop)
 	if (loop->sig_io) {
 		ky_loop_io_free(loop->sig_io);
 		close(loop->sigfd);
-		sigprocmask(SIG_SETMASK, &loop->old_mask, NULL);
+		/* Once shutdown has begun, a restored mask would hand a pending
+		 * or later SIGTERM its default action halfway through the
+		 * cleanup: it stays blocked until exit discards it. */
+		if (!loop->shutting_down)
+			sigprocmask(SIG_SETMASK, &loop->old_mask, NULL);
 	}
 	while (loop->ios)
 		ky_loop_io_free(loop->ios);
@@ -218,6 +223,9 @@ static void on_signalfd(struct ky_loop_io *io, int fd, uint32_t events, void *us
 	(void)io;
 	(void)events;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/* After the first SIGTERM a second one means nothing more. */
+		if (loop->shutting_down)
+			continue;
 		loop->sig_fn(loop, (int)si.ssi_signo, loop->sig_userdata);
 		if (!loop->sig_io)
 			return;
@@ -332,6 +340,12 @@ void ky_loop_stop(struct ky_loop *loop, int code)
 {
 	loop->stopped = true;
 	loop->stop_code = code;
+}
+
+void ky_loop_shutdown(struct ky_loop *loop, int code)
+{
+	loop->shutting_down = true;
+	ky_loop_stop(loop, code);
 }
 
 bool ky_loop_stopped(const struct ky_loop *loop)

@@ -26,7 +26,9 @@ bool ky_ifname_valid(const char *name)
 		return false;
 	for (const char *p = name; *p; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (c == '/' || c == ':' || c <= ' ' || c == 0x7f)
+		/* '%': the kernel takes "net%d" as a template and names the
+		 * link net0, so no link is ever found under such a name. */
+		if (c == '/' || c == ':' || c == '%' || c <= ' ' || c == 0x7f)
 			return false;
 	}
 	return true;

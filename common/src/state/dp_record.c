@@ -1,6 +1,7 @@
 /* The device plugin's allocation record and its JSON: every key of it is
  * named here, once, for the device plugin that writes it and kyborgctl
  * that reads it. */
+#include "kyborg/base/str.h"
 #include "kyborg/state/dp_record.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
@@ -56,10 +57,7 @@ char *ky_dp_record_key(const char *resource, const char *device)
 	char *s;
 	if (asprintf(&s, "%s@%s", resource, device) < 0)
 		return NULL;
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	return s;
+	return ky_str_replace_char(s, '/', '_');
 }
 
 static int take(const cJSON *o, const char *k, char **out)

@@ -1,11 +1,12 @@
-/* The device plugin's config: a good config parses into resources with
- * their selectors, sharing and bitstream; every malformed config is refused
- * with the JSON path of the field at fault. Pure. */
+/* The devices config, the device plugin's and the DRA driver's: a good
+ * config parses into resources with their selectors, sharing and bitstream;
+ * every malformed config is refused with the JSON path of the field at
+ * fault. Pure. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
 
-#include "dp.h"
+#include "kyborg/device/device_config.h"
 #include "kyborg/base/error.h"
 #include "kytest.h"
 
@@ -23,30 +24,30 @@ static const char good[] =
 	"    \"selector\": { \"pfNames\": [\"ens1f0\"], \"drivers\": [\"iavf\"], \"pciAddresses\": [\"18:01.0\"],"
 	"                    \"numaNodes\": [0, 1] } } ] }";
 
-static struct dp_config *parse_ok(const char *text)
+static struct ky_device_config *parse_ok(const char *text)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
-	struct dp_config *cfg = NULL;
-	cr_assert_eq(dp_config_parse(text, strlen(text), &cfg, &err), 0, "%s", ky_error_msg(err));
+	struct ky_device_config *cfg = NULL;
+	cr_assert_eq(ky_device_config_parse(text, strlen(text), &cfg, &err), 0, "%s", ky_error_msg(err));
 	return cfg;
 }
 
-Test(dp_config, good_config_gives_every_resource_and_selector)
+Test(device_config, good_config_gives_every_resource_and_selector)
 {
-	_cleanup_(dp_config_freep) struct dp_config *cfg = parse_ok(good);
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = parse_ok(good);
 	cr_assert_eq(cfg->n_resources, 3);
-	const struct dp_resource *gpu = &cfg->resources[0], *fpga = &cfg->resources[1], *vf = &cfg->resources[2];
+	const struct ky_device_resource *gpu = &cfg->resources[0], *fpga = &cfg->resources[1], *vf = &cfg->resources[2];
 	cr_assert_str_eq(gpu->name, "kyborg.io/gpu");
-	cr_assert_eq(gpu->kind, DP_KIND_GPU);
+	cr_assert_eq(gpu->kind, KY_DEVICE_GPU);
 	cr_assert_eq(gpu->replicas, 4);
-	cr_assert_eq(gpu->strategy, DP_SPREAD);
+	cr_assert_eq(gpu->strategy, KY_DEVICE_SPREAD);
 	cr_assert_eq(gpu->selector.n_vendors, 1);
 	cr_assert_eq(gpu->selector.vendors[0], 0x10de);
 	cr_assert_eq(gpu->selector.devices[0], 0x2330);
 	cr_assert_str_eq(gpu->selector.drivers[0], "nvidia");
 	cr_assert_not(gpu->has_bitstream);
 
-	cr_assert_eq(fpga->kind, DP_KIND_FPGA);
+	cr_assert_eq(fpga->kind, KY_DEVICE_FPGA);
 	cr_assert_eq(fpga->replicas, 1, "no sharing means one device per function");
 	cr_assert_eq(fpga->selector.devices[0], 0x0b30, "hex in any case");
 	cr_assert_eq(fpga->selector.classes[0], 0x12);
@@ -57,17 +58,17 @@ Test(dp_config, good_config_gives_every_resource_and_selector)
 	cr_assert_null(fpga->bitstream.url);
 	cr_assert_str_eq(fpga->bitstream.sha256, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 
-	cr_assert_eq(vf->kind, DP_KIND_NIC_VF);
+	cr_assert_eq(vf->kind, KY_DEVICE_NIC_VF);
 	cr_assert_str_eq(vf->selector.pf_names[0], "ens1f0");
 	cr_assert_str_eq(vf->selector.pci_addresses[0], "0000:18:01.0", "addresses are made canonical");
 	cr_assert_eq(vf->selector.n_numa_nodes, 2);
 	cr_assert_eq(vf->selector.numa_nodes[1], 1);
-	cr_assert_eq(vf->strategy, DP_PACK);
+	cr_assert_eq(vf->strategy, KY_DEVICE_PACK);
 }
 
-Test(dp_config, bitstream_by_url_is_accepted)
+Test(device_config, bitstream_by_url_is_accepted)
 {
-	_cleanup_(dp_config_freep) struct dp_config *cfg = parse_ok(
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = parse_ok(
 		"{\"resources\":[{\"name\":\"a.io/f\",\"kind\":\"fpga\",\"selector\":{\"vendors\":[\"8086\"]},"
 		"\"bitstream\":{\"id\":\"x\",\"url\":\"https://example.com/x.gbs\",\"sha256\":\"" SHA "\"}}]}");
 	cr_assert_str_eq(cfg->resources[0].bitstream.url, "https://example.com/x.gbs");
@@ -135,51 +136,51 @@ static const struct bad_case bad[] = {
 	{ RES("{\"name\":\"kyborg.io/gpu\",\"name\":\"kyborg.io/x\",\"kind\":\"gpu\",\"selector\":{\"vendors\":[\"10de\"]}}"), "resources[0].name: duplicate field" },
 };
 
-Test(dp_config, every_malformed_config_names_its_field)
+Test(device_config, every_malformed_config_names_its_field)
 {
 	cr_assert_geq(KY_ARRAY_SIZE(bad), 15);
 	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++) {
 		_cleanup_error_ struct ky_error *err = NULL;
-		struct dp_config *cfg = NULL;
-		int r = dp_config_parse(bad[i].json, strlen(bad[i].json), &cfg, &err);
+		struct ky_device_config *cfg = NULL;
+		int r = ky_device_config_parse(bad[i].json, strlen(bad[i].json), &cfg, &err);
 		cr_expect_eq(r, -EINVAL, "case %zu accepted (r=%d): %s", i, r, bad[i].json);
 		cr_expect_null(cfg);
 		cr_expect(strstr(ky_error_msg(err), bad[i].message), "case %zu: got \"%s\", want \"%s\"", i,
 			  ky_error_msg(err), bad[i].message);
-		dp_config_free(cfg);
+		ky_device_config_free(cfg);
 	}
 }
 
-Test(dp_config, load_prefixes_the_file_and_reports_a_missing_one)
+Test(device_config, load_prefixes_the_file_and_reports_a_missing_one)
 {
 	_cleanup_free_ char *dir = kyt_tmpdir("kydpcfg");
 	_cleanup_free_ char *path = NULL;
 	_cleanup_error_ struct ky_error *err = NULL;
-	struct dp_config *cfg = NULL;
+	struct ky_device_config *cfg = NULL;
 	cr_assert_geq(asprintf(&path, "%s/c.json", dir), 0);
-	cr_assert_eq(dp_config_load(path, &cfg, &err), -ENOENT);
+	cr_assert_eq(ky_device_config_load(path, &cfg, &err), -ENOENT);
 	cr_assert(strstr(ky_error_msg(err), path));
 	cr_assert_eq(kyt_write_file(path, "{\"resources\":[3]}"), 0);
-	cr_assert_eq(dp_config_load(path, &cfg, &err), -EINVAL);
+	cr_assert_eq(ky_device_config_load(path, &cfg, &err), -EINVAL);
 	cr_assert(strstr(ky_error_msg(err), "c.json: resources[0]: must be an object"), "%s", ky_error_msg(err));
 	cr_assert_eq(kyt_write_file(path, good), 0);
-	cr_assert_eq(dp_config_load(path, &cfg, &err), 0);
+	cr_assert_eq(ky_device_config_load(path, &cfg, &err), 0);
 	cr_assert_eq(cfg->n_resources, 3);
-	dp_config_free(cfg);
+	ky_device_config_free(cfg);
 	kyt_rmrf(dir);
 }
 
-Test(dp_config, resources_compare_equal_only_when_nothing_that_matters_changed)
+Test(device_config, resources_compare_equal_only_when_nothing_that_matters_changed)
 {
-	_cleanup_(dp_config_freep) struct dp_config *a = parse_ok(good);
-	_cleanup_(dp_config_freep) struct dp_config *b = parse_ok(good);
+	_cleanup_(ky_device_config_freep) struct ky_device_config *a = parse_ok(good);
+	_cleanup_(ky_device_config_freep) struct ky_device_config *b = parse_ok(good);
 	for (size_t i = 0; i < 3; i++)
-		cr_assert(dp_resource_equal(&a->resources[i], &b->resources[i]), "resource %zu", i);
-	cr_assert_not(dp_resource_equal(&a->resources[0], &b->resources[1]));
+		cr_assert(ky_device_resource_equal(&a->resources[i], &b->resources[i]), "resource %zu", i);
+	cr_assert_not(ky_device_resource_equal(&a->resources[0], &b->resources[1]));
 	b->resources[0].replicas = 5;
-	cr_assert_not(dp_resource_equal(&a->resources[0], &b->resources[0]), "replicas");
+	cr_assert_not(ky_device_resource_equal(&a->resources[0], &b->resources[0]), "replicas");
 	b->resources[1].bitstream.sha256[0] = 'f';
-	cr_assert_not(dp_resource_equal(&a->resources[1], &b->resources[1]), "bitstream digest");
+	cr_assert_not(ky_device_resource_equal(&a->resources[1], &b->resources[1]), "bitstream digest");
 	b->resources[2].selector.numa_nodes[1] = 7;
-	cr_assert_not(dp_resource_equal(&a->resources[2], &b->resources[2]), "selector");
+	cr_assert_not(ky_device_resource_equal(&a->resources[2], &b->resources[2]), "selector");
 }

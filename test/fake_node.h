@@ -1,6 +1,7 @@
 /* A hand-built ky_pci_list shaped like the simulated node (two NVIDIA GPUs on
  * NUMA 0 and 1, an Intel FPGA, a PF ens1f0 with four iavf VFs), for the
- * device plugin's pure tests. Static storage: never ky_pci_list_free it. */
+ * pure tests of the device layer and the front ends. Static storage: never
+ * ky_pci_list_free it. */
 #pragma once
 
 #include <string.h>

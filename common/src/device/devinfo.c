@@ -1,7 +1,8 @@
-/* Device-info files: for each allocated VF, the file the
- * k8snetworkplumbingwg device-info spec puts under the plugin's devinfo dir,
- * which the CNI side (Multus, our CNI plugin) reads by resource and device. */
-#include "dp.h"
+/* Device-info files (kyborg/device/devinfo.h): for each allocated VF, the
+ * file the k8snetworkplumbingwg device-info spec puts under the plugin's
+ * devinfo dir, which the CNI side (Multus, our CNI plugin) reads by
+ * resource and device. */
+#include "kyborg/device/devinfo.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 
 #define DEVINFO_VERSION "1.1.0"
 
-char *dp_devinfo_name(const char *resource, const char *id)
+char *ky_devinfo_name(const char *resource, const char *id)
 {
 	char *s;
 	/* The spec's name keeps the resource with '/' turned into '-'; only
@@ -24,7 +25,7 @@ char *dp_devinfo_name(const char *resource, const char *id)
 	return asprintf(&s, "%s-%s-device.json", resource, id) < 0 ? NULL : ky_str_replace_char(s, '/', '-');
 }
 
-char *dp_devinfo_json(const struct ky_pci_dev *pci)
+char *ky_devinfo_json(const struct ky_pci_dev *pci)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
 	cJSON *p;
@@ -37,18 +38,18 @@ char *dp_devinfo_json(const struct ky_pci_dev *pci)
 	return cJSON_PrintUnformatted(root);
 }
 
-int dp_devinfo_write(const char *dir, const struct dp_resource *res, const struct dp_devlist *list,
+int ky_devinfo_write(const char *dir, const struct ky_device_resource *res, const struct ky_devlist *list,
 		     const char *const *ids, size_t n, struct ky_error **err)
 {
 	int r;
 	if (n && (r = ky_mkdir_p(dir, 0755)) < 0)
 		return ky_error_set(err, -r, "mkdir %s: %s", dir, strerror(-r));
 	for (size_t i = 0; i < n; i++) {
-		const struct dp_device *d = dp_devlist_find(list, ids[i]);
+		const struct ky_device *d = ky_devlist_find(list, ids[i]);
 		if (!d)
 			return ky_error_set(err, EINVAL, "unknown device %s", ids[i]);
-		_cleanup_free_ char *name = dp_devinfo_name(res->name, ids[i]);
-		_cleanup_free_ char *text = dp_devinfo_json(d->pci);
+		_cleanup_free_ char *name = ky_devinfo_name(res->name, ids[i]);
+		_cleanup_free_ char *text = ky_devinfo_json(d->pci);
 		if (!name || !text)
 			return ky_error_set(err, ENOMEM, "out of memory");
 		if ((r = ky_write_atomic(dir, name, text, strlen(text), 0644, 0, err)) < 0)

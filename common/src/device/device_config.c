@@ -1,6 +1,7 @@
-/* The device plugin's JSON config: resources, their selectors, sharing and
- * bitstreams, validated with the JSON path of the first bad field. Pure. */
-#include "dp.h"
+/* The devices config (kyborg/device/device_config.h): resources, their
+ * selectors, sharing and bitstreams, validated with the JSON path of the
+ * first bad field. Pure. */
+#include "kyborg/device/device_config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "kyborg/base/fileio.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/strv.h"
 #include "kyborg/json/json.h"
 
 #define MAX_CONFIG_SIZE (1u << 20)
@@ -20,12 +22,12 @@
 static const char *const kind_names[] = { "gpu", "fpga", "nic-vf", NULL };
 static const char *const strategy_names[] = { "pack", "spread", NULL };
 
-const char *dp_kind_name(enum dp_kind kind)
+const char *ky_device_kind_name(enum ky_device_kind kind)
 {
 	return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
 }
 
-static void resource_release(struct dp_resource *r)
+static void resource_release(struct ky_device_resource *r)
 {
 	free(r->name);
 	ky_pci_selector_release(&r->selector);
@@ -33,7 +35,7 @@ static void resource_release(struct dp_resource *r)
 	ky_strv_free(r->program);
 }
 
-void dp_config_free(struct dp_config *cfg)
+void ky_device_config_free(struct ky_device_config *cfg)
 {
 	if (!cfg)
 		return;
@@ -72,13 +74,13 @@ static const char *resource_name_problem(const char *s)
 	return NULL;
 }
 
-static int parse_bitstream(const struct ky_jnode *res, struct dp_resource *r, struct ky_error **err)
+static int parse_bitstream(const struct ky_jnode *res, struct ky_device_resource *r, struct ky_error **err)
 {
 	struct ky_jnode bs, prog;
 	int k;
 	if ((k = ky_json_object(res, "bitstream", 0, &bs, err)) < 0)
 		return k;
-	if (k > 0 && r->kind != DP_KIND_FPGA)
+	if (k > 0 && r->kind != KY_DEVICE_FPGA)
 		return ky_json_error(&bs, err, "only for kind fpga");
 	if (k > 0 && (k = ky_image_spec_parse(&bs, &r->bitstream, err)) < 0)
 		return k;
@@ -97,26 +99,26 @@ static int parse_bitstream(const struct ky_jnode *res, struct dp_resource *r, st
 	return 0;
 }
 
-static int parse_sharing(const struct ky_jnode *res, struct dp_resource *r, struct ky_error **err)
+static int parse_sharing(const struct ky_jnode *res, struct ky_device_resource *r, struct ky_error **err)
 {
 	static const char *const keys[] = { "replicas", "strategy", NULL };
 	struct ky_jnode sh;
 	uint32_t replicas = 1;
-	int idx = DP_PACK, k;
+	int idx = KY_DEVICE_PACK, k;
 	if ((k = ky_json_object(res, "sharing", 0, &sh, err)) <= 0)
 		return k;
-	if (r->kind != DP_KIND_GPU)
+	if (r->kind != KY_DEVICE_GPU)
 		return ky_json_error(&sh, err, "only for kind gpu");
 	if ((k = ky_json_check_keys(&sh, keys, err)) < 0 ||
-	    (k = ky_json_u32(&sh, "replicas", KY_JSON_REQUIRED, 1, DP_MAX_REPLICAS, &replicas, err)) < 0 ||
+	    (k = ky_json_u32(&sh, "replicas", KY_JSON_REQUIRED, 1, KY_DEVICE_MAX_REPLICAS, &replicas, err)) < 0 ||
 	    (k = ky_json_enum(&sh, "strategy", 0, strategy_names, &idx, err)) < 0)
 		return k;
 	r->replicas = replicas;
-	r->strategy = (enum dp_strategy)idx;
+	r->strategy = (enum ky_device_strategy)idx;
 	return 0;
 }
 
-static int parse_resource(const struct ky_jnode *node, struct dp_resource *r, struct ky_error **err)
+static int parse_resource(const struct ky_jnode *node, struct ky_device_resource *r, struct ky_error **err)
 {
 	static const char *const keys[] = { "name", "kind", "selector", "sharing", "bitstream", "program", NULL };
 	const char *name;
@@ -137,18 +139,18 @@ static int parse_resource(const struct ky_jnode *node, struct dp_resource *r, st
 		return ky_error_set(err, ENOMEM, "out of memory");
 	if ((k = ky_json_enum(node, "kind", KY_JSON_REQUIRED, kind_names, &kind, err)) < 0)
 		return k;
-	r->kind = (enum dp_kind)kind;
+	r->kind = (enum ky_device_kind)kind;
 	if ((k = ky_pci_selector_parse(node, "selector", &r->selector, err)) < 0 || (k = parse_sharing(node, r, err)) < 0 ||
 	    (k = parse_bitstream(node, r, err)) < 0)
 		return k;
 	return 0;
 }
 
-int dp_config_parse(const char *text, size_t len, struct dp_config **out, struct ky_error **err)
+int ky_device_config_parse(const char *text, size_t len, struct ky_device_config **out, struct ky_error **err)
 {
 	static const char *const keys[] = { "resources", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
-	_cleanup_(dp_config_freep) struct dp_config *cfg = NULL;
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
 	struct ky_jnode root, arr, e;
 	size_t n, i;
 	int r;
@@ -179,7 +181,7 @@ int dp_config_parse(const char *text, size_t len, struct dp_config **out, struct
 	return 0;
 }
 
-int dp_config_load(const char *path, struct dp_config **out, struct ky_error **err)
+int ky_device_config_load(const char *path, struct ky_device_config **out, struct ky_error **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
@@ -199,7 +201,7 @@ int dp_config_load(const char *path, struct dp_config **out, struct ky_error **e
 		return ky_error_set(err, EFBIG, "config %s is over %u bytes", path, MAX_CONFIG_SIZE);
 	if (r < 0)
 		return ky_error_set(err, -r, "read %s: %s", path, strerror(-r));
-	r = dp_config_parse(buf, len, out, err);
+	r = ky_device_config_parse(buf, len, out, err);
 	if (r < 0)
 		return ky_error_prefix(err, "%s", path);
 	return 0;
@@ -210,7 +212,7 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b)
+bool ky_device_resource_equal(const struct ky_device_resource *a, const struct ky_device_resource *b)
 {
 	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->replicas != b->replicas ||
 	    a->strategy != b->strategy || a->has_bitstream != b->has_bitstream)
@@ -225,7 +227,12 @@ bool dp_resource_equal(const struct dp_resource *a, const struct dp_resource *b)
 	return ky_pci_selector_equal(&a->selector, &b->selector);
 }
 
-bool dp_resource_pre_start_required(const struct dp_resource *res)
+bool ky_device_resource_programs(const struct ky_device_resource *res)
 {
-	return res->kind == DP_KIND_FPGA && res->has_bitstream;
+	return res->kind == KY_DEVICE_FPGA && res->has_bitstream;
+}
+
+bool ky_device_resource_shared(const struct ky_device_resource *res)
+{
+	return res->kind == KY_DEVICE_GPU && res->replicas > 1;
 }
