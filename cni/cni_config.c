@@ -198,23 +198,14 @@ static int set_pci(struct ky_cni_conf *c, const struct ky_jnode *obj, const char
 
 /* host-device's kernelpath: a kernel object under /sys/devices, checked as
  * text here; cni_select.c resolves it on the node and checks it again. */
-static int kernelpath_valid(const char *p)
+static bool kernelpath_valid(const char *p)
 {
-	static const char prefix[] = "/sys/devices/";
-	size_t n = strlen(p);
-	if (n >= KY_CNI_KERNELPATH_MAX || strncmp(p, prefix, sizeof(prefix) - 1) != 0 || n == sizeof(prefix) - 1)
-		return 0;
-	for (const char *s = p + 1; *s;) {
-		const char *e = strchrnul(s, '/');
-		size_t len = (size_t)(e - s);
-		if ((len == 0 && *e) || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-			return 0;
-		for (const char *q = s; q < e; q++)
-			if ((unsigned char)*q < ' ' || *q == 0x7f)
-				return 0;
-		s = *e ? e + 1 : e;
-	}
-	return 1;
+	if (strlen(p) >= KY_CNI_KERNELPATH_MAX || !ky_path_beneath(p, "/sys/devices"))
+		return false;
+	for (const char *q = p; *q; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f)
+			return false;
+	return true;
 }
 
 static int set_named(struct ky_cni_conf *c, const char *field, enum ky_cni_dev_source src, struct ky_error **err)
