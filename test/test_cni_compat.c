@@ -20,6 +20,7 @@
 #include <umockdev.h>
 
 #include "kyborg/base/cleanup.h"
+#include "kyborg/base/exec.h"
 #include "kytest.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"
@@ -389,4 +390,35 @@ Test(cni_compat, add_refuses_a_near_miss_and_logs_any_other_unknown_field)
 	cr_assert(log && strstr(log, "event=config-left-aside") && strstr(log, "vlan_trunk"), "%s", log ? log : "(no log)");
 	cr_assert_eq(cni("DEL", conf2, NULL), 0);
 	assert_node(before, "after DEL");
+}
+
+/* What a user switching over runs first: every anchor config, as written
+ * (with the name a runtime adds), passes `kyborg --check-config`. */
+Test(cni_compat, every_anchor_config_passes_check_config)
+{
+	static const char *const files[] = {
+		"sriov-cni-readme-kernel.json", "sriov-cni-readme-extended.json", "sriov-cni-readme-dpdk.json",
+		"sriov-cni-config-reference.json", "sriov-operator-simple.json", "sriov-operator-rendered.json",
+		"host-device-device.json", "host-device-pcibusid.json", "host-device-capabilities.json",
+		"host-device-runtimeconfig.json", "host-device-hwaddr.json", "host-device-kernelpath.json",
+	};
+	for (size_t i = 0; i < KY_ARRAY_SIZE(files); i++) {
+		char path[256];
+		snprintf(path, sizeof(path), KYTEST_DATA_DIR "/compat/%s", files[i]);
+		_cleanup_free_ char *text = kyt_read_file(path);
+		_cleanup_(cJSON_Deletep) cJSON *c = cJSON_Parse(text);
+		cr_assert_not_null(c, "%s", files[i]);
+		if (!cJSON_GetObjectItem(c, "name"))
+			cJSON_AddStringToObject(c, "name", "compatnet");
+		_cleanup_free_ char *conf = cJSON_PrintUnformatted(c);
+		char *const argv[] = { "kyborg", "--check-config", NULL };
+		char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
+		struct ky_exec x = { .path = KYBORG_CNI_BIN, .argv = argv, .envp = envp, .input = conf,
+				     .input_len = strlen(conf), .timeout_ms = 10000 };
+		_cleanup_free_ char *out = NULL;
+		int status = -1;
+		cr_assert_eq(ky_exec_capture(&x, &out, NULL, &status, NULL), 0);
+		cr_assert_eq(status, 0, "%s: kyborg --check-config: %s", files[i], out ? out : "");
+		cr_assert_str_eq(out ? out : "", "", "%s", files[i]);
+	}
 }
