@@ -9,10 +9,12 @@
 #include <net/if.h>
 #include <cjson/cJSON.h>
 
+#include "kyborg/base/log.h"
 #include "kyborg/bpf/bpf_prog.h"
 #include "kyborg/json/json.h"
 #include "kyborg/net/tc_flower.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/net/rdma.h"
 #include "kyborg/pci/pci.h"
 
 struct ky_error;
@@ -89,7 +91,12 @@ void ky_cni_node_free(struct ky_cni_node *n);
 bool ky_cni_path_allowed(char *const *dirs, const char *path);
 
 /* ---- cni_config.c ---- */
-enum ky_cni_dev_source { KY_CNI_DEV_NAME, KY_CNI_DEV_PCI };
+/* How the config names the device. sriov-cni's and host-device's ways all
+ * work: a netdev name (device), a PCI address (deviceID, pciBusID,
+ * runtimeConfig.deviceID), the device's MAC (host-device's hwaddr) or its
+ * kernel object under /sys/devices (host-device's kernelpath). The last two
+ * are resolved to a name or a PCI address on the node (cni_select.c). */
+enum ky_cni_dev_source { KY_CNI_DEV_NAME, KY_CNI_DEV_PCI, KY_CNI_DEV_HWADDR, KY_CNI_DEV_KERNELPATH };
 struct ky_cni_attachment {
 	const char *container_id, *ifname;
 };
@@ -109,6 +116,8 @@ static inline bool ky_cni_bpf_for_device(const struct ky_cni_bpf_prog *p)
 }
 #define KY_CNI_MAX_BPF 16
 #define KY_CNI_MAX_OFFLOAD 32
+#define KY_CNI_MAX_NOTES 8
+#define KY_CNI_KERNELPATH_MAX 512
 struct ky_cni_conf {
 	cJSON *doc;                      /* owned; the strings below borrow from it */
 	const char *cni_version;
@@ -118,14 +127,19 @@ struct ky_cni_conf {
 	const char *dev_field;           /* which field named the device, for messages */
 	const char *device;              /* KY_CNI_DEV_NAME */
 	char pci[KY_PCI_ADDR_LEN];       /* KY_CNI_DEV_PCI, normalised */
+	uint8_t hwaddr[6];               /* KY_CNI_DEV_HWADDR */
+	const char *kernelpath;          /* KY_CNI_DEV_KERNELPATH */
+	char selected[IFNAMSIZ];         /* the netdev hwaddr or kernelpath chose (cni_select.c) */
 	struct ky_vf_config vf;          /* VF-only settings (mac not included) */
 	const char *vf_field;            /* first VF-only field given, "" when none */
 	bool has_mac;
 	uint8_t mac[6];
+	const char *mac_field;           /* "mac", "runtimeConfig.mac" or "CNI_ARGS MAC" */
 	unsigned mtu;                    /* 0: leave as is */
 	bool has_ipam;
 	const char *ipam_type;
 	const char *state_dir, *log_file, *log_level;
+	enum ky_log_level log_level_value; /* log_level's, sriov-cni's names included */
 	const cJSON *prev_result;
 	struct ky_cni_bpf_prog bpf[KY_CNI_MAX_BPF];
 	size_t n_bpf;
@@ -136,12 +150,33 @@ struct ky_cni_conf {
 	bool chained;
 	struct ky_cni_attachment *valid; /* GC: cni.dev/valid-attachments */
 	size_t n_valid;
+	/* What the parse left aside, for the front end to log once it has its
+	 * log: fields ADD does not know, and fields another command could not
+	 * read and does without. */
+	char *notes[KY_CNI_MAX_NOTES];
+	size_t n_notes;
+	bool template;                   /* parsed by ky_cni_conf_parse_template */
 };
 /* Parses stdin for cmd. -EINVAL with the CNI code on *err: 6 (not JSON /
  * not an object), 1 (cniVersion unsupported or too old for cmd) or 7
- * (invalid). */
+ * (invalid). ADD reads every field and refuses a bad one; DEL, CHECK, GC
+ * and STATUS read only the fields they use, so a field they do not need
+ * never fails them. A field ADD does not know is refused when it is a near
+ * miss of one it knows (its case differs, or it is one or two edits away:
+ * "vlan_qos", naming "vlanQoS"), and otherwise left aside with a note. */
 int ky_cni_conf_parse(const char *text, size_t len, enum ky_cni_cmd cmd, struct ky_cni_conf *out,
 		      struct ky_error **err);
+/* A config as written, before the runtime hands it to ADD (kyborg
+ * --check-config): ADD's checks, but its device may be left to Multus or
+ * the runtime (runtimeConfig.deviceID from the device plugin, prevResult). */
+int ky_cni_conf_parse_template(const char *text, size_t len, struct ky_cni_conf *out, struct ky_error **err);
+/* CNI_ARGS (SPEC.md: "K=V;K2=V2"): its MAC, which sriov-cni honours,
+ * between the config's mac and runtimeConfig.mac in precedence. ADD and
+ * CHECK only, and not in chained mode, where the MAC is the other plugin's
+ * to set. -EINVAL naming CNI_ARGS with code 4 when MAC is no unicast MAC. */
+int ky_cni_conf_apply_args(struct ky_cni_conf *c, enum ky_cni_cmd cmd, const char *args, struct ky_error **err);
+/* The known field `key` is a near miss of, or NULL: ADD's rule above. Pure. */
+const char *ky_cni_conf_near_miss(const char *key);
 void ky_cni_conf_free(struct ky_cni_conf *c);
 /* cni_config_bpf.c: `bpf` and `offload`, errors naming the entry
  * ("bpf[1].attach: ..."). Pure. */
@@ -204,6 +239,22 @@ int ky_cni_ipam_exec(const struct ky_cni_ipam_call *call, cJSON **result, char *
  * delegates GC too), with the same config, valid attachments included.
  * 1 when the plugin speaks no 1.1.0, so has no GC: nothing is sent. */
 int ky_cni_ipam_gc(const struct ky_cni_ipam_call *call, struct ky_error **err);
+
+/* ---- cni_rdma.c: whether the device's RDMA device goes with it (pure) ---- */
+struct ky_cni_rdma_facts {
+	bool has_netdev;       /* a kernel netdev (not one bound to a userspace driver) */
+	bool node_has_rdma;    /* ky_rdma_present() */
+	enum ky_rdma_netns_mode mode;
+	bool found;            /* an RDMA device has a port on the netdev */
+};
+enum ky_cni_rdma_action { KY_CNI_RDMA_NONE, KY_CNI_RDMA_MOVE };
+/* MOVE only in exclusive mode, for an RDMA device on the netdev; *why
+ * (when not NULL) says why, for the log. Each fact can only turn MOVE
+ * into NONE, so a caller may ask before it knows them all. */
+enum ky_cni_rdma_action ky_cni_rdma_plan(const struct ky_cni_rdma_facts *f, const char **why);
+/* DEL: MOVE (back) when ADD recorded a device, the pod's netns is there
+ * and the device is in it; a dead netns gave it back to the initial one. */
+enum ky_cni_rdma_action ky_cni_rdma_undo_plan(bool recorded, bool pod_netns_open, bool found_in_pod);
 
 /* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c, cni_status.c: the verbs over the kernel ---- */
 struct ky_cni {

@@ -59,6 +59,8 @@ int ky_cni_check(struct ky_cni *c, struct ky_error **err)
 		return ret;
 	if ((ret = check_vf(c, r, err)) < 0)
 		return ret;
+	if ((ret = ky_cni_rdma_check(r, err)) < 0)
+		return ky_error_set_status(err, KY_CNI_E_CHECK);
 	if ((ret = ky_cni_bpf_check(r, err)) < 0)
 		return ky_error_set_status(err, KY_CNI_E_CHECK);
 	return 0;

@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* host-device's list of the drivers a DPDK application binds a function to. */
+static bool userspace_driver(const char *driver)
+{
+	return driver && (strcmp(driver, "vfio-pci") == 0 || strcmp(driver, "uio_pci_generic") == 0 ||
+			  strcmp(driver, "igb_uio") == 0);
+}
 
 int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 {
@@ -30,14 +36,15 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 	} else {
 		_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pd = NULL;
 		ret = ky_pci_lookup_net(conf->pci, &pd, err);
-		/* A VF bound to a userspace driver has no netdev: ADD then
-		 * only configures it on its PF and reports its PCI address. */
-		bool userspace_vf = ret == 0 && pd->n_netdevs == 0 && ky_pci_is_vf(pd);
-		if (ret == 0 && !userspace_vf)
+		/* A function bound to a userspace driver has no netdev: ADD
+		 * then only configures a VF on its PF, and reports the PCI
+		 * address (host-device's DPDK mode for any function). */
+		bool userspace = ret == 0 && pd->n_netdevs == 0 && (ky_pci_is_vf(pd) || userspace_driver(pd->driver));
+		if (ret == 0 && !userspace)
 			ret = ky_link_find_by_pci(r->nl, conf->pci, &l, err);
 		else if (ret == 0)
 			memset(&l, 0, sizeof(l));
-		d->has_netdev = !userspace_vf;
+		d->has_netdev = !userspace;
 		if (ret == 0 && ky_pci_is_vf(pd)) {
 			_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pf = NULL;
 			ret = ky_pci_lookup_net(pd->physfn, &pf, err);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,8 +51,27 @@ void ky_cni_run_drop_netns(struct ky_cni_run *r)
 	r->netns_fd = -1;
 }
 
+static void *close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+	return NULL;
+}
+
+void ky_cni_run_close_later(struct ky_cni_run *r, int fd)
+{
+	if (fd < 0)
+		return;
+	if (r->closer_started || pthread_create(&r->closer, NULL, close_fd, (void *)(intptr_t)fd) != 0) {
+		close(fd);
+		return;
+	}
+	r->closer_started = true;
+}
+
 void ky_cni_run_close(struct ky_cni_run *r)
 {
+	if (r->closer_started)
+		pthread_join(r->closer, NULL);
 	ky_state_unlock(r->lock);
 	ky_state_close(r->store);
 	ky_nl_close(r->nl);

@@ -103,12 +103,18 @@ static int device_key(const struct ky_cni_dev *d, char *key, size_t size)
 	return ky_cni_device_key(d->pci[0] ? d->pci : d->name, key, size);
 }
 
-static bool same_request(const struct ky_cni_run *r)
+static bool same_request(struct ky_cni_run *r)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
 	const struct ky_cni_record_device *d = &r->rec->device;
 	if (conf->chained || d->chained)
 		return conf->chained && d->chained;
+	if (conf->dev_source == KY_CNI_DEV_HWADDR)
+		return d->has_mac && memcmp(d->mac, conf->hwaddr, 6) == 0; /* its MAC before ADD */
+	/* A PCI function's kernel object stays where it is; a netdev's
+	 * follows the netdev into the pod, and then says nothing. */
+	if (conf->dev_source == KY_CNI_DEV_KERNELPATH && ky_cni_dev_select(r, NULL) < 0)
+		return true;
 	if (conf->dev_source == KY_CNI_DEV_PCI)
 		return d->pci && strcmp(d->pci, conf->pci) == 0;
 	return d->name && strcmp(d->name, conf->device) == 0;
@@ -188,6 +194,8 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	if (c->conf.chained)
 		return add_chained(c, r, err);
 
+	if ((ret = ky_cni_dev_select(r, err)) < 0)
+		return ky_error_set_status(err, code_of(ret));
 	ret = ky_cni_dev_resolve(r, err);
 	if (ret < 0) {
 		_cleanup_free_ char *owner = NULL;

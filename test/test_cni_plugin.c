@@ -1031,3 +1031,203 @@ Test(cni_plugin, concurrent_adds_of_one_device_by_many_containers_let_one_win)
 	free(conf);
 	free(before);
 }
+
+/* ---- The pod's addresses announced, as sriov-cni announces them ---- */
+
+struct seen {
+	bool garp, na;
+	struct timespec garp_at, na_at;
+};
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+/* One frame from the pod: a gratuitous ARP for ip4 from mac, or an
+ * unsolicited neighbour advertisement of ip6 with mac as its target's
+ * link-layer address, checked field by field. */
+static void look_at(const unsigned char *f, int n, const struct timespec *at, const unsigned char mac[6],
+		    const unsigned char ip4[4], const unsigned char ip6[16], struct seen *s)
+{
+	static const unsigned char bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const unsigned char all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const unsigned char all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	if (n < 14 || memcmp(f + 6, mac, 6) != 0)
+		return;
+	unsigned type = (unsigned)f[12] << 8 | f[13];
+	const unsigned char *p = f + 14;
+	if (type == 0x0806 && n >= 14 + 28 && p[7] == 1 && memcmp(p + 14, ip4, 4) == 0 && memcmp(p + 24, ip4, 4) == 0) {
+		cr_assert_arr_eq(f, bcast, 6, "a gratuitous ARP goes to broadcast");
+		cr_assert_eq(p[0] << 8 | p[1], 1, "hardware type Ethernet");
+		cr_assert_eq(p[2] << 8 | p[3], 0x0800);
+		cr_assert_arr_eq(p + 8, mac, 6, "sender hardware address");
+		s->garp = true;
+		s->garp_at = *at;
+	}
+	if (type == 0x86dd && n >= 14 + 72 && p[6] == 58 && p[40] == 136 && memcmp(p + 48, ip6, 16) == 0) {
+		cr_assert_arr_eq(f, all_nodes_mac, 6);
+		cr_assert_arr_eq(p + 8, ip6, 16, "from the address itself");
+		cr_assert_arr_eq(p + 24, all_nodes, 16, "to all nodes");
+		cr_assert_eq(p[7], 255, "hop limit 255");
+		cr_assert_eq(p[44] & 0xe0, 0x20, "override, not solicited, not a router");
+		cr_assert_eq(p[64], 2, "target link-layer address option");
+		cr_assert_arr_eq(p + 66, mac, 6);
+		s->na = true;
+		s->na_at = *at;
+	}
+}
+
+static char *neigh(const char *family, const char *dev_)
+{
+	char *out = NULL;
+	kyt_run(&out, "ip", family, "neigh", "show", "dev", dev_, NULL);
+	return out;
+}
+
+static char *pod_sysctl(const char *path)
+{
+	char *out = NULL;
+	kyt_run(&out, "ip", "netns", "exec", ns, "cat", path, NULL);
+	return out;
+}
+
+/* After IPAM the plugin sends a gratuitous ARP for the IPv4 address and an
+ * unsolicited neighbour advertisement for the IPv6 one, before ADD
+ * returns: the veth's far end captures them, and its kernel takes them,
+ * updating neighbour entries that held another MAC (an address reused by
+ * a new pod). arp_notify and ndisc_notify are on in the pod; DEL leaves the
+ * device as it was, the host's defaults included. */
+Test(cni_plugin, add_announces_the_pod_addresses_on_the_link)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "neigh", "add", "10.87.0.2", "lladdr", "02:00:00:00:00:99", "dev", peer, "nud",
+			     "stale", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-6", "neigh", "add", "fd00:87::2", "lladdr", "02:00:00:00:00:99", "dev", peer,
+			     "nud", "stale", NULL), 0);
+	char *before_node = snap();
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_notify", dev);
+	char *host_notify = kyt_read_file(path);
+	cr_assert_not_null(host_notify);
+	int cap = kyt_capture_open(peer);
+	cr_assert_geq(cap, 0, "capture on %s: %s", peer, strerror(-cap));
+	char *conf = NULL;
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.1.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"mac\":\"02:11:22:33:44:66\",\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\","
+			       "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.87.0.0/24\"}],[{\"subnet\":\"fd00:87::/64\"}]]}}",
+			       dev, state_dir, ipam_dir), 0);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	struct timespec added;
+	clock_gettime(CLOCK_REALTIME, &added);
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.87.0.2/24");
+	cr_assert_str_eq(jstr(out, "ips", 1, "address"), "fd00:87::2/64");
+
+	static const unsigned char mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x66 };
+	static const unsigned char ip4[4] = { 10, 87, 0, 2 };
+	static const unsigned char ip6[16] = { 0xfd, 0x00, 0x00, 0x87, [15] = 2 };
+	struct seen s = { 0 };
+	unsigned char f[2048];
+	int n;
+	struct timespec at;
+	/* Whatever else the pod sends (its DAD, MLD) comes along; a second
+	 * without a frame ends the look. */
+	while (!(s.garp && s.na) && (n = kyt_capture_next(cap, f, sizeof(f), 1000, &at)) > 0)
+		look_at(f, n, &at, mac, ip4, ip6, &s);
+	close(cap);
+	cr_assert(s.garp, "no gratuitous ARP for 10.87.0.2 from 02:11:22:33:44:66");
+	cr_assert(s.na, "no neighbour advertisement for fd00:87::2");
+	/* The kernel's own advertisement comes only after its DAD, a second
+	 * later: these were the plugin's. */
+	cr_assert(before(&s.garp_at, &added) && before(&s.na_at, &added), "announced after ADD returned");
+	char *n4 = neigh("-4", peer), *n6 = neigh("-6", peer);
+	cr_assert(strstr(n4, "10.87.0.2 lladdr 02:11:22:33:44:66"), "the far end's kernel kept the old MAC: %s", n4);
+	cr_assert(strstr(n6, "fd00:87::2 lladdr 02:11:22:33:44:66"), "the far end's kernel kept the old MAC: %s", n6);
+
+	char *an = pod_sysctl("/proc/sys/net/ipv4/conf/net1/arp_notify");
+	char *nn = pod_sysctl("/proc/sys/net/ipv6/conf/net1/ndisc_notify");
+	cr_assert_str_eq(an, "1\n");
+	cr_assert_str_eq(nn, "1\n");
+
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	char *after_notify = kyt_read_file(path);
+	cr_assert_str_eq(after_notify, host_notify, "arp_notify of %s back in the host", dev);
+	free(after_notify);
+	free(host_notify);
+	free(an);
+	free(nn);
+	free(n4);
+	free(n6);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
+}
+
+/* A link without carrier (its far end down) drops what it is given: the
+ * plugin waits for carrier a while, as sriov-cni does, then goes on; ADD
+ * does not fail for an announcement nobody could hear. */
+Test(cni_plugin, a_link_without_carrier_is_attached_all_the_same)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", peer, "down", NULL), 0);
+	char *before_node = snap();
+	char *conf = conf_for("1.1.0", dev, "10.88.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.88.0.2/24");
+	char *an = pod_sysctl("/proc/sys/net/ipv4/conf/net1/arp_notify");
+	cr_assert_str_eq(an, "1\n");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	free(an);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
+}
+
+/* The capabilities a runtime fills in runtimeConfig: "mac" sets the pod's
+ * MAC over the config's and CNI_ARGS', "ips" reaches the IPAM plugin
+ * (Debian's static, which takes addresses from runtimeConfig.ips) with the
+ * rest of the config, as sriov-cni passes it. */
+Test(cni_plugin, runtime_config_mac_and_ips_reach_the_pod)
+{
+	char *before_node = snap();
+	char *conf = NULL;
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.0.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"mac\":\"02:00:00:00:00:01\",\"capabilities\":{\"mac\":true,\"ips\":true},"
+			       "\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:03\",\"ips\":[\"10.89.0.9/24\"]},"
+			       "\"ipam\":{\"type\":\"static\"}}",
+			       dev, state_dir), 0);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1", .netns = ns_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf,
+				  .env = (const char *const[]){ "CNI_ARGS=IgnoreUnknown=1;MAC=02:00:00:00:00:02", NULL } };
+	cJSON *out = NULL;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:00:00:00:00:03");
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.89.0.9/24");
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l));
+	cr_assert_str_eq(l.address, "02:00:00:00:00:03");
+	char *addrs = NULL;
+	cr_assert_eq(kyt_run(&addrs, "ip", "-n", ns, "-o", "addr", "show", "dev", "net1", NULL), 0);
+	cr_assert(strstr(addrs, "10.89.0.9/24"), "%s", addrs);
+	free(addrs);
+	cJSON_Delete(out);
+	out = NULL;
+	/* Without runtimeConfig.mac, CNI_ARGS's MAC wins over the config's. */
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	free(conf);
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.0.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"mac\":\"02:00:00:00:00:01\"}", dev, state_dir), 0);
+	c.conf = conf;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:00:00:00:00:02");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
+}

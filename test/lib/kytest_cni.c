@@ -148,3 +148,54 @@ char *kyt_node_snapshot(const char *state_dir, const char *ipam_dir)
 	fclose(m);
 	return buf;
 }
+
+char *kyt_cni_compat_conf(const char *file, const struct kyt_compat *rt, const char *state_dir,
+			  const char *ipam_dir, const char *dir)
+{
+	char path[256];
+	snprintf(path, sizeof(path), KYTEST_DATA_DIR "/compat/%s", file);
+	char *text = kyt_read_file(path);
+	cr_assert_not_null(text, "%s", path);
+	cJSON *c = cJSON_Parse(text);
+	free(text);
+	cr_assert_not_null(c, "%s is no JSON", file);
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
+	cr_assert(type && strcmp(type, "kyborg") == 0, "%s: type %s", file, type ? type : "(none)");
+	if (!cJSON_GetObjectItem(c, "name"))
+		cJSON_AddStringToObject(c, "name", "compatnet");
+	cJSON_AddStringToObject(c, "stateDir", state_dir);
+	cJSON *ipam = cJSON_GetObjectItem(c, "ipam");
+	const char *ipam_type = cJSON_GetStringValue(cJSON_GetObjectItem(ipam, "type"));
+	if (ipam_type && strcmp(ipam_type, "host-local") == 0)
+		cJSON_AddStringToObject(ipam, "dataDir", ipam_dir);
+	const char *log = cJSON_GetStringValue(cJSON_GetObjectItem(c, "logFile"));
+	if (log) {
+		char moved[600];
+		snprintf(moved, sizeof(moved), "%s/%s", dir, strrchr(log, '/') + 1);
+		cJSON_ReplaceItemInObject(c, "logFile", cJSON_CreateString(moved));
+	}
+	if (rt && rt->device_id && !cJSON_GetObjectItem(c, "deviceID"))
+		cJSON_AddStringToObject(c, "deviceID", rt->device_id);
+	if (rt && rt->rc) {
+		cJSON *rc = cJSON_Parse(rt->rc);
+		cr_assert_not_null(rc, "runtimeConfig %s", rt->rc);
+		cJSON_AddItemToObject(c, "runtimeConfig", rc);
+	}
+	if (rt && rt->type)
+		cJSON_ReplaceItemInObject(c, "type", cJSON_CreateString(rt->type));
+	if (rt && rt->extra) {
+		cJSON *x = cJSON_Parse(rt->extra), *e;
+		cr_assert_not_null(x, "extra %s", rt->extra);
+		cJSON_ArrayForEach(e, x)
+		{
+			cJSON_DeleteItemFromObject(c, e->string);
+			cJSON_AddItemToObject(c, e->string, cJSON_Duplicate(e, 1));
+		}
+		cJSON_Delete(x);
+	}
+	if (rt && rt->drop)
+		cJSON_DeleteItemFromObject(c, rt->drop);
+	char *out = cJSON_PrintUnformatted(c);
+	cJSON_Delete(c);
+	return out;
+}

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Replaces every `from` in s with `to`, in place. Returns s (NULL stays
  * NULL, so it can wrap an allocation: ky_str_replace_char(strdup(x), ...)). */

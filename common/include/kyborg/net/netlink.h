@@ -42,6 +42,9 @@ struct ky_link {
 /* -ENODEV with the name (index, address) in the message when absent. */
 int ky_link_get(struct ky_nl *nl, const char *name, struct ky_link *out, struct ky_error **err);
 int ky_link_get_by_index(struct ky_nl *nl, int ifindex, struct ky_link *out, struct ky_error **err);
+/* The first link, in the kernel's order (ifindex), whose MAC is mac, as
+ * host-device's hwaddr chooses one: -ENODEV when none has it. */
+int ky_link_find_by_mac(struct ky_nl *nl, const uint8_t mac[6], struct ky_link *out, struct ky_error **err);
 /* The netdev of the PCI function `pci_addr` (found through sysfs) in the
  * caller's netns. -ENODEV when the function has no netdev here. */
 int ky_link_find_by_pci(struct ky_nl *nl, const char *pci_addr, struct ky_link *out, struct ky_error **err);
@@ -63,6 +66,10 @@ int ky_link_rename(struct ky_nl *nl, const char *name, const char *new_name, str
 int ky_link_set_mtu(struct ky_nl *nl, const char *name, unsigned mtu, struct ky_error **err);
 int ky_link_set_mac(struct ky_nl *nl, const char *name, const uint8_t mac[6], struct ky_error **err);
 int ky_link_set_up(struct ky_nl *nl, const char *name, bool up, struct ky_error **err);
+/* The link's IPv4 arp_notify (the kernel's gratuitous ARP when the link
+ * comes up or changes its MAC), over rtnetlink (IFLA_INET_CONF): no
+ * /proc/sys, no entering the link's netns. */
+int ky_link_set_arp_notify(struct ky_nl *nl, int ifindex, bool on, struct ky_error **err);
 
 /* Validates an interface name as the kernel would: 1..15 bytes, not "." or
  * "..", no '/', ':' or whitespace; and no '%', which the kernel expands as
