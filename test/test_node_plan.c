@@ -15,6 +15,8 @@
 #include "kyborg/node/node_apply.h"
 #include "kyborg/node/node_plan.h"
 #include "kyborg/node/node_profile.h"
+#include "kyborg/node/node_status.h"
+#include "kyborg/device/device_config.h"
 #include "kyborg/state/cni_record.h"
 #include "kyborg/state/dp_record.h"
 #include "kyborg/state/dra_record.h"
@@ -481,4 +483,106 @@ Test(node_plan, a_change_to_a_vf_a_claim_holds_is_refused_naming_the_claim)
 	cr_assert_eq(p.plan->acts[0].n_pods, 1);
 	cr_assert_str_eq(p.plan->acts[0].pods[0], "claim ns1/net (9b2f)");
 	cr_assert(strstr(p.plan->refusal, "claims"), "%s", p.plan->refusal);
+}
+
+/* ---- Status: front ends and users ---- */
+
+static const char served_config[] =
+	"{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"gpu\",\"selector\":{\"vendors\":[\"10de\"]},"
+	"\"sharing\":{\"replicas\":2}},"
+	"{\"name\":\"kyborg.io/vf\",\"kind\":\"nic-vf\",\"selector\":{\"vendors\":[\"8086\"],\"devices\":[\"1889\"]}}]}";
+
+Test(node_status, each_function_is_served_by_the_first_resource_that_takes_it)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+	_cleanup_free_ struct ky_dev_served *sv = NULL;
+	cr_assert_eq(ky_device_config_parse(served_config, strlen(served_config), &cfg, &err), 0, "%s",
+		     ky_error_msg(err));
+	cr_assert_eq(ky_node_served(cfg, &node, NULL, &sv, &err), 0, "%s", ky_error_msg(err));
+	/* node: PF, VF0, VF1, GPU, FPGA */
+	cr_assert_eq(sv[0].frontend, KY_NODE_FRONTEND_NONE, "a VF resource does not take the PF");
+	cr_assert_null(sv[0].resource);
+	cr_assert_eq(sv[1].frontend, KY_NODE_FRONTEND_DEVICE_PLUGIN);
+	cr_assert_str_eq(sv[2].resource, "kyborg.io/vf");
+	cr_assert_eq(sv[3].frontend, KY_NODE_FRONTEND_DEVICE_PLUGIN, "a GPU of two replicas is one function");
+	cr_assert_str_eq(sv[3].resource, "kyborg.io/gpu");
+	cr_assert_eq(sv[4].frontend, KY_NODE_FRONTEND_NONE);
+	cr_assert_str_eq(ky_node_frontend_name(sv[3].frontend), "devicePlugin");
+	cr_assert_str_eq(ky_node_frontend_name(KY_NODE_FRONTEND_DRA), "dra");
+}
+
+static char *status_text(const struct ky_node_status *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_node_status_write_text(st, f, &err), 0, "%s", ky_error_msg(err));
+	fclose(f);
+	return buf;
+}
+
+Test(node_status, the_text_lists_front_ends_and_every_user_even_of_a_function_that_left)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+	_cleanup_free_ struct ky_dev_served *sv = NULL;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
+	cr_assert_eq(ky_device_config_parse(served_config, strlen(served_config), &cfg, &err), 0);
+	cr_assert_eq(ky_node_served(cfg, &node, NULL, &sv, &err), 0);
+	cr_assert_eq(ky_node_usage_add(u, GPU, "claim ns1/train (5c1e)"), 0);
+	cr_assert_eq(ky_node_usage_add(u, GPU, "pod u1 container c1 (kyborg.io/gpu)"), 0);
+	cr_assert_eq(ky_node_usage_add(u, "0000:99:00.0", "claim ns2/old (77aa)"), 0);
+	struct ky_node_status st = { .list = &node, .usage = u, .served = sv };
+	_cleanup_free_ char *text = status_text(&st);
+	cr_assert(strstr(text, "\nFront ends and users:\n"
+			       "  ADDRESS       FRONT END      RESOURCE       USED BY\n"
+			       "  " PF "  none           -              -\n"
+			       "  " VF0 "  device plugin  kyborg.io/vf   -\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "\n  " GPU "  device plugin  kyborg.io/gpu  claim ns1/train (5c1e)\n"
+			       "                                              pod u1 container c1 (kyborg.io/gpu)\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "\n  0000:99:00.0  (not on this node)            claim ns2/old (77aa)\n"), "%s", text);
+
+	/* Without a device config: unknown, and the note says why. */
+	char *notes[] = { (char *)"no device config at /etc/kyborg/device-plugin.json: front ends unknown" };
+	struct ky_node_status bare = { .list = &node, .usage = u, .notes = notes, .n_notes = 1 };
+	_cleanup_free_ char *unknown = status_text(&bare);
+	cr_assert(strstr(unknown, "\n  " GPU "  unknown    -         claim ns1/train (5c1e)\n"), "%s", unknown);
+	cr_assert(strstr(unknown, "\n  (no device config at /etc/kyborg/device-plugin.json: front ends unknown)\n"), "%s",
+		  unknown);
+}
+
+Test(node_status, the_json_carries_front_end_resource_users_and_notes)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+	_cleanup_free_ struct ky_dev_served *sv = NULL;
+	_cleanup_(ky_node_usage_freep) struct ky_node_usage *u = calloc(1, sizeof(*u));
+	cr_assert_eq(ky_device_config_parse(served_config, strlen(served_config), &cfg, &err), 0);
+	cr_assert_eq(ky_node_served(cfg, &node, NULL, &sv, &err), 0);
+	cr_assert_eq(ky_node_usage_add(u, VF1, "claim ns1/net (9b2f)"), 0);
+	struct ky_node_status st = { .list = &node, .usage = u, .served = sv };
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL, *bare = NULL;
+	cr_assert_eq(ky_node_status_json(&st, &doc, &err), 0, "%s", ky_error_msg(err));
+	const cJSON *fns = cJSON_GetObjectItem(doc, "pci_functions");
+	const cJSON *pf = cJSON_GetArrayItem(fns, 0), *vf1 = cJSON_GetArrayItem(fns, 2);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(vf1, "frontend")), "devicePlugin");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(vf1, "resource")), "kyborg.io/vf");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(vf1, "used_by"), 0)),
+			 "claim ns1/net (9b2f)");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(pf, "frontend")), "none");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(pf, "resource")));
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "notes")), 0);
+
+	char *notes[] = { (char *)"no device config at /x: front ends unknown" };
+	struct ky_node_status unknown = { .list = &node, .usage = u, .notes = notes, .n_notes = 1 };
+	cr_assert_eq(ky_node_status_json(&unknown, &bare, &err), 0, "%s", ky_error_msg(err));
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(bare, "pci_functions"), 2),
+						   "frontend")),
+		  "unknown is null, not none");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(bare, "notes"), 0)), notes[0]);
 }
