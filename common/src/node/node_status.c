@@ -1,7 +1,7 @@
 /* kyborgctl status: the inventory plus each device's front end and users,
  * its eswitch mode and the firmware version the kernel reports. Reading
- * the kernel is ky_node_live_read; the front ends and the reports are
- * pure. */
+ * the node is ky_node_live_read and ky_node_served_read; matching the
+ * config (ky_node_served) and the reports are pure. */
 #include "kyborg/node/node_status.h"
 #include "kyborg/device/device_config.h"
 #include "kyborg/device/device_list.h"
