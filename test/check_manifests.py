@@ -72,8 +72,13 @@ def check_checks_can_fail(rel, spec):
 
 
 def c_default(path, name):
+    """A #define's string, through one that names another of the file."""
     with open(path) as f:
-        m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, f.read())
+        text = f.read()
+    m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, text)
+    alias = re.search(r'#define\s+%s\s+([A-Z_][A-Z0-9_]*)\s*$' % name, text, re.M)
+    if not m and alias:
+        return c_default(path, alias.group(1))
     if not m:
         sys.exit("check_manifests: %s: no #define %s" % (path, name))
     return m.group(1)
@@ -257,6 +262,13 @@ def check_daemonset(root, a, docs):
             check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
         d = c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT")
         check_host_mount(rel + " apply-profile", vol, d, d)
+        # The DRA driver's claims (its state dir's dra-claims), read only.
+        d = c_default(paths_h, "KY_DRA_STATE_DIR_DEFAULT")
+        check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
+        # kyborgctl status's --device-config: where the device plugin's is mounted.
+        ctl_cfg = c_default(os.path.join(root, "kyborgctl", "kyborgctl.c"), "KYBORGCTL_DEVICE_CONFIG")
+        check(ctl_cfg == cfg_path, "%s: kyborgctl's default --device-config %s is the device plugin's --config %s" % (
+            rel, ctl_cfg, cfg_path))
         check_host_mount(rel + " apply-profile", vol, "/sys", "/sys")
     return json.loads(config) if config else None
 
