@@ -69,6 +69,32 @@ static int make_pin_dirs(const struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
+/* ---- the objects: only from where the node allows ---- */
+
+/* No list (a caller that read no node settings) allows nothing. */
+static char *const *bpf_dirs(const struct ky_cni *c)
+{
+	static char *const none[] = { NULL };
+	return c->node.bpf_dirs ? c->node.bpf_dirs : none;
+}
+
+int ky_cni_bpf_objects_check(struct ky_cni *c, struct ky_error **err)
+{
+	for (size_t i = 0; i < c->conf.n_bpf; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(c->conf.bpf[k].object, c->conf.bpf[i].object) == 0;
+		if (seen)
+			continue;
+		int ret = ky_bpf_object_read(c->conf.bpf[i].object, bpf_dirs(c), NULL, NULL, err);
+		if (ret < 0) {
+			ky_error_prefix(err, "bpf[%zu].object", i);
+			return ky_error_set_status(err, KY_CNI_E_CONFIG);
+		}
+	}
+	return 0;
+}
+
 /* ---- the pod's identity for kyborg_pod ---- */
 
 static void pod_ips(const cJSON *result, struct ky_bpf_pod *pod)
@@ -197,7 +223,11 @@ static int load_and_attach_in_pod(void *arg, struct ky_error **err)
 				progs[n++] = conf->bpf[k].program;
 		snprintf(sub, sizeof(sub), "%s/%s", x->dir, p->name);
 		int offload = ky_cni_bpf_for_device(p) ? x->ifindex : 0;
-		if ((ret = ky_bpf_obj_load(p->object, progs, n, offload, &x->objs[i], err)) < 0 && offload)
+		/* Maps it pins by name go to its own pin directory, removed
+		 * with the attachment. */
+		const struct ky_bpf_load opts = { .programs = progs, .n = n, .offload_ifindex = offload,
+						  .dirs = bpf_dirs(x->r->c), .pin_dir = sub };
+		if ((ret = ky_bpf_obj_load(p->object, &opts, &x->objs[i], err)) < 0 && offload)
 			return ky_error_prefix(err, "load for the hardware of %s", x->r->ifname);
 		if (ret < 0 || (ret = ky_bpf_obj_set_pod(x->objs[i], x->pod, err)) < 0 ||
 		    (ret = ky_bpf_obj_pin(x->objs[i], sub, err)) < 0)

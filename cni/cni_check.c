@@ -59,6 +59,8 @@ int ky_cni_check(struct ky_cni *c, struct ky_error **err)
 		return ret;
 	if ((ret = check_vf(c, r, err)) < 0)
 		return ret;
+	if ((ret = ky_cni_rdma_check(r, err)) < 0)
+		return ky_error_set_status(err, KY_CNI_E_CHECK);
 	if ((ret = ky_cni_bpf_check(r, err)) < 0)
 		return ky_error_set_status(err, KY_CNI_E_CHECK);
 	return 0;
@@ -70,8 +72,18 @@ static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error 
 	struct check_pod p = { .ifname = r->ifname };
 	ret = ky_netns_run_fd(r->netns_fd, check_here, &p, err);
 	_cleanup_free_ struct ky_cidr *addrs = p.addrs;
-	if (ret < 0)
+	if (ret < 0) {
+		/* Renamed in the pod, or gone from it: say which. */
+		enum ky_cni_where where;
+		struct ky_link l;
+		if (ky_cni_dev_locate(r, &where, &l, NULL) == 0 && where != KY_CNI_GONE) {
+			ky_error_clear(err);
+			if (where == KY_CNI_IN_POD)
+				return drift(err, "interface %s is %s in the pod now (renamed since ADD)", r->ifname, l.name);
+			return drift(err, "interface %s%s", r->ifname, " has left the pod for the host");
+		}
 		return drift(err, "interface %s%s", r->ifname, ky_error_msg(*err)[0] ? " is missing" : "");
+	}
 	char mac[KY_MAC_STRLEN], rmac[KY_MAC_STRLEN], want[32], have[32];
 	ky_format_mac(p.link.mac, mac);
 	if (r->rec->pod.has_mac && strcmp(ky_format_mac(r->rec->pod.mac, rmac), mac) != 0)

@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* host-device's list of the drivers a DPDK application binds a function to. */
+static bool userspace_driver(const char *driver)
+{
+	return driver && (strcmp(driver, "vfio-pci") == 0 || strcmp(driver, "uio_pci_generic") == 0 ||
+			  strcmp(driver, "igb_uio") == 0);
+}
 
 int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 {
@@ -22,17 +28,23 @@ int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err)
 	if (conf->dev_source == KY_CNI_DEV_NAME) {
 		ret = ky_link_get(r->nl, conf->device, &l, err);
 		d->has_netdev = true;
+		/* Its PCI address, where it has one, is the device's one
+		 * identity: "device" and "deviceID" for the same function take
+		 * the same lock and see each other's claims. */
+		if (ret == 0 && ky_link_pci_addr(r->nl, &l, d->pci) < 0)
+			d->pci[0] = '\0';
 	} else {
 		_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pd = NULL;
 		ret = ky_pci_lookup_net(conf->pci, &pd, err);
-		/* A VF bound to a userspace driver has no netdev: ADD then
-		 * only configures it on its PF and reports its PCI address. */
-		bool userspace_vf = ret == 0 && pd->n_netdevs == 0 && ky_pci_is_vf(pd);
-		if (ret == 0 && !userspace_vf)
+		/* A function bound to a userspace driver has no netdev: ADD
+		 * then only configures a VF on its PF, and reports the PCI
+		 * address (host-device's DPDK mode for any function). */
+		bool userspace = ret == 0 && pd->n_netdevs == 0 && (ky_pci_is_vf(pd) || userspace_driver(pd->driver));
+		if (ret == 0 && !userspace)
 			ret = ky_link_find_by_pci(r->nl, conf->pci, &l, err);
 		else if (ret == 0)
 			memset(&l, 0, sizeof(l));
-		d->has_netdev = !userspace_vf;
+		d->has_netdev = !userspace;
 		if (ret == 0 && ky_pci_is_vf(pd)) {
 			_cleanup_(ky_pci_dev_freep) struct ky_pci_dev *pf = NULL;
 			ret = ky_pci_lookup_net(pd->physfn, &pf, err);
@@ -136,7 +148,10 @@ int ky_cni_dev_from_record(const struct ky_cni_record_device *o, struct ky_cni_d
  * name or CNI_IFNAME), then confirmed by MAC (original, requested, or the
  * one seen in the pod) or by the index recorded for it. Names and indexes
  * alone are not enough: a pod may have its own interface by CNI_IFNAME,
- * and a fresh netns hands out small indexes that collide with the host's. */
+ * and a fresh netns hands out small indexes that collide with the host's.
+ * When no name fits (the pod renamed our interface, as some CNFs do, and a
+ * physical device comes back from a dead netns under that name), the
+ * recorded index finds it, confirmed by MAC. */
 struct identity {
 	const char *names[2];
 	uint8_t macs[3][6];
@@ -164,6 +179,16 @@ static bool find_ours(struct ky_nl *nl, struct identity *id)
 	return false;
 }
 
+/* The link at index, when its MAC is one of ours. */
+static bool find_ours_by_index(struct ky_nl *nl, int index, struct identity *id)
+{
+	if (index <= 0 || ky_link_get_by_index(nl, index, &id->found, NULL) < 0)
+		return false;
+	struct identity by_mac = *id;
+	by_mac.index = 0;
+	return is_ours(&by_mac, &id->found);
+}
+
 static void add_mac(struct identity *id, bool has, const uint8_t mac[6])
 {
 	if (has && id->n_macs < 3)
@@ -186,7 +211,9 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_
 		int ret = ky_cni_run_pod_nl(r, &nl, err);
 		if (ret < 0)
 			return ret;
-		if (find_ours(nl, &id)) {
+		/* Before the link step recorded its index in the pod, the one
+		 * it had in the host: a move keeps it unless the pod has it taken. */
+		if (find_ours(nl, &id) || find_ours_by_index(nl, id.index > 0 ? id.index : d->ifindex, &id)) {
 			*where = KY_CNI_IN_POD;
 			*link = id.found;
 			return 0;
@@ -200,7 +227,7 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_
 		return 0;
 	}
 	id.index = d->ifindex;
-	if (find_ours(r->nl, &id)) {
+	if (find_ours(r->nl, &id) || find_ours_by_index(r->nl, d->ifindex, &id)) {
 		*where = KY_CNI_IN_HOST;
 		*link = id.found;
 	}

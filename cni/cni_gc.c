@@ -32,9 +32,9 @@ static int drop_unreadable(struct ky_cni *c, struct ky_state_store *store, const
 int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 {
 	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
-	int ret = ky_state_open(c->conf.state_dir, &store, err);
+	int ret = ky_cni_state_open(c, &store, err);
 	if (ret < 0)
-		return ky_error_set_status(err, KY_CNI_E_IO);
+		return ret;
 	char prefix[KY_STATE_KEY_MAX + 1];
 	if (ky_cni_state_key_prefix(c->conf.name, prefix, sizeof(prefix)) < 0) {
 		ky_error_set(err, EINVAL, "name: too long");

@@ -2,6 +2,8 @@
  * a verb over one attachment, and the device it concerns. */
 #pragma once
 
+#include <pthread.h>
+
 #include "cni.h"
 #include "kyborg/net/netlink.h"
 #include "kyborg/state/cni_record.h"
@@ -40,9 +42,14 @@ struct ky_cni_run {
 	bool device_taken;                 /* ...and its device is another attachment's now */
 	enum ky_cni_where { KY_CNI_GONE, KY_CNI_IN_POD, KY_CNI_IN_HOST } where;
 	struct ky_link link;
+	bool closer_started;               /* ky_cni_run_close_later's thread */
+	pthread_t closer;
 };
 
 /* cni_run.c: one verb's run over one attachment, below the steps and verbs. */
+/* The config's stateDir, its failures prefixed "stateDir" with their CNI
+ * code: 7 for a directory the config must not name, 5 otherwise. */
+int ky_cni_state_open(struct ky_cni *c, struct ky_state_store **out, struct ky_error **err);
 /* Opens the store, locks the attachment's key and reads its record:
  * 1 with r->rec, 0 when there is none, -errno (its CNI code on *err). */
 int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
@@ -59,8 +66,17 @@ void ky_cni_run_drop_netns(struct ky_cni_run *r);
 /* Writes the record, the journal: durably (fsync) or only atomically (see
  * cni_steps.c); once durable, every later write of the run is durable too. */
 int ky_cni_run_write(struct ky_cni_run *r, bool durable, struct ky_error **err);
+/* Closes fd (when >= 0) on a thread of its own, joined by
+ * ky_cni_run_close: for a close that waits on the kernel (a packet
+ * socket's RCU grace period) while the run goes on. Closes it at once
+ * when no thread can be made. */
+void ky_cni_run_close_later(struct ky_cni_run *r, int fd);
 void ky_cni_run_close(struct ky_cni_run *r);
 void ky_cni_run_closep(struct ky_cni_run **r);
+
+/* cni_select.c: hwaddr and kernelpath turned into the netdev name or the
+ * PCI address they choose (conf's dev_source becomes NAME or PCI). */
+int ky_cni_dev_select(struct ky_cni_run *r, struct ky_error **err);
 
 /* cni_device.c */
 int ky_cni_dev_resolve(struct ky_cni_run *r, struct ky_error **err);
@@ -76,6 +92,10 @@ int ky_cni_dev_locate(struct ky_cni_run *r, enum ky_cni_where *where, struct ky_
 
 /* cni_bpf.c: the steps bpf and offload, and their CHECK (0, or an error
  * naming what is no longer attached). */
+/* Every bpf[].object is a file the node allows (ky_bpf_object_read over
+ * c->node.bpf_dirs): 0, or code 7 naming the entry. Before ADD changes
+ * anything; the load reads the file again with the same checks. */
+int ky_cni_bpf_objects_check(struct ky_cni *c, struct ky_error **err);
 bool ky_cni_bpf_needed(struct ky_cni_run *r);
 int ky_cni_bpf_apply(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_bpf_undo(struct ky_cni_run *r, struct ky_error **err);
@@ -83,6 +103,13 @@ bool ky_cni_bpf_offload_needed(struct ky_cni_run *r);
 int ky_cni_bpf_offload_apply(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_bpf_offload_undo(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_bpf_check(struct ky_cni_run *r, struct ky_error **err);
+
+/* cni_rdma.c: the step rdma, and its CHECK (0, or EUCLEAN naming the
+ * RDMA device no longer in the pod). */
+bool ky_cni_rdma_needed(struct ky_cni_run *r);
+int ky_cni_rdma_apply(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_rdma_undo(struct ky_cni_run *r, struct ky_error **err);
+int ky_cni_rdma_check(struct ky_cni_run *r, struct ky_error **err);
 
 /* cni_steps.c */
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,8 +51,27 @@ void ky_cni_run_drop_netns(struct ky_cni_run *r)
 	r->netns_fd = -1;
 }
 
+static void *close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+	return NULL;
+}
+
+void ky_cni_run_close_later(struct ky_cni_run *r, int fd)
+{
+	if (fd < 0)
+		return;
+	if (r->closer_started || pthread_create(&r->closer, NULL, close_fd, (void *)(intptr_t)fd) != 0) {
+		close(fd);
+		return;
+	}
+	r->closer_started = true;
+}
+
 void ky_cni_run_close(struct ky_cni_run *r)
 {
+	if (r->closer_started)
+		pthread_join(r->closer, NULL);
 	ky_state_unlock(r->lock);
 	ky_state_close(r->store);
 	ky_nl_close(r->nl);
@@ -67,6 +87,18 @@ void ky_cni_run_closep(struct ky_cni_run **r)
 	ky_cni_run_close(*r);
 }
 
+int ky_cni_state_open(struct ky_cni *c, struct ky_state_store **out, struct ky_error **err)
+{
+	int ret = ky_state_open(c->conf.state_dir, out, err);
+	if (ret < 0) {
+		ky_error_prefix(err, "stateDir");
+		/* A symlink, or a directory others can write: the config's. */
+		return ky_error_set_status(err, ret == -ELOOP || ret == -ENOTDIR || ret == -EPERM ? KY_CNI_E_CONFIG :
+										       KY_CNI_E_IO);
+	}
+	return 0;
+}
+
 int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
 		    int lock_flags, struct ky_error **err)
 {
@@ -77,8 +109,9 @@ int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *containe
 		ky_error_set(err, -ret, "network name, container ID and ifname make no valid state key");
 		return ky_error_set_status(err, KY_CNI_E_CONFIG);
 	}
-	if ((ret = ky_state_open(c->conf.state_dir, &r->store, err)) < 0 ||
-	    (ret = ky_state_lock(r->store, key, lock_flags, &r->lock, err)) < 0)
+	if ((ret = ky_cni_state_open(c, &r->store, err)) < 0)
+		return ret;
+	if ((ret = ky_state_lock(r->store, key, lock_flags, &r->lock, err)) < 0)
 		return ky_error_set_status(err, ret == -EWOULDBLOCK ? KY_CNI_E_AGAIN : KY_CNI_E_IO);
 	if ((ret = ky_nl_open(&r->nl, err)) < 0)
 		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
@@ -117,6 +150,10 @@ void ky_cni_run_open_netns(struct ky_cni_run *r, const char *netns_path)
 	r->netns_path = path;
 	if (path && ky_netns_open(path, &r->netns_fd, NULL) < 0)
 		r->netns_fd = -1;
+	/* The host is no pod: nothing of ours is "in the pod" there, and
+	 * undo looks for the device in the host anyway. */
+	if (r->netns_fd >= 0 && ky_netns_same(r->netns_fd, r->host_fd) != 0)
+		ky_cni_run_drop_netns(r);
 }
 
 int ky_cni_run_write(struct ky_cni_run *r, bool durable, struct ky_error **err)

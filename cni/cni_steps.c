@@ -53,13 +53,17 @@
 #include "kyborg/base/error.h"
 #include "kyborg/base/fault.h"
 #include "kyborg/base/log.h"
+#include "kyborg/net/announce.h"
 #include "kyborg/net/netlink.h"
 #include "kyborg/net/netlink_addr.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/net/netns.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ky_step {
 	const char *name;
@@ -155,6 +159,15 @@ static int step_move(struct ky_cni_run *r, struct ky_error **err)
 	int ret = ky_link_move_to_netns(r->nl, r->dev.name, r->netns_fd, r->ifname, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "move %s into %s as %s", r->dev.name, r->netns_path, r->ifname);
+	/* The name the kernel gave is the one asked for: every later step
+	 * and CHECK look for CNI_IFNAME. */
+	struct ky_nl *nl;
+	struct ky_link l;
+	if ((ret = ky_cni_run_pod_nl(r, &nl, err)) < 0)
+		return ret;
+	if (ky_link_get(nl, r->ifname, &l, NULL) < 0 || (l.has_mac && memcmp(l.mac, r->dev.mac, 6) != 0))
+		return ky_error_set(err, EIO, "%s moved into %s, but %s there is not it", r->dev.name, r->netns_path,
+				    r->ifname);
 	return 0;
 }
 
@@ -403,17 +416,101 @@ static int undo_addresses(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
+/* ---- announce: the addresses told to the link, as sriov-cni does ---- */
+
+/* sriov-cni's wait for carrier before it announces. A link that has none
+ * by then drops what it is given, and a VF's carrier follows its PF's. */
+#define CARRIER_WAIT_MS 200
+#define MAX_ANNOUNCED 16
+
+struct announce {
+	const char *ifname;
+	int ifindex;
+	uint8_t mac[6];
+	struct ky_ip ips[MAX_ANNOUNCED];
+	size_t n;
+	int fd;       /* the packet socket, left open for ky_cni_run_close_later */
+};
+
+/* In the pod netns: its packet socket must be opened there, and
+ * ndisc_notify has no rtnetlink attribute, only its /proc/sys file. */
+static int announce_in_pod(void *arg, struct ky_error **err)
+{
+	struct announce *a = arg;
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/ndisc_notify", a->ifname);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && write(fd, "1", 1) != 1)
+		ky_warn("ndisc-notify-failed", "ifname=%s errno=%d", a->ifname, errno);
+	if (a->n == 0)
+		return 0;
+	if ((a->fd = ky_announce_open(err)) < 0)
+		return a->fd;
+	return ky_announce_send(a->fd, a->ifindex, a->mac, a->ips, a->n, CARRIER_WAIT_MS, err);
+}
+
+static int step_announce(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct announce a = { .ifname = r->ifname, .ifindex = r->rec->pod_ifindex, .fd = -1 };
+	memcpy(a.mac, r->rec->pod.mac, 6);
+	const cJSON *ip;
+	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(r->rec->ipam_result, "ips"))
+	{
+		struct ky_cidr c;
+		if (a.n < MAX_ANNOUNCED && ky_parse_cidr(ky_cni_result_str(ip, "address"), &c) == 0)
+			a.ips[a.n++] = c.ip;
+	}
+	/* Telling the neighbours is an optimisation (RFC 4861 7.2.6): a pod
+	 * is not failed for it, as sriov-cni fails none. Only a thread that
+	 * could not leave the pod's netns stops the plugin. */
+	_cleanup_error_ struct ky_error *e = NULL;
+	struct ky_nl *nl;
+	int ret = ky_cni_run_pod_nl(r, &nl, &e);
+	if (ret == 0)
+		ret = ky_link_set_arp_notify(nl, a.ifindex, true, &e);
+	if (ret < 0) {
+		ky_log_err(KY_LOG_WARN, "arp-notify-failed", e, "container=%s ifname=%s", r->container_id, r->ifname);
+		ky_error_clear(&e);
+	}
+	ret = ky_netns_run_fd(r->netns_fd, announce_in_pod, &a, &e);
+	/* Its close waits for an RCU grace period: let that overlap the
+	 * journal's last, durable write. */
+	ky_cni_run_close_later(r, a.fd);
+	if (ret == -ENOTRECOVERABLE)
+		return ky_error_set(err, ENOTRECOVERABLE, "%s", ky_error_msg(e));
+	if (ret < 0)
+		ky_log_err(KY_LOG_WARN, "announce-failed", e, "container=%s ifname=%s", r->container_id, r->ifname);
+	else
+		ky_debug("announced", "container=%s ifname=%s addresses=%zu", r->container_id, r->ifname, a.n);
+	return 0;
+}
+
+static int undo_announce(struct ky_cni_run *r, struct ky_error **err)
+{
+	(void)r;
+	(void)err;
+	/* arp_notify and ndisc_notify live in the link's inet devices, which
+	 * the kernel makes anew, with the host's defaults, when undo_move
+	 * takes the link out of the pod. */
+	return 0;
+}
+
 /* vf-config is not marked durable: its journal entry alone changes
  * nothing, and step_vf writes the VF's previous settings durably before it
  * touches the PF. ipam is not early: its undo is an IPAM DEL. */
 static const struct ky_step add_steps[] = {
 	{ .name = "reserve", .apply = step_reserve, .undo = undo_reserve },
 	{ .name = "vf-config", .needed = need_vf, .apply = step_vf, .undo = undo_vf, .early = true },
+	/* cni_rdma.c; before move, while the kernel still tells the host
+	 * netns which RDMA port the netdev is. */
+	{ .name = "rdma", .needed = ky_cni_rdma_needed, .apply = ky_cni_rdma_apply, .undo = ky_cni_rdma_undo,
+	  .early = true },
 	{ .name = "move", .needed = need_netdev, .apply = step_move, .undo = undo_move, .early = true },
 	{ .name = "link", .needed = need_netdev, .apply = step_link, .undo = undo_link, .early = true },
 	{ .name = "ipam", .needed = need_ipam, .apply = step_ipam, .undo = undo_ipam, .durable = true },
 	{ .name = "addresses", .needed = need_addresses, .apply = step_addresses, .undo = undo_addresses,
 	  .early = true },
+	{ .name = "announce", .needed = need_netdev, .apply = step_announce, .undo = undo_announce, .early = true },
 	/* cni_bpf.c; early: with nothing recorded, their undos only remove
 	 * pins that are not there. */
 	{ .name = "bpf", .needed = ky_cni_bpf_needed, .apply = ky_cni_bpf_apply, .undo = ky_cni_bpf_undo, .early = true },

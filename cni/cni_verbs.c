@@ -95,22 +95,26 @@ static cJSON *build_result(struct ky_cni_run *r)
 	return res;
 }
 
-/* The lock two ADDs of one device serialise on. It has no record, so
+/* The lock two ADDs of one device serialise on, keyed on its PCI address
+ * where it has one (however the config named it). It has no record, so
  * unlocking removes its file. */
-static void device_key(const struct ky_cni_dev *d, char *key, size_t size)
+static int device_key(const struct ky_cni_dev *d, char *key, size_t size)
 {
-	snprintf(key, size, "device@%s", d->pci[0] ? d->pci : d->name);
-	for (char *p = key; *p; p++)
-		if (*p == ':')
-			*p = '_';
+	return ky_cni_device_key(d->pci[0] ? d->pci : d->name, key, size);
 }
 
-static bool same_request(const struct ky_cni_run *r)
+static bool same_request(struct ky_cni_run *r)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
 	const struct ky_cni_record_device *d = &r->rec->device;
 	if (conf->chained || d->chained)
 		return conf->chained && d->chained;
+	if (conf->dev_source == KY_CNI_DEV_HWADDR)
+		return d->has_mac && memcmp(d->mac, conf->hwaddr, 6) == 0; /* its MAC before ADD */
+	/* A PCI function's kernel object stays where it is; a netdev's
+	 * follows the netdev into the pod, and then says nothing. */
+	if (conf->dev_source == KY_CNI_DEV_KERNELPATH && ky_cni_dev_select(r, NULL) < 0)
+		return true;
 	if (conf->dev_source == KY_CNI_DEV_PCI)
 		return d->pci && strcmp(d->pci, conf->pci) == 0;
 	return d->name && strcmp(d->name, conf->device) == 0;
@@ -178,9 +182,20 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		ky_error_prefix(err, "CNI_NETNS");
 		return ky_error_set_status(err, KY_CNI_E_ENV);
 	}
+	/* /proc/self/ns/net and friends: a "pod" that is the host would have
+	 * ADD rename a host device in place. */
+	if (ky_netns_same(r->netns_fd, r->host_fd) != 0) {
+		ky_error_set(err, EINVAL, "CNI_NETNS: %s is the plugin's own network namespace, not a pod's",
+			     c->env.netns);
+		return ky_error_set_status(err, KY_CNI_E_ENV);
+	}
+	if ((ret = ky_cni_bpf_objects_check(c, err)) < 0)
+		return ret;
 	if (c->conf.chained)
 		return add_chained(c, r, err);
 
+	if ((ret = ky_cni_dev_select(r, err)) < 0)
+		return ky_error_set_status(err, code_of(ret));
 	ret = ky_cni_dev_resolve(r, err);
 	if (ret < 0) {
 		_cleanup_free_ char *owner = NULL;
@@ -219,8 +234,11 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	/* Two ADDs for one device serialise on the device's lock; the one
 	 * that comes second finds the other's record. */
 	char dkey[KY_STATE_KEY_MAX + 1];
-	device_key(&r->dev, dkey, sizeof(dkey));
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *dlock = NULL;
+	if ((ret = device_key(&r->dev, dkey, sizeof(dkey))) < 0) {
+		ky_error_set(err, -ret, "device %s makes no valid lock key", r->dev.name);
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
+	}
 	if ((ret = ky_state_lock(r->store, dkey, 0, &dlock, err)) < 0)
 		return ky_error_set_status(err, KY_CNI_E_IO);
 	_cleanup_free_ char *owner = NULL;
@@ -318,8 +336,8 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	 * taking and dropping the lock removes it. */
 	char dkey[KY_STATE_KEY_MAX + 1];
 	struct ky_state_lock *dlock = NULL;
-	device_key(&r->dev, dkey, sizeof(dkey));
-	if (!r->dev.chained && ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
+	if (!r->dev.chained && device_key(&r->dev, dkey, sizeof(dkey)) == 0 &&
+	    ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
 		ky_state_unlock(dlock);
 	ky_info("del", "container=%s ifname=%s device=%s", container_id, ifname, r->dev.name);
 	return 0;

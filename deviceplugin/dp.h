@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
 #include "kyborg/base/cleanup.h"
@@ -51,6 +50,7 @@ struct dp_options {
 	const char *devinfo_dir;
 	const char *state_dir;
 	const char *fetch_helper; /* kyborg-fetch, exec'd for URL bitstreams */
+	const char *resource_prefix; /* SRIOV-DP's --resource-prefix (NULL: intel.com) */
 };
 
 #define DP_DEFAULT_CDI_DIR "/var/run/cdi"
@@ -66,8 +66,3 @@ int dp_plugins_check(const struct ky_device_config *cfg, const char *plugin_dir,
  * registers it, until SIGTERM or SIGINT; then removes our sockets.
  * Returns 0 or -errno. */
 int dp_daemon_run(const struct dp_options *opts, struct ky_error **err);
-/* --check-config: loads and checks the config, discovers the node's
- * devices and prints what the device plugin will serve (each of its
- * resources with its devices) and which resources it leaves to another
- * front end, without touching the node. */
-int dp_check_config(const struct dp_options *opts, FILE *out, struct ky_error **err);

@@ -36,6 +36,7 @@ static void daemon_release(struct dp_daemon *d)
 		dp_plugin_free(d->plugins[i]);
 	free(d->plugins);
 	dp_hotplug_stop(d);
+	dp_link_stop(d);
 	dp_watch_stop(d);
 	dp_prestart_release(d);
 	ky_device_prefetch_release(&d->prefetches);
@@ -51,7 +52,8 @@ static void daemon_release(struct dp_daemon *d)
 static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 {
 	int r;
-	if ((r = ky_device_config_load(d->opts->config_path, &d->cfg, err)) < 0 ||
+	const struct ky_device_config_opts copts = { .resource_prefix = d->opts->resource_prefix };
+	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &d->cfg, err)) < 0 ||
 	    (r = dp_plugins_check(d->cfg, d->opts->plugin_dir, err)) < 0)
 		return r;
 	if (!(d->image_cache = ky_device_image_cache_dir(d->opts->state_dir)))
@@ -60,17 +62,19 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
 		return r;
 	/* Listen before the first discovery: a change in between is not lost. */
-	if ((r = dp_hotplug_start(d, err)) < 0)
+	if ((r = dp_hotplug_start(d, err)) < 0 || (r = dp_link_start(d, err)) < 0)
 		return r;
 	if ((r = ky_device_discover(d->cfg, &d->pci, &d->devs, err)) < 0)
 		return r;
+	dp_link_apply(d, d->cfg, d->devs, d->pci, NULL);
+	ky_devices_log_notes(d->cfg, d->pci, d->devs);
 	if ((r = ky_mkdir_p(d->opts->plugin_dir, 0750)) < 0)
 		return ky_error_set(err, -r, "mkdir %s: %s", d->opts->plugin_dir, strerror(-r));
 	if ((r = dp_checkpoint_open(d, err)) < 0)
 		return r;
 	if ((r = dp_watch_start(d, err)) < 0)
 		return r;
-	d->plugins = calloc(d->cfg->n_resources, sizeof(*d->plugins));
+	d->plugins = calloc(d->cfg->n_resources + 1, sizeof(*d->plugins));
 	if (!d->plugins)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->cfg->n_resources; i++) {
@@ -94,47 +98,6 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 	for (size_t i = 0; i < d->n_plugins; i++)
 		if (d->plugins[i])
 			dp_register_start(d->plugins[i]);
-	return 0;
-}
-
-int dp_check_config(const struct dp_options *opts, FILE *out, struct ky_error **err)
-{
-	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
-	struct ky_pci_list *pci = NULL;
-	struct ky_devlist *lists = NULL;
-	int r;
-	if ((r = ky_device_config_load(opts->config_path, &cfg, err)) < 0 ||
-	    (r = dp_plugins_check(cfg, opts->plugin_dir, err)) < 0)
-		return r;
-	fprintf(out, "%s: OK, %zu resources\n", opts->config_path, cfg->n_resources);
-	if ((r = ky_device_discover(cfg, &pci, &lists, err)) < 0)
-		return r;
-	for (size_t i = 0; i < cfg->n_resources; i++) {
-		const struct ky_device_resource *res = &cfg->resources[i];
-		const struct ky_devlist *l = &lists[i];
-		if (res->frontend != KY_FRONTEND_DEVICE_PLUGIN) {
-			/* Its devices are still taken from the resources after
-			 * it: one device, one front end. */
-			fprintf(out, "%s (%s): not served here: frontend %s (kyborg-dra-driver), %zu device IDs\n",
-				res->name, ky_device_kind_name(res->kind), ky_device_frontend_name(res->frontend), l->n);
-			continue;
-		}
-		fprintf(out, "%s (%s): served by the device plugin: %zu device IDs\n", res->name,
-			ky_device_kind_name(res->kind), l->n);
-		for (size_t k = 0; k < l->n; k++) {
-			const struct ky_device *dev = &l->devs[k];
-			if (k && dev->pci == l->devs[k - 1].pci)
-				continue;
-			fprintf(out, "  %s %s", dev->pci->addr, dev->healthy ? "healthy" : "unhealthy (no driver bound)");
-			if (ky_device_resource_shared(res))
-				fprintf(out, ", %u replicas", res->replicas);
-			if (ky_device_resource_programs(res))
-				fprintf(out, ", programmed with %s", res->bitstream.id);
-			fputc('\n', out);
-		}
-	}
-	ky_devlists_free(lists, cfg->n_resources);
-	ky_pci_list_free(pci);
 	return 0;
 }
 

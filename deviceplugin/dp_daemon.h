@@ -8,6 +8,7 @@
 #include "kyborg/device/device_watch.h"
 #include "kyborg/grpc/grpc.h"
 #include "kyborg/loop/loop.h"
+#include "kyborg/net/link_watch.h"
 #include "kyborg/state/state_store.h"
 
 struct dp_daemon;
@@ -65,6 +66,8 @@ struct dp_daemon {
 	bool kubelet_sock_created;
 	/* Hot-plug: udev events trigger a new discovery shortly after. */
 	struct ky_device_watch *watch;
+	/* PF carrier: rtnetlink link events (NULL when the socket failed). */
+	struct ky_link_watch *links;
 	/* <state dir>/allocations: one checkpoint record per resource. */
 	struct ky_state_store *checkpoint;
 	struct dp_pending *pending;
@@ -136,6 +139,16 @@ void dp_watch_stop(struct dp_daemon *d);
  * changed send it on every ListAndWatch stream. */
 int dp_hotplug_start(struct dp_daemon *d, struct ky_error **err);
 void dp_hotplug_stop(struct dp_daemon *d);
+
+/* dp_link.c: PF link health. Watches link events (a failure leaves health
+ * to the drivers, with a warning); a carrier change sends the lists it
+ * changes. */
+int dp_link_start(struct dp_daemon *d, struct ky_error **err);
+void dp_link_stop(struct dp_daemon *d);
+/* Takes health again for lists built from cfg and pci (changed: per
+ * resource, may be NULL). */
+void dp_link_apply(struct dp_daemon *d, const struct ky_device_config *cfg, struct ky_devlist *devs,
+		   const struct ky_pci_list *pci, bool *changed);
 
 /* dp_checkpoint.c: allocations kept in the state store, a record per device. */
 /* Opens <state dir>/allocations and logs how many records a daemon before

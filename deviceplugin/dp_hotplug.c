@@ -19,6 +19,7 @@ static int rescan(void *userdata, struct ky_error **err)
 	int r;
 	if ((r = ky_device_discover(d->cfg, &pci, &devs, err)) < 0)
 		return r;
+	dp_link_apply(d, d->cfg, devs, pci, NULL);
 	struct ky_pci_list *old_pci = d->pci;
 	struct ky_devlist *old_devs = d->devs;
 	d->pci = pci;

@@ -19,16 +19,19 @@ int dp_reload(struct dp_daemon *d, struct ky_error **err)
 	struct ky_devlist *devs = NULL;
 	int r;
 
-	if ((r = ky_device_config_load(d->opts->config_path, &cfg, err)) < 0 ||
+	const struct ky_device_config_opts copts = { .resource_prefix = d->opts->resource_prefix };
+	if ((r = ky_device_config_load_opts(d->opts->config_path, &copts, &cfg, err)) < 0 ||
 	    (r = dp_plugins_check(cfg, d->opts->plugin_dir, err)) < 0)
 		return r;
 	if ((r = ky_device_discover(cfg, &pci, &devs, err)) < 0)
 		return r;
+	dp_link_apply(d, cfg, devs, pci, NULL);
+	ky_devices_log_notes(cfg, pci, devs);
 	size_t n = cfg->n_resources, n_old = d->n_plugins;
-	struct dp_plugin **plugins = calloc(n, sizeof(*plugins));
+	struct dp_plugin **plugins = calloc(n + 1, sizeof(*plugins));
 	_cleanup_free_ bool *kept = calloc(n_old + 1, sizeof(*kept));
-	_cleanup_free_ bool *fresh = calloc(n, sizeof(*fresh));
-	_cleanup_free_ bool *changed = calloc(n, sizeof(*changed));
+	_cleanup_free_ bool *fresh = calloc(n + 1, sizeof(*fresh));
+	_cleanup_free_ bool *changed = calloc(n + 1, sizeof(*changed));
 	if (!plugins || !kept || !fresh || !changed) {
 		free(plugins);
 		ky_devlists_free(devs, n);

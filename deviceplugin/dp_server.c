@@ -224,7 +224,7 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 
 	/* VFs: the device-info files the CNI side reads. A failure to write
 	 * them is logged: the container still gets its devices. */
-	for (size_t i = 0; k == 0 && p->res->kind == KY_DEVICE_NIC_VF && i < n; i++) {
+	for (size_t i = 0; k == 0 && ky_devinfo_wanted(p->res) && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
 		_cleanup_error_ struct ky_error *werr = NULL;
 		if (ky_devinfo_write(p->d->opts->devinfo_dir, p->res, p->devs, (const char *const *)c->devices_ids,

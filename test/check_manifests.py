@@ -7,8 +7,9 @@ no container is privileged, capabilities are named, each container has
 requests and limits, the device plugin a liveness probe; the ConfigMap's
 config passes `kyborg-device-plugin --check-config`; every kyborg network
 config (NetworkAttachmentDefinitions, conflists, examples) is parsed in full by
-the `kyborg` binary itself through the CNI STATUS verb, with its stateDir
-pointed at a scratch directory so that nothing on the node changes; the
+the `kyborg` binary itself as ADD would (`kyborg --check-config`, which
+touches nothing), with no field left aside, and passes CNI STATUS with its
+stateDir pointed at a scratch directory so that nothing on the node changes; the
 node helper installs the CNI binary and the BPF objects atomically.
 manifests/dra/ (kyborg-dra-driver's overlay): its DaemonSet mounts the
 driver's default paths (dra.h, state/paths.h) and runs least-privilege, its
@@ -79,8 +80,13 @@ def check_checks_can_fail(rel, spec):
 
 
 def c_default(path, name):
+    """A #define's string, through one that names another of the file."""
     with open(path) as f:
-        m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, f.read())
+        text = f.read()
+    m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, text)
+    alias = re.search(r'#define\s+%s\s+([A-Z_][A-Z0-9_]*)\s*$' % name, text, re.M)
+    if not m and alias:
+        return c_default(path, alias.group(1))
     if not m:
         sys.exit("check_manifests: %s: no #define %s" % (path, name))
     return m.group(1)
@@ -282,6 +288,13 @@ def check_daemonset(root, a, docs):
             check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
         d = c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT")
         check_host_mount(rel + " apply-profile", vol, d, d)
+        # The DRA driver's claims (its state dir's dra-claims), read only.
+        d = c_default(paths_h, "KY_DRA_STATE_DIR_DEFAULT")
+        check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
+        # kyborgctl status's --device-config: where the device plugin's is mounted.
+        ctl_cfg = c_default(os.path.join(root, "kyborgctl", "kyborgctl.c"), "KYBORGCTL_DEVICE_CONFIG")
+        check(ctl_cfg == cfg_path, "%s: kyborgctl's default --device-config %s is the device plugin's --config %s" % (
+            rel, ctl_cfg, cfg_path))
         check_host_mount(rel + " apply-profile", vol, "/sys", "/sys")
     return json.loads(config) if config else None
 
@@ -308,6 +321,15 @@ def cni_status(a, conf, scratch):
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
+def cni_check_config(a, conf):
+    """kyborg --check-config: the config parsed as ADD parses it, nothing
+    touched. Its exit status, the error object, and the notes on stderr
+    (fields left aside)."""
+    r = subprocess.run([a.cni, "--check-config"], input=json.dumps(conf), capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin"})
+    return r.returncode, r.stdout.strip(), r.stderr.strip()
+
+
 def check_cni_config(a, conf, what, dp_resources):
     if conf.get("type") != "kyborg":
         return
@@ -325,9 +347,12 @@ def check_cni_config(a, conf, what, dp_resources):
             with open(built, "rb") as f:
                 check(prog.get("program", "").encode() + b"\0" in f.read(),
                       "%s holds program %s" % (where, prog.get("program")))
+    rc, out, notes = cni_check_config(a, conf)
+    check(rc == 0, "%s: the kyborg binary accepts it (kyborg --check-config)%s" % (what, "" if rc == 0 else ": " + out))
+    check(notes == "", "%s: no field is left aside%s" % (what, "" if not notes else ": " + notes))
     with tempfile.TemporaryDirectory() as scratch:
         rc, out = cni_status(a, conf, scratch)
-        check(rc == 0, "%s: the kyborg binary accepts it (CNI STATUS)%s" % (what, "" if rc == 0 else ": " + out))
+        check(rc == 0, "%s: CNI STATUS passes%s" % (what, "" if rc == 0 else ": " + out))
 
 
 def kyborg_confs(conf):
@@ -552,7 +577,8 @@ def check_dra(root, a, docs):
             (r.stdout + r.stderr).strip().replace(f.name, "FILE")))
         conf = json.loads(text)
         for res in conf["resources"]:
-            mine_dp = "%s (%s): served by the device plugin" % (res["name"], res["kind"]) in d.stdout
+            mine_dp = re.search(r"^  %s: \d+ devices? \(\d+ with a driver\)$" % re.escape(res["name"]), d.stdout,
+                                re.M) is not None
             mine_dra = "%s (%s): not served here: frontend devicePlugin" % (res["name"], res["kind"]) not in r.stdout
             check(mine_dp != mine_dra, "%s is served by exactly one front end (%s)" % (
                 res["name"], "device plugin" if mine_dp else "DRA driver"))
@@ -668,12 +694,20 @@ def check_models(a, docs):
 
 
 def check_status_really_parses(a):
-    """The checker itself: STATUS must refuse a config with an unknown field,
-    or a passing STATUS above would prove nothing."""
-    bad = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "vlna": 100}
+    """The checker itself: --check-config must refuse a near miss of a field
+    and note a field it leaves aside, or a passing check above would prove
+    nothing; STATUS, which needs neither, passes both."""
+    bad = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "device": "eth1", "vlna": 100}
+    rc, out, _ = cni_check_config(a, bad)
+    check(rc != 0 and "vlna: unknown field; did you mean vlan?" in out,
+          "kyborg --check-config refuses a near miss, naming the field meant (%s)" % out.replace("\n", " "))
+    aside = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "device": "eth1", "someOtherPlugins": 1}
+    rc, out, notes = cni_check_config(a, aside)
+    check(rc == 0 and "someOtherPlugins" in notes,
+          "kyborg --check-config notes a field it leaves aside (%s)" % (out + notes).replace("\n", " "))
     with tempfile.TemporaryDirectory() as scratch:
         rc, out = cni_status(a, bad, scratch)
-    check(rc != 0 and "vlna" in out, "CNI STATUS refuses an unknown field, naming it (%s)" % out.replace("\n", " "))
+    check(rc == 0, "CNI STATUS does not fail on a field it does not need (%s)" % out.replace("\n", " "))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         f.write('{ "resources": [ { "name": "kyborg.io/x", "kind": "tpu" } ] }')
         f.flush()

@@ -211,3 +211,23 @@ Test(cni_record, saved_in_the_state_store_it_loads_back_under_the_lock_and_witho
 	ky_state_close(TAKE_PTR(s));
 	kyt_rmrf(dir);
 }
+
+/* The RDMA device ADD moved with the netdev (issue 15): named and indexed
+ * under "rdma", read back, and absent from a record that moved none (the
+ * records above write back without it). */
+Test(cni_record, the_rdma_device_moved_is_recorded_and_read_back)
+{
+	_cleanup_(cJSON_Deletep) cJSON *doc = data_doc("cni-v1-vf-offload.json");
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = load(doc);
+	cr_assert_null(rec->rdma.name);
+	rec->rdma.name = strdup("mlx5_3");
+	rec->rdma.index = 7;
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_eq(ky_cni_record_to_json(rec, &out, NULL), 0);
+	const cJSON *rdma = cJSON_GetObjectItemCaseSensitive(out, "rdma");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rdma, "name")), "mlx5_3");
+	cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rdma, "index")), 7);
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *back = load(out);
+	cr_assert_str_eq(back->rdma.name, "mlx5_3");
+	cr_assert_eq(back->rdma.index, 7);
+}

@@ -41,17 +41,17 @@ Test(device_config, good_config_gives_every_resource_and_selector)
 	cr_assert_eq(gpu->kind, KY_DEVICE_GPU);
 	cr_assert_eq(gpu->replicas, 4);
 	cr_assert_eq(gpu->strategy, KY_DEVICE_SPREAD);
-	cr_assert_eq(gpu->selector.n_vendors, 1);
-	cr_assert_eq(gpu->selector.vendors[0], 0x10de);
-	cr_assert_eq(gpu->selector.devices[0], 0x2330);
-	cr_assert_str_eq(gpu->selector.drivers[0], "nvidia");
+	cr_assert_eq(gpu->selectors[0].pci.n_vendors, 1);
+	cr_assert_eq(gpu->selectors[0].pci.vendors[0], 0x10de);
+	cr_assert_eq(gpu->selectors[0].pci.devices[0], 0x2330);
+	cr_assert_str_eq(gpu->selectors[0].pci.drivers[0], "nvidia");
 	cr_assert_not(gpu->has_bitstream);
 
 	cr_assert_eq(fpga->kind, KY_DEVICE_FPGA);
 	cr_assert_eq(fpga->replicas, 1, "no sharing means one device per function");
-	cr_assert_eq(fpga->selector.devices[0], 0x0b30, "hex in any case");
-	cr_assert_eq(fpga->selector.classes[0], 0x12);
-	cr_assert_eq(fpga->selector.class_digits[0], 2);
+	cr_assert_eq(fpga->selectors[0].pci.devices[0], 0x0b30, "hex in any case");
+	cr_assert_eq(fpga->selectors[0].pci.classes[0], 0x12);
+	cr_assert_eq(fpga->selectors[0].pci.class_digits[0], 2);
 	cr_assert(fpga->has_bitstream);
 	cr_assert_str_eq(fpga->bitstream.id, "nlb");
 	cr_assert_str_eq(fpga->bitstream.path, "/var/lib/kyborg/bitstreams/nlb.gbs");
@@ -59,10 +59,10 @@ Test(device_config, good_config_gives_every_resource_and_selector)
 	cr_assert_str_eq(fpga->bitstream.sha256, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 
 	cr_assert_eq(vf->kind, KY_DEVICE_NIC_VF);
-	cr_assert_str_eq(vf->selector.pf_names[0], "ens1f0");
-	cr_assert_str_eq(vf->selector.pci_addresses[0], "0000:18:01.0", "addresses are made canonical");
-	cr_assert_eq(vf->selector.n_numa_nodes, 2);
-	cr_assert_eq(vf->selector.numa_nodes[1], 1);
+	cr_assert_str_eq(vf->selectors[0].pci.pf_names[0].pf, "ens1f0");
+	cr_assert_str_eq(vf->selectors[0].pci.pci_addresses[0], "0000:18:01.0", "addresses are made canonical");
+	cr_assert_eq(vf->selectors[0].pci.n_numa_nodes, 2);
+	cr_assert_eq(vf->selectors[0].pci.numa_nodes[1], 1);
 	cr_assert_eq(vf->strategy, KY_DEVICE_PACK);
 	cr_assert_eq(vf->frontend, KY_FRONTEND_DRA);
 	cr_assert_eq(gpu->frontend, KY_FRONTEND_DEVICE_PLUGIN, "the device plugin serves a resource unless told");
@@ -93,7 +93,8 @@ struct bad_case {
 static const struct bad_case bad[] = {
 	{ "", "cannot decode JSON" },
 	{ "[]", "must be a JSON object" },
-	{ "{}", "resources: missing required field" },
+	{ "{}", "needs resources (kyborg's schema) or resourceList" },
+	{ "{\"resources\":[],\"resourceList\":[]}", "has both resources" },
 	{ "{\"resources\":[]}", "resources: " },
 	{ "{\"resources\":[], \"extra\":1}", "extra: unknown field" },
 	{ RES("3"), "resources[0]: must be an object" },
@@ -187,7 +188,7 @@ Test(device_config, resources_compare_equal_only_when_nothing_that_matters_chang
 	cr_assert_not(ky_device_resource_equal(&a->resources[0], &b->resources[0]), "replicas");
 	b->resources[1].bitstream.sha256[0] = 'f';
 	cr_assert_not(ky_device_resource_equal(&a->resources[1], &b->resources[1]), "bitstream digest");
-	b->resources[2].selector.numa_nodes[1] = 7;
+	b->resources[2].selectors[0].pci.numa_nodes[1] = 7;
 	cr_assert_not(ky_device_resource_equal(&a->resources[2], &b->resources[2]), "selector");
 	b->resources[0].replicas = a->resources[0].replicas;
 	b->resources[0].frontend = KY_FRONTEND_DRA;

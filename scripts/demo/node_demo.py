@@ -119,6 +119,9 @@ class Demo:
                "CNI_IFNAME": ifname, "CNI_PATH": "/usr/lib/cni"}
         # A sanitized build (the demo test in build-asan) keeps its options.
         env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")})
+        # The node's word, never the network config's: where BPF objects
+        # may be loaded from (the build's, not yet installed).
+        env["KYBORG_BPF_OBJECT_DIRS"] = self.bpf_objs
         if ns:
             env["CNI_NETNS"] = "/var/run/netns/" + ns
         r = subprocess.run(self.sim_sys([self.cni]), input=json.dumps(conf), capture_output=True, text=True,
@@ -179,6 +182,10 @@ class Demo:
         self.pf = self.tag + "pf"
         self.run(["ip", "link", "add", self.pf, "type", "veth", "peer", "name", self.tag + "pfx"])
         self.links.append(self.pf)
+        # A PF with its link up, as a cabled port is: the device plugin
+        # takes a VF's health from its PF's carrier.
+        self.run(["ip", "link", "set", self.tag + "pfx", "up"])
+        self.run(["ip", "link", "set", self.pf, "up"])
         self.vfs = []
         for i in range(4):
             vf, wire = "%sv%d" % (self.tag, i), "%sw%d" % (self.tag, i)

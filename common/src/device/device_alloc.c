@@ -1,6 +1,7 @@
 /* What devices give a container (kyborg/device/device_alloc.h): the envs
  * users rely on, device specs, annotations and CDI names. Pure. */
 #include "kyborg/device/device_alloc.h"
+#include "device_internal.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -65,8 +66,7 @@ void ky_device_alloc_release(struct ky_device_alloc *a)
 	*a = (struct ky_device_alloc){ 0 };
 }
 
-/* Takes key and value (freed on failure). */
-static int add_kv(struct ky_kv **v, size_t *n, char *key, char *value)
+int ky_device_add_kv(struct ky_kv **v, size_t *n, char *key, char *value)
 {
 	struct ky_kv *nv = key && value ? realloc(*v, (*n + 1) * sizeof(**v)) : NULL;
 	if (!nv) {
@@ -79,7 +79,7 @@ static int add_kv(struct ky_kv **v, size_t *n, char *key, char *value)
 	return 0;
 }
 
-static int add_spec(struct ky_device_alloc *a, const char *node)
+int ky_device_add_spec(struct ky_device_alloc *a, const char *node)
 {
 	for (size_t i = 0; i < a->n_specs; i++)
 		if (strcmp(a->specs[i].host_path, node) == 0)
@@ -99,7 +99,7 @@ static int add_spec(struct ky_device_alloc *a, const char *node)
 	return 0;
 }
 
-static const char *vfio_group_node(const struct ky_pci_dev *pci)
+const char *ky_device_vfio_group(const struct ky_pci_dev *pci)
 {
 	for (size_t i = 0; i < pci->n_devnodes; i++)
 		if (strncmp(pci->devnodes[i], "/dev/vfio/", 10) == 0 && strcmp(pci->devnodes[i], "/dev/vfio/vfio") != 0)
@@ -117,10 +117,10 @@ static int add_device_specs(struct ky_device_alloc *a, enum ky_device_kind kind,
 		const char *node = pci->devnodes[i];
 		if (kind == KY_DEVICE_FPGA && strncmp(node, "/dev/dfl-port.", 14) != 0)
 			continue;
-		if ((r = add_spec(a, node)) < 0)
+		if ((r = ky_device_add_spec(a, node)) < 0)
 			return r;
 	}
-	if (vfio_group_node(pci) && (r = add_spec(a, "/dev/vfio/vfio")) < 0)
+	if (ky_device_vfio_group(pci) && (r = ky_device_add_spec(a, "/dev/vfio/vfio")) < 0)
 		return r;
 	return 0;
 }
@@ -128,7 +128,8 @@ static int add_device_specs(struct ky_device_alloc *a, enum ky_device_kind kind,
 int ky_device_specs(const struct ky_device_resource *res, const struct ky_device *d, struct ky_device_alloc *out)
 {
 	struct ky_device_alloc a = { 0 };
-	int r = add_device_specs(&a, res->kind, d->pci);
+	int r = res->schema == KY_DEVICE_SCHEMA_SRIOVDP ? ky_device_sriovdp_specs(res, d, &a)
+							 : add_device_specs(&a, res->kind, d->pci);
 	if (r < 0) {
 		ky_device_alloc_release(&a);
 		return r;
@@ -149,7 +150,7 @@ static char *vf_info(const struct ky_pci_dev *const *pcis, size_t n)
 		cJSON *gen = dev ? cJSON_AddObjectToObject(dev, "generic") : NULL;
 		if (!gen || !cJSON_AddStringToObject(gen, "deviceID", pcis[i]->addr))
 			return NULL;
-		const char *group = vfio_group_node(pcis[i]);
+		const char *group = ky_device_vfio_group(pcis[i]);
 		if (group) {
 			cJSON *vfio = cJSON_AddObjectToObject(dev, "vfio");
 			if (!vfio || !cJSON_AddStringToObject(vfio, "dev-mount", group) ||
@@ -201,12 +202,14 @@ int ky_device_allocate(const struct ky_device_resource *res, const struct ky_dev
 		bool with_cdi, struct ky_device_alloc *out, struct ky_error **err)
 {
 	_cleanup_free_ const struct ky_pci_dev **pcis = calloc(n + 1, sizeof(*pcis));
+	_cleanup_free_ const struct ky_device **devs = calloc(n + 1, sizeof(*devs));
+	const bool sriovdp = res->schema == KY_DEVICE_SCHEMA_SRIOVDP;
 	struct ky_device_alloc a = { 0 };
 	size_t n_pcis = 0;
 	bool nvidia = false;
 	int r = -ENOMEM;
 
-	if (!pcis)
+	if (!pcis || !devs)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct ky_device *d = ky_devlist_find(list, ids[i]);
@@ -217,26 +220,29 @@ int ky_device_allocate(const struct ky_device_resource *res, const struct ky_dev
 		bool seen = false;
 		for (size_t j = 0; j < n_pcis && !seen; j++)
 			seen = pcis[j] == d->pci;
-		if (!seen)
+		if (!seen) {
+			devs[n_pcis] = d;
 			pcis[n_pcis++] = d->pci;
+		}
 		nvidia |= res->kind == KY_DEVICE_GPU && d->pci->vendor == 0x10de;
 	}
 
-	char *env = ky_device_env_name(res->name);
-	if (add_kv(&a.envs, &a.n_envs, env, join_addrs(pcis, n_pcis)) < 0)
+	char *env = sriovdp ? ky_device_sriovdp_env_name(res->name) : ky_device_env_name(res->name);
+	if (ky_device_add_kv(&a.envs, &a.n_envs, env, join_addrs(pcis, n_pcis)) < 0)
 		goto fail;
-	if (nvidia && add_kv(&a.envs, &a.n_envs, strdup("NVIDIA_VISIBLE_DEVICES"), join_addrs(pcis, n_pcis)) < 0)
+	if (nvidia && ky_device_add_kv(&a.envs, &a.n_envs, strdup("NVIDIA_VISIBLE_DEVICES"), join_addrs(pcis, n_pcis)) < 0)
 		goto fail;
-	if (res->kind == KY_DEVICE_NIC_VF) {
-		char *base = ky_device_env_name(res->name), *key = NULL;
+	if (sriovdp || res->kind == KY_DEVICE_NIC_VF) {
+		char *base = sriovdp ? ky_device_sriovdp_env_name(res->name) : ky_device_env_name(res->name), *key = NULL;
 		if (base && asprintf(&key, "%s_INFO", base) < 0)
 			key = NULL;
 		free(base);
-		if (add_kv(&a.envs, &a.n_envs, key, vf_info(pcis, n_pcis)) < 0)
+		char *info = sriovdp ? ky_device_sriovdp_info(res, devs, n_pcis) : vf_info(pcis, n_pcis);
+		if (ky_device_add_kv(&a.envs, &a.n_envs, key, info) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < n_pcis; i++)
-		if ((r = add_device_specs(&a, res->kind, pcis[i])) < 0)
+		if ((r = sriovdp ? ky_device_sriovdp_specs(res, devs[i], &a) : add_device_specs(&a, res->kind, pcis[i])) < 0)
 			goto fail;
 	if (with_cdi) {
 		a.cdi_devices = calloc(n + 1, sizeof(*a.cdi_devices));
@@ -252,12 +258,12 @@ int ky_device_allocate(const struct ky_device_resource *res, const struct ky_dev
 		char *key = ky_device_cdi_annotation_key(res->name);
 		if (key && strlen(key) - strlen(KY_DEVICE_CDI_ANNOTATION_PREFIX) > 63) {
 			free(key); /* an annotation name past 63 characters: the CRI field alone */
-		} else if (add_kv(&a.annotations, &a.n_annotations, key, join_strs(a.cdi_devices, a.n_cdi_devices)) < 0) {
+		} else if (ky_device_add_kv(&a.annotations, &a.n_annotations, key, join_strs(a.cdi_devices, a.n_cdi_devices)) < 0) {
 			goto fail;
 		}
 	}
 	if (res->has_bitstream &&
-	    add_kv(&a.annotations, &a.n_annotations, strdup(KY_DEVICE_ANNOTATION_BITSTREAM), strdup(res->bitstream.id)) < 0)
+	    ky_device_add_kv(&a.annotations, &a.n_annotations, strdup(KY_DEVICE_ANNOTATION_BITSTREAM), strdup(res->bitstream.id)) < 0)
 		goto fail;
 	*out = a;
 	return 0;

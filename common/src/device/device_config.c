@@ -19,13 +19,20 @@
 
 #define MAX_CONFIG_SIZE (1u << 20)
 
+/* Ours are the first three; SRIOV-DP's deviceTypes are not kinds of ours. */
 static const char *const kind_names[] = { "gpu", "fpga", "nic-vf", NULL };
+static const char *const all_kind_names[] = { "gpu", "fpga", "nic-vf", "netDevice", "accelerator" };
 static const char *const strategy_names[] = { "pack", "spread", NULL };
 static const char *const frontend_names[] = { "devicePlugin", "dra", NULL };
 
 const char *ky_device_kind_name(enum ky_device_kind kind)
 {
-	return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+	return (unsigned)kind < KY_ARRAY_SIZE(all_kind_names) ? all_kind_names[kind] : "unknown";
+}
+
+bool ky_device_kind_is_nic(enum ky_device_kind kind)
+{
+	return kind == KY_DEVICE_NIC_VF || kind == KY_DEVICE_NET;
 }
 
 const char *ky_device_frontend_name(enum ky_device_frontend frontend)
@@ -36,9 +43,23 @@ const char *ky_device_frontend_name(enum ky_device_frontend frontend)
 static void resource_release(struct ky_device_resource *r)
 {
 	free(r->name);
-	ky_pci_selector_release(&r->selector);
+	free(r->path);
+	for (size_t i = 0; i < r->n_selectors; i++) {
+		ky_pci_selector_release(&r->selectors[i].pci);
+		free(r->selectors[i].path);
+	}
+	free(r->selectors);
 	ky_image_spec_release(&r->bitstream);
 	ky_strv_free(r->program);
+	for (size_t i = 0; i < r->n_info; i++) {
+		free(r->info[i].device);
+		for (size_t k = 0; k < r->info[i].n_kvs; k++) {
+			free(r->info[i].kvs[k].key);
+			free(r->info[i].kvs[k].value);
+		}
+		free(r->info[i].kvs);
+	}
+	free(r->info);
 }
 
 void ky_device_config_free(struct ky_device_config *cfg)
@@ -48,12 +69,11 @@ void ky_device_config_free(struct ky_device_config *cfg)
 	for (size_t i = 0; i < cfg->n_resources; i++)
 		resource_release(&cfg->resources[i]);
 	free(cfg->resources);
+	ky_strv_free(cfg->warnings);
 	free(cfg);
 }
 
-/* An extended resource name as kubelet takes it: "<domain>/<name>", the
- * domain a DNS subdomain outside kubernetes.io, the name a qualified name. */
-static const char *resource_name_problem(const char *s)
+const char *ky_device_resource_name_problem(const char *s)
 {
 	const char *slash = strchr(s, '/');
 	if (!slash || strchr(slash + 1, '/'))
@@ -126,36 +146,55 @@ static int parse_sharing(const struct ky_jnode *res, struct ky_device_resource *
 
 static int parse_resource(const struct ky_jnode *node, struct ky_device_resource *r, struct ky_error **err)
 {
-	static const char *const keys[] = { "name", "kind", "frontend", "selector", "sharing", "bitstream", "program", NULL };
+	static const char *const keys[] = { "name", "kind", "frontend", "selector", "sharing", "bitstream", "program",
+					    "checkHealthOnPf", NULL };
 	const char *name;
 	int kind, frontend = KY_FRONTEND_DEVICE_PLUGIN, k;
 	r->replicas = 1;
+	r->check_pf_link = true;
 	if (!cJSON_IsObject(node->j))
 		return ky_json_error(node, err, "must be an object, got %s", ky_json_type_name(node->j));
 	if ((k = ky_json_check_keys(node, keys, err)) < 0 ||
 	    (k = ky_json_string(node, "name", KY_JSON_REQUIRED, &name, err)) < 0)
 		return k;
-	const char *problem = resource_name_problem(name);
+	const char *problem = ky_device_resource_name_problem(name);
 	if (problem) {
 		struct ky_jnode n;
 		ky_json_child(node, "name", 0, &n, NULL);
 		return ky_json_error(&n, err, "%s", problem);
 	}
-	if (!(r->name = strdup(name)))
+	if (!(r->name = strdup(name)) || !(r->path = strdup(node->path)) ||
+	    !(r->selectors = calloc(1, sizeof(*r->selectors))))
 		return ky_error_set(err, ENOMEM, "out of memory");
+	r->n_selectors = 1;
+	if (asprintf(&r->selectors[0].path, "%s.selector", node->path) < 0) {
+		r->selectors[0].path = NULL;
+		return ky_error_set(err, ENOMEM, "out of memory");
+	}
 	if ((k = ky_json_enum(node, "kind", KY_JSON_REQUIRED, kind_names, &kind, err)) < 0)
 		return k;
 	r->kind = (enum ky_device_kind)kind;
 	if ((k = ky_json_enum(node, "frontend", 0, frontend_names, &frontend, err)) < 0)
 		return k;
 	r->frontend = (enum ky_device_frontend)frontend;
-	if ((k = ky_pci_selector_parse(node, "selector", &r->selector, err)) < 0 || (k = parse_sharing(node, r, err)) < 0 ||
-	    (k = parse_bitstream(node, r, err)) < 0)
+	if ((k = ky_pci_selector_parse(node, "selector", &r->selectors[0].pci, err)) < 0 ||
+	    (k = parse_sharing(node, r, err)) < 0 || (k = parse_bitstream(node, r, err)) < 0)
+		return k;
+	struct ky_jnode health;
+	if ((k = ky_json_child(node, "checkHealthOnPf", 0, &health, err)) > 0 && r->kind != KY_DEVICE_NIC_VF)
+		return ky_json_error(&health, err, "only for kind nic-vf");
+	if ((k = ky_json_bool(node, "checkHealthOnPf", 0, &r->check_pf_link, err)) < 0)
 		return k;
 	return 0;
 }
 
 int ky_device_config_parse(const char *text, size_t len, struct ky_device_config **out, struct ky_error **err)
+{
+	return ky_device_config_parse_opts(text, len, NULL, out, err);
+}
+
+int ky_device_config_parse_opts(const char *text, size_t len, const struct ky_device_config_opts *opts,
+				struct ky_device_config **out, struct ky_error **err)
 {
 	static const char *const keys[] = { "resources", NULL };
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
@@ -166,6 +205,18 @@ int ky_device_config_parse(const char *text, size_t len, struct ky_device_config
 
 	if ((r = ky_json_parse_object(text, len, "the config", &doc, &root, err)) < 0)
 		return r;
+	/* SRIOV-DP's config.json as it is: told apart by its top-level key. */
+	bool ours = cJSON_GetObjectItemCaseSensitive(root.j, "resources") != NULL;
+	/* Go matches the key in any case: cJSON_GetObjectItem does too. */
+	bool theirs = cJSON_GetObjectItem(root.j, "resourceList") != NULL;
+	if (ours && theirs)
+		return ky_json_error(&root, err, "has both resources (kyborg's schema) and resourceList (the SR-IOV "
+						 "network device plugin's): give one");
+	if (theirs)
+		return ky_device_config_parse_sriovdp(&root, opts, out, err);
+	if (!ours && !root.j->child)
+		return ky_json_error(&root, err, "needs resources (kyborg's schema) or resourceList (the SR-IOV network "
+						 "device plugin's config.json)");
 	if ((r = ky_json_check_keys(&root, keys, err)) < 0 ||
 	    (r = ky_json_array(&root, "resources", KY_JSON_REQUIRED | KY_JSON_NONEMPTY, &arr, &n, err)) < 0)
 		return r;
@@ -192,6 +243,12 @@ int ky_device_config_parse(const char *text, size_t len, struct ky_device_config
 
 int ky_device_config_load(const char *path, struct ky_device_config **out, struct ky_error **err)
 {
+	return ky_device_config_load_opts(path, NULL, out, err);
+}
+
+int ky_device_config_load_opts(const char *path, const struct ky_device_config_opts *opts,
+			       struct ky_device_config **out, struct ky_error **err)
+{
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
@@ -210,7 +267,7 @@ int ky_device_config_load(const char *path, struct ky_device_config **out, struc
 		return ky_error_set(err, EFBIG, "config %s is over %u bytes", path, MAX_CONFIG_SIZE);
 	if (r < 0)
 		return ky_error_set(err, -r, "read %s: %s", path, strerror(-r));
-	r = ky_device_config_parse(buf, len, out, err);
+	r = ky_device_config_parse_opts(buf, len, opts, out, err);
 	if (r < 0)
 		return ky_error_prefix(err, "%s", path);
 	return 0;
@@ -221,10 +278,27 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool info_equal(const struct ky_device_resource *a, const struct ky_device_resource *b)
+{
+	if (a->n_info != b->n_info)
+		return false;
+	for (size_t i = 0; i < a->n_info; i++) {
+		const struct ky_device_info *x = &a->info[i], *y = &b->info[i];
+		if (strcmp(x->device, y->device) != 0 || x->n_kvs != y->n_kvs)
+			return false;
+		for (size_t k = 0; k < x->n_kvs; k++)
+			if (strcmp(x->kvs[k].key, y->kvs[k].key) != 0 || strcmp(x->kvs[k].value, y->kvs[k].value) != 0)
+				return false;
+	}
+	return true;
+}
+
 bool ky_device_resource_equal(const struct ky_device_resource *a, const struct ky_device_resource *b)
 {
-	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->frontend != b->frontend || a->replicas != b->replicas ||
-	    a->strategy != b->strategy || a->has_bitstream != b->has_bitstream)
+	if (!str_eq(a->name, b->name) || a->kind != b->kind || a->frontend != b->frontend || a->schema != b->schema ||
+	    a->replicas != b->replicas ||
+	    a->strategy != b->strategy || a->has_bitstream != b->has_bitstream || a->check_pf_link != b->check_pf_link ||
+	    a->exclude_topology != b->exclude_topology || a->n_selectors != b->n_selectors || !info_equal(a, b))
 		return false;
 	if (a->has_bitstream && !ky_image_spec_equal(&a->bitstream, &b->bitstream))
 		return false;
@@ -233,7 +307,11 @@ bool ky_device_resource_equal(const struct ky_device_resource *a, const struct k
 	for (size_t i = 0; i < a->n_program; i++)
 		if (strcmp(a->program[i], b->program[i]) != 0)
 			return false;
-	return ky_pci_selector_equal(&a->selector, &b->selector);
+	for (size_t i = 0; i < a->n_selectors; i++)
+		if (a->selectors[i].vhost_net != b->selectors[i].vhost_net ||
+		    !ky_pci_selector_equal(&a->selectors[i].pci, &b->selectors[i].pci))
+			return false;
+	return true;
 }
 
 bool ky_device_resource_programs(const struct ky_device_resource *res)

@@ -11,23 +11,74 @@
 #include <string.h>
 
 #include "kyborg/base/error.h"
+#include "kyborg/base/log.h"
+#include "kyborg/base/strv.h"
 
-static bool kind_takes(enum ky_device_kind kind, const struct ky_pci_dev *dev)
+static bool on_default_route(const struct ky_pci_dev *dev, const struct ky_device_host *host)
+{
+	for (size_t i = 0; host && i < dev->n_netdevs; i++)
+		for (size_t k = 0; k < host->n_default_route; k++)
+			if (strcmp(dev->netdevs[i], host->default_route[k]) == 0)
+				return true;
+	return false;
+}
+
+/* Whether a function is of the kind at all, and if not why (for notes). */
+static bool kind_takes(enum ky_device_kind kind, const struct ky_pci_dev *dev, const struct ky_device_host *host,
+		       const char **why)
 {
 	switch (kind) {
 	case KY_DEVICE_GPU:
+		*why = "not a GPU";
 		return strcmp(ky_pci_family(dev), "gpu") == 0;
 	case KY_DEVICE_FPGA:
+		*why = "not an FPGA";
 		return strcmp(ky_pci_family(dev), "fpga") == 0;
 	case KY_DEVICE_NIC_VF:
+		*why = "not a VF";
 		return ky_pci_is_vf(dev);
+	case KY_DEVICE_NET:
+		/* SRIOV-DP's netDevice: network controllers (class 02), but not
+		 * a PF whose VFs are made (they are the devices then) nor one
+		 * that carries the node's default route. */
+		*why = "not a network controller (class 02)";
+		if (dev->class_code >> 16 != 0x02)
+			return false;
+		*why = "a PF with VFs (its VFs are the devices)";
+		if (!ky_pci_is_vf(dev) && dev->sriov_numvfs > 0)
+			return false;
+		*why = "on the node's default route";
+		return !on_default_route(dev, host);
+	case KY_DEVICE_ACCEL:
+		/* SRIOV-DP's accelerator is a processing accelerator (class
+		 * 12); co-processors (0b40: QuickAssist) are ours too. */
+		*why = "not a processing accelerator (class 12) or co-processor (0b40)";
+		return dev->class_code >> 16 == 0x12 || dev->class_code >> 8 == 0x0b40;
 	}
 	return false;
 }
 
+int ky_device_resource_match(const struct ky_device_resource *res, const struct ky_pci_dev *dev,
+			     const struct ky_pci_list *all, const struct ky_device_host *host)
+{
+	const char *why;
+	if (!kind_takes(res->kind, dev, host, &why))
+		return -1;
+	for (size_t i = 0; i < res->n_selectors; i++)
+		if (ky_pci_selector_matches(&res->selectors[i].pci, dev, all))
+			return (int)i;
+	return -1;
+}
+
 bool ky_device_resource_matches(const struct ky_device_resource *res, const struct ky_pci_dev *dev, const struct ky_pci_list *all)
 {
-	return kind_takes(res->kind, dev) && ky_pci_selector_matches(&res->selector, dev, all);
+	return ky_device_resource_match(res, dev, all, NULL) >= 0;
+}
+
+void ky_device_host_release(struct ky_device_host *host)
+{
+	ky_strv_free(host->default_route);
+	*host = (struct ky_device_host){ 0 };
 }
 
 void ky_devlists_free(struct ky_devlist *lists, size_t n)
@@ -56,6 +107,12 @@ static int push(struct ky_devlist *l, size_t *cap, const struct ky_device *d)
 int ky_devices_build(const struct ky_device_config *cfg, const struct ky_pci_list *pci, struct ky_devlist **out,
 		     struct ky_error **err)
 {
+	return ky_devices_build_host(cfg, pci, NULL, out, err);
+}
+
+int ky_devices_build_host(const struct ky_device_config *cfg, const struct ky_pci_list *pci,
+			  const struct ky_device_host *host, struct ky_devlist **out, struct ky_error **err)
+{
 	struct ky_devlist *lists = calloc(cfg->n_resources ? cfg->n_resources : 1, sizeof(*lists));
 	size_t *caps = calloc(cfg->n_resources ? cfg->n_resources : 1, sizeof(*caps));
 	if (!lists || !caps) {
@@ -67,12 +124,15 @@ int ky_devices_build(const struct ky_device_config *cfg, const struct ky_pci_lis
 		const struct ky_pci_dev *dev = &pci->devs[i];
 		for (size_t k = 0; k < cfg->n_resources; k++) {
 			const struct ky_device_resource *res = &cfg->resources[k];
-			if (!ky_device_resource_matches(res, dev, pci))
+			int sel = ky_device_resource_match(res, dev, pci, host);
+			if (sel < 0)
 				continue;
 			/* A device with no driver bound cannot be used, but
 			 * kubelet must hear it is gone: Unhealthy, not absent. */
-			struct ky_device d = { .pci = dev, .replica = -1, .numa_node = dev->numa_node,
-					       .healthy = dev->driver != NULL };
+			struct ky_device d = { .pci = dev, .replica = -1,
+					       .numa_node = res->exclude_topology ? -1 : dev->numa_node,
+					       .healthy = dev->driver != NULL, .selector = (uint8_t)sel,
+					       .host_nodes = (uint8_t)(host ? host->nodes : 0) };
 			unsigned n = res->kind == KY_DEVICE_GPU ? res->replicas : 1;
 			for (unsigned rep = 0; rep < n; rep++) {
 				int len;
@@ -100,6 +160,85 @@ int ky_devices_build(const struct ky_device_config *cfg, const struct ky_pci_lis
 	free(caps);
 	*out = lists;
 	return 0;
+}
+
+/* ---- what names nothing ---- */
+
+/* Why no device came of a selector: the first function its fields match,
+ * and what kept it out (the kind's rules, or an earlier taker). */
+static int why_nothing(const struct ky_device_config *cfg, size_t k, size_t j, const struct ky_pci_list *pci,
+		       const struct ky_devlist *lists, char **out)
+{
+	const struct ky_device_resource *res = &cfg->resources[k];
+	const struct ky_device_selector *sel = &res->selectors[j];
+	*out = NULL;
+	for (size_t i = 0; i < pci->n; i++) {
+		const struct ky_pci_dev *dev = &pci->devs[i];
+		const char *why;
+		if (!ky_pci_selector_matches(&sel->pci, dev, pci))
+			continue;
+		if (!kind_takes(res->kind, dev, NULL, &why))
+			return asprintf(out, "%s matches its fields but is %s", dev->addr, why) < 0 ? -ENOMEM : 0;
+		for (size_t o = 0; o < cfg->n_resources; o++) {
+			const struct ky_device *d = ky_devlist_find_pci(&lists[o], dev->addr);
+			if (!d)
+				continue;
+			if (o == k)
+				return asprintf(out, "%s matches its fields but %s took it first",
+						dev->addr, res->selectors[d->selector].path) < 0 ? -ENOMEM : 0;
+			return asprintf(out, "%s matches its fields but %s (%s) took it first", dev->addr,
+					cfg->resources[o].path, cfg->resources[o].name) < 0 ? -ENOMEM : 0;
+		}
+		/* The kind took it without the host's facts: the default route. */
+		return asprintf(out, "%s matches its fields but is on the node's default route", dev->addr) < 0
+			       ? -ENOMEM
+			       : 0;
+	}
+	return 0;
+}
+
+int ky_devices_notes(const struct ky_device_config *cfg, const struct ky_pci_list *pci,
+		     const struct ky_devlist *lists, char ***notes, size_t *n_notes)
+{
+	for (size_t k = 0; k < cfg->n_resources; k++) {
+		const struct ky_device_resource *res = &cfg->resources[k];
+		for (size_t j = 0; j < res->n_selectors; j++) {
+			const struct ky_device_selector *sel = &res->selectors[j];
+			size_t taken = 0;
+			for (size_t i = 0; i < lists[k].n; i++)
+				taken += lists[k].devs[i].selector == j;
+			_cleanup_strv_free_ char **sub = NULL;
+			size_t n_sub = 0;
+			int r = ky_pci_selector_notes(&sel->pci, pci, &sub, &n_sub);
+			for (size_t i = 0; r == 0 && i < n_sub; i++)
+				r = ky_strv_append(notes, n_notes, "%s.%s", sel->path, sub[i]);
+			if (r == 0 && !taken) {
+				_cleanup_free_ char *why = NULL;
+				r = why_nothing(cfg, k, j, pci, lists, &why);
+				if (r == 0)
+					r = ky_strv_append(notes, n_notes, "%s: matches no device on this node (%s gets none "
+									   "from it)%s%s",
+							   sel->path, res->name, why ? ": " : "", why ? why : "");
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+void ky_devices_log_notes(const struct ky_device_config *cfg, const struct ky_pci_list *pci,
+			  const struct ky_devlist *lists)
+{
+	_cleanup_strv_free_ char **notes = NULL;
+	size_t n = 0;
+	char q[1024];
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		ky_warn("config-warning", "message=%s", ky_log_quote(cfg->warnings[i], q, sizeof(q)));
+	if (ky_devices_notes(cfg, pci, lists, &notes, &n) < 0)
+		ky_warn("selector-note", "error=%s", strerror(ENOMEM));
+	for (size_t i = 0; i < n; i++)
+		ky_warn("selector-note", "message=%s", ky_log_quote(notes[i], q, sizeof(q)));
 }
 
 /* Lists are in (PCI address, replica) order, which is not the IDs' string
@@ -144,7 +283,8 @@ bool ky_devlist_equal(const struct ky_devlist *a, const struct ky_devlist *b)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct ky_device *x = &a->devs[i], *y = &b->devs[i];
-		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy || x->numa_node != y->numa_node)
+		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy || x->numa_node != y->numa_node ||
+		    x->selector != y->selector || x->host_nodes != y->host_nodes)
 			return false;
 	}
 	return true;
@@ -168,7 +308,7 @@ const struct ky_device *ky_devlist_find_pci(const struct ky_devlist *list, const
 
 /* ---- DRA device names ---- */
 
-static const char *const dra_kinds[] = { "gpu", "fpga", "vf" };
+static const char *const dra_kinds[] = { "gpu", "fpga", "vf", "net", "accel" };
 
 const char *ky_device_dra_kind(enum ky_device_kind kind)
 {

@@ -38,10 +38,45 @@ char *ky_devinfo_json(const struct ky_pci_dev *pci)
 	return cJSON_PrintUnformatted(root);
 }
 
+/* SRIOV-DP's: the address, and with isRdma the function's RDMA devices
+ * (comma-separated) as "rdma-device"; the fields in its struct's order. */
+static char *sriovdp_json(const struct ky_device_resource *res, const struct ky_device *d)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	_cleanup_free_ char *rdma = NULL;
+	cJSON *p;
+	if (!root || !cJSON_AddStringToObject(root, "type", "pci") ||
+	    !cJSON_AddStringToObject(root, "version", DEVINFO_VERSION) || !(p = cJSON_AddObjectToObject(root, "pci")) ||
+	    !cJSON_AddStringToObject(p, "pci-address", d->pci->addr))
+		return NULL;
+	if (d->selector < res->n_selectors && res->selectors[d->selector].pci.rdma && d->pci->n_rdma_devs) {
+		size_t len = 1;
+		for (size_t i = 0; i < d->pci->n_rdma_devs; i++)
+			len += strlen(d->pci->rdma_devs[i]) + 1;
+		if (!(rdma = calloc(1, len)))
+			return NULL;
+		for (size_t i = 0; i < d->pci->n_rdma_devs; i++) {
+			if (i)
+				strcat(rdma, ",");
+			strcat(rdma, d->pci->rdma_devs[i]);
+		}
+		if (!cJSON_AddStringToObject(p, "rdma-device", rdma))
+			return NULL;
+	}
+	return cJSON_PrintUnformatted(root);
+}
+
+bool ky_devinfo_wanted(const struct ky_device_resource *res)
+{
+	return ky_device_kind_is_nic(res->kind);
+}
+
 int ky_devinfo_write(const char *dir, const struct ky_device_resource *res, const struct ky_devlist *list,
 		     const char *const *ids, size_t n, struct ky_error **err)
 {
 	int r;
+	if (!ky_devinfo_wanted(res))
+		return 0;
 	if (n && (r = ky_mkdir_p(dir, 0755)) < 0)
 		return ky_error_set(err, -r, "mkdir %s: %s", dir, strerror(-r));
 	for (size_t i = 0; i < n; i++) {
@@ -49,7 +84,8 @@ int ky_devinfo_write(const char *dir, const struct ky_device_resource *res, cons
 		if (!d)
 			return ky_error_set(err, EINVAL, "unknown device %s", ids[i]);
 		_cleanup_free_ char *name = ky_devinfo_name(res->name, ids[i]);
-		_cleanup_free_ char *text = ky_devinfo_json(d->pci);
+		_cleanup_free_ char *text =
+			res->schema == KY_DEVICE_SCHEMA_SRIOVDP ? sriovdp_json(res, d) : ky_devinfo_json(d->pci);
 		if (!name || !text)
 			return ky_error_set(err, ENOMEM, "out of memory");
 		if ((r = ky_write_atomic(dir, name, text, strlen(text), 0644, 0, err)) < 0)

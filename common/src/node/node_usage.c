@@ -1,7 +1,8 @@
 /* Who uses a device right now: the CNI plugin's attachment records,
  * kubelet's device-plugin checkpoint and, without it, the device plugin's
- * allocation records; read without locks and without creating anything
- * (kyborgctl plan changes nothing). */
+ * allocation records, and the DRA driver's claim records; read without
+ * locks and without creating anything (kyborgctl plan changes nothing),
+ * each through the state module that writes it. */
 #include "kyborg/node/node_apply.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fileio.h"
@@ -10,6 +11,7 @@
 #include "kyborg/state/boot.h"
 #include "kyborg/state/cni_record.h"
 #include "kyborg/state/dp_record.h"
+#include "kyborg/state/dra_record.h"
 #include "kyborg/state/state_store.h"
 
 #include <errno.h>
@@ -94,6 +96,22 @@ int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct ky_dp_reco
 	return r == -EINVAL ? 0 : r;
 }
 
+int ky_node_usage_add_dra_record(struct ky_node_usage *u, const struct ky_dra_record *rec)
+{
+	/* "preparing" holds the devices as much as "prepared": the driver may
+	 * have changed them already, and Prepare again finishes the claim. */
+	char who[400];
+	snprintf(who, sizeof(who), "claim %s/%s (%s)", rec->namespace_ ?: "?", rec->name ?: "?", rec->claim_uid ?: "?");
+	for (size_t i = 0; i < rec->n_devices; i++) {
+		if (!rec->devices[i].pci)
+			continue;
+		int r = ky_node_usage_add(u, rec->devices[i].pci, who);
+		if (r < 0 && r != -EINVAL)
+			return r;
+	}
+	return 0;
+}
+
 /* One key's records, given to u: 0, 1 when unreadable (*err says why),
  * -ENOMEM. */
 static int add_cni(struct ky_node_usage *u, struct ky_state_store *s, const char *key, struct ky_error **err)
@@ -114,6 +132,16 @@ static int add_dp(struct ky_node_usage *u, struct ky_state_store *s, const char 
 	for (size_t i = 0; i < n && r >= 0; i++)
 		r = ky_node_usage_add_dp_record(u, &recs[i]);
 	ky_dp_records_free(recs, n);
+	return r;
+}
+
+static int add_dra(struct ky_node_usage *u, struct ky_state_store *s, const char *key, struct ky_error **err)
+{
+	struct ky_dra_record rec = { 0 };
+	if (ky_dra_record_get(s, key, &rec, err) < 0)
+		return 1;
+	int r = ky_node_usage_add_dra_record(u, &rec);
+	ky_dra_record_clear(&rec);
 	return r;
 }
 
@@ -183,6 +211,13 @@ int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage 
 		if (!dir)
 			return ky_error_set(err, ENOMEM, "out of memory");
 		if ((r = read_store(u, dir, "device plugin allocations", add_dp, err)) < 0)
+			return r;
+	}
+	if (src->dra_state_dir) {
+		_cleanup_free_ char *dir = ky_dra_record_dir(src->dra_state_dir);
+		if (!dir)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		if ((r = read_store(u, dir, "DRA claim records", add_dra, err)) < 0)
 			return r;
 	}
 	*out = TAKE_PTR(u);

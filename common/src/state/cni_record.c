@@ -31,6 +31,7 @@
 #define K_IPAM_RESULT "ipamResult"
 #define K_CLSACT_CREATED "clsactCreated"
 #define K_CLSACT_IFINDEX "clsactIfindex"
+#define K_RDMA "rdma"
 #define K_BPF "bpf"
 #define K_OFFLOAD "offload"
 #define K_RESULT "result"
@@ -120,6 +121,7 @@ void ky_cni_record_free(struct ky_cni_record *rec)
 	device_free(&rec->device);
 	free(rec->ipam_type);
 	free(rec->ipam_conf);
+	free(rec->rdma.name);
 	ky_strv_freen(rec->journal, rec->n_journal);
 	cJSON_Delete(rec->ipam_result);
 	ky_cni_record_progs_clear(rec);
@@ -298,6 +300,10 @@ static int from_json(const cJSON *doc, struct ky_cni_record *rec)
 	rec->clsact.present = clsact != NULL;
 	rec->clsact.created = cJSON_IsTrue(clsact);
 	rec->clsact.ifindex = (int)num(doc, K_CLSACT_IFINDEX, NULL);
+	const cJSON *rdma = item(doc, K_RDMA);
+	if (take_str(rdma, K_NAME, &rec->rdma.name) < 0)
+		return -ENOMEM;
+	rec->rdma.index = (uint32_t)num(rdma, K_INDEX, NULL);
 	cJSON_ArrayForEach(e, item(doc, K_BPF))
 	{
 		struct ky_cni_record_prog *p = ky_cni_record_prog_add(rec);
@@ -463,6 +469,11 @@ static cJSON *to_json(const struct ky_cni_record *rec, bool borrow)
 	}
 	if (rec->pod_ifindex)
 		cJSON_AddNumberToObject(o, K_POD_IFINDEX, rec->pod_ifindex);
+	if (rec->rdma.name) {
+		cJSON *rdma = cJSON_AddObjectToObject(o, K_RDMA);
+		add_str(rdma, K_NAME, rec->rdma.name);
+		cJSON_AddNumberToObject(rdma, K_INDEX, rec->rdma.index);
+	}
 	add_doc(o, K_IPAM_RESULT, rec->ipam_result, borrow);
 	if (rec->n_progs) {
 		cJSON *list = cJSON_AddArrayToObject(o, K_BPF);

@@ -12,11 +12,6 @@
 
 struct ky_error;
 
-struct ky_kv {
-	char *key;
-	char *value;
-};
-
 /* A device node as kubelet's DeviceSpec names it. */
 struct ky_device_spec {
 	char *host_path;

@@ -11,8 +11,14 @@ struct ky_error;
 struct ky_loop;
 struct ky_device_watch;
 
-/* Discovers every PCI function and builds cfg's lists (ky_devices_build):
- * *pci and *lists (cfg->n_resources) are the caller's to free. */
+/* What the node offers besides its PCI functions: /dev/vhost-net,
+ * /dev/net/tun, /dev/infiniband/rdma_cm, and (for a config with
+ * SRIOV-DP's netDevice resources) the default route's interfaces. */
+int ky_device_host_probe(const struct ky_device_config *cfg, struct ky_device_host *host, struct ky_error **err);
+/* Discovers every PCI function and what the node offers besides, and
+ * builds cfg's lists (ky_devices_build_host): *pci and *lists
+ * (cfg->n_resources) are the caller's to free. Health is the drivers'
+ * (kyborg/device/device_health.h adds the links'). */
 int ky_device_discover(const struct ky_device_config *cfg, struct ky_pci_list **pci, struct ky_devlist **lists,
 		       struct ky_error **err);
 
@@ -29,3 +35,10 @@ int ky_device_watch_new(struct ky_loop *loop, ky_device_rescan_fn rescan, void *
 			struct ky_device_watch **out, struct ky_error **err);
 void ky_device_watch_free(struct ky_device_watch *w);
 KY_DEFINE_CLEANUP(struct ky_device_watch, ky_device_watch_free)
+
+/* --check-config's look at the node, changing nothing: discovers the
+ * devices cfg would serve here and appends to *lines what it would
+ * advertise ("intel.com/sriov_a: 4 devices") and to *notes the config's
+ * warnings and what names nothing (ky_devices_notes). */
+int ky_device_check(const struct ky_device_config *cfg, char ***lines, size_t *n_lines, char ***notes,
+		    size_t *n_notes, struct ky_error **err);

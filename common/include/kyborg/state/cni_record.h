@@ -89,6 +89,12 @@ struct ky_cni_record {
 		unsigned mtu;
 	} pod;
 	int pod_ifindex;           /* 0: not known */
+	/* rdma: the RDMA device of the netdev, moved with it into the pod
+	 * (exclusive RDMA netns mode); name NULL when none was. */
+	struct {
+		char *name;
+		uint32_t index;
+	} rdma;
 	cJSON *ipam_result;        /* the IPAM plugin's result, normalised */
 	/* bpf, offload: the pod interface's clsact qdisc, and whether ADD made it. */
 	struct {
