@@ -68,6 +68,7 @@ c=$(buildah from --pull=never "$TAG")
 ctrs+=("$c")
 buildah run "$c" -- /usr/bin/kyborg-device-plugin --version
 buildah run "$c" -- /usr/bin/kyborgctl --version
+buildah run "$c" -- /usr/bin/kyborg-dra-driver --version
 buildah run --env CNI_COMMAND=VERSION "$c" -- /opt/cni/bin/kyborg </dev/null
 mkdir -p "$tmp/host"
 buildah run -v "$tmp/host:/host" "$c" -- /usr/libexec/kyborg/kyborg-node install / /host
