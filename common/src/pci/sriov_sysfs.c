@@ -18,7 +18,9 @@
 /* One write(2) of value: a sysfs store's errno is the driver's answer. */
 static int sysfs_write(const char *path, const char *value, const struct ky_sysfs_log *log, struct ky_error **err)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* O_TRUNC as the shell's ">" opens it: sysfs ignores it (a store is
+	 * one write), a plain file standing in for an attribute needs it. */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return ky_error_set(err, errno, "open %s: %m", path);
 	ssize_t w = write(fd, value, strlen(value));
