@@ -91,11 +91,34 @@ static int plan_vf(const struct dra_daemon *d, const struct dra_config *cfg, con
 	return 0;
 }
 
-static int plan_fpga(const struct dra_config *cfg, const struct dra_device *dev, struct ky_dra_record_device *rd,
-		     char **why)
+/* A claim's image on the node (a path, or a file:// URL) resolves, links
+ * followed, to a file under the bitstream dir: the parser checked the
+ * words, this checks where they lead. */
+static int check_local(const struct dra_daemon *d, const struct dra_config *cfg, const char *device, char **why)
+{
+	const struct ky_image_spec *b = &cfg->bitstream;
+	const char *local = b->path ? b->path : b->url && strncmp(b->url, "file://", 7) == 0 ? b->url + 7 : NULL;
+	if (!local)
+		return 0;
+	_cleanup_free_ char *dir = realpath(d->bitstream_dir, NULL), *real = realpath(local, NULL);
+	size_t n = dir ? strlen(dir) : 0;
+	if (!real)
+		return why_set(why, EINVAL, "%s.opaque.parameters.bitstream.%s: device %s: %s: %m", cfg->path,
+			       b->path ? "path" : "url", device, local);
+	if (!dir || strncmp(real, dir, n) != 0 || real[n] != '/')
+		return why_set(why, EINVAL, "%s.opaque.parameters.bitstream.%s: device %s: %s leads out of %s",
+			       cfg->path, b->path ? "path" : "url", device, local, d->bitstream_dir);
+	return 0;
+}
+
+static int plan_fpga(const struct dra_daemon *d, const struct dra_config *cfg, const struct dra_device *dev,
+		     struct ky_dra_record_device *rd, char **why)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
 	const struct ky_image_spec *b = &cfg->bitstream;
+	int r = check_local(d, cfg, rd->device, why);
+	if (r < 0)
+		return r;
 	struct ky_fpga *f = NULL;
 	struct ky_dra_record_fpga *out = calloc(1, sizeof(*out));
 	if (!out)
@@ -179,7 +202,7 @@ int dra_claimcfg_plan(const struct dra_daemon *d, const struct dra_configs *cfgs
 			return -ENOMEM;
 		switch (cfg->kind) {
 		case DRA_CONFIG_VF: r = plan_vf(d, cfg, dev, rd, why); break;
-		case DRA_CONFIG_FPGA: r = plan_fpga(cfg, dev, rd, why); break;
+		case DRA_CONFIG_FPGA: r = plan_fpga(d, cfg, dev, rd, why); break;
 		case DRA_CONFIG_GPU: r = plan_gpu(cfg, dev, rd); break;
 		default: r = -EINVAL; break;
 		}

@@ -814,10 +814,16 @@ Test(dra_claimcfg, a_bad_config_fails_its_claim_alone_naming_the_path_and_change
 		    CONFIG("", "FpgaConfig", ",\"bitstream\":{\"id\":\"" AFU_NLB "\",\"path\":\"/etc/shadow\",\"sha256\":"
 					     "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}"));
 	write_claim("ns1", "env", "uid-env", RESULT("gpu", GPU1), CONFIG("", "GpuConfig", ",\"env\":{\"NVIDIA_VISIBLE_DEVICES\":\"all\"}"));
+	/* A link in the bitstream dir that leads out of it. */
+	_cleanup_free_ char *escape = in_dir(bits_dir, "escape.gbs"), *where = NULL;
+	cr_assert_eq(symlink("/etc/hostname", escape), 0);
+	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", escape), 0);
+	_cleanup_free_ char *link_cfg = fpga_config(where);
+	write_claim("ns1", "link", "uid-link", RESULT("fpga", FPGA), link_cfg);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(
 		kubelet, T,
 		"prepare " DRIVER " ns1/good/uid-good ns1/vlan/uid-vlan ns1/kind/uid-kind ns1/field/uid-field ns1/fam/uid-fam "
-		"ns1/path/uid-path ns1/env/uid-env");
+		"ns1/path/uid-path ns1/env/uid-env ns1/link/uid-link");
 	cr_assert_str_eq(error_of(p, "uid-good"), "");
 	assert_refused(p, "uid-vlan", "claim ns1/vlan: config[0].opaque.parameters.vlan: must be between 0 and 4094, got 5000");
 	assert_refused(p, "uid-kind", "config[0].opaque.parameters.kind: must be one of VfConfig, FpgaConfig, GpuConfig, got \"NicConfig\"");
@@ -825,7 +831,12 @@ Test(dra_claimcfg, a_bad_config_fails_its_claim_alone_naming_the_path_and_change
 	assert_refused(p, "uid-fam", "config[0].opaque.parameters.kind: a VfConfig cannot configure request gpu: device " GPU1 " is a gpu");
 	assert_refused(p, "uid-path", "config[0].opaque.parameters.bitstream.path: a claim's bitstream on the node must be under");
 	assert_refused(p, "uid-env", "config[0].opaque.parameters.env.NVIDIA_VISIBLE_DEVICES: NVIDIA_*");
-	static const char *const refused[] = { "uid-vlan", "uid-kind", "uid-field", "uid-fam", "uid-path", "uid-env" };
+	_cleanup_free_ char *leads = NULL;
+	cr_assert_geq(asprintf(&leads, "config[0].opaque.parameters.bitstream.path: device " FPGA ": %s leads out of %s", escape,
+			       bits_dir),
+		      0);
+	assert_refused(p, "uid-link", leads);
+	static const char *const refused[] = { "uid-vlan", "uid-kind", "uid-field", "uid-fam", "uid-path", "uid-env", "uid-link" };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(refused); i++)
 		assert_clean(refused[i]);
 	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF0 "/driver_override");
