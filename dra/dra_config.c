@@ -358,8 +358,10 @@ int dra_configs_parse(const cJSON *config, const struct dra_config_rules *rules,
 	{
 		struct dra_config *c = &cs.v[cs.n];
 		snprintf(c->path, sizeof(c->path), "config[%zu]", i);
-		if ((r = parse_entry(&e, rules, c, err)) < 0)
+		if ((r = parse_entry(&e, rules, c, err)) < 0) {
+			config_release(c); /* not counted yet */
 			break;
+		}
 		if (r == 0)
 			config_release(c);
 		else

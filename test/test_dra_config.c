@@ -286,6 +286,7 @@ Test(dra_config, another_drivers_configs_are_passed_by_whatever_they_hold)
 	dra_configs_release(&c);
 	cr_assert_eq(parse("[]", &c, msg, sizeof(msg)), 0);
 	cr_assert_eq(c.n, 0);
+	dra_configs_release(&c);
 	_cleanup_error_ struct ky_error *err = NULL;
 	cr_assert_eq(dra_configs_parse(NULL, &rules, &c, &err), 0, "no config at all");
 	cr_assert_eq(c.n, 0);
