@@ -296,7 +296,8 @@ static const struct ky_image_spec *image_of(const struct ky_dra_record_device *r
 	return rd->fpga ? &rd->fpga->bitstream : &dev->res->bitstream;
 }
 
-/* Whether the port holds the image already (then nothing is fetched). */
+/* Whether the port holds the image already (then nothing is fetched or
+ * loaded: the programming child would read the same id and stop there). */
 static bool holds(const struct dra_device *dev, const struct ky_image_spec *spec)
 {
 	struct ky_fpga *f = NULL;
@@ -372,7 +373,13 @@ static void program_next(struct dra_op *op)
 		if (!rd->fpga && !ky_device_resource_programs(dev.res))
 			continue;
 		const struct ky_image_spec *spec = image_of(rd, &dev);
-		if (!ky_device_image_cached(spec, &d->images) && !holds(&dev, spec)) {
+		if (holds(&dev, spec)) {
+			/* Loaded only when the id differs: no child, no download. */
+			ky_info("fpga-already-programmed", "claim=%s/%s device=%s id=%s", op->ns, op->name, rd->device,
+				rd->bitstream);
+			continue;
+		}
+		if (!ky_device_image_cached(spec, &d->images)) {
 			fetch_wait(op, spec);
 			return;
 		}
