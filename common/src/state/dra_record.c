@@ -394,7 +394,8 @@ int ky_dra_record_to_json(const struct ky_dra_record *rec, cJSON **out, struct k
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 	cJSON *devs;
-	bool ok = o && cJSON_AddNumberToObject(o, K_VERSION, ky_dra_record_version_needed(rec)) &&
+	unsigned version = ky_dra_record_version_needed(rec);
+	bool ok = o && cJSON_AddNumberToObject(o, K_VERSION, rec->version > version ? rec->version : version) &&
 		  add_str(o, K_CLAIM_UID, rec->claim_uid) && add_str(o, K_NAMESPACE, rec->namespace_) &&
 		  add_str(o, K_NAME, rec->name) && add_str(o, K_DRIVER, rec->driver) &&
 		  add_str(o, K_STATE, ky_dra_claim_state_name(rec->state)) && add_str(o, K_CDI_SPEC, rec->cdi_spec) &&
