@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dra_config.h"
 #include "kyborg/base/cleanup.h"
@@ -330,8 +331,15 @@ static int undo_vf(struct dra_daemon *d, const struct ky_dra_record_device *rd, 
 	const struct ky_dra_record_vf *v = rd->vf;
 	struct ky_sysfs_log log = { log_write, rd->device };
 	struct ky_nl *nl;
-	char cur[256];
+	char cur[256], path[128];
 	int r;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", rd->pci);
+	if (access(path, F_OK) != 0) {
+		/* Removed (hot-unplug, its PF's VFs gone): nothing of it is left
+		 * to put back, and a retry would find it no better. */
+		ky_warn("vf-restore-skipped", "device=%s reason=\"%s is gone\"", rd->device, rd->pci);
+		return 0;
+	}
 	if (v->prev_driver && *v->prev_driver) {
 		if ((r = ky_pci_driver_get(rd->pci, cur, sizeof(cur), err)) < 0)
 			return r;
@@ -350,7 +358,7 @@ static int undo_vf(struct dra_daemon *d, const struct ky_dra_record_device *rd, 
 		if ((r = nl_of(d, &nl, err)) < 0)
 			return r;
 		r = ky_vf_ensure(nl, v->pf, (unsigned)v->vf_index, &v->prev, &changed, err);
-		if (r == -ENODEV) {
+		if (r == -ENODEV || r == -ENOENT) {
 			/* The PF or its VFs are gone: nothing is left to restore. */
 			ky_log_err(KY_LOG_WARN, "vf-restore-skipped", *err, "device=%s", rd->device);
 			ky_error_clear(err);

@@ -568,6 +568,20 @@ Test(dra_claimcfg, a_refused_vf_setting_rolls_back_the_rebind_the_same_claim_mad
 	stop_driver(d);
 }
 
+Test(dra_claimcfg, a_vf_removed_since_prepare_leaves_nothing_to_put_back_and_unprepare_succeeds)
+{
+	start_kubelet(NULL);
+	struct kyt_child *d = start_driver();
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	write_claim("ns1", "gone", "uid-gone", RESULT("nic", "vf-0000-18-01-3"), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gone/uid-gone");
+	umockdev_testbed_remove_device(tb, VF_SYSPATH(3));
+	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gone/uid-gone");
+	assert_clean("uid-gone");
+	cr_assert_eq(log_count("event=vf-restore-skipped device=vf-0000-18-01-3"), 1);
+	stop_driver(d);
+}
+
 /* ---- FpgaConfig ---- */
 
 static char *fpga_config(const char *where)
