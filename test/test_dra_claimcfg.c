@@ -24,13 +24,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/fpga-dfl.h>
 
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/sha256.h"
 #include "kyborg/json/json.h"
 #include "kytest.h"
 #include "kytest_dra.h"
+#include "kytest_fpga.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
@@ -175,6 +175,7 @@ static void teardown(void)
 	kyt_dra_kubelet_stop(kubelet);
 	kubelet = NULL;
 	kyt_children_kill_all();
+	kyt_dfl_fme_detach();
 	/* A sanitizer's report in the driver's log fails the test (CTest
 	 * reads this output). */
 	_cleanup_free_ char *log = driver_log ? kyt_read_file(driver_log) : NULL;
@@ -630,61 +631,10 @@ Test(dra_claimcfg, an_fpga_config_loads_the_claims_image_through_the_admin_loade
 	stop_driver(d);
 }
 
-/* What the emulated FME received (umockdev's worker thread reads the
- * request and the image from the caller's memory, as the kernel would). */
-static struct {
-	GMutex lock;
-	int calls;
-	uint32_t size;
-	char image[64];
-} pr;
-
-static gboolean on_fme_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer data)
-{
-	(void)base;
-	(void)data;
-	if (umockdev_ioctl_client_get_request(client) != DFL_FPGA_FME_PORT_PR) {
-		umockdev_ioctl_client_complete(client, -1, ENOTTY);
-		return TRUE;
-	}
-	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-	g_autoptr(UMockdevIoctlData) req = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct dfl_fpga_fme_port_pr), NULL);
-	if (!req) {
-		umockdev_ioctl_client_complete(client, -1, EFAULT);
-		return TRUE;
-	}
-	struct dfl_fpga_fme_port_pr r;
-	memcpy(&r, req->data, sizeof(r));
-	g_autoptr(UMockdevIoctlData) img = r.buffer_size < sizeof(pr.image) ?
-		umockdev_ioctl_data_resolve(req, offsetof(struct dfl_fpga_fme_port_pr, buffer_address), r.buffer_size, NULL) :
-		NULL;
-	g_mutex_lock(&pr.lock);
-	pr.calls++;
-	pr.size = r.buffer_size;
-	if (img)
-		memcpy(pr.image, img->data, r.buffer_size);
-	g_mutex_unlock(&pr.lock);
-	umockdev_testbed_set_attribute(tb, PORT_SYSFS, "afu_id", AFU_NLB "\n");
-	umockdev_ioctl_client_complete(client, 0, 0);
-	return TRUE;
-}
-
-static int pr_calls(void)
-{
-	g_mutex_lock(&pr.lock);
-	int n = pr.calls;
-	g_mutex_unlock(&pr.lock);
-	return n;
-}
-
 Test(dra_claimcfg, an_fpga_config_without_a_loader_goes_through_the_dfl_ioctl_once)
 {
 	write_config(false);
-	g_autoptr(UMockdevIoctlBase) fme = g_object_new(UMOCKDEV_TYPE_IOCTL_BASE, NULL);
-	g_signal_connect(fme, "handle-ioctl", G_CALLBACK(on_fme_ioctl), NULL);
-	g_autoptr(GError) gerr = NULL;
-	cr_assert(umockdev_testbed_attach_ioctl(tb, "/dev/dfl-fme.0", fme, &gerr), "%s", gerr ? gerr->message : "");
-	pr.calls = 0;
+	kyt_dfl_fme_attach(tb, PORT_SYSFS, AFU_NLB);
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
 	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
@@ -694,14 +644,14 @@ Test(dra_claimcfg, an_fpga_config_without_a_loader_goes_through_the_dfl_ioctl_on
 	write_claim("ns1", "fpga", "uid-dfl", RESULT("fpga", FPGA), cfg);
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-dfl");
-		cr_assert_eq(pr_calls(), 1, "one partial reconfiguration, in round %d", round);
+		cr_assert_eq(kyt_dfl_fme_received().calls, 1, "one partial reconfiguration, in round %d", round);
 	}
+	struct kyt_dfl_pr pr = kyt_dfl_fme_received();
 	cr_assert_eq(pr.size, strlen(BITSTREAM));
 	cr_assert(memcmp(pr.image, BITSTREAM, strlen(BITSTREAM)) == 0, "the kernel got the claim's verified image");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/fpga/uid-dfl");
 	assert_clean("uid-dfl");
 	stop_driver(d);
-	cr_assert(umockdev_testbed_detach_ioctl(tb, "/dev/dfl-fme.0", NULL));
 }
 
 static bool cached(void *arg)
