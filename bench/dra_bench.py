@@ -75,7 +75,6 @@ TARGET_PREPARE_P99_MS = 1.0
 TARGET_FIRST_SLICE_MS = 200.0
 TARGET_REPUBLISH_MS = 1000.0
 TARGET_RSS_KIB = 12 * 1024
-DRIVER_ENV = {}  # --driver-env: what a deployment sets in the driver's environment
 
 
 def note(msg):
@@ -294,8 +293,7 @@ class Driver:
                              "--state-dir", state_dir or os.path.join(run, "state"), "--api-server", api.url,
                              "--token-file", api.token_file, "--ca-file", api.ca,
                              "--log-level", "info"] + list(extra),
-                            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, **DRIVER_ENV))
+                            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
 
     def lines(self, event):
         with open(self.log_path) as f:
@@ -707,7 +705,11 @@ def main():
                     help="where the driver's state dir goes for the claims, one run each (a disk, a tmpfs)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
-    DRIVER_ENV.update(kv.split("=", 1) for kv in args.driver_env)
+    # Into the process's own environment, which the driver inherits: the
+    # testbed sets UMOCKDEV_DIR there (g_setenv), unseen by os.environ's copy.
+    for kv in args.driver_env:
+        name, _, value = kv.partition("=")
+        os.environ[name] = value
 
     import gi
     gi.require_version("UMockdev", "1.0")
