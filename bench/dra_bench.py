@@ -36,7 +36,10 @@ own time) of:
     images by turns (each Prepare verifies the cached copy and loads it
     through the admin loader, a Python stand-in whose start dominates).
 Usage: dra_bench.py --build BUILD [--claims N] [--starts K] [--wipes W] [--sizes 100,1000]
-                    [--config-claims N]
+                    [--config-claims N] [--maps] [--driver-env NAME=VALUE]...
+RSS rows give VmRSS, RssAnon, RssFile (/proc/PID/status) and Pss (the sum
+over /proc/PID/smaps: each shared page divided among the processes mapping
+it), less umockdev's preload; --maps prints every mapping's share.
 Run it with /usr/bin/python3; it re-executes itself under umockdev-wrapper."""
 import argparse
 import json
@@ -57,7 +60,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, HERE)
-import dp_bench  # noqa: E402  (gpu_record, proc_status, preload_rss_kib, cpu_ns, pct, Children)
+import dp_bench  # noqa: E402  (gpu_record, proc_status, cpu_ns, pct, Children)
 
 PYTHON = "/usr/bin/python3"
 DRIVER = "kyborg.io"
@@ -314,25 +317,68 @@ def field(line, key):
     return m.group(1) if m else None
 
 
-def rss_by_file(pid, top=6):
-    """Rss of the file-backed mappings by file (kB), largest first."""
+PRELOAD = ("umockdev", "libglib", "libgobject", "libgio", "libgmodule", "libpcre", "libffi", "libmount",
+           "libblkid", "libselinux")  # dp_bench.preload_rss_kib's list: what umockdev's preload brings
+SMAPS_KEYS = ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "Anonymous")
+
+
+def smaps_by_mapping(pid):
+    """/proc/PID/smaps summed by what is mapped (a file's base name, [heap],
+    [stack], "[anon]" for nameless anonymous mappings): {name: {key: kB}}."""
     by = {}
     cur = None
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
             parts = line.split()
             if parts and "-" in parts[0] and not parts[0].endswith(":"):
-                cur = os.path.basename(parts[5]) if len(parts) > 5 and parts[5].startswith("/") else None
-            elif parts and parts[0] == "Rss:" and cur:
-                by[cur] = by.get(cur, 0) + int(parts[1])
-    return sorted(by.items(), key=lambda kv: -kv[1])[:top]
+                path = parts[5] if len(parts) > 5 else "[anon]"
+                cur = by.setdefault(os.path.basename(path) if path.startswith("/") else path, {})
+            elif len(parts) >= 2 and parts[0][:-1] in SMAPS_KEYS and cur is not None:
+                cur[parts[0][:-1]] = cur.get(parts[0][:-1], 0) + int(parts[1])
+    return by
+
+
+def preload_only(pid, name):
+    """Whether a mapping is the preload's alone: on PRELOAD's list and not
+    something the driver links itself (p11-kit, under libcurl, needs libffi)."""
+    if not any(s in name for s in PRELOAD):
+        return False
+    if pid not in _linked:
+        exe = os.readlink("/proc/%d/exe" % pid)
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        ldd = subprocess.run(["ldd", exe], capture_output=True, text=True, env=env).stdout
+        _linked[pid] = {os.path.basename(os.path.realpath(l.split()[2])) for l in ldd.splitlines()
+                        if "=>" in l and len(l.split()) > 2 and l.split()[2].startswith("/")}
+    return name not in _linked[pid]
+
+
+_linked = {}
 
 
 def rss(pid):
     st = dp_bench.proc_status(pid)
-    st["preload"] = dp_bench.preload_rss_kib(pid)
-    st["files"] = rss_by_file(pid)
+    maps = smaps_by_mapping(pid)
+    pre = [m for n, m in maps.items() if preload_only(pid, n)]
+    st["preload"] = sum(m.get("Rss", 0) for m in pre)
+    st["Pss"] = sum(m.get("Pss", 0) for m in maps.values())
+    st["preload_pss"] = sum(m.get("Pss", 0) for m in pre)
+    st["maps"] = maps
+    st["preload_names"] = {n for n in maps if preload_only(pid, n)}
+    st["files"] = sorted(((n, m.get("Rss", 0)) for n, m in maps.items() if not n.startswith("[")),
+                         key=lambda kv: -kv[1])[:6]
     return st
+
+
+def maps_table(label, when, st):
+    """Every mapping with pages resident, largest Rss first (kB)."""
+    out = ["%s, %s: smaps by mapping (kB; * = umockdev's preload, not on a node)" % (label, when),
+           "    %-34s %7s %7s %7s %7s %7s %7s" % ("mapping", "Rss", "Pss", "ShClean", "PrClean", "PrDirty", "Anon")]
+    for n, m in sorted(st["maps"].items(), key=lambda kv: -kv[1].get("Rss", 0)):
+        if m.get("Rss"):
+            out.append("    %-34.34s %7d %7d %7d %7d %7d %7d" % (
+                ("* " if n in st["preload_names"] else "") + n, m["Rss"], m["Pss"], m["Shared_Clean"],
+                m["Private_Clean"], m["Private_Dirty"], m["Anonymous"]))
+    return out
 
 
 def measure_start(args, kids, work, api, config, n_devices, label, res, extra=()):
@@ -631,11 +677,16 @@ def fmt(results, args):
             mark = ""
             if label.startswith("10000"):
                 mark = "  (target < %d kB: %s)" % (TARGET_RSS_KIB, "met" if net < TARGET_RSS_KIB else "MISSED")
-            out.append("  %-24.24s %-13s VmRSS %6d  net %6d  RssAnon %6d  RssFile %6d  preload %5d%s" % (
-                label, when, st["VmRSS"], net, st["RssAnon"], st["RssFile"], st["preload"], mark))
+            out.append("  %-24.24s %-13s VmRSS %6d  net %6d  RssAnon %6d  RssFile %6d  preload %5d  Pss net %6d%s" % (
+                label, when, st["VmRSS"], net, st["RssAnon"], st["RssFile"], st["preload"],
+                st["Pss"] - st["preload_pss"], mark))
     idle = results["sim node"].get("idle") or next(r["idle"] for r in results.values()
                                                    if isinstance(r, dict) and r.get("idle"))
     out.append("  file-backed Rss by file, idle (kB): " + ", ".join("%s %d" % kv for kv in idle["files"]))
+    if args.maps:
+        for label in [l for l in results if isinstance(results[l], dict)]:
+            if results[label].get("idle"):
+                out.extend(maps_table(label, "idle", results[label]["idle"]))
     return "\n".join(out)
 
 
@@ -647,10 +698,18 @@ def main():
     ap.add_argument("--wipes", type=int, default=5)
     ap.add_argument("--sizes", default="100,1000", help="replicas per GPU, comma-separated (10 GPUs, pre-split)")
     ap.add_argument("--config-claims", type=int, default=200, help="claims per config case (0: none)")
+    ap.add_argument("--maps", action="store_true", help="print every mapping's Rss and Pss when idle")
+    ap.add_argument("--driver-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="set in the driver's environment (as manifests/dra/daemonset.yaml does)")
     ap.add_argument("--state-dirs", default="/var/tmp,/dev/shm",
                     help="where the driver's state dir goes for the claims, one run each (a disk, a tmpfs)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
+    # Into the process's own environment, which the driver inherits: the
+    # testbed sets UMOCKDEV_DIR there (g_setenv), unseen by os.environ's copy.
+    for kv in args.driver_env:
+        name, _, value = kv.partition("=")
+        os.environ[name] = value
 
     import gi
     gi.require_version("UMockdev", "1.0")

@@ -12,6 +12,7 @@
 #include "dra_slices.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/base/memory.h"
 #include "kyborg/json/json.h"
 #include "kyborg/k8s/k8s_backoff.h"
 #include "kyborg/k8s/k8s_client.h"
@@ -661,6 +662,10 @@ static void round_start(struct dra_publish *p)
 				p->driver, p->node, (long long)p->stats.generation, p->layout->n_slices, p->layout->n);
 			if (p->published)
 				p->published(p->userdata, p->stats.generation, p->layout->n_slices);
+			/* A round leaves its slices' JSON and the answers'
+			 * trees freed in holes glibc keeps (about 1 MiB at
+			 * 10,000 devices, bench/dra_bench.py): once per round. */
+			ky_memory_give_back();
 		}
 		return;
 	}

@@ -67,6 +67,11 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* The DaemonSet sets it for this process's load only (GnuTLS, which
+	 * libcurl's librtmp and libldap bring, left uninitialised: we never use
+	 * it); an FPGA loader inherits our environment and may need GnuTLS's
+	 * implicit initialisation. */
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 	struct dra_options opts = {
 		.driver_name = DRA_DEFAULT_DRIVER,
 		.node_name = getenv("NODE_NAME"),

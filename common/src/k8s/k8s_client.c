@@ -13,13 +13,13 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/base/memory.h"
 #include "kyborg/json/json.h"
 #include "kyborg/loop/loop.h"
 
@@ -464,13 +464,6 @@ static int buffer_body(struct ky_k8s_request *x, const char *data, size_t n)
 	return 0;
 }
 
-static void give_back_memory(void)
-{
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
-}
-
 static int on_line(void *userdata, const char *line, size_t len)
 {
 	struct ky_k8s_request *x = userdata;
@@ -486,7 +479,7 @@ static int on_line(void *userdata, const char *line, size_t len)
 	x->ops->event(x->userdata, ev.type, ev.object);
 	cJSON_Delete(ev.doc);
 	if (len >= TRIM_AFTER)
-		give_back_memory();
+		ky_memory_give_back();
 	/* The callback cancelled the watch or freed the client. */
 	return x->cancelled ? -ECANCELED : 0;
 }
@@ -608,7 +601,7 @@ static void finish(struct ky_k8s_request *x, CURLcode rc)
 	bool big = x->resp_cap >= TRIM_AFTER;
 	xfer_free(x);
 	if (big)
-		give_back_memory();
+		ky_memory_give_back();
 }
 
 static void destroy(struct ky_k8s_client *c);
