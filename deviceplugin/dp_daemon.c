@@ -103,7 +103,7 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 
 int dp_daemon_run(const struct dp_options *opts, struct ky_error **err)
 {
-	struct dp_daemon d = { .opts = opts, .inotify_fd = -1 };
+	struct dp_daemon d = { .opts = opts };
 	int r = daemon_start(&d, err);
 	if (r >= 0)
 		r = ky_loop_run(d.loop, err);

@@ -173,7 +173,7 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 
 int dra_daemon_run(const struct dra_options *opts, struct ky_error **err)
 {
-	struct dra_daemon d = { .opts = opts, .inotify_fd = -1 };
+	struct dra_daemon d = { .opts = opts };
 	int r = daemon_start(&d, err);
 	if (r >= 0)
 		r = ky_loop_run(d.loop, err);
@@ -187,7 +187,7 @@ int dra_daemon_run(const struct dra_options *opts, struct ky_error **err)
 
 int dra_check_config(const struct dra_options *opts, FILE *out, struct ky_error **err)
 {
-	struct dra_daemon d = { .opts = opts, .inotify_fd = -1 };
+	struct dra_daemon d = { .opts = opts };
 	int r = ky_device_config_load(opts->config_path, &d.cfg, err);
 	if (r < 0)
 		return r;
