@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	};
 	struct dp_options opts = {
 		.plugin_dir = KY_KUBELET_PLUGIN_DIR_DEFAULT,
-		.cdi_dir = DP_DEFAULT_CDI_DIR,
+		.cdi_dir = KY_CDI_DIR_DEFAULT,
 		.devinfo_dir = DP_DEFAULT_DEVINFO_DIR,
 		.state_dir = KY_DP_STATE_DIR_DEFAULT,
 		.fetch_helper = KYBORG_FETCH_HELPER,
