@@ -68,17 +68,7 @@ static void write_config(void)
 
 static void setup(void)
 {
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
-	const char *vfs[4];
-	static char vf_names[4][16];
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
-		vfs[i] = vf_names[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
+	tb = kyt_simnode_testbed(pf_name, NULL);
 	dir = kyt_tmpdir("kydp");
 	cr_assert_not_null(dir);
 	plugin_dir = kyt_path(dir, "plugins");
