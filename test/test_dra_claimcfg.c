@@ -214,16 +214,6 @@ static void start_kubelet(const char *const extra[])
 	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
 }
 
-static int seq_of(const cJSON *r)
-{
-	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
-}
-
-static cJSON *wait_registered(int after)
-{
-	return kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " after=%d timeout=15000", after);
-}
-
 /* ---- claims with their configs ---- */
 
 #define RESULT(request, device) \
@@ -381,7 +371,7 @@ Test(dra_claimcfg, a_vf_setting_this_kernel_refuses_fails_the_claim_naming_the_v
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "nic", "uid-vlan", RESULT("nic", VF0), CONFIG(FOR("\"nic\""), "VfConfig", ",\"vlan\":100,\"max_tx_rate\":1000"));
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/nic/uid-vlan");
@@ -397,7 +387,7 @@ Test(dra_claimcfg, a_vf_bound_to_vfio_pci_by_its_claim_gets_its_group_and_is_bou
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "dpdk", "uid-dpdk", RESULT("nic", VF1), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/dpdk/uid-dpdk");
 	/* ky_pci_bind_driver's writes, as kyborgctl makes them. */
@@ -458,7 +448,7 @@ Test(dra_claimcfg, a_vf_a_userspace_driver_holds_goes_back_to_its_network_driver
 	umockdev_testbed_set_attribute(tb, VF_SYSPATH(2), "driver_override", "vfio-pci\n");
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "net", "uid-net", RESULT("nic", "vf-0000-18-01-2"), CONFIG("", "VfConfig", ",\"driver\":\"netdevice\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/net/uid-net");
 	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF2 "/driver_override"),
@@ -487,7 +477,7 @@ Test(dra_claimcfg, a_refused_vf_setting_rolls_back_the_rebind_the_same_claim_mad
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "two", "uid-two", RESULT("a", VF0) "," RESULT("b", VF1),
 		    CONFIG(FOR("\"a\""), "VfConfig", ",\"driver\":\"vfio-pci\"") ","
 		    CONFIG(FOR("\"b\""), "VfConfig", ",\"vlan\":100"));
@@ -507,7 +497,7 @@ Test(dra_claimcfg, a_vf_removed_since_prepare_leaves_nothing_to_put_back_and_unp
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gone", "uid-gone", RESULT("nic", "vf-0000-18-01-3"), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gone/uid-gone");
 	umockdev_testbed_remove_device(tb, VF_SYSPATH(3));
@@ -532,7 +522,7 @@ Test(dra_claimcfg, an_fpga_config_loads_the_claims_image_through_the_admin_loade
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *where = NULL;
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", bitstream), 0);
 	_cleanup_free_ char *cfg = fpga_config(where);
@@ -571,7 +561,7 @@ Test(dra_claimcfg, an_fpga_config_without_a_loader_goes_through_the_dfl_ioctl_on
 	kyt_dfl_fme_attach(tb, PORT_SYSFS, AFU_NLB);
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *where = NULL;
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", bitstream), 0);
 	_cleanup_free_ char *cfg = fpga_config(where);
@@ -601,7 +591,7 @@ Test(dra_claimcfg, an_image_downloading_past_kubelets_deadline_fails_the_claim_a
 	/* kubelet waits 45 s; this one 6 s, so the test does not wait 45. */
 	start_kubelet((const char *[]){ "--call-timeout", "6", NULL });
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	/* A download that stalls until this test lets it end: a FIFO read
 	 * through kyborg-fetch's file:// (the real fetcher, as for https). */
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -640,7 +630,7 @@ Test(dra_claimcfg, a_gpu_config_gives_the_container_its_sharing_and_environment)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gpu", "uid-gpu", RESULT("gpu", GPU0),
 		    CONFIG(FOR("\"gpu\""), "GpuConfig", ",\"sharing\":\"exclusive\",\"env\":{\"CUDA_CACHE_DISABLE\":\"1\",\"TF_GPU_ALLOCATOR\":\"cuda_malloc_async\"}"));
 	for (int round = 0; round < 2; round++) {
@@ -665,7 +655,7 @@ Test(dra_claimcfg, claims_sharing_a_gpu_must_configure_it_alike_or_the_later_is_
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "a", "uid-a", RESULT("gpu", GPU1), TS_ENV("/tmp/mps"));
 	write_claim("ns1", "b", "uid-b", RESULT("gpu", GPU1), TS_ENV("/tmp/mps"));
 	write_claim("ns1", "c", "uid-c", RESULT("gpu", GPU1), TS_ENV("/tmp/other"));
@@ -703,7 +693,7 @@ Test(dra_claimcfg, a_bad_config_fails_its_claim_alone_naming_the_path_and_change
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "good", "uid-good", RESULT("gpu", GPU0), CONFIG("", "GpuConfig", ",\"env\":{\"A\":\"b\"}"));
 	write_claim("ns1", "vlan", "uid-vlan", RESULT("nic", VF0), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\",\"vlan\":5000"));
 	write_claim("ns1", "kind", "uid-kind", RESULT("nic", VF0), CONFIG("", "NicConfig", ""));
@@ -768,8 +758,8 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 		write_claim("ns1", name, uid, RESULT("nic", VF0) "," RESULT("fpga", FPGA), config);
 		bool at_unprepare = strncmp(points[i], "dra-unprepare", 13) == 0;
 		struct kyt_child *d = start_driver_fault(points[i]);
-		_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(seq);
-		seq = seq_of(reg);
+		_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg);
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
 		if (at_unprepare) {
 			cr_assert_str_eq(error_of(p, uid), "");
@@ -784,8 +774,8 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 		cr_assert_str_eq(kyt_json_str(vf, "savedOverride"), "", "%s", points[i]);
 
 		d = start_driver();
-		_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq);
-		seq = seq_of(reg2);
+		_cleanup_(cJSON_Deletep) cJSON *reg2 = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg2);
 		if (i % 2 && !at_unprepare) {
 			/* Prepare again finishes the claim and keeps what the
 			 * node held before the first one changed it. */
@@ -802,7 +792,7 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 			  points[i], ovr);
 		stop_driver(d);
 		_cleanup_(cJSON_Deletep) cJSON *gone = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER " after=%d", seq);
-		seq = seq_of(gone);
+		seq = kyt_dra_event_seq(gone);
 	}
 	cr_assert_eq(loads(), 1, "the image is loaded once, whatever was killed");
 }

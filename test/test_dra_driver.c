@@ -137,17 +137,6 @@ static void start_kubelet(const char *const extra[])
 	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
 }
 
-static int seq_of(const cJSON *r)
-{
-	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
-}
-
-/* Waits for the driver's registration after event seq `after`; the event. */
-static cJSON *wait_registered(int after)
-{
-	return kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " after=%d timeout=15000", after);
-}
-
 /* ---- claims, as the API server would answer them ---- */
 
 #define RESULT(request, device) \
@@ -247,7 +236,7 @@ Test(dra_driver, registers_with_v1_first_and_getinfo_names_the_dra_socket)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1.DRAPlugin");
 	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
 	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
@@ -273,7 +262,7 @@ Test(dra_driver, a_kubelet_that_knows_only_v1beta1_prepares_through_it_without_s
 {
 	start_kubelet((const char *[]){ "--versions", "v1beta1.DRAPlugin", NULL });
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1beta1.DRAPlugin");
 	write_claim("ns1", "gpu", "uid-b1",
 		    "{\"request\":\"gpu\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE "\",\"device\":\"" GPU0 "\","
@@ -294,7 +283,7 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gpu", "uid-gpu",
 		    "{\"request\":\"gpu\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE "\",\"device\":\"" GPU0 "\","
 		    "\"shareID\":\"8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99\"}");
@@ -364,7 +353,7 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "holder", "uid-holder", RESULT("nic", VF0));
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/holder/uid-holder");
 
@@ -427,7 +416,7 @@ Test(dra_driver, unprepare_works_after_the_claim_is_deleted_and_after_a_restart)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU0));
 	write_claim("ns1", "vf", "uid-2", RESULT("nic", VF1));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1 ns1/vf/uid-2");
@@ -439,7 +428,7 @@ Test(dra_driver, unprepare_works_after_the_claim_is_deleted_and_after_a_restart)
 	stop_driver(d);
 	_cleanup_(cJSON_Deletep) cJSON *gone = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER);
 	d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *again = wait_registered(seq_of(gone));
+	_cleanup_(cJSON_Deletep) cJSON *again = kyt_dra_wait_registered(kubelet, DRIVER, kyt_dra_event_seq(gone));
 	/* Prepared before the restart: answered from the checkpoint. */
 	_cleanup_(cJSON_Deletep) cJSON *p2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/vf/uid-2");
 	cr_assert_str_eq(kyt_json_str(device_of(p2, "uid-2", 0), "device"), VF1);
@@ -453,7 +442,7 @@ Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_not
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert_eq(kyt_write_file(bitstream, "another image"), 0);
 	write_claim("ns1", "fpga", "uid-1", RESULT("nic", VF0) "," RESULT("fpga", FPGA));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
@@ -536,7 +525,7 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 	start_kubelet((const char *[]){ "--api-server", api->url, "--token-file", api->token_file, "--ca-file",
 					api->ca_file, NULL });
 	struct kyt_child *d = start_driver_api();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *uid = api_claim("ns1", "gpu", RESULT("req", GPU0) "," RESULT("req", VF1));
 	/* kubelet's own GET of the claim, then its call with the UID: the
 	 * driver reads the allocation from the API server itself. */
@@ -590,7 +579,7 @@ Test(dra_driver, each_replica_of_a_shared_gpu_is_prepared_for_one_claim)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "a", "uid-a", RESULT("gpu", GPU1 "-r0"));
 	write_claim("ns1", "b", "uid-b", RESULT("gpu", GPU1 "-r1"));
 	write_claim("ns1", "c", "uid-c", RESULT("gpu", GPU1 "-r1"));
@@ -652,7 +641,7 @@ Test(dra_driver, the_health_stream_reports_a_driver_unbound_and_a_device_removed
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "wait health driver=" DRIVER);
 	const cJSON *devs = kyt_json_at(h, "event.devices");
 	cr_assert_eq(cJSON_GetArraySize(devs), 7, "2 GPUs, the FPGA, 4 VFs: %s", cJSON_PrintUnformatted(h));
@@ -689,7 +678,7 @@ Test(dra_driver, sigterm_removes_both_sockets_and_a_second_one_changes_nothing)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	kill(d->pid, SIGTERM);
 	kill(d->pid, SIGTERM);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
@@ -706,13 +695,13 @@ Test(dra_driver, a_removed_socket_is_served_again_and_kubelet_registers_the_driv
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
 	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
 	cr_assert_eq(unlink(endpoint), 0);
 	cr_assert(kyt_wait_until(kyt_socket_accepts, endpoint, 5000), "dra.sock is served again");
 	cr_assert_eq(unlink(reg_sock), 0);
-	_cleanup_(cJSON_Deletep) cJSON *r2 = wait_registered(seq_of(r));
+	_cleanup_(cJSON_Deletep) cJSON *r2 = kyt_dra_wait_registered(kubelet, DRIVER, kyt_dra_event_seq(r));
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU0));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
@@ -739,16 +728,16 @@ Test(dra_driver, a_kill_at_each_prepare_step_then_unprepare_or_prepare_leaves_th
 		snprintf(name, sizeof(name), "fpga%zu", i);
 		write_claim("ns1", name, uid, RESULT("fpga", FPGA) "," RESULT("nic", VF0));
 		struct kyt_child *d = start_driver_fault(points[i]);
-		_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(seq);
-		seq = seq_of(reg);
+		_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg);
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
 		cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")), "%s: the driver died before it answered", points[i]);
 		cr_assert(kyt_wait_until(cond_killed, d, 10000), "%s: the driver is killed", points[i]);
 		cr_assert(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGKILL, "%s: status %#x", points[i], d->status);
 
 		d = start_driver();
-		_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq);
-		seq = seq_of(reg2);
+		_cleanup_(cJSON_Deletep) cJSON *reg2 = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg2);
 		if (i % 2) {
 			/* Prepare again finishes the claim, Unprepare undoes it. */
 			_cleanup_(cJSON_Deletep) cJSON *p2 =
@@ -765,7 +754,7 @@ Test(dra_driver, a_kill_at_each_prepare_step_then_unprepare_or_prepare_leaves_th
 		_cleanup_(cJSON_Deletep) cJSON *nu = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns2/next/uid-next");
 		stop_driver(d);
 		_cleanup_(cJSON_Deletep) cJSON *gone = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER " after=%d", seq);
-		seq = seq_of(gone);
+		seq = kyt_dra_event_seq(gone);
 	}
 	cr_assert_geq(loads(), 1);
 }
@@ -775,7 +764,7 @@ Test(dra_driver, a_kill_between_the_steps_of_unprepare_is_finished_by_the_next_u
 	start_kubelet(NULL);
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU0));
 	struct kyt_child *d = start_driver_fault("dra-unprepare-cdi-removed");
-	_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_cmd(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
 	cr_assert(cJSON_IsFalse(kyt_json_at(u, "ok")));
@@ -784,7 +773,7 @@ Test(dra_driver, a_kill_between_the_steps_of_unprepare_is_finished_by_the_next_u
 	cr_assert_not(exists(spec), "the spec went first");
 	cr_assert(exists(rec), "the record is left for the next Unprepare");
 	d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq_of(reg));
+	_cleanup_(cJSON_Deletep) cJSON *reg2 = kyt_dra_wait_registered(kubelet, DRIVER, kyt_dra_event_seq(reg));
 	_cleanup_(cJSON_Deletep) cJSON *u2 = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
 	assert_clean("uid-1");
 	stop_driver(d);

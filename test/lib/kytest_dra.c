@@ -324,3 +324,13 @@ const cJSON *kyt_dra_claim_of(const cJSON *reply, const char *uid)
 	cr_assert_not_null(c, "no answer for claim %s in %s", uid, cJSON_PrintUnformatted(reply));
 	return c;
 }
+
+cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after)
+{
+	return kyt_dra_kubelet_ok(k, 20000, "wait registered driver=%s after=%d timeout=15000", driver, after);
+}
+
+int kyt_dra_event_seq(const cJSON *r)
+{
+	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
+}

@@ -21,6 +21,11 @@ cJSON *kyt_dra_kubelet_cmd(struct kyt_dra_kubelet *k, int timeout_ms, const char
 /* The same, asserting "ok": true; returns the answer. */
 cJSON *kyt_dra_kubelet_ok(struct kyt_dra_kubelet *k, int timeout_ms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Waits (the stand-in 15 s, the test 20 s) for driver's registration after
+ * event seq `after`; returns the event. */
+cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after);
+/* An event's seq ("event.seq"), to wait for the ones after it. */
+int kyt_dra_event_seq(const cJSON *r);
 /* "quit", then waits for it to exit; frees k (NULL is fine). */
 void kyt_dra_kubelet_stop(struct kyt_dra_kubelet *k);
 
