@@ -28,19 +28,6 @@ int dp_preferred(const struct ky_device_resource *res, const struct ky_devlist *
 		 size_t n_available, const char *const *must, size_t n_must, size_t size, const char ***out,
 		 size_t *n_out, struct ky_error **err);
 
-/* dp_checkpoint.c's spelling of the device layer's names: that file is in
- * other hands (the records' owners in state/) and takes the new names in
- * its next change; then these go. */
-#define dp_device ky_device
-static inline const struct ky_device *dp_devlist_find(const struct ky_devlist *list, const char *id)
-{
-	return ky_devlist_find(list, id);
-}
-static inline const char *dp_kind_name(enum ky_device_kind kind)
-{
-	return ky_device_kind_name(kind);
-}
-
 /* ---- dp_daemon.c: the daemon ---- */
 
 struct dp_options {
@@ -53,7 +40,6 @@ struct dp_options {
 	const char *resource_prefix; /* SRIOV-DP's --resource-prefix (NULL: intel.com) */
 };
 
-#define DP_DEFAULT_CDI_DIR "/var/run/cdi"
 #define DP_DEFAULT_DEVINFO_DIR "/var/run/k8s.cni.cncf.io/devinfo/dp"
 #define DP_KUBELET_SOCKET "kubelet.sock"
 

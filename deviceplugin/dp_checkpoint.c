@@ -128,8 +128,8 @@ int dp_checkpoint_allocated(struct dp_plugin *p, char *const *ids, size_t n, str
 		d->cap_pending = nc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct dp_device *dev = dp_devlist_find(p->devs, ids[i]);
-		struct dp_pending e = { .resource = strdup(p->res->name), .kind = dp_kind_name(p->res->kind),
+		const struct ky_device *dev = ky_devlist_find(p->devs, ids[i]);
+		struct dp_pending e = { .resource = strdup(p->res->name), .kind = ky_device_kind_name(p->res->kind),
 					.id = strdup(ids[i]), .pci = dev ? strdup(dev->pci->addr) : NULL };
 		memcpy(e.at, at, sizeof(at));
 		if (!e.resource || !e.id || !e.pci) {

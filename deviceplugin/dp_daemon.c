@@ -103,15 +103,9 @@ static int daemon_start(struct dp_daemon *d, struct ky_error **err)
 
 int dp_daemon_run(const struct dp_options *opts, struct ky_error **err)
 {
-	struct dp_daemon d = { .opts = opts, .inotify_fd = -1 };
+	struct dp_daemon d = { .opts = opts };
 	int r = daemon_start(&d, err);
-	if (r >= 0)
-		r = ky_loop_run(d.loop, err);
-	/* However it ends (a signal, a failed start, a loop error), the daemon
-	 * is on its way out: a signal arriving during the cleanup must not
-	 * take its default action when the loop restores the mask. */
-	if (d.loop)
-		ky_loop_shutdown(d.loop, 0);
+	r = ky_loop_run_daemon(d.loop, r, err);
 	daemon_release(&d);
 	return r < 0 ? r : 0;
 }

@@ -7,6 +7,7 @@
 #include "kyborg/device/device_fpga.h"
 #include "kyborg/device/device_watch.h"
 #include "kyborg/grpc/grpc.h"
+#include "kyborg/loop/dir_watch.h"
 #include "kyborg/loop/loop.h"
 #include "kyborg/net/link_watch.h"
 #include "kyborg/state/state_store.h"
@@ -60,9 +61,7 @@ struct dp_daemon {
 	struct dp_plugin **plugins;
 	size_t n_plugins;
 	/* The plugin dir, watched for kubelet's restarts. */
-	int inotify_fd;
-	struct ky_loop_io *inotify_io;
-	struct ky_loop_timer *reconcile;
+	struct ky_dir_watch *dir_watch;
 	bool kubelet_sock_created;
 	/* Hot-plug: udev events trigger a new discovery shortly after. */
 	struct ky_device_watch *watch;

@@ -3,6 +3,7 @@
  * final error into an exit code. */
 #include "dp.h"
 #include "kyborg/base/cleanup.h"
+#include "kyborg/base/cli.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
 #include "kyborg/base/strv.h"
@@ -18,6 +19,8 @@
 /* The SR-IOV network device plugin's default config, where its DaemonSet
  * mounts the ConfigMap. */
 #define SRIOVDP_CONFIG "/etc/pcidp/config.json"
+
+#define PROG "kyborg-device-plugin"
 
 static void usage(FILE *f)
 {
@@ -41,6 +44,11 @@ static int log_level_number(const char *s, enum ky_log_level *out)
 	return 0;
 }
 
+static int run(const void *opts, struct ky_error **err)
+{
+	return dp_daemon_run(opts, err);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -62,7 +70,7 @@ int main(int argc, char **argv)
 	};
 	struct dp_options opts = {
 		.plugin_dir = KY_KUBELET_PLUGIN_DIR_DEFAULT,
-		.cdi_dir = DP_DEFAULT_CDI_DIR,
+		.cdi_dir = KY_CDI_DIR_DEFAULT,
 		.devinfo_dir = DP_DEFAULT_DEVINFO_DIR,
 		.state_dir = KY_DP_STATE_DIR_DEFAULT,
 		.fetch_helper = KYBORG_FETCH_HELPER,
@@ -98,11 +106,9 @@ int main(int argc, char **argv)
 		case 'U': /* CDI specs are always written (Allocate names them once they are) */
 			break;
 		case 'l':
-			if (ky_log_level_parse(optarg, &level) < 0 && log_level_number(optarg, &level) < 0) {
-				fprintf(stderr, "kyborg-device-plugin: --log-level: not one of error, warn, info, debug: %s\n",
-					optarg);
-				return 2;
-			}
+			if (ky_log_level_parse(optarg, &level) < 0 && log_level_number(optarg, &level) < 0)
+				return ky_cli_usage_error(PROG, "--log-level: not one of error, warn, info, debug: %s",
+							  optarg);
 			break;
 		case 'k':
 			check = true;
@@ -111,7 +117,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("kyborg-device-plugin %s\n", KYBORG_VERSION);
+			printf(PROG " %s\n", KYBORG_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -119,41 +125,33 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kyborg-device-plugin: unexpected argument: %s\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		return ky_cli_usage_error(PROG, "unexpected argument: %s", argv[optind]);
 	}
 	if (!opts.config_path)
 		opts.config_path = SRIOVDP_CONFIG;
-	if (opts.fetch_helper[0] != '/') {
-		fprintf(stderr, "kyborg-device-plugin: --fetch-helper must be an absolute path: %s\n", opts.fetch_helper);
-		return 2;
-	}
-	for (const char **dir = (const char *[]){ opts.plugin_dir, opts.cdi_dir, opts.devinfo_dir, opts.state_dir, NULL };
-	     *dir; dir++) {
-		if ((*dir)[0] != '/') {
-			fprintf(stderr, "kyborg-device-plugin: directories must be absolute paths: %s\n", *dir);
-			return 2;
-		}
-	}
+	if (opts.fetch_helper[0] != '/')
+		return ky_cli_usage_error(PROG, "--fetch-helper must be an absolute path: %s", opts.fetch_helper);
+	const char *dirs[] = { opts.plugin_dir, opts.cdi_dir, opts.devinfo_dir, opts.state_dir };
+	const char *relative = ky_cli_relative_path(dirs, KY_ARRAY_SIZE(dirs));
+	if (relative)
+		return ky_cli_usage_error(PROG, "directories must be absolute paths: %s", relative);
 
-	_cleanup_error_ struct ky_error *err = NULL;
 	if (check) {
+		_cleanup_error_ struct ky_error *err = NULL;
 		_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
 		_cleanup_strv_free_ char **lines = NULL, **notes = NULL;
 		size_t n_lines = 0, n_notes = 0;
 		const struct ky_device_config_opts copts = { .resource_prefix = opts.resource_prefix };
 		if (ky_device_config_load_opts(opts.config_path, &copts, &cfg, &err) < 0 ||
-		    dp_plugins_check(cfg, opts.plugin_dir, &err) < 0) {
-			fprintf(stderr, "kyborg-device-plugin: %s\n", ky_error_msg(err));
-			return 1;
-		}
+		    dp_plugins_check(cfg, opts.plugin_dir, &err) < 0)
+			return ky_cli_error(PROG, err);
 		/* What it would serve here, and what it names that is not here:
 		 * warnings, never a failure (the node may not be this one). */
 		if (ky_device_check(cfg, &lines, &n_lines, &notes, &n_notes, &err) < 0)
-			fprintf(stderr, "kyborg-device-plugin: warning: cannot look at this node: %s\n", ky_error_msg(err));
+			fprintf(stderr, PROG ": warning: cannot look at this node: %s\n", ky_error_msg(err));
 		for (size_t i = 0; i < n_notes; i++)
-			fprintf(stderr, "kyborg-device-plugin: warning: %s\n", notes[i]);
+			fprintf(stderr, PROG ": warning: %s\n", notes[i]);
 		printf("%s: OK, %zu resources%s\n", opts.config_path, cfg->n_resources,
 		       cfg->schema == KY_DEVICE_SCHEMA_SRIOVDP ? " (the SR-IOV network device plugin's config.json)" : "");
 		for (size_t i = 0; i < n_lines; i++)
@@ -161,19 +159,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (ky_log_open("kyborg-device-plugin", NULL, level, &err) < 0) {
-		fprintf(stderr, "kyborg-device-plugin: %s\n", ky_error_msg(err));
-		return 1;
-	}
 	/* Device lists, ListAndWatch messages and CDI specs for 10,000 devices
 	 * are transient buffers of hundreds of KiB. glibc raises its mmap
 	 * threshold after the first such buffer is freed, and later ones then
 	 * come from the heap and leave it fragmented and resident: keep them
 	 * mmap'd, so each free gives the memory back. */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-	int r = dp_daemon_run(&opts, &err);
-	if (r < 0)
-		ky_log_err(KY_LOG_ERROR, "exit", err, "code=%d", -r);
-	ky_log_close();
-	return r < 0 ? 1 : 0;
+	return ky_cli_run_daemon(PROG, level, run, &opts);
 }

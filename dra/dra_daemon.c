@@ -173,21 +173,18 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 
 int dra_daemon_run(const struct dra_options *opts, struct ky_error **err)
 {
-	struct dra_daemon d = { .opts = opts, .inotify_fd = -1 };
+	struct dra_daemon d = { .opts = opts };
 	int r = daemon_start(&d, err);
-	if (r >= 0)
-		r = ky_loop_run(d.loop, err);
 	/* However it ends, the driver is on its way out: a second SIGTERM
 	 * during the cleanup changes nothing (the signals stay blocked). */
-	if (d.loop)
-		ky_loop_shutdown(d.loop, 0);
+	r = ky_loop_run_daemon(d.loop, r, err);
 	daemon_release(&d);
 	return r < 0 ? r : 0;
 }
 
 int dra_check_config(const struct dra_options *opts, FILE *out, struct ky_error **err)
 {
-	struct dra_daemon d = { .opts = opts, .inotify_fd = -1 };
+	struct dra_daemon d = { .opts = opts };
 	int r = ky_device_config_load(opts->config_path, &d.cfg, err);
 	if (r < 0)
 		return r;

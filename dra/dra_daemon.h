@@ -16,6 +16,7 @@
 #include "kyborg/device/device_watch.h"
 #include "kyborg/grpc/grpc.h"
 #include "kyborg/k8s/k8s_client.h"
+#include "kyborg/loop/dir_watch.h"
 #include "kyborg/loop/loop.h"
 #include "kyborg/state/dra_record.h"
 #include "kyborg/state/state_store.h"
@@ -59,9 +60,7 @@ struct dra_daemon {
 	struct ky_grpc_method methods[DRA_METHODS];
 	struct ky_grpc_server *reg_srv;
 	struct ky_grpc_server *srv;
-	int inotify_fd;
-	struct ky_loop_io *inotify_io;
-	struct ky_loop_timer *reconcile;
+	struct ky_dir_watch *dir_watch;
 
 	/* dra_health.c: open NodeWatchResources streams, resent on a timer. */
 	struct ky_grpc_stream **health;

@@ -1,14 +1,12 @@
-/* The sockets stay where kubelet looks: an inotify watch on the
+/* The sockets stay where kubelet looks: the core's directory watch on the
  * registration dir and the plugin dir; when our socket is removed (a
  * kubelet restart that cleans up, an admin), it is served again (its
  * directory made again if it went too), and the new registration socket
  * makes kubelet register us anew. */
 #include "dra_daemon.h"
 
-#include <errno.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <unistd.h>
 
 #include "kyborg/base/error.h"
 #include "kyborg/base/fileio.h"
@@ -20,24 +18,22 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-#define WATCH_MASK (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF)
-
 /* A directory removed whole is made again and watched again (adding a
  * watch that exists changes nothing). */
 static void ensure_dir(struct dra_daemon *d, const char *dir)
 {
+	_cleanup_error_ struct ky_error *err = NULL;
 	int r = ky_mkdir_p(dir, 0750);
 	if (r < 0)
 		ky_warn("mkdir-failed", "dir=%s error=\"%s\"", dir, strerror(-r));
-	else if (inotify_add_watch(d->inotify_fd, dir, WATCH_MASK) < 0)
-		ky_warn("watch-failed", "dir=%s error=\"%s\"", dir, strerror(errno));
+	else if (ky_dir_watch_add(d->dir_watch, dir, &err) < 0)
+		ky_log_err(KY_LOG_WARN, "watch-failed", err, "dir=%s", dir);
 }
 
-static void on_reconcile(struct ky_loop_timer *t, void *userdata)
+static void on_reconcile(struct ky_dir_watch *w, void *userdata)
 {
 	struct dra_daemon *d = userdata;
 	_cleanup_error_ struct ky_error *err = NULL;
-	(void)t;
 	ensure_dir(d, d->plugin_dir);
 	ensure_dir(d, d->opts->registration_dir);
 	/* The DRA socket first: kubelet dials it as soon as it reads GetInfo. */
@@ -45,7 +41,7 @@ static void on_reconcile(struct ky_loop_timer *t, void *userdata)
 		ky_info("socket-lost", "socket=%s", d->dra_path);
 		if (dra_server_start(d, &err) < 0) {
 			ky_log_err(KY_LOG_ERROR, "serve-failed", err, "socket=%s retry_ms=1000", d->dra_path);
-			ky_loop_timer_arm(d->reconcile, 1000, 0);
+			ky_dir_watch_retry(w, 1000);
 			return;
 		}
 	}
@@ -53,59 +49,33 @@ static void on_reconcile(struct ky_loop_timer *t, void *userdata)
 		ky_info("socket-lost", "socket=%s", d->reg_path);
 		if (dra_register_start(d, &err) < 0) {
 			ky_log_err(KY_LOG_ERROR, "serve-failed", err, "socket=%s retry_ms=1000", d->reg_path);
-			ky_loop_timer_arm(d->reconcile, 1000, 0);
+			ky_dir_watch_retry(w, 1000);
 		}
 	}
 }
 
-static void on_inotify(struct ky_loop_io *io, int fd, uint32_t events, void *userdata)
+/* A watched directory gone (or events lost), or one of our sockets. */
+static bool on_event(const char *name, uint32_t mask, void *userdata)
 {
-	struct dra_daemon *d = userdata;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool interesting = false;
-	(void)io;
-	(void)events;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (char *ptr = buf; ptr < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)ptr;
-			ptr += sizeof(*ev) + ev->len;
-			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
-				interesting = true;
-			else if (ev->len && (strcmp(ev->name, base_name(d->reg_path)) == 0 ||
-					     strcmp(ev->name, base_name(d->dra_path)) == 0))
-				interesting = true;
-		}
-	}
-	if (interesting && !ky_loop_timer_armed(d->reconcile))
-		ky_loop_timer_arm(d->reconcile, 0, 0);
+	const struct dra_daemon *d = userdata;
+	if (mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+		return true;
+	return name && (strcmp(name, base_name(d->reg_path)) == 0 || strcmp(name, base_name(d->dra_path)) == 0);
 }
 
 int dra_watch_start(struct dra_daemon *d, struct ky_error **err)
 {
-	const uint32_t mask = WATCH_MASK;
 	int r;
-	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd < 0)
-		return ky_error_set(err, errno, "inotify_init1: %s", strerror(errno));
-	if (inotify_add_watch(d->inotify_fd, d->opts->registration_dir, mask) < 0)
-		return ky_error_set(err, errno, "watch %s: %s", d->opts->registration_dir, strerror(errno));
-	if (inotify_add_watch(d->inotify_fd, d->plugin_dir, mask) < 0)
-		return ky_error_set(err, errno, "watch %s: %s", d->plugin_dir, strerror(errno));
-	if ((r = ky_loop_timer_new(d->loop, on_reconcile, d, &d->reconcile, err)) < 0)
+	if ((r = ky_dir_watch_new(d->loop, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF, on_event,
+				  on_reconcile, d, &d->dir_watch, err)) < 0 ||
+	    (r = ky_dir_watch_add(d->dir_watch, d->opts->registration_dir, err)) < 0 ||
+	    (r = ky_dir_watch_add(d->dir_watch, d->plugin_dir, err)) < 0)
 		return r;
-	return ky_loop_io_add(d->loop, d->inotify_fd, KY_LOOP_READ, on_inotify, d, &d->inotify_io, err);
+	return 0;
 }
 
 void dra_watch_stop(struct dra_daemon *d)
 {
-	ky_loop_io_free(d->inotify_io);
-	d->inotify_io = NULL;
-	ky_loop_timer_free(d->reconcile);
-	d->reconcile = NULL;
-	if (d->inotify_fd >= 0)
-		close(d->inotify_fd);
-	d->inotify_fd = -1;
+	ky_dir_watch_free(d->dir_watch);
+	d->dir_watch = NULL;
 }

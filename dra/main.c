@@ -3,6 +3,7 @@
  * in libkyborg_dra, and turns the final error into an exit code. */
 #include "dra.h"
 #include "kyborg/base/cleanup.h"
+#include "kyborg/base/cli.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
 #include "kyborg/state/paths.h"
@@ -26,14 +27,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int fail(const char *fmt, const char *arg)
-{
-	fprintf(stderr, PROG ": ");
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	return 2;
-}
-
 /* The index of s among words (NULL-terminated), or -1. */
 static int word(const char *s, const char *const words[])
 {
@@ -41,6 +34,11 @@ static int word(const char *s, const char *const words[])
 		if (strcmp(s, words[i]) == 0)
 			return i;
 	return -1;
+}
+
+static int run(const void *opts, struct ky_error **err)
+{
+	return dra_daemon_run(opts, err);
 }
 
 int main(int argc, char **argv)
@@ -127,19 +125,22 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (ky_log_level_parse(optarg, &level) < 0)
-				return fail("--log-level: not one of error, warn, info, debug: %s", optarg);
+				return ky_cli_usage_error(PROG, "--log-level: not one of error, warn, info, debug: %s",
+							  optarg);
 			break;
 		case 'k':
 			check = true;
 			break;
 		case 'g':
 			if ((k = word(optarg, (const char *const[]){ "auto", "consumable", "split", NULL })) < 0)
-				return fail("--gpu-sharing: not one of auto, consumable, split: %s", optarg);
+				return ky_cli_usage_error(PROG, "--gpu-sharing: not one of auto, consumable, split: %s",
+							  optarg);
 			opts.gpu_sharing = (enum dra_sharing)k;
 			break;
 		case 'u':
 			if ((k = word(optarg, (const char *const[]){ "auto", "taint", "omit", NULL })) < 0)
-				return fail("--unhealthy-devices: not one of auto, taint, omit: %s", optarg);
+				return ky_cli_usage_error(PROG, "--unhealthy-devices: not one of auto, taint, omit: %s",
+							  optarg);
 			opts.unhealthy = (enum dra_unhealthy)k;
 			break;
 		case 'h':
@@ -155,56 +156,43 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		usage(stderr);
-		return fail("unexpected argument: %s", argv[optind]);
+		return ky_cli_usage_error(PROG, "unexpected argument: %s", argv[optind]);
 	}
 	if (!opts.config_path) {
 		usage(stderr);
-		return fail("--config FILE is required%s", "");
+		return ky_cli_usage_error(PROG, "--config FILE is required");
 	}
 	const char *problem = dra_driver_name_problem(opts.driver_name);
-	if (problem) {
-		fprintf(stderr, PROG ": --driver-name %s: %s\n", opts.driver_name, problem);
-		return 2;
-	}
-	if (opts.node_name && *opts.node_name && (problem = dra_node_name_problem(opts.node_name))) {
-		fprintf(stderr, PROG ": --node-name %s: %s\n", opts.node_name, problem);
-		return 2;
-	}
+	if (problem)
+		return ky_cli_usage_error(PROG, "--driver-name %s: %s", opts.driver_name, problem);
+	if (opts.node_name && *opts.node_name && (problem = dra_node_name_problem(opts.node_name)))
+		return ky_cli_usage_error(PROG, "--node-name %s: %s", opts.node_name, problem);
 	if (!check && (!opts.node_name || !*opts.node_name))
-		return fail("--node-name (or $NODE_NAME) is required: the pool is named after the node%s", "");
+		return ky_cli_usage_error(PROG,
+					  "--node-name (or $NODE_NAME) is required: the pool is named after the node");
 	/* In-cluster by default; explicitly, all three (what in-cluster config is). */
 	if (opts.api_server) {
 		if (strncmp(opts.api_server, "https://", 8) != 0)
-			return fail("--api-server must be an https:// URL (the token never travels in clear): %s",
-				    opts.api_server);
+			return ky_cli_usage_error(
+				PROG, "--api-server must be an https:// URL (the token never travels in clear): %s",
+				opts.api_server);
 		if (!opts.token_file)
-			return fail("--api-server needs --token-file%s", "");
+			return ky_cli_usage_error(PROG, "--api-server needs --token-file");
 	} else if (opts.token_file || opts.ca_file) {
-		return fail("--token-file and --ca-file go with --api-server (without it: in-cluster)%s", "");
+		return ky_cli_usage_error(PROG,
+					  "--token-file and --ca-file go with --api-server (without it: in-cluster)");
 	}
 	if (opts.fetch_helper[0] != '/')
-		return fail("--fetch-helper must be an absolute path: %s", opts.fetch_helper);
+		return ky_cli_usage_error(PROG, "--fetch-helper must be an absolute path: %s", opts.fetch_helper);
 	const char *dirs[] = { opts.registration_dir, opts.plugin_dir, opts.cdi_dir, opts.state_dir, opts.claims_dir,
 			       opts.bitstream_dir };
-	for (size_t i = 0; i < KY_ARRAY_SIZE(dirs); i++)
-		if (dirs[i] && dirs[i][0] != '/')
-			return fail("directories must be absolute paths: %s", dirs[i]);
+	const char *relative = ky_cli_relative_path(dirs, KY_ARRAY_SIZE(dirs));
+	if (relative)
+		return ky_cli_usage_error(PROG, "directories must be absolute paths: %s", relative);
 
-	_cleanup_error_ struct ky_error *err = NULL;
 	if (check) {
-		if (dra_check_config(&opts, stdout, &err) < 0) {
-			fprintf(stderr, PROG ": %s\n", ky_error_msg(err));
-			return 1;
-		}
-		return 0;
+		_cleanup_error_ struct ky_error *err = NULL;
+		return dra_check_config(&opts, stdout, &err) < 0 ? ky_cli_error(PROG, err) : 0;
 	}
-	if (ky_log_open(PROG, NULL, level, &err) < 0) {
-		fprintf(stderr, PROG ": %s\n", ky_error_msg(err));
-		return 1;
-	}
-	int r = dra_daemon_run(&opts, &err);
-	if (r < 0)
-		ky_log_err(KY_LOG_ERROR, "exit", err, "code=%d", -r);
-	ky_log_close();
-	return r < 0 ? 1 : 0;
+	return ky_cli_run_daemon(PROG, level, run, &opts);
 }

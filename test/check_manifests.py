@@ -227,12 +227,13 @@ def check_daemonset(root, a, docs):
     paths_h = os.path.join(root, "common", "include", "kyborg", "state", "paths.h")
     mounts = mounts_of(spec, dp)
     # Every directory the plugin has a default for (DP_DEFAULT_<X>_DIR, option
-    # --<x>-dir): a new one in dp.h is checked without a change here. The two
-    # other binaries share come from state/paths.h.
+    # --<x>-dir): a new one in dp.h is checked without a change here. The three
+    # it shares with other binaries come from state/paths.h.
     with open(dp_h) as f:
         dirs = re.findall(r'#define\s+DP_DEFAULT_(\w+)_DIR\s+"([^"]+)"', f.read())
     dirs += [("PLUGIN", c_default(paths_h, "KY_KUBELET_PLUGIN_DIR_DEFAULT")),
-             ("STATE", c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT"))]
+             ("STATE", c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT")),
+             ("CDI", c_default(paths_h, "KY_CDI_DIR_DEFAULT"))]
     check(len(dirs) >= 4, "%s: the device plugin's default directories are read from dp.h and paths.h: %d" % (
         rel, len(dirs)))
     for name, default in dirs:

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fake_node.h"
+#include "kytest_fakenode.h"
 #include "kyborg/base/error.h"
 #include "kyborg/device/cdi_spec.h"
 #include "kyborg/device/devinfo.h"
@@ -28,13 +28,7 @@ enum { GPU, FPGA, VF };
 
 static void build(void)
 {
-	_cleanup_error_ struct ky_error *err = NULL;
-	if (cfg) {
-		ky_devlists_free(lists, cfg->n_resources);
-		ky_device_config_free(cfg);
-	}
-	cr_assert_eq(ky_device_config_parse(config, strlen(config), &cfg, &err), 0, "%s", ky_error_msg(err));
-	cr_assert_eq(ky_devices_build(cfg, &fake_node, &lists, &err), 0, "%s", ky_error_msg(err));
+	kyt_fake_devices_build(config, &cfg, &lists);
 }
 
 static void setup(void)
@@ -45,10 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	ky_devlists_free(lists, cfg->n_resources);
-	ky_device_config_free(cfg);
-	cfg = NULL;
-	lists = NULL;
+	kyt_fake_devices_free(&cfg, &lists);
 }
 
 /* ---- what a container gets ---- */

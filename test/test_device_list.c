@@ -1,13 +1,13 @@
 /* What each resource advertises: replicas, VFs, selectors, first match
  * wins, kubelet's 63-character IDs, health and NUMA nodes. Pure, over a
- * hand-built node (fake_node.h); and the names DRA gives the devices. */
+ * hand-built node (kytest_fakenode.h); and the names DRA gives the devices. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kyborg/device/device_list.h"
-#include "fake_node.h"
+#include "kytest_fakenode.h"
 #include "kyborg/base/error.h"
 
 static struct ky_device_config *cfg;
@@ -20,20 +20,14 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (cfg)
-		ky_devlists_free(lists, cfg->n_resources);
-	ky_device_config_free(cfg);
-	cfg = NULL;
-	lists = NULL;
+	kyt_fake_devices_free(&cfg, &lists);
 }
 
 TestSuite(device_list, .init = setup, .fini = teardown);
 
 static void build(const char *json)
 {
-	_cleanup_error_ struct ky_error *err = NULL;
-	cr_assert_eq(ky_device_config_parse(json, strlen(json), &cfg, &err), 0, "%s", ky_error_msg(err));
-	cr_assert_eq(ky_devices_build(cfg, &fake_node, &lists, &err), 0, "%s", ky_error_msg(err));
+	kyt_fake_devices_build(json, &cfg, &lists);
 }
 
 static void assert_ids(const struct ky_devlist *l, const char *const *ids, size_t n)

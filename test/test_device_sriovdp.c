@@ -3,14 +3,14 @@
  * absent, unknown fields ignored, here with a warning), what we refuse and
  * why, VF ranges, what netDevice and accelerator take, the answers'
  * SRIOV-DP spellings, and health from PF links. Pure, over a hand-built
- * node (fake_node.h). */
+ * node (kytest_fakenode.h). */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "fake_node.h"
+#include "kytest_fakenode.h"
 #include "kyborg/base/error.h"
 #include "kyborg/device/device_alloc.h"
 #include "kyborg/device/device_config.h"

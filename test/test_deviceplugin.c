@@ -28,6 +28,7 @@
 #include "kyborg/base/sha256.h"
 #include "kytest.h"
 #include "kytest_fpga.h"
+#include "kytest_dp.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
@@ -49,13 +50,6 @@ static UMockdevTestbed *tb;
 static char pf_name[16];
 static char *dir, *plugin_dir, *config_path, *fpga_json, *bitstream, *loads_log;
 
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
-
 static void write_config(void)
 {
 	_cleanup_free_ char *text = NULL;
@@ -74,24 +68,14 @@ static void write_config(void)
 
 static void setup(void)
 {
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
-	const char *vfs[4];
-	static char vf_names[4][16];
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
-		vfs[i] = vf_names[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
+	tb = kyt_simnode_testbed(pf_name, NULL);
 	dir = kyt_tmpdir("kydp");
 	cr_assert_not_null(dir);
-	plugin_dir = in_dir(dir, "plugins");
-	config_path = in_dir(dir, "config.json");
+	plugin_dir = kyt_path(dir, "plugins");
+	config_path = kyt_path(dir, "config.json");
 	cr_assert_eq(mkdir(plugin_dir, 0750), 0);
-	bitstream = in_dir(dir, "nlb.gbs");
-	loads_log = in_dir(dir, "loads.log");
+	bitstream = kyt_path(dir, "nlb.gbs");
+	loads_log = kyt_path(dir, "loads.log");
 	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
 	char sha[KY_SHA256_HEX_LEN];
 	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
@@ -124,9 +108,9 @@ static void teardown(void)
 
 static struct kyt_child *start_daemon(void)
 {
-	_cleanup_free_ char *state_dir = in_dir(dir, "state");
-	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
-	_cleanup_free_ char *devinfo_dir = in_dir(dir, "devinfo");
+	_cleanup_free_ char *state_dir = kyt_path(dir, "state");
+	_cleanup_free_ char *cdi_dir = kyt_path(dir, "cdi");
+	_cleanup_free_ char *devinfo_dir = kyt_path(dir, "devinfo");
 	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
 			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir, "--log-level", "info",
 			       "--fetch-helper", KYBORG_FETCH_BIN,
@@ -137,31 +121,13 @@ static struct kyt_child *start_daemon(void)
 /* The same with its log (stderr) in a file. */
 static struct kyt_child *start_daemon_logging(const char *log)
 {
-	_cleanup_free_ char *state_dir = in_dir(dir, "state");
-	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
-	_cleanup_free_ char *devinfo_dir = in_dir(dir, "devinfo");
+	_cleanup_free_ char *state_dir = kyt_path(dir, "state");
+	_cleanup_free_ char *cdi_dir = kyt_path(dir, "cdi");
+	_cleanup_free_ char *devinfo_dir = kyt_path(dir, "devinfo");
 	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
 			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir,
 			       "--fetch-helper", KYBORG_FETCH_BIN, NULL };
-	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert_geq(fd, 0);
-	/* Before the fork, as kyt_child_start does. */
-	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, STDERR_FILENO);
-		dup2(null, STDOUT_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fd);
-	close(null);
-	return kyt_child_track(pid);
+	return kyt_child_start_log(argv, log);
 }
 
 struct log_want {
@@ -177,7 +143,7 @@ static bool cond_log_has(void *arg)
 
 static void wait_socket(const char *name, int timeout_ms)
 {
-	_cleanup_free_ char *p = in_dir(plugin_dir, name);
+	_cleanup_free_ char *p = kyt_path(plugin_dir, name);
 	cr_assert(kyt_wait_until(kyt_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
 }
 
@@ -220,7 +186,7 @@ static void stop_kubelet(struct kyt_child *k)
 static cJSON *kubelet_call(const char *mode, const char *sock_name, const char *const args[])
 {
 	char script[512];
-	_cleanup_free_ char *sock = in_dir(plugin_dir, sock_name);
+	_cleanup_free_ char *sock = kyt_path(plugin_dir, sock_name);
 	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
 	const char *argv[16] = { PYTHON, script, mode, sock, KYTEST_DPAPI_DESC };
 	int n = 5;
@@ -271,7 +237,7 @@ static const char *jstr(const cJSON *o, const char *key)
 
 static int registered_lines(void)
 {
-	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *path = kyt_path(plugin_dir, "registered");
 	_cleanup_free_ char *text = kyt_read_file(path);
 	int n = 0;
 	for (const char *p = text; p && *p; p++)
@@ -292,7 +258,7 @@ static void wait_registered(int n, int timeout_ms)
 
 static void assert_registered_every_resource(void)
 {
-	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *path = kyt_path(plugin_dir, "registered");
 	_cleanup_free_ char *text = kyt_read_file(path);
 	cr_assert_not_null(text);
 	/* resource, endpoint, then the options kubelet read on its dial-back. */
@@ -303,9 +269,7 @@ static void assert_registered_every_resource(void)
 
 static void stop_daemon(struct kyt_child *d)
 {
-	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the daemon exits on SIGTERM");
-	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "daemon status %#x", d->status);
+	kyt_child_stop(d, "the daemon", 10000);
 }
 
 TestSuite(deviceplugin, .init = setup, .fini = teardown, .timeout = 180);
@@ -344,7 +308,7 @@ Test(deviceplugin, kubelet_restarts_are_followed_by_a_new_registration_within_a_
 		struct dirent *e;
 		while ((e = readdir(dd))) {
 			if (strstr(e->d_name, ".sock")) {
-				_cleanup_free_ char *p = in_dir(plugin_dir, e->d_name);
+				_cleanup_free_ char *p = kyt_path(plugin_dir, e->d_name);
 				cr_assert_eq(unlink(p), 0);
 			}
 		}
@@ -371,7 +335,7 @@ Test(deviceplugin, sigterm_removes_our_sockets_and_exits_zero)
 	stop_daemon(d);
 	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
-		_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+		_cleanup_free_ char *p = kyt_path(plugin_dir, socks[i]);
 		cr_assert_eq(access(p, F_OK), -1, "%s is removed", socks[i]);
 	}
 }
@@ -402,7 +366,7 @@ Test(deviceplugin, a_second_sigterm_during_shutdown_still_exits_zero_without_soc
 				  WIFSIGNALED(d->status) ? "killed by signal" : "exit status",
 				  WIFSIGNALED(d->status) ? WTERMSIG(d->status) : WEXITSTATUS(d->status));
 			for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
-				_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+				_cleanup_free_ char *p = kyt_path(plugin_dir, socks[i]);
 				cr_assert_eq(access(p, F_OK), -1, "%s is removed (gap %ld us, round %d)", socks[i],
 					     gaps_us[g], round);
 			}
@@ -459,7 +423,7 @@ static void assert_one_register_each(const char *tag)
 
 static void move_file(const char *from, const char *to)
 {
-	_cleanup_free_ char *a = in_dir(plugin_dir, from), *b = in_dir(plugin_dir, to);
+	_cleanup_free_ char *a = kyt_path(plugin_dir, from), *b = kyt_path(plugin_dir, to);
 	cr_assert_eq(rename(a, b), 0, "rename %s %s: %s", from, to, strerror(errno));
 }
 
@@ -485,7 +449,7 @@ Test(deviceplugin, a_register_in_flight_is_left_to_finish_when_its_kubelet_sock_
 		cr_assert_eq(tagged_lines("registered", tag, NULL), 0, "the dial-backs wait");
 		if (strcmp(tag, "clean") == 0) {
 			for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
-				_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+				_cleanup_free_ char *p = kyt_path(plugin_dir, socks[i]);
 				cr_assert_eq(unlink(p), 0);
 			}
 			wait_serving();
@@ -497,7 +461,7 @@ Test(deviceplugin, a_register_in_flight_is_left_to_finish_when_its_kubelet_sock_
 		assert_one_register_each(tag);
 		stop_kubelet(k);
 		/* The next round's kubelet socket is another file. */
-		_cleanup_free_ char *ks = in_dir(plugin_dir, "kubelet.sock");
+		_cleanup_free_ char *ks = kyt_path(plugin_dir, "kubelet.sock");
 		cr_assert(unlink(ks) == 0 || errno == ENOENT);
 	}
 	stop_daemon(d);
@@ -513,7 +477,7 @@ Test(deviceplugin, a_new_kubelet_gets_a_fresh_registration_while_one_to_the_old_
 	start_kubelet_tagged("old", "8000");
 	wait_tagged("register-calls", "old", 3, 5000);
 	/* The old kubelet keeps serving the calls it has; its file goes. */
-	_cleanup_free_ char *ks = in_dir(plugin_dir, "kubelet.sock");
+	_cleanup_free_ char *ks = kyt_path(plugin_dir, "kubelet.sock");
 	cr_assert_eq(unlink(ks), 0);
 	start_kubelet_tagged("new", "0");
 	/* Well within our Register's 5 s deadline: not a retry after the old
@@ -556,7 +520,7 @@ Test(deviceplugin, list_and_watch_gives_gpu_replicas_the_fpga_and_the_vfs_with_n
 	assert_device(vf, 0, KYT_SIM_VF0, 0);
 	assert_device(vf, 3, KYT_SIM_VF3, 0);
 	/* A CDI spec per resource, in the CDI dir. */
-	_cleanup_free_ char *spec_path = in_dir(dir, "cdi/kyborg-kyborg.io_sriov-vf.json");
+	_cleanup_free_ char *spec_path = kyt_path(dir, "cdi/kyborg-kyborg.io_sriov-vf.json");
 	_cleanup_free_ char *spec_text = kyt_read_file(spec_path);
 	cr_assert_not_null(spec_text, "%s is written", spec_path);
 	_cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
@@ -612,9 +576,9 @@ static const char *annotation(const cJSON *c, const char *key)
 static void add_nvidia_nodes(void)
 {
 	g_autofree gchar *root = umockdev_testbed_get_root_dir(tb);
-	_cleanup_free_ char *dev = in_dir(root, "dev");
-	_cleanup_free_ char *ctl = in_dir(dev, "nvidiactl");
-	_cleanup_free_ char *uvm = in_dir(dev, "nvidia-uvm");
+	_cleanup_free_ char *dev = kyt_path(root, "dev");
+	_cleanup_free_ char *ctl = kyt_path(dev, "nvidiactl");
+	_cleanup_free_ char *uvm = kyt_path(dev, "nvidia-uvm");
 	mkdir(dev, 0755);
 	cr_assert_eq(kyt_write_file(ctl, ""), 0);
 	cr_assert_eq(kyt_write_file(uvm, ""), 0);
@@ -667,7 +631,7 @@ Test(deviceplugin, allocate_each_kind_twice_with_the_same_answer)
 			      "deviceID"),
 			 KYT_SIM_VF0);
 	/* The device-info file of each allocated VF, for the CNI side. */
-	_cleanup_free_ char *devinfo = in_dir(dir, "devinfo/kyborg.io-sriov-vf-" KYT_SIM_VF2 "-device.json");
+	_cleanup_free_ char *devinfo = kyt_path(dir, "devinfo/kyborg.io-sriov-vf-" KYT_SIM_VF2 "-device.json");
 	_cleanup_free_ char *text = kyt_read_file(devinfo);
 	cr_assert_not_null(text, "%s is written", devinfo);
 	_cleanup_(cJSON_Deletep) cJSON *di = cJSON_Parse(text);
@@ -809,10 +773,10 @@ Test(deviceplugin, a_resource_whose_socket_path_cannot_be_bound_is_refused_by_na
 
 	/* On reload: the daemon keeps what it serves. */
 	write_config();
-	_cleanup_free_ char *log = in_dir(dir, "daemon.log");
+	_cleanup_free_ char *log = kyt_path(dir, "daemon.log");
 	struct kyt_child *d = start_daemon_logging(log);
 	wait_serving();
-	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	_cleanup_free_ char *vf_sock = kyt_path(plugin_dir, VF_SOCK);
 	struct stat before, after;
 	cr_assert_eq(stat(vf_sock, &before), 0);
 	cr_assert_eq(kyt_write_file(config_path, long_cfg), 0);
@@ -834,7 +798,7 @@ Test(deviceplugin, a_bad_config_stops_the_daemon_before_it_serves)
 	cr_assert_eq(kyt_write_file(config_path, "{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"tpu\"}]}"), 0);
 	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--plugin-dir", plugin_dir, NULL }, &e), 1);
 	cr_assert(strstr(e, "resources[0].kind"), "%s", e);
-	_cleanup_free_ char *sock = in_dir(plugin_dir, GPU_SOCK);
+	_cleanup_free_ char *sock = kyt_path(plugin_dir, GPU_SOCK);
 	cr_assert_eq(access(sock, F_OK), -1);
 }
 
@@ -846,61 +810,10 @@ Test(deviceplugin, a_bad_config_stops_the_daemon_before_it_serves)
 #define GPU1_SYSPATH "/sys/devices/pci0000:85/0000:85:00.0/" KYT_SIM_GPU1
 #define PF_SYSPATH "/sys/devices/pci0000:17/0000:17:00.0/" KYT_SIM_PF
 
-struct watcher {
-	struct kyt_child *c;
-	int fd;
-	char buf[65536];
-	size_t len;
-};
-
-static void watch_start(struct watcher *w, const char *sock_name, int messages)
+static void watch_start(struct kyt_dp_watcher *w, const char *sock_name, int messages)
 {
-	char script[512], count[16];
-	_cleanup_free_ char *sock = in_dir(plugin_dir, sock_name);
-	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
-	snprintf(count, sizeof(count), "%d", messages);
-	const char *argv[] = { PYTHON, script, "watch", sock, KYTEST_DPAPI_DESC, count, NULL };
-	int pipefd[2];
-	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	w->c = kyt_child_start(argv, pipefd[1], true);
-	close(pipefd[1]);
-	w->fd = pipefd[0];
-	w->len = 0;
-}
-
-/* The next ListAndWatch message, within timeout_ms. */
-static cJSON *watch_next(struct watcher *w, int timeout_ms)
-{
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		char *nl = memchr(w->buf, '\n', w->len);
-		if (nl) {
-			*nl = '\0';
-			cJSON *j = cJSON_Parse(w->buf);
-			cr_assert_not_null(j, "not JSON: %s", w->buf);
-			size_t used = (size_t)(nl - w->buf) + 1;
-			memmove(w->buf, nl + 1, w->len - used);
-			w->len -= used;
-			return j;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-		cr_assert_lt(spent, timeout_ms, "no ListAndWatch update within %d ms", timeout_ms);
-		struct pollfd p = { .fd = w->fd, .events = POLLIN };
-		if (poll(&p, 1, (int)(timeout_ms - spent)) <= 0)
-			continue;
-		ssize_t k = read(w->fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
-		cr_assert_gt(k, 0, "the watcher ended");
-		w->len += (size_t)k;
-	}
-}
-
-static long since_ms(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+	_cleanup_free_ char *sock = kyt_path(plugin_dir, sock_name);
+	kyt_dp_watch_start(w, KYTEST_GRPC_DIR "/dp_kubelet.py", sock, KYTEST_DPAPI_DESC, messages);
 }
 
 static const char *health_of(const cJSON *list, const char *id)
@@ -923,9 +836,9 @@ Test(deviceplugin, driver_unbound_is_unhealthy_and_rebound_is_healthy_again_on_t
 {
 	struct kyt_child *d = start_daemon();
 	wait_serving();
-	struct watcher w;
+	struct kyt_dp_watcher w;
 	watch_start(&w, GPU_SOCK, 3);
-	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
+	_cleanup_(cJSON_Deletep) cJSON *first = kyt_dp_watch_next(&w, 30000);
 	cr_assert_eq(cJSON_GetArraySize(first), 4);
 	cr_assert_str_eq(health_of(first, KYT_SIM_GPU1 "::1"), "Healthy");
 
@@ -937,8 +850,8 @@ Test(deviceplugin, driver_unbound_is_unhealthy_and_rebound_is_healthy_again_on_t
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uevent(GPU1_SYSPATH, "unbind");
-	_cleanup_(cJSON_Deletep) cJSON *second = watch_next(&w, 1000);
-	long unbind_ms = since_ms(&t0);
+	_cleanup_(cJSON_Deletep) cJSON *second = kyt_dp_watch_next(&w, 1000);
+	long unbind_ms = kyt_since_ms(&t0);
 	cr_assert_eq(cJSON_GetArraySize(second), 4, "still listed");
 	cr_assert_str_eq(health_of(second, KYT_SIM_GPU1 "::0"), "Unhealthy");
 	cr_assert_str_eq(health_of(second, KYT_SIM_GPU1 "::1"), "Unhealthy");
@@ -947,8 +860,8 @@ Test(deviceplugin, driver_unbound_is_unhealthy_and_rebound_is_healthy_again_on_t
 	cr_assert_eq(symlink("../../../../bus/pci/drivers/nvidia", link), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uevent(GPU1_SYSPATH, "bind");
-	_cleanup_(cJSON_Deletep) cJSON *third = watch_next(&w, 1000);
-	long bind_ms = since_ms(&t0);
+	_cleanup_(cJSON_Deletep) cJSON *third = kyt_dp_watch_next(&w, 1000);
+	long bind_ms = kyt_since_ms(&t0);
 	cr_assert_str_eq(health_of(third, KYT_SIM_GPU1 "::1"), "Healthy");
 	cr_log_info("udev event to ListAndWatch update: unbind %ld ms, bind %ld ms", unbind_ms, bind_ms);
 	close(w.fd);
@@ -979,9 +892,9 @@ Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_strea
 {
 	struct kyt_child *d = start_daemon();
 	wait_serving();
-	struct watcher w;
+	struct kyt_dp_watcher w;
 	watch_start(&w, GPU_SOCK, 5);
-	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
+	_cleanup_(cJSON_Deletep) cJSON *first = kyt_dp_watch_next(&w, 30000);
 	cr_assert_eq(cJSON_GetArraySize(first), 4);
 
 	struct timespec t0;
@@ -994,8 +907,8 @@ Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_strea
 	umockdev_testbed_remove_device(tb, GPU1_SYSPATH);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uevent(PF_SYSPATH, "change");
-	_cleanup_(cJSON_Deletep) cJSON *second = watch_next(&w, 1000);
-	long remove_ms = since_ms(&t0);
+	_cleanup_(cJSON_Deletep) cJSON *second = kyt_dp_watch_next(&w, 1000);
+	long remove_ms = kyt_since_ms(&t0);
 	cr_assert_eq(cJSON_GetArraySize(second), 2, "the removed GPU's replicas are gone");
 	cr_assert_null(health_of(second, KYT_SIM_GPU1 "::0"));
 
@@ -1008,15 +921,15 @@ Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_strea
 	 * as Unhealthy, and then Healthy on our event. Wait for the latter. */
 	cJSON *third = NULL;
 	for (;;) {
-		long left = 1000 - since_ms(&t0);
+		long left = 1000 - kyt_since_ms(&t0);
 		cr_assert_gt(left, 0, "the re-added GPU was not Healthy on the stream within 1000 ms");
 		cJSON_Delete(third);
-		third = watch_next(&w, (int)left);
+		third = kyt_dp_watch_next(&w, (int)left);
 		const char *h = health_of(third, KYT_SIM_GPU1 "::1");
 		if (cJSON_GetArraySize(third) == 4 && h && strcmp(h, "Healthy") == 0)
 			break;
 	}
-	long add_ms = since_ms(&t0);
+	long add_ms = kyt_since_ms(&t0);
 	cJSON_Delete(third);
 	cr_log_info("udev event to ListAndWatch update: remove %ld ms, add %ld ms", remove_ms, add_ms);
 	close(w.fd);
@@ -1042,12 +955,12 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	start_kubelet();
 	struct kyt_child *d = start_daemon();
 	wait_registered(3, 20000);
-	struct watcher w;
+	struct kyt_dp_watcher w;
 	watch_start(&w, FPGA_SOCK, 2);
-	_cleanup_(cJSON_Deletep) cJSON *first = watch_next(&w, 30000);
+	_cleanup_(cJSON_Deletep) cJSON *first = kyt_dp_watch_next(&w, 30000);
 	cr_assert_eq(cJSON_GetArraySize(first), 1);
-	_cleanup_free_ char *fpga_sock = in_dir(plugin_dir, FPGA_SOCK);
-	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	_cleanup_free_ char *fpga_sock = kyt_path(plugin_dir, FPGA_SOCK);
+	_cleanup_free_ char *vf_sock = kyt_path(plugin_dir, VF_SOCK);
 	struct stat before, after;
 	cr_assert_eq(stat(fpga_sock, &before), 0);
 
@@ -1065,11 +978,11 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	kill(d->pid, SIGHUP);
 	wait_registered(4, 5000);
 	cr_assert(kyt_wait_until(cond_gone, vf_sock, 5000), "the removed resource's socket is gone");
-	_cleanup_free_ char *vf_spec = in_dir(dir, "cdi/kyborg-kyborg.io_sriov-vf.json");
+	_cleanup_free_ char *vf_spec = kyt_path(dir, "cdi/kyborg-kyborg.io_sriov-vf.json");
 	cr_assert(kyt_wait_until(cond_gone, vf_spec, 5000), "and its CDI spec");
 	int six = 6;
 	cr_assert(cond_gpu_count(&six), "the GPU resource now has 2 x 3 replicas");
-	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *path = kyt_path(plugin_dir, "registered");
 	_cleanup_free_ char *text = kyt_read_file(path);
 	cr_assert_eq(registered_lines(), 4, "only the GPU registered again: %s", text);
 	text[strlen(text) - 1] = '\0';
@@ -1123,13 +1036,13 @@ Test(deviceplugin, a_config_shared_with_the_dra_driver_serves_only_the_device_pl
 	start_kubelet();
 	struct kyt_child *d = start_daemon();
 	wait_registered(3, 20000);
-	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *path = kyt_path(plugin_dir, "registered");
 	_cleanup_free_ char *text = kyt_read_file(path);
 	cr_assert(strstr(text, "kyborg.io/gpu " GPU_SOCK " "), "%s", text);
 	cr_assert(strstr(text, "kyborg.io/fpga-nlb " FPGA_SOCK " "), "%s", text);
 	cr_assert(strstr(text, "kyborg.io/any-vf " ANY_VF_SOCK " "), "%s", text);
 	cr_assert_null(strstr(text, "sriov-vf"), "the DRA driver's resource was registered: %s", text);
-	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	_cleanup_free_ char *vf_sock = kyt_path(plugin_dir, VF_SOCK);
 	cr_assert_neq(access(vf_sock, F_OK), 0, "the DRA driver's resource has a socket here");
 	_cleanup_(cJSON_Deletep) cJSON *any = kubelet_call("list", ANY_VF_SOCK, NULL);
 	cr_assert_eq(cJSON_GetArraySize(any), 0, "the VFs the DRA driver serves are offered here too: %s",
@@ -1142,7 +1055,7 @@ Test(deviceplugin, a_config_shared_with_the_dra_driver_serves_only_the_device_pl
 	cr_assert_geq(asprintf(&cfg, fmt, "dra", fpga_json, pf_name), 0);
 	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
 	kill(d->pid, SIGHUP);
-	_cleanup_free_ char *gpu_sock = in_dir(plugin_dir, GPU_SOCK);
+	_cleanup_free_ char *gpu_sock = kyt_path(plugin_dir, GPU_SOCK);
 	cr_assert(kyt_wait_until(cond_gone, gpu_sock, 5000), "the GPUs' socket is still there");
 	cr_assert_eq(registered_lines(), 3, "nothing registered again");
 	_cleanup_(cJSON_Deletep) cJSON *fpga = kubelet_call("list", FPGA_SOCK, NULL);
@@ -1353,9 +1266,9 @@ Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programm
 {
 	char sha[KY_SHA256_HEX_LEN];
 	ky_sha256_buf(BITSTREAM, strlen(BITSTREAM), sha);
-	_cleanup_free_ char *gate = in_dir(dir, "gate");
-	_cleanup_free_ char *started = in_dir(dir, "gate.started");
-	_cleanup_free_ char *out_path = in_dir(dir, "prestart.out");
+	_cleanup_free_ char *gate = kyt_path(dir, "gate");
+	_cleanup_free_ char *started = kyt_path(dir, "gate.started");
+	_cleanup_free_ char *out_path = kyt_path(dir, "prestart.out");
 	_cleanup_free_ char *cfg = NULL;
 	cr_assert_geq(asprintf(&cfg,
 			       "{ \"resources\": ["
@@ -1374,7 +1287,7 @@ Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programm
 	/* PreStartContainer starts a load that waits on the gate. */
 	char script[512];
 	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
-	_cleanup_free_ char *sock = in_dir(plugin_dir, FPGA_SOCK);
+	_cleanup_free_ char *sock = kyt_path(plugin_dir, FPGA_SOCK);
 	const char *argv[] = { PYTHON, script, "prestart", sock, KYTEST_DPAPI_DESC, KYT_SIM_FPGA, NULL };
 	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert_geq(fd, 0);

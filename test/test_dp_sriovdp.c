@@ -28,6 +28,7 @@
 #include "kyborg/json/json.h"
 #include "kytest.h"
 #include "kytest_net.h"
+#include "kytest_dp.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
@@ -36,13 +37,6 @@
 
 static UMockdevTestbed *tb;
 static char *dir, *plugin_dir, *config_path, *devinfo_dir, *log_path;
-
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
 
 /* A node file the kernel makes without a udev device of its own (misc
  * devices): a plain file in the testbed's /dev, which access() sees. */
@@ -73,10 +67,10 @@ static void setup(void)
 	add_dev_file("infiniband/rdma_cm");
 	dir = kyt_tmpdir("kysdp");
 	cr_assert_not_null(dir);
-	plugin_dir = in_dir(dir, "plugins");
-	config_path = in_dir(dir, "config.json");
-	devinfo_dir = in_dir(dir, "devinfo");
-	log_path = in_dir(dir, "daemon.log");
+	plugin_dir = kyt_path(dir, "plugins");
+	config_path = kyt_path(dir, "config.json");
+	devinfo_dir = kyt_path(dir, "devinfo");
+	log_path = kyt_path(dir, "daemon.log");
 	cr_assert_eq(mkdir(plugin_dir, 0750), 0);
 }
 
@@ -111,7 +105,7 @@ static void use_config(const char *text)
 
 static void use_compat(const char *file)
 {
-	_cleanup_free_ char *path = in_dir(COMPAT, file);
+	_cleanup_free_ char *path = kyt_path(COMPAT, file);
 	_cleanup_free_ char *text = kyt_read_file(path);
 	cr_assert_not_null(text, "%s", path);
 	use_config(text);
@@ -120,32 +114,17 @@ static void use_compat(const char *file)
 /* The daemon, its stderr (the log) into log_path. */
 static struct kyt_child *start_daemon(void)
 {
-	_cleanup_free_ char *state_dir = in_dir(dir, "state");
-	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
+	_cleanup_free_ char *state_dir = kyt_path(dir, "state");
+	_cleanup_free_ char *cdi_dir = kyt_path(dir, "cdi");
 	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir, "--state-dir",
 			       state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir, "--log-level", "info",
 			       "--fetch-helper", "/bin/false", NULL };
-	int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	cr_assert_geq(log, 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(log, STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(log);
-	return kyt_child_track(pid);
+	return kyt_child_start_log(argv, log_path);
 }
 
 static void stop_daemon(struct kyt_child *d)
 {
-	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the daemon exits on SIGTERM");
-	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "daemon status %#x", d->status);
+	kyt_child_stop(d, "the daemon", 10000);
 	_cleanup_free_ char *log = kyt_read_file(log_path);
 	cr_assert(!log || !strstr(log, "Sanitizer"), "the daemon's log has a sanitizer's report");
 }
@@ -156,7 +135,7 @@ static char *sock_of(const char *resource)
 	_cleanup_free_ char *name = NULL;
 	cr_assert_geq(asprintf(&name, "kyborg-%s.sock", resource), 0);
 	*strchr(name, '/') = '_';
-	return in_dir(plugin_dir, name);
+	return kyt_path(plugin_dir, name);
 }
 
 static void wait_serving(const char *resource)
@@ -346,7 +325,7 @@ static char *devinfo_file(const char *resource, const char *id)
 	_cleanup_free_ char *name = NULL;
 	cr_assert_geq(asprintf(&name, "%s-%s-device.json", resource, id), 0);
 	*strchr(name, '/') = '-';
-	_cleanup_free_ char *path = in_dir(devinfo_dir, name);
+	_cleanup_free_ char *path = kyt_path(devinfo_dir, name);
 	return kyt_read_file(path);
 }
 
@@ -744,61 +723,10 @@ Test(dp_sriovdp, pfs_without_vfs_accelerators_and_the_default_route)
 
 /* ---- PF link health ---- */
 
-struct watcher {
-	struct kyt_child *c;
-	int fd;
-	char buf[65536];
-	size_t len;
-};
-
-static void watch_start(struct watcher *w, const char *resource, int messages)
+static void watch_start(struct kyt_dp_watcher *w, const char *resource, int messages)
 {
-	char script[512], count[16];
 	_cleanup_free_ char *sock = sock_of(resource);
-	snprintf(script, sizeof(script), "%s/dp_kubelet.py", KYTEST_GRPC_DIR);
-	snprintf(count, sizeof(count), "%d", messages);
-	const char *argv[] = { PYTHON, script, "watch", sock, KYTEST_DPAPI_DESC, count, NULL };
-	int pipefd[2];
-	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	w->c = kyt_child_start(argv, pipefd[1], true);
-	close(pipefd[1]);
-	w->fd = pipefd[0];
-	w->len = 0;
-}
-
-/* The next ListAndWatch message within timeout_ms. */
-static cJSON *watch_next(struct watcher *w, int timeout_ms)
-{
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		char *nl = memchr(w->buf, '\n', w->len);
-		if (nl) {
-			*nl = '\0';
-			cJSON *j = cJSON_Parse(w->buf);
-			cr_assert_not_null(j, "not JSON: %s", w->buf);
-			size_t used = (size_t)(nl - w->buf) + 1;
-			memmove(w->buf, nl + 1, w->len - used);
-			w->len -= used;
-			return j;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-		cr_assert_lt(spent, timeout_ms, "no ListAndWatch update within %d ms", timeout_ms);
-		struct pollfd p = { .fd = w->fd, .events = POLLIN };
-		if (poll(&p, 1, (int)(timeout_ms - spent)) <= 0)
-			continue;
-		ssize_t k = read(w->fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
-		cr_assert_gt(k, 0, "the watcher ended");
-		w->len += (size_t)k;
-	}
-}
-
-static long since_ms(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+	kyt_dp_watch_start(w, KYTEST_GRPC_DIR "/dp_kubelet.py", sock, KYTEST_DPAPI_DESC, messages);
 }
 
 /* Every device of the message has health `want`. */
@@ -834,11 +762,11 @@ Test(dp_sriovdp, pf_carrier_down_makes_its_vfs_and_a_pf_device_unhealthy_and_up_
 	struct kyt_child *d = start_daemon();
 	wait_serving("intel.com/checked");
 	wait_serving("intel.com/bnxt_pf");
-	struct watcher vfs, pf;
+	struct kyt_dp_watcher vfs, pf;
 	watch_start(&vfs, "intel.com/checked", 3);
 	watch_start(&pf, "intel.com/bnxt_pf", 3);
-	_cleanup_(cJSON_Deletep) cJSON *v0 = watch_next(&vfs, 30000);
-	_cleanup_(cJSON_Deletep) cJSON *p0 = watch_next(&pf, 30000);
+	_cleanup_(cJSON_Deletep) cJSON *v0 = kyt_dp_watch_next(&vfs, 30000);
+	_cleanup_(cJSON_Deletep) cJSON *p0 = kyt_dp_watch_next(&pf, 30000);
 	assert_all(v0, 5, "Healthy");
 	assert_all(p0, 1, "Healthy");
 
@@ -846,8 +774,8 @@ Test(dp_sriovdp, pf_carrier_down_makes_its_vfs_and_a_pf_device_unhealthy_and_up_
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	link_set("kypeer1", "down");
-	_cleanup_(cJSON_Deletep) cJSON *v1 = watch_next(&vfs, 2000);
-	long down_ms = since_ms(&t0);
+	_cleanup_(cJSON_Deletep) cJSON *v1 = kyt_dp_watch_next(&vfs, 2000);
+	long down_ms = kyt_since_ms(&t0);
 	assert_all(v1, 5, "Unhealthy");
 	/* Allocate refuses them meanwhile. */
 	_cleanup_(cJSON_Deletep) cJSON *refused = kubelet("allocate", "intel.com/checked", (const char *[]){ "0000:86:11.0", NULL });
@@ -858,16 +786,16 @@ Test(dp_sriovdp, pf_carrier_down_makes_its_vfs_and_a_pf_device_unhealthy_and_up_
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	link_set("kypeer1", "up");
-	_cleanup_(cJSON_Deletep) cJSON *v2 = watch_next(&vfs, 2000);
-	long up_ms = since_ms(&t0);
+	_cleanup_(cJSON_Deletep) cJSON *v2 = kyt_dp_watch_next(&vfs, 2000);
+	long up_ms = kyt_since_ms(&t0);
 	assert_all(v2, 5, "Healthy");
 
 	/* A PF given as the device: its own carrier. */
 	link_set("kypeer2", "down");
-	_cleanup_(cJSON_Deletep) cJSON *p1 = watch_next(&pf, 2000);
+	_cleanup_(cJSON_Deletep) cJSON *p1 = kyt_dp_watch_next(&pf, 2000);
 	assert_all(p1, 1, "Unhealthy");
 	link_set("kypeer2", "up");
-	_cleanup_(cJSON_Deletep) cJSON *p2 = watch_next(&pf, 2000);
+	_cleanup_(cJSON_Deletep) cJSON *p2 = kyt_dp_watch_next(&pf, 2000);
 	assert_all(p2, 1, "Healthy");
 	cr_log_info("PF carrier to ListAndWatch (ip(8)'s start-up included): down %ld ms, up %ld ms", down_ms,
 		    up_ms);

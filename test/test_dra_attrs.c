@@ -59,16 +59,7 @@ static char pf_name[16], vf_names[4][16];
 
 static void sim_setup(void)
 {
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
-	const char *vfs[4];
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
-		vfs[i] = vf_names[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
+	tb = kyt_simnode_testbed(pf_name, vf_names);
 	struct ky_error *e = NULL;
 	cr_assert_eq(ky_pci_discover(&node, &e), 0, "%s", ky_error_msg(e));
 	cr_assert_eq(node->n, KYT_SIM_N_FUNCTIONS);

@@ -59,18 +59,11 @@ static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *con
 static char sha[KY_SHA256_HEX_LEN];
 static struct kyt_dra_kubelet *kubelet;
 
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
-
 /* A file of the testbed's /sys ("bus/pci/drivers/iavf/bind"). */
 static char *sys_path(const char *rel)
 {
 	gchar *sys = umockdev_testbed_get_sys_dir(tb);
-	char *p = in_dir(sys, rel);
+	char *p = kyt_path(sys, rel);
 	g_free(sys);
 	return p;
 }
@@ -120,18 +113,8 @@ static void write_config(bool loader)
 
 static void setup(void)
 {
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
+	tb = kyt_simnode_testbed(pf_name, NULL);
 	kyt_unique_name(pf_peer, sizeof(pf_peer), "kypp");
-	const char *vfs[4];
-	static char vf_names[4][16];
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
-		vfs[i] = vf_names[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
 	/* The PF's netdev is real, so the VF requests reach this kernel. */
 	cr_assert_eq(kyt_run(NULL, "ip", "link", "add", pf_name, "type", "veth", "peer", "name", pf_peer, NULL), 0,
 		     "needs root");
@@ -151,17 +134,17 @@ static void setup(void)
 
 	dir = kyt_tmpdir("kydcfg");
 	cr_assert_not_null(dir);
-	reg_dir = in_dir(dir, "plugins_registry");
-	plugin_dir = in_dir(dir, "plugins/" DRIVER);
-	cdi_dir = in_dir(dir, "cdi");
-	state_dir = in_dir(dir, "state");
-	claims_dir = in_dir(dir, "claims");
-	config_path = in_dir(dir, "config.json");
-	bits_dir = in_dir(dir, "bitstreams");
-	bitstream = in_dir(bits_dir, "nlb.gbs");
-	fifo = in_dir(bits_dir, "slow.gbs");
-	loads_log = in_dir(dir, "loads.log");
-	driver_log = in_dir(dir, "driver.log");
+	reg_dir = kyt_path(dir, "plugins_registry");
+	plugin_dir = kyt_path(dir, "plugins/" DRIVER);
+	cdi_dir = kyt_path(dir, "cdi");
+	state_dir = kyt_path(dir, "state");
+	claims_dir = kyt_path(dir, "claims");
+	config_path = kyt_path(dir, "config.json");
+	bits_dir = kyt_path(dir, "bitstreams");
+	bitstream = kyt_path(bits_dir, "nlb.gbs");
+	fifo = kyt_path(bits_dir, "slow.gbs");
+	loads_log = kyt_path(dir, "loads.log");
+	driver_log = kyt_path(dir, "driver.log");
 	cr_assert_eq(mkdir(reg_dir, 0750), 0);
 	cr_assert_eq(mkdir(claims_dir, 0700), 0);
 	cr_assert_eq(mkdir(bits_dir, 0700), 0);
@@ -223,41 +206,12 @@ static struct kyt_child *start_driver(void)
 
 static void stop_driver(struct kyt_child *d)
 {
-	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
-	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "driver status %#x", d->status);
+	kyt_child_stop(d, "the driver", 10000);
 }
 
 static void start_kubelet(const char *const extra[])
 {
 	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
-}
-
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
-static int seq_of(const cJSON *r)
-{
-	return (int)cJSON_GetNumberValue(at(r, "event.seq"));
-}
-
-static cJSON *wait_registered(int after)
-{
-	return kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " after=%d timeout=15000", after);
 }
 
 /* ---- claims with their configs ---- */
@@ -274,31 +228,17 @@ static cJSON *wait_registered(int after)
 /* A ResourceClaim allocated with the given results and config entries. */
 static void write_claim(const char *ns, const char *name, const char *uid, const char *results, const char *config)
 {
-	_cleanup_free_ char *text = NULL, *nsdir = in_dir(claims_dir, ns), *file = NULL;
-	cr_assert_geq(asprintf(&text,
-			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
-			       "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"},"
-			       "\"spec\":{\"devices\":{\"requests\":[]}},"
-			       "\"status\":{\"allocation\":{\"devices\":{\"results\":[%s],\"config\":[%s]}}}}",
-			       name, ns, uid, results, config ? config : ""),
-		      0);
-	mkdir(nsdir, 0700);
-	cr_assert_geq(asprintf(&file, "%s/%s.json", nsdir, name), 0);
-	cr_assert_eq(kyt_write_file(file, text), 0);
+	kyt_dra_claim_write(claims_dir, ns, name, uid, results, config ? config : "");
 }
 
 static char *spec_path(const char *uid)
 {
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/" DRIVER "-claim_%s.json", cdi_dir, uid), 0);
-	return p;
+	return kyt_dra_spec_path(cdi_dir, DRIVER, uid);
 }
 
 static char *record_path(const char *uid)
 {
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/dra-claims/%s.json", state_dir, uid), 0);
-	return p;
+	return kyt_dra_record_path(state_dir, uid);
 }
 
 static bool exists(const char *path)
@@ -313,25 +253,9 @@ static void assert_clean(const char *uid)
 	cr_assert_not(exists(rec), "%s is left", rec);
 }
 
-static cJSON *read_json(const char *path)
-{
-	_cleanup_free_ char *text = kyt_read_file(path);
-	cr_assert_not_null(text, "%s cannot be read", path);
-	cJSON *j = cJSON_Parse(text);
-	cr_assert_not_null(j, "%s is not JSON: %s", path, text);
-	return j;
-}
-
-static const cJSON *claim_of(const cJSON *reply, const char *uid)
-{
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reply, "claims"), uid);
-	cr_assert_not_null(c, "no answer for claim %s in %s", uid, cJSON_PrintUnformatted(reply));
-	return c;
-}
-
 static const char *error_of(const cJSON *reply, const char *uid)
 {
-	return str(claim_of(reply, uid), "error");
+	return kyt_json_str(kyt_dra_claim_of(reply, uid), "error");
 }
 
 /* The claim's error contains want. */
@@ -339,19 +263,19 @@ static void assert_refused(const cJSON *reply, const char *uid, const char *want
 {
 	const char *e = error_of(reply, uid);
 	cr_assert(strstr(e, want), "claim %s: got \"%s\", want \"%s\"", uid, e, want);
-	cr_assert_eq(cJSON_GetArraySize(at(claim_of(reply, uid), "devices")), 0);
+	cr_assert_eq(cJSON_GetArraySize(kyt_json_at(kyt_dra_claim_of(reply, uid), "devices")), 0);
 }
 
 /* The claim's record, as the driver wrote it. */
 static cJSON *record_of(const char *uid)
 {
 	_cleanup_free_ char *p = record_path(uid);
-	return read_json(p);
+	return kyt_read_json(p);
 }
 
 static const cJSON *record_device(const cJSON *rec, int i)
 {
-	const cJSON *d = cJSON_GetArrayItem(at(rec, "devices"), i);
+	const cJSON *d = cJSON_GetArrayItem(kyt_json_at(rec, "devices"), i);
 	cr_assert_not_null(d, "no device %d in %s", i, cJSON_PrintUnformatted(rec));
 	return d;
 }
@@ -360,7 +284,7 @@ static const cJSON *record_device(const cJSON *rec, int i)
 static bool dev_env_has(const cJSON *spec, int i, const char *entry)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(cJSON_GetArrayItem(at(spec, "devices"), i), "containerEdits.env"))
+	cJSON_ArrayForEach(e, kyt_json_at(cJSON_GetArrayItem(kyt_json_at(spec, "devices"), i), "containerEdits.env"))
 	{
 		if (cJSON_IsString(e) && strcmp(e->valuestring, entry) == 0)
 			return true;
@@ -371,9 +295,9 @@ static bool dev_env_has(const cJSON *spec, int i, const char *entry)
 static bool dev_node_has(const cJSON *spec, int i, const char *path)
 {
 	const cJSON *n;
-	cJSON_ArrayForEach(n, at(cJSON_GetArrayItem(at(spec, "devices"), i), "containerEdits.deviceNodes"))
+	cJSON_ArrayForEach(n, kyt_json_at(cJSON_GetArrayItem(kyt_json_at(spec, "devices"), i), "containerEdits.deviceNodes"))
 	{
-		if (strcmp(str(n, "path"), path) == 0)
+		if (strcmp(kyt_json_str(n, "path"), path) == 0)
 			return true;
 	}
 	return false;
@@ -382,7 +306,7 @@ static bool dev_node_has(const cJSON *spec, int i, const char *path)
 static bool spec_env_has(const cJSON *spec, const char *entry)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(spec, "containerEdits.env"))
+	cJSON_ArrayForEach(e, kyt_json_at(spec, "containerEdits.env"))
 	{
 		if (cJSON_IsString(e) && strcmp(e->valuestring, entry) == 0)
 			return true;
@@ -447,7 +371,7 @@ Test(dra_claimcfg, a_vf_setting_this_kernel_refuses_fails_the_claim_naming_the_v
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "nic", "uid-vlan", RESULT("nic", VF0), CONFIG(FOR("\"nic\""), "VfConfig", ",\"vlan\":100,\"max_tx_rate\":1000"));
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/nic/uid-vlan");
@@ -463,7 +387,7 @@ Test(dra_claimcfg, a_vf_bound_to_vfio_pci_by_its_claim_gets_its_group_and_is_bou
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "dpdk", "uid-dpdk", RESULT("nic", VF1), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/dpdk/uid-dpdk");
 	/* ky_pci_bind_driver's writes, as kyborgctl makes them. */
@@ -474,17 +398,17 @@ Test(dra_claimcfg, a_vf_bound_to_vfio_pci_by_its_claim_gets_its_group_and_is_bou
 	cr_assert_str_eq(bind, KYT_SIM_VF1);
 	/* The journal: what was there before, saved before the change. */
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-dpdk");
-	const cJSON *vf = at(record_device(rec, 0), "vf");
-	cr_assert_eq(cJSON_GetNumberValue(at(rec, "version")), 2);
-	cr_assert_str_eq(str(vf, "driver"), "vfio-pci");
-	cr_assert_str_eq(str(vf, "savedDriver"), "iavf");
-	cr_assert_str_eq(str(vf, "savedOverride"), "");
-	cr_assert_str_eq(str(vf, "pf"), pf_name);
-	cr_assert_eq(cJSON_GetNumberValue(at(vf, "vfIndex")), 1);
-	cr_assert_str_eq(str(record_device(rec, 0), "configPath"), "config[0]");
+	const cJSON *vf = kyt_json_at(record_device(rec, 0), "vf");
+	cr_assert_eq(cJSON_GetNumberValue(kyt_json_at(rec, "version")), 2);
+	cr_assert_str_eq(kyt_json_str(vf, "driver"), "vfio-pci");
+	cr_assert_str_eq(kyt_json_str(vf, "savedDriver"), "iavf");
+	cr_assert_str_eq(kyt_json_str(vf, "savedOverride"), "");
+	cr_assert_str_eq(kyt_json_str(vf, "pf"), pf_name);
+	cr_assert_eq(cJSON_GetNumberValue(kyt_json_at(vf, "vfIndex")), 1);
+	cr_assert_str_eq(kyt_json_str(record_device(rec, 0), "configPath"), "config[0]");
 	/* The container gets the VF through VFIO, its netdev gone with iavf. */
 	_cleanup_free_ char *sp = spec_path("uid-dpdk");
-	_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
+	_cleanup_(cJSON_Deletep) cJSON *spec = kyt_read_json(sp);
 	cr_assert(dev_node_has(spec, 0, "/dev/vfio/201") && dev_node_has(spec, 0, "/dev/vfio/vfio"), "%s",
 		  cJSON_PrintUnformatted(spec));
 	_cleanup_free_ char *info = NULL;
@@ -524,7 +448,7 @@ Test(dra_claimcfg, a_vf_a_userspace_driver_holds_goes_back_to_its_network_driver
 	umockdev_testbed_set_attribute(tb, VF_SYSPATH(2), "driver_override", "vfio-pci\n");
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "net", "uid-net", RESULT("nic", "vf-0000-18-01-2"), CONFIG("", "VfConfig", ",\"driver\":\"netdevice\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/net/uid-net");
 	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF2 "/driver_override"),
@@ -533,10 +457,10 @@ Test(dra_claimcfg, a_vf_a_userspace_driver_holds_goes_back_to_its_network_driver
 	cr_assert_str_eq(unbind, KYT_SIM_VF2);
 	cr_assert_str_eq(probe, KYT_SIM_VF2);
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-net");
-	cr_assert_str_eq(str(at(record_device(rec, 0), "vf"), "savedDriver"), "vfio-pci");
-	cr_assert_str_eq(str(at(record_device(rec, 0), "vf"), "savedOverride"), "vfio-pci");
+	cr_assert_str_eq(kyt_json_str(kyt_json_at(record_device(rec, 0), "vf"), "savedDriver"), "vfio-pci");
+	cr_assert_str_eq(kyt_json_str(kyt_json_at(record_device(rec, 0), "vf"), "savedOverride"), "vfio-pci");
 	_cleanup_free_ char *sp = spec_path("uid-net");
-	_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
+	_cleanup_(cJSON_Deletep) cJSON *spec = kyt_read_json(sp);
 	cr_assert_not(dev_node_has(spec, 0, "/dev/vfio/202"), "a netdevice VF has no VFIO group: %s",
 		      cJSON_PrintUnformatted(spec));
 	kernel_binds(VF_SYSPATH(2), "iavf");
@@ -553,7 +477,7 @@ Test(dra_claimcfg, a_refused_vf_setting_rolls_back_the_rebind_the_same_claim_mad
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "two", "uid-two", RESULT("a", VF0) "," RESULT("b", VF1),
 		    CONFIG(FOR("\"a\""), "VfConfig", ",\"driver\":\"vfio-pci\"") ","
 		    CONFIG(FOR("\"b\""), "VfConfig", ",\"vlan\":100"));
@@ -573,7 +497,7 @@ Test(dra_claimcfg, a_vf_removed_since_prepare_leaves_nothing_to_put_back_and_unp
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gone", "uid-gone", RESULT("nic", "vf-0000-18-01-3"), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gone/uid-gone");
 	umockdev_testbed_remove_device(tb, VF_SYSPATH(3));
@@ -598,7 +522,7 @@ Test(dra_claimcfg, an_fpga_config_loads_the_claims_image_through_the_admin_loade
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *where = NULL;
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", bitstream), 0);
 	_cleanup_free_ char *cfg = fpga_config(where);
@@ -615,11 +539,11 @@ Test(dra_claimcfg, an_fpga_config_loads_the_claims_image_through_the_admin_loade
 	cr_assert(strstr(log, sha), "the loader read the verified image: %s", log);
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-fpga");
 	const cJSON *dev = record_device(rec, 0);
-	cr_assert_str_eq(str(dev, "bitstream"), AFU_NLB);
-	cr_assert_str_eq(str(at(dev, "fpga"), "previousId"), AFU_OLD);
-	cr_assert_str_eq(str(at(dev, "fpga.bitstream"), "path"), bitstream);
+	cr_assert_str_eq(kyt_json_str(dev, "bitstream"), AFU_NLB);
+	cr_assert_str_eq(kyt_json_str(kyt_json_at(dev, "fpga"), "previousId"), AFU_OLD);
+	cr_assert_str_eq(kyt_json_str(kyt_json_at(dev, "fpga.bitstream"), "path"), bitstream);
 	_cleanup_free_ char *sp = spec_path("uid-fpga");
-	_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
+	_cleanup_(cJSON_Deletep) cJSON *spec = kyt_read_json(sp);
 	cr_assert(dev_env_has(spec, 0, "KYBORG_BITSTREAM_ID=" AFU_NLB), "%s", cJSON_PrintUnformatted(spec));
 	cr_assert(dev_node_has(spec, 0, "/dev/dfl-port.0"));
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/fpga/uid-fpga");
@@ -637,7 +561,7 @@ Test(dra_claimcfg, an_fpga_config_without_a_loader_goes_through_the_dfl_ioctl_on
 	kyt_dfl_fme_attach(tb, PORT_SYSFS, AFU_NLB);
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *where = NULL;
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", bitstream), 0);
 	_cleanup_free_ char *cfg = fpga_config(where);
@@ -667,7 +591,7 @@ Test(dra_claimcfg, an_image_downloading_past_kubelets_deadline_fails_the_claim_a
 	/* kubelet waits 45 s; this one 6 s, so the test does not wait 45. */
 	start_kubelet((const char *[]){ "--call-timeout", "6", NULL });
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	/* A download that stalls until this test lets it end: a FIFO read
 	 * through kyborg-fetch's file:// (the real fetcher, as for https). */
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -677,7 +601,7 @@ Test(dra_claimcfg, an_image_downloading_past_kubelets_deadline_fails_the_claim_a
 	write_claim("ns1", "slow", "uid-slow", RESULT("fpga", FPGA), cfg);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/slow/uid-slow");
 	assert_refused(p, "uid-slow", "device " FPGA ": bitstream " AFU_NLB " is still downloading");
-	cr_assert_not(strstr(str(p, "error"), "rpc error"), "answered before kubelet's deadline: %s",
+	cr_assert_not(strstr(kyt_json_str(p, "error"), "rpc error"), "answered before kubelet's deadline: %s",
 		      cJSON_PrintUnformatted(p));
 	cr_assert_eq(loads(), 0, "nothing loaded");
 	assert_clean("uid-slow");
@@ -706,20 +630,20 @@ Test(dra_claimcfg, a_gpu_config_gives_the_container_its_sharing_and_environment)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gpu", "uid-gpu", RESULT("gpu", GPU0),
 		    CONFIG(FOR("\"gpu\""), "GpuConfig", ",\"sharing\":\"exclusive\",\"env\":{\"CUDA_CACHE_DISABLE\":\"1\",\"TF_GPU_ALLOCATOR\":\"cuda_malloc_async\"}"));
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-gpu");
 		_cleanup_free_ char *sp = spec_path("uid-gpu");
-		_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
+		_cleanup_(cJSON_Deletep) cJSON *spec = kyt_read_json(sp);
 		cr_assert(dev_env_has(spec, 0, "KYBORG_GPU_SHARING=exclusive"), "%s", cJSON_PrintUnformatted(spec));
 		cr_assert(dev_env_has(spec, 0, "CUDA_CACHE_DISABLE=1"));
 		cr_assert(dev_env_has(spec, 0, "TF_GPU_ALLOCATOR=cuda_malloc_async"));
 		cr_assert(spec_env_has(spec, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU0), "the device plugin's variables stay");
 	}
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-gpu");
-	cr_assert_str_eq(str(at(record_device(rec, 0), "gpu"), "sharing"), "exclusive");
+	cr_assert_str_eq(kyt_json_str(kyt_json_at(record_device(rec, 0), "gpu"), "sharing"), "exclusive");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-gpu");
 	assert_clean("uid-gpu");
 	stop_driver(d);
@@ -731,7 +655,7 @@ Test(dra_claimcfg, claims_sharing_a_gpu_must_configure_it_alike_or_the_later_is_
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "a", "uid-a", RESULT("gpu", GPU1), TS_ENV("/tmp/mps"));
 	write_claim("ns1", "b", "uid-b", RESULT("gpu", GPU1), TS_ENV("/tmp/mps"));
 	write_claim("ns1", "c", "uid-c", RESULT("gpu", GPU1), TS_ENV("/tmp/other"));
@@ -769,7 +693,7 @@ Test(dra_claimcfg, a_bad_config_fails_its_claim_alone_naming_the_path_and_change
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "good", "uid-good", RESULT("gpu", GPU0), CONFIG("", "GpuConfig", ",\"env\":{\"A\":\"b\"}"));
 	write_claim("ns1", "vlan", "uid-vlan", RESULT("nic", VF0), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\",\"vlan\":5000"));
 	write_claim("ns1", "kind", "uid-kind", RESULT("nic", VF0), CONFIG("", "NicConfig", ""));
@@ -780,7 +704,7 @@ Test(dra_claimcfg, a_bad_config_fails_its_claim_alone_naming_the_path_and_change
 					     "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}"));
 	write_claim("ns1", "env", "uid-env", RESULT("gpu", GPU1), CONFIG("", "GpuConfig", ",\"env\":{\"NVIDIA_VISIBLE_DEVICES\":\"all\"}"));
 	/* A link in the bitstream dir that leads out of it. */
-	_cleanup_free_ char *escape = in_dir(bits_dir, "escape.gbs"), *where = NULL;
+	_cleanup_free_ char *escape = kyt_path(bits_dir, "escape.gbs"), *where = NULL;
 	cr_assert_eq(symlink("/etc/hostname", escape), 0);
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", escape), 0);
 	_cleanup_free_ char *link_cfg = fpga_config(where);
@@ -834,8 +758,8 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 		write_claim("ns1", name, uid, RESULT("nic", VF0) "," RESULT("fpga", FPGA), config);
 		bool at_unprepare = strncmp(points[i], "dra-unprepare", 13) == 0;
 		struct kyt_child *d = start_driver_fault(points[i]);
-		_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(seq);
-		seq = seq_of(reg);
+		_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg);
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
 		if (at_unprepare) {
 			cr_assert_str_eq(error_of(p, uid), "");
@@ -845,21 +769,21 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 		cr_assert(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGKILL, "%s: status %#x", points[i], d->status);
 		/* What the journal holds once the VF may have changed. */
 		_cleanup_(cJSON_Deletep) cJSON *rec = record_of(uid);
-		const cJSON *vf = at(record_device(rec, 0), "vf");
-		cr_assert_str_eq(str(vf, "savedDriver"), "iavf", "%s: the previous driver is on disk", points[i]);
-		cr_assert_str_eq(str(vf, "savedOverride"), "", "%s", points[i]);
+		const cJSON *vf = kyt_json_at(record_device(rec, 0), "vf");
+		cr_assert_str_eq(kyt_json_str(vf, "savedDriver"), "iavf", "%s: the previous driver is on disk", points[i]);
+		cr_assert_str_eq(kyt_json_str(vf, "savedOverride"), "", "%s", points[i]);
 
 		d = start_driver();
-		_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq);
-		seq = seq_of(reg2);
+		_cleanup_(cJSON_Deletep) cJSON *reg2 = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg2);
 		if (i % 2 && !at_unprepare) {
 			/* Prepare again finishes the claim and keeps what the
 			 * node held before the first one changed it. */
 			_cleanup_(cJSON_Deletep) cJSON *p2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
 			_cleanup_(cJSON_Deletep) cJSON *rec2 = record_of(uid);
-			cr_assert_str_eq(str(at(record_device(rec2, 0), "vf"), "savedOverride"), "",
+			cr_assert_str_eq(kyt_json_str(kyt_json_at(record_device(rec2, 0), "vf"), "savedOverride"), "",
 					 "%s: not the claim's own override", points[i]);
-			cr_assert_str_eq(str(rec2, "state"), "prepared");
+			cr_assert_str_eq(kyt_json_str(rec2, "state"), "prepared");
 		}
 		_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/%s/%s", name, uid);
 		assert_clean(uid);
@@ -868,7 +792,7 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 			  points[i], ovr);
 		stop_driver(d);
 		_cleanup_(cJSON_Deletep) cJSON *gone = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER " after=%d", seq);
-		seq = seq_of(gone);
+		seq = kyt_dra_event_seq(gone);
 	}
 	cr_assert_eq(loads(), 1, "the image is loaded once, whatever was killed");
 }

@@ -48,36 +48,19 @@ static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *con
 static struct kyt_dra_kubelet *kubelet;
 static struct kyt_apiserver *api;
 
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
-
 static void setup(void)
 {
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
-	const char *vfs[4];
-	static char vf_names[4][16];
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
-		vfs[i] = vf_names[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
+	tb = kyt_simnode_testbed(pf_name, NULL);
 	dir = kyt_tmpdir("kydra");
 	cr_assert_not_null(dir);
-	reg_dir = in_dir(dir, "plugins_registry");
-	plugin_dir = in_dir(dir, "plugins/" DRIVER);
-	cdi_dir = in_dir(dir, "cdi");
-	state_dir = in_dir(dir, "state");
-	claims_dir = in_dir(dir, "claims");
-	config_path = in_dir(dir, "config.json");
-	bitstream = in_dir(dir, "nlb.gbs");
-	loads_log = in_dir(dir, "loads.log");
+	reg_dir = kyt_path(dir, "plugins_registry");
+	plugin_dir = kyt_path(dir, "plugins/" DRIVER);
+	cdi_dir = kyt_path(dir, "cdi");
+	state_dir = kyt_path(dir, "state");
+	claims_dir = kyt_path(dir, "claims");
+	config_path = kyt_path(dir, "config.json");
+	bitstream = kyt_path(dir, "nlb.gbs");
+	loads_log = kyt_path(dir, "loads.log");
 	cr_assert_eq(mkdir(reg_dir, 0750), 0);
 	cr_assert_eq(mkdir(claims_dir, 0700), 0);
 	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
@@ -146,42 +129,12 @@ static struct kyt_child *start_driver(void)
 
 static void stop_driver(struct kyt_child *d)
 {
-	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
-	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "driver status %#x", d->status);
+	kyt_child_stop(d, "the driver", 10000);
 }
 
 static void start_kubelet(const char *const extra[])
 {
 	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
-}
-
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
-static int seq_of(const cJSON *r)
-{
-	return (int)cJSON_GetNumberValue(at(r, "event.seq"));
-}
-
-/* Waits for the driver's registration after event seq `after`; the event. */
-static cJSON *wait_registered(int after)
-{
-	return kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " after=%d timeout=15000", after);
 }
 
 /* ---- claims, as the API server would answer them ---- */
@@ -191,25 +144,13 @@ static cJSON *wait_registered(int after)
 
 static void write_claim_raw(const char *ns, const char *name, const char *text)
 {
-	_cleanup_free_ char *nsdir = in_dir(claims_dir, ns);
-	mkdir(nsdir, 0700);
-	_cleanup_free_ char *file = NULL;
-	cr_assert_geq(asprintf(&file, "%s/%s.json", nsdir, name), 0);
-	cr_assert_eq(kyt_write_file(file, text), 0);
+	kyt_dra_claim_write_raw(claims_dir, ns, name, text);
 }
 
 /* A ResourceClaim allocated with the given results (JSON objects, joined). */
 static void write_claim(const char *ns, const char *name, const char *uid, const char *results)
 {
-	_cleanup_free_ char *text = NULL;
-	cr_assert_geq(asprintf(&text,
-			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
-			       "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"},"
-			       "\"spec\":{\"devices\":{\"requests\":[]}},"
-			       "\"status\":{\"allocation\":{\"devices\":{\"results\":[%s]}}}}",
-			       name, ns, uid, results),
-		      0);
-	write_claim_raw(ns, name, text);
+	kyt_dra_claim_write(claims_dir, ns, name, uid, results, NULL);
 }
 
 static void delete_claim(const char *ns, const char *name)
@@ -221,16 +162,12 @@ static void delete_claim(const char *ns, const char *name)
 
 static char *spec_path(const char *uid)
 {
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/" DRIVER "-claim_%s.json", cdi_dir, uid), 0);
-	return p;
+	return kyt_dra_spec_path(cdi_dir, DRIVER, uid);
 }
 
 static char *record_path(const char *uid)
 {
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/dra-claims/%s.json", state_dir, uid), 0);
-	return p;
+	return kyt_dra_record_path(state_dir, uid);
 }
 
 static bool exists(const char *path)
@@ -246,26 +183,9 @@ static void assert_clean(const char *uid)
 	cr_assert_not(exists(rec), "%s is left", rec);
 }
 
-static cJSON *read_json(const char *path)
-{
-	_cleanup_free_ char *text = kyt_read_file(path);
-	cr_assert_not_null(text, "%s cannot be read", path);
-	cJSON *j = cJSON_Parse(text);
-	cr_assert_not_null(j, "%s is not JSON: %s", path, text);
-	return j;
-}
-
-/* The claim's answer from a prepare reply: {"error", "devices": [...]}. */
-static const cJSON *claim_of(const cJSON *reply, const char *uid)
-{
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reply, "claims"), uid);
-	cr_assert_not_null(c, "no answer for claim %s in %s", uid, cJSON_PrintUnformatted(reply));
-	return c;
-}
-
 static const cJSON *device_of(const cJSON *reply, const char *uid, int i)
 {
-	const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(claim_of(reply, uid), "devices"), i);
+	const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(kyt_dra_claim_of(reply, uid), "devices"), i);
 	cr_assert_not_null(d, "claim %s has no device %d: %s", uid, i, cJSON_PrintUnformatted(reply));
 	return d;
 }
@@ -290,7 +210,7 @@ static char *loaded_afu(void)
 static bool env_has(const cJSON *spec, const char *entry)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(spec, "containerEdits.env"))
+	cJSON_ArrayForEach(e, kyt_json_at(spec, "containerEdits.env"))
 	{
 		if (cJSON_IsString(e) && strcmp(e->valuestring, entry) == 0)
 			return true;
@@ -301,10 +221,10 @@ static bool env_has(const cJSON *spec, const char *entry)
 static bool node_of(const cJSON *spec, int device, const char *path)
 {
 	const cJSON *n;
-	const cJSON *dev = cJSON_GetArrayItem(at(spec, "devices"), device);
-	cJSON_ArrayForEach(n, at(dev, "containerEdits.deviceNodes"))
+	const cJSON *dev = cJSON_GetArrayItem(kyt_json_at(spec, "devices"), device);
+	cJSON_ArrayForEach(n, kyt_json_at(dev, "containerEdits.deviceNodes"))
 	{
-		if (strcmp(str(n, "path"), path) == 0)
+		if (strcmp(kyt_json_str(n, "path"), path) == 0)
 			return true;
 	}
 	return false;
@@ -316,19 +236,19 @@ Test(dra_driver, registers_with_v1_first_and_getinfo_names_the_dra_socket)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
-	cr_assert_str_eq(str(r, "event.service"), "v1.DRAPlugin");
-	_cleanup_free_ char *endpoint = in_dir(plugin_dir, "dra.sock");
-	_cleanup_free_ char *reg_sock = in_dir(reg_dir, DRIVER "-reg.sock");
-	cr_assert_str_eq(str(r, "event.endpoint"), endpoint);
-	cr_assert_str_eq(str(r, "event.socket"), reg_sock);
-	const cJSON *v = at(r, "event.versions");
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1.DRAPlugin");
+	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
+	cr_assert_str_eq(kyt_json_str(r, "event.endpoint"), endpoint);
+	cr_assert_str_eq(kyt_json_str(r, "event.socket"), reg_sock);
+	const cJSON *v = kyt_json_at(r, "event.versions");
 	cr_assert_eq(cJSON_GetArraySize(v), 3);
 	cr_assert_str_eq(cJSON_GetArrayItem(v, 0)->valuestring, "v1.DRAPlugin");
 	cr_assert_str_eq(cJSON_GetArrayItem(v, 1)->valuestring, "v1beta1.DRAPlugin");
 	cr_assert_str_eq(cJSON_GetArrayItem(v, 2)->valuestring, "v1alpha1.DRAResourceHealth");
-	cr_assert_str_eq(str(r, "event.health_service"), "v1alpha1.DRAResourceHealth");
-	cr_assert_eq(cJSON_GetArraySize(at(r, "event.warnings")), 0, "%s", cJSON_PrintUnformatted(r));
+	cr_assert_str_eq(kyt_json_str(r, "event.health_service"), "v1alpha1.DRAResourceHealth");
+	cr_assert_eq(cJSON_GetArraySize(kyt_json_at(r, "event.warnings")), 0, "%s", cJSON_PrintUnformatted(r));
 	struct stat st;
 	cr_assert_eq(stat(endpoint, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "dra.sock mode %o", st.st_mode & 0777);
@@ -342,15 +262,15 @@ Test(dra_driver, a_kubelet_that_knows_only_v1beta1_prepares_through_it_without_s
 {
 	start_kubelet((const char *[]){ "--versions", "v1beta1.DRAPlugin", NULL });
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
-	cr_assert_str_eq(str(r, "event.service"), "v1beta1.DRAPlugin");
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1beta1.DRAPlugin");
 	write_claim("ns1", "gpu", "uid-b1",
 		    "{\"request\":\"gpu\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE "\",\"device\":\"" GPU0 "\","
 		    "\"shareID\":\"8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99\"}");
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-b1");
-	cr_assert_str_eq(str(p, "service"), "v1beta1.DRAPlugin");
+	cr_assert_str_eq(kyt_json_str(p, "service"), "v1beta1.DRAPlugin");
 	const cJSON *dev = device_of(p, "uid-b1", 0);
-	cr_assert_str_eq(str(dev, "device"), GPU0);
+	cr_assert_str_eq(kyt_json_str(dev, "device"), GPU0);
 	cr_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(dev, "share_id")), "v1beta1 has no share_id");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-b1");
 	assert_clean("uid-b1");
@@ -363,7 +283,7 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gpu", "uid-gpu",
 		    "{\"request\":\"gpu\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE "\",\"device\":\"" GPU0 "\","
 		    "\"shareID\":\"8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99\"}");
@@ -376,14 +296,14 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *g = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-gpu");
 		const cJSON *gd = device_of(g, "uid-gpu", 0);
-		cr_assert_str_eq(str(gd, "pool"), NODE);
-		cr_assert_str_eq(str(gd, "device"), GPU0);
-		cr_assert_str_eq(cJSON_GetArrayItem(at(gd, "request_names"), 0)->valuestring, "gpu");
-		cr_assert_str_eq(cJSON_GetArrayItem(at(gd, "cdi"), 0)->valuestring, DRIVER "/claim=uid-gpu-" GPU0);
-		cr_assert_str_eq(str(gd, "share_id"), "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99");
+		cr_assert_str_eq(kyt_json_str(gd, "pool"), NODE);
+		cr_assert_str_eq(kyt_json_str(gd, "device"), GPU0);
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(gd, "request_names"), 0)->valuestring, "gpu");
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(gd, "cdi"), 0)->valuestring, DRIVER "/claim=uid-gpu-" GPU0);
+		cr_assert_str_eq(kyt_json_str(gd, "share_id"), "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99");
 
 		_cleanup_(cJSON_Deletep) cJSON *f = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-fpga");
-		cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(f, "uid-fpga", 0), "cdi"), 0)->valuestring,
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(device_of(f, "uid-fpga", 0), "cdi"), 0)->valuestring,
 				 DRIVER "/claim=uid-fpga-" FPGA);
 		cr_assert_eq(loads(), 1, "the FPGA is programmed once, in round %d", round);
 		_cleanup_free_ char *afu = loaded_afu();
@@ -391,30 +311,30 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 
 		_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/nic/uid-vf");
 		const cJSON *vd = device_of(v, "uid-vf", 0);
-		cr_assert_eq(cJSON_GetArraySize(at(claim_of(v, "uid-vf"), "devices")), 1, "the other driver's result is not ours");
-		cr_assert_str_eq(cJSON_GetArrayItem(at(vd, "request_names"), 0)->valuestring, "nic",
+		cr_assert_eq(cJSON_GetArraySize(kyt_json_at(kyt_dra_claim_of(v, "uid-vf"), "devices")), 1, "the other driver's result is not ours");
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(vd, "request_names"), 0)->valuestring, "nic",
 				 "subrequests are stripped: containers name the main request");
-		cr_assert_str_eq(str(vd, "device"), VF0);
+		cr_assert_str_eq(kyt_json_str(vd, "device"), VF0);
 	}
 	_cleanup_free_ char *gspec = spec_path("uid-gpu"), *fspec = spec_path("uid-fpga"), *vspec = spec_path("uid-vf");
-	_cleanup_(cJSON_Deletep) cJSON *gs = read_json(gspec);
-	cr_assert_str_eq(str(gs, "kind"), DRIVER "/claim");
-	cr_assert_str_eq(str(cJSON_GetArrayItem(at(gs, "devices"), 0), "name"), "uid-gpu-" GPU0);
+	_cleanup_(cJSON_Deletep) cJSON *gs = kyt_read_json(gspec);
+	cr_assert_str_eq(kyt_json_str(gs, "kind"), DRIVER "/claim");
+	cr_assert_str_eq(kyt_json_str(cJSON_GetArrayItem(kyt_json_at(gs, "devices"), 0), "name"), "uid-gpu-" GPU0);
 	cr_assert(env_has(gs, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU0), "%s", cJSON_PrintUnformatted(gs));
 	cr_assert(env_has(gs, "PCIDEVICE_KYBORG_IO_GPU=" KYT_SIM_GPU0));
 	cr_assert(node_of(gs, 0, "/dev/dri/card0") && node_of(gs, 0, "/dev/dri/renderD128"), "%s",
 		  cJSON_PrintUnformatted(gs));
-	_cleanup_(cJSON_Deletep) cJSON *fs = read_json(fspec);
+	_cleanup_(cJSON_Deletep) cJSON *fs = kyt_read_json(fspec);
 	cr_assert(env_has(fs, "PCIDEVICE_KYBORG_IO_FPGA_NLB=" KYT_SIM_FPGA));
 	cr_assert(node_of(fs, 0, "/dev/dfl-port.0"), "%s", cJSON_PrintUnformatted(fs));
 	cr_assert_not(node_of(fs, 0, "/dev/dfl-fme.0"), "the FME stays with the driver");
-	_cleanup_(cJSON_Deletep) cJSON *vs = read_json(vspec);
+	_cleanup_(cJSON_Deletep) cJSON *vs = kyt_read_json(vspec);
 	cr_assert(env_has(vs, "PCIDEVICE_KYBORG_IO_SRIOV_VF=" KYT_SIM_VF0), "%s", cJSON_PrintUnformatted(vs));
 	_cleanup_free_ char *grec_path = record_path("uid-gpu");
-	_cleanup_(cJSON_Deletep) cJSON *grec = read_json(grec_path);
-	cr_assert_str_eq(str(grec, "state"), "prepared");
-	cr_assert_str_eq(str(grec, "namespace"), "ns1");
-	cr_assert_str_eq(str(cJSON_GetArrayItem(at(grec, "devices"), 0), "pci"), KYT_SIM_GPU0);
+	_cleanup_(cJSON_Deletep) cJSON *grec = kyt_read_json(grec_path);
+	cr_assert_str_eq(kyt_json_str(grec, "state"), "prepared");
+	cr_assert_str_eq(kyt_json_str(grec, "namespace"), "ns1");
+	cr_assert_str_eq(kyt_json_str(cJSON_GetArrayItem(kyt_json_at(grec, "devices"), 0), "pci"), KYT_SIM_GPU0);
 	struct stat st;
 	cr_assert_eq(stat(gspec, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0644, "a CDI spec is for the runtime to read");
@@ -433,7 +353,7 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "holder", "uid-holder", RESULT("nic", VF0));
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/holder/uid-holder");
 
@@ -450,10 +370,10 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 		"prepare " DRIVER " ns1/good/uid-good ns1/far/uid-far ns1/unknown/uid-unknown ns1/theirs/uid-theirs "
 		"ns1/taken/uid-taken ns1/replaced/uid-replaced ns1/pending/uid-pending ns1/gone/uid-gone "
 		"ns1/bad..name/uid-bad");
-	cr_assert(cJSON_IsFalse(at(p, "ok")), "kubelet fails the pod when any claim fails");
-	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(p, "uid-good", 0), "cdi"), 0)->valuestring,
+	cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")), "kubelet fails the pod when any claim fails");
+	cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(device_of(p, "uid-good", 0), "cdi"), 0)->valuestring,
 			 DRIVER "/claim=uid-good-" GPU0);
-	cr_assert_str_eq(str(claim_of(p, "uid-good"), "error"), "");
+	cr_assert_str_eq(kyt_json_str(kyt_dra_claim_of(p, "uid-good"), "error"), "");
 	static const struct {
 		const char *uid, *error;
 	} refused[] = {
@@ -467,10 +387,10 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 		{ "uid-bad", "claim name \"bad..name\": must be a DNS subdomain" },
 	};
 	for (size_t i = 0; i < KY_ARRAY_SIZE(refused); i++) {
-		const char *e = str(claim_of(p, refused[i].uid), "error");
+		const char *e = kyt_json_str(kyt_dra_claim_of(p, refused[i].uid), "error");
 		cr_assert(strstr(e, refused[i].error), "claim %s: got \"%s\", want \"%s\"", refused[i].uid, e,
 			  refused[i].error);
-		cr_assert_eq(cJSON_GetArraySize(at(claim_of(p, refused[i].uid), "devices")), 0);
+		cr_assert_eq(cJSON_GetArraySize(kyt_json_at(kyt_dra_claim_of(p, refused[i].uid), "devices")), 0);
 		assert_clean(refused[i].uid);
 	}
 	/* A device that is not in use is not held by a refused claim. */
@@ -483,11 +403,11 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 	write_claim("ns2", "s3", "uid-s3", RESULT("gpu", GPU1));
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_dra_kubelet_cmd(kubelet, T,
 								 "prepare " DRIVER " ns2/s1/uid-s1 ns2/s2/uid-s2 ns2/s3/uid-s3");
-	cr_assert_str_eq(str(claim_of(s, "uid-s1"), "error"), "");
-	cr_assert_str_eq(str(claim_of(s, "uid-s2"), "error"), "");
-	cr_assert(strstr(str(claim_of(s, "uid-s3"), "error"),
+	cr_assert_str_eq(kyt_json_str(kyt_dra_claim_of(s, "uid-s1"), "error"), "");
+	cr_assert_str_eq(kyt_json_str(kyt_dra_claim_of(s, "uid-s2"), "error"), "");
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(s, "uid-s3"), "error"),
 			 "device " GPU1 " is shared by 2 claims already, as many as kyborg.io/gpu allows"),
-		  "%s", str(claim_of(s, "uid-s3"), "error"));
+		  "%s", kyt_json_str(kyt_dra_claim_of(s, "uid-s3"), "error"));
 	assert_clean("uid-s3");
 	stop_driver(d);
 }
@@ -496,7 +416,7 @@ Test(dra_driver, unprepare_works_after_the_claim_is_deleted_and_after_a_restart)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU0));
 	write_claim("ns1", "vf", "uid-2", RESULT("nic", VF1));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1 ns1/vf/uid-2");
@@ -508,10 +428,10 @@ Test(dra_driver, unprepare_works_after_the_claim_is_deleted_and_after_a_restart)
 	stop_driver(d);
 	_cleanup_(cJSON_Deletep) cJSON *gone = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER);
 	d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *again = wait_registered(seq_of(gone));
+	_cleanup_(cJSON_Deletep) cJSON *again = kyt_dra_wait_registered(kubelet, DRIVER, kyt_dra_event_seq(gone));
 	/* Prepared before the restart: answered from the checkpoint. */
 	_cleanup_(cJSON_Deletep) cJSON *p2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/vf/uid-2");
-	cr_assert_str_eq(str(device_of(p2, "uid-2", 0), "device"), VF1);
+	cr_assert_str_eq(kyt_json_str(device_of(p2, "uid-2", 0), "device"), VF1);
 	_cleanup_(cJSON_Deletep) cJSON *u2 = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/vf/uid-2");
 	assert_clean("uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *u3 = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/never/uid-never");
@@ -522,11 +442,11 @@ Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_not
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert_eq(kyt_write_file(bitstream, "another image"), 0);
 	write_claim("ns1", "fpga", "uid-1", RESULT("nic", VF0) "," RESULT("fpga", FPGA));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
-	const char *e = str(claim_of(p, "uid-1"), "error");
+	const char *e = kyt_json_str(kyt_dra_claim_of(p, "uid-1"), "error");
 	cr_assert(strstr(e, "device " FPGA ": ") && strstr(e, "has sha256"), "%s", e);
 	cr_assert_eq(loads(), 0, "nothing is loaded");
 	assert_clean("uid-1");
@@ -535,7 +455,7 @@ Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_not
 	write_claim("ns1", "vf", "uid-2", RESULT("nic", VF0));
 	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/vf/uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *f = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
-	cr_assert(strstr(str(claim_of(f, "uid-1"), "error"), "already prepared for claim ns1/vf"), "%s",
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(f, "uid-1"), "error"), "already prepared for claim ns1/vf"), "%s",
 		  cJSON_PrintUnformatted(f));
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/vf/uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *f2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
@@ -551,7 +471,7 @@ static void wait_health(const char *device, const char *health, const char *mess
  * bearer tokens), and the driver reading claims from it. */
 static void start_api(void)
 {
-	_cleanup_free_ char *api_dir = in_dir(dir, "api");
+	_cleanup_free_ char *api_dir = kyt_path(dir, "api");
 	cr_assert_eq(mkdir(api_dir, 0700), 0);
 	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", api_dir, NULL);
 }
@@ -587,7 +507,7 @@ static char *api_claim(const char *ns, const char *name, const char *results)
 	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
 	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
-	return strdup(str(c, "metadata.uid"));
+	return strdup(kyt_json_str(c, "metadata.uid"));
 }
 
 static void api_delete(const char *ns, const char *name)
@@ -605,17 +525,17 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 	start_kubelet((const char *[]){ "--api-server", api->url, "--token-file", api->token_file, "--ca-file",
 					api->ca_file, NULL });
 	struct kyt_child *d = start_driver_api();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_free_ char *uid = api_claim("ns1", "gpu", RESULT("req", GPU0) "," RESULT("req", VF1));
 	/* kubelet's own GET of the claim, then its call with the UID: the
 	 * driver reads the allocation from the API server itself. */
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 gpu");
-	cr_assert_str_eq(str(p, "uid"), uid);
-	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(at(p, "drivers"), DRIVER);
-	cr_assert_str_eq(str(device_of(ours, uid, 0), "device"), GPU0);
+	cr_assert_str_eq(kyt_json_str(p, "uid"), uid);
+	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(kyt_json_at(p, "drivers"), DRIVER);
+	cr_assert_str_eq(kyt_json_str(device_of(ours, uid, 0), "device"), GPU0);
 	_cleanup_free_ char *want = NULL;
 	cr_assert_geq(asprintf(&want, DRIVER "/claim=%s-" VF1, uid), 0);
-	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(ours, uid, 1), "cdi"), 0)->valuestring, want);
+	cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(device_of(ours, uid, 1), "cdi"), 0)->valuestring, want);
 	_cleanup_free_ char *spec = spec_path(uid);
 	cr_assert(exists(spec));
 
@@ -630,10 +550,10 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 	_cleanup_(cJSON_Deletep) cJSON *old = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/%s", uid);
 	_cleanup_free_ char *replaced = NULL;
 	cr_assert_geq(asprintf(&replaced, "claim ns1/gpu got replaced: UID %s, not %s", uid2, uid), 0);
-	cr_assert(strstr(str(claim_of(old, uid), "error"), replaced), "%s", cJSON_PrintUnformatted(old));
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(old, uid), "error"), replaced), "%s", cJSON_PrintUnformatted(old));
 	assert_clean(uid);
 	_cleanup_(cJSON_Deletep) cJSON *none = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/none/uid-none");
-	cr_assert(strstr(str(claim_of(none, "uid-none"), "error"), "resourceclaims.resource.k8s.io \"none\" not found"),
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(none, "uid-none"), "error"), "resourceclaims.resource.k8s.io \"none\" not found"),
 		  "%s", cJSON_PrintUnformatted(none));
 	stop_driver(d);
 }
@@ -641,7 +561,7 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 Test(dra_driver, a_driver_without_its_token_file_does_not_start)
 {
 	start_api();
-	_cleanup_free_ char *missing = in_dir(dir, "no-token");
+	_cleanup_free_ char *missing = kyt_path(dir, "no-token");
 	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
 			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
 			       "--state-dir", state_dir, "--api-server", api->url, "--token-file", missing,
@@ -649,7 +569,7 @@ Test(dra_driver, a_driver_without_its_token_file_does_not_start)
 	struct kyt_child *c = kyt_child_start(argv, -1, false);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, c, 10000));
 	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 1, "status %#x", c->status);
-	_cleanup_free_ char *reg_sock = in_dir(reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
 	cr_assert_not(exists(reg_sock), "nothing is served");
 }
 
@@ -659,7 +579,7 @@ Test(dra_driver, each_replica_of_a_shared_gpu_is_prepared_for_one_claim)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	write_claim("ns1", "a", "uid-a", RESULT("gpu", GPU1 "-r0"));
 	write_claim("ns1", "b", "uid-b", RESULT("gpu", GPU1 "-r1"));
 	write_claim("ns1", "c", "uid-c", RESULT("gpu", GPU1 "-r1"));
@@ -667,16 +587,16 @@ Test(dra_driver, each_replica_of_a_shared_gpu_is_prepared_for_one_claim)
 	write_claim("ns1", "f", "uid-f", RESULT("nic", VF0 "-r0"));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(
 		kubelet, T, "prepare " DRIVER " ns1/a/uid-a ns1/b/uid-b ns1/c/uid-c ns1/e/uid-e ns1/f/uid-f");
-	cr_assert_str_eq(str(claim_of(p, "uid-a"), "error"), "");
-	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(p, "uid-b", 0), "cdi"), 0)->valuestring,
+	cr_assert_str_eq(kyt_json_str(kyt_dra_claim_of(p, "uid-a"), "error"), "");
+	cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(device_of(p, "uid-b", 0), "cdi"), 0)->valuestring,
 			 DRIVER "/claim=uid-b-" GPU1 "-r1");
-	cr_assert(strstr(str(claim_of(p, "uid-c"), "error"), "device " GPU1 "-r1 is already prepared for claim ns1/b"),
-		  "%s", str(claim_of(p, "uid-c"), "error"));
-	cr_assert(strstr(str(claim_of(p, "uid-e"), "error"), "is not ours"), "%s", str(claim_of(p, "uid-e"), "error"));
-	cr_assert(strstr(str(claim_of(p, "uid-f"), "error"), "is not one this driver publishes"), "%s",
-		  str(claim_of(p, "uid-f"), "error"));
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(p, "uid-c"), "error"), "device " GPU1 "-r1 is already prepared for claim ns1/b"),
+		  "%s", kyt_json_str(kyt_dra_claim_of(p, "uid-c"), "error"));
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(p, "uid-e"), "error"), "is not ours"), "%s", kyt_json_str(kyt_dra_claim_of(p, "uid-e"), "error"));
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(p, "uid-f"), "error"), "is not one this driver publishes"), "%s",
+		  kyt_json_str(kyt_dra_claim_of(p, "uid-f"), "error"));
 	_cleanup_free_ char *spec = spec_path("uid-b");
-	_cleanup_(cJSON_Deletep) cJSON *bs = read_json(spec);
+	_cleanup_(cJSON_Deletep) cJSON *bs = kyt_read_json(spec);
 	cr_assert(env_has(bs, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU1), "%s", cJSON_PrintUnformatted(bs));
 	/* Kubelet finds the health of the replica the claim holds by its name. */
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "wait health driver=" DRIVER);
@@ -691,11 +611,11 @@ static bool health_is(const char *device, const char *health, const char *messag
 {
 	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "health " DRIVER);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(v, "devices"))
+	cJSON_ArrayForEach(e, kyt_json_at(v, "devices"))
 	{
-		if (strcmp(str(e, "device"), device) == 0)
-			return strcmp(str(e, "pool"), NODE) == 0 && strcmp(str(e, "health"), health) == 0 &&
-			       (!message || strcmp(str(e, "message"), message) == 0);
+		if (strcmp(kyt_json_str(e, "device"), device) == 0)
+			return strcmp(kyt_json_str(e, "pool"), NODE) == 0 && strcmp(kyt_json_str(e, "health"), health) == 0 &&
+			       (!message || strcmp(kyt_json_str(e, "message"), message) == 0);
 	}
 	return false;
 }
@@ -721,14 +641,14 @@ Test(dra_driver, the_health_stream_reports_a_driver_unbound_and_a_device_removed
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "wait health driver=" DRIVER);
-	const cJSON *devs = at(h, "event.devices");
+	const cJSON *devs = kyt_json_at(h, "event.devices");
 	cr_assert_eq(cJSON_GetArraySize(devs), 7, "2 GPUs, the FPGA, 4 VFs: %s", cJSON_PrintUnformatted(h));
 	wait_health(GPU1, "HEALTHY", "", 1000);
 	cr_assert(health_is(FPGA, "HEALTHY", ""));
 	const cJSON *first = cJSON_GetArrayItem(devs, 0);
-	cr_assert_eq((int)cJSON_GetNumberValue(at(first, "timeout")), 30);
+	cr_assert_eq((int)cJSON_GetNumberValue(kyt_json_at(first, "timeout")), 30);
 
 	_cleanup_free_ char *link = NULL;
 	gchar *root = umockdev_testbed_get_root_dir(tb);
@@ -748,7 +668,7 @@ Test(dra_driver, the_health_stream_reports_a_driver_unbound_and_a_device_removed
 	/* A removed device can no longer be prepared. */
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU1));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
-	cr_assert(strstr(str(claim_of(p, "uid-1"), "error"), "is not ours"), "%s", cJSON_PrintUnformatted(p));
+	cr_assert(strstr(kyt_json_str(kyt_dra_claim_of(p, "uid-1"), "error"), "is not ours"), "%s", cJSON_PrintUnformatted(p));
 	stop_driver(d);
 }
 
@@ -758,30 +678,30 @@ Test(dra_driver, sigterm_removes_both_sockets_and_a_second_one_changes_nothing)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	kill(d->pid, SIGTERM);
 	kill(d->pid, SIGTERM);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
 	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "driver status %#x", d->status);
-	_cleanup_free_ char *endpoint = in_dir(plugin_dir, "dra.sock");
-	_cleanup_free_ char *reg_sock = in_dir(reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
 	cr_assert_not(exists(endpoint), "dra.sock is removed");
 	cr_assert_not(exists(reg_sock), "the registration socket is removed");
 	_cleanup_(cJSON_Deletep) cJSON *g = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER);
-	cr_assert_str_eq(str(g, "event.reason"), "socket removed");
+	cr_assert_str_eq(kyt_json_str(g, "event.reason"), "socket removed");
 }
 
 Test(dra_driver, a_removed_socket_is_served_again_and_kubelet_registers_the_driver_anew)
 {
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
-	_cleanup_free_ char *reg_sock = in_dir(reg_dir, DRIVER "-reg.sock");
-	_cleanup_free_ char *endpoint = in_dir(plugin_dir, "dra.sock");
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
 	cr_assert_eq(unlink(endpoint), 0);
 	cr_assert(kyt_wait_until(kyt_socket_accepts, endpoint, 5000), "dra.sock is served again");
 	cr_assert_eq(unlink(reg_sock), 0);
-	_cleanup_(cJSON_Deletep) cJSON *r2 = wait_registered(seq_of(r));
+	_cleanup_(cJSON_Deletep) cJSON *r2 = kyt_dra_wait_registered(kubelet, DRIVER, kyt_dra_event_seq(r));
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU0));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
@@ -808,21 +728,21 @@ Test(dra_driver, a_kill_at_each_prepare_step_then_unprepare_or_prepare_leaves_th
 		snprintf(name, sizeof(name), "fpga%zu", i);
 		write_claim("ns1", name, uid, RESULT("fpga", FPGA) "," RESULT("nic", VF0));
 		struct kyt_child *d = start_driver_fault(points[i]);
-		_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(seq);
-		seq = seq_of(reg);
+		_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg);
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
-		cr_assert(cJSON_IsFalse(at(p, "ok")), "%s: the driver died before it answered", points[i]);
+		cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")), "%s: the driver died before it answered", points[i]);
 		cr_assert(kyt_wait_until(cond_killed, d, 10000), "%s: the driver is killed", points[i]);
 		cr_assert(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGKILL, "%s: status %#x", points[i], d->status);
 
 		d = start_driver();
-		_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq);
-		seq = seq_of(reg2);
+		_cleanup_(cJSON_Deletep) cJSON *reg2 = kyt_dra_wait_registered(kubelet, DRIVER, seq);
+		seq = kyt_dra_event_seq(reg2);
 		if (i % 2) {
 			/* Prepare again finishes the claim, Unprepare undoes it. */
 			_cleanup_(cJSON_Deletep) cJSON *p2 =
 				kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
-			cr_assert_eq(cJSON_GetArraySize(at(claim_of(p2, uid), "devices")), 2);
+			cr_assert_eq(cJSON_GetArraySize(kyt_json_at(kyt_dra_claim_of(p2, uid), "devices")), 2);
 			_cleanup_free_ char *spec = spec_path(uid);
 			cr_assert(exists(spec), "%s: the spec is written by the second Prepare", points[i]);
 		}
@@ -834,7 +754,7 @@ Test(dra_driver, a_kill_at_each_prepare_step_then_unprepare_or_prepare_leaves_th
 		_cleanup_(cJSON_Deletep) cJSON *nu = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns2/next/uid-next");
 		stop_driver(d);
 		_cleanup_(cJSON_Deletep) cJSON *gone = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER " after=%d", seq);
-		seq = seq_of(gone);
+		seq = kyt_dra_event_seq(gone);
 	}
 	cr_assert_geq(loads(), 1);
 }
@@ -844,16 +764,16 @@ Test(dra_driver, a_kill_between_the_steps_of_unprepare_is_finished_by_the_next_u
 	start_kubelet(NULL);
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU0));
 	struct kyt_child *d = start_driver_fault("dra-unprepare-cdi-removed");
-	_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(0);
+	_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_cmd(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
-	cr_assert(cJSON_IsFalse(at(u, "ok")));
+	cr_assert(cJSON_IsFalse(kyt_json_at(u, "ok")));
 	cr_assert(kyt_wait_until(cond_killed, d, 10000));
 	_cleanup_free_ char *spec = spec_path("uid-1"), *rec = record_path("uid-1");
 	cr_assert_not(exists(spec), "the spec went first");
 	cr_assert(exists(rec), "the record is left for the next Unprepare");
 	d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq_of(reg));
+	_cleanup_(cJSON_Deletep) cJSON *reg2 = kyt_dra_wait_registered(kubelet, DRIVER, kyt_dra_event_seq(reg));
 	_cleanup_(cJSON_Deletep) cJSON *u2 = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
 	assert_clean("uid-1");
 	stop_driver(d);

@@ -308,3 +308,47 @@ Test(loop, after_shutdown_signals_stay_blocked_past_free)
 		;
 	sigprocmask(SIG_SETMASK, &before, NULL);
 }
+
+/* Frees the loop, asserts SIGTERM is still blocked, and puts the worker's
+ * mask back as it was. */
+static void free_and_assert_still_blocked(struct ky_loop *loop, const sigset_t *before)
+{
+	ky_loop_free(loop);
+	sigset_t now;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	bool blocked = sigismember(&now, SIGTERM);
+	sigprocmask(SIG_SETMASK, before, NULL);
+	cr_assert(blocked, "still blocked after ky_loop_free");
+}
+
+/* A daemon whose start failed never runs its loop, and still leaves it
+ * shut down: the signals stay blocked through its cleanup. */
+Test(loop, a_daemon_whose_start_failed_returns_its_error_and_keeps_signals_blocked)
+{
+	struct ky_loop *loop = NULL;
+	int calls = 0;
+	sigset_t before;
+	sigprocmask(SIG_SETMASK, NULL, &before);
+	cr_assert_eq(ky_loop_run_daemon(NULL, -ENOENT, NULL), -ENOENT, "no loop made yet");
+	cr_assert_eq(ky_loop_new(&loop, NULL), 0);
+	cr_assert_eq(ky_loop_signals(loop, on_term, &calls, NULL), 0);
+	cr_assert_eq(ky_loop_run_daemon(loop, -EINVAL, NULL), -EINVAL);
+	cr_assert(ky_loop_stopped(loop));
+	cr_assert_eq(calls, 0, "the loop did not run");
+	free_and_assert_still_blocked(loop, &before);
+}
+
+/* A daemon that started runs until its signal and returns the stop code. */
+Test(loop, a_daemon_that_started_runs_until_its_shutdown)
+{
+	struct ky_loop *loop = NULL;
+	int calls = 0;
+	sigset_t before;
+	sigprocmask(SIG_SETMASK, NULL, &before);
+	cr_assert_eq(ky_loop_new(&loop, NULL), 0);
+	cr_assert_eq(ky_loop_signals(loop, on_term, &calls, NULL), 0);
+	raise(SIGTERM);
+	cr_assert_eq(ky_loop_run_daemon(loop, 0, NULL), 3, "the shutdown's code");
+	cr_assert_eq(calls, 1);
+	free_and_assert_still_blocked(loop, &before);
+}

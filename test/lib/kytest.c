@@ -1,6 +1,8 @@
 /* Shared test fixtures; see kytest.h. */
 #include "kytest.h"
 
+#include <criterion/criterion.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -193,4 +195,18 @@ int kyt_write_file(const char *path, const char *content)
 	int r = (w == (ssize_t)len) ? 0 : -EIO;
 	close(fd);
 	return r;
+}
+
+char *kyt_path(const char *base, const char *name)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
+	return p;
+}
+
+long kyt_since_ms(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }

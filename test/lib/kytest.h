@@ -31,6 +31,13 @@ bool kyt_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
  * accepts a connection. A server binds the file before it listens. */
 bool kyt_socket_accepts(void *path);
 
+/* base/name, malloc'd (asserts on failure). */
+char *kyt_path(const char *base, const char *name);
+
+struct timespec;
+/* Milliseconds of CLOCK_MONOTONIC since *t0. */
+long kyt_since_ms(const struct timespec *t0);
+
 /* Reads a whole small file into a malloc'd string (NULL on error). */
 char *kyt_read_file(const char *path);
 /* Writes a string to a file (created 0644, truncated). Returns 0 or -errno. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -248,4 +249,88 @@ void kyt_apiserver_stop(struct kyt_apiserver *a)
 	free(a->ca_file);
 	free(a->token_file);
 	free(a);
+}
+
+const cJSON *kyt_json_at(const cJSON *o, const char *path)
+{
+	const cJSON *v = o;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
+		v = cJSON_GetObjectItemCaseSensitive(v, key);
+	return v;
+}
+
+const char *kyt_json_str(const cJSON *o, const char *path)
+{
+	const cJSON *v = kyt_json_at(o, path);
+	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
+	return v->valuestring;
+}
+
+cJSON *kyt_read_json(const char *path)
+{
+	char *text = kyt_read_file(path);
+	cr_assert_not_null(text, "%s cannot be read", path);
+	cJSON *j = cJSON_Parse(text);
+	cr_assert_not_null(j, "%s is not JSON: %s", path, text);
+	free(text);
+	return j;
+}
+
+void kyt_dra_claim_write_raw(const char *claims_dir, const char *ns, const char *name, const char *text)
+{
+	char *nsdir = kyt_path(claims_dir, ns), *file = NULL;
+	mkdir(nsdir, 0700);
+	cr_assert_geq(asprintf(&file, "%s/%s.json", nsdir, name), 0);
+	cr_assert_eq(kyt_write_file(file, text), 0, "%s", file);
+	free(file);
+	free(nsdir);
+}
+
+void kyt_dra_claim_write(const char *claims_dir, const char *ns, const char *name, const char *uid,
+			 const char *results, const char *config)
+{
+	char *text = NULL;
+	cr_assert_geq(asprintf(&text,
+			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
+			       "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"},"
+			       "\"spec\":{\"devices\":{\"requests\":[]}},"
+			       "\"status\":{\"allocation\":{\"devices\":{\"results\":[%s]%s%s%s}}}}",
+			       name, ns, uid, results, config ? ",\"config\":[" : "", config ? config : "",
+			       config ? "]" : ""),
+		      0);
+	kyt_dra_claim_write_raw(claims_dir, ns, name, text);
+	free(text);
+}
+
+char *kyt_dra_spec_path(const char *cdi_dir, const char *driver, const char *uid)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "%s/%s-claim_%s.json", cdi_dir, driver, uid), 0);
+	return p;
+}
+
+char *kyt_dra_record_path(const char *state_dir, const char *uid)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "%s/dra-claims/%s.json", state_dir, uid), 0);
+	return p;
+}
+
+const cJSON *kyt_dra_claim_of(const cJSON *reply, const char *uid)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reply, "claims"), uid);
+	cr_assert_not_null(c, "no answer for claim %s in %s", uid, cJSON_PrintUnformatted(reply));
+	return c;
+}
+
+cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after)
+{
+	return kyt_dra_kubelet_ok(k, 20000, "wait registered driver=%s after=%d timeout=15000", driver, after);
+}
+
+int kyt_dra_event_seq(const cJSON *r)
+{
+	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
 }

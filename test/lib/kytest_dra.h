@@ -21,6 +21,11 @@ cJSON *kyt_dra_kubelet_cmd(struct kyt_dra_kubelet *k, int timeout_ms, const char
 /* The same, asserting "ok": true; returns the answer. */
 cJSON *kyt_dra_kubelet_ok(struct kyt_dra_kubelet *k, int timeout_ms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Waits (the stand-in 15 s, the test 20 s) for driver's registration after
+ * event seq `after`; returns the event. */
+cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after);
+/* An event's seq ("event.seq"), to wait for the ones after it. */
+int kyt_dra_event_seq(const cJSON *r);
 /* "quit", then waits for it to exit; frees k (NULL is fine). */
 void kyt_dra_kubelet_stop(struct kyt_dra_kubelet *k);
 
@@ -45,3 +50,26 @@ int kyt_apiserver_control(struct kyt_apiserver *a, const char *method, const cha
 cJSON *kyt_apiserver_request(struct kyt_apiserver *a, const char *method, const char *path, const char *body, int *code);
 /* SIGTERM, wait, free (NULL is fine). The directory is the caller's. */
 void kyt_apiserver_stop(struct kyt_apiserver *a);
+
+/* ---- what the DRA suites read and write ---- */
+
+/* The value at a dotted path ("event.seq") of o, or NULL. */
+const cJSON *kyt_json_at(const cJSON *o, const char *path);
+/* The string at a dotted path (asserts it is one). */
+const char *kyt_json_str(const cJSON *o, const char *path);
+/* A file parsed as JSON (asserts it reads and parses); the caller frees it. */
+cJSON *kyt_read_json(const char *path);
+
+/* Writes claims_dir/<ns>/<name>.json: the stand-in claim source's object
+ * (the driver's --claims-dir), as the API server would answer it. */
+void kyt_dra_claim_write_raw(const char *claims_dir, const char *ns, const char *name, const char *text);
+/* A ResourceClaim allocated with the given results (JSON objects, joined)
+ * and, where config is not NULL, those config entries. */
+void kyt_dra_claim_write(const char *claims_dir, const char *ns, const char *name, const char *uid,
+			 const char *results, const char *config);
+/* Where the driver puts a claim's CDI spec, and its record. malloc'd. */
+char *kyt_dra_spec_path(const char *cdi_dir, const char *driver, const char *uid);
+char *kyt_dra_record_path(const char *state_dir, const char *uid);
+/* A claim's answer in a kubelet stand-in's prepare reply
+ * ({"claims": {uid: {"error", "devices": [...]}}}), asserted present. */
+const cJSON *kyt_dra_claim_of(const cJSON *reply, const char *uid);

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kytest.h"
+
 #define MAX_CHILDREN 32
 
 static struct kyt_child children[MAX_CHILDREN];
@@ -79,6 +81,13 @@ bool kyt_child_done(struct kyt_child *c)
 bool kyt_child_done_cond(void *child)
 {
 	return kyt_child_done(child);
+}
+
+void kyt_child_stop(struct kyt_child *c, const char *what, int timeout_ms)
+{
+	kill(c->pid, SIGTERM);
+	cr_assert(kyt_wait_until(kyt_child_done_cond, c, timeout_ms), "%s exits on SIGTERM", what);
+	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0, "%s: status %#x", what, c->status);
 }
 
 void kyt_children_kill_all(void)

@@ -27,5 +27,8 @@ struct kyt_child *kyt_child_track(pid_t pid);
 bool kyt_child_done(struct kyt_child *c);
 /* The same, for kyt_wait_until-style conditions. */
 bool kyt_child_done_cond(void *child);
+/* SIGTERMs c and asserts that it exits with status 0 within timeout_ms
+ * (`what` names it in the messages: "the daemon"). */
+void kyt_child_stop(struct kyt_child *c, const char *what, int timeout_ms);
 /* SIGKILLs and reaps every tracked child still running; forgets them all. */
 void kyt_children_kill_all(void);

@@ -2,6 +2,8 @@
 #include "kytest_simnode.h"
 #include "kytest.h"
 
+#include <criterion/criterion.h>
+
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -118,4 +120,21 @@ int kyt_testbed_add_file(UMockdevTestbed *tb, const char *path, const char *cons
 		r = kyt_testbed_add(tb, out);
 	free(out);
 	return r;
+}
+
+UMockdevTestbed *kyt_simnode_testbed(char pf_name[16], char vf_names[4][16])
+{
+	char own[4][16];
+	char (*names)[16] = vf_names ? vf_names : own;
+	const char *vfs[4];
+	UMockdevTestbed *tb = umockdev_testbed_new();
+	cr_assert_not_null(tb);
+	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
+	kyt_unique_name(pf_name, 16, "kypf");
+	for (int i = 0; i < 4; i++) {
+		kyt_unique_name(names[i], 16, "kyvf");
+		vfs[i] = names[i];
+	}
+	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
+	return tb;
 }

@@ -24,6 +24,12 @@ char *kyt_simnode_render(const char *pf_ifname, const char *const vf_ifnames[4])
  * error from umockdev is printed to stderr. */
 int kyt_simnode_load(UMockdevTestbed *tb, const char *pf_ifname, const char *const vf_ifnames[4]);
 
+/* A fresh testbed holding the simulated node, its PF and VFs given unique
+ * interface names (pf_name gets the PF's, 16 bytes; vf_names the VFs' when
+ * not NULL). Asserts that the test runs under umockdev-wrapper and that
+ * the node loads. The caller clears and unrefs the testbed in teardown. */
+UMockdevTestbed *kyt_simnode_testbed(char pf_name[16], char vf_names[4][16]);
+
 /* The PCI functions of the anchors' configs (test/data/compat/node.umockdev,
  * loaded with kyt_testbed_add_file): host-device's kernelpath and pciBusID
  * examples, sriov-cni's configuration reference VF and its PF, and a VF

@@ -348,6 +348,16 @@ void ky_loop_shutdown(struct ky_loop *loop, int code)
 	ky_loop_stop(loop, code);
 }
 
+int ky_loop_run_daemon(struct ky_loop *loop, int start_r, struct ky_error **err)
+{
+	int r = start_r;
+	if (r >= 0)
+		r = ky_loop_run(loop, err);
+	if (loop)
+		ky_loop_shutdown(loop, 0);
+	return r;
+}
+
 bool ky_loop_stopped(const struct ky_loop *loop)
 {
 	return loop->stopped;

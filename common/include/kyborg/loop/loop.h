@@ -78,3 +78,10 @@ bool ky_loop_stopped(const struct ky_loop *loop);
  * where a restored mask would kill the daemon by the signal halfway through.
  * Call it from the signal callback, and on any other way out of a daemon. */
 void ky_loop_shutdown(struct ky_loop *loop, int code);
+/* A daemon's run once its start is done (start_r: 0 or -errno): where the
+ * start succeeded, runs the loop until it stops; then, however it ended (a
+ * signal, a failed start, a loop error), begins the shutdown, so that a
+ * signal arriving during the caller's cleanup takes no default action when
+ * ky_loop_free would restore the mask. loop may be NULL (the start failed
+ * before making it). Returns start_r when negative, else ky_loop_run's. */
+int ky_loop_run_daemon(struct ky_loop *loop, int start_r, struct ky_error **err);

@@ -1,12 +1,12 @@
-/* A hand-built ky_pci_list shaped like the simulated node (two NVIDIA GPUs on
- * NUMA 0 and 1, an Intel FPGA, a PF ens1f0 with four iavf VFs), for the
- * pure tests of the device layer and the front ends. Static storage: never
- * ky_pci_list_free it. */
-#pragma once
+/* The hand-built node of kytest_fakenode.h and device lists over it. */
+#include "kytest_fakenode.h"
 
+#include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "kyborg/pci/pci.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
 
 static char *fake_pf_netdevs[] = { "ens1f0" };
 static char *fake_vf_netdevs[4][1] = { { "ens1f0v0" }, { "ens1f0v1" }, { "ens1f0v2" }, { "ens1f0v3" } };
@@ -15,13 +15,10 @@ static char *fake_gpu1_nodes[] = { "/dev/dri/card1", "/dev/dri/renderD129" };
 static char *fake_fpga_nodes[] = { "/dev/dfl-fme.0", "/dev/dfl-port.0" };
 static char *fake_vfio_nodes[] = { "/dev/vfio/203" };
 
-static struct ky_pci_dev fake_devs[8];
-static struct ky_pci_list fake_node = { fake_devs, 8 };
+struct ky_pci_dev fake_devs[8];
+struct ky_pci_list fake_node = { fake_devs, 8 };
 
-/* Index of each function in fake_devs (sorted by address, as discovery is). */
-enum { FAKE_PF, FAKE_VF0, FAKE_VF1, FAKE_VF2, FAKE_VF3, FAKE_GPU0, FAKE_GPU1, FAKE_FPGA };
-
-static void fake_node_init(void)
+void fake_node_init(void)
 {
 	memset(fake_devs, 0, sizeof(fake_devs));
 	struct ky_pci_dev *d = fake_devs;
@@ -55,4 +52,21 @@ static void fake_node_init(void)
 					    .class_code = 0x120000, .driver = "dfl-pci", .numa_node = 1,
 					    .iommu_group = 90, .sriov_totalvfs = -1, .sriov_numvfs = -1,
 					    .devnodes = fake_fpga_nodes, .n_devnodes = 2 };
+}
+
+void kyt_fake_devices_free(struct ky_device_config **cfg, struct ky_devlist **lists)
+{
+	if (*cfg)
+		ky_devlists_free(*lists, (*cfg)->n_resources);
+	ky_device_config_free(*cfg);
+	*cfg = NULL;
+	*lists = NULL;
+}
+
+void kyt_fake_devices_build(const char *config, struct ky_device_config **cfg, struct ky_devlist **lists)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	kyt_fake_devices_free(cfg, lists);
+	cr_assert_eq(ky_device_config_parse(config, strlen(config), cfg, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_devices_build(*cfg, &fake_node, lists, &err), 0, "%s", ky_error_msg(err));
 }
