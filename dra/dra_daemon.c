@@ -73,6 +73,7 @@ static void daemon_release(struct dra_daemon *d)
 	dra_claim_source_free(d->source);
 	ky_k8s_client_free(d->k8s);
 	dra_checkpoint_close(d);
+	dra_link_stop(d);
 	dra_hotplug_stop(d);
 	ky_device_prefetch_release(&d->prefetches);
 	ky_loop_free(d->loop);
@@ -136,7 +137,8 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 			o->config_path);
 	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
 		return r;
-	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_checkpoint_open(d, err)) < 0)
+	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_link_start(d, err)) < 0 ||
+	    (r = dra_checkpoint_open(d, err)) < 0)
 		return r;
 	/* The API server, unless only the test's claim files are given. */
 	if ((o->api_server || !o->claims_dir) && (r = api_client(d, err)) < 0)

@@ -26,6 +26,7 @@
 #include "kyborg/json/json.h"
 #include "kytest.h"
 #include "kytest_dra.h"
+#include "kytest_net.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
@@ -775,6 +776,90 @@ Test(dra_e2e, unbind_removal_and_addition_show_in_the_slices_and_kubelets_health
 	wait_all_devices("with the GPU added back");
 	wait_taint(GPU1, false);
 	wait_health(GPU1, "HEALTHY", "");
+	stop_driver(d);
+}
+
+/* ---- PF carrier ---- */
+
+/* A veth named like the simulated node's PF, in a network namespace of the
+ * test's own (the driver inherits it): its carrier goes with the peer's
+ * state, as a PF's goes with its cable. */
+static char pf_peer[16];
+
+static void pf_veth(void)
+{
+	cr_assert_eq(kyt_private_netns(), 0, "needs root (a network namespace for the PF's veth)");
+	kyt_unique_name(pf_peer, sizeof(pf_peer), "kypeer");
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "add", pf_name, "type", "veth", "peer", "name", pf_peer, NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", pf_name, "up", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", pf_peer, "up", NULL), 0);
+}
+
+static void peer_set(const char *state)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", pf_peer, state, NULL), 0);
+}
+
+static const char *const vfs_of_pf[] = { VF0, VF1, VF2, VF3, NULL };
+
+Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_tainted_in_the_slices)
+{
+	pf_veth();
+	start_api(NULL);
+	start_kubelet("30");
+	struct kyt_child *d = start_driver(NULL);
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	wait_all_devices("at start");
+	for (const char *const *v = vfs_of_pf; *v; v++)
+		wait_health(*v, "HEALTHY", "");
+
+	/* The cable goes: every VF of the PF, for kubelet and the scheduler. */
+	peer_set("down");
+	char why[64];
+	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
+	for (const char *const *v = vfs_of_pf; *v; v++) {
+		wait_health(*v, "UNHEALTHY", why);
+		wait_taint(*v, true);
+	}
+	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
+	const cJSON *t = taint_of(slice_device(items, VF2));
+	cr_assert_str_eq(str(t, "value"), "pf-link-down");
+	cr_assert_str_eq(str(t, "effect"), "NoSchedule");
+	cr_assert_null(taint_of(slice_device(items, GPU0)), "a GPU has no PF link");
+	wait_health(GPU0, "HEALTHY", "");
+
+	/* It comes back: healthy and untainted again. */
+	peer_set("up");
+	for (const char *const *v = vfs_of_pf; *v; v++) {
+		wait_health(*v, "HEALTHY", "");
+		wait_taint(*v, false);
+	}
+	stop_driver(d);
+}
+
+Test(dra_e2e, without_device_taints_a_vf_whose_pf_lost_carrier_is_left_out_of_the_slices)
+{
+	pf_veth();
+	/* A cluster without DRADeviceTaints drops the field: the driver sees
+	 * it gone and leaves unhealthy devices out instead. */
+	start_api((const char *[]){ "--feature-gates", "DRADeviceTaints=false", NULL });
+	start_kubelet("30");
+	struct kyt_child *d = start_driver(NULL);
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	wait_all_devices("at start");
+
+	peer_set("down");
+	static const char *const without_vfs[] = { GPU0, GPU1, FPGA, NULL };
+	wait_pool(&(struct pool_want){ .names = without_vfs, .n_slices = 1 }, T, "the VFs of a PF without carrier left out");
+	char why[64];
+	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
+	wait_health(VF1, "UNHEALTHY", why);
+
+	peer_set("up");
+	wait_all_devices("the VFs back once the PF has carrier");
+	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
+	cr_assert_null(at(slice_device(items, VF1), "taints"), "%s", cJSON_PrintUnformatted(items));
+	wait_health(VF1, "HEALTHY", "");
 	stop_driver(d);
 }
 
