@@ -77,8 +77,10 @@ struct dra_daemon {
 	/* dra_claims.c and its source: where claims' allocations come from. */
 	struct dra_claim_source *source;
 
-	/* dra_checkpoint.c: <state dir>/dra-claims and its records in memory. */
+	/* dra_checkpoint.c: <state dir>/dra-claims and its records in memory,
+	 * and <state dir>/dra-devices, their index by PCI function. */
 	struct ky_state_store *store;
+	struct ky_state_store *link_store;
 	struct ky_dra_record *records;
 	size_t n_records, cap_records;
 

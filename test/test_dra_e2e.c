@@ -951,6 +951,12 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 		snprintf(want, sizeof(want), DRIVER "/claim=%s-%s", uid, str(dev, "device"));
 		cr_assert_str_eq(cJSON_GetArrayItem(at(dev, "cdi"), 0)->valuestring, want);
 	}
+	/* The index by PCI function names the claim (the CNI plugin reads it). */
+	_cleanup_free_ char *link = NULL;
+	cr_assert_geq(asprintf(&link, "%s/dra-devices/" KYT_SIM_VF0 ".json", state_dir), 0);
+	_cleanup_free_ char *link_text = kyt_read_file(link);
+	cr_assert_not_null(link_text, "no link at %s", link);
+	cr_assert(strstr(link_text, uid), "%s", link_text);
 	/* The FPGA was programmed for it: the slices say what it holds now. */
 	struct image_want iw = { AFU_NLB };
 	cr_assert(kyt_wait_until(cond_image, &iw, T), "the loaded image is not published");
@@ -960,6 +966,7 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 	_cleanup_free_ char *rec = NULL;
 	cr_assert_geq(asprintf(&rec, "%s/dra-claims/%s.json", state_dir, uid), 0);
 	cr_assert_neq(access(rec, F_OK), 0, "the record is left");
+	cr_assert_neq(access(link, F_OK), 0, "the link is left");
 	stop_driver(d);
 }
 
