@@ -801,6 +801,7 @@ static void peer_set(const char *state)
 }
 
 static const char *const vfs_of_pf[] = { VF0, VF1, VF2, VF3, NULL };
+static char *api_claim(const char *ns, const char *name, const char *results);
 
 Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_tainted_in_the_slices)
 {
@@ -827,6 +828,18 @@ Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_taint
 	cr_assert_str_eq(str(t, "effect"), "NoSchedule");
 	cr_assert_null(taint_of(slice_device(items, GPU0)), "a GPU has no PF link");
 	wait_health(GPU0, "HEALTHY", "");
+	/* A claim that was allocated it all the same (tolerating the taint)
+	 * is refused at Prepare, saying why. */
+	_cleanup_free_ char *vf = NULL;
+	cr_assert_geq(asprintf(&vf, "{\"request\":\"req\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE
+				    "\",\"device\":\"" VF2 "\"}"),
+		      0);
+	_cleanup_free_ char *uid = api_claim("ns1", "down", vf);
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 down");
+	cr_assert(cJSON_IsFalse(at(p, "ok")), "%s", cJSON_PrintUnformatted(p));
+	_cleanup_free_ char *ptext = cJSON_PrintUnformatted(p), *refusal = NULL;
+	cr_assert_geq(asprintf(&refusal, "device " VF2 " is unhealthy: %s", why), 0);
+	cr_assert(strstr(ptext, refusal), "%s", ptext);
 
 	/* It comes back: healthy and untainted again. */
 	peer_set("up");
