@@ -59,7 +59,9 @@ int ky_cni_dra_vf(struct ky_cni_run *r, struct ky_error **err)
 		ky_error_prefix(err, "VF %s is held by a DRA claim whose record cannot be read", r->dev.pci);
 		return ky_error_set_status(err, KY_CNI_E_STATE);
 	}
-	const struct ky_vf_config *claim = &rec.devices[k].vf;
+	/* The settings the claim's VfConfig sets (none: a claim without one). */
+	static const struct ky_vf_config none;
+	const struct ky_vf_config *claim = rec.devices[k].vf ? &rec.devices[k].vf->set : &none;
 	unsigned apply;
 	const char *field;
 	char conf_text[KY_VF_TEXT_LEN], claim_text[KY_VF_TEXT_LEN], left[96], own[96], applied[96];

@@ -440,13 +440,28 @@ static void record_claim(unsigned version)
 		      0);
 	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(text);
 	cr_assert_eq(ky_dra_record_from_json(doc, &rec, &err), 0, "%s", ky_error_msg(err));
-	rec.devices[0].vf = (struct ky_vf_config){ .mask = KY_VF_VLAN | KY_VF_SPOOFCHK | KY_VF_RATE, .vlan = 100,
-						   .vlan_proto = 0x8100, .spoofchk = false, .max_tx_rate = 1000 };
-	rec.version = version;
+	struct ky_dra_record_vf *vf = calloc(1, sizeof(*vf));
+	cr_assert_not_null(vf);
+	vf->pf = strdup(pf);
+	vf->vf_index = 1;
+	vf->set = (struct ky_vf_config){ .mask = KY_VF_VLAN | KY_VF_SPOOFCHK | KY_VF_RATE, .vlan = 100,
+					 .vlan_proto = 0x8100, .spoofchk = false, .max_tx_rate = 1000 };
+	rec.devices[0].vf = vf;
+	rec.devices[0].config_path = strdup("config[0]");
 	{
 		_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
 		cr_assert_eq(ky_state_lock(records, rec.claim_uid, 0, &l, &err), 0);
 		cr_assert_eq(ky_dra_record_save(l, &rec, true, &err), 0, "%s", ky_error_msg(err));
+	}
+	if (version != KY_DRA_RECORD_VERSION) {
+		/* A record from a newer driver: only its version differs here. */
+		_cleanup_free_ char *path = NULL, *saved = NULL;
+		cr_assert_geq(asprintf(&path, "%s/77aa.json", rdir), 0);
+		saved = kyt_read_file(path);
+		_cleanup_(cJSON_Deletep) cJSON *j = cJSON_Parse(saved);
+		cJSON_ReplaceItemInObject(j, "version", cJSON_CreateNumber(version));
+		_cleanup_free_ char *text2 = cJSON_PrintUnformatted(j);
+		cr_assert_eq(kyt_write_file(path, text2), 0);
 	}
 	cr_assert_eq(ky_dra_links_add(links, &rec, &err), 0, "%s", ky_error_msg(err));
 	ky_dra_record_clear(&rec);
@@ -478,7 +493,7 @@ static char *attachment_record(void)
 
 Test(dra_net, the_vf_settings_a_claim_set_are_neither_applied_again_nor_restored_by_the_cni)
 {
-	record_claim(1);
+	record_claim(KY_DRA_RECORD_VERSION);
 	_cleanup_free_ char *before = node_state();
 
 	/* The config repeats the claim's values: left to the claim. A veth

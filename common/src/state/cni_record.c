@@ -7,7 +7,7 @@
 #include "kyborg/base/strv.h"
 #include "kyborg/state/boot.h"
 #include "kyborg/state/state_store.h"
-#include "kyborg/state/vf_record.h"
+#include "record_vf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -48,7 +48,7 @@
 #define K_PCI "pciID"
 #define K_PF "pf"
 #define K_VF_INDEX "vfIndex"
-/* "vfSaved" is kyborg/state/vf_record.h's */
+/* "vfSaved" holds record_vf.h's keys. */
 /* in an entry of "bpf" or "offload" (and K_IFINDEX) */
 #define K_INDEX "index"
 #define K_ATTACH "attach"
@@ -267,7 +267,7 @@ static int from_json(const cJSON *doc, struct ky_cni_record *rec)
 		if (ky_cni_record_journal_add(rec, cJSON_IsString(e) ? e->valuestring : "") < 0)
 			return -ENOMEM;
 	rec->has_vf_saved = item(doc, K_VF_SAVED) != NULL;
-	ky_vf_record_from_json(item(doc, K_VF_SAVED), &rec->vf_saved);
+	ky_record_vf_from_json(item(doc, K_VF_SAVED), &rec->vf_saved);
 	rec->pod.present = cJSON_IsObject(pod);
 	rec->pod.has_mac = take_mac(pod, K_MAC, rec->pod.mac);
 	rec->pod.mtu = (unsigned)num(pod, K_MTU, NULL);
@@ -420,7 +420,7 @@ static cJSON *to_json(const struct ky_cni_record *rec, bool borrow)
 	for (size_t i = 0; i < rec->n_journal; i++)
 		cJSON_AddItemToArray(journal, cJSON_CreateString(rec->journal[i]));
 	if (rec->has_vf_saved)
-		ky_vf_record_to_json(&rec->vf_saved, cJSON_AddObjectToObject(o, K_VF_SAVED));
+		ky_record_vf_to_json(&rec->vf_saved, cJSON_AddObjectToObject(o, K_VF_SAVED));
 	if (rec->pod.present) {
 		cJSON *pod = cJSON_AddObjectToObject(o, K_POD);
 		if (rec->pod.has_mac)

@@ -1,9 +1,9 @@
-/* A VF's settings in the records' JSON (kyborg/state/vf_record.h): every
- * key of it named here, once, for the CNI record and the DRA record. */
-#include "kyborg/state/vf_record.h"
-#include "kyborg/base/inet.h"
+/* A VF's settings in a record's JSON (record_vf.h): the keys, named once. */
+#include "record_vf.h"
 
 #include <string.h>
+
+#include "kyborg/base/inet.h"
 
 #define K_MASK "mask"
 #define K_MAC "mac"
@@ -16,7 +16,7 @@
 #define K_TRUST "trust"
 #define K_LINK_STATE "linkState"
 
-bool ky_vf_record_to_json(const struct ky_vf_config *v, cJSON *o)
+bool ky_record_vf_to_json(const struct ky_vf_config *v, cJSON *o)
 {
 	char mac[KY_MAC_STRLEN];
 	return o && cJSON_AddNumberToObject(o, K_MASK, v->mask) &&
@@ -35,15 +35,12 @@ static double num(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-bool ky_vf_record_from_json(const cJSON *o, struct ky_vf_config *v)
+void ky_record_vf_from_json(const cJSON *o, struct ky_vf_config *v)
 {
 	memset(v, 0, sizeof(*v));
 	const char *mac = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, K_MAC));
-	/* Without the MAC the settings are not ours to restore. */
-	if (!cJSON_IsObject(o) || !mac || ky_parse_mac(mac, v->mac) < 0) {
-		memset(v, 0, sizeof(*v));
-		return false;
-	}
+	if (!cJSON_IsObject(o) || !mac || ky_parse_mac(mac, v->mac) < 0)
+		return;
 	v->mask = (unsigned)num(o, K_MASK);
 	v->vlan = (uint16_t)num(o, K_VLAN);
 	v->qos = (uint8_t)num(o, K_QOS);
@@ -53,5 +50,4 @@ bool ky_vf_record_from_json(const cJSON *o, struct ky_vf_config *v)
 	v->spoofchk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, K_SPOOFCHK));
 	v->trust = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, K_TRUST));
 	v->link_state = (enum ky_vf_link_state)num(o, K_LINK_STATE);
-	return true;
 }
