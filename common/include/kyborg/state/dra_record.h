@@ -38,20 +38,7 @@
  * minTxRate, maxTxRate, spoofchk, trust, linkState). A record is written
  * with the lowest version that holds it (1 without any of these), so a
  * binary that knows only version 1 still reads what it can undo. A newer
- * version is refused (-EPROTO); a record without "version" is version 1.
- *
- * Beside the records, an index by PCI function, so that a reader asking
- * "which claim holds this function?" reads one small file, not every
- * record: <state dir>/dra-devices/<PCI address>.json,
- *
- *   { "version": 1, "pci": "0000:18:01.1", "claims": ["5c1e..."] }
- *
- * kept by the driver as it writes and deletes records (ky_dra_links_*,
- * atomically, not durably: the driver rebuilds it from the records when it
- * starts). A link is a hint: a reader believes it only once the record it
- * names holds the function. The CNI plugin finds through it the claim that
- * holds a VF, whose VfConfig's settings ("vf"."set") it neither applies
- * again nor restores (ky_dra_record_find_by_pci). */
+ * version is refused (-EPROTO); a record without "version" is version 1. */
 #pragma once
 
 #include <stdbool.h>
@@ -166,7 +153,20 @@ int ky_dra_record_get(struct ky_state_store *s, const char *key, struct ky_dra_r
 int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec, bool durable,
 		       struct ky_error **err);
 
-/* ---- the index by PCI function ---- */
+/* ---- the index by PCI function ----
+ *
+ * Beside the records, so that a reader asking "which claim holds this
+ * function?" reads one small file, not every record:
+ * <state dir>/dra-devices/<PCI address>.json,
+ *
+ *   { "version": 1, "pci": "0000:18:01.1", "claims": ["5c1e..."] }
+ *
+ * kept by the driver as it writes and deletes records (ky_dra_links_*,
+ * atomically, not durably: the driver rebuilds it from the records when it
+ * starts). A link is a hint: a reader believes it only once the record it
+ * names holds the function. The CNI plugin finds through it the claim that
+ * holds a VF, whose VfConfig's settings ("vf"."set") it neither applies
+ * again nor restores (ky_dra_record_find_by_pci). */
 
 /* <state_dir>/dra-devices, malloc'd; NULL when out of memory. */
 char *ky_dra_link_dir(const char *state_dir);
