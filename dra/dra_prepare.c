@@ -392,7 +392,7 @@ static int make_plan(struct dra_op *op, const struct dra_claim_alloc *a, struct 
 	struct ky_dra_record *p = &op->plan;
 	char at[32];
 	now_rfc3339(at);
-	p->version = KY_DRA_RECORD_VERSION;
+	p->version = 0; /* the lowest version that holds what it records */
 	p->state = KY_DRA_PREPARING;
 	if (!(p->devices = calloc(a->n + 1, sizeof(*p->devices))) || strdup_to(&p->claim_uid, op->uid) < 0 ||
 	    strdup_to(&p->namespace_, op->ns) < 0 || strdup_to(&p->name, op->name) < 0 ||

@@ -400,7 +400,8 @@ int ky_dra_record_to_json(const struct ky_dra_record *rec, cJSON **out, struct k
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 	cJSON *devs;
-	bool ok = o && cJSON_AddNumberToObject(o, K_VERSION, ky_dra_record_version_needed(rec)) &&
+	unsigned version = ky_dra_record_version_needed(rec);
+	bool ok = o && cJSON_AddNumberToObject(o, K_VERSION, rec->version > version ? rec->version : version) &&
 		  add_str(o, K_CLAIM_UID, rec->claim_uid) && add_str(o, K_NAMESPACE, rec->namespace_) &&
 		  add_str(o, K_NAME, rec->name) && add_str(o, K_DRIVER, rec->driver) &&
 		  add_str(o, K_STATE, ky_dra_claim_state_name(rec->state)) && add_str(o, K_CDI_SPEC, rec->cdi_spec) &&
@@ -461,16 +462,15 @@ char *ky_dra_link_dir(const char *state_dir)
 	return asprintf(&s, "%s/" LINK_DIR, state_dir) < 0 ? NULL : s;
 }
 
-/* A link's claims (a NULL-terminated vector in *uids): -ENOENT when there
- * is none; one that is no link of ours reads as naming no claim. */
+/* A link's claims into the vector *uids of *n (kyborg/base/strv.h):
+ * -ENOENT when there is none; one that is no link of ours reads as naming
+ * no claim. */
 static int link_read(struct ky_state_lock *l, char ***uids, size_t *n, struct ky_error **err)
 {
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 	int r = ky_state_read(l, &doc, err);
-	*uids = calloc(1, sizeof(**uids));
+	*uids = NULL;
 	*n = 0;
-	if (!*uids)
-		return ky_error_set(err, ENOMEM, "DRA device link: out of memory");
 	if (r == -EBADMSG) { /* torn or foreign: rewritten from what is known */
 		ky_error_clear(err);
 		return 0;
@@ -480,25 +480,10 @@ static int link_read(struct ky_state_lock *l, char ***uids, size_t *n, struct ky
 	const cJSON *claims = cJSON_GetObjectItemCaseSensitive(doc, K_CLAIMS), *c;
 	cJSON_ArrayForEach(c, (cJSON_IsArray(claims) ? claims : NULL))
 	{
-		if (!cJSON_IsString(c))
-			continue;
-		char **nv = realloc(*uids, (*n + 2) * sizeof(*nv));
-		if (!nv || !(nv[*n] = strdup(c->valuestring))) {
-			if (nv)
-				*uids = nv;
+		if (cJSON_IsString(c) && ky_strv_append(uids, n, "%s", c->valuestring) < 0)
 			return ky_error_set(err, ENOMEM, "DRA device link: out of memory");
-		}
-		*uids = nv;
-		nv[++*n] = NULL;
 	}
 	return 0;
-}
-
-static void uids_free(char **uids, size_t n)
-{
-	for (size_t i = 0; uids && i < n; i++)
-		free(uids[i]);
-	free(uids);
 }
 
 /* Writes the link of pci naming uids (none: the link goes). */
@@ -535,26 +520,19 @@ static int link_change(struct ky_state_store *links, const char *pci, const char
 	}
 	while (r == 0 && at < n && strcmp(uids[at], uid) != 0)
 		at++;
-	if (r < 0 || (add == (at < n)))
-		goto out; /* failed, or already as wanted */
-	if (add) {
-		char **nv = realloc(uids, (n + 2) * sizeof(*nv));
-		if (!nv || !(nv[n] = strdup(uid))) {
-			if (nv)
-				uids = nv;
+	if (r == 0 && add != (at < n)) { /* else failed, or already as wanted */
+		if (!add) {
+			free(uids[at]);
+			memmove(&uids[at], &uids[at + 1], (n - at) * sizeof(*uids)); /* the NULL too */
+			n--;
+			r = link_write(l, pci, uids, n, err);
+		} else if (ky_strv_append(&uids, &n, "%s", uid) < 0) {
 			r = ky_error_set(err, ENOMEM, "DRA device link: out of memory");
-			goto out;
+		} else {
+			r = link_write(l, pci, uids, n, err);
 		}
-		uids = nv;
-		uids[++n] = NULL;
-	} else {
-		free(uids[at]);
-		memmove(&uids[at], &uids[at + 1], (n - at) * sizeof(*uids));
-		n--;
 	}
-	r = link_write(l, pci, uids, n, err);
-out:
-	uids_free(uids, n);
+	ky_strv_freen(uids, n);
 	return r < 0 ? ky_error_prefix(err, "DRA device link %s", pci) : 0;
 }
 
@@ -613,7 +591,7 @@ static int link_sync(struct ky_state_store *links, const char *pci, const struct
 		same = strcmp(have[i], want[i]) == 0;
 	if (r == 0 && !same)
 		r = link_write(l, pci, want, n_want, err);
-	uids_free(have, n_have);
+	ky_strv_freen(have, n_have);
 	return r < 0 ? ky_error_prefix(err, "DRA device link %s", pci) : 0;
 }
 

@@ -37,8 +37,10 @@
  * VF settings are the CNI record's keys (mask, mac, vlan, qos, vlanProto,
  * minTxRate, maxTxRate, spoofchk, trust, linkState). A record is written
  * with the lowest version that holds it (1 without any of these), so a
- * binary that knows only version 1 still reads what it can undo. A newer
- * version is refused (-EPROTO); a record without "version" is version 1. */
+ * binary that knows only version 1 still reads what it can undo, or with
+ * its own version where that is higher (a record read back keeps its
+ * version). A newer version is refused (-EPROTO); a record without
+ * "version" is version 1. */
 #pragma once
 
 #include <stdbool.h>
@@ -113,7 +115,7 @@ struct ky_dra_record_device {
 };
 
 struct ky_dra_record {
-	unsigned version;
+	unsigned version; /* 0: the lowest that holds it (ky_dra_record_version_needed) */
 	char *claim_uid;
 	char *namespace_;
 	char *name;
