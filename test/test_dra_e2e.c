@@ -876,6 +876,28 @@ Test(dra_e2e, without_device_taints_a_vf_whose_pf_lost_carrier_is_left_out_of_th
 	stop_driver(d);
 }
 
+Test(dra_e2e, a_pf_without_carrier_at_start_has_its_vfs_tainted_in_the_first_slices)
+{
+	pf_veth();
+	peer_set("down");
+	start_api(NULL);
+	start_kubelet("30");
+	struct kyt_child *d = start_driver(NULL);
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	wait_all_devices("at start");
+	/* Every slice the server ever stored had them tainted: the first too. */
+	_cleanup_(cJSON_Deletep) cJSON *log = request_log();
+	cr_assert_eq(count(log, "PUT", "/resourceslices/", 0), 0, "the slices were written again: %s",
+		     cJSON_PrintUnformatted(log));
+	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
+	for (const char *const *v = vfs_of_pf; *v; v++)
+		cr_assert_not_null(taint_of(slice_device(items, *v)), "%s is not tainted from the start", *v);
+	char why[64];
+	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
+	wait_health(VF0, "UNHEALTHY", why);
+	stop_driver(d);
+}
+
 /* ---- a whole claim ---- */
 
 /* A ResourceClaim created and then allocated (its status written as the
