@@ -18,8 +18,9 @@ ConfigMap passes both binaries' --check-config and gives every resource to
 one of them, each DeviceClass's CEL names the driver and only attributes
 (and kind values) the driver publishes (dra/dra_attrs.c, the device
 layer's names), and examples/dra/ asks only for those classes; every
-opaque parameters block (a class's default config, a claim's) names
-kyborg.io/v1alpha1 and a kind of the family its requests select, and a
+opaque config list (a class's default config, a claim's) passes the
+driver's own parser (`kyborg-dra-driver --check-opaque-config`, the one
+Prepare uses) and configures the family its requests select, and a
 NetworkAttachmentDefinition for Multus's DRA mode names a VF resource the
 DRA driver serves.
 
@@ -658,45 +659,36 @@ def class_kind(dc, driver):
     return None
 
 
-def opaque_driver_check(a):
-    """How to run one parameters block through the driver's own parser, or
-    None. TODO(wip-17-dra): the parser (dra/dra_config.c) is not in this tree
-    yet; once kyborg-dra-driver has a way to check one opaque block without a
-    cluster (a --check-opaque-config flag reading the parameters object on
-    stdin, answering 0 or the error naming the JSON path), this hook runs
-    every block below through it: the field names and values are then the
-    parser's, not this checker's."""
-    if not a.dra:
-        return None
-    h = subprocess.run([a.dra, "--help"], capture_output=True, text=True)
-    return "--check-opaque-config" if "--check-opaque-config" in (h.stdout + h.stderr) else None
-
-
-def check_opaque_block(a, flag, params, what):
-    check(params.get("apiVersion") == OPAQUE_API_VERSION, "%s: apiVersion %s" % (what, OPAQUE_API_VERSION))
-    check(params.get("kind") in OPAQUE_KIND_FAMILY, "%s: kind %s is one of %s" % (
-        what, params.get("kind"), ", ".join(OPAQUE_KIND_FAMILY)))
-    if flag:
-        r = subprocess.run([a.dra, flag], input=json.dumps(params), capture_output=True, text=True)
-        check(r.returncode == 0, "%s passes kyborg-dra-driver %s: %s" % (what, flag, (r.stdout + r.stderr).strip()))
+def driver_opaque_check(a, configs, base, what):
+    """A config list (a DeviceClass's spec.config, a claim's
+    spec.devices.config) through the driver's own parser, the one Prepare
+    uses (kyborg-dra-driver --check-opaque-config, dra/dra_config.c): the
+    field names, values and kinds are the parser's, not this checker's. Its
+    error names the path from the list ("config[0].opaque.parameters.vlan:
+    ..."), said here from the manifest's object (base + "[0]...")."""
+    r = subprocess.run([a.dra, "--check-opaque-config", "-", "--driver-name", a.dra_driver_name],
+                       input=json.dumps(configs), capture_output=True, text=True)
+    msg = re.sub(r"^kyborg-dra-driver: stdin: config\[", base + "[", (r.stdout + r.stderr).strip())
+    if r.returncode == 0:
+        return check(True, "%s passes kyborg-dra-driver --check-opaque-config" % what)
+    return check(False, "%s: kyborg-dra-driver --check-opaque-config refuses it: %s" % (what, msg))
 
 
 def check_opaque_configs(a, docs, driver, classes):
-    flag = opaque_driver_check(a)
-    if not flag:
-        print("skip: the opaque parameters are checked for apiVersion, kind and the family of their requests "
-              "only: kyborg-dra-driver has no --check-opaque-config yet (TODO wip-17-dra)")
+    a.dra_driver_name = driver
     dcs = {d["metadata"]["name"]: d for _, d in objects(docs, "DeviceClass")}
     seen = {k: 0 for k in OPAQUE_KIND_FAMILY}
     for crel, dc in objects(docs, "DeviceClass"):
         fam = class_kind(dc, driver)
-        for i, c in enumerate(dc.get("spec", {}).get("config", [])):
+        configs = dc.get("spec", {}).get("config", [])
+        if configs:
+            driver_opaque_check(a, configs, "spec.config", "%s: DeviceClass %s" % (crel, dc["metadata"]["name"]))
+        for i, c in enumerate(configs):
             what = "%s: DeviceClass %s spec.config[%d]" % (crel, dc["metadata"]["name"], i)
             op = c.get("opaque", {})
             if not check(op.get("driver") == driver, "%s: opaque.driver is %s" % (what, driver)):
                 continue
             params = op.get("parameters", {})
-            check_opaque_block(a, flag, params, what)
             check(OPAQUE_KIND_FAMILY.get(params.get("kind")) == fam,
                   "%s: config %s for a class of %s devices" % (what, params.get("kind"), fam))
             seen[params.get("kind")] = seen.get(params.get("kind"), 0) + 1
@@ -704,13 +696,15 @@ def check_opaque_configs(a, docs, driver, classes):
         devs = t["spec"]["spec"]["devices"]
         fam_of = {r["name"]: class_kind(dcs.get(r.get("exactly", {}).get("deviceClassName"), {}), driver)
                   for r in devs["requests"]}
+        if devs.get("config"):
+            driver_opaque_check(a, devs["config"], "spec.spec.devices.config",
+                                "%s: ResourceClaimTemplate %s" % (trel, t["metadata"]["name"]))
         for i, c in enumerate(devs.get("config", [])):
             what = "%s: ResourceClaimTemplate %s spec.devices.config[%d]" % (trel, t["metadata"]["name"], i)
             op = c.get("opaque", {})
             if op.get("driver") != driver:
                 continue  # another driver's: not ours to judge
             params = op.get("parameters", {})
-            check_opaque_block(a, flag, params, what)
             reqs = c.get("requests") or list(fam_of)
             for r in reqs:
                 check(r.split("/", 1)[0] in fam_of, "%s: request %s is one of the claim's" % (what, r))
@@ -721,10 +715,38 @@ def check_opaque_configs(a, docs, driver, classes):
     check(all(seen.get(k) for k in OPAQUE_KIND_FAMILY),
           "examples configure every family through opaque parameters: %s" % seen)
     check(any(dc.get("spec", {}).get("config") for dc in dcs.values()), "a DeviceClass carries default config")
-    # The check itself can fail: a VfConfig for a GPU request.
-    bad = {"apiVersion": OPAQUE_API_VERSION, "kind": "VfConfig"}
-    check(len(failures_of(check_opaque_block, a, None, dict(bad, kind="VFConfig"), "x")) == 1,
-          "the opaque check catches a kind the driver does not know")
+    check_opaque_checks_can_fail(a, docs, driver)
+
+
+def check_opaque_checks_can_fail(a, docs, driver):
+    """The driver's parser refuses a bad example, naming the manifest's path:
+    the VF example with VLAN 5000, a field misspelt, a kind it does not know."""
+    vf = [(rel, t) for rel, t in objects(docs, "ResourceClaimTemplate", "examples/dra/")
+          if any(c.get("opaque", {}).get("parameters", {}).get("kind") == "VfConfig"
+                 for c in t["spec"]["spec"]["devices"].get("config", []))]
+    if not check(bool(vf), "examples/dra/ has a claim with a VfConfig"):
+        return
+    rel, t = vf[0]
+    configs = t["spec"]["spec"]["devices"]["config"]
+    at = next(i for i, c in enumerate(configs) if c["opaque"]["parameters"].get("kind") == "VfConfig")
+    cases = [
+        ({"vlan": 5000}, "spec.spec.devices.config[%d].opaque.parameters.vlan: must be between 0 and 4094, got 5000"),
+        ({"vlan_qos": 3}, "spec.spec.devices.config[%d].opaque.parameters.vlan_qos: unknown field"),
+        ({"kind": "NicConfig"}, "spec.spec.devices.config[%d].opaque.parameters.kind: must be one of"),
+    ]
+    # A file, as an administrator runs it, answers as stdin does.
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(configs, f)
+        f.flush()
+        r = subprocess.run([a.dra, "--check-opaque-config", f.name], capture_output=True, text=True)
+        check(r.returncode == 0 and "OK" in r.stdout, "kyborg-dra-driver --check-opaque-config FILE: %s" % (
+            (r.stdout + r.stderr).strip().splitlines() or ["(nothing)"])[-1])
+    for change, want in cases:
+        bad = copy.deepcopy(configs)
+        bad[at]["opaque"]["parameters"].update(change)
+        found = failures_of(driver_opaque_check, a, bad, "spec.spec.devices.config", rel)
+        check(len(found) == 1 and (want % at) in found[0], "the driver refuses %s with %s in %s, naming the path: %s" % (
+            json.dumps(change), rel, t["metadata"]["name"], found[0] if found else "accepted"))
 
 
 def check_dra_networks(docs, cm):
