@@ -55,6 +55,10 @@ static void setup(void)
 	cr_assert_eq(kyt_private_netns(), 0, "needs root");
 	int r = kyt_nsim_new(&nsim, NUM_VFS);
 	cr_assert_eq(r, 0, "netdevsim device: %s (runs in the kernel tier's guest)", strerror(-r));
+	/* A PF in service is up: the driver takes a VF whose PF has no
+	 * carrier for unhealthy and refuses to prepare it (dra_link.c). */
+	char *const up[] = { "ip", "link", "set", "dev", nsim.pf, "up", NULL };
+	cr_assert_eq(kyt_runv(NULL, up), 0, "ip link set dev %s up", nsim.pf);
 	tb = umockdev_testbed_new();
 	static const char *const vfs[NUM_VFS] = { "kdvf0", "kdvf1", "kdvf2", "kdvf3" };
 	cr_assert_eq(kyt_simnode_load(tb, nsim.pf, vfs), 0);
