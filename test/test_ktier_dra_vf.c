@@ -328,7 +328,9 @@ Test(ktier_dra_vf, a_setting_the_driver_refuses_fails_the_claim_and_rolls_back_t
 	write_claim("nic", "uid-rate", EVERY_VF_FIELD);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/nic/uid-rate");
 	const char *e = claim_error(p, "uid-rate");
-	cr_assert(strstr(e, "device " VF ": set VF 1 of"), "%s", e);
+	cr_assert(strstr(e, "config[0].opaque.parameters (") && strstr(e, "max_tx_rate") &&
+			  strstr(e, "): device " VF ": set VF 1 of"),
+		  "the refusal names the config, its fields and the VF: %s", e);
 	_cleanup_free_ char *after = pf_json();
 	cr_assert_str_eq(after, before, "rolled back:\n--- before\n%s\n--- after\n%s", before, after);
 	_cleanup_free_ char *rec = NULL;
