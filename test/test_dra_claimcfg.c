@@ -233,26 +233,9 @@ static void start_kubelet(const char *const extra[])
 	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
 }
 
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
 static int seq_of(const cJSON *r)
 {
-	return (int)cJSON_GetNumberValue(at(r, "event.seq"));
+	return (int)cJSON_GetNumberValue(kyt_dra_at(r, "event.seq"));
 }
 
 static cJSON *wait_registered(int after)
@@ -331,7 +314,7 @@ static const cJSON *claim_of(const cJSON *reply, const char *uid)
 
 static const char *error_of(const cJSON *reply, const char *uid)
 {
-	return str(claim_of(reply, uid), "error");
+	return kyt_dra_str(claim_of(reply, uid), "error");
 }
 
 /* The claim's error contains want. */
@@ -339,7 +322,7 @@ static void assert_refused(const cJSON *reply, const char *uid, const char *want
 {
 	const char *e = error_of(reply, uid);
 	cr_assert(strstr(e, want), "claim %s: got \"%s\", want \"%s\"", uid, e, want);
-	cr_assert_eq(cJSON_GetArraySize(at(claim_of(reply, uid), "devices")), 0);
+	cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(claim_of(reply, uid), "devices")), 0);
 }
 
 /* The claim's record, as the driver wrote it. */
@@ -351,7 +334,7 @@ static cJSON *record_of(const char *uid)
 
 static const cJSON *record_device(const cJSON *rec, int i)
 {
-	const cJSON *d = cJSON_GetArrayItem(at(rec, "devices"), i);
+	const cJSON *d = cJSON_GetArrayItem(kyt_dra_at(rec, "devices"), i);
 	cr_assert_not_null(d, "no device %d in %s", i, cJSON_PrintUnformatted(rec));
 	return d;
 }
@@ -360,7 +343,7 @@ static const cJSON *record_device(const cJSON *rec, int i)
 static bool dev_env_has(const cJSON *spec, int i, const char *entry)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(cJSON_GetArrayItem(at(spec, "devices"), i), "containerEdits.env"))
+	cJSON_ArrayForEach(e, kyt_dra_at(cJSON_GetArrayItem(kyt_dra_at(spec, "devices"), i), "containerEdits.env"))
 	{
 		if (cJSON_IsString(e) && strcmp(e->valuestring, entry) == 0)
 			return true;
@@ -371,9 +354,9 @@ static bool dev_env_has(const cJSON *spec, int i, const char *entry)
 static bool dev_node_has(const cJSON *spec, int i, const char *path)
 {
 	const cJSON *n;
-	cJSON_ArrayForEach(n, at(cJSON_GetArrayItem(at(spec, "devices"), i), "containerEdits.deviceNodes"))
+	cJSON_ArrayForEach(n, kyt_dra_at(cJSON_GetArrayItem(kyt_dra_at(spec, "devices"), i), "containerEdits.deviceNodes"))
 	{
-		if (strcmp(str(n, "path"), path) == 0)
+		if (strcmp(kyt_dra_str(n, "path"), path) == 0)
 			return true;
 	}
 	return false;
@@ -382,7 +365,7 @@ static bool dev_node_has(const cJSON *spec, int i, const char *path)
 static bool spec_env_has(const cJSON *spec, const char *entry)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(spec, "containerEdits.env"))
+	cJSON_ArrayForEach(e, kyt_dra_at(spec, "containerEdits.env"))
 	{
 		if (cJSON_IsString(e) && strcmp(e->valuestring, entry) == 0)
 			return true;
@@ -475,14 +458,14 @@ Test(dra_claimcfg, a_vf_bound_to_vfio_pci_by_its_claim_gets_its_group_and_is_bou
 	cr_assert_str_eq(bind, KYT_SIM_VF1);
 	/* The journal: what was there before, saved before the change. */
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-dpdk");
-	const cJSON *vf = at(record_device(rec, 0), "vf");
-	cr_assert_eq(cJSON_GetNumberValue(at(rec, "version")), 2);
-	cr_assert_str_eq(str(vf, "driver"), "vfio-pci");
-	cr_assert_str_eq(str(vf, "savedDriver"), "iavf");
-	cr_assert_str_eq(str(vf, "savedOverride"), "");
-	cr_assert_str_eq(str(vf, "pf"), pf_name);
-	cr_assert_eq(cJSON_GetNumberValue(at(vf, "vfIndex")), 1);
-	cr_assert_str_eq(str(record_device(rec, 0), "configPath"), "config[0]");
+	const cJSON *vf = kyt_dra_at(record_device(rec, 0), "vf");
+	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(rec, "version")), 2);
+	cr_assert_str_eq(kyt_dra_str(vf, "driver"), "vfio-pci");
+	cr_assert_str_eq(kyt_dra_str(vf, "savedDriver"), "iavf");
+	cr_assert_str_eq(kyt_dra_str(vf, "savedOverride"), "");
+	cr_assert_str_eq(kyt_dra_str(vf, "pf"), pf_name);
+	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(vf, "vfIndex")), 1);
+	cr_assert_str_eq(kyt_dra_str(record_device(rec, 0), "configPath"), "config[0]");
 	/* The container gets the VF through VFIO, its netdev gone with iavf. */
 	_cleanup_free_ char *sp = spec_path("uid-dpdk");
 	_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
@@ -534,8 +517,8 @@ Test(dra_claimcfg, a_vf_a_userspace_driver_holds_goes_back_to_its_network_driver
 	cr_assert_str_eq(unbind, KYT_SIM_VF2);
 	cr_assert_str_eq(probe, KYT_SIM_VF2);
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-net");
-	cr_assert_str_eq(str(at(record_device(rec, 0), "vf"), "savedDriver"), "vfio-pci");
-	cr_assert_str_eq(str(at(record_device(rec, 0), "vf"), "savedOverride"), "vfio-pci");
+	cr_assert_str_eq(kyt_dra_str(kyt_dra_at(record_device(rec, 0), "vf"), "savedDriver"), "vfio-pci");
+	cr_assert_str_eq(kyt_dra_str(kyt_dra_at(record_device(rec, 0), "vf"), "savedOverride"), "vfio-pci");
 	_cleanup_free_ char *sp = spec_path("uid-net");
 	_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
 	cr_assert_not(dev_node_has(spec, 0, "/dev/vfio/202"), "a netdevice VF has no VFIO group: %s",
@@ -616,9 +599,9 @@ Test(dra_claimcfg, an_fpga_config_loads_the_claims_image_through_the_admin_loade
 	cr_assert(strstr(log, sha), "the loader read the verified image: %s", log);
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-fpga");
 	const cJSON *dev = record_device(rec, 0);
-	cr_assert_str_eq(str(dev, "bitstream"), AFU_NLB);
-	cr_assert_str_eq(str(at(dev, "fpga"), "previousId"), AFU_OLD);
-	cr_assert_str_eq(str(at(dev, "fpga.bitstream"), "path"), bitstream);
+	cr_assert_str_eq(kyt_dra_str(dev, "bitstream"), AFU_NLB);
+	cr_assert_str_eq(kyt_dra_str(kyt_dra_at(dev, "fpga"), "previousId"), AFU_OLD);
+	cr_assert_str_eq(kyt_dra_str(kyt_dra_at(dev, "fpga.bitstream"), "path"), bitstream);
 	_cleanup_free_ char *sp = spec_path("uid-fpga");
 	_cleanup_(cJSON_Deletep) cJSON *spec = read_json(sp);
 	cr_assert(dev_env_has(spec, 0, "KYBORG_BITSTREAM_ID=" AFU_NLB), "%s", cJSON_PrintUnformatted(spec));
@@ -678,7 +661,7 @@ Test(dra_claimcfg, an_image_downloading_past_kubelets_deadline_fails_the_claim_a
 	write_claim("ns1", "slow", "uid-slow", RESULT("fpga", FPGA), cfg);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/slow/uid-slow");
 	assert_refused(p, "uid-slow", "device " FPGA ": bitstream " AFU_NLB " is still downloading");
-	cr_assert_not(strstr(str(p, "error"), "rpc error"), "answered before kubelet's deadline: %s",
+	cr_assert_not(strstr(kyt_dra_str(p, "error"), "rpc error"), "answered before kubelet's deadline: %s",
 		      cJSON_PrintUnformatted(p));
 	cr_assert_eq(loads(), 0, "nothing loaded");
 	assert_clean("uid-slow");
@@ -720,7 +703,7 @@ Test(dra_claimcfg, a_gpu_config_gives_the_container_its_sharing_and_environment)
 		cr_assert(spec_env_has(spec, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU0), "the device plugin's variables stay");
 	}
 	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-gpu");
-	cr_assert_str_eq(str(at(record_device(rec, 0), "gpu"), "sharing"), "exclusive");
+	cr_assert_str_eq(kyt_dra_str(kyt_dra_at(record_device(rec, 0), "gpu"), "sharing"), "exclusive");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-gpu");
 	assert_clean("uid-gpu");
 	stop_driver(d);
@@ -846,9 +829,9 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 		cr_assert(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGKILL, "%s: status %#x", points[i], d->status);
 		/* What the journal holds once the VF may have changed. */
 		_cleanup_(cJSON_Deletep) cJSON *rec = record_of(uid);
-		const cJSON *vf = at(record_device(rec, 0), "vf");
-		cr_assert_str_eq(str(vf, "savedDriver"), "iavf", "%s: the previous driver is on disk", points[i]);
-		cr_assert_str_eq(str(vf, "savedOverride"), "", "%s", points[i]);
+		const cJSON *vf = kyt_dra_at(record_device(rec, 0), "vf");
+		cr_assert_str_eq(kyt_dra_str(vf, "savedDriver"), "iavf", "%s: the previous driver is on disk", points[i]);
+		cr_assert_str_eq(kyt_dra_str(vf, "savedOverride"), "", "%s", points[i]);
 
 		d = start_driver();
 		_cleanup_(cJSON_Deletep) cJSON *reg2 = wait_registered(seq);
@@ -858,9 +841,9 @@ Test(dra_claimcfg, a_kill_at_each_new_step_then_unprepare_or_prepare_again_leave
 			 * node held before the first one changed it. */
 			_cleanup_(cJSON_Deletep) cJSON *p2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
 			_cleanup_(cJSON_Deletep) cJSON *rec2 = record_of(uid);
-			cr_assert_str_eq(str(at(record_device(rec2, 0), "vf"), "savedOverride"), "",
+			cr_assert_str_eq(kyt_dra_str(kyt_dra_at(record_device(rec2, 0), "vf"), "savedOverride"), "",
 					 "%s: not the claim's own override", points[i]);
-			cr_assert_str_eq(str(rec2, "state"), "prepared");
+			cr_assert_str_eq(kyt_dra_str(rec2, "state"), "prepared");
 		}
 		_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/%s/%s", name, uid);
 		assert_clean(uid);

@@ -156,26 +156,9 @@ static void start_kubelet(const char *const extra[])
 	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
 }
 
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
 static int seq_of(const cJSON *r)
 {
-	return (int)cJSON_GetNumberValue(at(r, "event.seq"));
+	return (int)cJSON_GetNumberValue(kyt_dra_at(r, "event.seq"));
 }
 
 /* Waits for the driver's registration after event seq `after`; the event. */
@@ -290,7 +273,7 @@ static char *loaded_afu(void)
 static bool env_has(const cJSON *spec, const char *entry)
 {
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(spec, "containerEdits.env"))
+	cJSON_ArrayForEach(e, kyt_dra_at(spec, "containerEdits.env"))
 	{
 		if (cJSON_IsString(e) && strcmp(e->valuestring, entry) == 0)
 			return true;
@@ -301,10 +284,10 @@ static bool env_has(const cJSON *spec, const char *entry)
 static bool node_of(const cJSON *spec, int device, const char *path)
 {
 	const cJSON *n;
-	const cJSON *dev = cJSON_GetArrayItem(at(spec, "devices"), device);
-	cJSON_ArrayForEach(n, at(dev, "containerEdits.deviceNodes"))
+	const cJSON *dev = cJSON_GetArrayItem(kyt_dra_at(spec, "devices"), device);
+	cJSON_ArrayForEach(n, kyt_dra_at(dev, "containerEdits.deviceNodes"))
 	{
-		if (strcmp(str(n, "path"), path) == 0)
+		if (strcmp(kyt_dra_str(n, "path"), path) == 0)
 			return true;
 	}
 	return false;
@@ -317,18 +300,18 @@ Test(dra_driver, registers_with_v1_first_and_getinfo_names_the_dra_socket)
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
 	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
-	cr_assert_str_eq(str(r, "event.service"), "v1.DRAPlugin");
+	cr_assert_str_eq(kyt_dra_str(r, "event.service"), "v1.DRAPlugin");
 	_cleanup_free_ char *endpoint = in_dir(plugin_dir, "dra.sock");
 	_cleanup_free_ char *reg_sock = in_dir(reg_dir, DRIVER "-reg.sock");
-	cr_assert_str_eq(str(r, "event.endpoint"), endpoint);
-	cr_assert_str_eq(str(r, "event.socket"), reg_sock);
-	const cJSON *v = at(r, "event.versions");
+	cr_assert_str_eq(kyt_dra_str(r, "event.endpoint"), endpoint);
+	cr_assert_str_eq(kyt_dra_str(r, "event.socket"), reg_sock);
+	const cJSON *v = kyt_dra_at(r, "event.versions");
 	cr_assert_eq(cJSON_GetArraySize(v), 3);
 	cr_assert_str_eq(cJSON_GetArrayItem(v, 0)->valuestring, "v1.DRAPlugin");
 	cr_assert_str_eq(cJSON_GetArrayItem(v, 1)->valuestring, "v1beta1.DRAPlugin");
 	cr_assert_str_eq(cJSON_GetArrayItem(v, 2)->valuestring, "v1alpha1.DRAResourceHealth");
-	cr_assert_str_eq(str(r, "event.health_service"), "v1alpha1.DRAResourceHealth");
-	cr_assert_eq(cJSON_GetArraySize(at(r, "event.warnings")), 0, "%s", cJSON_PrintUnformatted(r));
+	cr_assert_str_eq(kyt_dra_str(r, "event.health_service"), "v1alpha1.DRAResourceHealth");
+	cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(r, "event.warnings")), 0, "%s", cJSON_PrintUnformatted(r));
 	struct stat st;
 	cr_assert_eq(stat(endpoint, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "dra.sock mode %o", st.st_mode & 0777);
@@ -343,14 +326,14 @@ Test(dra_driver, a_kubelet_that_knows_only_v1beta1_prepares_through_it_without_s
 	start_kubelet((const char *[]){ "--versions", "v1beta1.DRAPlugin", NULL });
 	struct kyt_child *d = start_driver();
 	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
-	cr_assert_str_eq(str(r, "event.service"), "v1beta1.DRAPlugin");
+	cr_assert_str_eq(kyt_dra_str(r, "event.service"), "v1beta1.DRAPlugin");
 	write_claim("ns1", "gpu", "uid-b1",
 		    "{\"request\":\"gpu\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE "\",\"device\":\"" GPU0 "\","
 		    "\"shareID\":\"8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99\"}");
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-b1");
-	cr_assert_str_eq(str(p, "service"), "v1beta1.DRAPlugin");
+	cr_assert_str_eq(kyt_dra_str(p, "service"), "v1beta1.DRAPlugin");
 	const cJSON *dev = device_of(p, "uid-b1", 0);
-	cr_assert_str_eq(str(dev, "device"), GPU0);
+	cr_assert_str_eq(kyt_dra_str(dev, "device"), GPU0);
 	cr_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(dev, "share_id")), "v1beta1 has no share_id");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-b1");
 	assert_clean("uid-b1");
@@ -376,14 +359,14 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *g = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-gpu");
 		const cJSON *gd = device_of(g, "uid-gpu", 0);
-		cr_assert_str_eq(str(gd, "pool"), NODE);
-		cr_assert_str_eq(str(gd, "device"), GPU0);
-		cr_assert_str_eq(cJSON_GetArrayItem(at(gd, "request_names"), 0)->valuestring, "gpu");
-		cr_assert_str_eq(cJSON_GetArrayItem(at(gd, "cdi"), 0)->valuestring, DRIVER "/claim=uid-gpu-" GPU0);
-		cr_assert_str_eq(str(gd, "share_id"), "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99");
+		cr_assert_str_eq(kyt_dra_str(gd, "pool"), NODE);
+		cr_assert_str_eq(kyt_dra_str(gd, "device"), GPU0);
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(gd, "request_names"), 0)->valuestring, "gpu");
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(gd, "cdi"), 0)->valuestring, DRIVER "/claim=uid-gpu-" GPU0);
+		cr_assert_str_eq(kyt_dra_str(gd, "share_id"), "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99");
 
 		_cleanup_(cJSON_Deletep) cJSON *f = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-fpga");
-		cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(f, "uid-fpga", 0), "cdi"), 0)->valuestring,
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(device_of(f, "uid-fpga", 0), "cdi"), 0)->valuestring,
 				 DRIVER "/claim=uid-fpga-" FPGA);
 		cr_assert_eq(loads(), 1, "the FPGA is programmed once, in round %d", round);
 		_cleanup_free_ char *afu = loaded_afu();
@@ -391,15 +374,15 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 
 		_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/nic/uid-vf");
 		const cJSON *vd = device_of(v, "uid-vf", 0);
-		cr_assert_eq(cJSON_GetArraySize(at(claim_of(v, "uid-vf"), "devices")), 1, "the other driver's result is not ours");
-		cr_assert_str_eq(cJSON_GetArrayItem(at(vd, "request_names"), 0)->valuestring, "nic",
+		cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(claim_of(v, "uid-vf"), "devices")), 1, "the other driver's result is not ours");
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(vd, "request_names"), 0)->valuestring, "nic",
 				 "subrequests are stripped: containers name the main request");
-		cr_assert_str_eq(str(vd, "device"), VF0);
+		cr_assert_str_eq(kyt_dra_str(vd, "device"), VF0);
 	}
 	_cleanup_free_ char *gspec = spec_path("uid-gpu"), *fspec = spec_path("uid-fpga"), *vspec = spec_path("uid-vf");
 	_cleanup_(cJSON_Deletep) cJSON *gs = read_json(gspec);
-	cr_assert_str_eq(str(gs, "kind"), DRIVER "/claim");
-	cr_assert_str_eq(str(cJSON_GetArrayItem(at(gs, "devices"), 0), "name"), "uid-gpu-" GPU0);
+	cr_assert_str_eq(kyt_dra_str(gs, "kind"), DRIVER "/claim");
+	cr_assert_str_eq(kyt_dra_str(cJSON_GetArrayItem(kyt_dra_at(gs, "devices"), 0), "name"), "uid-gpu-" GPU0);
 	cr_assert(env_has(gs, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU0), "%s", cJSON_PrintUnformatted(gs));
 	cr_assert(env_has(gs, "PCIDEVICE_KYBORG_IO_GPU=" KYT_SIM_GPU0));
 	cr_assert(node_of(gs, 0, "/dev/dri/card0") && node_of(gs, 0, "/dev/dri/renderD128"), "%s",
@@ -412,9 +395,9 @@ Test(dra_driver, gpu_fpga_and_vf_claims_prepare_and_unprepare_twice_each)
 	cr_assert(env_has(vs, "PCIDEVICE_KYBORG_IO_SRIOV_VF=" KYT_SIM_VF0), "%s", cJSON_PrintUnformatted(vs));
 	_cleanup_free_ char *grec_path = record_path("uid-gpu");
 	_cleanup_(cJSON_Deletep) cJSON *grec = read_json(grec_path);
-	cr_assert_str_eq(str(grec, "state"), "prepared");
-	cr_assert_str_eq(str(grec, "namespace"), "ns1");
-	cr_assert_str_eq(str(cJSON_GetArrayItem(at(grec, "devices"), 0), "pci"), KYT_SIM_GPU0);
+	cr_assert_str_eq(kyt_dra_str(grec, "state"), "prepared");
+	cr_assert_str_eq(kyt_dra_str(grec, "namespace"), "ns1");
+	cr_assert_str_eq(kyt_dra_str(cJSON_GetArrayItem(kyt_dra_at(grec, "devices"), 0), "pci"), KYT_SIM_GPU0);
 	struct stat st;
 	cr_assert_eq(stat(gspec, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0644, "a CDI spec is for the runtime to read");
@@ -450,10 +433,10 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 		"prepare " DRIVER " ns1/good/uid-good ns1/far/uid-far ns1/unknown/uid-unknown ns1/theirs/uid-theirs "
 		"ns1/taken/uid-taken ns1/replaced/uid-replaced ns1/pending/uid-pending ns1/gone/uid-gone "
 		"ns1/bad..name/uid-bad");
-	cr_assert(cJSON_IsFalse(at(p, "ok")), "kubelet fails the pod when any claim fails");
-	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(p, "uid-good", 0), "cdi"), 0)->valuestring,
+	cr_assert(cJSON_IsFalse(kyt_dra_at(p, "ok")), "kubelet fails the pod when any claim fails");
+	cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(device_of(p, "uid-good", 0), "cdi"), 0)->valuestring,
 			 DRIVER "/claim=uid-good-" GPU0);
-	cr_assert_str_eq(str(claim_of(p, "uid-good"), "error"), "");
+	cr_assert_str_eq(kyt_dra_str(claim_of(p, "uid-good"), "error"), "");
 	static const struct {
 		const char *uid, *error;
 	} refused[] = {
@@ -467,10 +450,10 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 		{ "uid-bad", "claim name \"bad..name\": must be a DNS subdomain" },
 	};
 	for (size_t i = 0; i < KY_ARRAY_SIZE(refused); i++) {
-		const char *e = str(claim_of(p, refused[i].uid), "error");
+		const char *e = kyt_dra_str(claim_of(p, refused[i].uid), "error");
 		cr_assert(strstr(e, refused[i].error), "claim %s: got \"%s\", want \"%s\"", refused[i].uid, e,
 			  refused[i].error);
-		cr_assert_eq(cJSON_GetArraySize(at(claim_of(p, refused[i].uid), "devices")), 0);
+		cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(claim_of(p, refused[i].uid), "devices")), 0);
 		assert_clean(refused[i].uid);
 	}
 	/* A device that is not in use is not held by a refused claim. */
@@ -483,11 +466,11 @@ Test(dra_driver, each_claim_is_refused_alone_and_the_others_of_the_call_are_prep
 	write_claim("ns2", "s3", "uid-s3", RESULT("gpu", GPU1));
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_dra_kubelet_cmd(kubelet, T,
 								 "prepare " DRIVER " ns2/s1/uid-s1 ns2/s2/uid-s2 ns2/s3/uid-s3");
-	cr_assert_str_eq(str(claim_of(s, "uid-s1"), "error"), "");
-	cr_assert_str_eq(str(claim_of(s, "uid-s2"), "error"), "");
-	cr_assert(strstr(str(claim_of(s, "uid-s3"), "error"),
+	cr_assert_str_eq(kyt_dra_str(claim_of(s, "uid-s1"), "error"), "");
+	cr_assert_str_eq(kyt_dra_str(claim_of(s, "uid-s2"), "error"), "");
+	cr_assert(strstr(kyt_dra_str(claim_of(s, "uid-s3"), "error"),
 			 "device " GPU1 " is shared by 2 claims already, as many as kyborg.io/gpu allows"),
-		  "%s", str(claim_of(s, "uid-s3"), "error"));
+		  "%s", kyt_dra_str(claim_of(s, "uid-s3"), "error"));
 	assert_clean("uid-s3");
 	stop_driver(d);
 }
@@ -511,7 +494,7 @@ Test(dra_driver, unprepare_works_after_the_claim_is_deleted_and_after_a_restart)
 	_cleanup_(cJSON_Deletep) cJSON *again = wait_registered(seq_of(gone));
 	/* Prepared before the restart: answered from the checkpoint. */
 	_cleanup_(cJSON_Deletep) cJSON *p2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/vf/uid-2");
-	cr_assert_str_eq(str(device_of(p2, "uid-2", 0), "device"), VF1);
+	cr_assert_str_eq(kyt_dra_str(device_of(p2, "uid-2", 0), "device"), VF1);
 	_cleanup_(cJSON_Deletep) cJSON *u2 = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/vf/uid-2");
 	assert_clean("uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *u3 = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/never/uid-never");
@@ -526,7 +509,7 @@ Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_not
 	cr_assert_eq(kyt_write_file(bitstream, "another image"), 0);
 	write_claim("ns1", "fpga", "uid-1", RESULT("nic", VF0) "," RESULT("fpga", FPGA));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
-	const char *e = str(claim_of(p, "uid-1"), "error");
+	const char *e = kyt_dra_str(claim_of(p, "uid-1"), "error");
 	cr_assert(strstr(e, "device " FPGA ": ") && strstr(e, "has sha256"), "%s", e);
 	cr_assert_eq(loads(), 0, "nothing is loaded");
 	assert_clean("uid-1");
@@ -535,7 +518,7 @@ Test(dra_driver, an_image_that_fails_its_digest_refuses_the_claim_and_leaves_not
 	write_claim("ns1", "vf", "uid-2", RESULT("nic", VF0));
 	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/vf/uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *f = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
-	cr_assert(strstr(str(claim_of(f, "uid-1"), "error"), "already prepared for claim ns1/vf"), "%s",
+	cr_assert(strstr(kyt_dra_str(claim_of(f, "uid-1"), "error"), "already prepared for claim ns1/vf"), "%s",
 		  cJSON_PrintUnformatted(f));
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/vf/uid-2");
 	_cleanup_(cJSON_Deletep) cJSON *f2 = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/fpga/uid-1");
@@ -587,7 +570,7 @@ static char *api_claim(const char *ns, const char *name, const char *results)
 	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
 	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
-	return strdup(str(c, "metadata.uid"));
+	return strdup(kyt_dra_str(c, "metadata.uid"));
 }
 
 static void api_delete(const char *ns, const char *name)
@@ -610,12 +593,12 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 	/* kubelet's own GET of the claim, then its call with the UID: the
 	 * driver reads the allocation from the API server itself. */
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 gpu");
-	cr_assert_str_eq(str(p, "uid"), uid);
-	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(at(p, "drivers"), DRIVER);
-	cr_assert_str_eq(str(device_of(ours, uid, 0), "device"), GPU0);
+	cr_assert_str_eq(kyt_dra_str(p, "uid"), uid);
+	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(kyt_dra_at(p, "drivers"), DRIVER);
+	cr_assert_str_eq(kyt_dra_str(device_of(ours, uid, 0), "device"), GPU0);
 	_cleanup_free_ char *want = NULL;
 	cr_assert_geq(asprintf(&want, DRIVER "/claim=%s-" VF1, uid), 0);
-	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(ours, uid, 1), "cdi"), 0)->valuestring, want);
+	cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(device_of(ours, uid, 1), "cdi"), 0)->valuestring, want);
 	_cleanup_free_ char *spec = spec_path(uid);
 	cr_assert(exists(spec));
 
@@ -630,10 +613,10 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 	_cleanup_(cJSON_Deletep) cJSON *old = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/%s", uid);
 	_cleanup_free_ char *replaced = NULL;
 	cr_assert_geq(asprintf(&replaced, "claim ns1/gpu got replaced: UID %s, not %s", uid2, uid), 0);
-	cr_assert(strstr(str(claim_of(old, uid), "error"), replaced), "%s", cJSON_PrintUnformatted(old));
+	cr_assert(strstr(kyt_dra_str(claim_of(old, uid), "error"), replaced), "%s", cJSON_PrintUnformatted(old));
 	assert_clean(uid);
 	_cleanup_(cJSON_Deletep) cJSON *none = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/none/uid-none");
-	cr_assert(strstr(str(claim_of(none, "uid-none"), "error"), "resourceclaims.resource.k8s.io \"none\" not found"),
+	cr_assert(strstr(kyt_dra_str(claim_of(none, "uid-none"), "error"), "resourceclaims.resource.k8s.io \"none\" not found"),
 		  "%s", cJSON_PrintUnformatted(none));
 	stop_driver(d);
 }
@@ -667,14 +650,14 @@ Test(dra_driver, each_replica_of_a_shared_gpu_is_prepared_for_one_claim)
 	write_claim("ns1", "f", "uid-f", RESULT("nic", VF0 "-r0"));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(
 		kubelet, T, "prepare " DRIVER " ns1/a/uid-a ns1/b/uid-b ns1/c/uid-c ns1/e/uid-e ns1/f/uid-f");
-	cr_assert_str_eq(str(claim_of(p, "uid-a"), "error"), "");
-	cr_assert_str_eq(cJSON_GetArrayItem(at(device_of(p, "uid-b", 0), "cdi"), 0)->valuestring,
+	cr_assert_str_eq(kyt_dra_str(claim_of(p, "uid-a"), "error"), "");
+	cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(device_of(p, "uid-b", 0), "cdi"), 0)->valuestring,
 			 DRIVER "/claim=uid-b-" GPU1 "-r1");
-	cr_assert(strstr(str(claim_of(p, "uid-c"), "error"), "device " GPU1 "-r1 is already prepared for claim ns1/b"),
-		  "%s", str(claim_of(p, "uid-c"), "error"));
-	cr_assert(strstr(str(claim_of(p, "uid-e"), "error"), "is not ours"), "%s", str(claim_of(p, "uid-e"), "error"));
-	cr_assert(strstr(str(claim_of(p, "uid-f"), "error"), "is not one this driver publishes"), "%s",
-		  str(claim_of(p, "uid-f"), "error"));
+	cr_assert(strstr(kyt_dra_str(claim_of(p, "uid-c"), "error"), "device " GPU1 "-r1 is already prepared for claim ns1/b"),
+		  "%s", kyt_dra_str(claim_of(p, "uid-c"), "error"));
+	cr_assert(strstr(kyt_dra_str(claim_of(p, "uid-e"), "error"), "is not ours"), "%s", kyt_dra_str(claim_of(p, "uid-e"), "error"));
+	cr_assert(strstr(kyt_dra_str(claim_of(p, "uid-f"), "error"), "is not one this driver publishes"), "%s",
+		  kyt_dra_str(claim_of(p, "uid-f"), "error"));
 	_cleanup_free_ char *spec = spec_path("uid-b");
 	_cleanup_(cJSON_Deletep) cJSON *bs = read_json(spec);
 	cr_assert(env_has(bs, "NVIDIA_VISIBLE_DEVICES=" KYT_SIM_GPU1), "%s", cJSON_PrintUnformatted(bs));
@@ -691,11 +674,11 @@ static bool health_is(const char *device, const char *health, const char *messag
 {
 	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "health " DRIVER);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(v, "devices"))
+	cJSON_ArrayForEach(e, kyt_dra_at(v, "devices"))
 	{
-		if (strcmp(str(e, "device"), device) == 0)
-			return strcmp(str(e, "pool"), NODE) == 0 && strcmp(str(e, "health"), health) == 0 &&
-			       (!message || strcmp(str(e, "message"), message) == 0);
+		if (strcmp(kyt_dra_str(e, "device"), device) == 0)
+			return strcmp(kyt_dra_str(e, "pool"), NODE) == 0 && strcmp(kyt_dra_str(e, "health"), health) == 0 &&
+			       (!message || strcmp(kyt_dra_str(e, "message"), message) == 0);
 	}
 	return false;
 }
@@ -723,12 +706,12 @@ Test(dra_driver, the_health_stream_reports_a_driver_unbound_and_a_device_removed
 	struct kyt_child *d = start_driver();
 	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "wait health driver=" DRIVER);
-	const cJSON *devs = at(h, "event.devices");
+	const cJSON *devs = kyt_dra_at(h, "event.devices");
 	cr_assert_eq(cJSON_GetArraySize(devs), 7, "2 GPUs, the FPGA, 4 VFs: %s", cJSON_PrintUnformatted(h));
 	wait_health(GPU1, "HEALTHY", "", 1000);
 	cr_assert(health_is(FPGA, "HEALTHY", ""));
 	const cJSON *first = cJSON_GetArrayItem(devs, 0);
-	cr_assert_eq((int)cJSON_GetNumberValue(at(first, "timeout")), 30);
+	cr_assert_eq((int)cJSON_GetNumberValue(kyt_dra_at(first, "timeout")), 30);
 
 	_cleanup_free_ char *link = NULL;
 	gchar *root = umockdev_testbed_get_root_dir(tb);
@@ -748,7 +731,7 @@ Test(dra_driver, the_health_stream_reports_a_driver_unbound_and_a_device_removed
 	/* A removed device can no longer be prepared. */
 	write_claim("ns1", "gpu", "uid-1", RESULT("gpu", GPU1));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
-	cr_assert(strstr(str(claim_of(p, "uid-1"), "error"), "is not ours"), "%s", cJSON_PrintUnformatted(p));
+	cr_assert(strstr(kyt_dra_str(claim_of(p, "uid-1"), "error"), "is not ours"), "%s", cJSON_PrintUnformatted(p));
 	stop_driver(d);
 }
 
@@ -768,7 +751,7 @@ Test(dra_driver, sigterm_removes_both_sockets_and_a_second_one_changes_nothing)
 	cr_assert_not(exists(endpoint), "dra.sock is removed");
 	cr_assert_not(exists(reg_sock), "the registration socket is removed");
 	_cleanup_(cJSON_Deletep) cJSON *g = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER);
-	cr_assert_str_eq(str(g, "event.reason"), "socket removed");
+	cr_assert_str_eq(kyt_dra_str(g, "event.reason"), "socket removed");
 }
 
 Test(dra_driver, a_removed_socket_is_served_again_and_kubelet_registers_the_driver_anew)
@@ -811,7 +794,7 @@ Test(dra_driver, a_kill_at_each_prepare_step_then_unprepare_or_prepare_leaves_th
 		_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(seq);
 		seq = seq_of(reg);
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
-		cr_assert(cJSON_IsFalse(at(p, "ok")), "%s: the driver died before it answered", points[i]);
+		cr_assert(cJSON_IsFalse(kyt_dra_at(p, "ok")), "%s: the driver died before it answered", points[i]);
 		cr_assert(kyt_wait_until(cond_killed, d, 10000), "%s: the driver is killed", points[i]);
 		cr_assert(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGKILL, "%s: status %#x", points[i], d->status);
 
@@ -822,7 +805,7 @@ Test(dra_driver, a_kill_at_each_prepare_step_then_unprepare_or_prepare_leaves_th
 			/* Prepare again finishes the claim, Unprepare undoes it. */
 			_cleanup_(cJSON_Deletep) cJSON *p2 =
 				kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/%s/%s", name, uid);
-			cr_assert_eq(cJSON_GetArraySize(at(claim_of(p2, uid), "devices")), 2);
+			cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(claim_of(p2, uid), "devices")), 2);
 			_cleanup_free_ char *spec = spec_path(uid);
 			cr_assert(exists(spec), "%s: the spec is written by the second Prepare", points[i]);
 		}
@@ -847,7 +830,7 @@ Test(dra_driver, a_kill_between_the_steps_of_unprepare_is_finished_by_the_next_u
 	_cleanup_(cJSON_Deletep) cJSON *reg = wait_registered(0);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_cmd(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
-	cr_assert(cJSON_IsFalse(at(u, "ok")));
+	cr_assert(cJSON_IsFalse(kyt_dra_at(u, "ok")));
 	cr_assert(kyt_wait_until(cond_killed, d, 10000));
 	_cleanup_free_ char *spec = spec_path("uid-1"), *rec = record_path("uid-1");
 	cr_assert_not(exists(spec), "the spec went first");

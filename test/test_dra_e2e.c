@@ -155,34 +155,6 @@ static void teardown(void)
 
 TestSuite(dra_e2e, .init = setup, .fini = teardown, .timeout = 120);
 
-/* ---- JSON ---- */
-
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key && v; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-/* A device's attribute of that name (names hold dots: no path). */
-static const char *attr_str(const cJSON *dev, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dev, "attributes"), name), "string");
-	cr_assert(cJSON_IsString(v), "attribute %s is not a string in %s", name, cJSON_PrintUnformatted(dev));
-	return v->valuestring;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
 /* ---- the stand-ins and the driver ---- */
 
 static void start_api(const char *const extra[])
@@ -237,7 +209,7 @@ static cJSON *wait_registered(int after)
 
 static int seq_of(const cJSON *r)
 {
-	return (int)cJSON_GetNumberValue(at(r, "event.seq"));
+	return (int)cJSON_GetNumberValue(kyt_dra_at(r, "event.seq"));
 }
 
 /* The Node object, as the cluster has it: its UID goes into the slices'
@@ -249,7 +221,7 @@ static char *create_node(void)
 		api, "POST", "/api/v1/nodes", "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"" NODE "\"}}",
 		&code);
 	cr_assert_eq(code, 201);
-	return strdup(str(n, "metadata.uid"));
+	return strdup(kyt_dra_str(n, "metadata.uid"));
 }
 
 static void control(const char *what)
@@ -277,8 +249,8 @@ static const cJSON *slice_device(const cJSON *items, const char *name)
 {
 	const cJSON *s, *d;
 	cJSON_ArrayForEach(s, items)
-		cJSON_ArrayForEach(d, at(s, "spec.devices"))
-			if (!strcmp(str(d, "name"), name))
+		cJSON_ArrayForEach(d, kyt_dra_at(s, "spec.devices"))
+			if (!strcmp(kyt_dra_str(d, "name"), name))
 				return d;
 	return NULL;
 }
@@ -288,7 +260,7 @@ static size_t device_count(const cJSON *items)
 	size_t n = 0;
 	const cJSON *s;
 	cJSON_ArrayForEach(s, items)
-		n += (size_t)cJSON_GetArraySize(at(s, "spec.devices"));
+		n += (size_t)cJSON_GetArraySize(kyt_dra_at(s, "spec.devices"));
 	return n;
 }
 
@@ -300,10 +272,10 @@ static bool pool_whole(const cJSON *items)
 	double gen = -1;
 	cJSON_ArrayForEach(s, items)
 	{
-		double g = cJSON_GetNumberValue(at(s, "spec.pool.generation"));
+		double g = cJSON_GetNumberValue(kyt_dra_at(s, "spec.pool.generation"));
 		if ((gen >= 0 && g != gen) ||
-		    cJSON_GetNumberValue(at(s, "spec.pool.resourceSliceCount")) != cJSON_GetArraySize(items) ||
-		    strcmp(str(s, "spec.pool.name"), NODE) != 0)
+		    cJSON_GetNumberValue(kyt_dra_at(s, "spec.pool.resourceSliceCount")) != cJSON_GetArraySize(items) ||
+		    strcmp(kyt_dra_str(s, "spec.pool.name"), NODE) != 0)
 			return false;
 		gen = g;
 	}
@@ -334,7 +306,7 @@ static bool cond_pool(void *arg)
 		const cJSON *s, *o;
 		cJSON_ArrayForEach(s, items)
 			cJSON_ArrayForEach(o, old)
-				if (!strcmp(str(s, "metadata.uid"), str(o, "metadata.uid")))
+				if (!strcmp(kyt_dra_str(s, "metadata.uid"), kyt_dra_str(o, "metadata.uid")))
 					return false;
 	}
 	return true;
@@ -362,7 +334,7 @@ static void wipe_node(void)
 	_cleanup_(cJSON_Deletep) cJSON *j =
 		kyt_apiserver_request(api, "DELETE", SLICES "?fieldSelector=spec.nodeName%3D" NODE, NULL, &code);
 	cr_assert_eq(code, 200);
-	cr_assert_gt(cJSON_GetArraySize(at(j, "items")), 0, "nothing to delete");
+	cr_assert_gt(cJSON_GetArraySize(kyt_dra_at(j, "items")), 0, "nothing to delete");
 }
 
 static char *slices_text(void)
@@ -395,7 +367,7 @@ static int count(const cJSON *log, const char *method, const char *path, int cod
 	const cJSON *r;
 	cJSON_ArrayForEach(r, log)
 	{
-		const cJSON *m = at(r, "method"), *p = at(r, "path"), *c = at(r, "code");
+		const cJSON *m = kyt_dra_at(r, "method"), *p = kyt_dra_at(r, "path"), *c = kyt_dra_at(r, "code");
 		if (cJSON_IsString(m) && !strcmp(m->valuestring, method) && cJSON_IsString(p) &&
 		    strstr(p->valuestring, path) && (!code || (cJSON_IsNumber(c) && c->valueint == code)))
 			n++;
@@ -407,8 +379,8 @@ static int count(const cJSON *log, const char *method, const char *path, int cod
 static const cJSON *taint_of(const cJSON *dev)
 {
 	const cJSON *t;
-	cJSON_ArrayForEach(t, at(dev, "taints"))
-		if (!strcmp(str(t, "key"), DRIVER "/unhealthy"))
+	cJSON_ArrayForEach(t, kyt_dra_at(dev, "taints"))
+		if (!strcmp(kyt_dra_str(t, "key"), DRIVER "/unhealthy"))
 			return t;
 	return NULL;
 }
@@ -488,9 +460,9 @@ static bool cond_health(void *arg)
 	const struct health_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "health " DRIVER);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(v, "devices"))
-		if (!strcmp(str(e, "device"), w->device))
-			return !strcmp(str(e, "health"), w->health) && !strcmp(str(e, "message"), w->message);
+	cJSON_ArrayForEach(e, kyt_dra_at(v, "devices"))
+		if (!strcmp(kyt_dra_str(e, "device"), w->device))
+			return !strcmp(kyt_dra_str(e, "health"), w->health) && !strcmp(kyt_dra_str(e, "message"), w->message);
 	return false;
 }
 
@@ -528,29 +500,29 @@ Test(dra_e2e, slices_hold_exactly_the_configured_devices_owned_by_the_node_and_s
 	wait_all_devices("the node's devices");
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *s = cJSON_GetArrayItem(items, 0);
-	cr_assert_str_eq(str(s, "spec.driver"), DRIVER);
-	cr_assert_str_eq(str(s, "spec.nodeName"), NODE);
-	const cJSON *owner = cJSON_GetArrayItem(at(s, "metadata.ownerReferences"), 0);
-	cr_assert_str_eq(str(owner, "kind"), "Node");
-	cr_assert_str_eq(str(owner, "uid"), node_uid);
+	cr_assert_str_eq(kyt_dra_str(s, "spec.driver"), DRIVER);
+	cr_assert_str_eq(kyt_dra_str(s, "spec.nodeName"), NODE);
+	const cJSON *owner = cJSON_GetArrayItem(kyt_dra_at(s, "metadata.ownerReferences"), 0);
+	cr_assert_str_eq(kyt_dra_str(owner, "kind"), "Node");
+	cr_assert_str_eq(kyt_dra_str(owner, "uid"), node_uid);
 
 	/* A shared GPU is one device claims share by capacity. */
 	const cJSON *g = slice_device(items, GPU0);
-	cr_assert(cJSON_IsTrue(at(g, "allowMultipleAllocations")), "%s", cJSON_PrintUnformatted(g));
-	cr_assert_str_eq(str(g, "capacity.shares.value"), "2");
-	cr_assert_str_eq(str(g, "attributes.kind.string"), "gpu");
-	cr_assert_str_eq(str(g, "attributes.resourceName.string"), "kyborg.io/gpu",
+	cr_assert(cJSON_IsTrue(kyt_dra_at(g, "allowMultipleAllocations")), "%s", cJSON_PrintUnformatted(g));
+	cr_assert_str_eq(kyt_dra_str(g, "capacity.shares.value"), "2");
+	cr_assert_str_eq(kyt_dra_str(g, "attributes.kind.string"), "gpu");
+	cr_assert_str_eq(kyt_dra_str(g, "attributes.resourceName.string"), "kyborg.io/gpu",
 			 "the first resource that matches takes the GPUs, not kyborg.io/any-gpu");
-	cr_assert_str_eq(attr_str(g, "resource.kubernetes.io/pcieRoot"), "pci0000:3a");
+	cr_assert_str_eq(kyt_dra_attr_str(g, "resource.kubernetes.io/pcieRoot"), "pci0000:3a");
 	/* The FPGA's loaded image, read from its port. */
 	const cJSON *f = slice_device(items, FPGA);
-	cr_assert_str_eq(str(f, "attributes.imageID.string"), AFU_NONE);
+	cr_assert_str_eq(kyt_dra_str(f, "attributes.imageID.string"), AFU_NONE);
 	/* A VF carries its PF and what Multus's DRA mode reads. */
 	const cJSON *v = slice_device(items, VF1);
-	cr_assert_str_eq(str(v, "attributes.pfName.string"), pf_name);
-	cr_assert_eq(cJSON_GetNumberValue(at(v, "attributes.vfIndex.int")), 1);
-	cr_assert_str_eq(attr_str(v, "k8s.cni.cncf.io/deviceID"), KYT_SIM_VF1);
-	cr_assert_str_eq(attr_str(v, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
+	cr_assert_str_eq(kyt_dra_str(v, "attributes.pfName.string"), pf_name);
+	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(v, "attributes.vfIndex.int")), 1);
+	cr_assert_str_eq(kyt_dra_attr_str(v, "k8s.cni.cncf.io/deviceID"), KYT_SIM_VF1);
+	cr_assert_str_eq(kyt_dra_attr_str(v, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
 	_cleanup_(cJSON_Deletep) cJSON *log = request_log();
 	cr_assert_eq(count(log, "GET", "/api/v1/nodes/" NODE, 200), 1, "the Node is read once, for its UID");
 	cr_assert_eq(count(log, "POST", "/resourceslices", 422), 0, "the server refused a slice");
@@ -583,10 +555,10 @@ Test(dra_e2e, a_pool_over_128_devices_is_split_64_a_slice_with_taints_and_128_wi
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *s;
 	cJSON_ArrayForEach(s, items)
-		cr_assert_leq(cJSON_GetArraySize(at(s, "spec.devices")), 64);
+		cr_assert_leq(cJSON_GetArraySize(kyt_dra_at(s, "spec.devices")), 64);
 	cr_assert_not_null(slice_device(items, GPU1 "-r99"));
 	cr_assert_null(slice_device(items, GPU1), "a pre-split GPU is published as its replicas only");
-	cr_assert_eq(cJSON_GetNumberValue(at(slice_device(items, GPU0 "-r7"), "attributes.replica.int")), 7);
+	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(slice_device(items, GPU0 "-r7"), "attributes.replica.int")), 7);
 	stop_driver(d);
 
 	/* Unhealthy devices left out instead of tainted: 128 a slice. */
@@ -594,7 +566,7 @@ Test(dra_e2e, a_pool_over_128_devices_is_split_64_a_slice_with_taints_and_128_wi
 	wait_pool(&(struct pool_want){ .n_devices = 205, .n_slices = 2 }, T, "205 devices in slices of 128");
 	_cleanup_(cJSON_Deletep) cJSON *items2 = server_slices();
 	cJSON_ArrayForEach(s, items2)
-		cr_assert_leq(cJSON_GetArraySize(at(s, "spec.devices")), 128);
+		cr_assert_leq(cJSON_GetArraySize(kyt_dra_at(s, "spec.devices")), 128);
 	stop_driver(d);
 }
 
@@ -707,8 +679,8 @@ Test(dra_e2e, a_closed_watch_expired_history_a_conflict_and_a_rotated_token_are_
 	int lists = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, log)
-		lists += !strcmp(str(e, "method"), "GET") && !strcmp(str(e, "path"), SLICES) &&
-			 !cJSON_GetObjectItemCaseSensitive(at(e, "query"), "watch");
+		lists += !strcmp(kyt_dra_str(e, "method"), "GET") && !strcmp(kyt_dra_str(e, "path"), SLICES) &&
+			 !cJSON_GetObjectItemCaseSensitive(kyt_dra_at(e, "query"), "watch");
 	cr_assert_geq(lists, 1, "not listed again after the 410");
 
 	/* A stale update (409) is read again and retried. */
@@ -730,9 +702,9 @@ Test(dra_e2e, a_closed_watch_expired_history_a_conflict_and_a_rotated_token_are_
 	int bad = 0, ok = 0;
 	cJSON_ArrayForEach(e, log3)
 	{
-		if (!strcmp(str(e, "method"), "PUT")) {
-			bad += !strcmp(str(e, "auth"), "bad");
-			ok += !strcmp(str(e, "auth"), "ok") && cJSON_GetNumberValue(at(e, "code")) == 200;
+		if (!strcmp(kyt_dra_str(e, "method"), "PUT")) {
+			bad += !strcmp(kyt_dra_str(e, "auth"), "bad");
+			ok += !strcmp(kyt_dra_str(e, "auth"), "ok") && cJSON_GetNumberValue(kyt_dra_at(e, "code")) == 200;
 		}
 	}
 	cr_assert_eq(bad, 1, "%s", cJSON_PrintUnformatted(log3));
@@ -757,8 +729,8 @@ Test(dra_e2e, unbind_removal_and_addition_show_in_the_slices_and_kubelets_health
 	wait_taint(GPU1, true);
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *t = taint_of(slice_device(items, GPU1));
-	cr_assert_str_eq(str(t, "value"), "driver-unbound");
-	cr_assert_str_eq(str(t, "effect"), "NoSchedule");
+	cr_assert_str_eq(kyt_dra_str(t, "value"), "driver-unbound");
+	cr_assert_str_eq(kyt_dra_str(t, "effect"), "NoSchedule");
 	cr_assert_null(taint_of(slice_device(items, GPU0)), "the other GPU is not touched");
 
 	umockdev_testbed_uevent(tb, GPU1_SYSPATH, "remove");
@@ -824,8 +796,8 @@ Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_taint
 	}
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *t = taint_of(slice_device(items, VF2));
-	cr_assert_str_eq(str(t, "value"), "pf-link-down");
-	cr_assert_str_eq(str(t, "effect"), "NoSchedule");
+	cr_assert_str_eq(kyt_dra_str(t, "value"), "pf-link-down");
+	cr_assert_str_eq(kyt_dra_str(t, "effect"), "NoSchedule");
 	cr_assert_null(taint_of(slice_device(items, GPU0)), "a GPU has no PF link");
 	wait_health(GPU0, "HEALTHY", "");
 	/* A claim that was allocated it all the same (tolerating the taint)
@@ -836,7 +808,7 @@ Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_taint
 		      0);
 	_cleanup_free_ char *uid = api_claim("ns1", "down", vf);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 down");
-	cr_assert(cJSON_IsFalse(at(p, "ok")), "%s", cJSON_PrintUnformatted(p));
+	cr_assert(cJSON_IsFalse(kyt_dra_at(p, "ok")), "%s", cJSON_PrintUnformatted(p));
 	_cleanup_free_ char *ptext = cJSON_PrintUnformatted(p), *refusal = NULL;
 	cr_assert_geq(asprintf(&refusal, "device " VF2 " is unhealthy: %s", why), 0);
 	cr_assert(strstr(ptext, refusal), "%s", ptext);
@@ -871,7 +843,7 @@ Test(dra_e2e, without_device_taints_a_vf_whose_pf_lost_carrier_is_left_out_of_th
 	peer_set("up");
 	wait_all_devices("the VFs back once the PF has carrier");
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	cr_assert_null(at(slice_device(items, VF1), "taints"), "%s", cJSON_PrintUnformatted(items));
+	cr_assert_null(kyt_dra_at(slice_device(items, VF1), "taints"), "%s", cJSON_PrintUnformatted(items));
 	wait_health(VF1, "HEALTHY", "");
 	stop_driver(d);
 }
@@ -922,7 +894,7 @@ static char *api_claim(const char *ns, const char *name, const char *results)
 	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
 	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
-	return strdup(str(c, "metadata.uid"));
+	return strdup(kyt_dra_str(c, "metadata.uid"));
 }
 
 /* An allocation result naming a device as the slices publish it. */
@@ -932,8 +904,8 @@ static char *result(const char *request, const cJSON *items, const char *device)
 	cr_assert_not_null(dev, "%s is not published", device);
 	char *r;
 	cr_assert_geq(asprintf(&r, "{\"request\":\"%s\",\"driver\":\"%s\",\"pool\":\"%s\",\"device\":\"%s\"}", request,
-			       str(cJSON_GetArrayItem(items, 0), "spec.driver"),
-			       str(cJSON_GetArrayItem(items, 0), "spec.pool.name"), str(dev, "name")),
+			       kyt_dra_str(cJSON_GetArrayItem(items, 0), "spec.driver"),
+			       kyt_dra_str(cJSON_GetArrayItem(items, 0), "spec.pool.name"), kyt_dra_str(dev, "name")),
 		      0);
 	return r;
 }
@@ -947,7 +919,7 @@ static bool cond_image(void *arg)
 	const struct image_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *f = slice_device(items, FPGA);
-	const cJSON *id = at(f, "attributes.imageID.string");
+	const cJSON *id = kyt_dra_at(f, "attributes.imageID.string");
 	return cJSON_IsString(id) && !strcmp(id->valuestring, w->id);
 }
 
@@ -969,22 +941,22 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 
 	/* Kubelet GETs the claim and calls the driver, which GETs it too. */
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 accel");
-	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(at(p, "drivers"), DRIVER),
+	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(kyt_dra_at(p, "drivers"), DRIVER),
 							     "claims");
 	const cJSON *claim = cJSON_GetObjectItemCaseSensitive(ours, uid);
-	cr_assert_eq(cJSON_GetArraySize(at(claim, "devices")), 3, "%s", cJSON_PrintUnformatted(p));
+	cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(claim, "devices")), 3, "%s", cJSON_PrintUnformatted(p));
 	_cleanup_free_ char *spec_path = NULL;
 	cr_assert_geq(asprintf(&spec_path, "%s/" DRIVER "-claim_%s.json", cdi_dir, uid), 0);
 	_cleanup_free_ char *spec = kyt_read_file(spec_path);
 	cr_assert_not_null(spec, "no CDI spec at %s", spec_path);
 	_cleanup_(cJSON_Deletep) cJSON *sj = cJSON_Parse(spec);
-	cr_assert_eq(cJSON_GetArraySize(at(sj, "devices")), 3, "%s", spec);
+	cr_assert_eq(cJSON_GetArraySize(kyt_dra_at(sj, "devices")), 3, "%s", spec);
 	const cJSON *dev;
-	cJSON_ArrayForEach(dev, at(claim, "devices"))
+	cJSON_ArrayForEach(dev, kyt_dra_at(claim, "devices"))
 	{
 		char want[160];
-		snprintf(want, sizeof(want), DRIVER "/claim=%s-%s", uid, str(dev, "device"));
-		cr_assert_str_eq(cJSON_GetArrayItem(at(dev, "cdi"), 0)->valuestring, want);
+		snprintf(want, sizeof(want), DRIVER "/claim=%s-%s", uid, kyt_dra_str(dev, "device"));
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_dra_at(dev, "cdi"), 0)->valuestring, want);
 	}
 	/* The index by PCI function names the claim (the CNI plugin reads it). */
 	_cleanup_free_ char *link = NULL;
@@ -1032,7 +1004,7 @@ Test(dra_e2e, a_config_shared_with_the_device_plugin_publishes_only_the_dra_reso
 		      0);
 	_cleanup_free_ char *uid = api_claim("ns1", "gpu", gpu);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 gpu");
-	cr_assert(cJSON_IsFalse(at(p, "ok")));
+	cr_assert(cJSON_IsFalse(kyt_dra_at(p, "ok")));
 	_cleanup_free_ char *text = cJSON_PrintUnformatted(p);
 	cr_assert(strstr(text, "device " GPU0 " is not ours: the config gives it to the device plugin (resource "
 			       "kyborg.io/gpu)"),

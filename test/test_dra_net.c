@@ -163,34 +163,6 @@ static void teardown(void)
 
 TestSuite(dra_net, .init = setup, .fini = teardown, .timeout = 150);
 
-/* ---- JSON ---- */
-
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key && v; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
-/* A device's string attribute of that name (names hold dots: no path). */
-static const char *attr_str(const cJSON *dev, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dev, "attributes"), name), "string");
-	cr_assert(cJSON_IsString(v), "attribute %s is not a string in %s", name, cJSON_PrintUnformatted(dev));
-	return v->valuestring;
-}
-
 /* ---- the stand-ins and the driver ---- */
 
 static void start_all(void)
@@ -236,8 +208,8 @@ static const cJSON *slice_device(const cJSON *items, const char *name)
 {
 	const cJSON *s, *d;
 	cJSON_ArrayForEach(s, items)
-		cJSON_ArrayForEach(d, at(s, "spec.devices"))
-			if (!strcmp(str(d, "name"), name))
+		cJSON_ArrayForEach(d, kyt_dra_at(s, "spec.devices"))
+			if (!strcmp(kyt_dra_str(d, "name"), name))
 				return d;
 	return NULL;
 }
@@ -274,7 +246,7 @@ static char *api_claim(const char *name, const char *device)
 	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
 	cr_assert_eq(code, 200);
-	return strdup(str(c, "metadata.uid"));
+	return strdup(kyt_dra_str(c, "metadata.uid"));
 }
 
 /* ---- the plugin, as Multus calls it ---- */
@@ -342,9 +314,9 @@ Test(dra_net, a_claims_vf_reaches_the_pod_through_the_cni_carries_traffic_and_le
 	 * entry (the test plays Multus). */
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *dev = slice_device(items, VF1);
-	const char *device_id = attr_str(dev, "k8s.cni.cncf.io/deviceID");
+	const char *device_id = kyt_dra_attr_str(dev, "k8s.cni.cncf.io/deviceID");
 	cr_assert_str_eq(device_id, KYT_SIM_VF1);
-	cr_assert_str_eq(attr_str(dev, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
+	cr_assert_str_eq(kyt_dra_attr_str(dev, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
 
 	/* The scheduler allocates it, kubelet prepares the claim. */
 	_cleanup_free_ char *uid = api_claim("net", VF1);
@@ -358,7 +330,7 @@ Test(dra_net, a_claims_vf_reaches_the_pod_through_the_cni_carries_traffic_and_le
 	_cleanup_free_ char *conf = net_conf(device_id, NULL);
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
 	cr_assert_eq(cni("ADD", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
-	cr_assert_str_eq(str(cJSON_GetArrayItem(at(out, "interfaces"), 0), "pciID"), KYT_SIM_VF1);
+	cr_assert_str_eq(kyt_dra_str(cJSON_GetArrayItem(kyt_dra_at(out, "interfaces"), 0), "pciID"), KYT_SIM_VF1);
 	struct kyt_ip_link l;
 	cr_assert(kyt_ip_link(ns, "net1", &l), "the VF is not in the pod");
 	cr_assert_not(kyt_ip_link(NULL, vf[1], &l), "the VF is still in the host");
@@ -383,7 +355,7 @@ Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_onl
 	cr_assert(kyt_wait_until(cond_published, VFIO_VF, T), "the vfio-pci VF is not published");
 	_cleanup_free_ char *before = node_state();
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const char *device_id = attr_str(slice_device(items, VFIO_VF), "k8s.cni.cncf.io/deviceID");
+	const char *device_id = kyt_dra_attr_str(slice_device(items, VFIO_VF), "k8s.cni.cncf.io/deviceID");
 	cr_assert_str_eq(device_id, VFIO_PCI);
 
 	_cleanup_free_ char *uid = api_claim("dpdk", VFIO_VF);
@@ -402,10 +374,10 @@ Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_onl
 	_cleanup_free_ char *links_before = NULL, *links_after = NULL;
 	kyt_run(&links_before, "ip", "-o", "link", "show", NULL);
 	cr_assert_eq(cni("ADD", conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
-	const cJSON *i0 = cJSON_GetArrayItem(at(out, "interfaces"), 0);
-	cr_assert_str_eq(str(i0, "pciID"), VFIO_PCI);
-	cr_assert_null(at(i0, "mac"), "no netdev, no MAC");
-	cr_assert_not_null(cJSON_GetArrayItem(at(out, "ips"), 0), "IPAM still runs");
+	const cJSON *i0 = cJSON_GetArrayItem(kyt_dra_at(out, "interfaces"), 0);
+	cr_assert_str_eq(kyt_dra_str(i0, "pciID"), VFIO_PCI);
+	cr_assert_null(kyt_dra_at(i0, "mac"), "no netdev, no MAC");
+	cr_assert_not_null(cJSON_GetArrayItem(kyt_dra_at(out, "ips"), 0), "IPAM still runs");
 	kyt_run(&links_after, "ip", "-o", "link", "show", NULL);
 	cr_assert_str_eq(links_after, links_before, "a link moved");
 	struct kyt_ip_link l;

@@ -249,3 +249,28 @@ void kyt_apiserver_stop(struct kyt_apiserver *a)
 	free(a->token_file);
 	free(a);
 }
+
+const cJSON *kyt_dra_at(const cJSON *o, const char *path)
+{
+	const cJSON *v = o;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key && v; key = strtok_r(NULL, ".", &save))
+		v = cJSON_GetObjectItemCaseSensitive(v, key);
+	return v;
+}
+
+const char *kyt_dra_str(const cJSON *o, const char *path)
+{
+	const cJSON *v = kyt_dra_at(o, path);
+	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
+	return v->valuestring;
+}
+
+const char *kyt_dra_attr_str(const cJSON *dev, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dev, "attributes"), name), "string");
+	cr_assert(cJSON_IsString(v), "attribute %s is not a string in %s", name, cJSON_PrintUnformatted(dev));
+	return v->valuestring;
+}

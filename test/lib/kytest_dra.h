@@ -10,6 +10,16 @@
 
 struct kyt_dra_kubelet;
 
+/* ---- the JSON of the stand-ins' answers, slices and records ---- */
+
+/* The value at a dotted path ("event.seq"), NULL where any step is missing. */
+const cJSON *kyt_dra_at(const cJSON *o, const char *path);
+/* The string at path; asserts it is one. */
+const char *kyt_dra_str(const cJSON *o, const char *path);
+/* A slice device's string attribute of that name (names hold dots: no
+ * path); asserts it is one. */
+const char *kyt_dra_attr_str(const cJSON *dev, const char *name);
+
 /* Starts PYTHON script --registration-dir reg_dir --desc desc extra... .
  * Asserts on failure. */
 struct kyt_dra_kubelet *kyt_dra_kubelet_start(const char *script, const char *desc, const char *reg_dir,
