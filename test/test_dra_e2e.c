@@ -245,16 +245,6 @@ static cJSON *server_slices(void)
 	return items;
 }
 
-static const cJSON *slice_device(const cJSON *items, const char *name)
-{
-	const cJSON *s, *d;
-	cJSON_ArrayForEach(s, items)
-		cJSON_ArrayForEach(d, kyt_dra_at(s, "spec.devices"))
-			if (!strcmp(kyt_dra_str(d, "name"), name))
-				return d;
-	return NULL;
-}
-
 static size_t device_count(const cJSON *items)
 {
 	size_t n = 0;
@@ -297,7 +287,7 @@ static bool cond_pool(void *arg)
 		return false;
 	size_t n = 0;
 	for (const char *const *p = w->names; p && *p; p++, n++)
-		if (!slice_device(items, *p))
+		if (!kyt_dra_slice_device(items, *p))
 			return false;
 	if (device_count(items) != (w->names ? n : w->n_devices))
 		return false;
@@ -394,7 +384,7 @@ static bool cond_taint(void *arg)
 {
 	const struct taint_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *dev = slice_device(items, w->device);
+	const cJSON *dev = kyt_dra_slice_device(items, w->device);
 	return dev && pool_whole(items) && (taint_of(dev) != NULL) == w->tainted;
 }
 
@@ -507,7 +497,7 @@ Test(dra_e2e, slices_hold_exactly_the_configured_devices_owned_by_the_node_and_s
 	cr_assert_str_eq(kyt_dra_str(owner, "uid"), node_uid);
 
 	/* A shared GPU is one device claims share by capacity. */
-	const cJSON *g = slice_device(items, GPU0);
+	const cJSON *g = kyt_dra_slice_device(items, GPU0);
 	cr_assert(cJSON_IsTrue(kyt_dra_at(g, "allowMultipleAllocations")), "%s", cJSON_PrintUnformatted(g));
 	cr_assert_str_eq(kyt_dra_str(g, "capacity.shares.value"), "2");
 	cr_assert_str_eq(kyt_dra_str(g, "attributes.kind.string"), "gpu");
@@ -515,10 +505,10 @@ Test(dra_e2e, slices_hold_exactly_the_configured_devices_owned_by_the_node_and_s
 			 "the first resource that matches takes the GPUs, not kyborg.io/any-gpu");
 	cr_assert_str_eq(kyt_dra_attr_str(g, "resource.kubernetes.io/pcieRoot"), "pci0000:3a");
 	/* The FPGA's loaded image, read from its port. */
-	const cJSON *f = slice_device(items, FPGA);
+	const cJSON *f = kyt_dra_slice_device(items, FPGA);
 	cr_assert_str_eq(kyt_dra_str(f, "attributes.imageID.string"), AFU_NONE);
 	/* A VF carries its PF and what Multus's DRA mode reads. */
-	const cJSON *v = slice_device(items, VF1);
+	const cJSON *v = kyt_dra_slice_device(items, VF1);
 	cr_assert_str_eq(kyt_dra_str(v, "attributes.pfName.string"), pf_name);
 	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(v, "attributes.vfIndex.int")), 1);
 	cr_assert_str_eq(kyt_dra_attr_str(v, "k8s.cni.cncf.io/deviceID"), KYT_SIM_VF1);
@@ -556,9 +546,9 @@ Test(dra_e2e, a_pool_over_128_devices_is_split_64_a_slice_with_taints_and_128_wi
 	const cJSON *s;
 	cJSON_ArrayForEach(s, items)
 		cr_assert_leq(cJSON_GetArraySize(kyt_dra_at(s, "spec.devices")), 64);
-	cr_assert_not_null(slice_device(items, GPU1 "-r99"));
-	cr_assert_null(slice_device(items, GPU1), "a pre-split GPU is published as its replicas only");
-	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(slice_device(items, GPU0 "-r7"), "attributes.replica.int")), 7);
+	cr_assert_not_null(kyt_dra_slice_device(items, GPU1 "-r99"));
+	cr_assert_null(kyt_dra_slice_device(items, GPU1), "a pre-split GPU is published as its replicas only");
+	cr_assert_eq(cJSON_GetNumberValue(kyt_dra_at(kyt_dra_slice_device(items, GPU0 "-r7"), "attributes.replica.int")), 7);
 	stop_driver(d);
 
 	/* Unhealthy devices left out instead of tainted: 128 a slice. */
@@ -728,10 +718,10 @@ Test(dra_e2e, unbind_removal_and_addition_show_in_the_slices_and_kubelets_health
 	wait_health(GPU1, "UNHEALTHY", "no driver bound");
 	wait_taint(GPU1, true);
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *t = taint_of(slice_device(items, GPU1));
+	const cJSON *t = taint_of(kyt_dra_slice_device(items, GPU1));
 	cr_assert_str_eq(kyt_dra_str(t, "value"), "driver-unbound");
 	cr_assert_str_eq(kyt_dra_str(t, "effect"), "NoSchedule");
-	cr_assert_null(taint_of(slice_device(items, GPU0)), "the other GPU is not touched");
+	cr_assert_null(taint_of(kyt_dra_slice_device(items, GPU0)), "the other GPU is not touched");
 
 	umockdev_testbed_uevent(tb, GPU1_SYSPATH, "remove");
 	umockdev_testbed_remove_device(tb, GPU1_SYSPATH "/drm/card1");
@@ -795,10 +785,10 @@ Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_taint
 		wait_taint(*v, true);
 	}
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *t = taint_of(slice_device(items, VF2));
+	const cJSON *t = taint_of(kyt_dra_slice_device(items, VF2));
 	cr_assert_str_eq(kyt_dra_str(t, "value"), "pf-link-down");
 	cr_assert_str_eq(kyt_dra_str(t, "effect"), "NoSchedule");
-	cr_assert_null(taint_of(slice_device(items, GPU0)), "a GPU has no PF link");
+	cr_assert_null(taint_of(kyt_dra_slice_device(items, GPU0)), "a GPU has no PF link");
 	wait_health(GPU0, "HEALTHY", "");
 	/* A claim that was allocated it all the same (tolerating the taint)
 	 * is refused at Prepare, saying why. */
@@ -843,7 +833,7 @@ Test(dra_e2e, without_device_taints_a_vf_whose_pf_lost_carrier_is_left_out_of_th
 	peer_set("up");
 	wait_all_devices("the VFs back once the PF has carrier");
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	cr_assert_null(kyt_dra_at(slice_device(items, VF1), "taints"), "%s", cJSON_PrintUnformatted(items));
+	cr_assert_null(kyt_dra_at(kyt_dra_slice_device(items, VF1), "taints"), "%s", cJSON_PrintUnformatted(items));
 	wait_health(VF1, "HEALTHY", "");
 	stop_driver(d);
 }
@@ -863,7 +853,7 @@ Test(dra_e2e, a_pf_without_carrier_at_start_has_its_vfs_tainted_in_the_first_sli
 		     cJSON_PrintUnformatted(log));
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	for (const char *const *v = vfs_of_pf; *v; v++)
-		cr_assert_not_null(taint_of(slice_device(items, *v)), "%s is not tainted from the start", *v);
+		cr_assert_not_null(taint_of(kyt_dra_slice_device(items, *v)), "%s is not tainted from the start", *v);
 	char why[64];
 	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
 	wait_health(VF0, "UNHEALTHY", why);
@@ -900,7 +890,7 @@ static char *api_claim(const char *ns, const char *name, const char *results)
 /* An allocation result naming a device as the slices publish it. */
 static char *result(const char *request, const cJSON *items, const char *device)
 {
-	const cJSON *dev = slice_device(items, device);
+	const cJSON *dev = kyt_dra_slice_device(items, device);
 	cr_assert_not_null(dev, "%s is not published", device);
 	char *r;
 	cr_assert_geq(asprintf(&r, "{\"request\":\"%s\",\"driver\":\"%s\",\"pool\":\"%s\",\"device\":\"%s\"}", request,
@@ -918,7 +908,7 @@ static bool cond_image(void *arg)
 {
 	const struct image_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *f = slice_device(items, FPGA);
+	const cJSON *f = kyt_dra_slice_device(items, FPGA);
 	const cJSON *id = kyt_dra_at(f, "attributes.imageID.string");
 	return cJSON_IsString(id) && !strcmp(id->valuestring, w->id);
 }

@@ -204,20 +204,10 @@ static cJSON *server_slices(void)
 	return items;
 }
 
-static const cJSON *slice_device(const cJSON *items, const char *name)
-{
-	const cJSON *s, *d;
-	cJSON_ArrayForEach(s, items)
-		cJSON_ArrayForEach(d, kyt_dra_at(s, "spec.devices"))
-			if (!strcmp(kyt_dra_str(d, "name"), name))
-				return d;
-	return NULL;
-}
-
 static bool cond_published(void *arg)
 {
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	return slice_device(items, arg) != NULL;
+	return kyt_dra_slice_device(items, arg) != NULL;
 }
 
 /* A ResourceClaim created and allocated the VF `device` (its status
@@ -313,7 +303,7 @@ Test(dra_net, a_claims_vf_reaches_the_pod_through_the_cni_carries_traffic_and_le
 	/* What Multus's DRA mode reads from the allocated device's slice
 	 * entry (the test plays Multus). */
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *dev = slice_device(items, VF1);
+	const cJSON *dev = kyt_dra_slice_device(items, VF1);
 	const char *device_id = kyt_dra_attr_str(dev, "k8s.cni.cncf.io/deviceID");
 	cr_assert_str_eq(device_id, KYT_SIM_VF1);
 	cr_assert_str_eq(kyt_dra_attr_str(dev, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
@@ -355,7 +345,7 @@ Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_onl
 	cr_assert(kyt_wait_until(cond_published, VFIO_VF, T), "the vfio-pci VF is not published");
 	_cleanup_free_ char *before = node_state();
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const char *device_id = kyt_dra_attr_str(slice_device(items, VFIO_VF), "k8s.cni.cncf.io/deviceID");
+	const char *device_id = kyt_dra_attr_str(kyt_dra_slice_device(items, VFIO_VF), "k8s.cni.cncf.io/deviceID");
 	cr_assert_str_eq(device_id, VFIO_PCI);
 
 	_cleanup_free_ char *uid = api_claim("dpdk", VFIO_VF);

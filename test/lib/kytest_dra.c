@@ -274,3 +274,13 @@ const char *kyt_dra_attr_str(const cJSON *dev, const char *name)
 	cr_assert(cJSON_IsString(v), "attribute %s is not a string in %s", name, cJSON_PrintUnformatted(dev));
 	return v->valuestring;
 }
+
+const cJSON *kyt_dra_slice_device(const cJSON *slices, const char *name)
+{
+	const cJSON *s, *d;
+	cJSON_ArrayForEach(s, slices)
+		cJSON_ArrayForEach(d, kyt_dra_at(s, "spec.devices"))
+			if (!strcmp(kyt_dra_str(d, "name"), name))
+				return d;
+	return NULL;
+}

@@ -19,6 +19,8 @@ const char *kyt_dra_str(const cJSON *o, const char *path);
 /* A slice device's string attribute of that name (names hold dots: no
  * path); asserts it is one. */
 const char *kyt_dra_attr_str(const cJSON *dev, const char *name);
+/* The device of that name in a list of ResourceSlices, or NULL. */
+const cJSON *kyt_dra_slice_device(const cJSON *slices, const char *name);
 
 /* Starts PYTHON script --registration-dir reg_dir --desc desc extra... .
  * Asserts on failure. */
