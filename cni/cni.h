@@ -83,6 +83,12 @@ bool ky_cni_ifname_valid(const char *name);
 struct ky_cni_node {
 	char **log_dirs;  /* KYBORG_CNI_LOG_DIRS (':'-separated), else KY_CNI_LOG_DIRS_DEFAULT */
 	char **bpf_dirs;  /* KYBORG_BPF_OBJECT_DIRS (':'-separated), else KY_CNI_BPF_DIRS_DEFAULT */
+	/* KYBORG_DRA_STATE_DIR (an absolute path), else KY_DRA_STATE_DIR_DEFAULT:
+	 * where kyborg-dra-driver keeps its claims (--state-dir), whose VF
+	 * settings a network config may not change (cni_dra.c). The node's
+	 * word, not the config's: a tenant naming another directory could
+	 * otherwise hide the claim's VLAN and set its own. */
+	char *dra_state_dir;
 };
 /* 0 or -ENOMEM. Entries that are not absolute paths are left out. */
 int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out);
@@ -255,6 +261,17 @@ enum ky_cni_rdma_action ky_cni_rdma_plan(const struct ky_cni_rdma_facts *f, cons
 /* DEL: MOVE (back) when ADD recorded a device, the pod's netns is there
  * and the device is in it; a dead netns gave it back to the initial one. */
 enum ky_cni_rdma_action ky_cni_rdma_undo_plan(bool recorded, bool pod_netns_open, bool found_in_pod);
+
+/* ---- cni_dra.c: a VF a DRA claim holds (pure) ---- */
+/* The VF settings a claim's VfConfig set (claim->mask) are the claim's: a
+ * network config that sets one of them to another value is refused (the
+ * field, the config's value and the claim's into field/conf_text/
+ * claim_text; returns false); one that sets it to the same value leaves
+ * it to the claim. *apply gets what the config may apply: its own fields
+ * less the claim's (restored by DEL as today, since ADD records only what
+ * it changes). */
+bool ky_cni_dra_vf_plan(const struct ky_vf_config *conf, const struct ky_vf_config *claim, unsigned *apply,
+			const char **field, char conf_text[KY_VF_TEXT_LEN], char claim_text[KY_VF_TEXT_LEN]);
 
 /* ---- cni_verbs.c (ADD, DEL), cni_check.c, cni_gc.c, cni_status.c: the verbs over the kernel ---- */
 struct ky_cni {

@@ -1,10 +1,12 @@
 /* The node's settings for the plugin (cni.h, "cni_node.c"): the
- * directories network configs may name log files and BPF objects in, read
- * from the plugin's own environment. Pure. */
+ * directories network configs may name log files and BPF objects in, and
+ * the DRA driver's state directory, read from the plugin's own
+ * environment. Pure. */
 #include "cni.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/str.h"
 #include "kyborg/base/strv.h"
+#include "kyborg/state/paths.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,8 +32,10 @@ static int dir_list(const char *value, const char *fallback, char ***out)
 int ky_cni_node_from_env(char *const envp[], struct ky_cni_node *out)
 {
 	memset(out, 0, sizeof(*out));
+	const char *dra = ky_cni_env_get(envp, "KYBORG_DRA_STATE_DIR");
 	if (dir_list(ky_cni_env_get(envp, "KYBORG_CNI_LOG_DIRS"), KY_CNI_LOG_DIRS_DEFAULT, &out->log_dirs) < 0 ||
-	    dir_list(ky_cni_env_get(envp, "KYBORG_BPF_OBJECT_DIRS"), KY_CNI_BPF_DIRS_DEFAULT, &out->bpf_dirs) < 0) {
+	    dir_list(ky_cni_env_get(envp, "KYBORG_BPF_OBJECT_DIRS"), KY_CNI_BPF_DIRS_DEFAULT, &out->bpf_dirs) < 0 ||
+	    !(out->dra_state_dir = strdup(dra && dra[0] == '/' ? dra : KY_DRA_STATE_DIR_DEFAULT))) {
 		ky_cni_node_free(out);
 		return -ENOMEM;
 	}
@@ -42,6 +46,7 @@ void ky_cni_node_free(struct ky_cni_node *n)
 {
 	ky_strv_free(n->log_dirs);
 	ky_strv_free(n->bpf_dirs);
+	free(n->dra_state_dir);
 	memset(n, 0, sizeof(*n));
 }
 

@@ -111,6 +111,12 @@ int ky_cni_rdma_apply(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_rdma_undo(struct ky_cni_run *r, struct ky_error **err);
 int ky_cni_rdma_check(struct ky_cni_run *r, struct ky_error **err);
 
+/* cni_dra.c: when a DRA claim (kyborg-dra-driver's checkpoint, read
+ * through state/dra_record) holds the VF, takes the claim's VF settings out
+ * of r->vf, or refuses (code 7) a config that would change one. 0 when no
+ * claim holds it or the device is no VF. */
+int ky_cni_dra_vf(struct ky_cni_run *r, struct ky_error **err);
+
 /* cni_steps.c */
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err);
 /* Undoes every step the record's journal names, last first, and removes

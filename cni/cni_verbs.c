@@ -218,6 +218,10 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 		r->vf.mask |= KY_VF_MAC;
 		memcpy(r->vf.mac, c->conf.mac, 6);
 	}
+	/* A VF a DRA claim holds: the settings its VfConfig set are the
+	 * claim's, neither applied again nor restored by DEL. */
+	if ((ret = ky_cni_dra_vf(r, err)) < 0)
+		return ret;
 	if (!r->dev.has_netdev && (c->conf.n_bpf || c->conf.n_offload)) {
 		ky_error_set(err, EINVAL, "%s: VF %s has no netdev (userspace driver) to attach to",
 			     c->conf.n_bpf ? "bpf" : "offload", r->dev.pci);

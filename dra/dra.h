@@ -57,3 +57,12 @@ int dra_daemon_run(const struct dra_options *opts, struct ky_error **err);
 /* --check-config: loads the config and discovers the node's devices, and
  * prints what the driver would serve (without touching the node). */
 int dra_check_config(const struct dra_options *opts, FILE *out, struct ky_error **err);
+/* --check-opaque-config: a DeviceClass's spec.config or a claim's
+ * spec.devices.config, as JSON in file ("-": stdin), parsed as Prepare
+ * parses the allocation's (dra_config.h): -EINVAL naming the JSON path
+ * ("config[0].opaque.parameters.vlan: must be between 0 and 4094, got
+ * 5000"); other drivers' entries are passed by. Touches nothing. */
+int dra_check_opaque_config(const struct dra_options *opts, const char *file, FILE *out, struct ky_error **err);
+/* Where a claim may take a bitstream from on the node: --bitstream-dir, or
+ * <state dir>/bitstreams. malloc'd; NULL when out of memory. */
+char *dra_options_bitstream_dir(const struct dra_options *opts);

@@ -1,5 +1,9 @@
 /* The checkpoint of prepared claims: a record per claim in the state store
  * (<state dir>/dra-claims/<claim UID>.json, format: state/dra_record.h),
+ * with its index by PCI function beside it (<state dir>/dra-devices: the CNI
+ * plugin learns from it which claim holds a VF and which of the VF's
+ * settings are the claim's; rebuilt from the records at start, added to
+ * when a record is written, taken from when one is deleted),
  * written before the node changes (atomically: what it guards, a CDI spec
  * in a tmpfs and an FPGA's image, does not outlive a power loss either, and
  * Unprepare finds a claim's spec by its UID) and durably before kubelet is
@@ -70,9 +74,16 @@ int dra_checkpoint_open(struct dra_daemon *d, struct ky_error **err)
 		}
 	}
 	ky_state_keys_free(keys, n);
-	if (r >= 0)
-		ky_info("checkpoint", "dir=%s claims=%zu prepared=%zu", dir, d->n_records, prepared);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *link_dir = ky_dra_link_dir(d->opts->state_dir);
+	if (!link_dir)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	if ((r = ky_state_open(link_dir, &d->link_store, err)) < 0 ||
+	    (r = ky_dra_links_sync(d->link_store, d->records, d->n_records, err)) < 0)
+		return ky_error_prefix(err, "claim checkpoint's index");
+	ky_info("checkpoint", "dir=%s claims=%zu prepared=%zu", dir, d->n_records, prepared);
+	return 0;
 }
 
 void dra_checkpoint_close(struct dra_daemon *d)
@@ -84,6 +95,8 @@ void dra_checkpoint_close(struct dra_daemon *d)
 	d->n_records = d->cap_records = 0;
 	ky_state_close(d->store);
 	d->store = NULL;
+	ky_state_close(d->link_store);
+	d->link_store = NULL;
 }
 
 const struct ky_dra_record *dra_checkpoint_find(const struct dra_daemon *d, const char *uid)
@@ -123,6 +136,17 @@ const struct ky_dra_record *dra_checkpoint_holder_of(const struct dra_daemon *d,
 	return NULL;
 }
 
+/* Whether b holds exactly the PCI functions a holds (a NULL: none). */
+static bool same_functions(const struct ky_dra_record *a, const struct ky_dra_record *b)
+{
+	if (!a || a->n_devices != b->n_devices)
+		return false;
+	for (size_t i = 0; i < a->n_devices; i++)
+		if (strcmp(a->devices[i].pci, b->devices[i].pci) != 0)
+			return false;
+	return true;
+}
+
 int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, bool durable, struct ky_error **err)
 {
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
@@ -132,18 +156,24 @@ int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, bool dur
 		return ky_error_prefix(err, "checkpoint");
 	}
 	ssize_t i = index_of(d, rec->claim_uid);
+	/* The index, before the claim can reach a pod: the second write of
+	 * a Prepare ('prepared') finds its links written by the first. */
+	bool linked = same_functions(i >= 0 ? &d->records[i] : NULL, rec);
+	if (!linked && d->link_store && (r = ky_dra_links_add(d->link_store, rec, err)) < 0)
+		ky_error_prefix(err, "checkpoint");
 	if (i >= 0) {
 		ky_dra_record_clear(&d->records[i]);
 		d->records[i] = *rec;
 		memset(rec, 0, sizeof(*rec));
-		return 0;
+		return r < 0 ? r : 0;
 	}
 	if (keep(d, rec) < 0) {
 		/* Written but not kept: a restart would know it; this run must too. */
 		ky_dra_record_clear(rec);
+		ky_error_clear(err);
 		return ky_error_set(err, ENOMEM, "checkpoint: out of memory");
 	}
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 int dra_checkpoint_delete(struct dra_daemon *d, const char *uid, struct ky_error **err)
@@ -154,6 +184,11 @@ int dra_checkpoint_delete(struct dra_daemon *d, const char *uid, struct ky_error
 		return ky_error_prefix(err, "checkpoint");
 	ssize_t i = index_of(d, uid);
 	if (i >= 0) {
+		_cleanup_error_ struct ky_error *lerr = NULL;
+		/* A link left behind names a record that is gone: no reader
+		 * believes it, and the next start takes it away. */
+		if (d->link_store && ky_dra_links_remove(d->link_store, &d->records[i], &lerr) < 0)
+			ky_log_err(KY_LOG_WARN, "checkpoint-link-left", lerr, "claim=%s", uid);
 		ky_dra_record_clear(&d->records[i]);
 		d->records[i] = d->records[--d->n_records];
 	}

@@ -288,6 +288,44 @@ static int ensure_driver(const struct ky_dra_record_device *rd, bool *changed, s
 	return ky_pci_bind_default_driver(rd->pci, &log, err);
 }
 
+/* An error reading or setting the VF a VfConfig configures, prefixed with
+ * the config's path and the fields it sets (the driver too where it was
+ * being read), as the claim names them: on a kernel that refuses them, the
+ * claim's author learns which of their settings met it
+ * ("config[0].opaque.parameters.vlan: device vf-0000-18-01-1: set VF 1 of
+ * ens1f0 (a PF with 4 VFs): ..."). */
+static int vf_failed(const struct ky_dra_record_device *rd, bool driver_too, struct ky_error **err)
+{
+	const struct ky_vf_config *c = &rd->vf->set;
+	const char *names[8];
+	size_t n = 0;
+	if (c->mask & KY_VF_MAC)
+		names[n++] = "mac";
+	if (c->mask & KY_VF_VLAN)
+		names[n++] = "vlan";
+	if ((c->mask & KY_VF_RATE) && (c->min_tx_rate || !c->max_tx_rate))
+		names[n++] = "min_tx_rate";
+	if ((c->mask & KY_VF_RATE) && c->max_tx_rate)
+		names[n++] = "max_tx_rate";
+	if (c->mask & KY_VF_SPOOFCHK)
+		names[n++] = "spoofchk";
+	if (c->mask & KY_VF_TRUST)
+		names[n++] = "trust";
+	if (c->mask & KY_VF_LINK_STATE)
+		names[n++] = "link_state";
+	if (driver_too && rd->vf->driver != KY_DRA_VF_DRIVER_KEEP)
+		names[n++] = "driver";
+	if (!rd->config_path)
+		return ky_error_prefix(err, "device %s", rd->device);
+	if (n == 1)
+		return ky_error_prefix(err, "%s.opaque.parameters.%s: device %s", rd->config_path, names[0], rd->device);
+	char list[96] = "";
+	for (size_t i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : " (", names[i]);
+	return ky_error_prefix(err, "%s.opaque.parameters%s%s: device %s", rd->config_path, list, n ? ")" : "",
+			       rd->device);
+}
+
 int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, struct ky_error **err)
 {
 	for (size_t i = 0; i < plan->n_devices; i++) {
@@ -300,17 +338,18 @@ int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, struct 
 			continue;
 		if (!v->saved) {
 			struct ky_dra_record copy = { 0 };
+			if ((r = save(d, rd, err)) < 0) /* reading what it will change */
+				return vf_failed(rd, true, err);
 			/* Durable: a VF's settings live in the PF's driver and
 			 * firmware and outlive a crash of this kernel. */
-			if ((r = save(d, rd, err)) < 0 || (r = ky_dra_record_copy(plan, &copy, err)) < 0 ||
-			    (r = dra_checkpoint_put(d, &copy, true, err)) < 0)
+			if ((r = ky_dra_record_copy(plan, &copy, err)) < 0 || (r = dra_checkpoint_put(d, &copy, true, err)) < 0)
 				return ky_error_prefix(err, "device %s", rd->device);
 			ky_fault_point("dra-prepare-vf-saved");
 		}
 		if (v->set.mask) {
 			if ((r = nl_of(d, &nl, err)) < 0 ||
 			    (r = ky_vf_ensure(nl, v->pf, (unsigned)v->vf_index, &v->set, &changed, err)) < 0)
-				return ky_error_prefix(err, "device %s", rd->device);
+				return vf_failed(rd, false, err);
 			ky_info("vf-configured", "claim=%s/%s device=%s pf=%s vf=%d changed=%s", plan->namespace_, plan->name,
 				rd->device, v->pf, v->vf_index, changed ? "yes" : "no");
 			ky_fault_point("dra-prepare-vf-configured");

@@ -300,11 +300,12 @@ static int parse_entry(const struct ky_jnode *e, const struct dra_config_rules *
 	static const char *const opaque_keys[] = { "driver", "parameters", NULL };
 	struct ky_jnode opaque, params;
 	const char *driver, *api;
-	int r, idx;
+	int r, idx = 1; /* FromClaim */
 	if (!cJSON_IsObject(e->j))
 		return ky_json_error(e, err, "expected an object, got %s", ky_json_type_name(e->j));
-	if ((r = ky_json_check_keys(e, keys, err)) < 0 ||
-	    (r = ky_json_enum(e, "source", KY_JSON_REQUIRED, sources, &idx, err)) < 0)
+	/* A spec's entries have no source: the scheduler adds it. */
+	if ((r = ky_json_check_keys(e, rules->spec ? keys + 1 : keys, err)) < 0 ||
+	    (!rules->spec && (r = ky_json_enum(e, "source", KY_JSON_REQUIRED, sources, &idx, err)) < 0))
 		return r;
 	c->from_class = idx == 0;
 	if ((r = ky_json_object(e, "opaque", 0, &opaque, err)) < 0)

@@ -87,10 +87,15 @@ struct dra_config_rules {
 	 * file:/// URL, must lie under it (a claim must not make the driver
 	 * read any file of the node). https:// URLs are fetched anywhere. */
 	const char *bitstream_dir;
+	/* The list as a DeviceClass or a claim writes it (spec.config,
+	 * spec.devices.config: no "source"), for --check-opaque-config; each
+	 * entry then counts as the claim's. Otherwise the allocation's list
+	 * (status.allocation.devices.config), where "source" is required. */
+	bool spec;
 };
 
-/* Parses status.allocation.devices.config (NULL: none). -EINVAL naming
- * the path; -ENOMEM. */
+/* Parses status.allocation.devices.config (NULL: none), or with
+ * rules->spec a class's or claim's list. -EINVAL naming the path; -ENOMEM. */
 int dra_configs_parse(const cJSON *config, const struct dra_config_rules *rules, struct dra_configs *out,
 		      struct ky_error **err);
 void dra_configs_release(struct dra_configs *c);

@@ -73,6 +73,7 @@ static void daemon_release(struct dra_daemon *d)
 	dra_claim_source_free(d->source);
 	ky_k8s_client_free(d->k8s);
 	dra_checkpoint_close(d);
+	dra_link_stop(d);
 	dra_hotplug_stop(d);
 	ky_device_prefetch_release(&d->prefetches);
 	dra_claimcfg_release(d);
@@ -91,6 +92,14 @@ static void daemon_release(struct dra_daemon *d)
 	free(d->dra_path);
 }
 
+char *dra_options_bitstream_dir(const struct dra_options *o)
+{
+	char *s;
+	if (o->bitstream_dir)
+		return strdup(o->bitstream_dir);
+	return asprintf(&s, "%s/bitstreams", o->state_dir) < 0 ? NULL : s;
+}
+
 static int daemon_paths(struct dra_daemon *d, struct ky_error **err)
 {
 	const struct dra_options *o = d->opts;
@@ -100,8 +109,7 @@ static int daemon_paths(struct dra_daemon *d, struct ky_error **err)
 	if (asprintf(&d->reg_path, "%s/%s" DRA_REG_SOCKET_SUFFIX, o->registration_dir, o->driver_name) < 0 ||
 	    asprintf(&d->dra_path, "%s/" DRA_SOCKET, d->plugin_dir) < 0 ||
 	    !(d->image_cache = ky_device_image_cache_dir(o->state_dir)) ||
-	    (o->bitstream_dir ? !(d->bitstream_dir = strdup(o->bitstream_dir))
-			      : asprintf(&d->bitstream_dir, "%s/bitstreams", o->state_dir) < 0))
+	    !(d->bitstream_dir = dra_options_bitstream_dir(o)))
 		return ky_error_set(err, ENOMEM, "out of memory");
 	d->images = (struct ky_device_images){ .cache_dir = d->image_cache, .fetch_helper = o->fetch_helper };
 	return 0;
@@ -140,7 +148,8 @@ static int daemon_start(struct dra_daemon *d, struct ky_error **err)
 			o->config_path);
 	if ((r = ky_loop_new(&d->loop, err)) < 0 || (r = ky_loop_signals(d->loop, on_signal, d, err)) < 0)
 		return r;
-	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_checkpoint_open(d, err)) < 0)
+	if ((r = dra_hotplug_start(d, err)) < 0 || (r = dra_link_start(d, err)) < 0 ||
+	    (r = dra_checkpoint_open(d, err)) < 0)
 		return r;
 	/* The API server, unless only the test's claim files are given. */
 	if ((o->api_server || !o->claims_dir) && (r = api_client(d, err)) < 0)

@@ -23,6 +23,7 @@
 
 struct dra_call;
 struct dra_publisher;
+struct ky_link_watch;
 
 /* Registration: GetInfo, NotifyRegistrationStatus. DRA socket: Prepare and
  * Unprepare for v1 and v1beta1, NodeWatchResources for v1alpha1 health. */
@@ -43,6 +44,9 @@ struct dra_daemon {
 	struct ky_device_watch *watch;
 	char **seen;
 	size_t n_seen;
+	/* dra_link.c: PF carrier, rtnetlink link events (NULL when the
+	 * socket failed: drivers alone decide health then). */
+	struct ky_link_watch *links;
 
 	/* FPGA images: the cache, and downloads started ahead (one per
 	 * image, a claim's Prepare waiting on it within kubelet's deadline);
@@ -75,8 +79,10 @@ struct dra_daemon {
 	/* dra_claims.c and its source: where claims' allocations come from. */
 	struct dra_claim_source *source;
 
-	/* dra_checkpoint.c: <state dir>/dra-claims and its records in memory. */
+	/* dra_checkpoint.c: <state dir>/dra-claims and its records in memory,
+	 * and <state dir>/dra-devices, their index by PCI function. */
 	struct ky_state_store *store;
+	struct ky_state_store *link_store;
 	struct ky_dra_record *records;
 	size_t n_records, cap_records;
 
@@ -126,14 +132,34 @@ enum dra_health {
 	DRA_HEALTH_HEALTHY = 1,
 	DRA_HEALTH_UNHEALTHY = 2,
 };
-/* The health of a device by name: healthy, unhealthy with why ("no
- * driver bound", "removed from the node"). */
-enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, const char **why);
+/* Why a device is unhealthy, for kubelet ("no driver bound", "removed from
+ * the node", "PF ens1f0 has no carrier") and as a taint's value, a label
+ * value ("driver-unbound", "pf-link-down"). */
+#define DRA_WHY_MAX 64
+struct dra_why {
+	char message[DRA_WHY_MAX];
+	const char *reason; /* static; NULL while healthy */
+};
+/* The health of a device by name, and why (empty while healthy). */
+enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, struct dra_why *why);
+/* Why a device found on the node is unhealthy (dev->dev->healthy false):
+ * no driver, or its (PF's) link down. */
+void dra_device_why(const struct dra_daemon *d, const struct dra_device *dev, struct dra_why *why);
 
 /* ---- dra_hotplug.c: discovery, and udev events answered by a new look ---- */
 
 int dra_hotplug_start(struct dra_daemon *d, struct ky_error **err);
 void dra_hotplug_stop(struct dra_daemon *d);
+
+/* ---- dra_link.c: PF link health ---- */
+
+/* Watches link events and takes the PF links into the current lists' health
+ * (a socket that cannot be opened is logged: drivers alone then). */
+int dra_link_start(struct dra_daemon *d, struct ky_error **err);
+void dra_link_stop(struct dra_daemon *d);
+/* Health again from the links for lists (changed[i], NULL: not wanted:
+ * whether list i changed). */
+void dra_link_apply(struct dra_daemon *d, struct ky_devlist *lists, const struct ky_pci_list *pci, bool *changed);
 
 /* ---- dra_publisher.c: the ResourceSlice publisher ---- */
 

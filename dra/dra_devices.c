@@ -1,12 +1,17 @@
 /* The DRA view of the config's device lists: a DRA device is a PCI
  * function a resource takes (a shared GPU once, whatever its replicas),
  * named by the device layer (gpu-0000-3b-00-0); lookups by name, and the
- * names served since the start, with their health. No I/O. */
+ * names served since the start, with their health and why (the links'
+ * carrier as the link watch last saw it). No I/O. */
 #include "dra_daemon.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kyborg/device/device_health.h"
+#include "kyborg/net/link_watch.h"
 
 int dra_device_find(const struct dra_daemon *d, const char *name, struct dra_device *out)
 {
@@ -72,16 +77,47 @@ size_t dra_devices_count(const struct dra_daemon *d)
 	return n;
 }
 
-enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, const char **why)
+/* The interface whose missing carrier makes dev unhealthy, or NULL; *pf
+ * whether it is a VF's PF (else the device's own). */
+static const char *link_down(const struct dra_daemon *d, const struct dra_device *dev, bool *pf)
+{
+	const char *ifname = ky_device_health_link(dev->res, dev->dev, d->pci);
+	*pf = dev->dev->pci->physfn[0] != '\0';
+	if (!ifname || !d->links || ky_link_watch_carrier(d->links, ifname) != KY_LINK_DOWN)
+		return NULL;
+	return ifname;
+}
+
+void dra_device_why(const struct dra_daemon *d, const struct dra_device *dev, struct dra_why *why)
+{
+	bool pf;
+	const char *ifname;
+	if (!dev->dev->pci->driver) {
+		snprintf(why->message, sizeof(why->message), "no driver bound");
+		why->reason = "driver-unbound";
+	} else if ((ifname = link_down(d, dev, &pf))) {
+		snprintf(why->message, sizeof(why->message), "%s %s has no carrier", pf ? "PF" : "link", ifname);
+		why->reason = pf ? "pf-link-down" : "link-down";
+	} else {
+		/* Unhealthy for a reason the lists had and the links no longer
+		 * give: the next look settles it. */
+		snprintf(why->message, sizeof(why->message), "unhealthy");
+		why->reason = "unhealthy";
+	}
+}
+
+enum dra_health dra_device_health(const struct dra_daemon *d, const char *name, struct dra_why *why)
 {
 	struct dra_device dev;
-	*why = "";
+	why->message[0] = '\0';
+	why->reason = NULL;
 	if (dra_device_find(d, name, &dev) < 0) {
-		*why = "removed from the node";
+		snprintf(why->message, sizeof(why->message), "removed from the node");
+		why->reason = "removed";
 		return DRA_HEALTH_UNHEALTHY;
 	}
 	if (!dev.dev->healthy) {
-		*why = "no driver bound";
+		dra_device_why(d, &dev, why);
 		return DRA_HEALTH_UNHEALTHY;
 	}
 	return DRA_HEALTH_HEALTHY;

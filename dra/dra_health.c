@@ -51,12 +51,12 @@ static int pack_list(const struct dra_daemon *d, uint8_t **out, size_t *len)
 	_cleanup_free_ V1alpha1__DeviceHealth *h = calloc(n + 1, sizeof(*h));
 	_cleanup_free_ V1alpha1__DeviceHealth **hp = calloc(n + 1, sizeof(*hp));
 	_cleanup_free_ V1alpha1__DeviceIdentifier *ids = calloc(n + 1, sizeof(*ids));
-	if (!names || !h || !hp || !ids)
+	_cleanup_free_ struct dra_why *whys = calloc(n + 1, sizeof(*whys));
+	if (!names || !h || !hp || !ids || !whys)
 		return -ENOMEM;
 	int64_t now = (int64_t)time(NULL);
 	for (size_t i = 0; i < n; i++) {
-		const char *why;
-		enum dra_health health = dra_device_health(d, names[i], &why);
+		enum dra_health health = dra_device_health(d, names[i], &whys[i]);
 		v1alpha1__device_identifier__init(&ids[i]);
 		ids[i].pool_name = (char *)d->opts->node_name;
 		ids[i].device_name = (char *)names[i];
@@ -67,7 +67,7 @@ static int pack_list(const struct dra_daemon *d, uint8_t **out, size_t *len)
 							       : V1ALPHA1__HEALTH_STATUS__UNKNOWN;
 		h[i].last_updated_time = now;
 		h[i].health_check_timeout_seconds = DRA_HEALTH_TIMEOUT_S;
-		h[i].message = (char *)why;
+		h[i].message = whys[i].message;
 		hp[i] = &h[i];
 	}
 	V1alpha1__NodeWatchResourcesResponse r = V1ALPHA1__NODE_WATCH_RESOURCES_RESPONSE__INIT;

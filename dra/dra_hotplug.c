@@ -1,7 +1,8 @@
 /* Discovery at start, and hot-plug: a PCI function added, removed, bound or
- * unbound (udev, watched by the core's device layer) leads to a new look;
- * when what the config takes changed, the health streams hear it at once
- * and the ResourceSlice publisher is told. */
+ * unbound (udev, watched by the core's device layer) leads to a new look,
+ * its health completed by the links' (dra_link.c); when what the config
+ * takes changed, the health streams hear it at once and the ResourceSlice
+ * publisher is told. */
 #include "dra_daemon.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@ static int rescan(void *userdata, struct ky_error **err)
 	int r = ky_device_discover(d->cfg, &pci, &lists, err);
 	if (r < 0)
 		return r;
+	dra_link_apply(d, lists, pci, NULL);
 	bool changed = false;
 	for (size_t i = 0; i < d->cfg->n_resources; i++)
 		changed |= !ky_devlist_equal(&d->lists[i], &lists[i]);

@@ -487,8 +487,11 @@ static int plan_device(struct dra_op *op, const struct dra_configs *cfgs, const 
 	if (r < 0)
 		return asprintf(why, "device %s is not ours: no resource of the config takes it on this node",
 				res->device) < 0 ? -ENOMEM : -EINVAL;
-	if (!dev.dev->healthy)
-		return asprintf(why, "device %s is unhealthy: no driver bound", res->device) < 0 ? -ENOMEM : -EINVAL;
+	if (!dev.dev->healthy) {
+		struct dra_why w;
+		dra_device_why(d, &dev, &w);
+		return asprintf(why, "device %s is unhealthy: %s", res->device, w.message) < 0 ? -ENOMEM : -EINVAL;
+	}
 	const struct ky_dra_record *holder = dev.replica >= 0 ? dra_checkpoint_holder_of(d, res->device, op->uid) : NULL;
 	if (holder) /* one replica, one claim */
 		return asprintf(why, "device %s is already prepared for claim %s/%s", res->device, holder->namespace_,
@@ -616,7 +619,9 @@ static void replay(struct dra_op *op, const struct ky_dra_record *rec)
 			return;
 		}
 		if (!dev.dev->healthy) {
-			op_fail(op, "device %s is unhealthy: no driver bound", name);
+			struct dra_why w;
+			dra_device_why(op->call->d, &dev, &w);
+			op_fail(op, "device %s is unhealthy: %s", name, w.message);
 			return;
 		}
 	}

@@ -37,7 +37,9 @@ static char *loaded_image(const struct ky_pci_dev *pci)
 }
 
 /* The devices to publish, with the strings they borrow (image ids) in
- * *owned; each device that cannot be described is logged and left out. */
+ * *owned; each device that cannot be described is logged and left out. An
+ * unhealthy one carries why as its taint's value (driver-unbound,
+ * pf-link-down, link-down): dra_publish taints it or leaves it out. */
 static int build(struct dra_daemon *d, struct dra_dev **out, size_t *n_out, char ***owned)
 {
 	size_t n = dra_devices_count(d), k = 0;
@@ -59,7 +61,12 @@ static int build(struct dra_daemon *d, struct dra_dev **out, size_t *n_out, char
 			continue;
 		}
 		dd->healthy = dev->healthy;
-		dd->unhealthy_reason = dev->healthy ? NULL : "driver-unbound";
+		if (!dev->healthy) {
+			struct dra_why why;
+			struct dra_device dv = { .res = res, .dev = dev, .list = i, .replica = -1 };
+			dra_device_why(d, &dv, &why);
+			dd->unhealthy_reason = why.reason; /* static */
+		}
 		if (ky_device_resource_shared(res))
 			dd->shares = res->replicas;
 		if (res->kind == KY_DEVICE_FPGA && dev->healthy)

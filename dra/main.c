@@ -1,6 +1,7 @@
 /* kyborg-dra-driver: the front end. Parses the command line, checks the
- * config (--check-config: what the driver will serve) or runs the driver
- * in libkyborg_dra, and turns the final error into an exit code. */
+ * config (--check-config: what the driver will serve) or a class's or
+ * claim's opaque configs (--check-opaque-config), or runs the driver in
+ * libkyborg_dra, and turns the final error into an exit code. */
 #include "dra.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/cli.h"
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 	      "                         [--registration-dir DIR] [--plugin-dir DIR] [--cdi-dir DIR]\n"
 	      "                         [--state-dir DIR] [--fetch-helper PATH] [--bitstream-dir DIR]\n"
 	      "                         [--log-level LEVEL] [--check-config]\n"
+	      "       " PROG " --check-opaque-config FILE|- [--driver-name NAME] [--state-dir DIR] [--bitstream-dir DIR]\n"
 	      "                         [--gpu-sharing auto|consumable|split] [--unhealthy-devices auto|taint|omit]\n"
 	      "  --claims-dir DIR  testing only: ResourceClaims from DIR/<namespace>/<name>.json, not the API server\n",
 	      f);
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
 		{ "claims-dir", required_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "check-config", no_argument, NULL, 'k' },
+		{ "check-opaque-config", required_argument, NULL, 'o' },
 		{ "gpu-sharing", required_argument, NULL, 'g' },
 		{ "unhealthy-devices", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
@@ -80,6 +83,7 @@ int main(int argc, char **argv)
 	};
 	enum ky_log_level level = KY_LOG_INFO;
 	bool check = false;
+	const char *opaque_file = NULL;
 	int c, k;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -131,6 +135,9 @@ int main(int argc, char **argv)
 		case 'k':
 			check = true;
 			break;
+		case 'o':
+			opaque_file = optarg;
+			break;
 		case 'g':
 			if ((k = word(optarg, (const char *const[]){ "auto", "consumable", "split", NULL })) < 0)
 				return ky_cli_usage_error(PROG, "--gpu-sharing: not one of auto, consumable, split: %s",
@@ -158,7 +165,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return ky_cli_usage_error(PROG, "unexpected argument: %s", argv[optind]);
 	}
-	if (!opts.config_path) {
+	if (!opts.config_path && !opaque_file) {
 		usage(stderr);
 		return ky_cli_usage_error(PROG, "--config FILE is required");
 	}
@@ -167,7 +174,7 @@ int main(int argc, char **argv)
 		return ky_cli_usage_error(PROG, "--driver-name %s: %s", opts.driver_name, problem);
 	if (opts.node_name && *opts.node_name && (problem = dra_node_name_problem(opts.node_name)))
 		return ky_cli_usage_error(PROG, "--node-name %s: %s", opts.node_name, problem);
-	if (!check && (!opts.node_name || !*opts.node_name))
+	if (!check && !opaque_file && (!opts.node_name || !*opts.node_name))
 		return ky_cli_usage_error(PROG,
 					  "--node-name (or $NODE_NAME) is required: the pool is named after the node");
 	/* In-cluster by default; explicitly, all three (what in-cluster config is). */
@@ -190,6 +197,10 @@ int main(int argc, char **argv)
 	if (relative)
 		return ky_cli_usage_error(PROG, "directories must be absolute paths: %s", relative);
 
+	if (opaque_file) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		return dra_check_opaque_config(&opts, opaque_file, stdout, &err) < 0 ? ky_cli_error(PROG, err) : 0;
+	}
 	if (check) {
 		_cleanup_error_ struct ky_error *err = NULL;
 		return dra_check_config(&opts, stdout, &err) < 0 ? ky_cli_error(PROG, err) : 0;

@@ -17,7 +17,12 @@ ServiceAccount is bound to exactly the RBAC the driver needs, the overlaid
 ConfigMap passes both binaries' --check-config and gives every resource to
 one of them, each DeviceClass's CEL names the driver and only attributes
 (and kind values) the driver publishes (dra/dra_attrs.c, the device
-layer's names), and examples/dra/ asks only for those classes.
+layer's names), and examples/dra/ asks only for those classes; every
+opaque config list (a class's default config, a claim's) passes the
+driver's own parser (`kyborg-dra-driver --check-opaque-config`, the one
+Prepare uses) and configures the family its requests select, and a
+NetworkAttachmentDefinition for Multus's DRA mode names a VF resource the
+DRA driver serves.
 
 Usage: check_manifests.py --source DIR --build DIR --dp BIN --cni BIN
        --kyborgctl BIN --cni-bin-dir DIR --data-dir DIR [--prefix DIR] [--dra BIN]
@@ -634,6 +639,144 @@ def check_dra(root, a, docs):
         for ctr in pod["spec"]["containers"]:
             for c in ctr.get("resources", {}).get("claims", []):
                 check(c["name"] in claims, "%s: container %s uses the pod's claim %s" % (prel, ctr["name"], c["name"]))
+    check_opaque_configs(a, docs, driver, classes)
+    check_dra_networks(docs, cm)
+
+
+# The claims' own configuration (issue 17): opaque parameters of driver
+# kyborg.io in a DeviceClass's spec.config or a claim's
+# spec.devices.config, one kind per device family.
+OPAQUE_API_VERSION = "kyborg.io/v1alpha1"
+OPAQUE_KIND_FAMILY = {"VfConfig": "vf", "FpgaConfig": "fpga", "GpuConfig": "gpu"}
+
+
+def class_kind(dc, driver):
+    """The kind word a DeviceClass selects (device.attributes[...].kind == "x"), or None."""
+    for sel in dc.get("spec", {}).get("selectors", []):
+        m = re.search(r'device\.attributes\["%s"\]\.kind == "([a-z]+)"' % re.escape(driver),
+                      sel.get("cel", {}).get("expression", ""))
+        if m:
+            return m.group(1)
+    return None
+
+
+def driver_opaque_check(a, configs, base, what):
+    """A config list (a DeviceClass's spec.config, a claim's
+    spec.devices.config) through the driver's own parser, the one Prepare
+    uses (kyborg-dra-driver --check-opaque-config, dra/dra_config.c): the
+    field names, values and kinds are the parser's, not this checker's. Its
+    error names the path from the list ("config[0].opaque.parameters.vlan:
+    ..."), said here from the manifest's object (base + "[0]...")."""
+    r = subprocess.run([a.dra, "--check-opaque-config", "-", "--driver-name", a.dra_driver_name],
+                       input=json.dumps(configs), capture_output=True, text=True)
+    msg = re.sub(r"^kyborg-dra-driver: stdin: config\[", base + "[", (r.stdout + r.stderr).strip())
+    if r.returncode == 0:
+        return check(True, "%s passes kyborg-dra-driver --check-opaque-config" % what)
+    return check(False, "%s: kyborg-dra-driver --check-opaque-config refuses it: %s" % (what, msg))
+
+
+def check_opaque_configs(a, docs, driver, classes):
+    a.dra_driver_name = driver
+    dcs = {d["metadata"]["name"]: d for _, d in objects(docs, "DeviceClass")}
+    seen = {k: 0 for k in OPAQUE_KIND_FAMILY}
+    for crel, dc in objects(docs, "DeviceClass"):
+        fam = class_kind(dc, driver)
+        configs = dc.get("spec", {}).get("config", [])
+        if configs:
+            driver_opaque_check(a, configs, "spec.config", "%s: DeviceClass %s" % (crel, dc["metadata"]["name"]))
+        for i, c in enumerate(configs):
+            what = "%s: DeviceClass %s spec.config[%d]" % (crel, dc["metadata"]["name"], i)
+            op = c.get("opaque", {})
+            if not check(op.get("driver") == driver, "%s: opaque.driver is %s" % (what, driver)):
+                continue
+            params = op.get("parameters", {})
+            check(OPAQUE_KIND_FAMILY.get(params.get("kind")) == fam,
+                  "%s: config %s for a class of %s devices" % (what, params.get("kind"), fam))
+            seen[params.get("kind")] = seen.get(params.get("kind"), 0) + 1
+    for trel, t in objects(docs, "ResourceClaimTemplate"):
+        devs = t["spec"]["spec"]["devices"]
+        fam_of = {r["name"]: class_kind(dcs.get(r.get("exactly", {}).get("deviceClassName"), {}), driver)
+                  for r in devs["requests"]}
+        if devs.get("config"):
+            driver_opaque_check(a, devs["config"], "spec.spec.devices.config",
+                                "%s: ResourceClaimTemplate %s" % (trel, t["metadata"]["name"]))
+        for i, c in enumerate(devs.get("config", [])):
+            what = "%s: ResourceClaimTemplate %s spec.devices.config[%d]" % (trel, t["metadata"]["name"], i)
+            op = c.get("opaque", {})
+            if op.get("driver") != driver:
+                continue  # another driver's: not ours to judge
+            params = op.get("parameters", {})
+            reqs = c.get("requests") or list(fam_of)
+            for r in reqs:
+                check(r.split("/", 1)[0] in fam_of, "%s: request %s is one of the claim's" % (what, r))
+                check(fam_of.get(r.split("/", 1)[0]) == OPAQUE_KIND_FAMILY.get(params.get("kind")),
+                      "%s: config %s for request %s, whose class selects %s devices" % (
+                          what, params.get("kind"), r, fam_of.get(r.split("/", 1)[0])))
+            seen[params.get("kind")] = seen.get(params.get("kind"), 0) + 1
+    check(all(seen.get(k) for k in OPAQUE_KIND_FAMILY),
+          "examples configure every family through opaque parameters: %s" % seen)
+    check(any(dc.get("spec", {}).get("config") for dc in dcs.values()), "a DeviceClass carries default config")
+    check_opaque_checks_can_fail(a, docs, driver)
+
+
+def check_opaque_checks_can_fail(a, docs, driver):
+    """The driver's parser refuses a bad example, naming the manifest's path:
+    the VF example with VLAN 5000, a field misspelt, a kind it does not know."""
+    vf = [(rel, t) for rel, t in objects(docs, "ResourceClaimTemplate", "examples/dra/")
+          if any(c.get("opaque", {}).get("parameters", {}).get("kind") == "VfConfig"
+                 for c in t["spec"]["spec"]["devices"].get("config", []))]
+    if not check(bool(vf), "examples/dra/ has a claim with a VfConfig"):
+        return
+    rel, t = vf[0]
+    configs = t["spec"]["spec"]["devices"]["config"]
+    at = next(i for i, c in enumerate(configs) if c["opaque"]["parameters"].get("kind") == "VfConfig")
+    cases = [
+        ({"vlan": 5000}, "spec.spec.devices.config[%d].opaque.parameters.vlan: must be between 0 and 4094, got 5000"),
+        ({"vlan_qos": 3}, "spec.spec.devices.config[%d].opaque.parameters.vlan_qos: unknown field"),
+        ({"kind": "NicConfig"}, "spec.spec.devices.config[%d].opaque.parameters.kind: must be one of"),
+    ]
+    # A file, as an administrator runs it, answers as stdin does.
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(configs, f)
+        f.flush()
+        r = subprocess.run([a.dra, "--check-opaque-config", f.name], capture_output=True, text=True)
+        check(r.returncode == 0 and "OK" in r.stdout, "kyborg-dra-driver --check-opaque-config FILE: %s" % (
+            (r.stdout + r.stderr).strip().splitlines() or ["(nothing)"])[-1])
+    for change, want in cases:
+        bad = copy.deepcopy(configs)
+        bad[at]["opaque"]["parameters"].update(change)
+        found = failures_of(driver_opaque_check, a, bad, "spec.spec.devices.config", rel)
+        check(len(found) == 1 and (want % at) in found[0], "the driver refuses %s with %s in %s, naming the path: %s" % (
+            json.dumps(change), rel, t["metadata"]["name"], found[0] if found else "accepted"))
+
+
+def check_dra_networks(docs, cm):
+    """A NetworkAttachmentDefinition for DRA (examples/dra/): its
+    resourceName is what the VF's slice entry carries as
+    k8s.cni.cncf.io/resourceName, the name of a nic-vf resource the overlaid
+    config gives the DRA driver; the pods that name it are in its file."""
+    try:
+        resources = {r["name"]: r for r in json.loads(cm["data"]["device-plugin.json"])["resources"]}
+    except (TypeError, KeyError, ValueError):
+        resources = {}
+    nads = {}
+    for rel, nad in objects(docs, "NetworkAttachmentDefinition", "examples/dra/"):
+        name = nad["metadata"]["name"]
+        nads[name] = rel
+        res = nad["metadata"].get("annotations", {}).get("k8s.v1.cni.cncf.io/resourceName")
+        r = resources.get(res, {})
+        check(r.get("kind") == "nic-vf" and r.get("frontend") == "dra",
+              "%s: NetworkAttachmentDefinition %s's resourceName %s is a nic-vf resource the DRA driver serves "
+              "(Multus's DRA mode matches it to the slice's k8s.cni.cncf.io/resourceName)" % (rel, name, res))
+    check(bool(nads), "examples/dra/ has a NetworkAttachmentDefinition for Multus's DRA mode")
+    for prel, pod in objects(docs, "Pod", "examples/dra/"):
+        nets = pod["metadata"].get("annotations", {}).get("k8s.v1.cni.cncf.io/networks")
+        if not nets:
+            continue
+        for n in [x.strip() for x in nets.split(",")]:
+            check(nads.get(n.split("@")[0]) == prel, "%s: network %s is a NetworkAttachmentDefinition of its file" % (
+                prel, n))
+        check(bool(pod["spec"].get("resourceClaims")), "%s: a pod on a DRA network holds the claim of its VF" % prel)
 
 
 # kubernetes-models (npm): the API's schemas, for every object the

@@ -716,3 +716,52 @@ Test(cni_rdma, del_moves_back_only_a_recorded_device_still_in_a_live_pod)
 	cr_assert_eq(ky_cni_rdma_undo_plan(true, true, false), KY_CNI_RDMA_NONE, "never moved, or back already");
 	cr_assert_eq(ky_cni_rdma_undo_plan(false, true, true), KY_CNI_RDMA_NONE, "ADD moved none");
 }
+
+/* ---- a VF a DRA claim holds (cni_dra.c) ---- */
+
+Test(cni_dra, the_claims_vf_settings_are_left_to_it_when_the_config_repeats_them_and_refused_otherwise)
+{
+	const struct ky_vf_config claim = { .mask = KY_VF_VLAN | KY_VF_RATE, .vlan = 100, .vlan_proto = 0x8100,
+					    .max_tx_rate = 1000 };
+	struct ky_vf_config conf = { .mask = KY_VF_VLAN | KY_VF_SPOOFCHK | KY_VF_TRUST, .vlan = 100,
+				     .vlan_proto = 0x8100, .spoofchk = true };
+	unsigned apply = 0;
+	const char *field = "x";
+	char a[KY_VF_TEXT_LEN], b[KY_VF_TEXT_LEN];
+	/* The same VLAN: the claim's; spoofchk and trust: the config's. */
+	cr_assert(ky_cni_dra_vf_plan(&conf, &claim, &apply, &field, a, b));
+	cr_assert_null(field);
+	cr_assert_eq(apply, KY_VF_SPOOFCHK | KY_VF_TRUST);
+	/* Another VLAN, then another priority of the same VLAN: the first
+	 * field that differs, with both values. */
+	conf.vlan = 200;
+	cr_assert_not(ky_cni_dra_vf_plan(&conf, &claim, &apply, &field, a, b));
+	cr_assert_str_eq(field, "vlan");
+	cr_assert_str_eq(a, "200");
+	cr_assert_str_eq(b, "100");
+	conf.vlan = 100;
+	conf.qos = 3;
+	cr_assert_not(ky_cni_dra_vf_plan(&conf, &claim, &apply, &field, a, b));
+	cr_assert_str_eq(field, "vlanQoS");
+	/* A claim that set nothing leaves everything to the config. */
+	const struct ky_vf_config none = { 0 };
+	cr_assert(ky_cni_dra_vf_plan(&conf, &none, &apply, &field, a, b));
+	cr_assert_eq(apply, conf.mask);
+}
+
+Test(cni_dra, the_drivers_state_dir_is_the_nodes_word_and_an_absolute_path)
+{
+	struct ky_cni_node n;
+	char *const none[] = { NULL };
+	cr_assert_eq(ky_cni_node_from_env(none, &n), 0);
+	cr_assert_str_eq(n.dra_state_dir, KY_DRA_STATE_DIR_DEFAULT);
+	ky_cni_node_free(&n);
+	char *const set[] = { "KYBORG_DRA_STATE_DIR=/srv/kyborg", NULL };
+	cr_assert_eq(ky_cni_node_from_env(set, &n), 0);
+	cr_assert_str_eq(n.dra_state_dir, "/srv/kyborg");
+	ky_cni_node_free(&n);
+	char *const relative[] = { "KYBORG_DRA_STATE_DIR=srv/kyborg", NULL };
+	cr_assert_eq(ky_cni_node_from_env(relative, &n), 0);
+	cr_assert_str_eq(n.dra_state_dir, KY_DRA_STATE_DIR_DEFAULT, "a relative path would follow the runtime's cwd");
+	ky_cni_node_free(&n);
+}

@@ -376,7 +376,8 @@ Test(dra_claimcfg, a_vf_setting_this_kernel_refuses_fails_the_claim_naming_the_v
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/nic/uid-vlan");
 		_cleanup_free_ char *want = NULL;
-		cr_assert_geq(asprintf(&want, "claim ns1/nic: device " VF0 ": read VF 0 of %s: the device has 0 VFs", pf_name), 0);
+		cr_assert_geq(asprintf(&want, "claim ns1/nic: config[0].opaque.parameters (vlan, max_tx_rate): device " VF0
+				       ": read VF 0 of %s: the device has 0 VFs", pf_name), 0);
 		assert_refused(p, "uid-vlan", want);
 		assert_clean("uid-vlan");
 	}
@@ -482,7 +483,7 @@ Test(dra_claimcfg, a_refused_vf_setting_rolls_back_the_rebind_the_same_claim_mad
 		    CONFIG(FOR("\"a\""), "VfConfig", ",\"driver\":\"vfio-pci\"") ","
 		    CONFIG(FOR("\"b\""), "VfConfig", ",\"vlan\":100"));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/two/uid-two");
-	assert_refused(p, "uid-two", "device " VF1 ": read VF 1 of");
+	assert_refused(p, "uid-two", "config[1].opaque.parameters.vlan: device " VF1 ": read VF 1 of");
 	/* VF0 was rebound first; the rollback put its override back. */
 	_cleanup_free_ char *bind = sys_read("bus/pci/drivers/vfio-pci/bind"),
 			    *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF0 "/driver_override");

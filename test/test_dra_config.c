@@ -292,6 +292,39 @@ Test(dra_config, another_drivers_configs_are_passed_by_whatever_they_hold)
 	cr_assert_eq(c.n, 0);
 }
 
+Test(dra_config, a_spec_list_has_no_source_and_is_checked_as_the_allocation_is)
+{
+	/* --check-opaque-config: a claim's spec.devices.config as written. */
+	static const char spec[] = "[{\"requests\":[\"nic\"],\"opaque\":{\"driver\":\"kyborg.io\",\"parameters\":"
+				   "{\"apiVersion\":\"kyborg.io/v1alpha1\",\"kind\":\"VfConfig\",\"vlan\":%d}}}]";
+	struct dra_config_rules spec_rules = rules;
+	spec_rules.spec = true;
+	struct dra_configs c;
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *good = NULL, *bad = NULL;
+	cr_assert_geq(asprintf(&good, spec, 100), 0);
+	cr_assert_geq(asprintf(&bad, spec, 5000), 0);
+	_cleanup_(cJSON_Deletep) cJSON *g = cJSON_Parse(good), *b = cJSON_Parse(bad);
+	cr_assert_eq(dra_configs_parse(g, &spec_rules, &c, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(c.n, 1);
+	cr_assert_not(c.v[0].from_class);
+	cr_assert_eq(c.v[0].vf.vlan, 100);
+	dra_configs_release(&c);
+	cr_assert_eq(dra_configs_parse(b, &spec_rules, &c, &err), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "config[0].opaque.parameters.vlan: must be between 0 and 4094, got 5000");
+	ky_error_clear(&err);
+	/* The allocation's list must say where each entry comes from. */
+	cr_assert_eq(dra_configs_parse(g, &rules, &c, &err), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "config[0].source: missing required field");
+	ky_error_clear(&err);
+	/* A spec has no source: one there is no field of it. */
+	_cleanup_free_ char *e = entry("FromClaim", NULL, "VfConfig", ""), *arr = NULL;
+	cr_assert_geq(asprintf(&arr, "[%s]", e), 0);
+	_cleanup_(cJSON_Deletep) cJSON *s = cJSON_Parse(arr);
+	cr_assert_eq(dra_configs_parse(s, &spec_rules, &c, &err), -EINVAL);
+	cr_assert(strstr(ky_error_msg(err), "config[0].source: unknown field"), "%s", ky_error_msg(err));
+}
+
 Test(dra_config, the_class_config_comes_first_and_the_last_of_a_devices_family_wins_whole)
 {
 	_cleanup_free_ char *claim = entry("FromClaim", "[\"nic\"]", "VfConfig", "\"vlan\":100"),

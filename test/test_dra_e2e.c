@@ -26,6 +26,7 @@
 #include "kyborg/json/json.h"
 #include "kytest.h"
 #include "kytest_dra.h"
+#include "kytest_net.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
@@ -154,34 +155,6 @@ static void teardown(void)
 
 TestSuite(dra_e2e, .init = setup, .fini = teardown, .timeout = 120);
 
-/* ---- JSON ---- */
-
-static const cJSON *at(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key && v; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	return v;
-}
-
-/* A device's attribute of that name (names hold dots: no path). */
-static const char *attr_str(const cJSON *dev, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dev, "attributes"), name), "string");
-	cr_assert(cJSON_IsString(v), "attribute %s is not a string in %s", name, cJSON_PrintUnformatted(dev));
-	return v->valuestring;
-}
-
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = at(o, path);
-	cr_assert(cJSON_IsString(v), "%s is not a string in %s", path, cJSON_PrintUnformatted(o));
-	return v->valuestring;
-}
-
 /* ---- the stand-ins and the driver ---- */
 
 static void start_api(const char *const extra[])
@@ -236,7 +209,7 @@ static cJSON *wait_registered(int after)
 
 static int seq_of(const cJSON *r)
 {
-	return (int)cJSON_GetNumberValue(at(r, "event.seq"));
+	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
 }
 
 /* The Node object, as the cluster has it: its UID goes into the slices'
@@ -248,7 +221,7 @@ static char *create_node(void)
 		api, "POST", "/api/v1/nodes", "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"" NODE "\"}}",
 		&code);
 	cr_assert_eq(code, 201);
-	return strdup(str(n, "metadata.uid"));
+	return strdup(kyt_json_str(n, "metadata.uid"));
 }
 
 static void control(const char *what)
@@ -272,22 +245,12 @@ static cJSON *server_slices(void)
 	return items;
 }
 
-static const cJSON *slice_device(const cJSON *items, const char *name)
-{
-	const cJSON *s, *d;
-	cJSON_ArrayForEach(s, items)
-		cJSON_ArrayForEach(d, at(s, "spec.devices"))
-			if (!strcmp(str(d, "name"), name))
-				return d;
-	return NULL;
-}
-
 static size_t device_count(const cJSON *items)
 {
 	size_t n = 0;
 	const cJSON *s;
 	cJSON_ArrayForEach(s, items)
-		n += (size_t)cJSON_GetArraySize(at(s, "spec.devices"));
+		n += (size_t)cJSON_GetArraySize(kyt_json_at(s, "spec.devices"));
 	return n;
 }
 
@@ -299,10 +262,10 @@ static bool pool_whole(const cJSON *items)
 	double gen = -1;
 	cJSON_ArrayForEach(s, items)
 	{
-		double g = cJSON_GetNumberValue(at(s, "spec.pool.generation"));
+		double g = cJSON_GetNumberValue(kyt_json_at(s, "spec.pool.generation"));
 		if ((gen >= 0 && g != gen) ||
-		    cJSON_GetNumberValue(at(s, "spec.pool.resourceSliceCount")) != cJSON_GetArraySize(items) ||
-		    strcmp(str(s, "spec.pool.name"), NODE) != 0)
+		    cJSON_GetNumberValue(kyt_json_at(s, "spec.pool.resourceSliceCount")) != cJSON_GetArraySize(items) ||
+		    strcmp(kyt_json_str(s, "spec.pool.name"), NODE) != 0)
 			return false;
 		gen = g;
 	}
@@ -324,7 +287,7 @@ static bool cond_pool(void *arg)
 		return false;
 	size_t n = 0;
 	for (const char *const *p = w->names; p && *p; p++, n++)
-		if (!slice_device(items, *p))
+		if (!kyt_dra_slice_device(items, *p))
 			return false;
 	if (device_count(items) != (w->names ? n : w->n_devices))
 		return false;
@@ -333,7 +296,7 @@ static bool cond_pool(void *arg)
 		const cJSON *s, *o;
 		cJSON_ArrayForEach(s, items)
 			cJSON_ArrayForEach(o, old)
-				if (!strcmp(str(s, "metadata.uid"), str(o, "metadata.uid")))
+				if (!strcmp(kyt_json_str(s, "metadata.uid"), kyt_json_str(o, "metadata.uid")))
 					return false;
 	}
 	return true;
@@ -361,7 +324,7 @@ static void wipe_node(void)
 	_cleanup_(cJSON_Deletep) cJSON *j =
 		kyt_apiserver_request(api, "DELETE", SLICES "?fieldSelector=spec.nodeName%3D" NODE, NULL, &code);
 	cr_assert_eq(code, 200);
-	cr_assert_gt(cJSON_GetArraySize(at(j, "items")), 0, "nothing to delete");
+	cr_assert_gt(cJSON_GetArraySize(kyt_json_at(j, "items")), 0, "nothing to delete");
 }
 
 static char *slices_text(void)
@@ -394,7 +357,7 @@ static int count(const cJSON *log, const char *method, const char *path, int cod
 	const cJSON *r;
 	cJSON_ArrayForEach(r, log)
 	{
-		const cJSON *m = at(r, "method"), *p = at(r, "path"), *c = at(r, "code");
+		const cJSON *m = kyt_json_at(r, "method"), *p = kyt_json_at(r, "path"), *c = kyt_json_at(r, "code");
 		if (cJSON_IsString(m) && !strcmp(m->valuestring, method) && cJSON_IsString(p) &&
 		    strstr(p->valuestring, path) && (!code || (cJSON_IsNumber(c) && c->valueint == code)))
 			n++;
@@ -406,8 +369,8 @@ static int count(const cJSON *log, const char *method, const char *path, int cod
 static const cJSON *taint_of(const cJSON *dev)
 {
 	const cJSON *t;
-	cJSON_ArrayForEach(t, at(dev, "taints"))
-		if (!strcmp(str(t, "key"), DRIVER "/unhealthy"))
+	cJSON_ArrayForEach(t, kyt_json_at(dev, "taints"))
+		if (!strcmp(kyt_json_str(t, "key"), DRIVER "/unhealthy"))
 			return t;
 	return NULL;
 }
@@ -421,7 +384,7 @@ static bool cond_taint(void *arg)
 {
 	const struct taint_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *dev = slice_device(items, w->device);
+	const cJSON *dev = kyt_dra_slice_device(items, w->device);
 	return dev && pool_whole(items) && (taint_of(dev) != NULL) == w->tainted;
 }
 
@@ -487,9 +450,9 @@ static bool cond_health(void *arg)
 	const struct health_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *v = kyt_dra_kubelet_ok(kubelet, T, "health " DRIVER);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, at(v, "devices"))
-		if (!strcmp(str(e, "device"), w->device))
-			return !strcmp(str(e, "health"), w->health) && !strcmp(str(e, "message"), w->message);
+	cJSON_ArrayForEach(e, kyt_json_at(v, "devices"))
+		if (!strcmp(kyt_json_str(e, "device"), w->device))
+			return !strcmp(kyt_json_str(e, "health"), w->health) && !strcmp(kyt_json_str(e, "message"), w->message);
 	return false;
 }
 
@@ -527,29 +490,29 @@ Test(dra_e2e, slices_hold_exactly_the_configured_devices_owned_by_the_node_and_s
 	wait_all_devices("the node's devices");
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *s = cJSON_GetArrayItem(items, 0);
-	cr_assert_str_eq(str(s, "spec.driver"), DRIVER);
-	cr_assert_str_eq(str(s, "spec.nodeName"), NODE);
-	const cJSON *owner = cJSON_GetArrayItem(at(s, "metadata.ownerReferences"), 0);
-	cr_assert_str_eq(str(owner, "kind"), "Node");
-	cr_assert_str_eq(str(owner, "uid"), node_uid);
+	cr_assert_str_eq(kyt_json_str(s, "spec.driver"), DRIVER);
+	cr_assert_str_eq(kyt_json_str(s, "spec.nodeName"), NODE);
+	const cJSON *owner = cJSON_GetArrayItem(kyt_json_at(s, "metadata.ownerReferences"), 0);
+	cr_assert_str_eq(kyt_json_str(owner, "kind"), "Node");
+	cr_assert_str_eq(kyt_json_str(owner, "uid"), node_uid);
 
 	/* A shared GPU is one device claims share by capacity. */
-	const cJSON *g = slice_device(items, GPU0);
-	cr_assert(cJSON_IsTrue(at(g, "allowMultipleAllocations")), "%s", cJSON_PrintUnformatted(g));
-	cr_assert_str_eq(str(g, "capacity.shares.value"), "2");
-	cr_assert_str_eq(str(g, "attributes.kind.string"), "gpu");
-	cr_assert_str_eq(str(g, "attributes.resourceName.string"), "kyborg.io/gpu",
+	const cJSON *g = kyt_dra_slice_device(items, GPU0);
+	cr_assert(cJSON_IsTrue(kyt_json_at(g, "allowMultipleAllocations")), "%s", cJSON_PrintUnformatted(g));
+	cr_assert_str_eq(kyt_json_str(g, "capacity.shares.value"), "2");
+	cr_assert_str_eq(kyt_json_str(g, "attributes.kind.string"), "gpu");
+	cr_assert_str_eq(kyt_json_str(g, "attributes.resourceName.string"), "kyborg.io/gpu",
 			 "the first resource that matches takes the GPUs, not kyborg.io/any-gpu");
-	cr_assert_str_eq(attr_str(g, "resource.kubernetes.io/pcieRoot"), "pci0000:3a");
+	cr_assert_str_eq(kyt_dra_attr_str(g, "resource.kubernetes.io/pcieRoot"), "pci0000:3a");
 	/* The FPGA's loaded image, read from its port. */
-	const cJSON *f = slice_device(items, FPGA);
-	cr_assert_str_eq(str(f, "attributes.imageID.string"), AFU_NONE);
+	const cJSON *f = kyt_dra_slice_device(items, FPGA);
+	cr_assert_str_eq(kyt_json_str(f, "attributes.imageID.string"), AFU_NONE);
 	/* A VF carries its PF and what Multus's DRA mode reads. */
-	const cJSON *v = slice_device(items, VF1);
-	cr_assert_str_eq(str(v, "attributes.pfName.string"), pf_name);
-	cr_assert_eq(cJSON_GetNumberValue(at(v, "attributes.vfIndex.int")), 1);
-	cr_assert_str_eq(attr_str(v, "k8s.cni.cncf.io/deviceID"), KYT_SIM_VF1);
-	cr_assert_str_eq(attr_str(v, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
+	const cJSON *v = kyt_dra_slice_device(items, VF1);
+	cr_assert_str_eq(kyt_json_str(v, "attributes.pfName.string"), pf_name);
+	cr_assert_eq(cJSON_GetNumberValue(kyt_json_at(v, "attributes.vfIndex.int")), 1);
+	cr_assert_str_eq(kyt_dra_attr_str(v, "k8s.cni.cncf.io/deviceID"), KYT_SIM_VF1);
+	cr_assert_str_eq(kyt_dra_attr_str(v, "k8s.cni.cncf.io/resourceName"), "kyborg.io/sriov-vf");
 	_cleanup_(cJSON_Deletep) cJSON *log = request_log();
 	cr_assert_eq(count(log, "GET", "/api/v1/nodes/" NODE, 200), 1, "the Node is read once, for its UID");
 	cr_assert_eq(count(log, "POST", "/resourceslices", 422), 0, "the server refused a slice");
@@ -582,10 +545,10 @@ Test(dra_e2e, a_pool_over_128_devices_is_split_64_a_slice_with_taints_and_128_wi
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
 	const cJSON *s;
 	cJSON_ArrayForEach(s, items)
-		cr_assert_leq(cJSON_GetArraySize(at(s, "spec.devices")), 64);
-	cr_assert_not_null(slice_device(items, GPU1 "-r99"));
-	cr_assert_null(slice_device(items, GPU1), "a pre-split GPU is published as its replicas only");
-	cr_assert_eq(cJSON_GetNumberValue(at(slice_device(items, GPU0 "-r7"), "attributes.replica.int")), 7);
+		cr_assert_leq(cJSON_GetArraySize(kyt_json_at(s, "spec.devices")), 64);
+	cr_assert_not_null(kyt_dra_slice_device(items, GPU1 "-r99"));
+	cr_assert_null(kyt_dra_slice_device(items, GPU1), "a pre-split GPU is published as its replicas only");
+	cr_assert_eq(cJSON_GetNumberValue(kyt_json_at(kyt_dra_slice_device(items, GPU0 "-r7"), "attributes.replica.int")), 7);
 	stop_driver(d);
 
 	/* Unhealthy devices left out instead of tainted: 128 a slice. */
@@ -593,7 +556,7 @@ Test(dra_e2e, a_pool_over_128_devices_is_split_64_a_slice_with_taints_and_128_wi
 	wait_pool(&(struct pool_want){ .n_devices = 205, .n_slices = 2 }, T, "205 devices in slices of 128");
 	_cleanup_(cJSON_Deletep) cJSON *items2 = server_slices();
 	cJSON_ArrayForEach(s, items2)
-		cr_assert_leq(cJSON_GetArraySize(at(s, "spec.devices")), 128);
+		cr_assert_leq(cJSON_GetArraySize(kyt_json_at(s, "spec.devices")), 128);
 	stop_driver(d);
 }
 
@@ -706,8 +669,8 @@ Test(dra_e2e, a_closed_watch_expired_history_a_conflict_and_a_rotated_token_are_
 	int lists = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, log)
-		lists += !strcmp(str(e, "method"), "GET") && !strcmp(str(e, "path"), SLICES) &&
-			 !cJSON_GetObjectItemCaseSensitive(at(e, "query"), "watch");
+		lists += !strcmp(kyt_json_str(e, "method"), "GET") && !strcmp(kyt_json_str(e, "path"), SLICES) &&
+			 !cJSON_GetObjectItemCaseSensitive(kyt_json_at(e, "query"), "watch");
 	cr_assert_geq(lists, 1, "not listed again after the 410");
 
 	/* A stale update (409) is read again and retried. */
@@ -729,9 +692,9 @@ Test(dra_e2e, a_closed_watch_expired_history_a_conflict_and_a_rotated_token_are_
 	int bad = 0, ok = 0;
 	cJSON_ArrayForEach(e, log3)
 	{
-		if (!strcmp(str(e, "method"), "PUT")) {
-			bad += !strcmp(str(e, "auth"), "bad");
-			ok += !strcmp(str(e, "auth"), "ok") && cJSON_GetNumberValue(at(e, "code")) == 200;
+		if (!strcmp(kyt_json_str(e, "method"), "PUT")) {
+			bad += !strcmp(kyt_json_str(e, "auth"), "bad");
+			ok += !strcmp(kyt_json_str(e, "auth"), "ok") && cJSON_GetNumberValue(kyt_json_at(e, "code")) == 200;
 		}
 	}
 	cr_assert_eq(bad, 1, "%s", cJSON_PrintUnformatted(log3));
@@ -755,10 +718,10 @@ Test(dra_e2e, unbind_removal_and_addition_show_in_the_slices_and_kubelets_health
 	wait_health(GPU1, "UNHEALTHY", "no driver bound");
 	wait_taint(GPU1, true);
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *t = taint_of(slice_device(items, GPU1));
-	cr_assert_str_eq(str(t, "value"), "driver-unbound");
-	cr_assert_str_eq(str(t, "effect"), "NoSchedule");
-	cr_assert_null(taint_of(slice_device(items, GPU0)), "the other GPU is not touched");
+	const cJSON *t = taint_of(kyt_dra_slice_device(items, GPU1));
+	cr_assert_str_eq(kyt_json_str(t, "value"), "driver-unbound");
+	cr_assert_str_eq(kyt_json_str(t, "effect"), "NoSchedule");
+	cr_assert_null(taint_of(kyt_dra_slice_device(items, GPU0)), "the other GPU is not touched");
 
 	umockdev_testbed_uevent(tb, GPU1_SYSPATH, "remove");
 	umockdev_testbed_remove_device(tb, GPU1_SYSPATH "/drm/card1");
@@ -775,6 +738,125 @@ Test(dra_e2e, unbind_removal_and_addition_show_in_the_slices_and_kubelets_health
 	wait_all_devices("with the GPU added back");
 	wait_taint(GPU1, false);
 	wait_health(GPU1, "HEALTHY", "");
+	stop_driver(d);
+}
+
+/* ---- PF carrier ---- */
+
+/* A veth named like the simulated node's PF, in a network namespace of the
+ * test's own (the driver inherits it): its carrier goes with the peer's
+ * state, as a PF's goes with its cable. */
+static char pf_peer[16];
+
+static void pf_veth(void)
+{
+	cr_assert_eq(kyt_private_netns(), 0, "needs root (a network namespace for the PF's veth)");
+	kyt_unique_name(pf_peer, sizeof(pf_peer), "kypeer");
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "add", pf_name, "type", "veth", "peer", "name", pf_peer, NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", pf_name, "up", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", pf_peer, "up", NULL), 0);
+}
+
+static void peer_set(const char *state)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", pf_peer, state, NULL), 0);
+}
+
+static const char *const vfs_of_pf[] = { VF0, VF1, VF2, VF3, NULL };
+static char *api_claim(const char *ns, const char *name, const char *results);
+
+Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_tainted_in_the_slices)
+{
+	pf_veth();
+	start_api(NULL);
+	start_kubelet("30");
+	struct kyt_child *d = start_driver(NULL);
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	wait_all_devices("at start");
+	for (const char *const *v = vfs_of_pf; *v; v++)
+		wait_health(*v, "HEALTHY", "");
+
+	/* The cable goes: every VF of the PF, for kubelet and the scheduler. */
+	peer_set("down");
+	char why[64];
+	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
+	for (const char *const *v = vfs_of_pf; *v; v++) {
+		wait_health(*v, "UNHEALTHY", why);
+		wait_taint(*v, true);
+	}
+	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
+	const cJSON *t = taint_of(kyt_dra_slice_device(items, VF2));
+	cr_assert_str_eq(kyt_json_str(t, "value"), "pf-link-down");
+	cr_assert_str_eq(kyt_json_str(t, "effect"), "NoSchedule");
+	cr_assert_null(taint_of(kyt_dra_slice_device(items, GPU0)), "a GPU has no PF link");
+	wait_health(GPU0, "HEALTHY", "");
+	/* A claim that was allocated it all the same (tolerating the taint)
+	 * is refused at Prepare, saying why. */
+	_cleanup_free_ char *vf = NULL;
+	cr_assert_geq(asprintf(&vf, "{\"request\":\"req\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE
+				    "\",\"device\":\"" VF2 "\"}"),
+		      0);
+	_cleanup_free_ char *uid = api_claim("ns1", "down", vf);
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 down");
+	cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")), "%s", cJSON_PrintUnformatted(p));
+	_cleanup_free_ char *ptext = cJSON_PrintUnformatted(p), *refusal = NULL;
+	cr_assert_geq(asprintf(&refusal, "device " VF2 " is unhealthy: %s", why), 0);
+	cr_assert(strstr(ptext, refusal), "%s", ptext);
+
+	/* It comes back: healthy and untainted again. */
+	peer_set("up");
+	for (const char *const *v = vfs_of_pf; *v; v++) {
+		wait_health(*v, "HEALTHY", "");
+		wait_taint(*v, false);
+	}
+	stop_driver(d);
+}
+
+Test(dra_e2e, without_device_taints_a_vf_whose_pf_lost_carrier_is_left_out_of_the_slices)
+{
+	pf_veth();
+	/* A cluster without DRADeviceTaints drops the field: the driver sees
+	 * it gone and leaves unhealthy devices out instead. */
+	start_api((const char *[]){ "--feature-gates", "DRADeviceTaints=false", NULL });
+	start_kubelet("30");
+	struct kyt_child *d = start_driver(NULL);
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	wait_all_devices("at start");
+
+	peer_set("down");
+	static const char *const without_vfs[] = { GPU0, GPU1, FPGA, NULL };
+	wait_pool(&(struct pool_want){ .names = without_vfs, .n_slices = 1 }, T, "the VFs of a PF without carrier left out");
+	char why[64];
+	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
+	wait_health(VF1, "UNHEALTHY", why);
+
+	peer_set("up");
+	wait_all_devices("the VFs back once the PF has carrier");
+	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
+	cr_assert_null(kyt_json_at(kyt_dra_slice_device(items, VF1), "taints"), "%s", cJSON_PrintUnformatted(items));
+	wait_health(VF1, "HEALTHY", "");
+	stop_driver(d);
+}
+
+Test(dra_e2e, a_pf_without_carrier_at_start_has_its_vfs_tainted_in_the_first_slices)
+{
+	pf_veth();
+	peer_set("down");
+	start_api(NULL);
+	start_kubelet("30");
+	struct kyt_child *d = start_driver(NULL);
+	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
+	wait_all_devices("at start");
+	/* Every slice the server ever stored had them tainted: the first too. */
+	_cleanup_(cJSON_Deletep) cJSON *log = request_log();
+	cr_assert_eq(count(log, "PUT", "/resourceslices/", 0), 0, "the slices were written again: %s",
+		     cJSON_PrintUnformatted(log));
+	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
+	for (const char *const *v = vfs_of_pf; *v; v++)
+		cr_assert_not_null(taint_of(kyt_dra_slice_device(items, *v)), "%s is not tainted from the start", *v);
+	char why[64];
+	snprintf(why, sizeof(why), "PF %s has no carrier", pf_name);
+	wait_health(VF0, "UNHEALTHY", why);
 	stop_driver(d);
 }
 
@@ -802,18 +884,18 @@ static char *api_claim(const char *ns, const char *name, const char *results)
 	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
 	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
-	return strdup(str(c, "metadata.uid"));
+	return strdup(kyt_json_str(c, "metadata.uid"));
 }
 
 /* An allocation result naming a device as the slices publish it. */
 static char *result(const char *request, const cJSON *items, const char *device)
 {
-	const cJSON *dev = slice_device(items, device);
+	const cJSON *dev = kyt_dra_slice_device(items, device);
 	cr_assert_not_null(dev, "%s is not published", device);
 	char *r;
 	cr_assert_geq(asprintf(&r, "{\"request\":\"%s\",\"driver\":\"%s\",\"pool\":\"%s\",\"device\":\"%s\"}", request,
-			       str(cJSON_GetArrayItem(items, 0), "spec.driver"),
-			       str(cJSON_GetArrayItem(items, 0), "spec.pool.name"), str(dev, "name")),
+			       kyt_json_str(cJSON_GetArrayItem(items, 0), "spec.driver"),
+			       kyt_json_str(cJSON_GetArrayItem(items, 0), "spec.pool.name"), kyt_json_str(dev, "name")),
 		      0);
 	return r;
 }
@@ -826,8 +908,8 @@ static bool cond_image(void *arg)
 {
 	const struct image_want *w = arg;
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
-	const cJSON *f = slice_device(items, FPGA);
-	const cJSON *id = at(f, "attributes.imageID.string");
+	const cJSON *f = kyt_dra_slice_device(items, FPGA);
+	const cJSON *id = kyt_json_at(f, "attributes.imageID.string");
 	return cJSON_IsString(id) && !strcmp(id->valuestring, w->id);
 }
 
@@ -849,23 +931,29 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 
 	/* Kubelet GETs the claim and calls the driver, which GETs it too. */
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 accel");
-	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(at(p, "drivers"), DRIVER),
+	const cJSON *ours = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(kyt_json_at(p, "drivers"), DRIVER),
 							     "claims");
 	const cJSON *claim = cJSON_GetObjectItemCaseSensitive(ours, uid);
-	cr_assert_eq(cJSON_GetArraySize(at(claim, "devices")), 3, "%s", cJSON_PrintUnformatted(p));
+	cr_assert_eq(cJSON_GetArraySize(kyt_json_at(claim, "devices")), 3, "%s", cJSON_PrintUnformatted(p));
 	_cleanup_free_ char *spec_path = NULL;
 	cr_assert_geq(asprintf(&spec_path, "%s/" DRIVER "-claim_%s.json", cdi_dir, uid), 0);
 	_cleanup_free_ char *spec = kyt_read_file(spec_path);
 	cr_assert_not_null(spec, "no CDI spec at %s", spec_path);
 	_cleanup_(cJSON_Deletep) cJSON *sj = cJSON_Parse(spec);
-	cr_assert_eq(cJSON_GetArraySize(at(sj, "devices")), 3, "%s", spec);
+	cr_assert_eq(cJSON_GetArraySize(kyt_json_at(sj, "devices")), 3, "%s", spec);
 	const cJSON *dev;
-	cJSON_ArrayForEach(dev, at(claim, "devices"))
+	cJSON_ArrayForEach(dev, kyt_json_at(claim, "devices"))
 	{
 		char want[160];
-		snprintf(want, sizeof(want), DRIVER "/claim=%s-%s", uid, str(dev, "device"));
-		cr_assert_str_eq(cJSON_GetArrayItem(at(dev, "cdi"), 0)->valuestring, want);
+		snprintf(want, sizeof(want), DRIVER "/claim=%s-%s", uid, kyt_json_str(dev, "device"));
+		cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(dev, "cdi"), 0)->valuestring, want);
 	}
+	/* The index by PCI function names the claim (the CNI plugin reads it). */
+	_cleanup_free_ char *link = NULL;
+	cr_assert_geq(asprintf(&link, "%s/dra-devices/" KYT_SIM_VF0 ".json", state_dir), 0);
+	_cleanup_free_ char *link_text = kyt_read_file(link);
+	cr_assert_not_null(link_text, "no link at %s", link);
+	cr_assert(strstr(link_text, uid), "%s", link_text);
 	/* The FPGA was programmed for it: the slices say what it holds now. */
 	struct image_want iw = { AFU_NLB };
 	cr_assert(kyt_wait_until(cond_image, &iw, T), "the loaded image is not published");
@@ -875,6 +963,7 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 	_cleanup_free_ char *rec = NULL;
 	cr_assert_geq(asprintf(&rec, "%s/dra-claims/%s.json", state_dir, uid), 0);
 	cr_assert_neq(access(rec, F_OK), 0, "the record is left");
+	cr_assert_neq(access(link, F_OK), 0, "the link is left");
 	stop_driver(d);
 }
 
@@ -905,7 +994,7 @@ Test(dra_e2e, a_config_shared_with_the_device_plugin_publishes_only_the_dra_reso
 		      0);
 	_cleanup_free_ char *uid = api_claim("ns1", "gpu", gpu);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 gpu");
-	cr_assert(cJSON_IsFalse(at(p, "ok")));
+	cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")));
 	_cleanup_free_ char *text = cJSON_PrintUnformatted(p);
 	cr_assert(strstr(text, "device " GPU0 " is not ours: the config gives it to the device plugin (resource "
 			       "kyborg.io/gpu)"),

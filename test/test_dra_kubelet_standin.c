@@ -83,17 +83,6 @@ static void stop_plugin(struct kyt_child *p)
 	cr_assert(kyt_wait_until(kyt_child_done_cond, p, 10000), "the fake plugin stops on SIGTERM");
 }
 
-static const char *str(const cJSON *o, const char *path)
-{
-	const cJSON *v = o;
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
-		v = cJSON_GetObjectItemCaseSensitive(v, key);
-	cr_assert(cJSON_IsString(v), "%s is not a string", path);
-	return v->valuestring;
-}
-
 static int fake_log_count(const char *needle)
 {
 	_cleanup_free_ char *text = kyt_read_file(fake_log);
@@ -108,15 +97,15 @@ Test(dra_kubelet_standin, registers_with_the_first_service_of_the_plugins_list_t
 	start_kubelet(NULL);
 	struct kyt_child *p = start_plugin((const char *[]){ "--versions", "v1beta1.DRAPlugin,v1.DRAPlugin", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " timeout=10000");
-	cr_assert_str_eq(str(r, "event.service"), "v1beta1.DRAPlugin");
+	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1beta1.DRAPlugin");
 	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "event"), "health_service")),
 		  "no health stream for a plugin that lists no health service");
 	_cleanup_free_ char *endpoint = in_dir(plugin_dir, "dra.sock");
-	cr_assert_str_eq(str(r, "event.endpoint"), endpoint);
+	cr_assert_str_eq(kyt_json_str(r, "event.endpoint"), endpoint);
 	cr_assert_eq(fake_log_count("\"registered\": true"), 1, "NotifyRegistrationStatus(true) reached the plugin");
 	stop_plugin(p);
 	_cleanup_(cJSON_Deletep) cJSON *d = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER);
-	cr_assert_str_eq(str(d, "event.reason"), "socket removed");
+	cr_assert_str_eq(kyt_json_str(d, "event.reason"), "socket removed");
 }
 
 Test(dra_kubelet_standin, refuses_a_wrong_type_or_unknown_versions_and_tells_the_plugin_why)
@@ -124,8 +113,8 @@ Test(dra_kubelet_standin, refuses_a_wrong_type_or_unknown_versions_and_tells_the
 	start_kubelet(NULL);
 	struct kyt_child *p = start_plugin((const char *[]){ "--type", "CSIPlugin", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_kubelet_ok(kubelet, T, "wait registration_failed timeout=10000");
-	cr_assert(strstr(str(r, "event.error"), "no handler registered for plugin type: CSIPlugin at socket"), "%s",
-		  str(r, "event.error"));
+	cr_assert(strstr(kyt_json_str(r, "event.error"), "no handler registered for plugin type: CSIPlugin at socket"), "%s",
+		  kyt_json_str(r, "event.error"));
 	cr_assert_eq(fake_log_count("\"registered\": false"), 1, "the plugin was told it was refused");
 	stop_plugin(p);
 
@@ -133,9 +122,9 @@ Test(dra_kubelet_standin, refuses_a_wrong_type_or_unknown_versions_and_tells_the
 	_cleanup_(cJSON_Deletep) cJSON *r2 = kyt_dra_kubelet_ok(
 		kubelet, T, "wait registration_failed after=%d timeout=10000",
 		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "event"), "seq")->valueint + 1);
-	cr_assert(strstr(str(r2, "event.error"), "none of services supported by the plugin ([\"v2.DRAPlugin\"]) are "
+	cr_assert(strstr(kyt_json_str(r2, "event.error"), "none of services supported by the plugin ([\"v2.DRAPlugin\"]) are "
 						 "supported by the kubelet ([\"v1.DRAPlugin\" \"v1beta1.DRAPlugin\"])"),
-		  "%s", str(r2, "event.error"));
+		  "%s", kyt_json_str(r2, "event.error"));
 	stop_plugin(p);
 }
 
@@ -144,8 +133,8 @@ Test(dra_kubelet_standin, a_getinfo_slower_than_one_second_fails_and_is_retried)
 	start_kubelet(NULL);
 	start_plugin((const char *[]){ "--getinfo-delay", "1.5", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_kubelet_ok(kubelet, T, "wait registration_failed timeout=10000");
-	cr_assert(strstr(str(r, "event.error"), "failed to get plugin info using RPC GetInfo"), "%s", str(r, "event.error"));
-	cr_assert(strstr(str(r, "event.error"), "code = DeadlineExceeded"), "%s", str(r, "event.error"));
+	cr_assert(strstr(kyt_json_str(r, "event.error"), "failed to get plugin info using RPC GetInfo"), "%s", kyt_json_str(r, "event.error"));
+	cr_assert(strstr(kyt_json_str(r, "event.error"), "code = DeadlineExceeded"), "%s", kyt_json_str(r, "event.error"));
 	_cleanup_(cJSON_Deletep) cJSON *again = kyt_dra_kubelet_ok(kubelet, T, "wait registration_failed after=%d timeout=10000",
 								    cJSON_GetObjectItem(cJSON_GetObjectItem(r, "event"), "seq")->valueint);
 	cr_assert_geq(fake_log_count("\"GetInfo\""), 2, "kubelet retries a failed registration");
@@ -156,27 +145,27 @@ Test(dra_kubelet_standin, prepares_per_claim_through_v1_and_reports_what_kubelet
 	start_kubelet(NULL);
 	start_plugin((const char *[]){ "--device", "node-a/gpu-0", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " timeout=10000");
-	cr_assert_str_eq(str(reg, "event.service"), "v1.DRAPlugin");
+	cr_assert_str_eq(kyt_json_str(reg, "event.service"), "v1.DRAPlugin");
 
 	_cleanup_(cJSON_Deletep) cJSON *ok = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
 	const cJSON *dev = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ok, "claims"), "uid-1"), "devices"), 0);
 	cr_assert_not_null(dev);
-	cr_assert_str_eq(str(dev, "pool"), "node-a");
-	cr_assert_str_eq(str(dev, "device"), "gpu-0");
-	cr_assert_str_eq(str(dev, "share_id"), "share-uid-1");
+	cr_assert_str_eq(kyt_json_str(dev, "pool"), "node-a");
+	cr_assert_str_eq(kyt_json_str(dev, "device"), "gpu-0");
+	cr_assert_str_eq(kyt_json_str(dev, "share_id"), "share-uid-1");
 	cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(dev, "cdi"), 0)->valuestring, DRIVER "/fake=uid-1-gpu-0");
 
 	_cleanup_(cJSON_Deletep) cJSON *bad = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1 ns1/fail-x/uid-2");
 	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(bad, "ok")));
-	cr_assert_str_eq(str(bad, "error"), "NodePrepareResources failed for ResourceClaim fail-x: claim ns1/fail-x: refused by the fake");
-	cr_assert_str_eq(str(bad, "claims.uid-1.error"), "", "the other claim in the same call still succeeded");
+	cr_assert_str_eq(kyt_json_str(bad, "error"), "NodePrepareResources failed for ResourceClaim fail-x: claim ns1/fail-x: refused by the fake");
+	cr_assert_str_eq(kyt_json_str(bad, "claims.uid-1.error"), "", "the other claim in the same call still succeeded");
 
 	_cleanup_(cJSON_Deletep) cJSON *skip = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/skip-x/uid-3");
-	cr_assert_str_eq(str(skip, "error"), "NodePrepareResources skipped 1 ResourceClaims");
+	cr_assert_str_eq(kyt_json_str(skip, "error"), "NodePrepareResources skipped 1 ResourceClaims");
 
 	_cleanup_(cJSON_Deletep) cJSON *un = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-1");
 	_cleanup_(cJSON_Deletep) cJSON *none = kyt_dra_kubelet_cmd(kubelet, T, "prepare other.io ns1/gpu/uid-1");
-	cr_assert_str_eq(str(none, "error"), "DRA driver other.io is not registered");
+	cr_assert_str_eq(kyt_json_str(none, "error"), "DRA driver other.io is not registered");
 }
 
 Test(dra_kubelet_standin, uses_v1beta1_when_the_plugin_only_serves_that)
@@ -185,7 +174,7 @@ Test(dra_kubelet_standin, uses_v1beta1_when_the_plugin_only_serves_that)
 	start_plugin((const char *[]){ "--versions", "v1beta1.DRAPlugin", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " timeout=10000");
 	_cleanup_(cJSON_Deletep) cJSON *ok = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-1");
-	cr_assert_str_eq(str(ok, "service"), "v1beta1.DRAPlugin");
+	cr_assert_str_eq(kyt_json_str(ok, "service"), "v1beta1.DRAPlugin");
 	cr_assert_eq(fake_log_count("\"version\": \"v1beta1\""), 1, "the call went to the v1beta1 service");
 	const cJSON *dev = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ok, "claims"), "uid-1"), "devices"), 0);
 	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(dev, "share_id")), "v1beta1 has no share_id");
@@ -196,13 +185,13 @@ Test(dra_kubelet_standin, follows_the_health_stream_of_a_plugin_that_lists_it)
 	start_kubelet(NULL);
 	start_plugin((const char *[]){ "--device", "node-a/gpu-0", "--device", "node-a/sick-1", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " timeout=10000");
-	cr_assert_str_eq(str(reg, "event.health_service"), "v1alpha1.DRAResourceHealth");
+	cr_assert_str_eq(kyt_json_str(reg, "event.health_service"), "v1alpha1.DRAResourceHealth");
 	_cleanup_(cJSON_Deletep) cJSON *h = kyt_dra_kubelet_ok(kubelet, T, "wait health driver=" DRIVER " timeout=10000");
 	_cleanup_(cJSON_Deletep) cJSON *view = kyt_dra_kubelet_ok(kubelet, T, "health " DRIVER);
 	const cJSON *devs = cJSON_GetObjectItem(view, "devices");
 	cr_assert_eq(cJSON_GetArraySize(devs), 2);
-	cr_assert_str_eq(str(cJSON_GetArrayItem(devs, 0), "health"), "HEALTHY");
-	cr_assert_str_eq(str(cJSON_GetArrayItem(devs, 1), "health"), "UNHEALTHY");
+	cr_assert_str_eq(kyt_json_str(cJSON_GetArrayItem(devs, 0), "health"), "HEALTHY");
+	cr_assert_str_eq(kyt_json_str(cJSON_GetArrayItem(devs, 1), "health"), "UNHEALTHY");
 }
 
 Test(dra_kubelet_standin, wipes_the_nodes_slices_at_start_and_a_gone_drivers_after_the_delay)
@@ -225,7 +214,7 @@ Test(dra_kubelet_standin, wipes_the_nodes_slices_at_start_and_a_gone_drivers_aft
 	start_kubelet((const char *[]){ "--node-name", "node-a", "--api-server", api->url, "--token-file", api->token_file,
 					"--ca-file", api->ca_file, "--wipe-delay", "1", NULL });
 	_cleanup_(cJSON_Deletep) cJSON *w0 = kyt_dra_kubelet_ok(kubelet, T, "wait wiped driver= timeout=10000");
-	cr_assert_str_eq(str(w0, "event.selector"), "spec.nodeName=node-a");
+	cr_assert_str_eq(kyt_json_str(w0, "event.selector"), "spec.nodeName=node-a");
 	_cleanup_(cJSON_Deletep) cJSON *l0 = kyt_apiserver_request(api, "GET", "/apis/resource.k8s.io/v1/resourceslices", NULL, &code);
 	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(l0, "items")), 1, "only node-b's slice is left after the start");
 
@@ -237,11 +226,11 @@ Test(dra_kubelet_standin, wipes_the_nodes_slices_at_start_and_a_gone_drivers_aft
 	_cleanup_(cJSON_Deletep) cJSON *con = kyt_dra_kubelet_ok(kubelet, T, "wait connected driver=" DRIVER " timeout=10000");
 	stop_plugin(p);
 	_cleanup_(cJSON_Deletep) cJSON *w1 = kyt_dra_kubelet_ok(kubelet, T, "wait wiped driver=" DRIVER " timeout=10000");
-	cr_assert_str_eq(str(w1, "event.selector"), "spec.driver=" DRIVER ",spec.nodeName=node-a");
+	cr_assert_str_eq(kyt_json_str(w1, "event.selector"), "spec.driver=" DRIVER ",spec.nodeName=node-a");
 	_cleanup_(cJSON_Deletep) cJSON *l1 = kyt_apiserver_request(api, "GET",
 		"/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName%3Dnode-a", NULL, &code);
 	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(l1, "items")), 1);
-	cr_assert_str_eq(str(cJSON_GetArrayItem(cJSON_GetObjectItem(l1, "items"), 0), "metadata.name"), "a4",
+	cr_assert_str_eq(kyt_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(l1, "items"), 0), "metadata.name"), "a4",
 			 "the other driver's slice on the node stays");
 }
 
@@ -285,7 +274,7 @@ Test(dra_kubelet_standin, prepares_a_claim_from_the_api_and_unprepares_it_after_
 	start_plugin(NULL);
 	_cleanup_(cJSON_Deletep) cJSON *reg = kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " timeout=10000");
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 gpu");
-	cr_assert_str_eq(str(p, "uid"), str(c, "metadata.uid"), "kubelet sends the claim's UID from the API");
+	cr_assert_str_eq(kyt_json_str(p, "uid"), kyt_json_str(c, "metadata.uid"), "kubelet sends the claim's UID from the API");
 	_cleanup_(cJSON_Deletep) cJSON *d = kyt_apiserver_request(api, "DELETE", "/apis/resource.k8s.io/v1/namespaces/ns1/resourceclaims/gpu", NULL, &code);
 	cr_assert_eq(code, 200);
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare-claim ns1 gpu");

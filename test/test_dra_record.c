@@ -3,12 +3,18 @@
  * missing, a newer version is refused, and a record saved in the store
  * reads back under its claim's UID; version 2's per-device configuration
  * (issue 17: a VfConfig with its journal, an FpgaConfig, a GpuConfig)
- * round-trips, and a record without any is still written as version 1.
+ * round-trips, and a record without any is still written as version 1;
+ * the index by PCI function finds the claim holding a function, follows
+ * adds, removals and a sync, and a reader on a node without the driver
+ * creates nothing.
  * Pure, but for the store in a temp dir. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
@@ -189,4 +195,166 @@ Test(dra_record, a_bad_version_2_key_is_named_with_its_device)
 		cr_expect_eq(ky_dra_record_from_json(j, &rec, &err), -EBADMSG, "case %zu", i);
 		cr_expect(err && strstr(ky_error_msg(err), cases[i].want), "case %zu: %s", i, err ? ky_error_msg(err) : "");
 	}
+}
+
+/* ---- a VF's settings, and the index by PCI function ---- */
+
+/* A claim holding one VF whose VfConfig set VLAN 100 and spoofchk off, as
+ * the driver records it (version 2). */
+static const char vf_record[] =
+	"{\"version\":2,\"claimUID\":\"77aa\",\"namespace\":\"ns1\",\"name\":\"net\",\"driver\":\"kyborg.io\","
+	"\"state\":\"prepared\",\"cdiSpec\":\"/var/run/cdi/kyborg.io-claim_77aa.json\",\"devices\":[{\"requests\":"
+	"[\"nic\"],\"pool\":\"node-a\",\"device\":\"vf-0000-18-01-1\",\"pci\":\"0000:18:01.1\",\"kind\":\"vf\","
+	"\"resource\":\"kyborg.io/sriov-vf\",\"cdiID\":\"kyborg.io/claim=77aa-vf-0000-18-01-1\",\"configPath\":"
+	"\"config[0]\",\"vf\":{\"pf\":\"ens1f0\",\"vfIndex\":1,\"set\":{\"mask\":10,\"mac\":\"00:00:00:00:00:00\","
+	"\"vlan\":100,\"qos\":0,\"vlanProto\":33024,\"minTxRate\":0,\"maxTxRate\":0,\"spoofchk\":false,"
+	"\"trust\":false,\"linkState\":0}}}]}";
+
+struct links_fixture {
+	char *dir, *rdir, *ldir;
+	struct ky_state_store *records, *links;
+};
+
+static void links_open(struct links_fixture *f)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	f->dir = kyt_tmpdir("kydralink");
+	f->rdir = ky_dra_record_dir(f->dir);
+	f->ldir = ky_dra_link_dir(f->dir);
+	cr_assert_str_eq(strrchr(f->ldir, '/'), "/dra-devices");
+	cr_assert_eq(ky_state_open(f->rdir, &f->records, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_open(f->ldir, &f->links, &err), 0, "%s", ky_error_msg(err));
+}
+
+static void links_close(struct links_fixture *f)
+{
+	ky_state_close(f->records);
+	ky_state_close(f->links);
+	kyt_rmrf(f->dir);
+	free(f->dir);
+	free(f->rdir);
+	free(f->ldir);
+}
+
+/* The record as the driver writes it, with the claim UID uid. */
+static void put(struct links_fixture *f, const char *text, const char *uid, struct ky_dra_record *rec)
+{
+	_cleanup_(cJSON_Deletep) cJSON *in = cJSON_Parse(text);
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	cJSON_ReplaceItemInObject(in, "claimUID", cJSON_CreateString(uid));
+	cr_assert_eq(ky_dra_record_from_json(in, rec, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_lock(f->records, uid, 0, &l, &err), 0);
+	cr_assert_eq(ky_dra_record_save(l, rec, false, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_dra_links_add(f->links, rec, &err), 0, "%s", ky_error_msg(err));
+}
+
+static void drop(struct links_fixture *f, struct ky_dra_record *rec)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	{
+		_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+		cr_assert_eq(ky_state_lock(f->records, rec->claim_uid, 0, &l, &err), 0);
+		cr_assert_eq(ky_state_delete(l, &err), 0);
+	}
+	cr_assert_eq(ky_dra_links_remove(f->links, rec, &err), 0, "%s", ky_error_msg(err));
+	ky_dra_record_clear(rec);
+}
+
+/* The claim find_by_pci names for pci, or NULL (-ENOENT). */
+static char *holder(struct links_fixture *f, const char *pci)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_dra_record rec = { 0 };
+	size_t k = 99;
+	int r = ky_dra_record_find_by_pci(f->dir, pci, &rec, &k, &err);
+	if (r == -ENOENT)
+		return NULL;
+	cr_assert_eq(r, 0, "%s", ky_error_msg(err));
+	cr_assert_str_eq(rec.devices[k].pci, pci);
+	char *uid = strdup(rec.claim_uid);
+	ky_dra_record_clear(&rec);
+	return uid;
+}
+
+static char *link_text(struct links_fixture *f, const char *pci)
+{
+	_cleanup_free_ char *path = NULL;
+	cr_assert_geq(asprintf(&path, "%s/%s.json", f->ldir, pci), 0);
+	return kyt_read_file(path);
+}
+
+Test(dra_record, a_function_a_claim_holds_is_found_by_its_pci_address_until_the_record_goes)
+{
+	struct links_fixture f = { 0 };
+	links_open(&f);
+	struct ky_dra_record vf = { 0 }, g1 = { 0 }, g2 = { 0 };
+	put(&f, vf_record, "77aa", &vf);
+	_cleanup_free_ char *h = holder(&f, "0000:18:01.1");
+	cr_assert_str_eq(h, "77aa");
+	_cleanup_free_ char *text = link_text(&f, "0000:18:01.1");
+	cr_assert_str_eq(text, "{\"version\":1,\"pci\":\"0000:18:01.1\",\"claims\":[\"77aa\"]}\n");
+	cr_assert_null(holder(&f, "0000:18:01.2"), "a function no claim holds");
+	/* A shared GPU: two claims on one function, each found until it goes. */
+	put(&f, record, "c1", &g1);
+	put(&f, record, "c2", &g2);
+	_cleanup_free_ char *both = link_text(&f, "0000:3b:00.0");
+	cr_assert(strstr(both, "[\"c1\",\"c2\"]"), "%s", both);
+	drop(&f, &g1);
+	_cleanup_free_ char *h2 = holder(&f, "0000:3b:00.0");
+	cr_assert_str_eq(h2, "c2");
+	drop(&f, &g2);
+	cr_assert_null(link_text(&f, "0000:3b:00.0"), "a link naming no claim stays");
+	cr_assert_null(holder(&f, "0000:3b:00.0"));
+	/* A link whose record is gone (the driver killed between the two)
+	 * names no holder. */
+	{
+		_cleanup_error_ struct ky_error *err = NULL;
+		_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+		cr_assert_eq(ky_state_lock(f.records, "77aa", 0, &l, &err), 0);
+		cr_assert_eq(ky_state_delete(l, &err), 0);
+	}
+	cr_assert_null(holder(&f, "0000:18:01.1"));
+	ky_dra_record_clear(&vf);
+	links_close(&f);
+}
+
+Test(dra_record, sync_makes_the_links_say_what_the_records_say)
+{
+	struct links_fixture f = { 0 };
+	links_open(&f);
+	struct ky_dra_record recs[2] = { 0 };
+	put(&f, vf_record, "77aa", &recs[0]);
+	put(&f, record, "c1", &recs[1]);
+	_cleanup_free_ char *gpu_before = link_text(&f, "0000:3b:00.0");
+	/* Lost (a power loss; the links are not durable) and a stale one. */
+	_cleanup_free_ char *lost = NULL, *stale = NULL;
+	cr_assert_geq(asprintf(&lost, "%s/0000:18:01.1.json", f.ldir), 0);
+	cr_assert_geq(asprintf(&stale, "%s/0000:5e:01.0.json", f.ldir), 0);
+	cr_assert_eq(unlink(lost), 0);
+	cr_assert_eq(kyt_write_file(stale, "{\"version\":1,\"pci\":\"0000:5e:01.0\",\"claims\":[\"gone\"]}"), 0);
+	cr_assert_null(holder(&f, "0000:18:01.1"));
+	_cleanup_error_ struct ky_error *err = NULL;
+	cr_assert_eq(ky_dra_links_sync(f.links, recs, 2, &err), 0, "%s", ky_error_msg(err));
+	_cleanup_free_ char *h = holder(&f, "0000:18:01.1");
+	cr_assert_str_eq(h, "77aa");
+	cr_assert_neq(access(stale, F_OK), 0, "the stale link stays");
+	_cleanup_free_ char *gpu_after = link_text(&f, "0000:3b:00.0");
+	cr_assert_str_eq(gpu_after, gpu_before);
+	ky_dra_record_clear(&recs[0]);
+	ky_dra_record_clear(&recs[1]);
+	links_close(&f);
+}
+
+Test(dra_record, a_node_without_the_dra_driver_answers_no_holder_and_gets_no_directory)
+{
+	_cleanup_free_ char *dir = kyt_tmpdir("kydranone");
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_dra_record rec = { 0 };
+	size_t k;
+	cr_assert_eq(ky_dra_record_find_by_pci(dir, "0000:18:01.1", &rec, &k, &err), -ENOENT);
+	_cleanup_free_ char *ldir = ky_dra_link_dir(dir);
+	cr_assert_neq(access(ldir, F_OK), 0, "a reader created %s", ldir);
+	cr_assert_eq(ky_dra_record_find_by_pci(dir, "../x", &rec, &k, &err), -EINVAL);
+	kyt_rmrf(dir);
 }

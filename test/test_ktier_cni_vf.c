@@ -19,7 +19,10 @@
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/net/netlink.h"
+#include "kyborg/json/json.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/state/dra_record.h"
+#include "kyborg/state/state_store.h"
 #include "kytest.h"
 #include "kytest_cni.h"
 #include "kytest_net.h"
@@ -29,8 +32,6 @@
 #define CNI_PATH "/usr/lib/cni"
 #define NUM_VFS 4
 #define VF 1 /* the simulated node's VF 0000:18:01.1 */
-
-KY_DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
 static struct kyt_nsim nsim, nsim2, nsim3;
 static UMockdevTestbed *tb;
@@ -652,4 +653,99 @@ Test(ktier_cni_vf, the_anchors_vf_configs_apply_as_documented_and_del_restores)
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
 	cr_assert_eq(cni("DEL", del, &out), 0, "DEL with %s: %s", del, msg_of(out));
 	assert_as_before(nsim.pf, pf_before, node_before, "DEL with a config that lost its VF fields");
+}
+
+/* ---- a VF a DRA claim holds (issue 17) ---- */
+
+/* What kyborg-dra-driver does at Prepare for a claim whose VfConfig sets
+ * VLAN 100 and a 1000 Mbit/s rate on VF 1 (done here as its Prepare does
+ * it): the settings on the PF, and the claim's record with them and its
+ * index, through state/dra_record. */
+static void prepare_claim_as_the_driver(const char *dra_dir, struct ky_vf_config *claim)
+{
+	_cleanup_(ky_nl_closep) struct ky_nl *nl = NULL;
+	_cleanup_error_ struct ky_error *err = NULL;
+	*claim = (struct ky_vf_config){ .mask = KY_VF_VLAN | KY_VF_RATE, .vlan = 100, .vlan_proto = ETH_P_8021Q,
+					.max_tx_rate = 1000 };
+	cr_assert_eq(ky_nl_open(&nl, &err), 0);
+	cr_assert_eq(ky_vf_set(nl, nsim.pf, VF, claim, &err), 0, "%s", ky_error_msg(err));
+	_cleanup_free_ char *rdir = ky_dra_record_dir(dra_dir), *ldir = ky_dra_link_dir(dra_dir);
+	_cleanup_(ky_state_closep) struct ky_state_store *records = NULL, *links = NULL;
+	cr_assert_eq(ky_state_open(rdir, &records, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_open(ldir, &links, &err), 0, "%s", ky_error_msg(err));
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(
+		"{\"version\":1,\"claimUID\":\"77aa\",\"namespace\":\"ns1\",\"name\":\"net\",\"driver\":\"kyborg.io\","
+		"\"state\":\"prepared\",\"cdiSpec\":\"/var/run/cdi/kyborg.io-claim_77aa.json\",\"devices\":[{\"requests\":"
+		"[\"nic\"],\"pool\":\"node-a\",\"device\":\"vf-0000-18-01-1\",\"pci\":\"0000:18:01.1\",\"kind\":\"vf\","
+		"\"resource\":\"kyborg.io/sriov-vf\",\"cdiID\":\"kyborg.io/claim=77aa-vf-0000-18-01-1\"}]}");
+	struct ky_dra_record rec = { 0 };
+	cr_assert_eq(ky_dra_record_from_json(doc, &rec, &err), 0, "%s", ky_error_msg(err));
+	struct ky_dra_record_vf *vf = calloc(1, sizeof(*vf));
+	cr_assert_not_null(vf);
+	vf->pf = strdup(nsim.pf);
+	vf->vf_index = VF;
+	vf->set = *claim;
+	rec.devices[0].vf = vf;
+	rec.devices[0].config_path = strdup("config[0]");
+	{
+		_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+		cr_assert_eq(ky_state_lock(records, rec.claim_uid, 0, &l, &err), 0);
+		cr_assert_eq(ky_dra_record_save(l, &rec, true, &err), 0, "%s", ky_error_msg(err));
+	}
+	cr_assert_eq(ky_dra_links_add(links, &rec, &err), 0, "%s", ky_error_msg(err));
+	ky_dra_record_clear(&rec);
+}
+
+static int cni_dra(const char *cmd, const char *conf, const char *dra_env, cJSON **out)
+{
+	const char *const env[] = { plugin_env[0], dra_env, NULL };
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = "pod1", .netns = ns_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf, .env = env };
+	return kyt_cni_run(&c, out);
+}
+
+Test(ktier_cni_vf, a_claims_vlan_and_rate_stay_and_del_restores_only_what_add_changed)
+{
+	set_previous(nsim.pf, VF, true);
+	_cleanup_free_ char *dra_dir = NULL, *dra_env = NULL;
+	cr_assert_geq(asprintf(&dra_dir, "%s/dra", tmp), 0);
+	cr_assert_geq(asprintf(&dra_env, "KYBORG_DRA_STATE_DIR=%s", dra_dir), 0);
+	struct ky_vf_config claim;
+	prepare_claim_as_the_driver(dra_dir, &claim);
+	_cleanup_free_ char *pf_prepared = pf_json(nsim.pf), *node_before = snap();
+
+	/* The NetworkAttachmentDefinition repeats the claim's VLAN and rate
+	 * and adds spoofchk and trust, which the claim left alone. */
+	_cleanup_free_ char *conf = conf_with("\"deviceID\":\"0000:18:01.1\",\"vlan\":100,\"max_tx_rate\":1000,"
+					      "\"spoofchk\":\"off\",\"trust\":\"off\"",
+					      NULL, NULL);
+	_cleanup_(cJSON_Deletep) cJSON *res = NULL;
+	cr_assert_eq(cni_dra("ADD", conf, dra_env, &res), 0, "ADD: %s", msg_of(res));
+	_cleanup_(cJSON_Deletep) cJSON *j = kyt_ip_vf(nsim.pf, VF);
+	const cJSON *vlan = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "vlan_list"), 0);
+	cr_assert_eq(json_int(vlan, "vlan"), 100, "%s", cJSON_PrintUnformatted(j));
+	cr_assert_eq(json_int(cJSON_GetObjectItem(j, "rate"), "max_tx"), 1000);
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "spoofchk")), "spoofchk: the config's to set");
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "trust")), "trust: the config's to set");
+	_cleanup_free_ char *path = NULL;
+	cr_assert_geq(asprintf(&path, "%s/kvfnet:pod1:net1.json", state_dir), 0);
+	_cleanup_free_ char *rec_text = kyt_read_file(path);
+	_cleanup_(cJSON_Deletep) cJSON *rec = cJSON_Parse(rec_text);
+	const cJSON *saved = cJSON_GetObjectItem(rec, "vfSaved");
+	cr_assert_eq(json_int(saved, "mask"), KY_VF_SPOOFCHK | KY_VF_TRUST, "ADD saved more than it changed: %s",
+		     cJSON_PrintUnformatted(saved));
+
+	/* DEL: spoofchk and trust back as they were, the claim's VLAN and
+	 * rate as the claim set them (Unprepare's to restore). */
+	cr_assert_eq(cni_dra("DEL", conf, dra_env, NULL), 0);
+	assert_as_before(nsim.pf, pf_prepared, node_before, "after DEL");
+
+	/* Another VLAN than the claim's: refused, nothing changes. */
+	_cleanup_free_ char *other = conf_with("\"deviceID\":\"0000:18:01.1\",\"vlan\":200", NULL, NULL);
+	_cleanup_(cJSON_Deletep) cJSON *refused = NULL;
+	cr_assert_eq(cni_dra("ADD", other, dra_env, &refused), 1);
+	cr_assert_eq(json_int(refused, "code"), 7, "%s", msg_of(refused));
+	cr_assert(strstr(msg_of(refused), "vlan: VF 0000:18:01.1 is held by ResourceClaim ns1/net (77aa)"), "%s",
+		  msg_of(refused));
+	assert_as_before(nsim.pf, pf_prepared, node_before, "after the refused ADD");
 }

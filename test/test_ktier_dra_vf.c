@@ -55,6 +55,10 @@ static void setup(void)
 	cr_assert_eq(kyt_private_netns(), 0, "needs root");
 	int r = kyt_nsim_new(&nsim, NUM_VFS);
 	cr_assert_eq(r, 0, "netdevsim device: %s (runs in the kernel tier's guest)", strerror(-r));
+	/* A PF in service is up: the driver takes a VF whose PF has no
+	 * carrier for unhealthy and refuses to prepare it (dra_link.c). */
+	char *const up[] = { "ip", "link", "set", "dev", nsim.pf, "up", NULL };
+	cr_assert_eq(kyt_runv(NULL, up), 0, "ip link set dev %s up", nsim.pf);
 	tb = umockdev_testbed_new();
 	static const char *const vfs[NUM_VFS] = { "kdvf0", "kdvf1", "kdvf2", "kdvf3" };
 	cr_assert_eq(kyt_simnode_load(tb, nsim.pf, vfs), 0);
@@ -324,7 +328,9 @@ Test(ktier_dra_vf, a_setting_the_driver_refuses_fails_the_claim_and_rolls_back_t
 	write_claim("nic", "uid-rate", EVERY_VF_FIELD);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/nic/uid-rate");
 	const char *e = claim_error(p, "uid-rate");
-	cr_assert(strstr(e, "device " VF ": set VF 1 of"), "%s", e);
+	cr_assert(strstr(e, "config[0].opaque.parameters (") && strstr(e, "max_tx_rate") &&
+			  strstr(e, "): device " VF ": set VF 1 of"),
+		  "the refusal names the config, its fields and the VF: %s", e);
 	_cleanup_free_ char *after = pf_json();
 	cr_assert_str_eq(after, before, "rolled back:\n--- before\n%s\n--- after\n%s", before, after);
 	_cleanup_free_ char *rec = NULL;

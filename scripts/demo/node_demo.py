@@ -11,14 +11,20 @@ the counters read back, then DEL and a check that the node is exactly as
 before. Then the same node through DRA: kyborg-dra-driver publishes its
 devices as ResourceSlices to a kube-apiserver stand-in (Python, written from
 the API's code) and registers with a kubelet stand-in; a claim allocated as
-the scheduler would is prepared, its CDI spec shown, unprepared, and the
-driver stops. Exits non-zero if any step failed; cleans up even when
+the scheduler would is prepared, its CDI spec shown; an FPGA is programmed
+for a second claim (its FpgaConfig's image verified, loaded by the admin's
+loader, a stand-in, and read back into the slices); a VF with its VLAN is
+asked for a third (this kernel has no VF operations: the driver's refusal
+is shown, the kernel tier proves VLAN on netdevsim, and the claim then asks
+what this node can show); all three are unprepared, the node as before, and
+the driver stops. Exits non-zero if any step failed; cleans up even when
 interrupted.
 
 Usage (as root, after the build): node_demo.py --build BUILD_DIR
 scripts/demo.sh installs what is missing, builds, and runs this."""
 import argparse
 import glob
+import hashlib
 import http.client
 import json
 import os
@@ -44,6 +50,8 @@ PF_ADDR, VF_ADDRS = "0000:18:00.0", ["0000:18:01.0", "0000:18:01.1", "0000:18:01
 GPU0 = "0000:3b:00.0"
 BPF_DIR = "/sys/fs/bpf/kyborg"
 DRA_NODE, DRA_DRIVER = "demo-node", "kyborg.io"
+OPAQUE_API = "kyborg.io/v1alpha1"
+AFU_NLB = "d8424dc4a4a3c413f89e433683f9040b"  # the id an image's AFU has (here: Intel's NLB mode 0)
 SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
@@ -197,6 +205,10 @@ class Demo:
             text = f.read().replace("@PF@", self.pf)
         for i, vf in enumerate(self.vfs):
             text = text.replace("@VF%d@" % i, vf)
+        # Every PCI function of a real kernel has a driver_override ("(null)"
+        # while unset), which a VfConfig's driver reads; the recording has none.
+        text = text.replace("L: driver=../../../../bus/pci/drivers/iavf\n",
+                            "L: driver=../../../../bus/pci/drivers/iavf\nA: driver_override=(null)\n")
         self.testbed = os.path.join(self.tmp, "node.umockdev")
         with open(self.testbed, "w") as f:
             f.write(text)
@@ -498,13 +510,17 @@ class Demo:
             raise StepFailed("list ResourceSlices: %s %s" % (code, body))
         return body["items"]
 
-    def kubelet(self, line):
+    def kubelet_cmd(self, line):
+        """The kubelet stand-in's answer to line, refused or not."""
         self.dra_kubelet.stdin.write(line + "\n")
         self.dra_kubelet.stdin.flush()
         out = self.dra_kubelet.stdout.readline()
         if not out:
             raise StepFailed("the kubelet stand-in is gone (%s)" % line)
-        r = json.loads(out)
+        return json.loads(out)
+
+    def kubelet(self, line):
+        r = self.kubelet_cmd(line)
         if not r.get("ok"):
             raise StepFailed("kubelet stand-in: %s: %s" % (line, r.get("error") or r.get("errors")))
         return r
@@ -544,9 +560,17 @@ class Demo:
         config = {"resources": [
             {"name": "kyborg.io/gpu", "kind": "gpu", "frontend": "dra",
              "selector": {"vendors": ["10de"], "devices": ["2330"]}, "sharing": {"replicas": 4}},
+            # No image of its own: its claims bring theirs (FpgaConfig). The
+            # admin's loader is a stand-in (test/lib/fake_fpga_loader.py: no
+            # FPGA here): it logs the load and sets the port's afu_id in the
+            # simulated sysfs as a partial reconfiguration would.
             {"name": "kyborg.io/fpga", "kind": "fpga", "frontend": "dra",
-             "selector": {"vendors": ["8086"], "devices": ["0b30"]}},
+             "selector": {"vendors": ["8086"], "devices": ["0b30"]},
+             "program": ["/usr/bin/python3", os.path.join(ROOT, "test", "lib", "fake_fpga_loader.py"),
+                         os.path.join(self.tmp, "fpga-loads.log"), "{sysfs}", "{id}", "{image}"]},
             {"name": "kyborg.io/sriov-vf", "kind": "nic-vf", "frontend": "dra", "selector": {"pfNames": [self.pf]}}]}
+        self.bitstreams = os.path.join(self.tmp, "bitstreams")
+        os.makedirs(self.bitstreams)
         cfg = os.path.join(self.tmp, "dra-config.json")
         with open(cfg, "w") as f:
             json.dump(config, f)
@@ -556,7 +580,9 @@ class Demo:
             [os.path.join(self.build, "dra", "kyborg-dra-driver"), "--config", cfg, "--node-name", DRA_NODE,
              "--registration-dir", reg, "--plugin-dir", self.dra_dirs["plugin"], "--cdi-dir", self.dra_dirs["cdi"],
              "--state-dir", self.dra_dirs["state"], "--api-server", url, "--token-file", tokens,
-             "--ca-file", self.api_ca, "--log-level", "warn"]), stdout=subprocess.DEVNULL, stderr=self.dra_log)
+             "--ca-file", self.api_ca, "--bitstream-dir", self.bitstreams,
+             "--fetch-helper", os.path.join(self.build, "fetch", "kyborg-fetch"), "--log-level", "warn"]),
+            stdout=subprocess.DEVNULL, stderr=self.dra_log)
         self.procs.append(self.dra_proc)
         r = self.kubelet("wait registered driver=%s timeout=20000" % DRA_DRIVER)
         ev = r["event"]
@@ -589,29 +615,61 @@ class Demo:
                 a.get("resource.kubernetes.io/pcieRoot", "-"), "; " + "; ".join(extra) if extra else ""))
         self.dra_pool = s["spec"]["pool"]["name"]
 
-    def dra_claim(self):
-        self.step("a ResourceClaim for a GPU share and a VF, allocated, then prepared by kubelet")
+    def dra_state(self):
+        """What the driver keeps on the node (records, their index by PCI
+        function, CDI specs) and the host's links: the DRA act's 'as before'."""
+        files = sorted(os.path.relpath(os.path.join(d, f), self.tmp) for k in ("state", "cdi")
+                       for d, _, fs in os.walk(self.dra_dirs[k]) for f in fs
+                       if f != "lock" and not f.endswith(".lock") and not self.in_image_cache(d))
+        return {"files": files, "links": self.snapshot()["links"]}
+
+    def in_image_cache(self, d):
+        """The content-addressed image cache (<state dir>/images), shared with
+        the device plugin and kyborgctl: a cache, kept by design."""
+        return os.path.relpath(d, self.dra_dirs["state"]).split(os.sep)[0] == "images"
+
+    def api_claim(self, name, requests, results, config=None):
+        """A ResourceClaim demo/name, allocated as the scheduler would (its
+        results, and its opaque configs copied into status.allocation with
+        their source): its UID."""
         path = "/apis/resource.k8s.io/v1/namespaces/demo/resourceclaims"
-        code, c = self.api_request("POST", path, {
-            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "accel"},
-            "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "kyborg-gpu"}},
-                                              {"name": "nic", "exactly": {"deviceClassName": "kyborg-vf"}}]}}})
-        self.check(code == 201, "ResourceClaim demo/accel created")
-        results = [{"request": "gpu", "driver": DRA_DRIVER, "pool": self.dra_pool, "device": "gpu-0000-3b-00-0",
-                    "shareID": "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99"},
-                   {"request": "nic", "driver": DRA_DRIVER, "pool": self.dra_pool, "device": "vf-0000-18-01-2"}]
-        c["status"] = {"allocation": {"devices": {"results": results}}}
-        code, c = self.api_request("PUT", path + "/accel/status", c)
+        spec = {"devices": {"requests": [{"name": n, "exactly": {"deviceClassName": c}} for n, c in requests]}}
+        if config:
+            spec["devices"]["config"] = config
+        code, c = self.api_request("POST", path, {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                                                  "metadata": {"name": name}, "spec": spec})
+        self.check(code == 201, "ResourceClaim demo/%s created" % name)
+        alloc = {"devices": {"results": [dict(r, driver=DRA_DRIVER, pool=self.dra_pool) for r in results]}}
+        if config:
+            alloc["devices"]["config"] = [dict(e, source="FromClaim") for e in config]
+        c["status"] = {"allocation": alloc}
+        code, c = self.api_request("PUT", path + "/%s/status" % name, c)
         self.check(code == 200, "allocated as the scheduler would (status.allocation): %s" % ", ".join(
             "%s -> %s" % (r["request"], r["device"]) for r in results))
-        self.claim_uid = c["metadata"]["uid"]
+        return c["metadata"]["uid"]
+
+    def cdi_spec(self, uid):
+        return os.path.join(self.dra_dirs["cdi"], "%s-claim_%s.json" % (DRA_DRIVER, uid))
+
+    def record(self, uid):
+        with open(os.path.join(self.dra_dirs["state"], "dra-claims", uid + ".json")) as f:
+            return json.load(f)
+
+    def dra_claim(self):
+        self.step("a ResourceClaim for a GPU share and a VF, allocated, then prepared by kubelet")
+        self.dra_before = self.dra_state()
+        self.claims = {}
+        self.claim_uid = self.claims["accel"] = self.api_claim(
+            "accel", [("gpu", "kyborg-gpu"), ("nic", "kyborg-vf")],
+            [{"request": "gpu", "device": "gpu-0000-3b-00-0", "shareID": "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99"},
+             {"request": "nic", "device": "vf-0000-18-01-2"}])
         r = self.kubelet("prepare-claim demo accel")
         ans = r["drivers"][DRA_DRIVER]["claims"][self.claim_uid]
         for d in ans["devices"]:
             self.say("kubelet got", "%s %s for request %s, CDI %s" % (d["pool"], d["device"], d["request_names"][0],
                                                                      d["cdi"][0]))
         self.check(len(ans["devices"]) == 2 and not ans["error"], "NodePrepareResources prepared both devices")
-        self.dra_spec = os.path.join(self.dra_dirs["cdi"], "%s-claim_%s.json" % (DRA_DRIVER, self.claim_uid))
+        self.dra_spec = self.cdi_spec(self.claim_uid)
         with open(self.dra_spec) as f:
             spec = json.load(f)
         self.say("CDI spec", "%s (kind %s)" % (self.dra_spec, spec["kind"]))
@@ -620,12 +678,106 @@ class Demo:
             self.say("", "device %s: nodes %s" % (d["name"], ", ".join(nodes) or "none"))
         self.say("", "env: %s" % ", ".join(spec.get("containerEdits", {}).get("env", [])))
 
+    def fpga_image_id(self):
+        for s in self.our_slices():
+            for d in s["spec"].get("devices") or []:
+                if d["name"] == "fpga-0000-af-00-0":
+                    return d["attributes"].get("imageID", {}).get("string")
+        return None
+
+    def dra_fpga_claim(self):
+        self.step("an FPGA programmed for a claim: its FpgaConfig's image verified, loaded, read back")
+        image = os.path.join(self.bitstreams, "nlb_mode_0.gbs")
+        with open(image, "wb") as f:
+            f.write(b"NLB mode 0 partial bitstream, a demo's stand-in\n" * 64)
+        with open(image, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        before = self.fpga_image_id()
+        self.say("FPGA", "fpga-0000-af-00-0's port holds image %s (the slices' imageID)" % before)
+        config = [{"requests": ["fpga"], "opaque": {"driver": DRA_DRIVER, "parameters": {
+            "apiVersion": OPAQUE_API, "kind": "FpgaConfig",
+            "bitstream": {"id": AFU_NLB, "path": image, "sha256": sha}}}}]
+        self.say("claim asks", "FpgaConfig bitstream id %s, path %s, sha256 %s..." % (
+            AFU_NLB, os.path.relpath(image, self.tmp), sha[:16]))
+        uid = self.claims["fpga-nlb"] = self.api_claim("fpga-nlb", [("fpga", "kyborg-fpga")],
+                                                       [{"request": "fpga", "device": "fpga-0000-af-00-0"}], config)
+        t = time.monotonic()
+        r = self.kubelet("prepare-claim demo fpga-nlb")
+        ans = r["drivers"][DRA_DRIVER]["claims"][uid]
+        self.check(len(ans["devices"]) == 1 and not ans["error"], "NodePrepareResources prepared the FPGA (%.0f ms)"
+                   % ((time.monotonic() - t) * 1e3))
+        with open(os.path.join(self.tmp, "fpga-loads.log")) as f:
+            loads = f.read().split()
+        self.say("loader", "the admin's loader (a stand-in) was run for %s with %s, which it read as sha256 %s..." % (
+            loads[0], os.path.relpath(loads[1], self.tmp), loads[2][:16]))
+        self.check(loads[0] == AFU_NLB and loads[2] == sha, "the verified image was loaded, once")
+        rec = self.record(uid)["devices"][0]
+        self.say("record", "fpga: bitstream %s, previousId %s (what the port held)" % (
+            rec["fpga"]["bitstream"]["id"], rec["fpga"]["previousId"]))
+        with open(self.cdi_spec(uid)) as f:
+            env = [e for d in json.load(f)["devices"] for e in d.get("containerEdits", {}).get("env", [])]
+        self.say("CDI spec", "the container gets %s" % ", ".join(e for e in env if "BITSTREAM" in e))
+        self.wait(lambda: self.fpga_image_id() == AFU_NLB, 10, "the slices show the port's new image")
+        self.check(True, "read back from the port and published: the slices' imageID is now %s" % AFU_NLB)
+
+    def dra_vf_claim(self):
+        self.step("a VF with its VLAN for another claim (VfConfig)")
+        vlan = [{"requests": ["nic"], "opaque": {"driver": DRA_DRIVER, "parameters": {
+            "apiVersion": OPAQUE_API, "kind": "VfConfig", "vlan": 100, "vlanQoS": 3, "spoofchk": "on",
+            "driver": "netdevice"}}}]
+        self.say("claim asks", "VfConfig vlan 100, vlanQoS 3, spoofchk on, driver netdevice on vf-0000-18-01-3")
+        uid = self.api_claim("vf-vlan", [("nic", "kyborg-vf")], [{"request": "nic", "device": "vf-0000-18-01-3"}],
+                             vlan)
+        before = self.dra_state()
+        r = self.kubelet_cmd("prepare-claim demo vf-vlan")
+        err = (r.get("drivers", {}).get(DRA_DRIVER, {}).get("claims", {}).get(uid, {}).get("error")
+               or r.get("error") or "")
+        self.say("kyborg answers", err)
+        self.say("why", "VLAN, QoS and spoof checking are VF settings the PF's driver makes; this kernel has no")
+        self.say("", "SR-IOV driver: the simulated PF is a veth, which reports no VFs. The kernel tier proves")
+        self.say("", "them on netdevsim VFs: test_ktier_dra_vf (VLAN, QoS, 802.1ad, MAC, spoofchk, trust,")
+        self.say("", "link state, rates set at Prepare, read back with ip -j, put back at Unprepare).")
+        self.check(not r.get("ok") and "config[0].opaque.parameters (vlan, spoofchk, driver)" in err
+                   and "vf-0000-18-01-3" in err, "the claim alone is refused, naming its config, fields and VF")
+        self.check(self.dra_state() == before, "nothing on the node changed for it: no record, CDI spec or link")
+        self.say("so", "the claim asks what this node can show: VfConfig driver netdevice (a kernel network "
+                 "driver, not vfio-pci)")
+        code, c = self.api_request("GET", "/apis/resource.k8s.io/v1/namespaces/demo/resourceclaims/vf-vlan")
+        params = {"apiVersion": OPAQUE_API, "kind": "VfConfig", "driver": "netdevice"}
+        c["spec"]["devices"]["config"][0]["opaque"]["parameters"] = params
+        c["status"]["allocation"]["devices"]["config"][0]["opaque"]["parameters"] = params
+        code, _ = self.api_request("PUT", "/apis/resource.k8s.io/v1/namespaces/demo/resourceclaims/vf-vlan/status", c)
+        self.check(code == 200, "claim demo/vf-vlan now asks driver netdevice only")
+        self.claims["vf-vlan"] = uid
+        r = self.kubelet("prepare-claim demo vf-vlan")
+        ans = r["drivers"][DRA_DRIVER]["claims"][uid]
+        self.check(len(ans["devices"]) == 1 and not ans["error"], "NodePrepareResources prepared the VF")
+        vf = self.record(uid)["devices"][0]["vf"]
+        self.say("record", "vf: PF %s VF %d, driver %s, journal: savedDriver %s (nothing to change: %s is one)" % (
+            vf["pf"], vf["vfIndex"], vf["driver"], vf["savedDriver"], vf["savedDriver"]))
+        self.check(vf["driver"] == "netdevice" and vf["savedDriver"] == "iavf",
+                   "the VF stays on its network driver, journaled for Unprepare")
+        link = os.path.join(self.dra_dirs["state"], "dra-devices", VF_ADDRS[3] + ".json")
+        with open(link) as f:
+            self.check(uid in json.load(f)["claims"], "indexed by PCI function for the CNI (dra-devices/%s.json)"
+                       % VF_ADDRS[3])
+
     def dra_unprepare_and_stop(self):
-        self.step("unprepared; kyborg-dra-driver stops (SIGTERM), kubelet deletes its slices")
-        self.kubelet("unprepare-claim demo accel")
-        record = os.path.join(self.dra_dirs["state"], "dra-claims", self.claim_uid + ".json")
-        self.check(not os.path.exists(self.dra_spec) and not os.path.exists(record),
-                   "the claim's CDI spec and checkpoint record are gone")
+        self.step("all three claims unprepared: the node as before; kyborg-dra-driver stops, kubelet deletes its "
+                  "slices")
+        for name in self.claims:
+            self.kubelet("unprepare-claim demo " + name)
+        gone = [self.cdi_spec(uid) for uid in self.claims.values()] + [
+            os.path.join(self.dra_dirs["state"], "dra-claims", uid + ".json") for uid in self.claims.values()]
+        self.check(not any(os.path.exists(p) for p in gone),
+                   "the claims' CDI specs and checkpoint records are gone (%s)" % ", ".join(self.claims))
+        after = self.dra_state()
+        self.check(after == self.dra_before, "the driver's files, their index by PCI function and the host's links: "
+                   "as before the claims (%d files, %d links)" % (len(after["files"]), len(after["links"])))
+        self.say("FPGA", "keeps the last claim's image %s, as the driver does: a region is never left half "
+                 "programmed; the next claim loads its own where the id differs" % self.fpga_image_id())
+        self.say("", "the verified image stays in the node's content-addressed cache (%s/images), as a cache does"
+                 % os.path.relpath(self.dra_dirs["state"], self.tmp))
         r = self.kubelet("events")
         after = max(e["seq"] for e in r["events"])
         self.dra_proc.send_signal(signal.SIGTERM)
@@ -640,8 +792,8 @@ class Demo:
                    % len(self.our_slices()))
         self.kubelet("wait wiped driver=%s after=%d timeout=15000" % (DRA_DRIVER, after))
         self.check(not self.our_slices(), "kubelet (stand-in) deleted them once the plugin was gone a while")
-        left = [os.path.join(d, f) for d in self.dra_dirs.values() for _, _, fs in os.walk(d) for f in fs
-                if f != "lock" and not f.endswith(".lock")]
+        left = [os.path.join(d, f) for top in self.dra_dirs.values() for d, _, fs in os.walk(top) for f in fs
+                if f != "lock" and not f.endswith(".lock") and not self.in_image_cache(d)]
         self.check(not left, "the node is as before: no CDI spec, record or socket of the driver left")
 
     def stop_plugin(self):
@@ -711,6 +863,8 @@ class Demo:
         self.stop_plugin()
         self.start_dra()
         self.dra_claim()
+        self.dra_fpga_claim()
+        self.dra_vf_claim()
         self.dra_unprepare_and_stop()
 
 

@@ -256,7 +256,7 @@ const cJSON *kyt_json_at(const cJSON *o, const char *path)
 	const cJSON *v = o;
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key; key = strtok_r(NULL, ".", &save))
+	for (char *save = NULL, *key = strtok_r(buf, ".", &save); key && v; key = strtok_r(NULL, ".", &save))
 		v = cJSON_GetObjectItemCaseSensitive(v, key);
 	return v;
 }
@@ -333,4 +333,22 @@ cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, in
 int kyt_dra_event_seq(const cJSON *r)
 {
 	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
+}
+
+const char *kyt_dra_attr_str(const cJSON *dev, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dev, "attributes"), name), "string");
+	cr_assert(cJSON_IsString(v), "attribute %s is not a string in %s", name, cJSON_PrintUnformatted(dev));
+	return v->valuestring;
+}
+
+const cJSON *kyt_dra_slice_device(const cJSON *slices, const char *name)
+{
+	const cJSON *s, *d;
+	cJSON_ArrayForEach(s, slices)
+		cJSON_ArrayForEach(d, kyt_json_at(s, "spec.devices"))
+			if (!strcmp(kyt_json_str(d, "name"), name))
+				return d;
+	return NULL;
 }

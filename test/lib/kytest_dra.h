@@ -10,6 +10,18 @@
 
 struct kyt_dra_kubelet;
 
+/* ---- the JSON of the stand-ins' answers, slices and records ---- */
+
+/* The value at a dotted path ("event.seq"), NULL where any step is missing. */
+const cJSON *kyt_json_at(const cJSON *o, const char *path);
+/* The string at path; asserts it is one. */
+const char *kyt_json_str(const cJSON *o, const char *path);
+/* A slice device's string attribute of that name (names hold dots: no
+ * path); asserts it is one. */
+const char *kyt_dra_attr_str(const cJSON *dev, const char *name);
+/* The device of that name in a list of ResourceSlices, or NULL. */
+const cJSON *kyt_dra_slice_device(const cJSON *slices, const char *name);
+
 /* Starts PYTHON script --registration-dir reg_dir --desc desc extra... .
  * Asserts on failure. */
 struct kyt_dra_kubelet *kyt_dra_kubelet_start(const char *script, const char *desc, const char *reg_dir,
@@ -53,10 +65,6 @@ void kyt_apiserver_stop(struct kyt_apiserver *a);
 
 /* ---- what the DRA suites read and write ---- */
 
-/* The value at a dotted path ("event.seq") of o, or NULL. */
-const cJSON *kyt_json_at(const cJSON *o, const char *path);
-/* The string at a dotted path (asserts it is one). */
-const char *kyt_json_str(const cJSON *o, const char *path);
 /* A file parsed as JSON (asserts it reads and parses); the caller frees it. */
 cJSON *kyt_read_json(const char *path);
 

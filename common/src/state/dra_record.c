@@ -1,6 +1,7 @@
 /* The DRA driver's checkpoint record and its JSON: every key of it is
  * named here, once, for the driver that writes it and the readers that
- * count the devices it holds. */
+ * count the devices it holds; and its index by PCI function (the links),
+ * which the CNI plugin reads to know which VF settings are a claim's. */
 #include "kyborg/state/dra_record.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define K_VERSION "version"
 #define K_CLAIM_UID "claimUID"
@@ -51,8 +53,12 @@
 /* in "gpu" */
 #define K_SHARING "sharing"
 #define K_ENV "env"
+/* a link */
+#define K_CLAIMS "claims"
 
 #define RECORD_DIR "dra-claims"
+#define LINK_DIR "dra-devices"
+#define LINK_VERSION 1
 #define LEGACY_VERSION 1
 
 static const char *const state_names[] = { "preparing", "prepared" };
@@ -446,4 +452,211 @@ int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec,
 	if (r < 0)
 		return r;
 	return durable ? ky_state_write(l, doc, err) : ky_state_write_fast(l, doc, err);
+}
+
+/* ---- the index by PCI function ---- */
+
+char *ky_dra_link_dir(const char *state_dir)
+{
+	char *s;
+	return asprintf(&s, "%s/" LINK_DIR, state_dir) < 0 ? NULL : s;
+}
+
+/* A link's claims into the vector *uids of *n (kyborg/base/strv.h):
+ * -ENOENT when there is none; one that is no link of ours reads as naming
+ * no claim. */
+static int link_read(struct ky_state_lock *l, char ***uids, size_t *n, struct ky_error **err)
+{
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	int r = ky_state_read(l, &doc, err);
+	*uids = NULL;
+	*n = 0;
+	if (r == -EBADMSG) { /* torn or foreign: rewritten from what is known */
+		ky_error_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	const cJSON *claims = cJSON_GetObjectItemCaseSensitive(doc, K_CLAIMS), *c;
+	cJSON_ArrayForEach(c, (cJSON_IsArray(claims) ? claims : NULL))
+	{
+		if (cJSON_IsString(c) && ky_strv_append(uids, n, "%s", c->valuestring) < 0)
+			return ky_error_set(err, ENOMEM, "DRA device link: out of memory");
+	}
+	return 0;
+}
+
+/* Writes the link of pci naming uids (none: the link goes). */
+static int link_write(struct ky_state_lock *l, const char *pci, char *const *uids, size_t n, struct ky_error **err)
+{
+	if (n == 0)
+		return ky_state_delete_fast(l, err);
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	cJSON *arr;
+	bool ok = o && cJSON_AddNumberToObject(o, K_VERSION, LINK_VERSION) && cJSON_AddStringToObject(o, K_PCI, pci) &&
+		  (arr = cJSON_AddArrayToObject(o, K_CLAIMS));
+	for (size_t i = 0; ok && i < n; i++) {
+		cJSON *s = cJSON_CreateString(uids[i]);
+		ok = s && cJSON_AddItemToArray(arr, s);
+	}
+	if (!ok)
+		return ky_error_set(err, ENOMEM, "DRA device link: out of memory");
+	return ky_state_write_fast(l, o, err);
+}
+
+/* Adds uid to (add) or takes it from the link of pci. */
+static int link_change(struct ky_state_store *links, const char *pci, const char *uid, bool add, struct ky_error **err)
+{
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	char **uids = NULL;
+	size_t n = 0, at = 0;
+	int r = ky_state_lock(links, pci, 0, &l, err);
+	if (r < 0)
+		return ky_error_prefix(err, "DRA device link %s", pci);
+	r = link_read(l, &uids, &n, err);
+	if (r == -ENOENT) {
+		ky_error_clear(err);
+		r = 0;
+	}
+	while (r == 0 && at < n && strcmp(uids[at], uid) != 0)
+		at++;
+	if (r == 0 && add != (at < n)) { /* else failed, or already as wanted */
+		if (!add) {
+			free(uids[at]);
+			memmove(&uids[at], &uids[at + 1], (n - at) * sizeof(*uids)); /* the NULL too */
+			n--;
+			r = link_write(l, pci, uids, n, err);
+		} else if (ky_strv_append(&uids, &n, "%s", uid) < 0) {
+			r = ky_error_set(err, ENOMEM, "DRA device link: out of memory");
+		} else {
+			r = link_write(l, pci, uids, n, err);
+		}
+	}
+	ky_strv_freen(uids, n);
+	return r < 0 ? ky_error_prefix(err, "DRA device link %s", pci) : 0;
+}
+
+int ky_dra_links_add(struct ky_state_store *links, const struct ky_dra_record *rec, struct ky_error **err)
+{
+	for (size_t i = 0; i < rec->n_devices; i++) {
+		int r = link_change(links, rec->devices[i].pci, rec->claim_uid, true, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ky_dra_links_remove(struct ky_state_store *links, const struct ky_dra_record *rec, struct ky_error **err)
+{
+	for (size_t i = 0; i < rec->n_devices; i++) {
+		int r = link_change(links, rec->devices[i].pci, rec->claim_uid, false, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool holds(const struct ky_dra_record *rec, const char *pci)
+{
+	for (size_t k = 0; k < rec->n_devices; k++)
+		if (strcmp(rec->devices[k].pci, pci) == 0)
+			return true;
+	return false;
+}
+
+/* Rewrites the link of pci to name exactly the records' claims that hold it. */
+static int link_sync(struct ky_state_store *links, const char *pci, const struct ky_dra_record *recs, size_t n,
+		     struct ky_error **err)
+{
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	char **have = NULL;
+	size_t n_have = 0;
+	_cleanup_free_ char **want = calloc(n + 1, sizeof(*want));
+	size_t n_want = 0;
+	int r;
+	if (!want)
+		return ky_error_set(err, ENOMEM, "DRA device link: out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (holds(&recs[i], pci))
+			want[n_want++] = recs[i].claim_uid;
+	if ((r = ky_state_lock(links, pci, 0, &l, err)) < 0)
+		return ky_error_prefix(err, "DRA device link %s", pci);
+	r = link_read(l, &have, &n_have, err);
+	if (r == -ENOENT) {
+		ky_error_clear(err);
+		r = 0;
+	}
+	bool same = r == 0 && n_have == n_want;
+	for (size_t i = 0; same && i < n_want; i++)
+		same = strcmp(have[i], want[i]) == 0;
+	if (r == 0 && !same)
+		r = link_write(l, pci, want, n_want, err);
+	ky_strv_freen(have, n_have);
+	return r < 0 ? ky_error_prefix(err, "DRA device link %s", pci) : 0;
+}
+
+int ky_dra_links_sync(struct ky_state_store *links, const struct ky_dra_record *recs, size_t n,
+		      struct ky_error **err)
+{
+	char **keys = NULL;
+	size_t n_keys = 0;
+	int r = ky_state_list(links, &keys, &n_keys, err);
+	for (size_t i = 0; r >= 0 && i < n_keys; i++)
+		r = link_sync(links, keys[i], recs, n, err);
+	ky_state_keys_free(keys, n_keys);
+	/* Then the functions the records hold that have no link yet. */
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		for (size_t k = 0; r >= 0 && k < recs[i].n_devices; k++)
+			r = link_sync(links, recs[i].devices[k].pci, recs, n, err);
+	return r < 0 ? r : 0;
+}
+
+/* The store at dir when it is there (-ENOENT otherwise: ky_state_open
+ * would create it). */
+static int open_existing(const char *dir, struct ky_state_store **out, struct ky_error **err)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0 && errno == ENOENT)
+		return -ENOENT;
+	return ky_state_open(dir, out, err);
+}
+
+int ky_dra_record_find_by_pci(const char *state_dir, const char *pci, struct ky_dra_record *out, size_t *device,
+			      struct ky_error **err)
+{
+	_cleanup_free_ char *link_dir = ky_dra_link_dir(state_dir), *rec_dir = ky_dra_record_dir(state_dir);
+	_cleanup_(ky_state_closep) struct ky_state_store *links = NULL, *records = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	if (!link_dir || !rec_dir)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	if (!ky_state_key_valid(pci))
+		return ky_error_set(err, EINVAL, "DRA device link: \"%s\" is no PCI address", pci);
+	int r = open_existing(link_dir, &links, err);
+	if (r < 0 || (r = ky_state_get(links, pci, &doc, err)) < 0)
+		return r;
+	const cJSON *claims = cJSON_GetObjectItemCaseSensitive(doc, K_CLAIMS), *c;
+	cJSON_ArrayForEach(c, (cJSON_IsArray(claims) ? claims : NULL))
+	{
+		if (!cJSON_IsString(c) || !ky_state_key_valid(c->valuestring))
+			continue;
+		if (!records && (r = open_existing(rec_dir, &records, err)) < 0)
+			return r;
+		struct ky_dra_record rec = { 0 };
+		r = ky_dra_record_get(records, c->valuestring, &rec, err);
+		if (r == -ENOENT) { /* a link the driver had no time to take back */
+			ky_error_clear(err);
+			continue;
+		}
+		if (r < 0)
+			return ky_error_prefix(err, "DRA claim record of %s", pci);
+		for (size_t k = 0; k < rec.n_devices; k++) {
+			if (strcmp(rec.devices[k].pci, pci) == 0) {
+				*out = rec;
+				*device = k;
+				return 0;
+			}
+		}
+		ky_dra_record_clear(&rec);
+	}
+	return -ENOENT;
 }

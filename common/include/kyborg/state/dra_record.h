@@ -154,3 +154,39 @@ int ky_dra_record_get(struct ky_state_store *s, const char *key, struct ky_dra_r
  * atomically (ky_state_write_fast: survives any process kill). */
 int ky_dra_record_save(struct ky_state_lock *l, const struct ky_dra_record *rec, bool durable,
 		       struct ky_error **err);
+
+/* ---- the index by PCI function ----
+ *
+ * Beside the records, so that a reader asking "which claim holds this
+ * function?" reads one small file, not every record:
+ * <state dir>/dra-devices/<PCI address>.json,
+ *
+ *   { "version": 1, "pci": "0000:18:01.1", "claims": ["5c1e..."] }
+ *
+ * kept by the driver as it writes and deletes records (ky_dra_links_*,
+ * atomically, not durably: the driver rebuilds it from the records when it
+ * starts). A link is a hint: a reader believes it only once the record it
+ * names holds the function. The CNI plugin finds through it the claim that
+ * holds a VF, whose VfConfig's settings ("vf"."set") it neither applies
+ * again nor restores (ky_dra_record_find_by_pci). */
+
+/* <state_dir>/dra-devices, malloc'd; NULL when out of memory. */
+char *ky_dra_link_dir(const char *state_dir);
+/* Adds the record's claim to the link of each of its devices' functions
+ * (a link that names it already is not written again). */
+int ky_dra_links_add(struct ky_state_store *links, const struct ky_dra_record *rec, struct ky_error **err);
+/* Takes the claim out of the links of the record's functions; a link left
+ * naming no claim goes. */
+int ky_dra_links_remove(struct ky_state_store *links, const struct ky_dra_record *rec, struct ky_error **err);
+/* Makes the links say exactly what the records say: each function any of
+ * them holds links to its claims, every other link goes. */
+int ky_dra_links_sync(struct ky_state_store *links, const struct ky_dra_record *recs, size_t n,
+		      struct ky_error **err);
+/* The claim that holds the PCI function pci (normalised, "0000:18:01.1")
+ * under state_dir, for a reader in another binary (the CNI plugin): its
+ * record into *out and the index of the device in it into *device.
+ * -ENOENT when no claim holds it (no DRA driver on the node: one lstat);
+ * -EBADMSG or -EPROTO when the record a link names cannot be read (the
+ * caller cannot know what the claim set); nothing is created. */
+int ky_dra_record_find_by_pci(const char *state_dir, const char *pci, struct ky_dra_record *out, size_t *device,
+			      struct ky_error **err);
