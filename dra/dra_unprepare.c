@@ -105,13 +105,12 @@ static void answer(struct dra_uncall *c)
 		_cleanup_free_ uint8_t *buf = NULL;
 		size_t len = 0;
 		int r = pack_answer(c, &buf, &len);
-		if (r < 0)
+		if (r < 0) {
 			ky_error_set(&err, -r, "cannot pack NodeUnprepareResourcesResponse");
-		if (r < 0 || ky_grpc_stream_send(c->stream, buf, len, &err) < 0) {
 			ky_error_set_status(&err, KY_GRPC_INTERNAL);
 			ky_grpc_stream_fail(c->stream, err);
 		} else {
-			ky_grpc_stream_finish(c->stream, KY_GRPC_OK, NULL);
+			ky_grpc_stream_answer(c->stream, buf, len);
 		}
 	}
 	uncall_free(c);
