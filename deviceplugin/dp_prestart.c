@@ -61,13 +61,7 @@ static void answer_ok(struct ky_grpc_stream *s)
 	V1beta1__PreStartContainerResponse o = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
 	uint8_t buf[16];
 	size_t len = v1beta1__pre_start_container_response__pack(&o, buf);
-	_cleanup_error_ struct ky_error *err = NULL;
-	if (ky_grpc_stream_send(s, buf, len, &err) < 0) {
-		ky_error_set_status(&err, KY_GRPC_INTERNAL);
-		ky_grpc_stream_fail(s, err);
-		return;
-	}
-	ky_grpc_stream_finish(s, KY_GRPC_OK, NULL);
+	ky_grpc_stream_answer(s, buf, len);
 }
 
 /* The programming child has ended: what it did per device, and the first

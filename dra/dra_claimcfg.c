@@ -19,6 +19,7 @@
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fault.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/base/strv.h"
 #include "kyborg/net/netlink.h"
@@ -235,15 +236,6 @@ void dra_claimcfg_carry(struct ky_dra_record *plan, const struct ky_dra_record *
 
 /* ---- the VF steps ---- */
 
-/* Each sysfs write of a rebind, in the log. */
-static int log_write(void *ctx, const char *step)
-{
-	const char *device = ctx;
-	char q[512];
-	ky_info("vf-driver-write", "device=%s step=%s", device, ky_log_quote(step, q, sizeof(q)));
-	return 0;
-}
-
 /* Reads what the VfConfig will change, into the journal. */
 static int save(struct dra_daemon *d, struct ky_dra_record_device *rd, struct ky_error **err)
 {
@@ -265,27 +257,6 @@ static int save(struct dra_daemon *d, struct ky_dra_record_device *rd, struct ky
 	}
 	v->saved = true;
 	return 0;
-}
-
-static int ensure_driver(const struct ky_dra_record_device *rd, bool *changed, struct ky_error **err)
-{
-	char cur[256];
-	struct ky_sysfs_log log = { log_write, rd->device };
-	int r = ky_pci_driver_get(rd->pci, cur, sizeof(cur), err);
-	*changed = false;
-	if (r < 0)
-		return r;
-	if (rd->vf->driver == KY_DRA_VF_DRIVER_VFIO) {
-		if (strcmp(cur, "vfio-pci") == 0)
-			return 0;
-		*changed = true;
-		return ky_pci_bind_driver(rd->pci, "vfio-pci", &log, err);
-	}
-	/* netdevice: any kernel driver but one that hands the VF to userspace. */
-	if (*cur && !ky_pci_driver_is_userspace(cur))
-		return 0;
-	*changed = true;
-	return ky_pci_bind_default_driver(rd->pci, &log, err);
 }
 
 /* An error reading or setting the VF a VfConfig configures, prefixed with
@@ -326,13 +297,62 @@ static int vf_failed(const struct ky_dra_record_device *rd, bool driver_too, str
 			       rd->device);
 }
 
-int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, struct ky_error **err)
+/* ---- applying and undoing, device by device ---- */
+
+/* A claim's VfConfigs being applied or undone: everything but a driver
+ * change runs on the loop (sysfs reads, the journal, rtnetlink requests
+ * the PF's driver answers at once); a driver change runs in a child
+ * (dra_rebind.c), and the job goes on from the next device when it ends. */
+struct dra_vf_job {
+	struct dra_daemon *d;
+	struct ky_dra_record *plan; /* apply: the caller's plan, which it keeps */
+	struct ky_dra_record rec;   /* undo: a copy of the record (the checkpoint's may move) */
+	bool undo;
+	size_t at;                  /* apply: the device to go on from; undo: devices left */
+	int first;                  /* undo: the first failure, in first_err */
+	struct ky_error *first_err;
+	struct dra_rebind *rebind;
+	dra_vf_done_fn done;
+	void *userdata;
+	struct dra_vf_job *prev, *next; /* d->vf_jobs */
+};
+
+static void job_free(struct dra_vf_job *job)
 {
-	for (size_t i = 0; i < plan->n_devices; i++) {
-		struct ky_dra_record_device *rd = &plan->devices[i];
+	KY_LIST_REMOVE(job->d->vf_jobs, job);
+	dra_rebind_free(job->rebind);
+	ky_dra_record_clear(&job->rec);
+	ky_error_free(job->first_err);
+	free(job);
+}
+
+void dra_vf_job_free(struct dra_vf_job *job)
+{
+	if (job)
+		job_free(job);
+}
+
+static void driver_done(struct dra_vf_job *job, const struct ky_dra_record_device *rd, bool changed)
+{
+	struct ky_dra_record *plan = job->plan;
+	ky_info("vf-driver", "claim=%s/%s device=%s driver=%s changed=%s", plan->namespace_, plan->name, rd->device,
+		ky_dra_vf_driver_name(rd->vf->driver), changed ? "yes" : "no");
+	ky_fault_point("dra-prepare-vf-bound");
+}
+
+static void rebound(void *userdata, const struct ky_error *failed);
+
+/* From device job->at on: 0 when every device is done, 1 when a rebind
+ * runs (job->rebind), or -errno. */
+static int apply_from(struct dra_vf_job *job, struct ky_error **err)
+{
+	struct dra_daemon *d = job->d;
+	struct ky_dra_record *plan = job->plan;
+	for (; job->at < plan->n_devices; job->at++) {
+		struct ky_dra_record_device *rd = &plan->devices[job->at];
 		struct ky_dra_record_vf *v = rd->vf;
 		struct ky_nl *nl;
-		bool changed = false;
+		bool changed = false, needed;
 		int r;
 		if (!v)
 			continue;
@@ -354,47 +374,31 @@ int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, struct 
 				rd->device, v->pf, v->vf_index, changed ? "yes" : "no");
 			ky_fault_point("dra-prepare-vf-configured");
 		}
-		if (v->driver != KY_DRA_VF_DRIVER_KEEP) {
-			if ((r = ensure_driver(rd, &changed, err)) < 0)
-				return ky_error_prefix(err, "device %s", rd->device);
-			ky_info("vf-driver", "claim=%s/%s device=%s driver=%s changed=%s", plan->namespace_, plan->name,
-				rd->device, ky_dra_vf_driver_name(v->driver), changed ? "yes" : "no");
-			ky_fault_point("dra-prepare-vf-bound");
+		if (v->driver == KY_DRA_VF_DRIVER_KEEP)
+			continue;
+		if ((r = dra_rebind_needed(rd, false, &needed, err)) < 0)
+			return ky_error_prefix(err, "device %s", rd->device);
+		if (!needed) {
+			driver_done(job, rd, false);
+			continue;
 		}
+		if ((r = dra_rebind_start(d, rd, false, rebound, job, &job->rebind, err)) < 0)
+			return ky_error_prefix(err, "device %s", rd->device);
+		return 1;
 	}
 	return 0;
 }
 
-static int undo_vf(struct dra_daemon *d, const struct ky_dra_record_device *rd, struct ky_error **err)
+/* A device's settings and log line once its driver is the journal's (or
+ * its undo failed: the settings are put back all the same). */
+static int undo_rest(struct dra_vf_job *job, const struct ky_dra_record_device *rd, struct ky_error **err)
 {
 	const struct ky_dra_record_vf *v = rd->vf;
-	struct ky_sysfs_log log = { log_write, rd->device };
 	struct ky_nl *nl;
-	char cur[256], path[128];
-	int r;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", rd->pci);
-	if (access(path, F_OK) != 0) {
-		/* Removed (hot-unplug, its PF's VFs gone): nothing of it is left
-		 * to put back, and a retry would find it no better. */
-		ky_warn("vf-restore-skipped", "device=%s reason=\"%s is gone\"", rd->device, rd->pci);
-		return 0;
-	}
-	if (v->prev_driver && *v->prev_driver) {
-		if ((r = ky_pci_driver_get(rd->pci, cur, sizeof(cur), err)) < 0)
-			return r;
-		if (strcmp(cur, v->prev_driver) != 0 && (r = ky_pci_bind_driver(rd->pci, v->prev_driver, &log, err)) < 0)
-			return ky_error_prefix(err, "put the driver back");
-	}
-	if (v->prev_override) {
-		if ((r = ky_pci_driver_override_get(rd->pci, cur, sizeof(cur), err)) < 0)
-			return r;
-		if (strcmp(cur, v->prev_override) != 0 &&
-		    (r = ky_pci_driver_override_set(rd->pci, v->prev_override, &log, err)) < 0)
-			return ky_error_prefix(err, "put driver_override back");
-	}
 	bool changed = false;
+	int r;
 	if (v->prev.mask) {
-		if ((r = nl_of(d, &nl, err)) < 0)
+		if ((r = nl_of(job->d, &nl, err)) < 0)
 			return r;
 		r = ky_vf_ensure(nl, v->pf, (unsigned)v->vf_index, &v->prev, &changed, err);
 		if (r == -ENODEV || r == -ENOENT) {
@@ -411,22 +415,146 @@ static int undo_vf(struct dra_daemon *d, const struct ky_dra_record_device *rd, 
 	return 0;
 }
 
-int dra_claimcfg_undo(struct dra_daemon *d, const struct ky_dra_record *rec, struct ky_error **err)
+/* Keeps the first failure of an undo; logs the others. */
+static void undo_failed(struct dra_vf_job *job, const struct ky_dra_record_device *rd, int r, const struct ky_error *e)
 {
-	int first = 0;
-	for (size_t i = rec->n_devices; i-- > 0;) {
-		const struct ky_dra_record_device *rd = &rec->devices[i];
+	if (job->first == 0) {
+		job->first = r;
+		ky_error_set(&job->first_err, -r, "device %s: %s", rd->device, ky_error_msg(e));
+	} else {
+		ky_log_err(KY_LOG_WARN, "vf-restore-failed", e, "device=%s", rd->device);
+	}
+}
+
+/* Devices job->at - 1 down to 0: 0 when every device is done (failures
+ * in job->first), 1 when a rebind runs. */
+static int undo_from(struct dra_vf_job *job)
+{
+	for (; job->at > 0; job->at--) {
+		const struct ky_dra_record_device *rd = &job->rec.devices[job->at - 1];
 		_cleanup_error_ struct ky_error *e = NULL;
+		char path[128];
+		bool needed = false;
+		int r = 0;
 		if (!rd->vf || !rd->vf->saved)
 			continue; /* nothing changed before the journal named it */
-		int r = undo_vf(d, rd, &e);
-		if (r < 0 && first == 0) {
-			first = r;
-			ky_error_set(err, -r, "device %s: %s", rd->device, ky_error_msg(e));
-		} else if (r < 0) {
-			ky_log_err(KY_LOG_WARN, "vf-restore-failed", e, "device=%s", rd->device);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", rd->pci);
+		if (access(path, F_OK) != 0) {
+			/* Removed (hot-unplug, its PF's VFs gone): nothing of it is
+			 * left to put back, and a retry would find it no better. */
+			ky_warn("vf-restore-skipped", "device=%s reason=\"%s is gone\"", rd->device, rd->pci);
+		} else if ((r = dra_rebind_needed(rd, true, &needed, &e)) == 0 && needed &&
+			   (r = dra_rebind_start(job->d, rd, true, rebound, job, &job->rebind, &e)) == 0) {
+			return 1;
+		} else if (r == 0) {
+			r = undo_rest(job, rd, &e);
 		}
+		if (r < 0)
+			undo_failed(job, rd, r, e);
 		ky_fault_point("dra-unprepare-vf-restored");
 	}
-	return first;
+	return 0;
+}
+
+/* A rebind's child has ended: the device it was for is finished, and the
+ * job goes on from the next. */
+static void rebound(void *userdata, const struct ky_error *failed)
+{
+	struct dra_vf_job *job = userdata;
+	_cleanup_error_ struct ky_error *err = NULL;
+	int r;
+	job->rebind = NULL; /* freed when this returns */
+	if (job->undo) {
+		const struct ky_dra_record_device *rd = &job->rec.devices[job->at - 1];
+		if (failed) {
+			ky_error_set(&err, ky_error_code(failed), "put the driver back: %s", ky_error_msg(failed));
+			r = -ky_error_code(failed);
+		} else {
+			r = undo_rest(job, rd, &err);
+		}
+		if (r < 0)
+			undo_failed(job, rd, r, err);
+		ky_fault_point("dra-unprepare-vf-restored");
+		job->at--;
+		if (undo_from(job) == 1)
+			return;
+		job->done(job->userdata, job->first_err);
+		job_free(job);
+		return;
+	}
+	const struct ky_dra_record_device *rd = &job->plan->devices[job->at];
+	if (failed) {
+		ky_error_set(&err, ky_error_code(failed), "device %s: %s", rd->device, ky_error_msg(failed));
+		r = -1;
+	} else {
+		driver_done(job, rd, true);
+		job->at++;
+		r = apply_from(job, &err);
+	}
+	if (r == 1)
+		return;
+	job->done(job->userdata, r < 0 ? err : NULL);
+	job_free(job);
+}
+
+static int job_new(struct dra_daemon *d, dra_vf_done_fn done, void *userdata, struct dra_vf_job **out,
+		   struct ky_error **err)
+{
+	if (!(*out = calloc(1, sizeof(**out))))
+		return ky_error_set(err, ENOMEM, "out of memory");
+	(*out)->d = d;
+	(*out)->done = done;
+	(*out)->userdata = userdata;
+	KY_LIST_PREPEND(d->vf_jobs, *out);
+	return 0;
+}
+
+bool dra_claimcfg_undoing(const struct dra_daemon *d, const char *uid)
+{
+	for (const struct dra_vf_job *j = d->vf_jobs; j; j = j->next)
+		if (j->undo && j->rebind && j->rec.claim_uid && strcmp(j->rec.claim_uid, uid) == 0)
+			return true;
+	return false;
+}
+
+int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, dra_vf_done_fn done, void *userdata,
+		       struct dra_vf_job **out, struct ky_error **err)
+{
+	struct dra_vf_job *job;
+	int r = job_new(d, done, userdata, &job, err);
+	*out = NULL;
+	if (r < 0)
+		return r;
+	job->plan = plan;
+	if ((r = apply_from(job, err)) == 1) {
+		*out = job;
+		return 0;
+	}
+	job_free(job);
+	return r;
+}
+
+int dra_claimcfg_undo(struct dra_daemon *d, const struct ky_dra_record *rec, dra_vf_done_fn done, void *userdata,
+		      struct dra_vf_job **out, struct ky_error **err)
+{
+	struct dra_vf_job *job;
+	int r = job_new(d, done, userdata, &job, err);
+	*out = NULL;
+	if (r < 0)
+		return r;
+	job->undo = true;
+	if ((r = ky_dra_record_copy(rec, &job->rec, err)) < 0) {
+		job_free(job);
+		return r;
+	}
+	job->at = job->rec.n_devices;
+	if (undo_from(job) == 1) {
+		*out = job;
+		return 0;
+	}
+	r = job->first;
+	if (r < 0)
+		ky_error_set(err, -r, "%s", ky_error_msg(job->first_err));
+	job_free(job);
+	return r;
 }

@@ -69,6 +69,7 @@ static void daemon_release(struct dra_daemon *d)
 	dra_register_stop(d);
 	dra_server_stop(d); /* open streams are reported closed first */
 	dra_prepare_release(d);
+	dra_unprepare_release(d);
 	dra_health_release(d);
 	dra_claim_source_free(d->source);
 	ky_k8s_client_free(d->k8s);

@@ -22,6 +22,8 @@
 #include "kyborg/state/state_store.h"
 
 struct dra_call;
+struct dra_uncall;
+struct dra_vf_job;
 struct dra_publisher;
 struct ky_link_watch;
 
@@ -86,11 +88,15 @@ struct dra_daemon {
 	struct ky_dra_record *records;
 	size_t n_records, cap_records;
 
-	/* dra_claimcfg.c: rtnetlink, opened on the first VfConfig. */
+	/* dra_claimcfg.c: rtnetlink, opened on the first VfConfig; claims'
+	 * VfConfigs being applied or undone. */
 	struct ky_nl *nl;
+	struct dra_vf_job *vf_jobs;
 
-	/* dra_prepare.c: Prepare calls in flight. */
+	/* dra_prepare.c, dra_unprepare.c: Prepare and Unprepare calls in
+	 * flight. */
 	struct dra_call *calls;
+	struct dra_uncall *uncalls;
 
 	/* dra_publisher.c: the ResourceSlice publisher (NULL without an API
 	 * server). */
@@ -207,18 +213,53 @@ int dra_claimcfg_plan(const struct dra_daemon *d, const struct dra_configs *cfgs
  * the node had before (the journal): plan keeps it rather than read the
  * node again, now changed. */
 void dra_claimcfg_carry(struct ky_dra_record *plan, const struct ky_dra_record *old);
+/* A claim's VfConfigs being applied or undone, waiting on a driver
+ * change in a child (dra_rebind.c). */
+struct dra_vf_job;
+/* The job has ended: failed is NULL when every device is done. Called
+ * once, from the loop; the job is freed when this returns. */
+typedef void (*dra_vf_done_fn)(void *userdata, const struct ky_error *failed);
 /* Applies each VfConfig of plan, device by device: the previous settings
  * and driver recorded durably first (once: a plan that has them keeps
  * them), then the settings, then the driver; each only where the VF
- * differs, so applying again changes nothing. Fault points
- * dra-prepare-vf-saved, dra-prepare-vf-configured, dra-prepare-vf-bound. */
-int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, struct ky_error **err);
+ * differs, so applying again changes nothing. A driver that must change
+ * changes in a child: then *out is the job, done follows and plan must
+ * live until it has; otherwise *out is NULL and the return says it all
+ * (0, or -errno and err). Fault points dra-prepare-vf-saved,
+ * dra-prepare-vf-configured, dra-prepare-vf-bound. */
+int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, dra_vf_done_fn done, void *userdata,
+		       struct dra_vf_job **out, struct ky_error **err);
 /* Puts back what the record's VfConfigs changed, last device first: the
- * driver, its override, then the settings (only where they differ now).
- * Goes on past a failure and returns the first. Fault point
+ * driver, its override (in a child, as above, where either differs), then
+ * the settings (only where they differ now). Goes on past a failure and
+ * ends with the first. rec is copied. Fault point
  * dra-unprepare-vf-restored after each VF. */
-int dra_claimcfg_undo(struct dra_daemon *d, const struct ky_dra_record *rec, struct ky_error **err);
+int dra_claimcfg_undo(struct dra_daemon *d, const struct ky_dra_record *rec, dra_vf_done_fn done, void *userdata,
+		      struct dra_vf_job **out, struct ky_error **err);
+/* Whether the VFs of a claim are being put back (a driver in a child). */
+bool dra_claimcfg_undoing(const struct dra_daemon *d, const char *uid);
+/* Forgets a job (NULL is fine): done is not called, a rebind under way is
+ * left to finish. Not from done. */
+void dra_vf_job_free(struct dra_vf_job *job);
 void dra_claimcfg_release(struct dra_daemon *d);
+
+/* ---- dra_rebind.c: a VF's driver changed in a child on the loop ---- */
+
+struct dra_rebind;
+/* The child has ended: failed is NULL when the writes were made. Called
+ * once, from the loop; the handle is freed when this returns. */
+typedef void (*dra_rebind_done_fn)(void *userdata, const struct ky_error *failed);
+/* Whether rd's VF needs a driver change: not on the driver its VfConfig
+ * asks for, or (restore) not on the journal's driver and override. */
+int dra_rebind_needed(const struct ky_dra_record_device *rd, bool restore, bool *needed, struct ky_error **err);
+/* Starts the change (restore: back to the journal's driver, then its
+ * override) in a child; rd is the child's copy. 0, or -errno with nothing
+ * started. */
+int dra_rebind_start(struct dra_daemon *d, const struct ky_dra_record_device *rd, bool restore,
+		     dra_rebind_done_fn done, void *userdata, struct dra_rebind **out, struct ky_error **err);
+/* Forgets a rebind (NULL is fine): done is not called, the child is left
+ * to finish. Not from done. */
+void dra_rebind_free(struct dra_rebind *rb);
 
 /* ---- dra_cdi.c: a prepared claim's CDI spec ---- */
 
@@ -264,6 +305,8 @@ void dra_prepare_release(struct dra_daemon *d);
 /* ---- dra_unprepare.c: NodeUnprepareResources, from the checkpoint ---- */
 
 void dra_unprepare_methods(struct dra_daemon *d, struct ky_grpc_method *v1, struct ky_grpc_method *v1beta1);
+/* Forgets calls in flight (a rebind under way finishes on its own). */
+void dra_unprepare_release(struct dra_daemon *d);
 
 /* ---- dra_register.c and dra_server.c: the two sockets ---- */
 

@@ -12,8 +12,9 @@
  *   recorded    the record written as "preparing", before the node
  *               changes (fault point dra-prepare-recorded)
  *   vf          each VfConfig: the VF's previous settings and driver
- *               recorded durably, then its settings, then its driver
- *               (dra-prepare-vf-saved, -vf-configured, -vf-bound)
+ *               recorded durably, then its settings, then its driver,
+ *               rebound in a child on the loop (a driver's probe takes
+ *               seconds) (dra-prepare-vf-saved, -vf-configured, -vf-bound)
  *   programmed  FPGAs with a bitstream (the claim's FpgaConfig, or their
  *               resource's) programmed, in a child on the loop, once a
  *               URL's image is in the cache: a download that cannot end
@@ -58,6 +59,7 @@ struct dra_op {
 	char *error;
 	struct dra_claim_get *get;     /* the allocation being read */
 	struct ky_device_program *prog;
+	struct dra_vf_job *vf;         /* its VfConfigs applied, or a rollback's undo */
 	struct ky_dra_record plan;     /* what is being prepared (not yet the checkpoint's) */
 	bool recorded;                 /* the plan is in the checkpoint */
 	bool replay;                   /* answered from a prepared record */
@@ -115,6 +117,7 @@ static void call_free(struct dra_call *c)
 		ky_device_fetch_wait_cancel(op->fetch); /* the download goes on */
 		ky_loop_timer_free(op->fetch_timer);
 		ky_device_program_free(op->prog); /* a load under way finishes on its own */
+		dra_vf_job_free(op->vf);          /* so does a rebind */
 		ky_dra_record_clear(&op->plan);
 		free(op->ns);
 		free(op->name);
@@ -200,13 +203,12 @@ static void answer(struct dra_call *c)
 		_cleanup_free_ uint8_t *buf = NULL;
 		size_t len = 0;
 		int r = pack_answer(c, &buf, &len);
-		if (r < 0)
+		if (r < 0) {
 			ky_error_set(&err, -r, "cannot pack NodePrepareResourcesResponse");
-		if (r < 0 || ky_grpc_stream_send(c->stream, buf, len, &err) < 0) {
 			ky_error_set_status(&err, KY_GRPC_INTERNAL);
 			ky_grpc_stream_fail(c->stream, err);
 		} else {
-			ky_grpc_stream_finish(c->stream, KY_GRPC_OK, NULL);
+			ky_grpc_stream_answer(c->stream, buf, len);
 		}
 	}
 	call_free(c);
@@ -226,17 +228,16 @@ static void op_finish(struct dra_op *op)
  * the image it was given (the next claim loads its own only where the id
  * differs; a region is never left half programmed). A VF that cannot be
  * put back keeps the record, so Unprepare or the next Prepare finds what
- * to restore. */
-static void rollback(struct dra_op *op)
+ * to restore. The claim is finished after (a driver put back in a child
+ * first). */
+static void rollback_rest(struct dra_op *op, const struct ky_error *failed)
 {
 	struct dra_daemon *d = op->call->d;
 	_cleanup_error_ struct ky_error *err = NULL;
-	if (!op->recorded)
-		return;
 	const struct ky_dra_record *rec = dra_checkpoint_find(d, op->uid);
-	if (rec && dra_claimcfg_undo(d, rec, &err) < 0) {
-		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s record=kept", op->ns, op->name);
-		op->recorded = false;
+	op->recorded = false;
+	if (failed) {
+		ky_log_err(KY_LOG_WARN, "prepare-rollback", failed, "claim=%s/%s record=kept", op->ns, op->name);
 		return;
 	}
 	if (dra_cdi_remove(d, rec ? rec->cdi_spec : NULL, op->uid, &err) < 0)
@@ -244,7 +245,28 @@ static void rollback(struct dra_op *op)
 	ky_error_clear(&err);
 	if (dra_checkpoint_delete(d, op->uid, &err) < 0)
 		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s", op->ns, op->name);
-	op->recorded = false;
+}
+
+static void rolled_back(void *userdata, const struct ky_error *failed)
+{
+	struct dra_op *op = userdata;
+	op->vf = NULL;
+	rollback_rest(op, failed);
+	op_finish(op);
+}
+
+static void rollback_and_finish(struct dra_op *op)
+{
+	struct dra_daemon *d = op->call->d;
+	_cleanup_error_ struct ky_error *err = NULL;
+	if (op->recorded) {
+		const struct ky_dra_record *rec = dra_checkpoint_find(d, op->uid);
+		int r = rec ? dra_claimcfg_undo(d, rec, rolled_back, op, &op->vf, &err) : 0;
+		if (op->vf)
+			return;
+		rollback_rest(op, r < 0 ? err : NULL);
+	}
+	op_finish(op);
 }
 
 static void op_fail(struct dra_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -259,8 +281,7 @@ static void op_fail(struct dra_op *op, const char *fmt, ...)
 	char q[512];
 	ky_warn("prepare-refused", "claim=%s/%s uid=%s error=%s", op->ns ? op->ns : "", op->name ? op->name : "",
 		op->uid ? op->uid : "", ky_log_quote(op->error ? op->error : "", q, sizeof(q)));
-	rollback(op);
-	op_finish(op);
+	rollback_and_finish(op);
 }
 
 static void step_cdi(struct dra_op *op);
@@ -411,16 +432,29 @@ static void program_start(struct dra_op *op)
 		(int)ky_device_program_pid(op->prog));
 }
 
-/* The claim's VfConfigs, after the record names them. */
-static void step_config(struct dra_op *op)
+static void configured(void *userdata, const struct ky_error *failed)
 {
-	_cleanup_error_ struct ky_error *err = NULL;
-	if (dra_claimcfg_apply(op->call->d, &op->plan, &err) < 0) {
-		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(err));
+	struct dra_op *op = userdata;
+	op->vf = NULL;
+	if (failed) {
+		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(failed));
 		return;
 	}
 	op->next_program = 0;
 	program_next(op);
+}
+
+/* The claim's VfConfigs, after the record names them; a driver rebinds in
+ * a child, and the claim goes on when it has. */
+static void step_config(struct dra_op *op)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	if (dra_claimcfg_apply(op->call->d, &op->plan, configured, op, &op->vf, &err) < 0) {
+		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(err));
+		return;
+	}
+	if (!op->vf)
+		configured(op, NULL);
 }
 
 static void step_cdi(struct dra_op *op)
@@ -588,9 +622,8 @@ static void on_allocation(void *userdata, struct dra_claim_alloc *a, const struc
 		/* No device of ours: nothing to prepare, nothing to record; a
 		 * record left by an earlier try goes. */
 		op->recorded = dra_checkpoint_find(op->call->d, op->uid) != NULL;
-		rollback(op);
 		ky_dra_record_clear(&op->plan);
-		op_finish(op);
+		rollback_and_finish(op);
 		return;
 	}
 	/* A record left "preparing" by a killed Prepare of this claim is
@@ -639,7 +672,12 @@ static void op_start(struct dra_op *op)
 		return;
 	}
 	/* Another Prepare of this claim under way (kubelet retried after its
-	 * deadline while an FPGA load went on): never two at once. */
+	 * deadline while an FPGA load went on), or its Unprepare putting a
+	 * driver back: never two at once. */
+	if (dra_claimcfg_undoing(d, op->uid)) {
+		op_fail(op, "claim %s/%s is being unprepared; retry", op->ns, op->name);
+		return;
+	}
 	for (struct dra_call *c = d->calls; c; c = c->next) {
 		for (size_t i = 0; i < c->n; i++) {
 			const struct dra_op *o = &c->ops[i];

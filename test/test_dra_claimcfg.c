@@ -168,6 +168,15 @@ static void teardown(void)
 	int fd = fifo ? open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC) : -1;
 	if (fd >= 0)
 		close(fd);
+	/* A rebind still opening a bind FIFO gets its reader, and ends. */
+	if (tb) {
+		const char *binds[] = { "bus/pci/drivers/vfio-pci/bind", "bus/pci/drivers/iavf/bind" };
+		for (size_t i = 0; i < KY_ARRAY_SIZE(binds); i++) {
+			_cleanup_free_ char *path = sys_path(binds[i]);
+			if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+				close(fd);
+		}
+	}
 	kyt_run(NULL, "ip", "link", "del", pf_name, NULL);
 	if (tb) {
 		umockdev_testbed_clear(tb);
@@ -505,6 +514,92 @@ Test(dra_claimcfg, a_vf_removed_since_prepare_leaves_nothing_to_put_back_and_unp
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gone/uid-gone");
 	assert_clean("uid-gone");
 	cr_assert_eq(log_count("event=vf-restore-skipped device=vf-0000-18-01-3"), 1);
+	stop_driver(d);
+}
+
+/* A driver's bind file that blocks the rebind until this test reads it, as
+ * a driver's probe that takes seconds holds the write (mlx5, ice, vfio-pci). */
+static void slow_bind(const char *rel)
+{
+	_cleanup_free_ char *path = sys_path(rel);
+	cr_assert_eq(unlink(path), 0, "%s: %m", path);
+	cr_assert_eq(mkfifo(path, 0600), 0, "%s: %m", path);
+}
+
+/* The bind ends: what the rebind wrote to the FIFO. */
+static char *end_bind(const char *rel)
+{
+	_cleanup_free_ char *path = sys_path(rel);
+	int fd = open(path, O_RDONLY | O_CLOEXEC); /* the writer waits in its open */
+	cr_assert_geq(fd, 0, "%s: %m", path);
+	char buf[64] = "";
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	cr_assert_gt(n, 0);
+	return strndup(buf, (size_t)n);
+}
+
+static bool writes_logged(void *arg)
+{
+	return log_count("event=vf-driver-write device=" VF1) >= *(int *)arg;
+}
+
+/* GetInfo within kubelet's 1 s deadline (the stand-in's call carries it). */
+static void assert_getinfo_answers(const char *when)
+{
+	_cleanup_(cJSON_Deletep) cJSON *g = kyt_dra_kubelet_cmd(kubelet, T, "getinfo " DRIVER);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(g, "ok")), "%s: %s", when, cJSON_PrintUnformatted(g));
+}
+
+Test(dra_claimcfg, a_slow_rebind_leaves_getinfo_and_other_claims_answered_while_it_runs_at_prepare_and_unprepare)
+{
+	slow_bind("bus/pci/drivers/vfio-pci/bind");
+	start_kubelet(NULL);
+	struct kyt_child *d = start_driver();
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	write_claim("ns1", "dpdk", "uid-dpdk", RESULT("nic", VF1), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
+	write_claim("ns1", "gpu", "uid-gpu", RESULT("gpu", GPU0), NULL);
+	_cleanup_(cJSON_Deletep) cJSON *s = kyt_dra_kubelet_ok(kubelet, T, "start a prepare " DRIVER " ns1/dpdk/uid-dpdk");
+	/* The override and the unbind are written; the bind waits. */
+	int two = 2;
+	cr_assert(kyt_wait_until(writes_logged, &two, 10000), "the rebind reaches the bind");
+	assert_getinfo_answers("during the rebind");
+	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gpu/uid-gpu");
+	cr_assert_str_eq(error_of(p, "uid-gpu"), "");
+	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/gpu/uid-gpu");
+	assert_clean("uid-gpu");
+	_cleanup_(cJSON_Deletep) cJSON *busy = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/dpdk/uid-dpdk");
+	assert_refused(busy, "uid-dpdk", "is being prepared already; retry");
+	_cleanup_(cJSON_Deletep) cJSON *pending = kyt_dra_kubelet_cmd(kubelet, T, "result a timeout=0");
+	cr_assert_not(cJSON_IsTrue(cJSON_GetObjectItem(pending, "ok")), "the claim waits for its rebind: %s",
+		      cJSON_PrintUnformatted(pending));
+	/* The probe ends: the claim is answered, its journal as before. */
+	_cleanup_free_ char *bound = end_bind("bus/pci/drivers/vfio-pci/bind");
+	cr_assert_str_eq(bound, KYT_SIM_VF1);
+	_cleanup_(cJSON_Deletep) cJSON *a = kyt_dra_kubelet_ok(kubelet, T, "result a timeout=%d", T);
+	cr_assert_str_eq(error_of(kyt_json_at(a, "reply"), "uid-dpdk"), "", "%s", cJSON_PrintUnformatted(a));
+	_cleanup_(cJSON_Deletep) cJSON *rec = record_of("uid-dpdk");
+	cr_assert_str_eq(kyt_json_str(rec, "state"), "prepared");
+	cr_assert_str_eq(kyt_json_str(kyt_json_at(record_device(rec, 0), "vf"), "savedDriver"), "iavf");
+
+	/* Unprepare: iavf's probe is as slow. */
+	kernel_binds(VF_SYSPATH(1), "vfio-pci");
+	slow_bind("bus/pci/drivers/iavf/bind");
+	int five = log_count("event=vf-driver-write device=" VF1) + 2;
+	_cleanup_(cJSON_Deletep) cJSON *s2 = kyt_dra_kubelet_ok(kubelet, T, "start b unprepare " DRIVER " ns1/dpdk/uid-dpdk");
+	cr_assert(kyt_wait_until(writes_logged, &five, 10000), "the undo reaches the bind");
+	assert_getinfo_answers("during the undo");
+	_cleanup_(cJSON_Deletep) cJSON *again = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/dpdk/uid-dpdk");
+	assert_refused(again, "uid-dpdk", "is being unprepared; retry");
+	_cleanup_(cJSON_Deletep) cJSON *pending2 = kyt_dra_kubelet_cmd(kubelet, T, "result b timeout=0");
+	cr_assert_not(cJSON_IsTrue(cJSON_GetObjectItem(pending2, "ok")), "Unprepare waits for the undo");
+	_cleanup_free_ char *back = end_bind("bus/pci/drivers/iavf/bind");
+	cr_assert_str_eq(back, KYT_SIM_VF1);
+	_cleanup_(cJSON_Deletep) cJSON *b = kyt_dra_kubelet_ok(kubelet, T, "result b timeout=%d", T);
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(kyt_json_at(b, "reply"), "ok")), "%s", cJSON_PrintUnformatted(b));
+	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF1 "/driver_override");
+	cr_assert_str_eq(ovr, "\n", "the override cleared, as it was");
+	assert_clean("uid-dpdk");
 	stop_driver(d);
 }
 

@@ -75,6 +75,12 @@ on stdout ({"cmd": ..., "ok": true|false, ...}); EOF or "quit" stops it.
   unprepare-claim NS NAME        from what prepare-claim remembered (works after
                                  the claim was deleted, as kubelet's cache does)
   health DRIVER                  kubelet's view: [{"pool","device","health","message"}]
+  getinfo DRIVER                 GetInfo on the driver's registration socket with
+                                 kubelet's 1 s deadline: "seconds", "error"
+  start ID COMMAND...            runs COMMAND (prepare, unprepare) in a thread of
+                                 its own, as kubelet calls for several pods at once;
+                                 answers at once
+  result ID [timeout=MS]         waits for that command's reply: "reply": {...}
   quit
 Events ("type"): registered {driver, endpoint, socket, service, health_service,
   versions}, registration_failed {socket, error}, deregistered {driver,
@@ -259,6 +265,7 @@ class Kubelet:
         self.health = {}       # driver -> {pool/device: dict}
         self.claims = {}       # ns/name -> {"uid": .., "drivers": [..]}
         self.stop = threading.Event()
+        self.background = {}   # start ID -> [threading.Event, reply]
         self.kubelet_versions = [v for v in args.versions.split(",") if v]
         self.health_versions = [v for v in args.health_versions.split(",") if v]
 
@@ -713,6 +720,42 @@ class Kubelet:
                 self.claims.pop("%s/%s" % (ns, name), None)
         return {"ok": err is None, "error": err, "uid": info["uid"], "drivers": results}
 
+    def start(self, ident, line):
+        slot = [threading.Event(), None]
+        with self.lock:
+            self.background[ident] = slot
+
+        def run():
+            slot[1] = command(self, line)
+            slot[0].set()
+        threading.Thread(target=run, daemon=True).start()
+
+    def result(self, ident, timeout):
+        with self.lock:
+            slot = self.background.get(ident)
+        if slot is None or not slot[0].wait(timeout):
+            return None
+        with self.lock:
+            self.background.pop(ident, None)
+        return slot[1]
+
+    def getinfo(self, driver):
+        plugin, err = self.get_plugin(driver)
+        if err:
+            return {"ok": False, "error": err}
+        api = self.args.draapi
+        ch = grpc.insecure_channel("unix:" + plugin.socket)
+        start = time.monotonic()
+        try:
+            info = ch.unary_unary(REG + "GetInfo", request_serializer=api.reg.InfoRequest.SerializeToString,
+                                  response_deserializer=api.reg.PluginInfo.FromString)(
+                api.reg.InfoRequest(), timeout=GETINFO_TIMEOUT)
+            return {"ok": True, "error": None, "name": info.name, "seconds": round(time.monotonic() - start, 3)}
+        except grpc.RpcError as e:
+            return {"ok": False, "error": "GetInfo: %s" % grpc_err(e), "seconds": round(time.monotonic() - start, 3)}
+        finally:
+            close_quietly(ch)
+
     def plugins(self):
         with self.lock:
             return [{"driver": p.driver, "endpoint": p.endpoint, "socket": p.socket, "service": p.service,
@@ -765,6 +808,23 @@ def command(k, line):
             reply.update(k.unprepare_claim(args[0], args[1]))
         elif cmd == "health":
             reply.update(ok=True, driver=args[0], devices=k.health_view(args[0]))
+        elif cmd == "getinfo":
+            reply.update(k.getinfo(args[0]))
+        elif cmd == "start":
+            if args[1] not in ("prepare", "unprepare"):
+                raise ValueError("start runs prepare or unprepare")
+            k.start(args[0], shlex.join(args[1:]))
+            reply["ok"] = True
+        elif cmd == "result":
+            timeout = 10000
+            for a in args[1:]:
+                key, _, val = a.partition("=")
+                if key == "timeout":
+                    timeout = int(val)
+            r = k.result(args[0], timeout / 1000.0)
+            reply.update(ok=r is not None, reply=r)
+            if r is None:
+                reply["error"] = "no reply to %s within %d ms" % (args[0], timeout)
         elif cmd == "quit":
             reply["ok"] = True
         else:

@@ -761,6 +761,18 @@ void ky_grpc_stream_fail(struct ky_grpc_stream *s, const struct ky_error *err)
 	ky_grpc_stream_finish(s, ky_grpc_error_code(err), ky_error_msg(err));
 }
 
+void ky_grpc_stream_answer(struct ky_grpc_stream *s, const uint8_t *msg, size_t len)
+{
+	struct ky_error *err = NULL;
+	if (ky_grpc_stream_send(s, msg, len, &err) < 0) {
+		ky_error_set_status(&err, KY_GRPC_INTERNAL);
+		ky_grpc_stream_fail(s, err);
+		ky_error_free(err);
+		return;
+	}
+	ky_grpc_stream_finish(s, KY_GRPC_OK, NULL);
+}
+
 size_t ky_grpc_stream_pending(const struct ky_grpc_stream *s)
 {
 	return s->out_len - s->out_off;

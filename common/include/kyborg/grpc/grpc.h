@@ -185,6 +185,10 @@ size_t ky_grpc_stream_pending(const struct ky_grpc_stream *stream);
 void ky_grpc_stream_finish(struct ky_grpc_stream *stream, int code, const char *message);
 /* The same for a failure: ky_grpc_error_code(err) and the error's message. */
 void ky_grpc_stream_fail(struct ky_grpc_stream *stream, const struct ky_error *err);
+/* The one answer of a call served as a stream to answer it later (a unary
+ * call on the wire): msg, then OK; a message that cannot be queued ends
+ * the call INTERNAL. The handle is invalid afterwards. */
+void ky_grpc_stream_answer(struct ky_grpc_stream *stream, const uint8_t *msg, size_t len);
 void ky_grpc_stream_set_userdata(struct ky_grpc_stream *stream, void *userdata);
 /* The timeout the client gave the call (grpc-timeout), in ms from when its
  * headers came (at least 1); 0 when it gave none. */
