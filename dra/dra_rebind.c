@@ -66,11 +66,29 @@ int dra_rebind_needed(const struct ky_dra_record_device *rd, bool restore, bool 
 			return r;
 		*needed = strcmp(cur, v->prev_override) != 0;
 	}
+	/* A rebind of it still running (the child of a daemon killed and
+	 * started again) may change what was just read: the job goes to a
+	 * child of ours all the same, which waits for it and reads again. */
+	if (!*needed) {
+		_cleanup_close_ int lock = -1;
+		if ((r = ky_pci_driver_lock(rd->pci, false, &lock, err)) == -EWOULDBLOCK) {
+			ky_info("vf-driver-rebind-running", "device=%s pci=%s", rd->device, rd->pci);
+			*needed = true;
+		} else if (r < 0) {
+			return r;
+		}
+	}
 	return 0;
 }
 
 static int apply_driver(const struct ky_dra_record_device *rd, const struct ky_sysfs_log *log, struct ky_error **err)
 {
+	char cur[256];
+	int r = ky_pci_driver_get(rd->pci, cur, sizeof(cur), err);
+	if (r < 0)
+		return r;
+	if (on_wanted(rd, cur))
+		return 0;
 	if (rd->vf->driver == KY_DRA_VF_DRIVER_VFIO)
 		return ky_pci_bind_driver(rd->pci, "vfio-pci", log, err);
 	return ky_pci_bind_default_driver(rd->pci, log, err);
@@ -108,7 +126,12 @@ static int run(void *data, int fd)
 	const struct job *job = data;
 	_cleanup_error_ struct ky_error *err = NULL;
 	struct ky_sysfs_log log = { log_write, job->rd->device };
-	int r = job->restore ? restore_driver(job->rd, &log, &err) : apply_driver(job->rd, &log, &err);
+	/* One rebind of a function at a time, across our incarnations: what
+	 * each reads is what the one before it left. */
+	_cleanup_close_ int lock = -1;
+	int r = ky_pci_driver_lock(job->rd->pci, true, &lock, &err);
+	if (r >= 0)
+		r = job->restore ? restore_driver(job->rd, &log, &err) : apply_driver(job->rd, &log, &err);
 	_cleanup_free_ char *line = NULL;
 	int n = r < 0 ? asprintf(&line, "E %d %s\n", -r, ky_error_msg(err)) : asprintf(&line, "OK\n");
 	if (n > 0) {

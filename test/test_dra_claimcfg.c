@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -600,6 +601,41 @@ Test(dra_claimcfg, a_slow_rebind_leaves_getinfo_and_other_claims_answered_while_
 	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF1 "/driver_override");
 	cr_assert_str_eq(ovr, "\n", "the override cleared, as it was");
 	assert_clean("uid-dpdk");
+	stop_driver(d);
+}
+
+static bool rebind_waits(void *arg)
+{
+	(void)arg;
+	return log_count("event=vf-driver-rebind-running device=vf-0000-18-01-2") >= 1;
+}
+
+Test(dra_claimcfg, a_rebind_still_running_from_an_earlier_driver_is_waited_for_and_what_it_left_read_again)
+{
+	/* The child of a driver killed mid-rebind lives on, holding the VF's
+	 * lock (the flock on its sysfs directory): this test holds it. The VF
+	 * reads as on iavf already, which a netdevice claim would leave. */
+	_cleanup_free_ char *dir = sys_path("bus/pci/devices/" KYT_SIM_VF2);
+	int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(lock, 0, "%s: %m", dir);
+	cr_assert_eq(flock(lock, LOCK_EX), 0);
+	start_kubelet(NULL);
+	struct kyt_child *d = start_driver();
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	write_claim("ns1", "net", "uid-net", RESULT("nic", "vf-0000-18-01-2"), CONFIG("", "VfConfig", ",\"driver\":\"netdevice\""));
+	_cleanup_(cJSON_Deletep) cJSON *s = kyt_dra_kubelet_ok(kubelet, T, "start a prepare " DRIVER " ns1/net/uid-net");
+	bool seen = kyt_wait_until(rebind_waits, NULL, 10000);
+	_cleanup_(cJSON_Deletep) cJSON *pending = kyt_dra_kubelet_cmd(kubelet, T, "result a timeout=0");
+	close(lock); /* the earlier rebind ends */
+	cr_assert(seen, "the driver sees the VF's rebind running");
+	cr_assert_not(cJSON_IsTrue(cJSON_GetObjectItem(pending, "ok")), "the claim waits for it: %s",
+		      cJSON_PrintUnformatted(pending));
+	_cleanup_(cJSON_Deletep) cJSON *a = kyt_dra_kubelet_ok(kubelet, T, "result a timeout=%d", T);
+	cr_assert_str_eq(error_of(kyt_json_at(a, "reply"), "uid-net"), "", "%s", cJSON_PrintUnformatted(a));
+	cr_assert_eq(log_count("event=vf-driver-write device=vf-0000-18-01-2"), 0,
+		     "read again under the lock: on iavf, nothing to write");
+	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare " DRIVER " ns1/net/uid-net");
+	assert_clean("uid-net");
 	stop_driver(d);
 }
 

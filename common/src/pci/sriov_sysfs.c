@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
@@ -196,5 +197,24 @@ int ky_pci_bind_default_driver(const char *addr_in, const struct ky_sysfs_log *l
 	}
 	if ((r = sysfs_write("/sys/bus/pci/drivers_probe", addr, log, err)) < 0)
 		return ky_error_prefix(err, "%s: unbound from %s; no driver took it", addr, cur[0] ? cur : "no driver");
+	return 0;
+}
+
+int ky_pci_driver_lock(const char *addr, bool wait, int *fd, struct ky_error **err)
+{
+	char path[PATH_MAX];
+	*fd = -1;
+	if (!ky_pci_addr_valid(addr))
+		return ky_error_set(err, EINVAL, "not a PCI address: %s", addr);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s", addr);
+	_cleanup_close_ int d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return ky_error_set(err, errno, "open %s: %m", path);
+	int r;
+	while ((r = flock(d, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EWOULDBLOCK : ky_error_set(err, errno, "lock %s: %m", path);
+	*fd = TAKE_FD(d);
 	return 0;
 }

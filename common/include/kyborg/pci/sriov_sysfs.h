@@ -39,6 +39,13 @@ int ky_pci_driver_override_set(const char *addr, const char *value, const struct
 /* Whether a driver hands the function to userspace (vfio-pci,
  * uio_pci_generic, igb_uio): it has no netdev. */
 bool ky_pci_driver_is_userspace(const char *driver);
+/* Takes an exclusive flock(2) on the function's sysfs directory, the one
+ * name every process that rebinds it shares: rebinds of one function (a
+ * daemon's child, and the child of a daemon killed and started again)
+ * then run one after the other. wait false gives -EWOULDBLOCK while
+ * another holder has it. The lock is the descriptor in *fd: close it to
+ * release (an exit does). */
+int ky_pci_driver_lock(const char *addr, bool wait, int *fd, struct ky_error **err);
 /* Gives the function back to the kernel's choice of driver: the override
  * cleared, the function unbound from its driver, and drivers_probe asked
  * to bind the driver that matches it (for a VF, its network driver). */
