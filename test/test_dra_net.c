@@ -165,12 +165,14 @@ TestSuite(dra_net, .init = setup, .fini = teardown, .timeout = 150);
 
 /* ---- the stand-ins and the driver ---- */
 
+/* The API server stand-in, then the kubelet stand-in once its start-up
+ * deletion of the node's slices is done: the driver publishes after it,
+ * and the slices the test reads stay. */
 static void start_all(void)
 {
 	api = kyt_apiserver_start(KYTEST_KUBE_APISERVER, api_dir, NULL);
-	const char *extra[] = { "--node-name", NODE, "--api-server", api->url, "--token-file", api->token_file,
-				"--ca-file", api->ca_file, NULL };
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
+	kubelet = kyt_dra_kubelet_start_api(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, api, NODE,
+					    NULL);
 }
 
 static cJSON *wait_registered(void)

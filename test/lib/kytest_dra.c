@@ -330,6 +330,26 @@ cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, in
 	return kyt_dra_kubelet_ok(k, 20000, "wait registered driver=%s after=%d timeout=15000", driver, after);
 }
 
+struct kyt_dra_kubelet *kyt_dra_kubelet_start_api(const char *script, const char *desc, const char *reg_dir,
+						  const struct kyt_apiserver *api, const char *node,
+						  const char *const extra[])
+{
+	const char *argv[32] = { "--node-name", node, "--api-server", api->url, "--token-file", api->token_file,
+				 "--ca-file", api->ca_file };
+	int n = 8;
+	for (int i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	struct kyt_dra_kubelet *k = kyt_dra_kubelet_start(script, desc, reg_dir, argv);
+	cJSON_Delete(kyt_dra_wait_wiped(k, "", 0));
+	return k;
+}
+
+cJSON *kyt_dra_wait_wiped(struct kyt_dra_kubelet *k, const char *driver, int after)
+{
+	return kyt_dra_kubelet_ok(k, 20000, "wait wiped driver=%s after=%d timeout=15000", driver, after);
+}
+
 int kyt_dra_event_seq(const cJSON *r)
 {
 	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 struct kyt_dra_kubelet;
+struct kyt_apiserver;
 
 /* ---- the JSON of the stand-ins' answers, slices and records ---- */
 
@@ -36,6 +37,19 @@ cJSON *kyt_dra_kubelet_ok(struct kyt_dra_kubelet *k, int timeout_ms, const char 
 /* Waits (the stand-in 15 s, the test 20 s) for driver's registration after
  * event seq `after`; returns the event. */
 cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after);
+/* Starts the kubelet stand-in against the API server stand-in as node
+ * `node` (extra: more flags, may be NULL) and waits for the deletion of the
+ * node's ResourceSlices it makes at its start. Kubelet makes it in the
+ * background (NewDRAPluginManager), so a driver that published before it
+ * lands sees its slices go and publishes them again: a test that reads
+ * slices must not race it. Asserts on failure. */
+struct kyt_dra_kubelet *kyt_dra_kubelet_start_api(const char *script, const char *desc, const char *reg_dir,
+						  const struct kyt_apiserver *api, const char *node,
+						  const char *const extra[]);
+/* Waits (the stand-in 15 s, the test 20 s) for a deletion of slices after
+ * event seq `after` (driver "": kubelet's at its start, else the driver's
+ * once its plugin was gone); returns the event. */
+cJSON *kyt_dra_wait_wiped(struct kyt_dra_kubelet *k, const char *driver, int after);
 /* An event's seq ("event.seq"), to wait for the ones after it. */
 int kyt_dra_event_seq(const cJSON *r);
 /* "quit", then waits for it to exit; frees k (NULL is fine). */
