@@ -44,24 +44,18 @@
 
 static UMockdevTestbed *tb;
 static char pf_name[16];
-static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *config_path, *bitstream, *loads_log;
+static struct kyt_dra_dirs dirs;
+static char *claims_dir, *bitstream, *loads_log;
 static struct kyt_dra_kubelet *kubelet;
 static struct kyt_apiserver *api;
 
 static void setup(void)
 {
 	tb = kyt_simnode_testbed(pf_name, NULL);
-	dir = kyt_tmpdir("kydra");
-	cr_assert_not_null(dir);
-	reg_dir = kyt_path(dir, "plugins_registry");
-	plugin_dir = kyt_path(dir, "plugins/" DRIVER);
-	cdi_dir = kyt_path(dir, "cdi");
-	state_dir = kyt_path(dir, "state");
-	claims_dir = kyt_path(dir, "claims");
-	config_path = kyt_path(dir, "config.json");
-	bitstream = kyt_path(dir, "nlb.gbs");
-	loads_log = kyt_path(dir, "loads.log");
-	cr_assert_eq(mkdir(reg_dir, 0750), 0);
+	kyt_dra_dirs_init(&dirs, "kydra", DRIVER);
+	claims_dir = kyt_path(dirs.dir, "claims");
+	bitstream = kyt_path(dirs.dir, "nlb.gbs");
+	loads_log = kyt_path(dirs.dir, "loads.log");
 	cr_assert_eq(mkdir(claims_dir, 0700), 0);
 	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
 	char sha[KY_SHA256_HEX_LEN];
@@ -80,30 +74,17 @@ static void setup(void)
 			       "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } } ] }",
 			       bitstream, sha, loads_log, pf_name),
 		      0);
-	cr_assert_eq(kyt_write_file(config_path, text), 0);
+	cr_assert_eq(kyt_write_file(dirs.config_path, text), 0);
 }
 
 static void teardown(void)
 {
-	kyt_dra_kubelet_stop(kubelet);
-	kubelet = NULL;
-	kyt_apiserver_stop(api);
-	api = NULL;
-	kyt_children_kill_all();
-	if (tb) {
-		umockdev_testbed_clear(tb);
-		g_clear_object(&tb);
-	}
-	kyt_rmrf(dir);
-	free(dir);
-	free(reg_dir);
-	free(plugin_dir);
-	free(cdi_dir);
-	free(state_dir);
+	kyt_dra_stop_all(&kubelet, &api);
+	kyt_testbed_free(&tb);
 	free(claims_dir);
-	free(config_path);
 	free(bitstream);
 	free(loads_log);
+	kyt_dra_dirs_free(&dirs);
 }
 
 TestSuite(dra_driver, .init = setup, .fini = teardown, .timeout = 150);
@@ -111,13 +92,10 @@ TestSuite(dra_driver, .init = setup, .fini = teardown, .timeout = 150);
 /* The driver, with KYBORG_FAULT=fault when fault is not NULL. */
 static struct kyt_child *start_driver_fault(const char *fault)
 {
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
-			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
-			       "--state-dir", state_dir, "--claims-dir", claims_dir, "--fetch-helper", KYBORG_FETCH_BIN,
-			       "--log-level", "info", NULL };
+	const char *extra[] = { "--claims-dir", claims_dir, "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "info", NULL };
 	if (fault)
 		setenv("KYBORG_FAULT", fault, 1);
-	struct kyt_child *c = kyt_child_start(argv, -1, false);
+	struct kyt_child *c = kyt_dra_driver_start(KYBORG_DRA_BIN, &dirs, NODE, NULL, extra);
 	unsetenv("KYBORG_FAULT");
 	return c;
 }
@@ -134,7 +112,7 @@ static void stop_driver(struct kyt_child *d)
 
 static void start_kubelet(const char *const extra[])
 {
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
+	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, extra);
 }
 
 /* ---- claims, as the API server would answer them ---- */
@@ -162,12 +140,12 @@ static void delete_claim(const char *ns, const char *name)
 
 static char *spec_path(const char *uid)
 {
-	return kyt_dra_spec_path(cdi_dir, DRIVER, uid);
+	return kyt_dra_spec_path(dirs.cdi_dir, DRIVER, uid);
 }
 
 static char *record_path(const char *uid)
 {
-	return kyt_dra_record_path(state_dir, uid);
+	return kyt_dra_record_path(dirs.state_dir, uid);
 }
 
 static bool exists(const char *path)
@@ -238,8 +216,8 @@ Test(dra_driver, registers_with_v1_first_and_getinfo_names_the_dra_socket)
 	struct kyt_child *d = start_driver();
 	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1.DRAPlugin");
-	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
-	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *endpoint = kyt_path(dirs.plugin_dir, "dra.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(dirs.reg_dir, DRIVER "-reg.sock");
 	cr_assert_str_eq(kyt_json_str(r, "event.endpoint"), endpoint);
 	cr_assert_str_eq(kyt_json_str(r, "event.socket"), reg_sock);
 	const cJSON *v = kyt_json_at(r, "event.versions");
@@ -471,43 +449,13 @@ static void wait_health(const char *device, const char *health, const char *mess
  * bearer tokens), and the driver reading claims from it. */
 static void start_api(void)
 {
-	_cleanup_free_ char *api_dir = kyt_path(dir, "api");
-	cr_assert_eq(mkdir(api_dir, 0700), 0);
-	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", api_dir, NULL);
+	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", dirs.api_dir, NULL);
 }
 
 static struct kyt_child *start_driver_api(void)
 {
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
-			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
-			       "--state-dir", state_dir, "--api-server", api->url, "--token-file", api->token_file,
-			       "--ca-file", api->ca_file, "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "info", NULL };
-	return kyt_child_start(argv, -1, false);
-}
-
-/* Creates the claim and allocates it (its status), as the scheduler would;
- * returns the UID the server gave it. */
-static char *api_claim(const char *ns, const char *name, const char *results)
-{
-	_cleanup_free_ char *path = NULL, *body = NULL;
-	int code = 0;
-	cr_assert_geq(asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims", ns), 0);
-	cr_assert_geq(asprintf(&body,
-			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
-			       "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"devices\":{\"requests\":[{\"name\":\"req\","
-			       "\"exactly\":{\"deviceClassName\":\"kyborg\"}}]}}}",
-			       name),
-		      0);
-	_cleanup_(cJSON_Deletep) cJSON *c = kyt_apiserver_request(api, "POST", path, body, &code);
-	cr_assert_eq(code, 201, "POST %s: %d", path, code);
-	_cleanup_free_ char *status = NULL;
-	cr_assert_geq(asprintf(&status, "{\"allocation\":{\"devices\":{\"results\":[%s]}}}", results), 0);
-	cJSON_AddItemToObject(c, "status", cJSON_Parse(status));
-	_cleanup_free_ char *text = cJSON_PrintUnformatted(c), *spath = NULL;
-	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
-	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
-	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
-	return strdup(kyt_json_str(c, "metadata.uid"));
+	return kyt_dra_driver_start(KYBORG_DRA_BIN, &dirs, NODE, api->url,
+				    (const char *[]){ "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "info", NULL });
 }
 
 static void api_delete(const char *ns, const char *name)
@@ -526,7 +474,7 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 					api->ca_file, NULL });
 	struct kyt_child *d = start_driver_api();
 	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
-	_cleanup_free_ char *uid = api_claim("ns1", "gpu", RESULT("req", GPU0) "," RESULT("req", VF1));
+	_cleanup_free_ char *uid = kyt_dra_api_claim(api, "ns1", "gpu", RESULT("req", GPU0) "," RESULT("req", VF1));
 	/* kubelet's own GET of the claim, then its call with the UID: the
 	 * driver reads the allocation from the API server itself. */
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 gpu");
@@ -545,7 +493,7 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 	assert_clean(uid);
 
 	/* Re-created under the same name: the old UID names a claim that is gone. */
-	_cleanup_free_ char *uid2 = api_claim("ns1", "gpu", RESULT("req", GPU0));
+	_cleanup_free_ char *uid2 = kyt_dra_api_claim(api, "ns1", "gpu", RESULT("req", GPU0));
 	cr_assert_str_neq(uid, uid2);
 	_cleanup_(cJSON_Deletep) cJSON *old = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/gpu/%s", uid);
 	_cleanup_free_ char *replaced = NULL;
@@ -561,15 +509,15 @@ Test(dra_driver, claims_read_from_the_api_server_are_prepared_and_unprepared_aft
 Test(dra_driver, a_driver_without_its_token_file_does_not_start)
 {
 	start_api();
-	_cleanup_free_ char *missing = kyt_path(dir, "no-token");
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
-			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
-			       "--state-dir", state_dir, "--api-server", api->url, "--token-file", missing,
+	_cleanup_free_ char *missing = kyt_path(dirs.dir, "no-token");
+	const char *argv[] = { KYBORG_DRA_BIN, "--config", dirs.config_path, "--node-name", NODE,
+			       "--registration-dir", dirs.reg_dir, "--plugin-dir", dirs.plugin_dir, "--cdi-dir", dirs.cdi_dir,
+			       "--state-dir", dirs.state_dir, "--api-server", api->url, "--token-file", missing,
 			       "--ca-file", api->ca_file, NULL };
 	struct kyt_child *c = kyt_child_start(argv, -1, false);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, c, 10000));
 	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 1, "status %#x", c->status);
-	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(dirs.reg_dir, DRIVER "-reg.sock");
 	cr_assert_not(exists(reg_sock), "nothing is served");
 }
 
@@ -683,8 +631,8 @@ Test(dra_driver, sigterm_removes_both_sockets_and_a_second_one_changes_nothing)
 	kill(d->pid, SIGTERM);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
 	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "driver status %#x", d->status);
-	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
-	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *endpoint = kyt_path(dirs.plugin_dir, "dra.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(dirs.reg_dir, DRIVER "-reg.sock");
 	cr_assert_not(exists(endpoint), "dra.sock is removed");
 	cr_assert_not(exists(reg_sock), "the registration socket is removed");
 	_cleanup_(cJSON_Deletep) cJSON *g = kyt_dra_kubelet_ok(kubelet, T, "wait deregistered driver=" DRIVER);
@@ -696,8 +644,8 @@ Test(dra_driver, a_removed_socket_is_served_again_and_kubelet_registers_the_driv
 	start_kubelet(NULL);
 	struct kyt_child *d = start_driver();
 	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
-	_cleanup_free_ char *reg_sock = kyt_path(reg_dir, DRIVER "-reg.sock");
-	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
+	_cleanup_free_ char *reg_sock = kyt_path(dirs.reg_dir, DRIVER "-reg.sock");
+	_cleanup_free_ char *endpoint = kyt_path(dirs.plugin_dir, "dra.sock");
 	cr_assert_eq(unlink(endpoint), 0);
 	cr_assert(kyt_wait_until(kyt_socket_accepts, endpoint, 5000), "dra.sock is served again");
 	cr_assert_eq(unlink(reg_sock), 0);
@@ -785,7 +733,7 @@ Test(dra_driver, check_config_prints_every_device_the_driver_will_serve)
 {
 	int pipefd[2];
 	cr_assert_eq(pipe(pipefd), 0);
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE, "--check-config", NULL };
+	const char *argv[] = { KYBORG_DRA_BIN, "--config", dirs.config_path, "--node-name", NODE, "--check-config", NULL };
 	struct kyt_child *c = kyt_child_start(argv, pipefd[1], false);
 	close(pipefd[1]);
 	cr_assert(kyt_wait_until(kyt_child_done_cond, c, 20000));

@@ -11,12 +11,10 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,7 +33,6 @@
 #define NODE "node-a"
 #define T 20000
 #define SLICES "/apis/resource.k8s.io/v1/resourceslices"
-#define OUR_SLICES SLICES "?fieldSelector=spec.driver%3Dkyborg.io%2Cspec.nodeName%3Dnode-a"
 #define AFU_NLB "d8424dc4a4a3c413f89e433683f9040b"
 #define AFU_NONE "00000000000000000000000000000000"
 #define BITSTREAM "nlb bitstream"
@@ -57,17 +54,10 @@ static const char *const all_devices[] = { GPU0, GPU1, FPGA, VF0, VF1, VF2, VF3,
 
 static UMockdevTestbed *tb;
 static char pf_name[16];
-static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *config_path, *bitstream, *loads_log, *api_dir,
-	*driver_log;
+static struct kyt_dra_dirs dirs;
+static char *bitstream, *loads_log;
 static struct kyt_dra_kubelet *kubelet;
 static struct kyt_apiserver *api;
-
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
 
 /* The simulated node's config: every resource for the DRA driver unless
  * gpu_frontend names another, the GPUs shared by `replicas` claims. */
@@ -91,66 +81,26 @@ static void write_config(const char *gpu_frontend, unsigned replicas)
 			       "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } } ] }",
 			       gpu_frontend, replicas, bitstream, sha, loads_log, pf_name),
 		      0);
-	cr_assert_eq(kyt_write_file(config_path, text), 0);
+	cr_assert_eq(kyt_write_file(dirs.config_path, text), 0);
 }
 
 static void setup(void)
 {
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf_name, sizeof(pf_name), "kypf");
-	const char *vfs[4];
-	static char vf_names[4][16];
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vf_names[i], sizeof(vf_names[i]), "kyvf");
-		vfs[i] = vf_names[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
-	dir = kyt_tmpdir("kydrae2e");
-	cr_assert_not_null(dir);
-	reg_dir = in_dir(dir, "plugins_registry");
-	plugin_dir = in_dir(dir, "plugins/" DRIVER);
-	cdi_dir = in_dir(dir, "cdi");
-	state_dir = in_dir(dir, "state");
-	config_path = in_dir(dir, "config.json");
-	bitstream = in_dir(dir, "nlb.gbs");
-	loads_log = in_dir(dir, "loads.log");
-	api_dir = in_dir(dir, "api");
-	driver_log = in_dir(dir, "driver.log");
-	cr_assert_eq(mkdir(reg_dir, 0750), 0);
-	cr_assert_eq(mkdir(api_dir, 0700), 0);
+	tb = kyt_simnode_testbed(pf_name, NULL);
+	kyt_dra_dirs_init(&dirs, "kydrae2e", DRIVER);
+	bitstream = kyt_path(dirs.dir, "nlb.gbs");
+	loads_log = kyt_path(dirs.dir, "loads.log");
 	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
 	write_config("dra", 2);
 }
 
 static void teardown(void)
 {
-	kyt_dra_kubelet_stop(kubelet);
-	kubelet = NULL;
-	kyt_apiserver_stop(api);
-	api = NULL;
-	kyt_children_kill_all();
-	if (tb) {
-		umockdev_testbed_clear(tb);
-		g_clear_object(&tb);
-	}
-	/* The drivers' stderr went to their log: a sanitizer's report there
-	 * is shown, and CTest fails the test on it as on its own output. */
-	_cleanup_free_ char *log = kyt_read_file(driver_log);
-	if (log && (getenv("KYTEST_VERBOSE") || strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-		fprintf(stderr, "---- driver log ----\n%s", log);
-	kyt_rmrf(dir);
-	free(dir);
-	free(reg_dir);
-	free(plugin_dir);
-	free(cdi_dir);
-	free(state_dir);
-	free(config_path);
+	kyt_dra_stop_all(&kubelet, &api);
+	kyt_testbed_free(&tb);
 	free(bitstream);
 	free(loads_log);
-	free(api_dir);
-	free(driver_log);
+	kyt_dra_dirs_free(&dirs);
 }
 
 TestSuite(dra_e2e, .init = setup, .fini = teardown, .timeout = 120);
@@ -159,35 +109,30 @@ TestSuite(dra_e2e, .init = setup, .fini = teardown, .timeout = 120);
 
 static void start_api(const char *const extra[])
 {
-	api = kyt_apiserver_start(KYTEST_KUBE_APISERVER, api_dir, extra);
+	api = kyt_apiserver_start(KYTEST_KUBE_APISERVER, dirs.api_dir, extra);
 }
 
 /* The kubelet stand-in, talking to the API server stand-in: it deletes
- * the node's slices at its start and a driver's slices `wipe_delay`
+ * the node's slices at its start (returns once that is done: a driver
+ * started after publishes after it) and a driver's slices `wipe_delay`
  * seconds after the driver's plugin went away (kubelet: 30). */
 static void start_kubelet(const char *wipe_delay)
 {
-	const char *extra[] = { "--node-name",    NODE,	     "--api-server", api->url,   "--token-file",
-				api->token_file, "--ca-file", api->ca_file,   "--wipe-delay", wipe_delay,
-				NULL };
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
+	kubelet = kyt_dra_kubelet_start_api(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, api, NODE,
+					    (const char *[]){ "--wipe-delay", wipe_delay, NULL });
 }
 
 /* The driver against the API server at url (its CA and token in the
- * stand-in's directory, made or not yet), its log in driver_log; extra
+ * stand-in's directory, made or not yet), its log in dirs.driver_log; extra
  * flags after the others. */
 static struct kyt_child *start_driver_at(const char *url, const char *const extra[])
 {
-	_cleanup_free_ char *ca = in_dir(api_dir, "certs/ca.crt"), *token = in_dir(api_dir, "tokens");
-	const char *argv[40] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
-				 "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
-				 "--state-dir", state_dir, "--api-server", url, "--token-file", token,
-				 "--ca-file", ca, "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "debug" };
-	int n = 23;
-	for (int i = 0; extra && extra[i] && n < 39; i++)
+	const char *argv[24] = { "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "debug" };
+	int n = 4;
+	for (int i = 0; extra && extra[i] && n < 23; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
-	return kyt_child_start_log(argv, driver_log);
+	return kyt_dra_driver_start(KYBORG_DRA_BIN, &dirs, NODE, url, argv);
 }
 
 static struct kyt_child *start_driver(const char *const extra[])
@@ -195,21 +140,14 @@ static struct kyt_child *start_driver(const char *const extra[])
 	return start_driver_at(api->url, extra);
 }
 
-static void stop_driver(struct kyt_child *d)
+static void stop_driver(struct kyt_child *drv)
 {
-	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
-	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "driver status %#x", d->status);
+	kyt_child_stop(drv, "the driver", 10000);
 }
 
 static cJSON *wait_registered(int after)
 {
-	return kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " after=%d timeout=15000", after);
-}
-
-static int seq_of(const cJSON *r)
-{
-	return (int)cJSON_GetNumberValue(kyt_json_at(r, "event.seq"));
+	return kyt_dra_wait_registered(kubelet, DRIVER, after);
 }
 
 /* The Node object, as the cluster has it: its UID goes into the slices'
@@ -236,13 +174,7 @@ static void control(const char *what)
 
 static cJSON *server_slices(void)
 {
-	int code = 0;
-	cJSON *list = kyt_apiserver_request(api, "GET", OUR_SLICES, NULL, &code);
-	cr_assert_not_null(list);
-	cr_assert_eq(code, 200, "%s", cJSON_PrintUnformatted(list));
-	cJSON *items = cJSON_DetachItemFromObject(list, "items");
-	cJSON_Delete(list);
-	return items;
+	return kyt_dra_server_slices(api, DRIVER, NODE);
 }
 
 static size_t device_count(const cJSON *items)
@@ -524,9 +456,9 @@ Test(dra_e2e, slices_hold_exactly_the_configured_devices_owned_by_the_node_and_s
 	/* A restarted driver adopts them without a write. */
 	clear_log();
 	d = start_driver(NULL);
-	_cleanup_free_ char *sock = in_dir(plugin_dir, "dra.sock");
+	_cleanup_free_ char *sock = kyt_path(dirs.plugin_dir, "dra.sock");
 	cr_assert(kyt_wait_until(kyt_socket_accepts, sock, T));
-	struct log_count again = { driver_log, "event=slices-published", 2 };
+	struct log_count again = { dirs.driver_log, "event=slices-published", 2 };
 	cr_assert(kyt_wait_until(cond_log_count, &again, T), "the restarted driver did not come in step");
 	_cleanup_(cJSON_Deletep) cJSON *log2 = request_log();
 	cr_assert_eq(count(log2, "POST", "/resourceslices", 0) + count(log2, "PUT", "/resourceslices", 0) +
@@ -588,42 +520,31 @@ Test(dra_e2e, kubelet_wipes_at_its_start_and_after_the_plugin_is_gone_and_the_sl
 	_cleanup_(cJSON_Deletep) cJSON *after = server_slices();
 	cr_assert_eq(device_count(after), 7, "SIGTERM keeps the slices");
 	_cleanup_(cJSON_Deletep) cJSON *w2 =
-		kyt_dra_kubelet_ok(kubelet, T, "wait wiped driver=" DRIVER " after=%d timeout=15000", seq_of(r));
+		kyt_dra_kubelet_ok(kubelet, T, "wait wiped driver=" DRIVER " after=%d timeout=15000", kyt_dra_event_seq(r));
 	cr_assert(kyt_wait_until(cond_no_slices, NULL, 5000), "kubelet's deletion did not take");
 
 	/* It comes back: published again. */
 	d = start_driver(NULL);
-	_cleanup_(cJSON_Deletep) cJSON *r2 = wait_registered(seq_of(w2));
+	_cleanup_(cJSON_Deletep) cJSON *r2 = wait_registered(kyt_dra_event_seq(w2));
 	wait_all_devices("published by the restarted driver");
 	stop_driver(d);
 }
 
 /* ---- the API server's failures, through the real daemon ---- */
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 Test(dra_e2e, an_api_server_down_at_start_gets_the_slices_once_it_comes)
 {
-	int port = free_port();
+	int port = kyt_free_port();
 	char url[64], port_arg[16];
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
 	snprintf(port_arg, sizeof(port_arg), "%d", port);
-	_cleanup_free_ char *token = in_dir(api_dir, "tokens");
+	_cleanup_free_ char *token = kyt_path(dirs.api_dir, "tokens");
 	cr_assert_eq(kyt_write_file(token, "kyborg-test-token\n"), 0);
 	struct kyt_child *d = start_driver_at(url, NULL);
 	/* It serves kubelet meanwhile, and keeps trying the server. */
-	_cleanup_free_ char *sock = in_dir(plugin_dir, "dra.sock");
+	_cleanup_free_ char *sock = kyt_path(dirs.plugin_dir, "dra.sock");
 	cr_assert(kyt_wait_until(kyt_socket_accepts, sock, T), "the driver does not serve while the server is down");
-	struct log_count retry = { driver_log, "event=k8s-reflector-retry", 1 };
+	struct log_count retry = { dirs.driver_log, "event=k8s-reflector-retry", 1 };
 	cr_assert(kyt_wait_until(cond_log_count, &retry, T), "no failed list logged");
 	cr_assert_not(kyt_child_done(d), "the driver gave up");
 	start_api((const char *[]){ "--port", port_arg, NULL });
@@ -659,7 +580,7 @@ Test(dra_e2e, a_closed_watch_expired_history_a_conflict_and_a_rotated_token_are_
 	}
 	control("compact");
 	control("close-watches");
-	struct log_count expired = { driver_log, "event=k8s-reflector-expired", 1 };
+	struct log_count expired = { dirs.driver_log, "event=k8s-reflector-expired", 1 };
 	cr_assert(kyt_wait_until(cond_log_count, &expired, T), "no 410 seen");
 	_cleanup_free_ char *s2 = slices_text();
 	wipe_node();
@@ -763,7 +684,6 @@ static void peer_set(const char *state)
 }
 
 static const char *const vfs_of_pf[] = { VF0, VF1, VF2, VF3, NULL };
-static char *api_claim(const char *ns, const char *name, const char *results);
 
 Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_tainted_in_the_slices)
 {
@@ -796,7 +716,7 @@ Test(dra_e2e, a_pf_without_carrier_makes_its_vfs_unhealthy_for_kubelet_and_taint
 	cr_assert_geq(asprintf(&vf, "{\"request\":\"req\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE
 				    "\",\"device\":\"" VF2 "\"}"),
 		      0);
-	_cleanup_free_ char *uid = api_claim("ns1", "down", vf);
+	_cleanup_free_ char *uid = kyt_dra_api_claim(api, "ns1", "down", vf);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 down");
 	cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")), "%s", cJSON_PrintUnformatted(p));
 	_cleanup_free_ char *ptext = cJSON_PrintUnformatted(p), *refusal = NULL;
@@ -862,31 +782,6 @@ Test(dra_e2e, a_pf_without_carrier_at_start_has_its_vfs_tainted_in_the_first_sli
 
 /* ---- a whole claim ---- */
 
-/* A ResourceClaim created and then allocated (its status written as the
- * scheduler would) with the given results; returns its UID. */
-static char *api_claim(const char *ns, const char *name, const char *results)
-{
-	_cleanup_free_ char *path = NULL, *body = NULL;
-	int code = 0;
-	cr_assert_geq(asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims", ns), 0);
-	cr_assert_geq(asprintf(&body,
-			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
-			       "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"devices\":{\"requests\":[{\"name\":\"req\","
-			       "\"exactly\":{\"deviceClassName\":\"kyborg\"}}]}}}",
-			       name),
-		      0);
-	_cleanup_(cJSON_Deletep) cJSON *c = kyt_apiserver_request(api, "POST", path, body, &code);
-	cr_assert_eq(code, 201, "POST %s: %d", path, code);
-	_cleanup_free_ char *status = NULL;
-	cr_assert_geq(asprintf(&status, "{\"allocation\":{\"devices\":{\"results\":[%s]}}}", results), 0);
-	cJSON_AddItemToObject(c, "status", cJSON_Parse(status));
-	_cleanup_free_ char *text = cJSON_PrintUnformatted(c), *spath = NULL;
-	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
-	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
-	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
-	return strdup(kyt_json_str(c, "metadata.uid"));
-}
-
 /* An allocation result naming a device as the slices publish it. */
 static char *result(const char *request, const cJSON *items, const char *device)
 {
@@ -919,7 +814,6 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 	start_kubelet("30");
 	struct kyt_child *d = start_driver(NULL);
 	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered(0);
-	_cleanup_(cJSON_Deletep) cJSON *w = kyt_dra_kubelet_ok(kubelet, T, "wait wiped driver= timeout=15000");
 	wait_all_devices("before the claim");
 
 	/* The scheduler allocates from what the slices publish. */
@@ -927,7 +821,7 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 	_cleanup_free_ char *gpu = result("req", items, GPU0), *fpga = result("req", items, FPGA),
 			    *vf = result("req", items, VF0), *all = NULL;
 	cr_assert_geq(asprintf(&all, "%s,%s,%s", gpu, fpga, vf), 0);
-	_cleanup_free_ char *uid = api_claim("ns1", "accel", all);
+	_cleanup_free_ char *uid = kyt_dra_api_claim(api, "ns1", "accel", all);
 
 	/* Kubelet GETs the claim and calls the driver, which GETs it too. */
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 accel");
@@ -935,8 +829,7 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 							     "claims");
 	const cJSON *claim = cJSON_GetObjectItemCaseSensitive(ours, uid);
 	cr_assert_eq(cJSON_GetArraySize(kyt_json_at(claim, "devices")), 3, "%s", cJSON_PrintUnformatted(p));
-	_cleanup_free_ char *spec_path = NULL;
-	cr_assert_geq(asprintf(&spec_path, "%s/" DRIVER "-claim_%s.json", cdi_dir, uid), 0);
+	_cleanup_free_ char *spec_path = kyt_dra_spec_path(dirs.cdi_dir, DRIVER, uid);
 	_cleanup_free_ char *spec = kyt_read_file(spec_path);
 	cr_assert_not_null(spec, "no CDI spec at %s", spec_path);
 	_cleanup_(cJSON_Deletep) cJSON *sj = cJSON_Parse(spec);
@@ -949,8 +842,7 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 		cr_assert_str_eq(cJSON_GetArrayItem(kyt_json_at(dev, "cdi"), 0)->valuestring, want);
 	}
 	/* The index by PCI function names the claim (the CNI plugin reads it). */
-	_cleanup_free_ char *link = NULL;
-	cr_assert_geq(asprintf(&link, "%s/dra-devices/" KYT_SIM_VF0 ".json", state_dir), 0);
+	_cleanup_free_ char *link = kyt_dra_link_path(dirs.state_dir, KYT_SIM_VF0);
 	_cleanup_free_ char *link_text = kyt_read_file(link);
 	cr_assert_not_null(link_text, "no link at %s", link);
 	cr_assert(strstr(link_text, uid), "%s", link_text);
@@ -960,8 +852,7 @@ Test(dra_e2e, a_claim_allocated_from_the_published_slices_is_prepared_by_kubelet
 
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare-claim ns1 accel");
 	cr_assert_neq(access(spec_path, F_OK), 0, "the CDI spec is left");
-	_cleanup_free_ char *rec = NULL;
-	cr_assert_geq(asprintf(&rec, "%s/dra-claims/%s.json", state_dir, uid), 0);
+	_cleanup_free_ char *rec = kyt_dra_record_path(dirs.state_dir, uid);
 	cr_assert_neq(access(rec, F_OK), 0, "the record is left");
 	cr_assert_neq(access(link, F_OK), 0, "the link is left");
 	stop_driver(d);
@@ -973,7 +864,7 @@ Test(dra_e2e, a_config_shared_with_the_device_plugin_publishes_only_the_dra_reso
 {
 	write_config("devicePlugin", 2);
 	_cleanup_free_ char *out = NULL;
-	cr_assert_eq(kyt_run(&out, KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE, "--check-config", NULL),
+	cr_assert_eq(kyt_run(&out, KYBORG_DRA_BIN, "--config", dirs.config_path, "--node-name", NODE, "--check-config", NULL),
 		     0);
 	cr_assert(strstr(out, "driver " DRIVER ", pool " NODE ": 5 devices\n"), "%s", out);
 	cr_assert(strstr(out, "kyborg.io/gpu (gpu): not served here: frontend devicePlugin (kyborg-device-plugin), 4 "
@@ -992,7 +883,7 @@ Test(dra_e2e, a_config_shared_with_the_device_plugin_publishes_only_the_dra_reso
 	cr_assert_geq(asprintf(&gpu, "{\"request\":\"req\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE
 				     "\",\"device\":\"" GPU0 "\"}"),
 		      0);
-	_cleanup_free_ char *uid = api_claim("ns1", "gpu", gpu);
+	_cleanup_free_ char *uid = kyt_dra_api_claim(api, "ns1", "gpu", gpu);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare-claim ns1 gpu");
 	cr_assert(cJSON_IsFalse(kyt_json_at(p, "ok")));
 	_cleanup_free_ char *text = cJSON_PrintUnformatted(p);

@@ -26,30 +26,19 @@ static char *dir, *reg_dir, *plugin_dir, *fake_log;
 static struct kyt_dra_kubelet *kubelet;
 static struct kyt_apiserver *api;
 
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
-
 static void setup(void)
 {
 	dir = kyt_tmpdir("kydrak");
 	cr_assert_not_null(dir);
-	reg_dir = in_dir(dir, "plugins_registry");
-	plugin_dir = in_dir(dir, "plugins/" DRIVER);
-	fake_log = in_dir(dir, "fake.log");
+	reg_dir = kyt_path(dir, "plugins_registry");
+	plugin_dir = kyt_path(dir, "plugins/" DRIVER);
+	fake_log = kyt_path(dir, "fake.log");
 	cr_assert_eq(mkdir(reg_dir, 0750), 0);
 }
 
 static void teardown(void)
 {
-	kyt_dra_kubelet_stop(kubelet);
-	kubelet = NULL;
-	kyt_apiserver_stop(api);
-	api = NULL;
-	kyt_children_kill_all();
+	kyt_dra_stop_all(&kubelet, &api);
 	kyt_rmrf(dir);
 	free(dir);
 	free(reg_dir);
@@ -100,7 +89,7 @@ Test(dra_kubelet_standin, registers_with_the_first_service_of_the_plugins_list_t
 	cr_assert_str_eq(kyt_json_str(r, "event.service"), "v1beta1.DRAPlugin");
 	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "event"), "health_service")),
 		  "no health stream for a plugin that lists no health service");
-	_cleanup_free_ char *endpoint = in_dir(plugin_dir, "dra.sock");
+	_cleanup_free_ char *endpoint = kyt_path(plugin_dir, "dra.sock");
 	cr_assert_str_eq(kyt_json_str(r, "event.endpoint"), endpoint);
 	cr_assert_eq(fake_log_count("\"registered\": true"), 1, "NotifyRegistrationStatus(true) reached the plugin");
 	stop_plugin(p);
@@ -196,7 +185,7 @@ Test(dra_kubelet_standin, follows_the_health_stream_of_a_plugin_that_lists_it)
 
 Test(dra_kubelet_standin, wipes_the_nodes_slices_at_start_and_a_gone_drivers_after_the_delay)
 {
-	_cleanup_free_ char *api_dir = in_dir(dir, "api");
+	_cleanup_free_ char *api_dir = kyt_path(dir, "api");
 	cr_assert_eq(mkdir(api_dir, 0700), 0);
 	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", api_dir, NULL);
 	static const char *slice_fmt =
@@ -236,7 +225,7 @@ Test(dra_kubelet_standin, wipes_the_nodes_slices_at_start_and_a_gone_drivers_aft
 
 Test(dra_kubelet_standin, a_plugin_back_within_the_delay_keeps_its_slices)
 {
-	_cleanup_free_ char *api_dir = in_dir(dir, "api");
+	_cleanup_free_ char *api_dir = kyt_path(dir, "api");
 	cr_assert_eq(mkdir(api_dir, 0700), 0);
 	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", api_dir, NULL);
 	start_kubelet((const char *[]){ "--node-name", "node-a", "--api-server", api->url, "--token-file", api->token_file,
@@ -256,7 +245,7 @@ Test(dra_kubelet_standin, a_plugin_back_within_the_delay_keeps_its_slices)
 
 Test(dra_kubelet_standin, prepares_a_claim_from_the_api_and_unprepares_it_after_it_was_deleted)
 {
-	_cleanup_free_ char *api_dir = in_dir(dir, "api");
+	_cleanup_free_ char *api_dir = kyt_path(dir, "api");
 	cr_assert_eq(mkdir(api_dir, 0700), 0);
 	api = kyt_apiserver_start(KYTEST_STANDIN_DIR "/kube_apiserver.py", api_dir, NULL);
 	int code = 0;

@@ -18,13 +18,9 @@
  * rates applied and restored for real: the kernel tier (netdevsim). */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kyborg/base/cleanup.h"
@@ -43,8 +39,6 @@
 #define NODE "node-a"
 #define T 20000
 #define CNI_PATH "/usr/lib/cni"
-#define SLICES "/apis/resource.k8s.io/v1/resourceslices"
-#define OUR_SLICES SLICES "?fieldSelector=spec.driver%3Dkyborg.io%2Cspec.nodeName%3Dnode-a"
 #define VF1 "vf-0000-18-01-1"
 #define VFIO_PCI "0000:5e:01.0"
 #define VFIO_VF "vf-0000-5e-01-0"
@@ -52,18 +46,11 @@
 static UMockdevTestbed *tb;
 static char pf[16], pf_peer[16], vf[4][16], peer[4][16], ns[16], ns_path[64];
 static char pf2[16], pf2_peer[16];
-static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *config_path, *api_dir, *driver_log;
+static struct kyt_dra_dirs dirs;
 static char *cni_tmp, cni_state[512], ipam_dir[512];
 static char dra_env[600];
 static struct kyt_dra_kubelet *kubelet;
 static struct kyt_apiserver *api;
-
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
 
 /* A second PF (a veth) whose one VF is bound to vfio-pci: no netdev, as a
  * claim that wants a DPDK VF leaves it. */
@@ -109,19 +96,9 @@ static void setup(void)
 	cr_assert_eq(kyt_netns_add(ns, sizeof(ns)), 0);
 	kyt_netns_path(ns, ns_path, sizeof(ns_path));
 	kyt_cni_scratch("kydranet", &cni_tmp, cni_state, ipam_dir, sizeof(cni_state));
-	dir = kyt_tmpdir("kydranet");
-	cr_assert_not_null(dir);
-	reg_dir = in_dir(dir, "plugins_registry");
-	plugin_dir = in_dir(dir, "plugins/" DRIVER);
-	cdi_dir = in_dir(dir, "cdi");
-	state_dir = in_dir(dir, "state");
-	config_path = in_dir(dir, "config.json");
-	api_dir = in_dir(dir, "api");
-	driver_log = in_dir(dir, "driver.log");
-	cr_assert_eq(mkdir(reg_dir, 0750), 0);
-	cr_assert_eq(mkdir(api_dir, 0700), 0);
+	kyt_dra_dirs_init(&dirs, "kydranet", DRIVER);
 	/* The node tells the plugin where the driver keeps its claims. */
-	snprintf(dra_env, sizeof(dra_env), "KYBORG_DRA_STATE_DIR=%s", state_dir);
+	snprintf(dra_env, sizeof(dra_env), "KYBORG_DRA_STATE_DIR=%s", dirs.state_dir);
 	_cleanup_free_ char *text = NULL;
 	cr_assert_geq(asprintf(&text,
 			       "{ \"resources\": ["
@@ -131,77 +108,40 @@ static void setup(void)
 			       "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"vfio-pci\"] } } ] }",
 			       pf, pf2),
 		      0);
-	cr_assert_eq(kyt_write_file(config_path, text), 0);
+	cr_assert_eq(kyt_write_file(dirs.config_path, text), 0);
 }
 
 static void teardown(void)
 {
-	kyt_dra_kubelet_stop(kubelet);
-	kubelet = NULL;
-	kyt_apiserver_stop(api);
-	api = NULL;
-	kyt_children_kill_all();
-	_cleanup_free_ char *log = driver_log ? kyt_read_file(driver_log) : NULL;
-	if (log && (getenv("KYTEST_VERBOSE") || strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-		fprintf(stderr, "---- driver log ----\n%s", log);
+	kyt_dra_stop_all(&kubelet, &api);
 	kyt_netns_del(ns);
 	kyt_cni_scratch_free(&cni_tmp);
-	if (tb) {
-		umockdev_testbed_clear(tb);
-		g_clear_object(&tb);
-	}
-	kyt_rmrf(dir);
-	free(dir);
-	free(reg_dir);
-	free(plugin_dir);
-	free(cdi_dir);
-	free(state_dir);
-	free(config_path);
-	free(api_dir);
-	free(driver_log);
+	kyt_testbed_free(&tb);
+	kyt_dra_dirs_free(&dirs);
 }
 
 TestSuite(dra_net, .init = setup, .fini = teardown, .timeout = 150);
 
 /* ---- the stand-ins and the driver ---- */
 
+/* The API server stand-in, then the kubelet stand-in once its start-up
+ * deletion of the node's slices is done: the driver publishes after it,
+ * and the slices the test reads stay. */
 static void start_all(void)
 {
-	api = kyt_apiserver_start(KYTEST_KUBE_APISERVER, api_dir, NULL);
-	const char *extra[] = { "--node-name", NODE, "--api-server", api->url, "--token-file", api->token_file,
-				"--ca-file", api->ca_file, NULL };
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
-}
-
-static cJSON *wait_registered(void)
-{
-	return kyt_dra_kubelet_ok(kubelet, T, "wait registered driver=" DRIVER " timeout=15000");
+	api = kyt_apiserver_start(KYTEST_KUBE_APISERVER, dirs.api_dir, NULL);
+	kubelet = kyt_dra_kubelet_start_api(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, api, NODE,
+					    NULL);
 }
 
 static struct kyt_child *start_driver(void)
 {
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE, "--registration-dir",
-			       reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir, "--state-dir", state_dir,
-			       "--api-server", api->url, "--token-file", api->token_file, "--ca-file", api->ca_file,
-			       "--log-level", "debug", NULL };
-	return kyt_child_start_log(argv, driver_log);
-}
-
-static void stop_driver(struct kyt_child *d)
-{
-	kill(d->pid, SIGTERM);
-	cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the driver exits on SIGTERM");
-	cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0, "driver status %#x", d->status);
+	return kyt_dra_driver_start(KYBORG_DRA_BIN, &dirs, NODE, api->url, (const char *[]){ "--log-level", "debug", NULL });
 }
 
 static cJSON *server_slices(void)
 {
-	int code = 0;
-	cJSON *list = kyt_apiserver_request(api, "GET", OUR_SLICES, NULL, &code);
-	cr_assert_eq(code, 200);
-	cJSON *items = cJSON_DetachItemFromObject(list, "items");
-	cJSON_Delete(list);
-	return items;
+	return kyt_dra_server_slices(api, DRIVER, NODE);
 }
 
 static bool cond_published(void *arg)
@@ -210,33 +150,16 @@ static bool cond_published(void *arg)
 	return kyt_dra_slice_device(items, arg) != NULL;
 }
 
-/* A ResourceClaim created and allocated the VF `device` (its status
- * written as the scheduler would); returns its UID. */
+/* A ResourceClaim allocated the VF `device`, as the scheduler would;
+ * returns its UID. */
 static char *api_claim(const char *name, const char *device)
 {
-	int code = 0;
-	_cleanup_free_ char *body = NULL;
-	cr_assert_geq(asprintf(&body,
-			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\",\"metadata\":{\"name\":"
-			       "\"%s\"},\"spec\":{\"devices\":{\"requests\":[{\"name\":\"nic\",\"exactly\":"
-			       "{\"deviceClassName\":\"kyborg-vf\"}}]}}}",
-			       name),
-		      0);
-	const char *path = "/apis/resource.k8s.io/v1/namespaces/ns1/resourceclaims";
-	_cleanup_(cJSON_Deletep) cJSON *c = kyt_apiserver_request(api, "POST", path, body, &code);
-	cr_assert_eq(code, 201);
-	_cleanup_free_ char *status = NULL;
-	cr_assert_geq(asprintf(&status,
-			       "{\"allocation\":{\"devices\":{\"results\":[{\"request\":\"nic\",\"driver\":\"" DRIVER
-			       "\",\"pool\":\"" NODE "\",\"device\":\"%s\"}]}}}",
+	_cleanup_free_ char *result = NULL;
+	cr_assert_geq(asprintf(&result, "{\"request\":\"req\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE
+					"\",\"device\":\"%s\"}",
 			       device),
 		      0);
-	cJSON_AddItemToObject(c, "status", cJSON_Parse(status));
-	_cleanup_free_ char *text = cJSON_PrintUnformatted(c), *spath = NULL;
-	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
-	_cleanup_(cJSON_Deletep) cJSON *s = kyt_apiserver_request(api, "PUT", spath, text, &code);
-	cr_assert_eq(code, 200);
-	return strdup(kyt_json_str(c, "metadata.uid"));
+	return kyt_dra_api_claim(api, "ns1", name, result);
 }
 
 /* ---- the plugin, as Multus calls it ---- */
@@ -269,8 +192,8 @@ static char *node_state(void)
 	_cleanup_free_ char *links = kyt_node_snapshot(cni_state, ipam_dir), *pf_json = NULL, *dra = NULL,
 			    *cdi = NULL;
 	cr_assert_eq(kyt_run(&pf_json, "ip", "-j", "link", "show", "dev", pf, NULL), 0);
-	kyt_run(&dra, "find", state_dir, "-name", "*.json", NULL);
-	kyt_run(&cdi, "find", cdi_dir, "-type", "f", NULL);
+	kyt_run(&dra, "find", dirs.state_dir, "-name", "*.json", NULL);
+	kyt_run(&cdi, "find", dirs.cdi_dir, "-type", "f", NULL);
 	g_autofree gchar *root = umockdev_testbed_get_root_dir(tb);
 	char link[256] = "";
 	_cleanup_free_ char *drv = NULL;
@@ -296,7 +219,7 @@ Test(dra_net, a_claims_vf_reaches_the_pod_through_the_cni_carries_traffic_and_le
 {
 	start_all();
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered();
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert(kyt_wait_until(cond_published, VF1, T), "the VF is not published");
 	_cleanup_free_ char *before = node_state();
 
@@ -311,8 +234,7 @@ Test(dra_net, a_claims_vf_reaches_the_pod_through_the_cni_carries_traffic_and_le
 	/* The scheduler allocates it, kubelet prepares the claim. */
 	_cleanup_free_ char *uid = api_claim("net", VF1);
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 net");
-	_cleanup_free_ char *link = NULL;
-	cr_assert_geq(asprintf(&link, "%s/dra-devices/" KYT_SIM_VF1 ".json", state_dir), 0);
+	_cleanup_free_ char *link = kyt_dra_link_path(dirs.state_dir, KYT_SIM_VF1);
 	_cleanup_free_ char *link_text = kyt_read_file(link);
 	cr_assert(link_text && strstr(link_text, uid), "the driver indexed no claim for the VF: %s", link_text);
 
@@ -334,14 +256,14 @@ Test(dra_net, a_claims_vf_reaches_the_pod_through_the_cni_carries_traffic_and_le
 	cr_assert_eq(cni("DEL", conf, NULL), 0);
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare-claim ns1 net");
 	assert_as(before, "after DEL and Unprepare");
-	stop_driver(d);
+	kyt_child_stop(d, "the driver", 10000);
 }
 
 Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_only_reports_it)
 {
 	start_all();
 	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = wait_registered();
+	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
 	cr_assert(kyt_wait_until(cond_published, VFIO_VF, T), "the vfio-pci VF is not published");
 	_cleanup_free_ char *before = node_state();
 	_cleanup_(cJSON_Deletep) cJSON *items = server_slices();
@@ -352,8 +274,7 @@ Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_onl
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare-claim ns1 dpdk");
 	/* The container gets the VF through the claim's CDI spec: its VFIO
 	 * group's node. */
-	_cleanup_free_ char *spec_path = NULL;
-	cr_assert_geq(asprintf(&spec_path, "%s/" DRIVER "-claim_%s.json", cdi_dir, uid), 0);
+	_cleanup_free_ char *spec_path = kyt_dra_spec_path(dirs.cdi_dir, DRIVER, uid);
 	_cleanup_free_ char *spec = kyt_read_file(spec_path);
 	cr_assert(spec && strstr(spec, "/dev/vfio/300"), "the CDI spec has no VFIO node: %s", spec);
 
@@ -375,7 +296,7 @@ Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_onl
 	cr_assert_eq(cni("DEL", conf, NULL), 0);
 	_cleanup_(cJSON_Deletep) cJSON *u = kyt_dra_kubelet_ok(kubelet, T, "unprepare-claim ns1 dpdk");
 	assert_as(before, "after DEL and Unprepare");
-	stop_driver(d);
+	kyt_child_stop(d, "the driver", 10000);
 }
 
 /* ---- the claim's VF settings ---- */
@@ -386,7 +307,7 @@ Test(dra_net, a_vf_bound_to_vfio_pci_reaches_the_pod_through_cdi_and_the_cni_onl
  * host's kernel could not apply them anyway). */
 static void record_claim(unsigned version)
 {
-	_cleanup_free_ char *rdir = ky_dra_record_dir(state_dir), *ldir = ky_dra_link_dir(state_dir), *text = NULL;
+	_cleanup_free_ char *rdir = ky_dra_record_dir(dirs.state_dir), *ldir = ky_dra_link_dir(dirs.state_dir), *text = NULL;
 	_cleanup_(ky_state_closep) struct ky_state_store *records = NULL, *links = NULL;
 	_cleanup_error_ struct ky_error *err = NULL;
 	cr_assert_eq(ky_state_open(rdir, &records, &err), 0, "%s", ky_error_msg(err));
@@ -398,7 +319,7 @@ static void record_claim(unsigned version)
 			       "[{\"requests\":[\"nic\"],\"pool\":\"" NODE "\",\"device\":\"" VF1 "\",\"pci\":\"" KYT_SIM_VF1
 			       "\",\"kind\":\"vf\",\"resource\":\"kyborg.io/sriov-vf\",\"cdiID\":\"" DRIVER
 			       "/claim=77aa-" VF1 "\"}]}",
-			       cdi_dir),
+			       dirs.cdi_dir),
 		      0);
 	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(text);
 	cr_assert_eq(ky_dra_record_from_json(doc, &rec, &err), 0, "%s", ky_error_msg(err));
@@ -432,9 +353,8 @@ static void record_claim(unsigned version)
 /* What Unprepare leaves: no record, no link. */
 static void forget_claim(void)
 {
-	_cleanup_free_ char *rec = NULL, *link = NULL;
-	cr_assert_geq(asprintf(&rec, "%s/dra-claims/77aa.json", state_dir), 0);
-	cr_assert_geq(asprintf(&link, "%s/dra-devices/" KYT_SIM_VF1 ".json", state_dir), 0);
+	_cleanup_free_ char *rec = kyt_dra_record_path(dirs.state_dir, "77aa"),
+			    *link = kyt_dra_link_path(dirs.state_dir, KYT_SIM_VF1);
 	cr_assert_eq(unlink(rec), 0);
 	cr_assert_eq(unlink(link), 0);
 }

@@ -13,11 +13,9 @@
  * process, loop and client, all gone in teardown. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dra_publish.h"
@@ -561,20 +559,9 @@ Test(dra_publish, a_slice_deleted_before_its_create_is_answered_is_created_again
 	free(d);
 }
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 Test(dra_publish, api_server_down_at_start_is_waited_for)
 {
-	int port = free_port();
+	int port = kyt_free_port();
 	char url[64], port_arg[16], ca[512], token[512];
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
 	snprintf(port_arg, sizeof(port_arg), "%d", port);

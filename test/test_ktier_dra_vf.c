@@ -43,13 +43,6 @@ static UMockdevTestbed *tb;
 static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *config_path, *driver_log;
 static struct kyt_dra_kubelet *kubelet;
 
-static char *in_dir(const char *base, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", base, name), 0);
-	return p;
-}
-
 static void setup(void)
 {
 	cr_assert_eq(kyt_private_netns(), 0, "needs root");
@@ -64,13 +57,13 @@ static void setup(void)
 	cr_assert_eq(kyt_simnode_load(tb, nsim.pf, vfs), 0);
 	dir = kyt_tmpdir("kykdra");
 	cr_assert_not_null(dir);
-	reg_dir = in_dir(dir, "registry");
-	plugin_dir = in_dir(dir, "plugin");
-	cdi_dir = in_dir(dir, "cdi");
-	state_dir = in_dir(dir, "state");
-	claims_dir = in_dir(dir, "claims");
-	config_path = in_dir(dir, "config.json");
-	driver_log = in_dir(dir, "driver.log");
+	reg_dir = kyt_path(dir, "registry");
+	plugin_dir = kyt_path(dir, "plugin");
+	cdi_dir = kyt_path(dir, "cdi");
+	state_dir = kyt_path(dir, "state");
+	claims_dir = kyt_path(dir, "claims");
+	config_path = kyt_path(dir, "config.json");
+	driver_log = kyt_path(dir, "driver.log");
 	cr_assert_eq(mkdir(reg_dir, 0750), 0);
 	cr_assert_eq(mkdir(claims_dir, 0700), 0);
 	_cleanup_free_ char *cfg = NULL;
@@ -138,7 +131,7 @@ static int registered(int after)
 
 static void write_claim(const char *name, const char *uid, const char *fields)
 {
-	_cleanup_free_ char *text = NULL, *nsdir = in_dir(claims_dir, "ns1"), *file = NULL;
+	_cleanup_free_ char *text = NULL, *nsdir = kyt_path(claims_dir, "ns1"), *file = NULL;
 	cr_assert_geq(asprintf(&text,
 			       "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns1\",\"uid\":\"%s\"},"
 			       "\"status\":{\"allocation\":{\"devices\":{\"results\":[{\"request\":\"nic\",\"driver\":\"" DRIVER

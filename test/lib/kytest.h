@@ -31,6 +31,10 @@ bool kyt_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
  * accepts a connection. A server binds the file before it listens. */
 bool kyt_socket_accepts(void *path);
 
+/* A TCP port of 127.0.0.1 that nothing listens on now (bound, read, closed),
+ * for a server a test starts later. */
+int kyt_free_port(void);
+
 /* base/name, malloc'd (asserts on failure). */
 char *kyt_path(const char *base, const char *name);
 

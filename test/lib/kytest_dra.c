@@ -147,13 +147,6 @@ void kyt_dra_kubelet_stop(struct kyt_dra_kubelet *k)
 
 /* ---- kube-apiserver stand-in ---- */
 
-static char *join(const char *dir, const char *name)
-{
-	char *p;
-	cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
-	return p;
-}
-
 static bool cond_file(void *path)
 {
 	return access(path, R_OK) == 0;
@@ -164,12 +157,12 @@ struct kyt_apiserver *kyt_apiserver_start(const char *script, const char *dir, c
 	struct kyt_apiserver *a = calloc(1, sizeof(*a));
 	cr_assert_not_null(a);
 	a->dir = strdup(dir);
-	char *certs = join(dir, "certs");
+	char *certs = kyt_path(dir, "certs");
 	cr_assert_eq(kyt_run(NULL, PYTHON, script, "--gen-certs", certs, NULL), 0, "openssl made no certificates");
-	a->ca_file = join(certs, "ca.crt");
-	a->token_file = join(dir, "tokens");
+	a->ca_file = kyt_path(certs, "ca.crt");
+	a->token_file = kyt_path(dir, "tokens");
 	cr_assert_eq(kyt_write_file(a->token_file, "kyborg-test-token\n"), 0);
-	char *port_file = join(dir, "port");
+	char *port_file = kyt_path(dir, "port");
 	unlink(port_file);
 	const char *argv[32] = { PYTHON, script, "--cert-dir", certs, "--token-file", a->token_file, "--port-file", port_file };
 	int n = 8;
@@ -318,6 +311,13 @@ char *kyt_dra_record_path(const char *state_dir, const char *uid)
 	return p;
 }
 
+char *kyt_dra_link_path(const char *state_dir, const char *pci)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "%s/dra-devices/%s.json", state_dir, pci), 0);
+	return p;
+}
+
 const cJSON *kyt_dra_claim_of(const cJSON *reply, const char *uid)
 {
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reply, "claims"), uid);
@@ -328,6 +328,26 @@ const cJSON *kyt_dra_claim_of(const cJSON *reply, const char *uid)
 cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after)
 {
 	return kyt_dra_kubelet_ok(k, 20000, "wait registered driver=%s after=%d timeout=15000", driver, after);
+}
+
+struct kyt_dra_kubelet *kyt_dra_kubelet_start_api(const char *script, const char *desc, const char *reg_dir,
+						  const struct kyt_apiserver *api, const char *node,
+						  const char *const extra[])
+{
+	const char *argv[32] = { "--node-name", node, "--api-server", api->url, "--token-file", api->token_file,
+				 "--ca-file", api->ca_file };
+	int n = 8;
+	for (int i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	struct kyt_dra_kubelet *k = kyt_dra_kubelet_start(script, desc, reg_dir, argv);
+	cJSON_Delete(kyt_dra_wait_wiped(k, "", 0));
+	return k;
+}
+
+cJSON *kyt_dra_wait_wiped(struct kyt_dra_kubelet *k, const char *driver, int after)
+{
+	return kyt_dra_kubelet_ok(k, 20000, "wait wiped driver=%s after=%d timeout=15000", driver, after);
 }
 
 int kyt_dra_event_seq(const cJSON *r)
@@ -351,4 +371,119 @@ const cJSON *kyt_dra_slice_device(const cJSON *slices, const char *name)
 			if (!strcmp(kyt_json_str(d, "name"), name))
 				return d;
 	return NULL;
+}
+
+void kyt_dra_stop_all(struct kyt_dra_kubelet **k, struct kyt_apiserver **a)
+{
+	kyt_dra_kubelet_stop(*k);
+	*k = NULL;
+	kyt_apiserver_stop(*a);
+	*a = NULL;
+	kyt_children_kill_all();
+}
+
+void kyt_dra_dirs_init(struct kyt_dra_dirs *d, const char *prefix, const char *driver)
+{
+	*d = (struct kyt_dra_dirs){ 0 };
+	d->dir = kyt_tmpdir(prefix);
+	cr_assert_not_null(d->dir);
+	char *plugins = kyt_path(d->dir, "plugins");
+	d->reg_dir = kyt_path(d->dir, "plugins_registry");
+	d->plugin_dir = kyt_path(plugins, driver);
+	d->cdi_dir = kyt_path(d->dir, "cdi");
+	d->state_dir = kyt_path(d->dir, "state");
+	d->config_path = kyt_path(d->dir, "config.json");
+	d->api_dir = kyt_path(d->dir, "api");
+	d->driver_log = kyt_path(d->dir, "driver.log");
+	free(plugins);
+	cr_assert_eq(mkdir(d->reg_dir, 0750), 0);
+	cr_assert_eq(mkdir(d->api_dir, 0700), 0);
+}
+
+void kyt_dra_dirs_free(struct kyt_dra_dirs *d)
+{
+	char *log = d->driver_log ? kyt_read_file(d->driver_log) : NULL;
+	if (log && (getenv("KYTEST_VERBOSE") || strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
+		fprintf(stderr, "---- driver log ----\n%s", log);
+	free(log);
+	kyt_rmrf(d->dir);
+	free(d->dir);
+	free(d->reg_dir);
+	free(d->plugin_dir);
+	free(d->cdi_dir);
+	free(d->state_dir);
+	free(d->config_path);
+	free(d->api_dir);
+	free(d->driver_log);
+	*d = (struct kyt_dra_dirs){ 0 };
+}
+
+struct kyt_child *kyt_dra_driver_start(const char *bin, const struct kyt_dra_dirs *d, const char *node,
+				       const char *api_url, const char *const extra[])
+{
+	char *token = kyt_path(d->api_dir, "tokens"), *ca = kyt_path(d->api_dir, "certs/ca.crt");
+	const char *argv[48] = { bin, "--config", d->config_path, "--node-name", node, "--registration-dir",
+				 d->reg_dir, "--plugin-dir", d->plugin_dir, "--cdi-dir", d->cdi_dir, "--state-dir",
+				 d->state_dir };
+	int n = 13;
+	if (api_url) {
+		const char *api[] = { "--api-server", api_url, "--token-file", token, "--ca-file", ca };
+		for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++)
+			argv[n++] = api[i];
+	}
+	for (int i = 0; extra && extra[i]; i++) {
+		cr_assert_lt(n, 47, "too many driver flags");
+		argv[n++] = extra[i];
+	}
+	argv[n] = NULL;
+	struct kyt_child *c = kyt_child_start_log(argv, d->driver_log);
+	free(token);
+	free(ca);
+	return c;
+}
+
+cJSON *kyt_dra_server_slices(struct kyt_apiserver *a, const char *driver, const char *node)
+{
+	char *path = NULL;
+	int code = 0;
+	cr_assert_geq(asprintf(&path,
+			       "/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.driver%%3D%s%%2Cspec.nodeName%%3D%s",
+			       driver, node),
+		      0);
+	cJSON *list = kyt_apiserver_request(a, "GET", path, NULL, &code);
+	cr_assert_not_null(list, "GET %s: no answer", path);
+	cr_assert_eq(code, 200, "GET %s: %d %s", path, code, cJSON_PrintUnformatted(list));
+	cJSON *items = cJSON_DetachItemFromObject(list, "items");
+	cJSON_Delete(list);
+	free(path);
+	return items;
+}
+
+char *kyt_dra_api_claim(struct kyt_apiserver *a, const char *ns, const char *name, const char *results)
+{
+	char *path = NULL, *body = NULL, *status = NULL, *text = NULL, *spath = NULL;
+	int code = 0;
+	cr_assert_geq(asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims", ns), 0);
+	cr_assert_geq(asprintf(&body,
+			       "{\"apiVersion\":\"resource.k8s.io/v1\",\"kind\":\"ResourceClaim\","
+			       "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"devices\":{\"requests\":[{\"name\":\"req\","
+			       "\"exactly\":{\"deviceClassName\":\"kyborg\"}}]}}}",
+			       name),
+		      0);
+	cJSON *c = kyt_apiserver_request(a, "POST", path, body, &code);
+	cr_assert_eq(code, 201, "POST %s: %d", path, code);
+	cr_assert_geq(asprintf(&status, "{\"allocation\":{\"devices\":{\"results\":[%s]}}}", results), 0);
+	cJSON_AddItemToObject(c, "status", cJSON_Parse(status));
+	text = cJSON_PrintUnformatted(c);
+	cr_assert_geq(asprintf(&spath, "%s/%s/status", path, name), 0);
+	cJSON_Delete(kyt_apiserver_request(a, "PUT", spath, text, &code));
+	cr_assert_eq(code, 200, "PUT %s: %d", spath, code);
+	char *uid = strdup(kyt_json_str(c, "metadata.uid"));
+	cJSON_Delete(c);
+	free(path);
+	free(body);
+	free(status);
+	free(text);
+	free(spath);
+	return uid;
 }

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 struct kyt_dra_kubelet;
+struct kyt_apiserver;
 
 /* ---- the JSON of the stand-ins' answers, slices and records ---- */
 
@@ -36,6 +37,19 @@ cJSON *kyt_dra_kubelet_ok(struct kyt_dra_kubelet *k, int timeout_ms, const char 
 /* Waits (the stand-in 15 s, the test 20 s) for driver's registration after
  * event seq `after`; returns the event. */
 cJSON *kyt_dra_wait_registered(struct kyt_dra_kubelet *k, const char *driver, int after);
+/* Starts the kubelet stand-in against the API server stand-in as node
+ * `node` (extra: more flags, may be NULL) and waits for the deletion of the
+ * node's ResourceSlices it makes at its start. Kubelet makes it in the
+ * background (NewDRAPluginManager), so a driver that published before it
+ * lands sees its slices go and publishes them again: a test that reads
+ * slices must not race it. Asserts on failure. */
+struct kyt_dra_kubelet *kyt_dra_kubelet_start_api(const char *script, const char *desc, const char *reg_dir,
+						  const struct kyt_apiserver *api, const char *node,
+						  const char *const extra[]);
+/* Waits (the stand-in 15 s, the test 20 s) for a deletion of slices after
+ * event seq `after` (driver "": kubelet's at its start, else the driver's
+ * once its plugin was gone); returns the event. */
+cJSON *kyt_dra_wait_wiped(struct kyt_dra_kubelet *k, const char *driver, int after);
 /* An event's seq ("event.seq"), to wait for the ones after it. */
 int kyt_dra_event_seq(const cJSON *r);
 /* "quit", then waits for it to exit; frees k (NULL is fine). */
@@ -78,6 +92,53 @@ void kyt_dra_claim_write(const char *claims_dir, const char *ns, const char *nam
 /* Where the driver puts a claim's CDI spec, and its record. malloc'd. */
 char *kyt_dra_spec_path(const char *cdi_dir, const char *driver, const char *uid);
 char *kyt_dra_record_path(const char *state_dir, const char *uid);
+/* The driver's index entry of a PCI function (the claim holding it), which
+ * the CNI plugin reads. malloc'd. */
+char *kyt_dra_link_path(const char *state_dir, const char *pci);
 /* A claim's answer in a kubelet stand-in's prepare reply
  * ({"claims": {uid: {"error", "devices": [...]}}}), asserted present. */
 const cJSON *kyt_dra_claim_of(const cJSON *reply, const char *uid);
+
+/* ---- the driver under test and where it works ---- */
+
+/* A DRA suite's teardown of its children: the kubelet stand-in ("quit"),
+ * the API server stand-in (both set to NULL; NULL is fine), then every
+ * other tracked child killed. */
+void kyt_dra_stop_all(struct kyt_dra_kubelet **k, struct kyt_apiserver **a);
+
+/* A DRA driver's directories under one fresh temporary directory. */
+struct kyt_dra_dirs {
+	char *dir;         /* the temporary directory (prefix.XXXXXX) */
+	char *reg_dir;     /* plugins_registry, made: kubelet's registration directory */
+	char *plugin_dir;  /* plugins/<driver>: the driver's dra.sock */
+	char *cdi_dir;     /* cdi */
+	char *state_dir;   /* state */
+	char *config_path; /* config.json, for the test to write */
+	char *api_dir;     /* api, made: the kube-apiserver stand-in's certificates, token, port */
+	char *driver_log;  /* driver.log: the drivers' stderr */
+};
+
+/* Makes the temporary directory, reg_dir and api_dir. Asserts on failure. */
+void kyt_dra_dirs_init(struct kyt_dra_dirs *d, const char *prefix, const char *driver);
+/* Shows the driver log where it holds a sanitizer's report (CTest then
+ * fails the test on it, as on the test's own output) or KYTEST_VERBOSE is
+ * set, removes the directory and frees the paths. Safe on a zeroed d. */
+void kyt_dra_dirs_free(struct kyt_dra_dirs *d);
+
+/* Starts the driver binary `bin` on d's directories for node `node`, its
+ * stderr appended to d->driver_log. With api_url, it talks to the API
+ * server there with the stand-in's token and CA from d->api_dir (they may
+ * not exist yet); extra: more flags, may be NULL. */
+struct kyt_child *kyt_dra_driver_start(const char *bin, const struct kyt_dra_dirs *d, const char *node,
+				       const char *api_url, const char *const extra[]);
+
+/* The ResourceSlices of driver on node, as the API server stand-in lists
+ * them (read with curl, never with the client under test); asserts 200.
+ * The caller frees the list. */
+cJSON *kyt_dra_server_slices(struct kyt_apiserver *a, const char *driver, const char *node);
+
+/* A ResourceClaim ns/name with one request "req" (class "kyborg"),
+ * created and then allocated with the given results (JSON objects, joined)
+ * by writing its status, as the scheduler would. Returns the UID the
+ * server gave it (malloc'd). */
+char *kyt_dra_api_claim(struct kyt_apiserver *a, const char *ns, const char *name, const char *results);

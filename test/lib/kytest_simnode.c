@@ -138,3 +138,11 @@ UMockdevTestbed *kyt_simnode_testbed(char pf_name[16], char vf_names[4][16])
 	cr_assert_eq(kyt_simnode_load(tb, pf_name, vfs), 0);
 	return tb;
 }
+
+void kyt_testbed_free(UMockdevTestbed **tb)
+{
+	if (!*tb)
+		return;
+	umockdev_testbed_clear(*tb);
+	g_clear_object(tb);
+}

@@ -30,6 +30,9 @@ int kyt_simnode_load(UMockdevTestbed *tb, const char *pf_ifname, const char *con
  * the node loads. The caller clears and unrefs the testbed in teardown. */
 UMockdevTestbed *kyt_simnode_testbed(char pf_name[16], char vf_names[4][16]);
 
+/* Clears and unrefs *tb, and sets it to NULL (NULL is fine): teardown. */
+void kyt_testbed_free(UMockdevTestbed **tb);
+
 /* The PCI functions of the anchors' configs (test/data/compat/node.umockdev,
  * loaded with kyt_testbed_add_file): host-device's kernelpath and pciBusID
  * examples, sriov-cni's configuration reference VF and its PF, and a VF
