@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dra_call.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fileio.h"
@@ -68,8 +69,7 @@ static void daemon_release(struct dra_daemon *d)
 	dra_watch_stop(d);
 	dra_register_stop(d);
 	dra_server_stop(d); /* open streams are reported closed first */
-	dra_prepare_release(d);
-	dra_unprepare_release(d);
+	dra_call_release(d); /* an FPGA load or a rebind under way finishes on its own */
 	dra_health_release(d);
 	dra_claim_source_free(d->source);
 	ky_k8s_client_free(d->k8s);

@@ -22,7 +22,6 @@
 #include "kyborg/state/state_store.h"
 
 struct dra_call;
-struct dra_uncall;
 struct dra_vf_job;
 struct dra_publisher;
 struct ky_link_watch;
@@ -93,10 +92,8 @@ struct dra_daemon {
 	struct ky_nl *nl;
 	struct dra_vf_job *vf_jobs;
 
-	/* dra_prepare.c, dra_unprepare.c: Prepare and Unprepare calls in
-	 * flight. */
+	/* dra_call.c: Prepare and Unprepare calls in flight. */
 	struct dra_call *calls;
-	struct dra_uncall *uncalls;
 
 	/* dra_publisher.c: the ResourceSlice publisher (NULL without an API
 	 * server). */
@@ -299,14 +296,10 @@ void dra_health_broadcast(struct dra_daemon *d);
 void dra_prepare_methods(struct dra_daemon *d, struct ky_grpc_method *v1, struct ky_grpc_method *v1beta1);
 /* Whether a Prepare of the claim is under way. */
 bool dra_prepare_busy(const struct dra_daemon *d, const char *uid);
-/* Forgets calls in flight (an FPGA load under way finishes on its own). */
-void dra_prepare_release(struct dra_daemon *d);
 
 /* ---- dra_unprepare.c: NodeUnprepareResources, from the checkpoint ---- */
 
 void dra_unprepare_methods(struct dra_daemon *d, struct ky_grpc_method *v1, struct ky_grpc_method *v1beta1);
-/* Forgets calls in flight (a rebind under way finishes on its own). */
-void dra_unprepare_release(struct dra_daemon *d);
 
 /* ---- dra_register.c and dra_server.c: the two sockets ---- */
 

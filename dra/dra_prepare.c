@@ -29,10 +29,10 @@
  * failure after the record rolls back what was done. The call is served
  * as a stream that sends its one answer when every claim is done (on the
  * wire the same as a unary answer), within kubelet's 45 s. */
-#include "dra_daemon.h"
+#include "dra_call.h"
 
 #include <errno.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,20 +43,13 @@
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fault.h"
-#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/device/cdi_spec.h"
 #include "kyborg/pci/fpga.h"
 
-struct dra_call;
-
 /* One claim of a call. */
 struct dra_op {
-	struct dra_call *call;
-	char *ns, *name, *uid;
-	bool started, done;
-	bool failed;                   /* error says why (NULL: out of memory) */
-	char *error;
+	struct dra_call_op base;       /* first: the call's ops are dra_ops */
 	struct dra_claim_get *get;     /* the allocation being read */
 	struct ky_device_program *prog;
 	struct dra_vf_job *vf;         /* its VfConfigs applied, or a rollback's undo */
@@ -68,24 +61,13 @@ struct dra_op {
 	struct ky_loop_timer *fetch_timer;  /* how long the wait may last */
 	uint64_t get_start_us, get_us; /* the ResourceClaim's GET: when sent, how long */
 };
+_Static_assert(offsetof(struct dra_op, base) == 0, "the call's op comes first");
 
-struct dra_call {
-	struct dra_daemon *d;
-	struct ky_grpc_stream *stream; /* NULL once kubelet is gone */
-	bool v1;                       /* v1 answers carry share_id */
-	struct dra_op *ops;
-	size_t n, pending;
-	uint64_t start_us;
-	uint64_t deadline_ms;          /* ky_loop_now_ms() when kubelet stops waiting */
-	uint64_t timeout_ms;           /* how long kubelet waits */
-	struct dra_call *prev, *next;
-};
+static const struct dra_call_verb prepare_verb;
 
-static uint64_t now_us(void)
+static struct dra_op *op_of(struct dra_call_op *base)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+	return (struct dra_op *)base; /* base is first */
 }
 
 static void now_rfc3339(char buf[32])
@@ -99,33 +81,20 @@ static void now_rfc3339(char buf[32])
 
 bool dra_prepare_busy(const struct dra_daemon *d, const char *uid)
 {
-	for (const struct dra_call *c = d->calls; c; c = c->next)
-		for (size_t i = 0; i < c->n; i++)
-			if (c->ops[i].uid && strcmp(c->ops[i].uid, uid) == 0)
-				return true;
-	return false;
+	return dra_call_has(d, &prepare_verb, uid, NULL, false);
 }
 
 /* ---- the answer ---- */
 
-static void call_free(struct dra_call *c)
+static void op_free(struct dra_call_op *base)
 {
-	KY_LIST_REMOVE(c->d->calls, c);
-	for (size_t i = 0; i < c->n; i++) {
-		struct dra_op *op = &c->ops[i];
-		dra_claim_get_cancel(op->get);
-		ky_device_fetch_wait_cancel(op->fetch); /* the download goes on */
-		ky_loop_timer_free(op->fetch_timer);
-		ky_device_program_free(op->prog); /* a load under way finishes on its own */
-		dra_vf_job_free(op->vf);          /* so does a rebind */
-		ky_dra_record_clear(&op->plan);
-		free(op->ns);
-		free(op->name);
-		free(op->uid);
-		free(op->error);
-	}
-	free(c->ops);
-	free(c);
+	struct dra_op *op = op_of(base);
+	dra_claim_get_cancel(op->get);
+	ky_device_fetch_wait_cancel(op->fetch); /* the download goes on */
+	ky_loop_timer_free(op->fetch_timer);
+	ky_device_program_free(op->prog); /* a load under way finishes on its own */
+	dra_vf_job_free(op->vf);          /* so does a rebind */
+	ky_dra_record_clear(&op->plan);
 }
 
 /* The answer of every claim, from its op and the checkpoint. */
@@ -133,7 +102,8 @@ static int pack_answer(const struct dra_call *c, uint8_t **out, size_t *len)
 {
 	size_t n = c->n, n_devs = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct ky_dra_record *rec = c->ops[i].failed ? NULL : dra_checkpoint_find(c->d, c->ops[i].uid);
+		const struct dra_call_op *op = dra_call_op_at(c, i);
+		const struct ky_dra_record *rec = op->failed ? NULL : dra_checkpoint_find(c->d, op->uid);
 		n_devs += rec ? rec->n_devices : 0;
 	}
 	_cleanup_free_ dra_pb_prepare_entry *entries = calloc(n + 1, sizeof(*entries));
@@ -146,7 +116,7 @@ static int pack_answer(const struct dra_call *c, uint8_t **out, size_t *len)
 		return -ENOMEM;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct dra_op *op = &c->ops[i];
+		const struct dra_call_op *op = dra_call_op_at(c, i);
 		k8s__io__kubelet__pkg__apis__dra__v1__node_prepare_resources_response__claims_entry__init(&entries[i]);
 		k8s__io__kubelet__pkg__apis__dra__v1__node_prepare_resource_response__init(&claims[i]);
 		entries[i].key = op->uid ? op->uid : "";
@@ -184,44 +154,18 @@ static int pack_answer(const struct dra_call *c, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static void answer(struct dra_call *c)
+static void summary(const struct dra_call *c, char *buf, size_t size)
 {
-	size_t failed = 0;
 	uint64_t get_us = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		failed += c->ops[i].failed;
-		if (c->ops[i].get_us > get_us)
-			get_us = c->ops[i].get_us;
-	}
+	for (size_t i = 0; i < c->n; i++)
+		if (op_of(dra_call_op_at(c, i))->get_us > get_us)
+			get_us = op_of(dra_call_op_at(c, i))->get_us;
 	/* get_us: the longest wait for a claim's GET (the claims' GETs run
 	 * side by side); dur_us less get_us is the driver's own time. */
-	ky_info("prepare", "claims=%zu failed=%zu dur_us=%llu get_us=%llu%s", c->n, failed,
-		(unsigned long long)(now_us() - c->start_us), (unsigned long long)get_us,
-		c->stream ? "" : " answered=no");
-	if (c->stream) {
-		_cleanup_error_ struct ky_error *err = NULL;
-		_cleanup_free_ uint8_t *buf = NULL;
-		size_t len = 0;
-		int r = pack_answer(c, &buf, &len);
-		if (r < 0) {
-			ky_error_set(&err, -r, "cannot pack NodePrepareResourcesResponse");
-			ky_error_set_status(&err, KY_GRPC_INTERNAL);
-			ky_grpc_stream_fail(c->stream, err);
-		} else {
-			ky_grpc_stream_answer(c->stream, buf, len);
-		}
-	}
-	call_free(c);
+	snprintf(buf, size, " get_us=%llu", (unsigned long long)get_us);
 }
 
 /* ---- steps ---- */
-
-static void op_finish(struct dra_op *op)
-{
-	op->done = true;
-	if (--op->call->pending == 0)
-		answer(op->call);
-}
 
 /* Undoes what a failed Prepare did after its record: its VFs get their
  * settings and driver back, its CDI spec and its record go. An FPGA keeps
@@ -232,19 +176,20 @@ static void op_finish(struct dra_op *op)
  * first). */
 static void rollback_rest(struct dra_op *op, const struct ky_error *failed)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	_cleanup_error_ struct ky_error *err = NULL;
-	const struct ky_dra_record *rec = dra_checkpoint_find(d, op->uid);
+	const struct ky_dra_record *rec = dra_checkpoint_find(d, op->base.uid);
 	op->recorded = false;
 	if (failed) {
-		ky_log_err(KY_LOG_WARN, "prepare-rollback", failed, "claim=%s/%s record=kept", op->ns, op->name);
+		ky_log_err(KY_LOG_WARN, "prepare-rollback", failed, "claim=%s/%s record=kept", op->base.ns,
+			   op->base.name);
 		return;
 	}
-	if (dra_cdi_remove(d, rec ? rec->cdi_spec : NULL, op->uid, &err) < 0)
-		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s", op->ns, op->name);
+	if (dra_cdi_remove(d, rec ? rec->cdi_spec : NULL, op->base.uid, &err) < 0)
+		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s", op->base.ns, op->base.name);
 	ky_error_clear(&err);
-	if (dra_checkpoint_delete(d, op->uid, &err) < 0)
-		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s", op->ns, op->name);
+	if (dra_checkpoint_delete(d, op->base.uid, &err) < 0)
+		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s", op->base.ns, op->base.name);
 }
 
 static void rolled_back(void *userdata, const struct ky_error *failed)
@@ -252,36 +197,27 @@ static void rolled_back(void *userdata, const struct ky_error *failed)
 	struct dra_op *op = userdata;
 	op->vf = NULL;
 	rollback_rest(op, failed);
-	op_finish(op);
+	dra_call_op_finish(&op->base);
 }
 
 static void rollback_and_finish(struct dra_op *op)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	_cleanup_error_ struct ky_error *err = NULL;
 	if (op->recorded) {
-		const struct ky_dra_record *rec = dra_checkpoint_find(d, op->uid);
+		const struct ky_dra_record *rec = dra_checkpoint_find(d, op->base.uid);
 		int r = rec ? dra_claimcfg_undo(d, rec, rolled_back, op, &op->vf, &err) : 0;
 		if (op->vf)
 			return;
 		rollback_rest(op, r < 0 ? err : NULL);
 	}
-	op_finish(op);
+	dra_call_op_finish(&op->base);
 }
 
-static void op_fail(struct dra_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void op_fail(struct dra_op *op, const char *fmt, ...)
+/* A failed claim: what it did after its record is undone. */
+static void op_failed(struct dra_call_op *base)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&op->error, fmt, ap) < 0)
-		op->error = NULL;
-	va_end(ap);
-	op->failed = true;
-	char q[512];
-	ky_warn("prepare-refused", "claim=%s/%s uid=%s error=%s", op->ns ? op->ns : "", op->name ? op->name : "",
-		op->uid ? op->uid : "", ky_log_quote(op->error ? op->error : "", q, sizeof(q)));
-	rollback_and_finish(op);
+	rollback_and_finish(op_of(base));
 }
 
 static void step_cdi(struct dra_op *op);
@@ -297,13 +233,15 @@ static void program_done(void *userdata, struct ky_device_program *prog, const s
 	for (size_t i = 0; i < n; i++)
 		if (res[i].reported && !res[i].error)
 			ky_info(res[i].programmed ? "fpga-programmed" : "fpga-already-programmed",
-				"claim=%s/%s device=%s id=%s", op->ns, op->name, op->plan.devices[op->next_program - 1].device,
+				"claim=%s/%s device=%s id=%s", op->base.ns, op->base.name,
+				op->plan.devices[op->next_program - 1].device,
 				op->plan.devices[op->next_program - 1].bitstream);
 	/* The slices carry the image the port holds now (imageID); a set
 	 * that changes nothing writes nothing. */
-	dra_publisher_devices_changed(op->call->d);
+	dra_publisher_devices_changed(op->base.call->d);
 	if (failed) {
-		op_fail(op, "device %s: %s", op->plan.devices[op->next_program - 1].device, ky_error_msg(failed));
+		dra_call_op_fail(&op->base, "device %s: %s", op->plan.devices[op->next_program - 1].device,
+				 ky_error_msg(failed));
 		return;
 	}
 	program_next(op);
@@ -336,7 +274,8 @@ static void fetch_done(void *userdata, const struct ky_error *failed)
 	op->fetch = NULL;
 	ky_loop_timer_disarm(op->fetch_timer);
 	if (failed) {
-		op_fail(op, "device %s: bitstream %s: %s", rd->device, rd->bitstream, ky_error_msg(failed));
+		dra_call_op_fail(&op->base, "device %s: bitstream %s: %s", rd->device, rd->bitstream,
+				 ky_error_msg(failed));
 		return;
 	}
 	program_start(op);
@@ -352,15 +291,16 @@ static void fetch_too_slow(struct ky_loop_timer *t, void *userdata)
 	op->fetch = NULL;
 	/* Kubelet retries a failed Prepare; the download goes on, and the
 	 * retry programs the image from the cache, once. */
-	op_fail(op, "device %s: bitstream %s is still downloading (%llu s so far); retry: the download goes on",
-		rd->device, rd->bitstream, (unsigned long long)(age / 1000));
+	dra_call_op_fail(&op->base,
+			 "device %s: bitstream %s is still downloading (%llu s so far); retry: the download goes on",
+			 rd->device, rd->bitstream, (unsigned long long)(age / 1000));
 }
 
 /* Waits for the image in the cache, as long as kubelet's deadline leaves
  * time to load it and answer (a third of the call's time). */
 static void fetch_wait(struct dra_op *op, const struct ky_image_spec *spec)
 {
-	struct dra_call *c = op->call;
+	struct dra_call *c = op->base.call;
 	struct dra_daemon *d = c->d;
 	const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program - 1];
 	_cleanup_error_ struct ky_error *err = NULL;
@@ -368,11 +308,11 @@ static void fetch_wait(struct dra_op *op, const struct ky_image_spec *spec)
 	uint64_t budget = c->deadline_ms > now + reserve ? c->deadline_ms - now - reserve : 0;
 	if ((!op->fetch_timer && ky_loop_timer_new(d->loop, fetch_too_slow, op, &op->fetch_timer, &err) < 0) ||
 	    ky_device_fetch(d->loop, &d->prefetches, spec, &d->images, fetch_done, op, &op->fetch, &err) < 0) {
-		op_fail(op, "device %s: %s", rd->device, ky_error_msg(err));
+		dra_call_op_fail(&op->base, "device %s: %s", rd->device, ky_error_msg(err));
 		return;
 	}
-	ky_info("bitstream-wait", "claim=%s/%s device=%s id=%s budget_ms=%llu", op->ns, op->name, rd->device, spec->id,
-		(unsigned long long)budget);
+	ky_info("bitstream-wait", "claim=%s/%s device=%s id=%s budget_ms=%llu", op->base.ns, op->base.name, rd->device,
+		spec->id, (unsigned long long)budget);
 	ky_loop_timer_arm(op->fetch_timer, budget ? budget : 1, 0);
 }
 
@@ -381,14 +321,14 @@ static void fetch_wait(struct dra_op *op, const struct ky_image_spec *spec)
  * goes on. */
 static void program_next(struct dra_op *op)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	while (op->next_program < op->plan.n_devices) {
 		const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program++];
 		struct dra_device dev;
 		if (!rd->bitstream)
 			continue;
 		if (dra_device_find(d, rd->device, &dev) < 0) {
-			op_fail(op, "device %s is gone from the node", rd->device);
+			dra_call_op_fail(&op->base, "device %s is gone from the node", rd->device);
 			return;
 		}
 		if (!rd->fpga && !ky_device_resource_programs(dev.res))
@@ -396,8 +336,8 @@ static void program_next(struct dra_op *op)
 		const struct ky_image_spec *spec = image_of(rd, &dev);
 		if (holds(&dev, spec)) {
 			/* Loaded only when the id differs: no child, no download. */
-			ky_info("fpga-already-programmed", "claim=%s/%s device=%s id=%s", op->ns, op->name, rd->device,
-				rd->bitstream);
+			ky_info("fpga-already-programmed", "claim=%s/%s device=%s id=%s", op->base.ns, op->base.name,
+				rd->device, rd->bitstream);
 			continue;
 		}
 		if (!ky_device_image_cached(spec, &d->images)) {
@@ -414,22 +354,22 @@ static void program_next(struct dra_op *op)
 /* Programs plan device next_program - 1 in a child. */
 static void program_start(struct dra_op *op)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program - 1];
 	_cleanup_error_ struct ky_error *err = NULL;
 	struct dra_device dev;
 	if (dra_device_find(d, rd->device, &dev) < 0) {
-		op_fail(op, "device %s is gone from the node", rd->device);
+		dra_call_op_fail(&op->base, "device %s is gone from the node", rd->device);
 		return;
 	}
 	const struct ky_device *one[] = { dev.dev };
 	if (ky_device_program_image_start(d->loop, dev.res, rd->fpga ? &rd->fpga->bitstream : NULL, one, 1,
 					  &d->images, program_done, op, &op->prog, &err) < 0) {
-		op_fail(op, "device %s: %s", rd->device, ky_error_msg(err));
+		dra_call_op_fail(&op->base, "device %s: %s", rd->device, ky_error_msg(err));
 		return;
 	}
-	ky_info("fpga-programming", "claim=%s/%s device=%s id=%s pid=%d", op->ns, op->name, rd->device, rd->bitstream,
-		(int)ky_device_program_pid(op->prog));
+	ky_info("fpga-programming", "claim=%s/%s device=%s id=%s pid=%d", op->base.ns, op->base.name, rd->device,
+		rd->bitstream, (int)ky_device_program_pid(op->prog));
 }
 
 static void configured(void *userdata, const struct ky_error *failed)
@@ -437,7 +377,7 @@ static void configured(void *userdata, const struct ky_error *failed)
 	struct dra_op *op = userdata;
 	op->vf = NULL;
 	if (failed) {
-		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(failed));
+		dra_call_op_fail(&op->base, "claim %s/%s: %s", op->base.ns, op->base.name, ky_error_msg(failed));
 		return;
 	}
 	op->next_program = 0;
@@ -449,8 +389,8 @@ static void configured(void *userdata, const struct ky_error *failed)
 static void step_config(struct dra_op *op)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
-	if (dra_claimcfg_apply(op->call->d, &op->plan, configured, op, &op->vf, &err) < 0) {
-		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(err));
+	if (dra_claimcfg_apply(op->base.call->d, &op->plan, configured, op, &op->vf, &err) < 0) {
+		dra_call_op_fail(&op->base, "claim %s/%s: %s", op->base.ns, op->base.name, ky_error_msg(err));
 		return;
 	}
 	if (!op->vf)
@@ -459,10 +399,10 @@ static void step_config(struct dra_op *op)
 
 static void step_cdi(struct dra_op *op)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	_cleanup_error_ struct ky_error *err = NULL;
 	if (dra_cdi_write(d, &op->plan, &err) < 0) {
-		op_fail(op, "%s", ky_error_msg(err));
+		dra_call_op_fail(&op->base, "%s", ky_error_msg(err));
 		return;
 	}
 	ky_fault_point("dra-prepare-cdi-written");
@@ -472,19 +412,19 @@ static void step_cdi(struct dra_op *op)
 		free(op->plan.updated_at);
 		op->plan.state = KY_DRA_PREPARED;
 		if (!(op->plan.updated_at = strdup(at)) || dra_checkpoint_put(d, &op->plan, true, &err) < 0) {
-			op_fail(op, "%s", err ? ky_error_msg(err) : "out of memory");
+			dra_call_op_fail(&op->base, "%s", err ? ky_error_msg(err) : "out of memory");
 			return;
 		}
 		ky_fault_point("dra-prepare-prepared");
 	}
 	/* A replica's name is in the health list while a claim holds it. */
-	if (!op->replay && dra_record_names_replicas(dra_checkpoint_find(d, op->uid)))
+	if (!op->replay && dra_record_names_replicas(dra_checkpoint_find(d, op->base.uid)))
 		dra_health_broadcast(d);
-	ky_info("claim-prepared", "claim=%s/%s uid=%s devices=%zu replay=%s", op->ns, op->name, op->uid,
-		dra_checkpoint_find(d, op->uid) ? dra_checkpoint_find(d, op->uid)->n_devices : 0,
+	ky_info("claim-prepared", "claim=%s/%s uid=%s devices=%zu replay=%s", op->base.ns, op->base.name, op->base.uid,
+		dra_checkpoint_find(d, op->base.uid) ? dra_checkpoint_find(d, op->base.uid)->n_devices : 0,
 		op->replay ? "yes" : "no");
 	ky_dra_record_clear(&op->plan);
-	op_finish(op);
+	dra_call_op_finish(&op->base);
 }
 
 /* ---- the plan ---- */
@@ -506,7 +446,7 @@ static char *base_request(const char *request)
 static int plan_device(struct dra_op *op, const struct dra_configs *cfgs, const struct dra_claim_result *res,
 		       struct ky_dra_record_device *rd, char **why)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	struct dra_device dev;
 	int r;
 	*why = NULL;
@@ -526,11 +466,12 @@ static int plan_device(struct dra_op *op, const struct dra_configs *cfgs, const 
 		dra_device_why(d, &dev, &w);
 		return asprintf(why, "device %s is unhealthy: %s", res->device, w.message) < 0 ? -ENOMEM : -EINVAL;
 	}
-	const struct ky_dra_record *holder = dev.replica >= 0 ? dra_checkpoint_holder_of(d, res->device, op->uid) : NULL;
+	const struct ky_dra_record *holder =
+		dev.replica >= 0 ? dra_checkpoint_holder_of(d, res->device, op->base.uid) : NULL;
 	if (holder) /* one replica, one claim */
 		return asprintf(why, "device %s is already prepared for claim %s/%s", res->device, holder->namespace_,
 				holder->name) < 0 ? -ENOMEM : -EBUSY;
-	size_t holders = dra_checkpoint_holders(d, dev.dev->pci->addr, op->uid, &holder);
+	size_t holders = dra_checkpoint_holders(d, dev.dev->pci->addr, op->base.uid, &holder);
 	if (holders && !ky_device_resource_shared(dev.res))
 		return asprintf(why, "device %s is already prepared for claim %s/%s", res->device, holder->namespace_,
 				holder->name) < 0 ? -ENOMEM : -EBUSY;
@@ -543,24 +484,24 @@ static int plan_device(struct dra_op *op, const struct dra_configs *cfgs, const 
 	if (strdup_to(&rd->pool, res->pool) < 0 || strdup_to(&rd->device, res->device) < 0 ||
 	    strdup_to(&rd->pci, dev.dev->pci->addr) < 0 || strdup_to(&rd->kind, ky_device_dra_kind(dev.res->kind)) < 0 ||
 	    strdup_to(&rd->resource, dev.res->name) < 0 || strdup_to(&rd->share_id, res->share_id) < 0 ||
-	    !(rd->cdi_id = ky_cdi_claim_device_id(d->opts->driver_name, op->uid, res->device)) ||
+	    !(rd->cdi_id = ky_cdi_claim_device_id(d->opts->driver_name, op->base.uid, res->device)) ||
 	    (ky_device_resource_programs(dev.res) && strdup_to(&rd->bitstream, dev.res->bitstream.id) < 0))
 		return -ENOMEM;
-	return dra_claimcfg_plan(d, cfgs, res->request, &dev, op->uid, rd, why);
+	return dra_claimcfg_plan(d, cfgs, res->request, &dev, op->base.uid, rd, why);
 }
 
 static int make_plan(struct dra_op *op, const struct dra_claim_alloc *a, struct ky_error **err)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	struct ky_dra_record *p = &op->plan;
 	char at[32];
 	now_rfc3339(at);
 	p->version = 0; /* the lowest version that holds what it records */
 	p->state = KY_DRA_PREPARING;
-	if (!(p->devices = calloc(a->n + 1, sizeof(*p->devices))) || strdup_to(&p->claim_uid, op->uid) < 0 ||
-	    strdup_to(&p->namespace_, op->ns) < 0 || strdup_to(&p->name, op->name) < 0 ||
+	if (!(p->devices = calloc(a->n + 1, sizeof(*p->devices))) || strdup_to(&p->claim_uid, op->base.uid) < 0 ||
+	    strdup_to(&p->namespace_, op->base.ns) < 0 || strdup_to(&p->name, op->base.name) < 0 ||
 	    strdup_to(&p->driver, d->opts->driver_name) < 0 || strdup_to(&p->updated_at, at) < 0 ||
-	    !(p->cdi_spec = dra_cdi_spec_path(d, op->uid)))
+	    !(p->cdi_spec = dra_cdi_spec_path(d, op->base.uid)))
 		return ky_error_set(err, ENOMEM, "out of memory");
 	/* Every config of ours is checked, whichever device it is for. */
 	struct dra_configs cfgs;
@@ -585,7 +526,7 @@ static int make_plan(struct dra_op *op, const struct dra_claim_alloc *a, struct 
 /* The node changes only once the plan is in the journal. */
 static void step_record(struct dra_op *op)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_daemon *d = op->base.call->d;
 	_cleanup_error_ struct ky_error *err = NULL;
 	struct ky_dra_record copy = { 0 };
 	/* The checkpoint takes its own copy; the op keeps the plan. */
@@ -593,7 +534,7 @@ static void step_record(struct dra_op *op)
 	 * a power loss takes what it guards (the CDI dir is a tmpfs, an FPGA
 	 * forgets its image) while kubelet, never answered, prepares again. */
 	if (ky_dra_record_copy(&op->plan, &copy, &err) < 0 || dra_checkpoint_put(d, &copy, false, &err) < 0) {
-		op_fail(op, "%s", ky_error_msg(err));
+		dra_call_op_fail(&op->base, "%s", ky_error_msg(err));
 		return;
 	}
 	op->recorded = true;
@@ -606,22 +547,22 @@ static void on_allocation(void *userdata, struct dra_claim_alloc *a, const struc
 	struct dra_op *op = userdata;
 	_cleanup_error_ struct ky_error *perr = NULL;
 	op->get = NULL;
-	op->get_us = now_us() - op->get_start_us;
+	op->get_us = dra_call_now_us() - op->get_start_us;
 	if (!a) {
-		op_fail(op, "%s", ky_error_msg(err));
+		dra_call_op_fail(&op->base, "%s", ky_error_msg(err));
 		return;
 	}
 	int r = make_plan(op, a, &perr);
 	dra_claim_alloc_free(a);
 	if (r < 0) {
 		ky_dra_record_clear(&op->plan);
-		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(perr));
+		dra_call_op_fail(&op->base, "claim %s/%s: %s", op->base.ns, op->base.name, ky_error_msg(perr));
 		return;
 	}
 	if (op->plan.n_devices == 0) {
 		/* No device of ours: nothing to prepare, nothing to record; a
 		 * record left by an earlier try goes. */
-		op->recorded = dra_checkpoint_find(op->call->d, op->uid) != NULL;
+		op->recorded = dra_checkpoint_find(op->base.call->d, op->base.uid) != NULL;
 		ky_dra_record_clear(&op->plan);
 		rollback_and_finish(op);
 		return;
@@ -629,7 +570,7 @@ static void on_allocation(void *userdata, struct dra_claim_alloc *a, const struc
 	/* A record left "preparing" by a killed Prepare of this claim is
 	 * written anew (same UID, same allocation, same spec file), keeping
 	 * the journal of what the node held before that Prepare changed it. */
-	dra_claimcfg_carry(&op->plan, dra_checkpoint_find(op->call->d, op->uid));
+	dra_claimcfg_carry(&op->plan, dra_checkpoint_find(op->base.call->d, op->base.uid));
 	step_record(op);
 }
 
@@ -641,64 +582,63 @@ static void replay(struct dra_op *op, const struct ky_dra_record *rec)
 	_cleanup_error_ struct ky_error *err = NULL;
 	op->replay = true;
 	if (ky_dra_record_copy(rec, &op->plan, &err) < 0) {
-		op_fail(op, "%s", ky_error_msg(err));
+		dra_call_op_fail(&op->base, "%s", ky_error_msg(err));
 		return;
 	}
 	for (size_t i = 0; i < op->plan.n_devices; i++) {
 		struct dra_device dev;
 		const char *name = op->plan.devices[i].device;
-		if (dra_device_find(op->call->d, name, &dev) < 0) {
-			op_fail(op, "device %s is gone from the node", name);
+		if (dra_device_find(op->base.call->d, name, &dev) < 0) {
+			dra_call_op_fail(&op->base, "device %s is gone from the node", name);
 			return;
 		}
 		if (!dev.dev->healthy) {
 			struct dra_why w;
-			dra_device_why(op->call->d, &dev, &w);
-			op_fail(op, "device %s is unhealthy: %s", name, w.message);
+			dra_device_why(op->base.call->d, &dev, &w);
+			dra_call_op_fail(&op->base, "device %s is unhealthy: %s", name, w.message);
 			return;
 		}
 	}
 	step_config(op);
 }
 
-static void op_start(struct dra_op *op)
+/* A claim whose reference is sound. */
+static void op_start(struct dra_call_op *base)
 {
-	struct dra_daemon *d = op->call->d;
+	struct dra_op *op = op_of(base);
+	struct dra_daemon *d = base->call->d;
 	_cleanup_error_ struct ky_error *err = NULL;
-	char buf[256];
-	const char *problem = dra_claim_ref_problem(op->ns, op->name, op->uid, buf, sizeof(buf));
-	if (problem) {
-		op_fail(op, "claim %s", problem);
-		return;
-	}
 	/* Another Prepare of this claim under way (kubelet retried after its
 	 * deadline while an FPGA load went on), or its Unprepare putting a
 	 * driver back: never two at once. */
-	if (dra_claimcfg_undoing(d, op->uid)) {
-		op_fail(op, "claim %s/%s is being unprepared; retry", op->ns, op->name);
+	if (dra_call_op_refuse(base, dra_claimcfg_undoing(d, base->uid), "unprepared") ||
+	    dra_call_op_refuse(base, dra_call_has(d, &prepare_verb, base->uid, base, true), "prepared already"))
 		return;
-	}
-	for (struct dra_call *c = d->calls; c; c = c->next) {
-		for (size_t i = 0; i < c->n; i++) {
-			const struct dra_op *o = &c->ops[i];
-			if (o != op && o->started && !o->done && strcmp(o->uid, op->uid) == 0) {
-				op_fail(op, "claim %s/%s is being prepared already; retry", op->ns, op->name);
-				return;
-			}
-		}
-	}
-	op->started = true;
-	const struct ky_dra_record *rec = dra_checkpoint_find(d, op->uid);
+	const struct ky_dra_record *rec = dra_checkpoint_find(d, base->uid);
 	if (rec && rec->state == KY_DRA_PREPARED) {
 		replay(op, rec);
 		return;
 	}
-	op->get_start_us = now_us();
-	if (dra_claim_get(d->source, op->ns, op->name, op->uid, on_allocation, op, &op->get, &err) < 0)
-		op_fail(op, "%s", ky_error_msg(err));
+	op->get_start_us = dra_call_now_us();
+	if (dra_claim_get(d->source, base->ns, base->name, base->uid, on_allocation, op, &op->get, &err) < 0)
+		dra_call_op_fail(base, "%s", ky_error_msg(err));
 }
 
 /* ---- the call ---- */
+
+static const struct dra_call_verb prepare_verb = {
+	.name = "prepare",
+	.response = "NodePrepareResourcesResponse",
+	.failed_event = "prepare-refused",
+	.closed_event = "prepare-closed",
+	.closed_reason = "kubelet stopped waiting; the claims are prepared all the same",
+	.op_size = sizeof(struct dra_op),
+	.start = op_start,
+	.failed = op_failed,
+	.free = op_free,
+	.summary = summary,
+	.pack = pack_answer,
+};
 
 static int prepare(struct dra_daemon *d, bool v1, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
 		   struct ky_error **err)
@@ -707,41 +647,9 @@ static int prepare(struct dra_daemon *d, bool v1, struct ky_grpc_stream *s, cons
 		NULL, req_len, req);
 	if (!r)
 		return ky_error_set(err, EINVAL, "cannot decode NodePrepareResourcesRequest");
-	struct dra_call *c = calloc(1, sizeof(*c));
-	if (!c || !(c->ops = calloc(r->n_claims + 1, sizeof(*c->ops)))) {
-		free(c);
-		k8s__io__kubelet__pkg__apis__dra__v1__node_prepare_resources_request__free_unpacked(r, NULL);
-		return ky_error_set(err, ENOMEM, "out of memory");
-	}
-	/* Kubelet says how long it waits (45 s); without a word, as long. */
-	uint64_t timeout_ms = ky_grpc_stream_timeout_ms(s);
-	if (!timeout_ms)
-		timeout_ms = DRA_PREPARE_TIMEOUT_MS;
-	*c = (struct dra_call){ .d = d, .stream = s, .v1 = v1, .ops = c->ops, .n = r->n_claims,
-				.pending = r->n_claims + 1, .start_us = now_us(), .timeout_ms = timeout_ms,
-				.deadline_ms = ky_loop_now_ms() + timeout_ms };
-	KY_LIST_PREPEND(d->calls, c);
-	for (size_t i = 0; i < c->n; i++) {
-		const dra_pb_claim *cl = r->claims[i];
-		struct dra_op *op = &c->ops[i];
-		op->call = c;
-		op->ns = strdup(cl->namespace_);
-		op->name = strdup(cl->name);
-		op->uid = strdup(cl->uid);
-	}
+	int ret = dra_call_start(d, &prepare_verb, v1, s, r->claims, r->n_claims, err);
 	k8s__io__kubelet__pkg__apis__dra__v1__node_prepare_resources_request__free_unpacked(r, NULL);
-	/* One count more than claims until every claim has started, so an
-	 * answer given at once (every claim refused) comes after the loop. */
-	for (size_t i = 0; i < c->n; i++) {
-		struct dra_op *op = &c->ops[i];
-		if (!op->ns || !op->name || !op->uid)
-			op_fail(op, "out of memory");
-		else
-			op_start(op);
-	}
-	if (--c->pending == 0)
-		answer(c);
-	return 0;
+	return ret;
 }
 
 static int prepare_v1(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
@@ -756,29 +664,10 @@ static int prepare_v1beta1(void *userdata, struct ky_grpc_stream *s, const uint8
 	return prepare(userdata, false, s, req, req_len, err);
 }
 
-static void prepare_closed(void *userdata, struct ky_grpc_stream *s, int code)
-{
-	struct dra_daemon *d = userdata;
-	for (struct dra_call *c = d->calls; c; c = c->next) {
-		if (c->stream == s) {
-			c->stream = NULL;
-			ky_warn("prepare-closed", "claims=%zu code=%s reason=\"kubelet stopped waiting; the claims are "
-						  "prepared all the same\"",
-				c->n, ky_grpc_code_name(code));
-		}
-	}
-}
-
 void dra_prepare_methods(struct dra_daemon *d, struct ky_grpc_method *v1, struct ky_grpc_method *v1beta1)
 {
 	*v1 = (struct ky_grpc_method){ .path = DRA_PB_PREFIX_V1 "NodePrepareResources", .stream = prepare_v1,
-				       .closed = prepare_closed, .userdata = d };
+				       .closed = dra_call_closed, .userdata = d };
 	*v1beta1 = (struct ky_grpc_method){ .path = DRA_PB_PREFIX_V1BETA1 "NodePrepareResources",
-					    .stream = prepare_v1beta1, .closed = prepare_closed, .userdata = d };
-}
-
-void dra_prepare_release(struct dra_daemon *d)
-{
-	while (d->calls)
-		call_free(d->calls);
+					    .stream = prepare_v1beta1, .closed = dra_call_closed, .userdata = d };
 }
