@@ -25,8 +25,11 @@ KY_DEFINE_CLEANUP(cJSON, cJSON_Delete)
 /* Parses exactly `len` bytes holding one JSON value of any type; leaves the
  * root's type to the caller. Errors (-EINVAL) read "cannot decode JSON at
  * line L column C: ..." and cover empty input, trailing data, nesting
- * deeper than KY_JSON_MAX_DEPTH and "\u0000" in strings (cJSON would
- * silently cut the string there). */
+ * deeper than KY_JSON_MAX_DEPTH, "\u0000" in strings and raw control bytes
+ * (below 0x20) in strings or outside them other than JSON's whitespace
+ * (cJSON would silently cut a string at a NUL, and RFC 8259 forbids them);
+ * a name repeated in any object, at any depth, is "<path>: duplicate
+ * field" (cJSON keeps the first, Go's decoder the last). */
 int ky_json_parse(const char *text, size_t len, cJSON **out, struct ky_error **err);
 
 #define KY_JSON_PATH_MAX 256
@@ -139,6 +142,7 @@ int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags,
 
 /* Where the schema is ours, every key of obj must be in the NULL-terminated
  * `allowed`: the first other one fails with "<path>.<key>: unknown field",
- * a repeated one with "<path>.<key>: duplicate field" (cJSON would keep the
- * first silently). An absent obj passes. 0 or -EINVAL. */
+ * a repeated one with "<path>.<key>: duplicate field" (ky_json_parse refuses
+ * those already; a document built in memory may still have them). An
+ * absent obj passes. 0 or -EINVAL. */
 int ky_json_check_keys(const struct ky_jnode *obj, const char *const allowed[], struct ky_error **err);
