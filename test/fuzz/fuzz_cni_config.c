@@ -5,6 +5,7 @@
  * code and a message, an accepted config has what the verbs rely on (valid
  * name, absolute paths, one canonical device, bounded lists), the decoder's
  * guarantees hold (issue 14), and every JSON we would print reads back. */
+#include <ctype.h>
 #include <errno.h>
 
 #include "cni.h"
@@ -90,6 +91,10 @@ static void check_accepted(const uint8_t *data, size_t size, enum ky_cni_cmd cmd
 		return;
 	FUZZ_ASSERT(c->version >= 0 && c->version < KY_CNI_NVERSIONS, "version index %d", c->version);
 	FUZZ_ASSERT(ky_cni_network_name_valid(c->name), "accepted network name \"%s\"", c->name);
+	/* I2 (issue 14): ".." passed as a network name. */
+	if (!(!isalnum((unsigned char)c->name[0]) && fuzz_skip_known("I2")))
+		FUZZ_ASSERT(isalnum((unsigned char)c->name[0]), "network name \"%s\" starts with no letter or digit",
+			    c->name);
 	FUZZ_ASSERT(c->type && *c->type, "no type");
 	FUZZ_ASSERT(c->state_dir && c->state_dir[0] == '/', "stateDir not absolute: %s", c->state_dir);
 	FUZZ_ASSERT(!c->log_file || c->log_file[0] == '/', "logFile not absolute: %s", c->log_file);

@@ -71,6 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert_one_component("CNI_IFNAME", env.ifname);
 	FUZZ_ASSERT(ky_cni_container_id_valid(env.container_id), "container ID %s", env.container_id);
 	FUZZ_ASSERT(ky_ifname_valid(env.ifname) && strlen(env.ifname) < IFNAMSIZ, "ifname %s", env.ifname);
+	/* I1 (issue 14): the kernel takes "net%d" as a template, so the link
+	 * lands as net0 and rollback looks for net%d in vain. */
+	if (!(strchr(env.ifname, '%') && fuzz_skip_known("I1")))
+		FUZZ_ASSERT(!strchr(env.ifname, '%'), "ifname %s is a kernel name template", env.ifname);
 
 	char key[KY_STATE_KEY_MAX + 1], cid[KY_STATE_KEY_MAX + 1], ifn[KY_STATE_KEY_MAX + 1];
 	r = ky_cni_state_key("kynet", env.container_id, env.ifname, key, sizeof(key));

@@ -7,6 +7,7 @@
  * callback stops the feed; byte 1 (n, up to 15) is followed by n chunk
  * sizes used in turn; the rest is the stream. */
 #include <errno.h>
+#include <malloc.h>
 
 #include "fuzz.h"
 #include "kyborg/base/cleanup.h"
@@ -95,6 +96,19 @@ static int on_message_copy(void *userdata, const uint8_t *msg, size_t len)
 	return on_message(&c->g, msg, len);
 }
 
+/* I3 (issue 14): a peer's memory grows with the bytes it sent, not with
+ * the length it claims: the deframer allocated the whole claimed length
+ * (up to the limit, 4 MiB) as soon as the 5-byte prefix arrived. */
+static void check_buffer(const struct ky_grpc_deframer *d)
+{
+	if (!d->buf)
+		return;
+	size_t have = malloc_usable_size(d->buf), fed = d->buf_len;
+	if (have > 2 * fed + 65536 && fuzz_skip_known("I3"))
+		return;
+	FUZZ_ASSERT(have <= 2 * fed + 65536, "%zu bytes held for %zu received (claimed %u)", have, fed, d->msg_len);
+}
+
 static void check_deframer(const uint8_t *data, size_t size)
 {
 	if (size < 2)
@@ -127,6 +141,7 @@ static void check_deframer(const uint8_t *data, size_t size)
 			take = len - pos;
 		r = ky_grpc_deframer_feed(&d, s + pos, take, on_message_copy, &c);
 		pos += take;
+		check_buffer(&d);
 	}
 	if (r == 0 && len == 0)
 		r = ky_grpc_deframer_feed(&d, s, 0, on_message_copy, &c);
