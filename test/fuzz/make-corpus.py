@@ -239,6 +239,16 @@ def profile_seeds():
         {"selector": {"vendors": ["8086"], "devices": ["0b30"]}, "kind": "fpga",
          "image": {"id": "x", "url": "file:///srv/x.bin", "sha256": SHA}}]})
     seed(t, "nic-minimal", {"devices": [{"pciAddress": "18:00.0", "kind": "nic", "numVfs": 0}]})
+    seed(t, "nic-switchdev-only", {"devices": [{"selector": {"classes": ["0200"], "drivers": ["mlx5_core"]},
+                                                "kind": "nic", "eswitchMode": "switchdev"}]})
+    seed(t, "gpu-command-bounds", {"devices": [{"pciAddress": "0000:3b:00.0", "kind": "gpu", "command": {
+        "state": "mig-7", "apply": ["/usr/sbin/l", "set"], "read": ["/usr/sbin/l"], "timeoutSeconds": 3600,
+        "disruptive": False, "reboot": True}}]})
+    seed(t, "refused-relative-apply", {"devices": [{"pciAddress": "0000:3b:00.0", "kind": "gpu", "command": {
+        "state": "x", "apply": ["l", "set"], "read": ["/usr/sbin/l"]}}]})
+    seed(t, "refused-vfdriver-without-vfs", {"devices": [{"pciAddress": "0000:18:00.0", "kind": "nic", "numVfs": 0,
+                                                          "vfDriver": "vfio-pci"}]})
+    seed(t, "empty", {"devices": []})
     seed(t, "refused-firmware", {"devices": [{"pciAddress": "0000:18:00.0", "kind": "nic", "firmware": "x"}]})
     seed(t, "refused-address-twice", {"devices": [{"pciAddress": "0000:18:00.0", "kind": "nic", "numVfs": 2},
                                                   {"pciAddress": "0000:18:00.0", "kind": "nic", "numVfs": 4}]})
@@ -277,6 +287,12 @@ def image_seeds():
         if key not in seen:
             seen.add(key)
             seed(t, "from-configs-%d" % len(seen), j)
+    seed(t, "url-https", {"id": "afu-1", "url": "https://images.example.com/a%20b/x.gbs?v=1", "sha256": SHA})
+    seed(t, "url-file", {"id": "afu-2", "url": "file:///var/lib/kyborg/x.gbs", "sha256": SHA.upper()})
+    seed(t, "refused-sha-63", {"id": "x", "path": "/x", "sha256": SHA[:63]})
+    seed(t, "refused-relative", {"id": "x", "path": "x.gbs", "sha256": SHA})
+    seed(t, "refused-unknown-field", {"id": "x", "path": "/x", "sha256": SHA, "size": 1})
+    seed(t, "refused-array", [{"id": "x", "path": "/x", "sha256": SHA}])
     seed(t, "refused-both", {"id": "x", "path": "/x", "url": "https://h/x", "sha256": SHA})
     seed(t, "refused-http", {"id": "x", "url": "http://h/x", "sha256": SHA})
     seed(t, "regress-raw-control-in-id", b'{"id":"a\x01\x1b[2Jb","path":"/x","sha256":"' + SHA.encode() + b'"}')
@@ -319,6 +335,11 @@ def grpc_frame_seeds():
     seed(t, "compressed", bytes([7, 0]) + frame(b"abc", flag=1))
     seed(t, "truncated", bytes([7, 2, 3, 1]) + frame(b"abcdef")[:7])
     seed(t, "stop-after-two", bytes([7 | 2 << 3, 0]) + frame(b"1") + frame(b"2") + frame(b"3"))
+    seed(t, "at-the-limit", bytes([3, 0]) + frame(b"x" * 16) + frame(b"y" * 16))
+    seed(t, "one-byte-chunks", bytes([6, 1, 1]) + frame(b"z" * 40) + frame(b""))
+    seed(t, "empty-messages", bytes([0, 0]) + frame(b"") * 8)
+    for text in (b"1H", b"5M", b"30S", b"100m", b"250u", b"999n", b"0m", b"123456789S", b"1x", b"S"):
+        seed(t, "timeout-" + text.decode(), text)
     seed(t, "timeout-text", b"99999999H")
     seed(t, "message-text", "caf\u00e9 100% \x01\n%zz%4".encode())
 
