@@ -3,12 +3,17 @@
  * one run, interleaved, in a private network namespace.
  *   kyborg-bench-cni [--iterations N] [--parallel P] [--rounds R]
  *                    --plugin PATH --floor PATH [--host-device PATH] [--cni-path DIR]
- *                    [--bpf-dir DIR [--rules]]
+ *                    [--bpf-dir DIR [--rules]] [--baseline PATH]
  * Prints median and p99 of wall time, CPU time (user+system of the plugin
  * processes) and peak RSS, and the ratios to the targets. With --bpf-dir
  * (where kyborg_antispoof.bpf.o and kyborg_counters.bpf.o are), also kyborg
  * with two per-pod programs (and with --rules, on a kernel with cls_flower,
- * two offload rules), and what they add. Not a test. */
+ * two offload rules), and what they add. With --baseline (another build of
+ * the plugin, main's say), that build too, with and without IPAM,
+ * interleaved with the others, and the differences: a loaded machine
+ * moves both alike. Each veth's far end is up, as a switch port is: the
+ * pod's end has carrier, which the plugin waits for (200 ms at most)
+ * before it announces the pod's addresses. Not a test. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,7 +33,7 @@ struct sample {
 	double wall_ms, cpu_ms, rss_kib;
 };
 
-enum kind { FLOOR, KYBORG, HOSTDEV };
+enum kind { FLOOR, KYBORG, HOSTDEV, BASELINE };
 
 struct bcase {
 	const char *label;
@@ -40,7 +45,7 @@ struct bcase {
 };
 
 static struct {
-	const char *plugin, *floor, *hostdev, *cni_path, *bpf_dir;
+	const char *plugin, *floor, *hostdev, *cni_path, *bpf_dir, *baseline;
 	char tmp[64];
 	char netns[32][32];
 	int n_netns;
@@ -132,21 +137,26 @@ static void prepare(struct call *c, const struct bcase *bc, bool add, const char
 		c->input[0] = '\0';
 		return;
 	}
-	c->argv[0] = (char *)(bc->kind == KYBORG ? g.plugin : g.hostdev);
+	bool ours = bc->kind == KYBORG || bc->kind == BASELINE;
+	c->argv[0] = (char *)(bc->kind == KYBORG ? g.plugin : bc->kind == BASELINE ? g.baseline : g.hostdev);
 	snprintf(c->buf[0], 160, "CNI_COMMAND=%s", add ? "ADD" : "DEL");
 	snprintf(c->buf[1], 160, "CNI_CONTAINERID=kybench%d", id);
 	snprintf(c->buf[2], 160, "CNI_NETNS=%s", nspath);
 	snprintf(c->buf[3], 160, "CNI_IFNAME=net1");
 	snprintf(c->buf[4], 160, "CNI_PATH=%s", g.cni_path);
 	snprintf(c->buf[5], 160, "PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-	for (int i = 0; i < 6; i++)
+	int n = 6;
+	/* The node allows the plugin the objects of --bpf-dir. */
+	if (g.bpf_dir && bc->kind == KYBORG)
+		snprintf(c->buf[n++], 160, "KYBORG_BPF_OBJECT_DIRS=%s", g.bpf_dir);
+	for (int i = 0; i < n; i++)
 		c->envp[i] = c->buf[i];
 	char ipam[256] = "";
 	if (bc->ipam)
 		snprintf(ipam, sizeof(ipam),
 			 ",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/ipam-%s\","
 			 "\"ranges\":[[{\"subnet\":\"10.250.0.0/16\"}]]}",
-			 g.tmp, bc->kind == KYBORG ? "ky" : "hd");
+			 g.tmp, ours ? "ky" : "hd");
 	char extras[1024] = "";
 	if (bc->extras)
 		snprintf(extras, sizeof(extras),
@@ -158,7 +168,7 @@ static void prepare(struct call *c, const struct bcase *bc, bool add, const char
 			 ",\"offload\":[{\"direction\":\"ingress\",\"match\":{\"proto\":\"ip\",\"ipProto\":\"tcp\","
 			 "\"dstPort\":9},\"action\":\"drop\",\"hw\":\"never\"},{\"direction\":\"egress\","
 			 "\"match\":{\"proto\":\"ip\",\"dst\":\"192.0.2.0/24\"},\"action\":\"drop\",\"hw\":\"never\"}]");
-	if (bc->kind == KYBORG)
+	if (ours)
 		snprintf(c->input, sizeof(c->input),
 			 "{\"cniVersion\":\"1.0.0\",\"name\":\"kybench%d\",\"type\":\"kyborg\",\"device\":\"%s\","
 			 "\"stateDir\":\"%s/state\"%s%s}",
@@ -248,7 +258,8 @@ static void add_netns(void)
 static void add_veth(const char *a, const char *b)
 {
 	const char *argv[] = { "ip", "link", "add", a, "type", "veth", "peer", "name", b, NULL };
-	if (run_quiet(argv) != 0)
+	const char *up[] = { "ip", "link", "set", b, "up", NULL };
+	if (run_quiet(argv) != 0 || run_quiet(up) != 0)
 		die("ip link add veth failed");
 }
 
@@ -292,7 +303,8 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, 0, 'r' },     { "plugin", required_argument, 0, 'k' },
 		{ "floor", required_argument, 0, 'f' },      { "host-device", required_argument, 0, 'h' },
 		{ "cni-path", required_argument, 0, 'c' },   { "bpf-dir", required_argument, 0, 'b' },
-		{ "rules", no_argument, 0, 'R' },            { 0, 0, 0, 0 },
+		{ "rules", no_argument, 0, 'R' },            { "baseline", required_argument, 0, 'B' },
+		{ 0, 0, 0, 0 },
 	};
 	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (o) {
@@ -305,6 +317,7 @@ int main(int argc, char **argv)
 		case 'c': g.cni_path = optarg; break;
 		case 'b': g.bpf_dir = optarg; break;
 		case 'R': rules = true; break;
+		case 'B': g.baseline = optarg; break;
 		default: return 2;
 		}
 	}
@@ -330,7 +343,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < pods; i++)
 		add_netns();
 
-	struct bcase cases[] = {
+	struct bcase cases[9] = {
 		{ "floor (kernel work only)", FLOOR, false, 0, NULL, 0 },
 		{ "kyborg", KYBORG, false, 0, NULL, 0 },
 		{ "host-device", HOSTDEV, false, 0, NULL, 0 },
@@ -339,13 +352,19 @@ int main(int argc, char **argv)
 		{ "kyborg + 2 programs", KYBORG, false, 1, NULL, 0 },
 		{ "kyborg + 2 progs + 2 rules", KYBORG, false, 2, NULL, 0 },
 	};
-	/* The BPF cases only with --bpf-dir, the rules only with --rules. */
-	const size_t nc = !g.bpf_dir ? 5 : rules ? 7 : 6;
+	/* The BPF cases only with --bpf-dir, the rules only with --rules; the
+	 * baseline's after them. */
+	size_t nc = !g.bpf_dir ? 5 : rules ? 7 : 6;
+	const size_t n_extras = nc;
+	if (g.baseline) {
+		cases[nc++] = (struct bcase){ "baseline", BASELINE, false, 0, NULL, 0 };
+		cases[nc++] = (struct bcase){ "baseline + host-local", BASELINE, true, 0, NULL, 0 };
+	}
 	char veth[nc][16];
 	for (size_t c = 0; c < nc; c++) {
 		char peer[16];
-		snprintf(veth[c], 16, "kbs%zu", c);
-		snprintf(peer, 16, "kbs%zup", c);
+		snprintf(veth[c], 16, "kbs%u", (unsigned)c % 100);
+		snprintf(peer, 16, "kbs%up", (unsigned)c % 100);
 		add_veth(veth[c], peer);
 		cases[c].s = calloc((size_t)iterations, sizeof(struct sample));
 	}
@@ -367,7 +386,7 @@ int main(int argc, char **argv)
 	printf("ADD+DEL of one veth into a netns, %d iterations (two processes per iteration)\n\n", iterations);
 	printf("%-26s %9s %9s %9s %9s %9s %9s\n", "", "wall p50", "wall p99", "cpu p50", "cpu p99", "rss p50", "rss p99");
 	printf("%-26s %9s %9s %9s %9s %9s %9s\n", "", "ms", "ms", "ms", "ms", "MiB", "MiB");
-	struct stats st[7];
+	struct stats st[9];
 	for (size_t c = 0; c < nc; c++) {
 		st[c] = summarize(&cases[c]);
 		printf("%-26s %9.1f %9.1f %9.2f %9.2f %9.2f %9.2f\n", cases[c].label, st[c].wall50, st[c].wall99,
@@ -380,10 +399,17 @@ int main(int argc, char **argv)
 	printf("kyborg wall / host-device wall            %8.2fx\n", st[1].wall50 / st[2].wall50);
 	printf("kyborg cpu / host-device cpu              %8.2fx\n", st[1].cpu50 / st[2].cpu50);
 	printf("kyborg+ipam cpu / host-device+ipam cpu    %8.2fx\n", st[3].cpu50 / st[4].cpu50);
-	for (size_t c = 5; c < nc; c++)
+	for (size_t c = 5; c < n_extras; c++)
 		printf("%s adds: wall p50 %+.2f ms, p99 %+.2f ms; cpu p50 %+.2f ms, p99 %+.2f ms; rss p50 %+.2f MiB\n",
 		       cases[c].label, st[c].wall50 - st[1].wall50, st[c].wall99 - st[1].wall99, st[c].cpu50 - st[1].cpu50,
 		       st[c].cpu99 - st[1].cpu99, st[c].rss50 - st[1].rss50);
+	if (g.baseline)
+		for (size_t k = 0; k < 2; k++) {
+			const struct stats *a = &st[k ? 3 : 1], *b = &st[n_extras + k];
+			printf("%s vs %s: wall p50 %+.2f ms, p99 %+.2f ms; cpu p50 %+.2f ms, p99 %+.2f ms; rss p50 %+.2f MiB\n",
+			       cases[k ? 3 : 1].label, cases[n_extras + k].label, a->wall50 - b->wall50,
+			       a->wall99 - b->wall99, a->cpu50 - b->cpu50, a->cpu99 - b->cpu99, a->rss50 - b->rss50);
+		}
 
 	for (int p = 0; p < pods; p++) {
 		char a[16], b[16];

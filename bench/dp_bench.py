@@ -18,13 +18,21 @@ For each of two node sizes, 10 GPUs x 1 replica (10 devices) and 10 GPUs x
   - hot-plug: driver unbind (driver link removed, "unbind" uevent) to the
     ListAndWatch update with that GPU's replicas Unhealthy, and a udev
     "remove" (device removed from the testbed) to the update without them.
-Usage: dp_bench.py --daemon BIN --desc API.DESC [--allocs N] [--hotplug K]
+Then, with the 10,000 GPU replicas and a NIC of four VFs whose PF is a veth
+in a network namespace of the benchmark's own: PF carrier down (the veth's
+peer set down with SIOCSIFFLAGS) to the VFs' Unhealthy update, and up to
+Healthy, and the daemon's RSS with its link watch.
+Usage: dp_bench.py --daemon BIN --desc API.DESC [--allocs N] [--hotplug K] [--links L]
 Run it with /usr/bin/python3; it re-executes itself under umockdev-wrapper."""
 import argparse
+import ctypes
+import fcntl
 import os
 import shutil
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +53,10 @@ N_GPUS = 10
 TARGET_ALLOC_P99_MS = 1.0
 TARGET_HOTPLUG_MS = 100.0
 TARGET_RSS_KIB = 8 * 1024
+TARGET_LINK_MS = 100.0
+VF_RESOURCE = "kyborg.io/sriov-vf"
+VF_SOCK = "kyborg-kyborg.io_sriov-vf.sock"
+PF_NAME, PF_PEER = "kybpf0", "kybpf0p"
 
 
 def gpu_syspath(i):
@@ -83,11 +95,48 @@ def note(msg):
     sys.stderr.flush()
 
 
-def write_config(path, replicas):
+def write_config(path, replicas, vfs=False):
+    vf = (', { "name": "%s", "kind": "nic-vf", "selector": { "pfNames": ["%s"] } }' % (VF_RESOURCE, PF_NAME)
+          if vfs else "")
     with open(path, "w") as f:
         f.write('{ "resources": [ { "name": "%s", "kind": "gpu",'
                 ' "selector": { "vendors": ["10de"], "devices": ["2330"], "drivers": ["nvidia"] },'
-                ' "sharing": { "replicas": %d } } ] }\n' % (RESOURCE, replicas))
+                ' "sharing": { "replicas": %d } }%s ] }\n' % (RESOURCE, replicas, vf))
+
+
+def nic_records():
+    """The simulated node's PF and its four VFs (test/data/sim-node.umockdev),
+    the PF's netdev named PF_NAME (a veth here), the VFs' others."""
+    with open(os.path.join(HERE, "..", "test", "data", "sim-node.umockdev")) as f:
+        blocks = f.read().split("\n\n")
+    keep = [b for b in blocks if "/0000:18:0" in b.split("\n", 1)[0]]
+    text = "\n\n".join(keep).replace("@PF@", PF_NAME)
+    for i in range(4):
+        text = text.replace("@VF%d@" % i, "kybvf%d" % i)
+    return text + "\n\n"
+
+
+def own_netns():
+    """A network namespace of our own (root only): the veth standing in for
+    the PF lives and dies with the benchmark. False when we may not."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x40000000) != 0:  # CLONE_NEWNET
+        return False
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    subprocess.run(["ip", "link", "add", PF_NAME, "type", "veth", "peer", "name", PF_PEER], check=True)
+    for l in (PF_NAME, PF_PEER):
+        subprocess.run(["ip", "link", "set", l, "up"], check=True)
+    return True
+
+
+def set_link(name, up):
+    """IFF_UP on or off through SIOCSIFFLAGS: one system call, nothing exec'd."""
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
+        ifr = fcntl.ioctl(sk, SIOCGIFFLAGS, struct.pack("16sH14x", name.encode(), 0))
+        flags = struct.unpack("16sH14x", ifr)[1]
+        flags = flags | IFF_UP if up else flags & ~IFF_UP
+        fcntl.ioctl(sk, SIOCSIFFLAGS, struct.pack("16sH14x", name.encode(), flags))
 
 
 def proc_status(pid):
@@ -364,6 +413,66 @@ def run_size(args, tb, UMockdev, work, kids, replicas, results):
         raise RuntimeError("the daemon exited %s on SIGTERM" % rc)
 
 
+def run_link(args, tb, work, kids, replicas, results):
+    """PF carrier to the VFs' health on ListAndWatch, with the GPU replicas
+    served beside them (every carrier change takes every list's health again)."""
+    import grpc
+    import dpapi
+    api = dpapi.load(args.desc)
+    r = results.setdefault("link", {})
+    run = tempfile.mkdtemp(prefix="link-", dir=work)
+    plugin_dir = os.path.join(run, "plugins")
+    os.mkdir(plugin_dir)
+    config = os.path.join(run, "config.json")
+    write_config(config, replicas, vfs=True)
+    kube = kids.start([PYTHON, os.path.join(GRPC_DIR, "registration_server.py"), plugin_dir, args.desc],
+                      stdin=subprocess.DEVNULL)
+    wait_for(lambda: os.path.exists(os.path.join(plugin_dir, "kubelet.sock")), 30, "kubelet.sock")
+    log = open(os.path.join(run, "daemon.log"), "w")
+    d = kids.start([args.daemon, "--config", config, "--plugin-dir", plugin_dir,
+                    "--state-dir", os.path.join(run, "state"), "--cdi-dir", os.path.join(run, "cdi"),
+                    "--devinfo-dir", os.path.join(run, "devinfo"), "--log-level", "info"],
+                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: os.path.exists(os.path.join(plugin_dir, VF_SOCK)), 60, "the VF resource's socket")
+    ch = grpc.insecure_channel("unix:" + os.path.join(plugin_dir, VF_SOCK))
+    grpc.channel_ready_future(ch).result(timeout=10)
+    w = None
+    try:
+        w = Watch(ch, api)
+        first = w.next(60)[2]
+        if len(first.devices) != 4 or {x.health for x in first.devices} != {"Healthy"}:
+            raise RuntimeError("the VFs are not four and Healthy: %s" % first)
+        down, up = [], []
+        for _ in range(args.links):
+            t0 = time.monotonic()
+            set_link(PF_PEER, False)
+            while True:
+                t, _, m = w.next(5)
+                if {x.health for x in m.devices} == {"Unhealthy"}:
+                    break
+            down.append((t - t0) * 1000)
+            t0 = time.monotonic()
+            set_link(PF_PEER, True)
+            while True:
+                t, _, m = w.next(5)
+                if {x.health for x in m.devices} == {"Healthy"}:
+                    break
+            up.append((t - t0) * 1000)
+        r["down_med"], r["down_max"] = statistics.median(down), max(down)
+        r["up_med"], r["up_max"] = statistics.median(up), max(up)
+        r["after"] = proc_status(d.pid)
+        r["devices"] = N_GPUS * replicas + 4
+    finally:
+        if w:
+            w.close()
+        ch.close()
+        rc = kids.stop(d)
+        kids.stop(kube)
+        log.close()
+    if rc != 0:
+        raise RuntimeError("the daemon exited %s on SIGTERM" % rc)
+
+
 def fmt_table(results, args):
     rows = []
     small, big = results.get("10 devices", {}), results.get("10000 devices", {})
@@ -399,6 +508,16 @@ def fmt_table(results, args):
                  g(big, "remove_med", "%.1f") + " ms", "< 100 ms", ok(big.get("remove_med"), TARGET_HOTPLUG_MS)))
     rows.append(("Remove uevent -> update w/o device, max", g(small, "remove_max", "%.1f") + " ms",
                  g(big, "remove_max", "%.1f") + " ms", "< 100 ms", ok(big.get("remove_max"), TARGET_HOTPLUG_MS)))
+    link = results.get("link", {})
+    if link:
+        rows.append(("PF carrier down -> VFs Unhealthy, median", "", g(link, "down_med", "%.1f") + " ms",
+                     "< 100 ms", ok(link.get("down_med"), TARGET_LINK_MS)))
+        rows.append(("PF carrier down -> VFs Unhealthy, max", "", g(link, "down_max", "%.1f") + " ms",
+                     "< 100 ms", ok(link.get("down_max"), TARGET_LINK_MS)))
+        rows.append(("PF carrier up -> VFs Healthy, median", "", g(link, "up_med", "%.1f") + " ms", "", ""))
+        rows.append(("PF carrier up -> VFs Healthy, max", "", g(link, "up_max", "%.1f") + " ms", "", ""))
+        rows.append(("Daemon VmRSS after the link run (+4 VFs)", "", kib(link, "after", "VmRSS"),
+                     "< 8 MiB @10k", ok(link["after"]["VmRSS"] if "after" in link else None, TARGET_RSS_KIB)))
     rows.append(("Daemon VmRSS idle (registered)", kib(small, "idle", "VmRSS"), kib(big, "idle", "VmRSS"), "", ""))
     rows.append(("Daemon VmRSS after the run", kib(small, "after", "VmRSS"), kib(big, "after", "VmRSS"),
                  "< 8 MiB @10k", ok(big["after"]["VmRSS"] if "after" in big else None, TARGET_RSS_KIB)))
@@ -420,6 +539,11 @@ def fmt_table(results, args):
     out.append("is each call's dur_us in the daemon's log (decoded request to packed answer); the checkpoint record")
     out.append("is written on the loop's next round, after the answer: it counts in the client round trip and in")
     out.append("'daemon CPU per call', its CPU time (schedstat) over the calls / calls, logging included.")
+    if link:
+        out.append("PF carrier: %d rounds; the veth's peer set down/up with SIOCSIFFLAGS, timed to the last byte of"
+                   % args.links)
+        out.append("the VF resource's ListAndWatch message with the VFs' new health; %d GPU replicas served beside."
+                   % (link.get("devices", 4) - 4))
     out.append("The 10,000-device figures judge the targets. RSS is measured under the umockdev preload; what its")
     out.append("library (and GLib) adds is the last row.")
     return "\n".join(out)
@@ -432,6 +556,7 @@ def main():
     ap.add_argument("--allocs", type=int, default=2000)
     ap.add_argument("--hotplug", type=int, default=5)
     ap.add_argument("--sizes", default="1,1000", help="replicas per GPU, comma-separated (10 GPUs)")
+    ap.add_argument("--links", type=int, default=20, help="PF carrier down/up rounds (0: none)")
     args = ap.parse_args()
     args.daemon = os.path.abspath(args.daemon)
     args.desc = os.path.abspath(args.desc)
@@ -460,8 +585,17 @@ def main():
         for i in range(N_GPUS):
             if not tb.add_from_string(gpu_record(i)):
                 raise RuntimeError("cannot add GPU %d to the testbed" % i)
-        for rep in (int(x) for x in args.sizes.split(",")):
+        sizes = [int(x) for x in args.sizes.split(",")]
+        for rep in sizes:
             run_size(args, tb, UMockdev, work, kids, rep, results)
+        if args.links > 0:
+            if own_netns():
+                if not tb.add_from_string(nic_records()):
+                    raise RuntimeError("cannot add the NIC to the testbed")
+                note("PF carrier: %d rounds" % args.links)
+                run_link(args, tb, work, kids, max(sizes), results)
+            else:
+                note("PF carrier: skipped (no network namespace of our own: not root?)")
         print(fmt_table(results, args))
         return 0
     finally:

@@ -22,6 +22,7 @@
 #include "kyborg/bpf/bpf_prog.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fault.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/base/log.h"
 #include "kyborg/net/netns.h"
 #include "kyborg/net/tc_flower.h"
@@ -42,7 +43,7 @@ static bool path_part_ok(const char *s)
 /* depth 0: the attachment's directory; 1: its container's; 2: its network's. */
 static int pin_dir(const struct ky_cni_run *r, int depth, char *buf, size_t size)
 {
-	const char *net = ky_cni_rec_str(r->rec, "network");
+	const char *net = r->rec->network;
 	if (!path_part_ok(net) || !path_part_ok(r->container_id) || !path_part_ok(r->ifname))
 		return -EINVAL;
 	int n;
@@ -61,13 +62,35 @@ static int make_pin_dirs(const struct ky_cni_run *r, struct ky_error **err)
 	int ret = ky_bpf_fs_check(KY_BPF_FS, err);
 	if (ret < 0)
 		return ret;
-	for (int depth = 3; depth >= 0; depth--) {
-		if (depth == 3)
-			snprintf(dir, sizeof(dir), "%s/kyborg", KY_BPF_FS);
-		else if ((ret = pin_dir(r, depth, dir, sizeof(dir))) < 0)
-			return ky_error_set(err, -ret, "no valid pin path for this attachment");
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return ky_error_set(err, errno, "mkdir %s: %s", dir, strerror(errno));
+	if ((ret = pin_dir(r, 0, dir, sizeof(dir))) < 0)
+		return ky_error_set(err, -ret, "no valid pin path for this attachment");
+	if ((ret = ky_mkdir_p(dir, 0700)) < 0)
+		return ky_error_set(err, -ret, "mkdir %s: %s", dir, strerror(-ret));
+	return 0;
+}
+
+/* ---- the objects: only from where the node allows ---- */
+
+/* No list (a caller that read no node settings) allows nothing. */
+static char *const *bpf_dirs(const struct ky_cni *c)
+{
+	static char *const none[] = { NULL };
+	return c->node.bpf_dirs ? c->node.bpf_dirs : none;
+}
+
+int ky_cni_bpf_objects_check(struct ky_cni *c, struct ky_error **err)
+{
+	for (size_t i = 0; i < c->conf.n_bpf; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(c->conf.bpf[k].object, c->conf.bpf[i].object) == 0;
+		if (seen)
+			continue;
+		int ret = ky_bpf_object_read(c->conf.bpf[i].object, bpf_dirs(c), NULL, NULL, err);
+		if (ret < 0) {
+			ky_error_prefix(err, "bpf[%zu].object", i);
+			return ky_error_set_status(err, KY_CNI_E_CONFIG);
+		}
 	}
 	return 0;
 }
@@ -80,7 +103,7 @@ static void pod_ips(const cJSON *result, struct ky_bpf_pod *pod)
 	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(result, "ips"))
 	{
 		struct ky_cidr c;
-		if (pod->n_ips < KY_ARRAY_SIZE(pod->ips) && ky_parse_cidr(ky_cni_rec_str(ip, "address"), &c) == 0)
+		if (pod->n_ips < KY_ARRAY_SIZE(pod->ips) && ky_parse_cidr(ky_cni_result_str(ip, "address"), &c) == 0)
 			pod->ips[pod->n_ips++] = c.ip;
 	}
 }
@@ -89,21 +112,21 @@ static int pod_identity(struct ky_cni_run *r, struct ky_bpf_pod *pod, struct ky_
 {
 	struct ky_nl *nl;
 	struct ky_link l;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret < 0 || (ret = ky_link_get(nl, r->ifname, &l, err)) < 0)
 		return ky_error_prefix(err, "find %s in the pod", r->ifname);
 	memset(pod, 0, sizeof(*pod));
 	memcpy(pod->mac, l.mac, 6);
 	pod->ifindex = l.ifindex;
 	/* Our IPAM result, or in chained mode the previous plugin's. */
-	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult");
+	const cJSON *res = r->rec->ipam_result;
 	pod_ips(res ? res : r->c->conf.prev_result, pod);
 	return 0;
 }
 
 /* ---- bpf ---- */
 
-bool ky_cni_need_bpf(struct ky_cni_run *r)
+bool ky_cni_bpf_needed(struct ky_cni_run *r)
 {
 	return r->c->conf.n_bpf > 0;
 }
@@ -117,49 +140,25 @@ struct attach_ctx {
 	size_t failed_at;
 };
 
-static cJSON *attached_to_json(size_t index, const struct ky_cni_bpf_prog *p, const struct ky_bpf_attached *a)
+/* The program's entry in the record, before it is attached. */
+static int prog_record(struct ky_cni_record *rec, size_t index, const struct ky_cni_bpf_prog *p,
+		       const struct ky_bpf_attached *a)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "index", (double)index);
-	cJSON_AddStringToObject(o, "attach", ky_bpf_hook_names[a->hook]);
-	cJSON_AddStringToObject(o, "object", p->object);
-	cJSON_AddStringToObject(o, "program", p->program);
-	cJSON_AddNumberToObject(o, "ifindex", a->ifindex);
-	cJSON_AddNumberToObject(o, "progId", a->prog_id);
-	if (a->hook == KY_BPF_XDP) {
-		cJSON_AddNumberToObject(o, "xdpFlags", a->xdp_flags);
-	} else {
-		cJSON_AddNumberToObject(o, "handle", a->handle);
-		cJSON_AddNumberToObject(o, "priority", a->priority);
-		if (a->hw != KY_BPF_HW_DEFAULT)
-			cJSON_AddStringToObject(o, "hw", ky_bpf_hw_names[a->hw - 1]);
-	}
-	return o;
+	struct ky_cni_record_prog *e = ky_cni_record_prog_add(rec);
+	if (!e || !(e->object = strdup(p->object)) || !(e->program = strdup(p->program)))
+		return -ENOMEM;
+	e->index = (unsigned)index;
+	e->has_hook = e->has_prog_id = true;
+	e->at = *a;
+	return 0;
 }
 
-static int attached_from_json(const cJSON *o, struct ky_bpf_attached *a)
+/* Whether DEL and CHECK can act on an entry: its hook and program id are
+ * recorded. DEL finds a tc filter by handle and priority whatever its
+ * flags; only CHECK reads hw (whether to ask for in_hw). */
+static bool prog_readable(const struct ky_cni_record_prog *e)
 {
-	memset(a, 0, sizeof(*a));
-	const char *hook = ky_cni_rec_str(o, "attach");
-	int h = -1;
-	for (int i = 0; hook && ky_bpf_hook_names[i]; i++)
-		if (strcmp(hook, ky_bpf_hook_names[i]) == 0)
-			h = i;
-	if (h < 0 || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "progId")))
-		return -EBADMSG;
-	a->hook = (enum ky_bpf_hook)h;
-	a->ifindex = (int)ky_cni_num(o, "ifindex");
-	a->prog_id = (uint32_t)ky_cni_num(o, "progId");
-	a->handle = (uint32_t)ky_cni_num(o, "handle");
-	a->priority = (uint32_t)ky_cni_num(o, "priority");
-	a->xdp_flags = (uint32_t)ky_cni_num(o, "xdpFlags");
-	/* Only CHECK reads it (whether to ask for in_hw); DEL finds the
-	 * filter by handle and priority whatever its flags. */
-	const char *hw = ky_cni_rec_str(o, "hw");
-	for (int i = 0; hw && ky_bpf_hw_names[i]; i++)
-		if (strcmp(hw, ky_bpf_hw_names[i]) == 0)
-			a->hw = (enum ky_bpf_hw)(i + 1);
-	return 0;
+	return e->has_hook && e->has_prog_id;
 }
 
 /* Where our tc programs go: priorities from here up, in the config's
@@ -224,7 +223,11 @@ static int load_and_attach_in_pod(void *arg, struct ky_error **err)
 				progs[n++] = conf->bpf[k].program;
 		snprintf(sub, sizeof(sub), "%s/%s", x->dir, p->name);
 		int offload = ky_cni_bpf_for_device(p) ? x->ifindex : 0;
-		if ((ret = ky_bpf_obj_load(p->object, progs, n, offload, &x->objs[i], err)) < 0 && offload)
+		/* Maps it pins by name go to its own pin directory, removed
+		 * with the attachment. */
+		const struct ky_bpf_load opts = { .programs = progs, .n = n, .offload_ifindex = offload,
+						  .dirs = bpf_dirs(x->r->c), .pin_dir = sub };
+		if ((ret = ky_bpf_obj_load(p->object, &opts, &x->objs[i], err)) < 0 && offload)
 			return ky_error_prefix(err, "load for the hardware of %s", x->r->ifname);
 		if (ret < 0 || (ret = ky_bpf_obj_set_pod(x->objs[i], x->pod, err)) < 0 ||
 		    (ret = ky_bpf_obj_pin(x->objs[i], sub, err)) < 0)
@@ -240,13 +243,13 @@ static int clsact_in_record(struct ky_cni_run *r, int ifindex, struct ky_error *
 {
 	bool created;
 	int ret;
-	if (cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated"))
+	if (r->rec->clsact.present)
 		return 0;
 	if ((ret = ky_bpf_clsact_ensure(ifindex, &created, err)) < 0)
 		return ret;
-	cJSON_AddBoolToObject(r->rec, "clsactCreated", created);
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "clsactIfindex");
-	cJSON_AddNumberToObject(r->rec, "clsactIfindex", ifindex);
+	r->rec->clsact.present = true;
+	r->rec->clsact.created = created;
+	r->rec->clsact.ifindex = ifindex;
 	return 1;
 }
 
@@ -263,7 +266,7 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	/* Whether the hook is ours goes to disk at once: DEL of a record
 	 * killed before the plan below must still take away a clsact ADD made. */
 	if (any_tc && (ret = clsact_in_record(r, x->ifindex, err)) > 0)
-		ret = ky_cni_journal_write(r, false, err);
+		ret = ky_cni_run_write(r, false, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = plan_all(x, planned, err)) < 0)
@@ -271,23 +274,23 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	/* Every program's id and place is in the record before the first
 	 * attach: a kill from here on leaves a record that names each one
 	 * (undo detaches what it finds there with that id, nothing else). */
-	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "bpf");
 	for (size_t i = 0; i < conf->n_bpf; i++)
-		cJSON_AddItemToArray(list, attached_to_json(i, &conf->bpf[i], &planned[i]));
-	if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+		if (prog_record(r->rec, i, &conf->bpf[i], &planned[i]) < 0)
+			return ky_error_set(err, ENOMEM, "state record: out of memory");
+	if ((ret = ky_cni_run_write(r, false, err)) < 0)
 		return ret;
 	for (size_t i = 0; i < conf->n_bpf; i++) {
 		const struct ky_cni_bpf_prog *p = &conf->bpf[i];
 		x->failed_at = i;
 		if ((ret = ky_bpf_attach(x->objs[i], p->program, &planned[i], err)) < 0)
 			return ret;
+		struct ky_cni_record_prog *e = &r->rec->progs[i];
 		if (p->hook == KY_BPF_XDP) {
 			/* The mode the kernel chose, for an "auto" entry. */
-			cJSON *e = cJSON_GetArrayItem(list, (int)i);
-			cJSON_DeleteItemFromObjectCaseSensitive(e, "xdpFlags");
-			cJSON_AddNumberToObject(e, "xdpFlags", planned[i].xdp_flags);
+			e->at.xdp_flags = planned[i].xdp_flags;
 		} else if (planned[i].hw != KY_BPF_HW_DEFAULT) {
-			cJSON_AddBoolToObject(cJSON_GetArrayItem(list, (int)i), "inHw", planned[i].in_hw);
+			e->has_in_hw = true;
+			e->at.in_hw = planned[i].in_hw;
 		}
 		ky_info("bpf-attached", "container=%s ifname=%s program=%s attach=%s prog_id=%u", r->container_id,
 			r->ifname, p->program, ky_bpf_hook_names[p->hook], planned[i].prog_id);
@@ -298,7 +301,7 @@ static int attach_in_pod(void *arg, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_apply(struct ky_cni_run *r, struct ky_error **err)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
 	struct ky_bpf_obj *objs[KY_CNI_MAX_BPF] = { 0 };
@@ -310,8 +313,7 @@ int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
 	    (ret = pod_identity(r, &pod, err)) < 0)
 		return ky_error_prefix(err, "bpf");
 	pin_dir(r, 0, dir, sizeof(dir));
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "bpf");
-	cJSON_AddArrayToObject(r->rec, "bpf");
+	ky_cni_record_progs_clear(r->rec);
 	struct attach_ctx x = { .r = r, .objs = objs, .ifindex = pod.ifindex, .pod = &pod, .dir = dir };
 	/* In the pod netns: an offloaded program is loaded for the device
 	 * whose index the kernel looks up in the loader's netns. */
@@ -330,16 +332,16 @@ int ky_cni_step_bpf(struct ky_cni_run *r, struct ky_error **err)
 }
 
 struct detach_ctx {
-	const cJSON *rec;
+	const struct ky_cni_record *rec;
 	int first_err;
 };
 
 /* A clsact qdisc ADD created goes once no filter is left on it. */
-static void release_clsact(const cJSON *rec, struct ky_error **err, int *first_err)
+static void release_clsact(const struct ky_cni_record *rec, struct ky_error **err, int *first_err)
 {
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "clsactCreated")))
+	if (!rec->clsact.created)
 		return;
-	int ret = ky_bpf_clsact_release((int)ky_cni_num(rec, "clsactIfindex"), err);
+	int ret = ky_bpf_clsact_release(rec->clsact.ifindex, err);
 	if (ret < 0 && !*first_err)
 		*first_err = ret;
 }
@@ -347,16 +349,15 @@ static void release_clsact(const cJSON *rec, struct ky_error **err, int *first_e
 static int detach_in_pod(void *arg, struct ky_error **err)
 {
 	struct detach_ctx *x = arg;
-	const cJSON *e;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->rec, "bpf"))
-	{
-		struct ky_bpf_attached a;
-		if (attached_from_json(e, &a) < 0)
+	for (size_t i = 0; i < x->rec->n_progs; i++) {
+		const struct ky_cni_record_prog *e = &x->rec->progs[i];
+		if (!prog_readable(e))
 			continue;
 		_cleanup_error_ struct ky_error *e2 = NULL;
-		int ret = ky_bpf_detach(&a, &e2);
+		int ret = ky_bpf_detach(&e->at, &e2);
 		if (ret == 0)
-			ky_info("bpf-not-ours-or-gone", "program=%s prog_id=%u", ky_cni_rec_str(e, "program"), a.prog_id);
+			ky_info("bpf-not-ours-or-gone", "program=%s prog_id=%u", e->program ? e->program : "",
+				e->at.prog_id);
 		if (ret < 0 && !x->first_err) {
 			x->first_err = ret;
 			ky_error_set(err, -ret, "%s", ky_error_msg(e2));
@@ -382,10 +383,9 @@ static void rmdir_parents(const struct ky_cni_run *r)
  * off there. A chained attachment's device is another plugin's to find. */
 static int detach_xdp_in_host(struct ky_cni_run *r, struct ky_error **err)
 {
-	const cJSON *e;
 	bool any = false;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->rec, "bpf"))
-		any |= ky_cni_rec_str(e, "attach") && strcmp(ky_cni_rec_str(e, "attach"), "xdp") == 0;
+	for (size_t i = 0; i < r->rec->n_progs; i++)
+		any |= r->rec->progs[i].has_hook && r->rec->progs[i].at.hook == KY_BPF_XDP;
 	if (!any || r->dev.chained || !r->dev.has_netdev)
 		return 0;
 	enum ky_cni_where where;
@@ -393,10 +393,9 @@ static int detach_xdp_in_host(struct ky_cni_run *r, struct ky_error **err)
 	int ret = ky_cni_dev_locate(r, &where, &link, err);
 	if (ret < 0 || where != KY_CNI_IN_HOST)
 		return ret;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->rec, "bpf"))
-	{
-		struct ky_bpf_attached a;
-		if (attached_from_json(e, &a) < 0 || a.hook != KY_BPF_XDP)
+	for (size_t i = 0; i < r->rec->n_progs; i++) {
+		struct ky_bpf_attached a = r->rec->progs[i].at;
+		if (!prog_readable(&r->rec->progs[i]) || a.hook != KY_BPF_XDP)
 			continue;
 		a.ifindex = link.ifindex;
 		if ((ret = ky_bpf_detach(&a, err)) < 0)
@@ -407,12 +406,11 @@ static int detach_xdp_in_host(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_undo(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = 0;
 	char dir[512];
-	bool any = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "bpf")) > 0 ||
-		   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated"));
+	bool any = r->rec->n_progs > 0 || r->rec->clsact.created;
 	if (any && r->netns_fd >= 0) {
 		struct detach_ctx x = { .rec = r->rec };
 		ret = ky_netns_run_fd(r->netns_fd, detach_in_pod, &x, err);
@@ -432,12 +430,10 @@ int ky_cni_undo_bpf(struct ky_cni_run *r, struct ky_error **err)
 
 /* ---- offload ---- */
 
-bool ky_cni_need_offload(struct ky_cni_run *r)
+bool ky_cni_bpf_offload_needed(struct ky_cni_run *r)
 {
 	return r->c->conf.n_offload > 0;
 }
-
-static const char *const dir_names[] = { "ingress", "egress" };
 
 struct offload_ctx {
 	struct ky_cni_run *r;
@@ -453,13 +449,12 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 	const struct ky_cni_conf *conf = &r->c->conf;
 	int ret;
 	if ((ret = clsact_in_record(r, x->ifindex, err)) > 0)
-		ret = ky_cni_journal_write(r, false, err);
+		ret = ky_cni_run_write(r, false, err);
 	if (ret < 0)
 		return ret;
 	/* As for programs: every rule's place is in the record before the
 	 * first rule is added, so a kill leaves nothing DEL cannot find. */
 	struct ky_flower_added planned[KY_CNI_MAX_OFFLOAD];
-	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->rec, "offload");
 	for (size_t i = 0; i < conf->n_offload; i++) {
 		enum ky_flower_dir dir = conf->offload[i].dir;
 		uint32_t hint = KY_CNI_TC_PRIO_RULES;
@@ -469,20 +464,19 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 		x->failed_at = i;
 		if ((ret = ky_flower_plan(x->nl, x->ifindex, dir, hint, &planned[i], err)) < 0)
 			return ret;
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "direction", dir_names[dir]);
-		cJSON_AddNumberToObject(o, "ifindex", x->ifindex);
-		cJSON_AddNumberToObject(o, "handle", planned[i].handle);
-		cJSON_AddNumberToObject(o, "priority", planned[i].priority);
-		cJSON_AddItemToArray(list, o);
+		struct ky_cni_record_rule *e = ky_cni_record_rule_add(r->rec);
+		if (!e)
+			return ky_error_set(err, ENOMEM, "state record: out of memory");
+		*e = (struct ky_cni_record_rule){ .readable = true, .ifindex = x->ifindex, .at = planned[i] };
 	}
-	if ((ret = ky_cni_journal_write(r, false, err)) < 0)
+	if ((ret = ky_cni_run_write(r, false, err)) < 0)
 		return ret;
 	for (size_t i = 0; i < conf->n_offload; i++) {
 		x->failed_at = i;
 		if ((ret = ky_flower_add(x->nl, x->ifindex, &conf->offload[i], &planned[i], err)) < 0)
 			return ret;
-		cJSON_AddBoolToObject(cJSON_GetArrayItem(list, (int)i), "inHw", planned[i].in_hw);
+		r->rec->rules[i].has_in_hw = true;
+		r->rec->rules[i].at.in_hw = planned[i].in_hw;
 		if (conf->offload[i].hw == KY_FLOWER_HW_PREFERRED)
 			ky_info("offload-rule", "container=%s ifname=%s rule=%zu in_hw=%s", r->container_id, r->ifname,
 				i, planned[i].in_hw ? "yes" : "no");
@@ -490,33 +484,19 @@ static int offload_in_pod(void *arg, struct ky_error **err)
 	return 0;
 }
 
-int ky_cni_step_offload(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_offload_apply(struct ky_cni_run *r, struct ky_error **err)
 {
 	struct ky_bpf_pod pod;
 	struct offload_ctx x = { .r = r };
 	int ret;
 	if ((ret = ky_bpf_available(err)) < 0 || (ret = pod_identity(r, &pod, err)) < 0 ||
-	    (ret = ky_cni_pod_nl(r, &x.nl, err)) < 0)
+	    (ret = ky_cni_run_pod_nl(r, &x.nl, err)) < 0)
 		return ky_error_prefix(err, "offload");
 	x.ifindex = pod.ifindex;
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "offload");
-	cJSON_AddArrayToObject(r->rec, "offload");
+	ky_cni_record_rules_clear(r->rec);
 	ret = ky_netns_run_fd(r->netns_fd, offload_in_pod, &x, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "offload[%zu]", x.failed_at);
-	return 0;
-}
-
-static int flower_from_json(const cJSON *o, struct ky_flower_added *a, int *ifindex)
-{
-	memset(a, 0, sizeof(*a));
-	const char *d = ky_cni_rec_str(o, "direction");
-	if (!d || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "handle")))
-		return -EBADMSG;
-	a->dir = strcmp(d, "egress") == 0 ? KY_FLOWER_EGRESS : KY_FLOWER_INGRESS;
-	a->handle = (uint32_t)ky_cni_num(o, "handle");
-	a->priority = (uint32_t)ky_cni_num(o, "priority");
-	*ifindex = (int)ky_cni_num(o, "ifindex");
 	return 0;
 }
 
@@ -524,14 +504,11 @@ static int unoffload_in_pod(void *arg, struct ky_error **err)
 {
 	struct offload_ctx *x = arg;
 	int first = 0;
-	const cJSON *e;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->r->rec, "offload"))
-	{
-		struct ky_flower_added a;
-		int ifindex;
-		if (flower_from_json(e, &a, &ifindex) < 0)
+	for (size_t i = 0; i < x->r->rec->n_rules; i++) {
+		const struct ky_cni_record_rule *e = &x->r->rec->rules[i];
+		if (!e->readable)
 			continue;
-		int ret = ky_flower_del(x->nl, ifindex, &a, err);
+		int ret = ky_flower_del(x->nl, e->ifindex, &e->at, err);
 		if (ret < 0 && !first)
 			first = ret;
 	}
@@ -541,14 +518,13 @@ static int unoffload_in_pod(void *arg, struct ky_error **err)
 	return first;
 }
 
-int ky_cni_undo_offload(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_offload_undo(struct ky_cni_run *r, struct ky_error **err)
 {
-	bool any = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "offload")) > 0 ||
-		   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "clsactCreated"));
+	bool any = r->rec->n_rules > 0 || r->rec->clsact.created;
 	if (!any || r->netns_fd < 0)
 		return 0;
 	struct offload_ctx x = { .r = r };
-	int ret = ky_cni_pod_nl(r, &x.nl, err);
+	int ret = ky_cni_run_pod_nl(r, &x.nl, err);
 	if (ret == 0)
 		ret = ky_netns_run_fd(r->netns_fd, unoffload_in_pod, &x, err);
 	if (ret < 0)
@@ -566,41 +542,35 @@ struct check_ctx {
 static int check_in_pod(void *arg, struct ky_error **err)
 {
 	struct check_ctx *x = arg;
-	const cJSON *e;
-	int i = 0, ret;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->r->rec, "bpf"))
-	{
-		struct ky_bpf_attached a;
-		if (attached_from_json(e, &a) < 0)
-			return ky_error_set(err, EBADMSG, "state record: bpf[%d] is unreadable", i);
-		if ((ret = ky_bpf_check(&a, err)) < 0)
-			return ky_error_prefix(err, "bpf[%d] (%s)", (int)ky_cni_num(e, "index"), ky_cni_rec_str(e, "program"));
-		i++;
+	const struct ky_cni_record *rec = x->r->rec;
+	int ret;
+	for (size_t i = 0; i < rec->n_progs; i++) {
+		const struct ky_cni_record_prog *e = &rec->progs[i];
+		if (!prog_readable(e))
+			return ky_error_set(err, EBADMSG, "state record: bpf[%zu] is unreadable", i);
+		if ((ret = ky_bpf_check(&e->at, err)) < 0)
+			return ky_error_prefix(err, "bpf[%u] (%s)", e->index, e->program ? e->program : "(null)");
 	}
-	i = 0;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(x->r->rec, "offload"))
-	{
-		struct ky_flower_added a;
-		int ifindex;
-		if (flower_from_json(e, &a, &ifindex) < 0)
-			return ky_error_set(err, EBADMSG, "state record: offload[%d] is unreadable", i);
-		if ((ret = ky_flower_check(x->nl, ifindex, &a, err)) < 0)
-			return ky_error_prefix(err, "offload[%d]", i);
-		i++;
+	for (size_t i = 0; i < rec->n_rules; i++) {
+		const struct ky_cni_record_rule *e = &rec->rules[i];
+		if (!e->readable)
+			return ky_error_set(err, EBADMSG, "state record: offload[%zu] is unreadable", i);
+		if ((ret = ky_flower_check(x->nl, e->ifindex, &e->at, err)) < 0)
+			return ky_error_prefix(err, "offload[%zu]", i);
 	}
 	return 0;
 }
 
-int ky_cni_check_bpf(struct ky_cni_run *r, struct ky_error **err)
+int ky_cni_bpf_check(struct ky_cni_run *r, struct ky_error **err)
 {
-	bool has_bpf = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "bpf")) > 0;
-	bool has_rules = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->rec, "offload")) > 0;
+	bool has_bpf = r->rec->n_progs > 0;
+	bool has_rules = r->rec->n_rules > 0;
 	if (!has_bpf && !has_rules)
 		return 0;
 	struct check_ctx x = { .r = r };
 	int ret = ky_bpf_available(err);
 	if (ret == 0 && has_rules)
-		ret = ky_cni_pod_nl(r, &x.nl, err);
+		ret = ky_cni_run_pod_nl(r, &x.nl, err);
 	if (ret == 0)
 		ret = ky_netns_run_fd(r->netns_fd, check_in_pod, &x, err);
 	if (ret == 0 && has_bpf) {

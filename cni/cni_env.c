@@ -17,24 +17,38 @@ static const char *env_get(char *const envp[], const char *key)
 	return NULL;
 }
 
-bool ky_cni_container_id_valid(const char *id)
+const char *ky_cni_env_get(char *const envp[], const char *key)
 {
-	if (!id || !isalnum((unsigned char)id[0]) || strlen(id) > 128)
+	return env_get(envp, key);
+}
+
+/* Letters, digits, '_', '.', '-', at most max bytes (from the first when
+ * lead is set, a letter or digit first). */
+static bool in_alphabet(const char *s, size_t max, bool lead)
+{
+	if (!s || !*s || (lead && !isalnum((unsigned char)s[0])) || strlen(s) > max)
 		return false;
-	for (const char *p = id; *p; p++)
+	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
 			return false;
 	return true;
 }
 
+bool ky_cni_container_id_valid(const char *id)
+{
+	return in_alphabet(id, 128, true);
+}
+
 bool ky_cni_network_name_valid(const char *name)
 {
-	if (!name || !*name || strlen(name) > 64)
-		return false;
-	for (const char *p = name; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
-			return false;
-	return true;
+	/* A leading letter or digit: "." and ".." are names too, and the
+	 * network's name is a directory of its pins under bpffs. */
+	return in_alphabet(name, 64, true);
+}
+
+bool ky_cni_ifname_valid(const char *name)
+{
+	return ky_ifname_valid(name) && in_alphabet(name, IFNAMSIZ - 1, false);
 }
 
 static const struct {
@@ -45,7 +59,7 @@ static const struct {
 	{ "VERSION", KY_CNI_VERSION }, { "STATUS", KY_CNI_STATUS }, { "GC", KY_CNI_GC },
 };
 
-int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
+static int env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	out->command = env_get(envp, "CNI_COMMAND");
@@ -75,8 +89,9 @@ int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 					    out->container_id);
 		if (!out->ifname || !*out->ifname)
 			return ky_error_set(err, EINVAL, "CNI_IFNAME is not set");
-		if (!ky_ifname_valid(out->ifname))
-			return ky_error_set(err, EINVAL, "CNI_IFNAME: invalid interface name \"%.32s\"", out->ifname);
+		if (!ky_cni_ifname_valid(out->ifname))
+			return ky_error_set(err, EINVAL, "CNI_IFNAME: invalid interface name \"%.32s\" (1 to 15 of "
+					    "letters, digits, '_', '.', '-')", out->ifname);
 	}
 	/* DEL may come after the netns is gone: the runtime may then leave
 	 * CNI_NETNS out. ADD and CHECK need it. */
@@ -87,4 +102,12 @@ int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error
 	if (out->cmd != KY_CNI_VERSION && (!out->path || !*out->path) && out->cmd != KY_CNI_STATUS)
 		return ky_error_set(err, EINVAL, "CNI_PATH is not set");
 	return 0;
+}
+
+int ky_cni_env_parse(char *const envp[], struct ky_cni_env *out, struct ky_error **err)
+{
+	int r = env_parse(envp, out, err);
+	if (r < 0 && err)
+		ky_error_set_status(err, KY_CNI_E_ENV);
+	return r;
 }

@@ -1,13 +1,10 @@
-/* GC (undo every attachment of the network the runtime no longer lists)
- * and STATUS (can ADD be served). */
+/* GC: undo every attachment of the network the runtime no longer lists. */
 #include "cni_private.h"
 #include "kyborg/base/error.h"
-#include "kyborg/base/exec.h"
 #include "kyborg/base/log.h"
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A record that cannot be read says nothing of the device or the VF
  * settings to restore, so those stay as they are (logged). What can be done
@@ -35,28 +32,36 @@ static int drop_unreadable(struct ky_cni *c, struct ky_state_store *store, const
 int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 {
 	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
-	int ret = ky_state_open(c->conf.state_dir, &store, err);
+	int ret = ky_cni_state_open(c, &store, err);
 	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return ret;
 	char prefix[KY_STATE_KEY_MAX + 1];
-	if (ky_cni_state_key_prefix(c->conf.name, prefix, sizeof(prefix)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ky_error_set(err, EINVAL, "name: too long"));
+	if (ky_cni_state_key_prefix(c->conf.name, prefix, sizeof(prefix)) < 0) {
+		ky_error_set(err, EINVAL, "name: too long");
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	char **keys = NULL;
 	size_t n = 0;
 	if ((ret = ky_state_list(store, &keys, &n, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_IO);
 	int first = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(keys[i], prefix, strlen(prefix)) != 0)
 			continue;
-		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+		_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = NULL;
 		_cleanup_error_ struct ky_error *re = NULL;
 		char kcid[KY_STATE_KEY_MAX + 1], kifn[KY_STATE_KEY_MAX + 1];
 		if (ky_cni_state_key_parse(keys[i], c->conf.name, kcid, sizeof(kcid), kifn, sizeof(kifn)) < 0)
 			continue;
-		bool readable = ky_state_get(store, keys[i], &rec, &re) >= 0;
-		const char *cid = readable ? ky_cni_rec_str(rec, "containerID") : kcid;
-		const char *ifn = readable ? ky_cni_rec_str(rec, "ifname") : kifn;
+		ret = ky_cni_record_get(store, keys[i], &rec, &re);
+		if (ret == -EPROTO) {
+			/* A newer plugin's: not ours to undo, nor to drop. */
+			ky_log_err(KY_LOG_WARN, "gc-newer-record", re, "key=%s", keys[i]);
+			continue;
+		}
+		bool readable = ret >= 0;
+		const char *cid = readable ? rec->container_id : kcid;
+		const char *ifn = readable ? rec->ifname : kifn;
 		if (!cid || !ifn) {
 			cid = kcid;
 			ifn = kifn;
@@ -94,22 +99,5 @@ int ky_cni_gc(struct ky_cni *c, struct ky_error **err)
 		if ((ret = ky_cni_ipam_gc(&call, err)) < 0)
 			first = ret;
 	}
-	return first ? ky_cni_fail(c, KY_CNI_E_INTERNAL, err, first) : 0;
-}
-
-int ky_cni_status(struct ky_cni *c, struct ky_error **err)
-{
-	_cleanup_(ky_state_closep) struct ky_state_store *store = NULL;
-	int ret = ky_state_open(c->conf.state_dir, &store, err);
-	if (ret < 0 || (ret = access(c->conf.state_dir, W_OK) < 0 ? -errno : 0) < 0)
-		return ky_cni_fail(c, KY_CNI_E_UNAVAILABLE, err,
-			    ret == -EACCES || ret == -EROFS
-				    ? ky_error_set(err, -ret, "state dir %s is not writable", c->conf.state_dir)
-				    : ky_error_prefix(err, "state dir"));
-	if (c->conf.has_ipam) {
-		_cleanup_free_ char *bin = NULL;
-		if ((ret = ky_exec_find(c->conf.ipam_type, c->env.path, &bin, err)) < 0)
-			return ky_cni_fail(c, KY_CNI_E_UNAVAILABLE, err, ky_error_prefix(err, "IPAM"));
-	}
-	return 0;
+	return first ? ky_error_set_status(err, KY_CNI_E_INTERNAL) : 0;
 }

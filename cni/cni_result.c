@@ -7,12 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky_error **err)
 {
 	if (!cJSON_IsObject(ipam))
@@ -23,7 +17,7 @@ int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky
 	size_t i = 0;
 	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(ipam, "ips"))
 	{
-		const char *a = str(ip, "address"), *gw = str(ip, "gateway");
+		const char *a = ky_cni_result_str(ip, "address"), *gw = ky_cni_result_str(ip, "gateway");
 		struct ky_cidr c;
 		struct ky_ip g;
 		if (!a || ky_parse_cidr(a, &c) < 0)
@@ -44,7 +38,7 @@ int ky_cni_result_from_ipam(const cJSON *ipam, int iface, cJSON **out, struct ky
 	i = 0;
 	cJSON_ArrayForEach(rt, cJSON_GetObjectItemCaseSensitive(ipam, "routes"))
 	{
-		const char *dst = str(rt, "dst"), *gw = str(rt, "gw");
+		const char *dst = ky_cni_result_str(rt, "dst"), *gw = ky_cni_result_str(rt, "gw");
 		struct ky_cidr c;
 		struct ky_ip g;
 		if (!dst || ky_parse_cidr(dst, &c) < 0)
@@ -110,7 +104,7 @@ cJSON *ky_cni_result_convert(const cJSON *res, int version)
 		cJSON *ip;
 		cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(out, "ips"))
 		{
-			const char *a = str(ip, "address");
+			const char *a = ky_cni_result_str(ip, "address");
 			struct ky_cidr c;
 			bool v6 = a && ky_parse_cidr(a, &c) == 0 && c.ip.family != AF_INET;
 			cJSON_AddStringToObject(ip, "version", v6 ? "6" : "4");
@@ -119,12 +113,19 @@ cJSON *ky_cni_result_convert(const cJSON *res, int version)
 	return out;
 }
 
-cJSON *ky_cni_error_json(const char *cni_version, int code, const char *msg, const char *details)
+int ky_cni_error_code(const struct ky_error *err)
 {
+	int code = ky_error_status(err);
+	return code ? code : KY_CNI_E_INTERNAL;
+}
+
+cJSON *ky_cni_error_json(const char *cni_version, const struct ky_error *err)
+{
+	const char *details = strerror(ky_error_code(err));
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "cniVersion", cni_version ? cni_version : ky_cni_versions[KY_CNI_V110]);
-	cJSON_AddNumberToObject(o, "code", code);
-	cJSON_AddStringToObject(o, "msg", msg ? msg : "");
+	cJSON_AddNumberToObject(o, "code", ky_cni_error_code(err));
+	cJSON_AddStringToObject(o, "msg", ky_error_msg(err));
 	if (details && *details)
 		cJSON_AddStringToObject(o, "details", details);
 	return o;

@@ -55,6 +55,23 @@ int ky_cni_state_key(const char *network, const char *container_id, const char *
 	return ky_state_key_valid(out) ? 0 : -EINVAL;
 }
 
+int ky_cni_device_key(const char *id, char *out, size_t size)
+{
+	static const char prefix[] = "device@";
+	if (size > KY_STATE_KEY_MAX + 1)
+		size = KY_STATE_KEY_MAX + 1;
+	if (!id || !*id)
+		return -EINVAL;
+	if (size < sizeof(prefix))
+		return -ENAMETOOLONG;
+	memcpy(out, prefix, sizeof(prefix));
+	size_t pos = sizeof(prefix) - 1;
+	if (put_escaped(id, out, size, &pos) < 0)
+		return -ENAMETOOLONG;
+	out[pos] = '\0';
+	return ky_state_key_valid(out) ? 0 : -EINVAL;
+}
+
 /* Undoes put_escaped() up to `stop` (or the end); the position after it. */
 static const char *take_escaped(const char *s, char stop, char *out, size_t size, int *ret)
 {

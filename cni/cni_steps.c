@@ -30,7 +30,7 @@
  *   server). The record naming them, with the VF's previous settings and
  *   the IPAM config, is written durably before they run, so DEL and GC
  *   after a crash still restore the PF and release the address; every
- *   write after that one is durable too (ky_cni_journal_write), the record
+ *   write after that one is durable too (ky_cni_run_write), the record
  *   of the finished ADD included.
  * - bpf and offload change nothing that outlives the kernel: programs,
  *   their pins (bpffs lives in memory) and tc filters go with it. Their
@@ -53,13 +53,17 @@
 #include "kyborg/base/error.h"
 #include "kyborg/base/fault.h"
 #include "kyborg/base/log.h"
+#include "kyborg/net/announce.h"
 #include "kyborg/net/netlink.h"
 #include "kyborg/net/netlink_addr.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/net/netns.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ky_step {
 	const char *name;
@@ -69,19 +73,6 @@ struct ky_step {
 	bool durable; /* its effect can outlive the kernel: journal it durably */
 	bool early;   /* its undo changes nothing when it never ran: an earlier write may name it */
 };
-
-int ky_cni_journal_write(struct ky_cni_run *r, bool durable, struct ky_error **err)
-{
-	/* Once a record that must survive a crash is on disk, an atomic-only
-	 * write must not replace it: on a file system that does not flush a
-	 * file renamed over another, a crash could leave the name on an empty
-	 * file, and the durable record lost with it. */
-	r->durable |= durable;
-	int ret = r->durable ? ky_state_write(r->lock, r->rec, err) : ky_state_write_fast(r->lock, r->rec, err);
-	if (ret < 0)
-		return ky_error_prefix(err, "write state record");
-	return 0;
-}
 
 /* ---- reserve: the record itself ---- */
 
@@ -106,47 +97,6 @@ static bool need_vf(struct ky_cni_run *r)
 	return r->dev.is_vf && r->vf.mask;
 }
 
-static cJSON *vf_to_json(const struct ky_vf_config *v)
-{
-	char mac[KY_MAC_STRLEN];
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "mask", v->mask);
-	cJSON_AddStringToObject(o, "mac", ky_format_mac(v->mac, mac));
-	cJSON_AddNumberToObject(o, "vlan", v->vlan);
-	cJSON_AddNumberToObject(o, "qos", v->qos);
-	cJSON_AddNumberToObject(o, "vlanProto", v->vlan_proto);
-	cJSON_AddNumberToObject(o, "minTxRate", v->min_tx_rate);
-	cJSON_AddNumberToObject(o, "maxTxRate", v->max_tx_rate);
-	cJSON_AddBoolToObject(o, "spoofchk", v->spoofchk);
-	cJSON_AddBoolToObject(o, "trust", v->trust);
-	cJSON_AddNumberToObject(o, "linkState", v->link_state);
-	return o;
-}
-
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static int vf_from_json(const cJSON *o, struct ky_vf_config *v)
-{
-	memset(v, 0, sizeof(*v));
-	const char *mac = ky_cni_rec_str(o, "mac");
-	if (!cJSON_IsObject(o) || !mac || ky_parse_mac(mac, v->mac) < 0)
-		return -EBADMSG;
-	v->mask = (unsigned)num(o, "mask");
-	v->vlan = (uint16_t)num(o, "vlan");
-	v->qos = (uint8_t)num(o, "qos");
-	v->vlan_proto = (uint16_t)num(o, "vlanProto");
-	v->min_tx_rate = (uint32_t)num(o, "minTxRate");
-	v->max_tx_rate = (uint32_t)num(o, "maxTxRate");
-	v->spoofchk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spoofchk"));
-	v->trust = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "trust"));
-	v->link_state = (enum ky_vf_link_state)num(o, "linkState");
-	return 0;
-}
-
 static int step_vf(struct ky_cni_run *r, struct ky_error **err)
 {
 	struct ky_vf_config prev;
@@ -161,10 +111,10 @@ static int step_vf(struct ky_cni_run *r, struct ky_error **err)
 		return ret;
 	/* Only what we are about to change is restored. */
 	prev.mask &= r->vf.mask;
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "vfSaved");
-	cJSON_AddItemToObject(r->rec, "vfSaved", vf_to_json(&prev));
+	r->rec->has_vf_saved = true;
+	r->rec->vf_saved = prev;
 	/* Durable: the PF's settings can outlive a crash of this kernel. */
-	if ((ret = ky_cni_journal_write(r, true, err)) < 0)
+	if ((ret = ky_cni_run_write(r, true, err)) < 0)
 		return ret;
 	ret = ky_vf_set(r->nl, r->dev.pf, (unsigned)r->dev.vf_index, &r->vf, err);
 	if (ret < 0)
@@ -174,10 +124,9 @@ static int step_vf(struct ky_cni_run *r, struct ky_error **err)
 
 static int undo_vf(struct ky_cni_run *r, struct ky_error **err)
 {
-	struct ky_vf_config prev;
-	if (!r->dev.is_vf || vf_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "vfSaved"), &prev) < 0 ||
-	    !prev.mask)
-		return 0; /* killed before anything was changed */
+	struct ky_vf_config prev = r->rec->vf_saved;
+	if (!r->dev.is_vf || !prev.mask)
+		return 0; /* killed before anything was changed (or nothing readable saved) */
 	/* Only what differs is set back. rtnetlink applies a request's VF
 	 * fields one by one and stops at the first the driver refuses: a
 	 * refused field was never changed, and asking for it again would
@@ -210,13 +159,22 @@ static int step_move(struct ky_cni_run *r, struct ky_error **err)
 	int ret = ky_link_move_to_netns(r->nl, r->dev.name, r->netns_fd, r->ifname, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "move %s into %s as %s", r->dev.name, r->netns_path, r->ifname);
+	/* The name the kernel gave is the one asked for: every later step
+	 * and CHECK look for CNI_IFNAME. */
+	struct ky_nl *nl;
+	struct ky_link l;
+	if ((ret = ky_cni_run_pod_nl(r, &nl, err)) < 0)
+		return ret;
+	if (ky_link_get(nl, r->ifname, &l, NULL) < 0 || (l.has_mac && memcmp(l.mac, r->dev.mac, 6) != 0))
+		return ky_error_set(err, EIO, "%s moved into %s, but %s there is not it", r->dev.name, r->netns_path,
+				    r->ifname);
 	return 0;
 }
 
 static int move_back_from_pod(struct ky_cni_run *r, const char *name, struct ky_error **err)
 {
 	struct ky_nl *nl;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret < 0)
 		return ret;
 	ky_link_set_up(nl, name, false, NULL);
@@ -288,20 +246,17 @@ static int step_link(struct ky_cni_run *r, struct ky_error **err)
 	struct link_cfg l = { .name = r->ifname, .set_mac = conf->has_mac, .mac = conf->mac, .mtu = conf->mtu,
 			      .up = true };
 	struct ky_nl *nl;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret == 0)
 		ret = link_cfg(nl, &l, err);
 	if (ret < 0)
 		return ky_error_prefix(err, "configure %s in %s", r->ifname, r->netns_path);
-	char mac[KY_MAC_STRLEN];
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "pod");
-	cJSON *pod = cJSON_AddObjectToObject(r->rec, "pod");
-	cJSON_AddStringToObject(pod, "mac", ky_format_mac(l.after.mac, mac));
-	cJSON_AddNumberToObject(pod, "mtu", l.after.mtu);
+	r->rec->pod.present = r->rec->pod.has_mac = true;
+	memcpy(r->rec->pod.mac, l.after.mac, 6);
+	r->rec->pod.mtu = l.after.mtu;
 	/* The kernel keeps the index across the move unless the pod has it
 	 * taken; undo finds the device by index, never by a name. */
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "podIfindex");
-	cJSON_AddNumberToObject(r->rec, "podIfindex", l.after.ifindex);
+	r->rec->pod_ifindex = l.after.ifindex;
 	return 0;
 }
 
@@ -325,7 +280,7 @@ static int undo_link(struct ky_cni_run *r, struct ky_error **err)
 	}
 	struct ky_nl *nl = r->nl;
 	if (where == KY_CNI_IN_POD)
-		ret = ky_cni_pod_nl(r, &nl, err);
+		ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret == 0)
 		ret = link_cfg(nl, &l, err);
 	if (ret < 0)
@@ -343,7 +298,7 @@ static bool need_ipam(struct ky_cni_run *r)
 static void ipam_call(struct ky_cni_run *r, const char *cmd, const char *conf, struct ky_cni_ipam_call *call)
 {
 	*call = (struct ky_cni_ipam_call){
-		.type = ky_cni_rec_str(r->rec, "ipamType"), .cni_path = r->c->env.path, .command = cmd,
+		.type = r->rec->ipam_type, .cni_path = r->c->env.path, .command = cmd,
 		.container_id = r->container_id, .netns = r->netns_path, .ifname = r->ifname,
 		.args = r->c->env.args, .environ = r->c->environ, .conf = conf,
 	};
@@ -352,7 +307,7 @@ static void ipam_call(struct ky_cni_run *r, const char *cmd, const char *conf, s
 static int step_ipam(struct ky_cni_run *r, struct ky_error **err)
 {
 	struct ky_cni_ipam_call call;
-	ipam_call(r, "ADD", ky_cni_rec_str(r->rec, "ipamConf"), &call);
+	ipam_call(r, "ADD", r->rec->ipam_conf, &call);
 	_cleanup_(cJSON_Deletep) cJSON *res = NULL, *norm = NULL;
 	int ret = ky_cni_ipam_exec(&call, &res, NULL, err);
 	if (ret == 0)
@@ -363,15 +318,15 @@ static int step_ipam(struct ky_cni_run *r, struct ky_error **err)
 		_cleanup_free_ char *msg = strdup(ky_error_msg(*err));
 		return ky_error_set(err, EREMOTEIO, "%s", msg ? msg : "IPAM failed");
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(r->rec, "ipamResult");
-	cJSON_AddItemToObject(r->rec, "ipamResult", TAKE_PTR(norm));
+	cJSON_Delete(r->rec->ipam_result);
+	r->rec->ipam_result = TAKE_PTR(norm);
 	return 0;
 }
 
 static int undo_ipam(struct ky_cni_run *r, struct ky_error **err)
 {
-	const char *conf = ky_cni_rec_str(r->rec, "ipamConf");
-	if (!conf || !ky_cni_rec_str(r->rec, "ipamType"))
+	const char *conf = r->rec->ipam_conf;
+	if (!conf || !r->rec->ipam_type)
 		return 0;
 	struct ky_cni_ipam_call call;
 	ipam_call(r, "DEL", conf, &call);
@@ -403,7 +358,7 @@ static int addresses_in(struct ky_nl *nl, struct addr_cfg *a, struct ky_error **
 	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(a->res, "ips"))
 	{
 		struct ky_cidr c;
-		if (ky_parse_cidr(ky_cni_rec_str(ip, "address"), &c) < 0)
+		if (ky_parse_cidr(ky_cni_result_str(ip, "address"), &c) < 0)
 			continue;
 		if ((ret = ky_addr_add(nl, l.ifindex, &c, err)) < 0)
 			return ret;
@@ -412,8 +367,8 @@ static int addresses_in(struct ky_nl *nl, struct addr_cfg *a, struct ky_error **
 	{
 		struct ky_cidr dst;
 		struct ky_ip gw;
-		const char *gws = ky_cni_rec_str(rt, "gw");
-		if (ky_parse_cidr(ky_cni_rec_str(rt, "dst"), &dst) < 0)
+		const char *gws = ky_cni_result_str(rt, "gw");
+		if (ky_parse_cidr(ky_cni_result_str(rt, "dst"), &dst) < 0)
 			continue;
 		/* SPEC.md: a route without gw uses the IP's gateway. */
 		if (!gws) {
@@ -421,7 +376,7 @@ static int addresses_in(struct ky_nl *nl, struct addr_cfg *a, struct ky_error **
 			cJSON_ArrayForEach(ip2, cJSON_GetObjectItemCaseSensitive(a->res, "ips"))
 			{
 				struct ky_ip g;
-				const char *s = ky_cni_rec_str(ip2, "gateway");
+				const char *s = ky_cni_result_str(ip2, "gateway");
 				if (s && ky_parse_ip(s, &g) == 0 && g.family == dst.ip.family) {
 					gws = s;
 					break;
@@ -442,9 +397,9 @@ static bool need_addresses(struct ky_cni_run *r)
 
 static int step_addresses(struct ky_cni_run *r, struct ky_error **err)
 {
-	struct addr_cfg a = { .ifname = r->ifname, .res = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult") };
+	struct addr_cfg a = { .ifname = r->ifname, .res = r->rec->ipam_result };
 	struct ky_nl *nl;
-	int ret = ky_cni_pod_nl(r, &nl, err);
+	int ret = ky_cni_run_pod_nl(r, &nl, err);
 	if (ret == 0)
 		ret = addresses_in(nl, &a, err);
 	if (ret < 0)
@@ -461,22 +416,106 @@ static int undo_addresses(struct ky_cni_run *r, struct ky_error **err)
 	return 0;
 }
 
+/* ---- announce: the addresses told to the link, as sriov-cni does ---- */
+
+/* sriov-cni's wait for carrier before it announces. A link that has none
+ * by then drops what it is given, and a VF's carrier follows its PF's. */
+#define CARRIER_WAIT_MS 200
+#define MAX_ANNOUNCED 16
+
+struct announce {
+	const char *ifname;
+	int ifindex;
+	uint8_t mac[6];
+	struct ky_ip ips[MAX_ANNOUNCED];
+	size_t n;
+	int fd;       /* the packet socket, left open for ky_cni_run_close_later */
+};
+
+/* In the pod netns: its packet socket must be opened there, and
+ * ndisc_notify has no rtnetlink attribute, only its /proc/sys file. */
+static int announce_in_pod(void *arg, struct ky_error **err)
+{
+	struct announce *a = arg;
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/ndisc_notify", a->ifname);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && write(fd, "1", 1) != 1)
+		ky_warn("ndisc-notify-failed", "ifname=%s errno=%d", a->ifname, errno);
+	if (a->n == 0)
+		return 0;
+	if ((a->fd = ky_announce_open(err)) < 0)
+		return a->fd;
+	return ky_announce_send(a->fd, a->ifindex, a->mac, a->ips, a->n, CARRIER_WAIT_MS, err);
+}
+
+static int step_announce(struct ky_cni_run *r, struct ky_error **err)
+{
+	struct announce a = { .ifname = r->ifname, .ifindex = r->rec->pod_ifindex, .fd = -1 };
+	memcpy(a.mac, r->rec->pod.mac, 6);
+	const cJSON *ip;
+	cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(r->rec->ipam_result, "ips"))
+	{
+		struct ky_cidr c;
+		if (a.n < MAX_ANNOUNCED && ky_parse_cidr(ky_cni_result_str(ip, "address"), &c) == 0)
+			a.ips[a.n++] = c.ip;
+	}
+	/* Telling the neighbours is an optimisation (RFC 4861 7.2.6): a pod
+	 * is not failed for it, as sriov-cni fails none. Only a thread that
+	 * could not leave the pod's netns stops the plugin. */
+	_cleanup_error_ struct ky_error *e = NULL;
+	struct ky_nl *nl;
+	int ret = ky_cni_run_pod_nl(r, &nl, &e);
+	if (ret == 0)
+		ret = ky_link_set_arp_notify(nl, a.ifindex, true, &e);
+	if (ret < 0) {
+		ky_log_err(KY_LOG_WARN, "arp-notify-failed", e, "container=%s ifname=%s", r->container_id, r->ifname);
+		ky_error_clear(&e);
+	}
+	ret = ky_netns_run_fd(r->netns_fd, announce_in_pod, &a, &e);
+	/* Its close waits for an RCU grace period: let that overlap the
+	 * journal's last, durable write. */
+	ky_cni_run_close_later(r, a.fd);
+	if (ret == -ENOTRECOVERABLE)
+		return ky_error_set(err, ENOTRECOVERABLE, "%s", ky_error_msg(e));
+	if (ret < 0)
+		ky_log_err(KY_LOG_WARN, "announce-failed", e, "container=%s ifname=%s", r->container_id, r->ifname);
+	else
+		ky_debug("announced", "container=%s ifname=%s addresses=%zu", r->container_id, r->ifname, a.n);
+	return 0;
+}
+
+static int undo_announce(struct ky_cni_run *r, struct ky_error **err)
+{
+	(void)r;
+	(void)err;
+	/* arp_notify and ndisc_notify live in the link's inet devices, which
+	 * the kernel makes anew, with the host's defaults, when undo_move
+	 * takes the link out of the pod. */
+	return 0;
+}
+
 /* vf-config is not marked durable: its journal entry alone changes
  * nothing, and step_vf writes the VF's previous settings durably before it
  * touches the PF. ipam is not early: its undo is an IPAM DEL. */
 static const struct ky_step add_steps[] = {
 	{ .name = "reserve", .apply = step_reserve, .undo = undo_reserve },
 	{ .name = "vf-config", .needed = need_vf, .apply = step_vf, .undo = undo_vf, .early = true },
+	/* cni_rdma.c; before move, while the kernel still tells the host
+	 * netns which RDMA port the netdev is. */
+	{ .name = "rdma", .needed = ky_cni_rdma_needed, .apply = ky_cni_rdma_apply, .undo = ky_cni_rdma_undo,
+	  .early = true },
 	{ .name = "move", .needed = need_netdev, .apply = step_move, .undo = undo_move, .early = true },
 	{ .name = "link", .needed = need_netdev, .apply = step_link, .undo = undo_link, .early = true },
 	{ .name = "ipam", .needed = need_ipam, .apply = step_ipam, .undo = undo_ipam, .durable = true },
 	{ .name = "addresses", .needed = need_addresses, .apply = step_addresses, .undo = undo_addresses,
 	  .early = true },
+	{ .name = "announce", .needed = need_netdev, .apply = step_announce, .undo = undo_announce, .early = true },
 	/* cni_bpf.c; early: with nothing recorded, their undos only remove
 	 * pins that are not there. */
-	{ .name = "bpf", .needed = ky_cni_need_bpf, .apply = ky_cni_step_bpf, .undo = ky_cni_undo_bpf, .early = true },
-	{ .name = "offload", .needed = ky_cni_need_offload, .apply = ky_cni_step_offload, .undo = ky_cni_undo_offload,
-	  .early = true },
+	{ .name = "bpf", .needed = ky_cni_bpf_needed, .apply = ky_cni_bpf_apply, .undo = ky_cni_bpf_undo, .early = true },
+	{ .name = "offload", .needed = ky_cni_bpf_offload_needed, .apply = ky_cni_bpf_offload_apply,
+	  .undo = ky_cni_bpf_offload_undo, .early = true },
 };
 
 static const struct ky_step *find_step(const char *name)
@@ -494,7 +533,6 @@ static bool is_needed(struct ky_cni_run *r, const struct ky_step *s)
 
 int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err)
 {
-	cJSON *journal = cJSON_GetObjectItemCaseSensitive(r->rec, "journal");
 	bool named[KY_ARRAY_SIZE(add_steps)] = { false };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(add_steps); i++) {
 		const struct ky_step *s = &add_steps[i];
@@ -511,11 +549,12 @@ int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err)
 					continue;
 				if (k > i && !n->early)
 					break;
-				cJSON_AddItemToArray(journal, cJSON_CreateString(n->name));
+				if (ky_cni_record_journal_add(r->rec, n->name) < 0)
+					return ky_error_set(err, ENOMEM, "journal: out of memory");
 				named[k] = true;
 				durable |= n->durable;
 			}
-			int ret = ky_cni_journal_write(r, durable, err);
+			int ret = ky_cni_run_write(r, durable, err);
 			if (ret < 0)
 				return ret;
 		}
@@ -532,13 +571,12 @@ int ky_cni_steps_apply(struct ky_cni_run *r, struct ky_error **err)
 
 int ky_cni_steps_undo(struct ky_cni_run *r, struct ky_error **err)
 {
-	const cJSON *journal = cJSON_GetObjectItemCaseSensitive(r->rec, "journal");
-	int n = cJSON_GetArraySize(journal), first_err = 0;
-	for (int i = n - 1; i >= 0; i--) {
-		const char *name = cJSON_GetStringValue(cJSON_GetArrayItem(journal, i));
+	int first_err = 0;
+	for (size_t i = r->rec->n_journal; i-- > 0;) {
+		const char *name = r->rec->journal[i];
 		const struct ky_step *s = find_step(name);
 		if (!s) {
-			ky_warn("unknown-step", "step=%s", name ? name : "");
+			ky_warn("unknown-step", "step=%s", name);
 			continue;
 		}
 		/* A record from an earlier boot whose device is now another

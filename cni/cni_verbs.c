@@ -9,6 +9,7 @@
 #include "kyborg/net/netlink_addr.h"
 #include "kyborg/net/netns.h"
 #include "kyborg/net/netlink_vf.h"
+#include "kyborg/state/boot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,19 +17,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-int ky_cni_fail(struct ky_cni *c, int code, struct ky_error **err, int ret)
-{
-	(void)err;
-	c->code = code;
-	return ret;
-}
-
-double ky_cni_num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
 
 /* A failure's CNI code from its errno, for failures past config parsing. */
 static int code_of(int ret)
@@ -44,147 +32,11 @@ static int code_of(int ret)
 	}
 }
 
-/* This boot's ID ("" when the kernel does not say), read once. */
-static const char *boot_id(void)
-{
-	static char id[40];
-	static bool done;
-	if (!done) {
-		done = true;
-		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, id, sizeof(id) - 1);
-		if (fd >= 0)
-			close(fd);
-		id[n > 0 ? (size_t)n : 0] = '\0';
-		id[strcspn(id, "\n")] = '\0';
-	}
-	return id;
-}
-
-/* Whether a record was written before this boot: its pod is gone with the
- * boot, and whatever it did to the kernel with it, except VF settings and
- * IPAM reservations (see cni_steps.c). Records without a boot ID (from
- * before there was one) count as this boot's. */
-static bool from_earlier_boot(const cJSON *rec)
-{
-	const char *b = ky_cni_rec_str(rec, "bootID");
-	return b && *boot_id() && strcmp(b, boot_id()) != 0;
-}
-
-/* Whether the key's record was last written before this boot. */
-static bool written_before_boot(struct ky_state_lock *l)
-{
-	struct timespec mtime, now, up;
-	if (ky_state_mtime(l, &mtime) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0 ||
-	    clock_gettime(CLOCK_BOOTTIME, &up) < 0)
-		return false;
-	/* A clock set back after the boot only makes this say "no"; one set
-	 * forward can make a record of this boot look older, but nothing of
-	 * this boot tears a record (ky_state_write_fast is atomic). */
-	return mtime.tv_sec < now.tv_sec - up.tv_sec - 1;
-}
-
-static int open_nl_here(void *arg, struct ky_error **err)
-{
-	return ky_nl_open(arg, err);
-}
-
-int ky_cni_pod_nl(struct ky_cni_run *r, struct ky_nl **out, struct ky_error **err)
-{
-	if (!r->pod_nl) {
-		if (r->netns_fd < 0)
-			return ky_error_set(err, ENOENT, "pod netns %s is gone", r->netns_path ? r->netns_path : "");
-		int ret = ky_netns_run_fd(r->netns_fd, open_nl_here, &r->pod_nl, err);
-		if (ret < 0)
-			return ret;
-	}
-	*out = r->pod_nl;
-	return 0;
-}
-
-void ky_cni_run_drop_netns(struct ky_cni_run *r)
-{
-	ky_nl_close(r->pod_nl);
-	r->pod_nl = NULL;
-	if (r->netns_fd >= 0)
-		close(r->netns_fd);
-	r->netns_fd = -1;
-}
-
-void ky_cni_run_close(struct ky_cni_run *r)
-{
-	ky_state_unlock(r->lock);
-	ky_state_close(r->store);
-	ky_nl_close(r->nl);
-	cJSON_Delete(r->rec);
-	ky_cni_run_drop_netns(r);
-	if (r->host_fd >= 0)
-		close(r->host_fd);
-	memset(r, 0, sizeof(*r));
-}
-
-void ky_cni_run_closep(struct ky_cni_run **r)
-{
-	ky_cni_run_close(*r);
-}
-
-int ky_cni_run_open(struct ky_cni *c, struct ky_cni_run *r, const char *container_id, const char *ifname,
-		    int lock_flags, struct ky_error **err)
-{
-	*r = (struct ky_cni_run){ .c = c, .container_id = container_id, .ifname = ifname, .netns_fd = -1, .host_fd = -1 };
-	char key[KY_STATE_KEY_MAX + 1];
-	int ret = ky_cni_state_key(c->conf.name, container_id, ifname, key, sizeof(key));
-	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, -ret, "network name, container ID and ifname make no valid state key"));
-	if ((ret = ky_state_open(c->conf.state_dir, &r->store, err)) < 0 ||
-	    (ret = ky_state_lock(r->store, key, lock_flags, &r->lock, err)) < 0)
-		return ky_cni_fail(c, ret == -EWOULDBLOCK ? KY_CNI_E_AGAIN : KY_CNI_E_IO, err, ret);
-	if ((ret = ky_nl_open(&r->nl, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ret);
-	r->host_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (r->host_fd < 0)
-		return ky_cni_fail(c, KY_CNI_E_INTERNAL, err, ky_error_set(err, errno, "open own netns: %s", strerror(errno)));
-	ret = ky_state_read(r->lock, &r->rec, err);
-	if (ret == -EBADMSG && written_before_boot(r->lock)) {
-		/* Our writes are atomic against any process's death, so an
-		 * unreadable record is a crash's work (an atomic-only write
-		 * not yet on disk, see cni_steps.c), and a crash reboots the
-		 * node: nothing of the attachment is left in the kernel. It is
-		 * then as if there were no record (DEL still releases the IPAM
-		 * address with the runtime's config); it must not fail DEL for
-		 * ever. An unreadable record from this boot is still an error. */
-		ky_log_err(KY_LOG_WARN, "stale-record-dropped", *err, "container=%s ifname=%s", container_id, ifname);
-		ky_error_clear(err);
-		if ((ret = ky_state_delete(r->lock, err)) < 0)
-			return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
-		return 0;
-	}
-	if (ret == -ENOENT) {
-		ky_error_clear(err);
-		return 0;
-	}
-	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
-	return 1;
-}
-
-int ky_cni_run_load(struct ky_cni_run *r, const char *netns_path, struct ky_error **err)
-{
-	if (ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev) < 0)
-		return ky_cni_fail(r->c, KY_CNI_E_STATE, err, ky_error_set(err, EBADMSG, "state record has no usable device"));
-	const char *path = netns_path ? netns_path : ky_cni_rec_str(r->rec, "netns");
-	r->netns_path = path;
-	if (path && ky_netns_open(path, &r->netns_fd, NULL) < 0)
-		r->netns_fd = -1;
-	return 0;
-}
-
 static int undo_all(struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret = ky_cni_steps_undo(r, err);
 	if (ret < 0)
-		return ky_cni_fail(r->c, code_of(ret) == KY_CNI_E_CONFIG ? KY_CNI_E_INTERNAL : code_of(ret), err, ret);
+		return ky_error_set_status(err, code_of(ret) == KY_CNI_E_CONFIG ? KY_CNI_E_INTERNAL : code_of(ret));
 	return 0;
 }
 
@@ -202,17 +54,17 @@ static int claimed_by_other(struct ky_cni_run *r, const char *name, const char *
 	for (size_t i = 0; i < n && !found; i++) {
 		if (strcmp(keys[i], self) == 0)
 			continue;
-		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
-		if (ky_state_get(r->store, keys[i], &rec, NULL) < 0 || from_earlier_boot(rec))
+		_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = NULL;
+		/* One from an earlier boot lost its pod, and its device with it. */
+		if (ky_cni_record_get(r->store, keys[i], &rec, NULL) < 0 || ky_cni_record_from_earlier_boot(rec, NULL))
 			continue;
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "device");
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained")))
+		const struct ky_cni_record_device *d = &rec->device;
+		if (d->chained)
 			continue; /* names another plugin's interface, claims no device */
-		const char *dn = ky_cni_rec_str(d, "name"), *dp = ky_cni_rec_str(d, "pciID");
-		if ((name && *name && dn && strcmp(dn, name) == 0) || (pci && dp && strcmp(dp, pci) == 0)) {
+		if ((name && *name && d->name && strcmp(d->name, name) == 0) ||
+		    (pci && d->pci && strcmp(d->pci, pci) == 0)) {
 			found = 1;
-			if (asprintf(owner, "%s/%s", ky_cni_rec_str(rec, "containerID") ?: "?",
-				     ky_cni_rec_str(rec, "ifname") ?: "?") < 0)
+			if (asprintf(owner, "%s/%s", rec->container_id ?: "?", rec->ifname ?: "?") < 0)
 				*owner = NULL;
 		}
 	}
@@ -225,17 +77,17 @@ static cJSON *build_result(struct ky_cni_run *r)
 	cJSON *res = cJSON_CreateObject();
 	cJSON *ifs = cJSON_AddArrayToObject(res, "interfaces");
 	cJSON *i0 = cJSON_CreateObject();
-	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(r->rec, "pod");
+	char mac[KY_MAC_STRLEN];
 	cJSON_AddStringToObject(i0, "name", r->ifname);
 	if (r->dev.has_netdev) {
-		cJSON_AddStringToObject(i0, "mac", ky_cni_rec_str(pod, "mac") ?: "");
-		cJSON_AddNumberToObject(i0, "mtu", ky_cni_num(pod, "mtu"));
+		cJSON_AddStringToObject(i0, "mac", r->rec->pod.has_mac ? ky_format_mac(r->rec->pod.mac, mac) : "");
+		cJSON_AddNumberToObject(i0, "mtu", r->rec->pod.mtu);
 	}
 	cJSON_AddStringToObject(i0, "sandbox", r->netns_path);
 	if (r->dev.pci[0])
 		cJSON_AddStringToObject(i0, "pciID", r->dev.pci);
 	cJSON_AddItemToArray(ifs, i0);
-	const cJSON *ipam = cJSON_GetObjectItemCaseSensitive(r->rec, "ipamResult");
+	const cJSON *ipam = r->rec->ipam_result;
 	cJSON_AddItemToObject(res, "ips", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "ips"), 1) ?: cJSON_CreateArray());
 	cJSON_AddItemToObject(res, "routes",
 			      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ipam, "routes"), 1) ?: cJSON_CreateArray());
@@ -243,25 +95,29 @@ static cJSON *build_result(struct ky_cni_run *r)
 	return res;
 }
 
-/* The lock two ADDs of one device serialise on. It has no record, so
+/* The lock two ADDs of one device serialise on, keyed on its PCI address
+ * where it has one (however the config named it). It has no record, so
  * unlocking removes its file. */
-static void device_key(const struct ky_cni_dev *d, char *key, size_t size)
+static int device_key(const struct ky_cni_dev *d, char *key, size_t size)
 {
-	snprintf(key, size, "device@%s", d->pci[0] ? d->pci : d->name);
-	for (char *p = key; *p; p++)
-		if (*p == ':')
-			*p = '_';
+	return ky_cni_device_key(d->pci[0] ? d->pci : d->name, key, size);
 }
 
-static bool same_request(const struct ky_cni_run *r)
+static bool same_request(struct ky_cni_run *r)
 {
 	const struct ky_cni_conf *conf = &r->c->conf;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->rec, "device");
-	if (conf->chained || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained")))
-		return conf->chained && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "chained"));
+	const struct ky_cni_record_device *d = &r->rec->device;
+	if (conf->chained || d->chained)
+		return conf->chained && d->chained;
+	if (conf->dev_source == KY_CNI_DEV_HWADDR)
+		return d->has_mac && memcmp(d->mac, conf->hwaddr, 6) == 0; /* its MAC before ADD */
+	/* A PCI function's kernel object stays where it is; a netdev's
+	 * follows the netdev into the pod, and then says nothing. */
+	if (conf->dev_source == KY_CNI_DEV_KERNELPATH && ky_cni_dev_select(r, NULL) < 0)
+		return true;
 	if (conf->dev_source == KY_CNI_DEV_PCI)
-		return ky_cni_rec_str(d, "pciID") && strcmp(ky_cni_rec_str(d, "pciID"), conf->pci) == 0;
-	return ky_cni_rec_str(d, "name") && strcmp(ky_cni_rec_str(d, "name"), conf->device) == 0;
+		return d->pci && strcmp(d->pci, conf->pci) == 0;
+	return d->name && strcmp(d->name, conf->device) == 0;
 }
 
 static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err);
@@ -280,7 +136,7 @@ static int add_chained(struct ky_cni *c, struct ky_cni_run *r, struct ky_error *
 
 static cJSON *output_of(const struct ky_cni_run *r, int version)
 {
-	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->rec, "result");
+	const cJSON *res = r->rec->result;
 	if (!r->dev.chained)
 		return ky_cni_result_convert(res, version);
 	/* prevResult is already in the config's version. */
@@ -300,74 +156,99 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 	if (ret < 0)
 		return ret;
 	if (ret > 0) {
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->rec, "complete"))) {
+		if (r->rec->complete) {
 			/* ADD again for the same attachment: the same answer, no change. */
-			if (!same_request(r))
-				return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-					    ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
-							 c->env.container_id, c->env.ifname));
-			ky_cni_dev_from_json(cJSON_GetObjectItemCaseSensitive(r->rec, "device"), &r->dev);
+			if (!same_request(r)) {
+				ky_error_set(err, EEXIST, "%s/%s is already attached to another device",
+					     c->env.container_id, c->env.ifname);
+				return ky_error_set_status(err, KY_CNI_E_CONFIG);
+			}
+			ky_cni_dev_from_record(&r->rec->device, &r->dev);
 			c->output = output_of(r, c->conf.version);
 			return 0;
 		}
 		/* An ADD that died half-way: undo what it did, then start over. */
-		if ((ret = ky_cni_run_load(r, c->env.netns, err)) < 0 || (ret = undo_all(r, err)) < 0)
+		if ((ret = ky_cni_dev_load(r, err)) < 0)
 			return ky_error_prefix(err, "undo the interrupted ADD");
-		cJSON_Delete(r->rec);
+		ky_cni_run_open_netns(r, c->env.netns);
+		if ((ret = undo_all(r, err)) < 0)
+			return ky_error_prefix(err, "undo the interrupted ADD");
+		ky_cni_record_free(r->rec);
 		r->rec = NULL;
 		ky_cni_run_drop_netns(r);
 	}
 	r->netns_path = c->env.netns;
-	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_ENV, err, ky_error_prefix(err, "CNI_NETNS"));
+	if ((ret = ky_netns_open(c->env.netns, &r->netns_fd, err)) < 0) {
+		ky_error_prefix(err, "CNI_NETNS");
+		return ky_error_set_status(err, KY_CNI_E_ENV);
+	}
+	/* /proc/self/ns/net and friends: a "pod" that is the host would have
+	 * ADD rename a host device in place. */
+	if (ky_netns_same(r->netns_fd, r->host_fd) != 0) {
+		ky_error_set(err, EINVAL, "CNI_NETNS: %s is the plugin's own network namespace, not a pod's",
+			     c->env.netns);
+		return ky_error_set_status(err, KY_CNI_E_ENV);
+	}
+	if ((ret = ky_cni_bpf_objects_check(c, err)) < 0)
+		return ret;
 	if (c->conf.chained)
 		return add_chained(c, r, err);
 
+	if ((ret = ky_cni_dev_select(r, err)) < 0)
+		return ky_error_set_status(err, code_of(ret));
 	ret = ky_cni_dev_resolve(r, err);
 	if (ret < 0) {
 		_cleanup_free_ char *owner = NULL;
 		if (ret == -ENODEV &&
 		    claimed_by_other(r, c->conf.device, c->conf.dev_source == KY_CNI_DEV_PCI ? c->conf.pci : NULL,
-				     &owner, NULL) > 0)
-			return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
-				    ky_error_set(err, EBUSY, "%s %s is in use by %s", c->conf.dev_field,
-						 c->conf.device ? c->conf.device : c->conf.pci, owner ?: "?"));
-		return ky_cni_fail(c, code_of(ret), err, ret);
+				     &owner, NULL) > 0) {
+			ky_error_set(err, EBUSY, "%s %s is in use by %s", c->conf.dev_field,
+				     c->conf.device ? c->conf.device : c->conf.pci, owner ?: "?");
+			return ky_error_set_status(err, KY_CNI_E_DEVICE_BUSY);
+		}
+		return ky_error_set_status(err, code_of(ret));
 	}
 	r->vf = c->conf.vf;
-	if (c->conf.vf.mask && !r->dev.is_vf)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, EINVAL, "%s: only valid for an SR-IOV VF, and %s is not one",
-					 c->conf.vf_field, r->dev.name));
+	if (c->conf.vf.mask && !r->dev.is_vf) {
+		ky_error_set(err, EINVAL, "%s: only valid for an SR-IOV VF, and %s is not one", c->conf.vf_field,
+			     r->dev.name);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	if (r->dev.is_vf && c->conf.has_mac) {
 		r->vf.mask |= KY_VF_MAC;
 		memcpy(r->vf.mac, c->conf.mac, 6);
 	}
-	if (!r->dev.has_netdev && (c->conf.n_bpf || c->conf.n_offload))
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, EINVAL, "%s: VF %s has no netdev (userspace driver) to attach to",
-					 c->conf.n_bpf ? "bpf" : "offload", r->dev.pci));
-	if (!r->dev.has_netdev && c->conf.mtu)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err,
-			    ky_error_set(err, EINVAL, "mtu: VF %s has no netdev (userspace driver) to set it on",
-					 r->dev.pci));
+	if (!r->dev.has_netdev && (c->conf.n_bpf || c->conf.n_offload)) {
+		ky_error_set(err, EINVAL, "%s: VF %s has no netdev (userspace driver) to attach to",
+			     c->conf.n_bpf ? "bpf" : "offload", r->dev.pci);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
+	if (!r->dev.has_netdev && c->conf.mtu) {
+		ky_error_set(err, EINVAL, "mtu: VF %s has no netdev (userspace driver) to set it on",
+			     r->dev.pci);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
+	}
 	if (r->vf.mask && (ret = ky_vf_config_check(&r->vf, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_CONFIG, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_CONFIG);
 
 	/* Two ADDs for one device serialise on the device's lock; the one
 	 * that comes second finds the other's record. */
 	char dkey[KY_STATE_KEY_MAX + 1];
-	device_key(&r->dev, dkey, sizeof(dkey));
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *dlock = NULL;
+	if ((ret = device_key(&r->dev, dkey, sizeof(dkey))) < 0) {
+		ky_error_set(err, -ret, "device %s makes no valid lock key", r->dev.name);
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
+	}
 	if ((ret = ky_state_lock(r->store, dkey, 0, &dlock, err)) < 0)
-		return ky_cni_fail(c, KY_CNI_E_IO, err, ret);
+		return ky_error_set_status(err, KY_CNI_E_IO);
 	_cleanup_free_ char *owner = NULL;
 	ret = claimed_by_other(r, r->dev.name, r->dev.pci[0] ? r->dev.pci : NULL, &owner, err);
 	if (ret < 0)
-		return ky_cni_fail(c, KY_CNI_E_STATE, err, ret);
-	if (ret > 0)
-		return ky_cni_fail(c, KY_CNI_E_DEVICE_BUSY, err,
-			    ky_error_set(err, EBUSY, "device %s is in use by %s", r->dev.name, owner ?: "?"));
+		return ky_error_set_status(err, KY_CNI_E_STATE);
+	if (ret > 0) {
+		ky_error_set(err, EBUSY, "device %s is in use by %s", r->dev.name, owner ?: "?");
+		return ky_error_set_status(err, KY_CNI_E_DEVICE_BUSY);
+	}
 
 	return add_apply(c, r, err);
 }
@@ -376,34 +257,25 @@ int ky_cni_add(struct ky_cni *c, struct ky_error **err)
 static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **err)
 {
 	int ret;
-	r->rec = cJSON_CreateObject();
-	cJSON_AddNumberToObject(r->rec, "kyborg", 1);
-	cJSON_AddStringToObject(r->rec, "network", c->conf.name);
-	cJSON_AddStringToObject(r->rec, "containerID", r->container_id);
-	cJSON_AddStringToObject(r->rec, "ifname", r->ifname);
-	cJSON_AddStringToObject(r->rec, "netns", r->netns_path);
-	cJSON_AddStringToObject(r->rec, "bootID", boot_id());
-	cJSON_AddStringToObject(r->rec, "cniVersion", c->conf.cni_version);
-	ky_cni_dev_to_json(&r->dev, cJSON_AddObjectToObject(r->rec, "device"));
-	if (c->conf.has_mac) {
-		char mac[KY_MAC_STRLEN];
-		cJSON_AddStringToObject(r->rec, "requestedMac", ky_format_mac(c->conf.mac, mac));
+	struct ky_cni_record *rec = r->rec = ky_cni_record_new();
+	if (!rec || !(rec->network = strdup(c->conf.name)) || !(rec->container_id = strdup(r->container_id)) ||
+	    !(rec->ifname = strdup(r->ifname)) || !(rec->netns = strdup(r->netns_path)) ||
+	    !(rec->boot_id = strdup(ky_boot_id())) || !(rec->cni_version = strdup(c->conf.cni_version)) ||
+	    ky_cni_dev_to_record(&r->dev, &rec->device) < 0 ||
+	    (c->conf.has_ipam &&
+	     (!(rec->ipam_type = strdup(c->conf.ipam_type)) || !(rec->ipam_conf = strdup(c->input))))) {
+		ky_error_set(err, ENOMEM, "state record: out of memory");
+		return ky_error_set_status(err, KY_CNI_E_INTERNAL);
 	}
-	if (c->conf.has_ipam) {
-		cJSON_AddStringToObject(r->rec, "ipamType", c->conf.ipam_type);
-		cJSON *conf = cJSON_CreateString("");
-		cJSON_SetValuestring(conf, c->input);
-		cJSON_AddItemToObject(r->rec, "ipamConf", conf);
-	}
-	cJSON_AddArrayToObject(r->rec, "journal");
+	rec->has_requested_mac = c->conf.has_mac;
+	memcpy(rec->requested_mac, c->conf.mac, 6);
 
 	ret = ky_cni_steps_apply(r, err);
 	if (ret == 0) {
-		cJSON_AddItemToObject(r->rec, "result", r->dev.chained ? cJSON_Duplicate(c->conf.prev_result, 1) :
-									  build_result(r));
-		cJSON_AddBoolToObject(r->rec, "complete", true);
+		rec->result = r->dev.chained ? cJSON_Duplicate(c->conf.prev_result, 1) : build_result(r);
+		rec->complete = true;
 		/* Durable when an earlier write was (see cni_steps.c). */
-		ret = ky_cni_journal_write(r, false, err);
+		ret = ky_cni_run_write(r, false, err);
 	}
 	if (ret < 0) {
 		int code = code_of(ret);
@@ -413,7 +285,7 @@ static int add_apply(struct ky_cni *c, struct ky_cni_run *r, struct ky_error **e
 				   r->ifname);
 			ky_error_prefix(err, "(rollback incomplete, DEL will retry: %s)", ky_error_msg(uerr));
 		}
-		return ky_cni_fail(c, code, err, ret);
+		return ky_error_set_status(err, code);
 	}
 	ky_fault_point("add-after-complete");
 	c->output = output_of(r, c->conf.version);
@@ -445,9 +317,10 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 		}
 		return 0;
 	}
-	if ((ret = ky_cni_run_load(r, netns, err)) < 0)
+	if ((ret = ky_cni_dev_load(r, err)) < 0)
 		return ret;
-	if (from_earlier_boot(r->rec) && !r->dev.chained) {
+	ky_cni_run_open_netns(r, netns);
+	if (ky_cni_record_from_earlier_boot(r->rec, NULL) && !r->dev.chained) {
 		/* Its pod went with the boot; its device may since have gone
 		 * to a pod of this boot, whose settings must stay. */
 		_cleanup_free_ char *owner = NULL;
@@ -463,8 +336,8 @@ int ky_cni_del_attachment(struct ky_cni *c, const char *container_id, const char
 	 * taking and dropping the lock removes it. */
 	char dkey[KY_STATE_KEY_MAX + 1];
 	struct ky_state_lock *dlock = NULL;
-	device_key(&r->dev, dkey, sizeof(dkey));
-	if (!r->dev.chained && ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
+	if (!r->dev.chained && device_key(&r->dev, dkey, sizeof(dkey)) == 0 &&
+	    ky_state_lock(r->store, dkey, KY_STATE_NONBLOCK | KY_STATE_EXISTING, &dlock, NULL) == 0)
 		ky_state_unlock(dlock);
 	ky_info("del", "container=%s ifname=%s device=%s", container_id, ifname, r->dev.name);
 	return 0;

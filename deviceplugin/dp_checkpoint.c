@@ -4,7 +4,7 @@
  * answer went out (file creation costs more than Allocate's whole budget),
  * and by a PreStartContainer that programmed an FPGA. One small record per
  * device keeps the cost independent of how much is allocated; a restarted
- * daemon finds the records where it left them. Format: README. */
+ * daemon finds the records where it left them. Format: state/dp_record.h. */
 #include "dp_daemon.h"
 
 #include <errno.h>
@@ -14,20 +14,9 @@
 #include <time.h>
 
 #include "kyborg/base/error.h"
-#include "kyborg/json/json.h"
 #include "kyborg/base/log.h"
+#include "kyborg/state/dp_record.h"
 #include "kyborg/state/state_store.h"
-
-char *dp_checkpoint_key(const char *resource, const char *id)
-{
-	char *s;
-	if (asprintf(&s, "%s@%s", resource, id) < 0)
-		return NULL;
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	return s;
-}
 
 static void on_flush(struct ky_loop_timer *t, void *userdata)
 {
@@ -37,10 +26,10 @@ static void on_flush(struct ky_loop_timer *t, void *userdata)
 
 int dp_checkpoint_open(struct dp_daemon *d, struct ky_error **err)
 {
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *dir = ky_dp_record_dir(d->opts->state_dir);
 	char **keys = NULL;
 	size_t n = 0;
-	if (asprintf(&dir, "%s/allocations", d->opts->state_dir) < 0)
+	if (!dir)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	int r = ky_state_open(dir, &d->checkpoint, err);
 	if (r < 0 || (r = ky_state_list(d->checkpoint, &keys, &n, err)) < 0)
@@ -63,9 +52,9 @@ static void now_rfc3339(char buf[32])
  * and their Allocate calls write the records anew. */
 static int write_record(struct ky_state_store *store, const struct dp_pending *e, struct ky_error **err)
 {
-	_cleanup_free_ char *key = dp_checkpoint_key(e->resource, e->id);
+	_cleanup_free_ char *key = ky_dp_record_key(e->resource, e->id);
 	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
+	_cleanup_(ky_dp_record_clear) struct ky_dp_record rec = { 0 };
 	int r;
 	if (!key)
 		return ky_error_set(err, ENOMEM, "out of memory");
@@ -73,25 +62,23 @@ static int write_record(struct ky_state_store *store, const struct dp_pending *e
 		return ky_error_set(err, EINVAL, "no checkpoint key for %s of %s", e->id, e->resource);
 	r = ky_state_lock(store, key, e->bitstream ? KY_STATE_EXISTING : 0, &l, err);
 	if (r == 0 && e->bitstream)
-		r = ky_state_read(l, &rec, err);
+		r = ky_dp_record_load(l, &rec, err);
 	if (r == -ENOENT && e->bitstream) {
 		ky_error_clear(err); /* PreStart without Allocate: nothing recorded as in use */
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	if (e->bitstream) {
-		cJSON_DeleteItemFromObjectCaseSensitive(rec, "bitstream");
-		if (!cJSON_AddStringToObject(rec, "bitstream", e->bitstream))
-			return ky_error_set(err, ENOMEM, "out of memory");
-	} else {
-		rec = cJSON_CreateObject();
-		if (!rec || !cJSON_AddStringToObject(rec, "resource", e->resource) ||
-		    !cJSON_AddStringToObject(rec, "kind", e->kind) || !cJSON_AddStringToObject(rec, "device", e->id) ||
-		    !cJSON_AddStringToObject(rec, "pci", e->pci) || !cJSON_AddStringToObject(rec, "allocatedAt", e->at))
-			return ky_error_set(err, ENOMEM, "out of memory");
+	if (!e->bitstream) {
+		const struct ky_dp_record fresh = { .version = KY_DP_RECORD_VERSION, .resource = e->resource,
+						    .kind = (char *)e->kind, .device = e->id, .pci = e->pci,
+						    .allocated_at = (char *)e->at };
+		return ky_dp_record_save(l, &fresh, err);
 	}
-	return ky_state_write_fast(l, rec, err);
+	free(rec.bitstream);
+	if (!(rec.bitstream = strdup(e->bitstream)))
+		return ky_error_set(err, ENOMEM, "out of memory");
+	return ky_dp_record_save(l, &rec, err);
 }
 
 static void pending_release(struct dp_pending *e)

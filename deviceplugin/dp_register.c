@@ -1,15 +1,12 @@
-/* Registration with kubelet: Register over kubelet.sock, retried with
- * backoff while kubelet is not there yet, and an inotify watch on the
- * plugin dir: kubelet deletes every socket there when it restarts and then
- * creates kubelet.sock again, so we re-create ours and register again. */
+/* Registration with kubelet: Register over kubelet.sock (our socket is
+ * served first: kubelet dials back before it answers), retried with
+ * backoff while kubelet is not there yet or refuses. */
 #include "dp_daemon.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/inotify.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include "api.pb-c.h"
 #include "kyborg/base/error.h"
@@ -55,7 +52,7 @@ void dp_register_start(struct dp_plugin *p)
 	p->registered = false;
 	if (!p->srv) {
 		/* Serve first: kubelet dials back before it answers. */
-		if (dp_plugin_serve(p, &err) < 0) {
+		if (dp_server_start(p, &err) < 0) {
 			ky_log_err(KY_LOG_ERROR, "serve-failed", err, "resource=%s", p->res->name);
 			schedule_retry(p);
 			return;
@@ -64,7 +61,7 @@ void dp_register_start(struct dp_plugin *p)
 	V1beta1__DevicePluginOptions opts = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
 	V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
 	opts.get_preferred_allocation_available = 1;
-	opts.pre_start_required = p->res->kind == DP_KIND_FPGA && p->res->has_bitstream;
+	opts.pre_start_required = ky_device_resource_programs(p->res);
 	req.version = "v1beta1";
 	req.endpoint = p->endpoint;
 	req.resource_name = p->res->name;
@@ -77,14 +74,49 @@ void dp_register_start(struct dp_plugin *p)
 		return;
 	}
 	protobuf_c_message_pack(&req.base, buf);
+	/* The same file before and after the connect: the call is connected to
+	 * that kubelet. */
+	struct stat before, after;
+	bool known = stat(kubelet, &before) == 0;
 	int r = ky_grpc_call_unary(p->d->loop, kubelet, REGISTER_PATH, buf, len, DP_REGISTER_TIMEOUT_MS, on_registered,
 				   p, &p->call, &err);
+	known = known && r == 0 && stat(kubelet, &after) == 0 && after.st_dev == before.st_dev &&
+		after.st_ino == before.st_ino;
+	p->call_dev = known ? before.st_dev : 0;
+	p->call_ino = known ? before.st_ino : 0;
 	if (r < 0) {
 		p->call = NULL;
 		ky_log_err(r == -ENOENT || r == -ECONNREFUSED ? KY_LOG_DEBUG : KY_LOG_WARN, "register-connect", err,
 			   "resource=%s retry_ms=%llu", p->res->name, (unsigned long long)p->backoff_ms);
 		schedule_retry(p);
 	}
+}
+
+void dp_register_restart(struct dp_plugin *p)
+{
+	p->backoff_ms = DP_BACKOFF_MIN_MS;
+	dp_register_start(p);
+}
+
+void dp_register_kubelet_changed(struct dp_plugin *p)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *kubelet = NULL;
+	struct stat st;
+	if (!p->call || !p->call_ino || asprintf(&kubelet, "%s/%s", p->d->opts->plugin_dir, DP_KUBELET_SOCKET) < 0 ||
+	    stat(kubelet, &st) < 0 || st.st_dev != p->call_dev || st.st_ino != p->call_ino) {
+		dp_register_restart(p);
+		return;
+	}
+	/* Our socket lost and served again on its path: the dial-back
+	 * reaches it there. */
+	if (!p->srv && dp_server_start(p, &err) < 0) {
+		ky_log_err(KY_LOG_ERROR, "serve-failed", err, "resource=%s", p->res->name);
+		dp_register_restart(p);
+		return;
+	}
+	ky_debug("register-in-flight", "resource=%s kubelet_inode=%llu", p->res->name,
+		 (unsigned long long)p->call_ino);
 }
 
 static void on_retry(struct ky_loop_timer *t, void *userdata)
@@ -101,97 +133,8 @@ int dp_register_init(struct dp_plugin *p, struct ky_error **err)
 
 void dp_register_release(struct dp_plugin *p)
 {
-	if (p->call)
-		ky_grpc_call_cancel(p->call);
+	ky_grpc_call_cancel(p->call);
 	p->call = NULL;
-	if (p->retry)
-		ky_loop_timer_free(p->retry);
+	ky_loop_timer_free(p->retry);
 	p->retry = NULL;
-}
-
-/* After a burst of events: serve again where our socket is gone, and
- * register again where we did or where kubelet came back. */
-static void on_reconcile(struct ky_loop_timer *t, void *userdata)
-{
-	struct dp_daemon *d = userdata;
-	bool kubelet_back = d->kubelet_sock_created;
-	(void)t;
-	d->kubelet_sock_created = false;
-	for (size_t i = 0; i < d->n_plugins; i++) {
-		struct dp_plugin *p = d->plugins[i];
-		bool lost = !dp_plugin_socket_present(p);
-		if (lost) {
-			ky_info("socket-lost", "resource=%s socket=%s", p->res->name, p->socket_path);
-			dp_plugin_stop_serving(p);
-		}
-		if (lost || kubelet_back) {
-			p->backoff_ms = DP_BACKOFF_MIN_MS;
-			dp_register_start(p);
-		}
-	}
-}
-
-static void on_inotify(struct ky_loop_io *io, int fd, uint32_t events, void *userdata)
-{
-	struct dp_daemon *d = userdata;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool interesting = false;
-	(void)io;
-	(void)events;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (char *ptr = buf; ptr < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)ptr;
-			ptr += sizeof(*ev) + ev->len;
-			if (ev->mask & IN_Q_OVERFLOW) {
-				d->kubelet_sock_created = true;
-				interesting = true;
-				continue;
-			}
-			if (!ev->len)
-				continue;
-			if (strcmp(ev->name, DP_KUBELET_SOCKET) == 0) {
-				if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-					d->kubelet_sock_created = true;
-					interesting = true;
-				}
-				continue;
-			}
-			if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-				for (size_t i = 0; i < d->n_plugins; i++)
-					if (strcmp(ev->name, d->plugins[i]->endpoint) == 0)
-						interesting = true;
-			}
-		}
-	}
-	if (interesting && !ky_loop_timer_armed(d->reconcile))
-		ky_loop_timer_arm(d->reconcile, 0, 0);
-}
-
-int dp_watch_start(struct dp_daemon *d, struct ky_error **err)
-{
-	int r;
-	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd < 0)
-		return ky_error_set(err, errno, "inotify_init1: %m");
-	if (inotify_add_watch(d->inotify_fd, d->opts->plugin_dir, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0)
-		return ky_error_set(err, errno, "watch %s: %m", d->opts->plugin_dir);
-	if ((r = ky_loop_timer_new(d->loop, on_reconcile, d, &d->reconcile, err)) < 0)
-		return r;
-	return ky_loop_io_add(d->loop, d->inotify_fd, KY_LOOP_READ, on_inotify, d, &d->inotify_io, err);
-}
-
-void dp_watch_stop(struct dp_daemon *d)
-{
-	if (d->inotify_io)
-		ky_loop_io_free(d->inotify_io);
-	d->inotify_io = NULL;
-	if (d->reconcile)
-		ky_loop_timer_free(d->reconcile);
-	d->reconcile = NULL;
-	if (d->inotify_fd >= 0)
-		close(d->inotify_fd);
-	d->inotify_fd = -1;
 }

@@ -1,7 +1,8 @@
-/* One gRPC server per resource on its socket in kubelet's plugin dir:
- * GetDevicePluginOptions, ListAndWatch (the full list at once and on every
- * change), GetPreferredAllocation, Allocate and PreStartContainer. The
- * handlers translate protobuf to the pure modules and back. */
+/* A resource's gRPC server on its socket in kubelet's plugin dir, and the
+ * DevicePlugin service it runs: GetDevicePluginOptions, ListAndWatch (the
+ * full list at once and on every change, to every open stream),
+ * GetPreferredAllocation and Allocate (PreStartContainer: dp_prestart.c).
+ * The handlers translate protobuf to the pure modules and back. */
 #include "dp_daemon.h"
 
 #include <errno.h>
@@ -14,44 +15,33 @@
 #include "api.pb-c.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/log.h"
+#include "kyborg/device/cdi_spec.h"
+#include "kyborg/device/devinfo.h"
 
 #define DP_SERVICE "/v1beta1.DevicePlugin/"
 
-static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
+static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len, struct ky_error **err)
 {
 	*len = protobuf_c_message_get_packed_size(m);
 	*out = malloc(*len ? *len : 1);
 	if (!*out)
-		return KY_GRPC_RESOURCE_EXHAUSTED;
+		return ky_error_set(err, ENOMEM, "cannot pack the %s", m->descriptor->short_name);
 	protobuf_c_message_pack(m, *out);
-	return KY_GRPC_OK;
-}
-
-static int status(char **msg, int code, const char *fmt, const char *arg)
-{
-	if (asprintf(msg, fmt, arg) < 0)
-		*msg = NULL;
-	return code;
-}
-
-bool dp_pre_start_required(const struct dp_resource *res)
-{
-	/* An FPGA with a bitstream is programmed before its container starts. */
-	return res->kind == DP_KIND_FPGA && res->has_bitstream;
+	return 0;
 }
 
 static int get_options(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		       char **msg)
+		       struct ky_error **err)
 {
 	struct dp_plugin *p = userdata;
 	V1beta1__Empty *e = v1beta1__empty__unpack(NULL, req_len, req);
 	if (!e)
-		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode Empty");
+		return ky_error_set(err, EINVAL, "cannot decode Empty");
 	v1beta1__empty__free_unpacked(e, NULL);
 	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
-	o.pre_start_required = dp_pre_start_required(p->res);
+	o.pre_start_required = ky_device_resource_programs(p->res);
 	o.get_preferred_allocation_available = 1;
-	return pack(&o.base, resp, resp_len);
+	return pack(&o.base, resp, resp_len, err);
 }
 
 static int pack_list(const struct dp_plugin *p, uint8_t **out, size_t *len)
@@ -65,7 +55,7 @@ static int pack_list(const struct dp_plugin *p, uint8_t **out, size_t *len)
 	if (!devs || !devp || !topo || !nodes || !nodep)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const struct dp_device *d = &p->devs->devs[i];
+		const struct ky_device *d = &p->devs->devs[i];
 		v1beta1__device__init(&devs[i]);
 		devs[i].id = (char *)d->id;
 		devs[i].health = d->healthy ? "Healthy" : "Unhealthy";
@@ -83,45 +73,53 @@ static int pack_list(const struct dp_plugin *p, uint8_t **out, size_t *len)
 	V1beta1__ListAndWatchResponse r = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
 	r.n_devices = n;
 	r.devices = devp;
-	return pack(&r.base, out, len) == KY_GRPC_OK ? 0 : -ENOMEM;
+	return pack(&r.base, out, len, NULL);
 }
 
-static int send_list(struct dp_plugin *p, struct ky_grpc_stream *s)
+/* A failure is logged as well: a broadcast has no caller to tell. */
+static int send_list(struct dp_plugin *p, struct ky_grpc_stream *s, struct ky_error **err)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	_cleanup_error_ struct ky_error *err = NULL;
 	size_t len;
 	int r = pack_list(p, &buf, &len);
 	if (r < 0)
-		return r;
-	r = ky_grpc_stream_send(s, buf, len, &err);
-	if (r == -ENOBUFS) /* a slow reader gets the next full list */
+		r = ky_error_set(err, -r, "cannot pack the device list");
+	else
+		r = ky_grpc_stream_send(s, buf, len, err);
+	if (r == -ENOBUFS) { /* a slow reader gets the next full list */
+		ky_error_clear(err);
 		return 0;
-	if (r < 0)
-		ky_log_err(KY_LOG_WARN, "list-and-watch-send", err, "resource=%s", p->res->name);
-	return r;
+	}
+	if (r < 0) {
+		ky_log_err(KY_LOG_WARN, "list-and-watch-send", *err, "resource=%s", p->res->name);
+		/* The stream is broken, not the request. */
+		return ky_error_set_status(err, KY_GRPC_INTERNAL);
+	}
+	return 0;
 }
 
-static int list_and_watch(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+static int list_and_watch(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+			  struct ky_error **err)
 {
 	struct dp_plugin *p = userdata;
 	V1beta1__Empty *e = v1beta1__empty__unpack(NULL, req_len, req);
+	int r;
 	if (!e)
-		return KY_GRPC_INVALID_ARGUMENT;
+		return ky_error_set(err, EINVAL, "cannot decode Empty");
 	v1beta1__empty__free_unpacked(e, NULL);
 	if (p->n_streams == p->cap_streams) {
 		size_t nc = p->cap_streams ? p->cap_streams * 2 : 4;
 		struct ky_grpc_stream **ns = realloc(p->streams, nc * sizeof(*ns));
 		if (!ns)
-			return KY_GRPC_RESOURCE_EXHAUSTED;
+			return ky_error_set(err, ENOMEM, "out of memory");
 		p->streams = ns;
 		p->cap_streams = nc;
 	}
-	if (send_list(p, s) < 0)
-		return KY_GRPC_INTERNAL;
+	if ((r = send_list(p, s, err)) < 0)
+		return r;
 	p->streams[p->n_streams++] = s;
 	ky_info("list-and-watch", "resource=%s devices=%zu streams=%zu", p->res->name, p->devs->n, p->n_streams);
-	return KY_GRPC_OK;
+	return 0;
 }
 
 static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -136,56 +134,56 @@ static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
 	ky_debug("list-and-watch-closed", "resource=%s code=%s", p->res->name, ky_grpc_code_name(code));
 }
 
-void dp_plugin_write_cdi(struct dp_plugin *p)
+void dp_server_write_cdi(struct dp_plugin *p)
 {
 	_cleanup_error_ struct ky_error *err = NULL;
-	p->cdi_written = dp_cdi_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
+	p->cdi_written = ky_cdi_resource_write(p->d->opts->cdi_dir, p->res, p->devs, &err) == 0;
 	if (!p->cdi_written)
 		ky_log_err(KY_LOG_WARN, "cdi-write", err, "resource=%s", p->res->name);
 }
 
-void dp_plugin_broadcast(struct dp_plugin *p)
+void dp_server_broadcast(struct dp_plugin *p)
 {
-	for (size_t i = 0; i < p->n_streams; i++)
-		send_list(p, p->streams[i]);
+	for (size_t i = 0; i < p->n_streams; i++) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		send_list(p, p->streams[i], &err);
+	}
 }
 
 static int preferred(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		     char **msg)
+		     struct ky_error **err)
 {
 	struct dp_plugin *p = userdata;
 	V1beta1__PreferredAllocationRequest *r = v1beta1__preferred_allocation_request__unpack(NULL, req_len, req);
 	if (!r)
-		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode PreferredAllocationRequest");
+		return ky_error_set(err, EINVAL, "cannot decode PreferredAllocationRequest");
 	size_t n = r->n_container_requests;
 	V1beta1__ContainerPreferredAllocationResponse *cr = calloc(n + 1, sizeof(*cr));
 	V1beta1__ContainerPreferredAllocationResponse **crp = calloc(n + 1, sizeof(*crp));
 	const char ***chosen = calloc(n + 1, sizeof(*chosen));
-	int code = cr && crp && chosen ? KY_GRPC_OK : KY_GRPC_RESOURCE_EXHAUSTED;
-	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+	int k = cr && crp && chosen ? 0 : ky_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; k == 0 && i < n; i++) {
 		V1beta1__ContainerPreferredAllocationRequest *c = r->container_requests[i];
-		_cleanup_error_ struct ky_error *err = NULL;
 		size_t got = 0;
 		if (c->allocation_size < 0) {
-			code = status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "negative allocation_size");
+			k = ky_error_set(err, EINVAL, "negative allocation_size");
 			break;
 		}
-		if (dp_preferred(p->res, p->devs, (const char *const *)c->available_deviceids, c->n_available_deviceids,
+		k = dp_preferred(p->res, p->devs, (const char *const *)c->available_deviceids, c->n_available_deviceids,
 				 (const char *const *)c->must_include_deviceids, c->n_must_include_deviceids,
-				 (size_t)c->allocation_size, &chosen[i], &got, &err) < 0) {
-			code = status(msg, KY_GRPC_INTERNAL, "%s", ky_error_msg(err));
+				 (size_t)c->allocation_size, &chosen[i], &got, err);
+		if (k < 0)
 			break;
-		}
 		v1beta1__container_preferred_allocation_response__init(&cr[i]);
 		cr[i].n_deviceids = got;
 		cr[i].deviceids = (char **)chosen[i];
 		crp[i] = &cr[i];
 	}
-	if (code == KY_GRPC_OK) {
+	if (k == 0) {
 		V1beta1__PreferredAllocationResponse out = V1BETA1__PREFERRED_ALLOCATION_RESPONSE__INIT;
 		out.n_container_responses = n;
 		out.container_responses = crp;
-		code = pack(&out.base, resp, resp_len);
+		k = pack(&out.base, resp, resp_len, err);
 	}
 	for (size_t i = 0; chosen && i < n; i++)
 		free(chosen[i]);
@@ -193,35 +191,32 @@ static int preferred(void *userdata, const uint8_t *req, size_t req_len, uint8_t
 	free(cr);
 	free(crp);
 	v1beta1__preferred_allocation_request__free_unpacked(r, NULL);
-	return code;
+	return k;
 }
 
 /* Every container's answer is built before any is sent: one bad ID fails
  * the whole call and nothing has changed. */
 static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		    char **msg)
+		    struct ky_error **err)
 {
 	struct dp_plugin *p = userdata;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	V1beta1__AllocateRequest *r = v1beta1__allocate_request__unpack(NULL, req_len, req);
 	if (!r)
-		return status(msg, KY_GRPC_INVALID_ARGUMENT, "%s", "cannot decode AllocateRequest");
+		return ky_error_set(err, EINVAL, "cannot decode AllocateRequest");
 	size_t n = r->n_container_requests, built = 0;
-	struct dp_container_alloc *allocs = calloc(n + 1, sizeof(*allocs));
+	struct ky_device_alloc *allocs = calloc(n + 1, sizeof(*allocs));
 	V1beta1__ContainerAllocateResponse *cr = calloc(n + 1, sizeof(*cr));
 	V1beta1__ContainerAllocateResponse **crp = calloc(n + 1, sizeof(*crp));
-	int code = allocs && cr && crp ? KY_GRPC_OK : KY_GRPC_RESOURCE_EXHAUSTED;
+	int k = allocs && cr && crp ? 0 : ky_error_set(err, ENOMEM, "out of memory");
 
-	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+	for (size_t i = 0; k == 0 && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
-		_cleanup_error_ struct ky_error *err = NULL;
-		int k = dp_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids,
-				    p->cdi_written, &allocs[i], &err);
+		k = ky_device_allocate(p->res, p->devs, (const char *const *)c->devices_ids, c->n_devices_ids,
+				       p->cdi_written, &allocs[i], err);
 		if (k < 0) {
-			code = status(msg, k == -EINVAL ? KY_GRPC_INVALID_ARGUMENT : KY_GRPC_INTERNAL, "%s",
-				      ky_error_msg(err));
-			ky_log_err(KY_LOG_WARN, "allocate-refused", err, "resource=%s", p->res->name);
+			ky_log_err(KY_LOG_WARN, "allocate-refused", *err, "resource=%s", p->res->name);
 			break;
 		}
 		built = i + 1;
@@ -229,12 +224,12 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 
 	/* VFs: the device-info files the CNI side reads. A failure to write
 	 * them is logged: the container still gets its devices. */
-	for (size_t i = 0; code == KY_GRPC_OK && p->res->kind == DP_KIND_NIC_VF && i < n; i++) {
+	for (size_t i = 0; k == 0 && ky_devinfo_wanted(p->res) && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
-		_cleanup_error_ struct ky_error *err = NULL;
-		if (dp_devinfo_write(p->d->opts->devinfo_dir, p->res, p->devs, (const char *const *)c->devices_ids,
-				     c->n_devices_ids, &err) < 0)
-			ky_log_err(KY_LOG_WARN, "devinfo-write", err, "resource=%s", p->res->name);
+		_cleanup_error_ struct ky_error *werr = NULL;
+		if (ky_devinfo_write(p->d->opts->devinfo_dir, p->res, p->devs, (const char *const *)c->devices_ids,
+				     c->n_devices_ids, &werr) < 0)
+			ky_log_err(KY_LOG_WARN, "devinfo-write", werr, "resource=%s", p->res->name);
 	}
 
 	/* The protobuf view borrows every string from allocs. */
@@ -253,12 +248,12 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 	_cleanup_free_ V1beta1__DeviceSpec **specp = calloc(total_spec + 1, sizeof(*specp));
 	_cleanup_free_ V1beta1__CDIDevice *cdi = calloc(total_cdi + 1, sizeof(*cdi));
 	_cleanup_free_ V1beta1__CDIDevice **cdip = calloc(total_cdi + 1, sizeof(*cdip));
-	if (code == KY_GRPC_OK && !(env && envp && ann && annp && spec && specp && cdi && cdip))
-		code = KY_GRPC_RESOURCE_EXHAUSTED;
-	if (code == KY_GRPC_OK) {
+	if (k == 0 && !(env && envp && ann && annp && spec && specp && cdi && cdip))
+		k = ky_error_set(err, ENOMEM, "out of memory");
+	if (k == 0) {
 		size_t ie = 0, ia = 0, is = 0, ic = 0;
 		for (size_t i = 0; i < n; i++) {
-			struct dp_container_alloc *a = &allocs[i];
+			struct ky_device_alloc *a = &allocs[i];
 			v1beta1__container_allocate_response__init(&cr[i]);
 			cr[i].envs = &envp[ie];
 			cr[i].n_envs = a->n_envs;
@@ -297,17 +292,17 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		V1beta1__AllocateResponse out = V1BETA1__ALLOCATE_RESPONSE__INIT;
 		out.n_container_responses = n;
 		out.container_responses = crp;
-		code = pack(&out.base, resp, resp_len);
+		k = pack(&out.base, resp, resp_len, err);
 	}
 	/* Queued now, written on the next loop round, just after the answer
 	 * went out (SIGTERM flushes too; a SIGKILL in between loses them). */
-	for (size_t i = 0; code == KY_GRPC_OK && i < n; i++) {
+	for (size_t i = 0; k == 0 && i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = r->container_requests[i];
-		_cleanup_error_ struct ky_error *err = NULL;
-		if (dp_checkpoint_allocated(p, c->devices_ids, c->n_devices_ids, &err) < 0)
-			ky_log_err(KY_LOG_WARN, "checkpoint-write", err, "resource=%s", p->res->name);
+		_cleanup_error_ struct ky_error *cerr = NULL;
+		if (dp_checkpoint_allocated(p, c->devices_ids, c->n_devices_ids, &cerr) < 0)
+			ky_log_err(KY_LOG_WARN, "checkpoint-write", cerr, "resource=%s", p->res->name);
 	}
-	if (code == KY_GRPC_OK) {
+	if (k == 0) {
 		/* Server-side duration, from the decoded request to the packed
 		 * answer: what the benchmark's p99 is judged on. */
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -315,59 +310,28 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		ky_info("allocate", "resource=%s containers=%zu dur_us=%ld", p->res->name, n, us);
 	}
 	for (size_t i = 0; allocs && i < built; i++)
-		dp_container_alloc_release(&allocs[i]);
+		ky_device_alloc_release(&allocs[i]);
 	free(allocs);
 	free(cr);
 	free(crp);
 	v1beta1__allocate_request__free_unpacked(r, NULL);
-	return code;
+	return k;
 }
 
-/* "kyborg.io/gpu" -> "kyborg-kyborg.io_gpu.sock" */
-static char *endpoint_name(const char *resource)
+void dp_server_methods(struct dp_plugin *p, struct ky_grpc_method m[DP_SERVER_METHODS])
 {
-	char *s;
-	if (asprintf(&s, "kyborg-%s.sock", resource) < 0)
-		return NULL;
-	for (char *c = s; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	return s;
+	m[0] = (struct ky_grpc_method){ .path = DP_SERVICE "GetDevicePluginOptions", .unary = get_options,
+					.userdata = p };
+	m[1] = (struct ky_grpc_method){ .path = DP_SERVICE "ListAndWatch", .stream = list_and_watch,
+					.closed = stream_closed, .userdata = p };
+	m[2] = (struct ky_grpc_method){ .path = DP_SERVICE "GetPreferredAllocation", .unary = preferred,
+					.userdata = p };
+	m[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
 }
 
-int dp_plugin_new(struct dp_daemon *d, const struct dp_resource *res, const struct dp_devlist *devs,
-		  struct dp_plugin **out, struct ky_error **err)
+int dp_server_start(struct dp_plugin *p, struct ky_error **err)
 {
-	struct dp_plugin *p = calloc(1, sizeof(*p));
-	int r;
-	if (!p)
-		return ky_error_set(err, ENOMEM, "out of memory");
-	*p = (struct dp_plugin){ .d = d, .res = res, .devs = devs };
-	p->endpoint = endpoint_name(p->res->name);
-	if (!p->endpoint || asprintf(&p->socket_path, "%s/%s", d->opts->plugin_dir, p->endpoint) < 0) {
-		p->socket_path = NULL;
-		dp_plugin_free(p);
-		return ky_error_set(err, ENOMEM, "out of memory");
-	}
-	p->methods[0] = (struct ky_grpc_method){ .path = DP_SERVICE "GetDevicePluginOptions", .unary = get_options,
-						 .userdata = p };
-	p->methods[1] = (struct ky_grpc_method){ .path = DP_SERVICE "ListAndWatch", .stream = list_and_watch,
-						 .closed = stream_closed, .userdata = p };
-	p->methods[2] = (struct ky_grpc_method){ .path = DP_SERVICE "GetPreferredAllocation", .unary = preferred,
-						 .userdata = p };
-	p->methods[3] = (struct ky_grpc_method){ .path = DP_SERVICE "Allocate", .unary = allocate, .userdata = p };
-	dp_prestart_method(p, &p->methods[4]);
-	if ((r = dp_register_init(p, err)) < 0) {
-		dp_plugin_free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
-}
-
-int dp_plugin_serve(struct dp_plugin *p, struct ky_error **err)
-{
-	dp_plugin_stop_serving(p);
+	dp_server_stop(p);
 	int r = ky_grpc_server_new(p->d->loop, p->socket_path, p->methods, KY_ARRAY_SIZE(p->methods), &p->srv, err);
 	if (r < 0)
 		return ky_error_prefix(err, "serve %s", p->res->name);
@@ -375,27 +339,23 @@ int dp_plugin_serve(struct dp_plugin *p, struct ky_error **err)
 	return 0;
 }
 
-void dp_plugin_stop_serving(struct dp_plugin *p)
+void dp_server_stop(struct dp_plugin *p)
 {
 	/* Open streams are reported closed (and dropped from p->streams). */
 	ky_grpc_server_free(p->srv);
 	p->srv = NULL;
 }
 
-bool dp_plugin_socket_present(const struct dp_plugin *p)
+void dp_server_release(struct dp_plugin *p)
+{
+	dp_server_stop(p);
+	free(p->streams);
+	p->streams = NULL;
+	p->n_streams = p->cap_streams = 0;
+}
+
+bool dp_server_socket_present(const struct dp_plugin *p)
 {
 	struct stat st;
 	return p->srv && stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-void dp_plugin_free(struct dp_plugin *p)
-{
-	if (!p)
-		return;
-	dp_register_release(p);
-	dp_plugin_stop_serving(p);
-	free(p->streams);
-	free(p->endpoint);
-	free(p->socket_path);
-	free(p);
 }

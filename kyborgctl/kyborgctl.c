@@ -12,8 +12,11 @@
 #include "kyborg/node/node_plan.h"
 #include "kyborg/node/node_profile.h"
 #include "kyborg/node/node_status.h"
+#include "kyborg/base/strv.h"
+#include "kyborg/device/device_config.h"
 #include "kyborg/pci/pci.h"
 #include "kyborg/pci/pci_names.h"
+#include "kyborg/state/paths.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -30,6 +33,12 @@
 
 #ifndef KYBORG_FETCH_HELPER
 #define KYBORG_FETCH_HELPER "/usr/libexec/kyborg/kyborg-fetch"
+#endif
+
+/* The device config both front ends read: where the DaemonSet mounts the
+ * ConfigMap (manifests/daemonset.yaml, the device plugin's --config). */
+#ifndef KYBORGCTL_DEVICE_CONFIG
+#define KYBORGCTL_DEVICE_CONFIG "/etc/kyborg/device-plugin.json"
 #endif
 
 #define PROG "kyborgctl"
@@ -59,19 +68,27 @@ static void usage(FILE *f)
 static void status_usage(FILE *f)
 {
 	fputs("Usage: " PROG " status [--json] [--cni-state-dir DIR] [--kubelet-checkpoint FILE] [--state-dir DIR]\n"
+	      "                 [--dra-state-dir DIR] [--device-config FILE]\n"
 	      "\n"
 	      "List the node's PCI accelerators: GPUs, FPGAs and NICs with their SR-IOV VFs,\n"
 	      "with driver, NUMA node, IOMMU group, network interfaces, device nodes and\n"
-	      "names (from pci.ids where installed); each\n"
-	      "NIC PF's eswitch mode, the firmware versions the kernel reports, and which\n"
-	      "functions pods use now.\n"
+	      "names (from pci.ids where installed); each NIC PF's eswitch mode, the\n"
+	      "firmware versions the kernel reports, and per function the front end that\n"
+	      "serves it (device plugin, DRA, none), its resource, and the pods, CNI\n"
+	      "attachments and DRA claims that use it now.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -j, --json                  Print the inventory as JSON, every PCI function included\n"
 	      "      --cni-state-dir DIR     The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
 	      "      --kubelet-checkpoint F  Kubelet's device-plugin checkpoint\n"
+	      "                              (default " KY_KUBELET_CHECKPOINT_DEFAULT ")\n"
 	      "      --state-dir DIR         The device plugin's state (allocations), read without\n"
 	      "                              kubelet's checkpoint (default " KY_DP_STATE_DIR_DEFAULT ")\n"
+	      "      --dra-state-dir DIR     The DRA driver's state (its claims in DIR/dra-claims;\n"
+	      "                              default " KY_DRA_STATE_DIR_DEFAULT ")\n"
+	      "      --device-config FILE    The device config the front ends read, for which serves\n"
+	      "                              what (default " KYBORGCTL_DEVICE_CONFIG "; when that\n"
+	      "                              is missing the front ends are shown as unknown)\n"
 	      "  -h, --help                  Show this help and exit\n",
 	      f);
 }
@@ -100,21 +117,44 @@ static const char *bad_option(char **argv)
 	return argv[optind - 1];
 }
 
+/* Which front end serves each function, from the device config: a
+ * missing config at the default path leaves them unknown with a note (the
+ * node may run neither front end), any other failure is the command's. */
+static int read_served(const char *path, bool given, const struct ky_pci_list *list, struct ky_device_config **cfg,
+		       struct ky_dev_served **served, char ***notes, size_t *n_notes, struct ky_error **err)
+{
+	_cleanup_error_ struct ky_error *cerr = NULL;
+	int r = ky_node_served_read(path, list, cfg, served, &cerr);
+	if (r == -ENOENT && !given)
+		return ky_strv_append(notes, n_notes, "no device config at %s: front ends unknown", path) < 0 ?
+			       ky_error_set(err, ENOMEM, "out of memory") :
+			       0;
+	if (r < 0) {
+		ky_error_set(err, -r, "device config: %s", ky_error_msg(cerr));
+		return r;
+	}
+	return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
-	enum { OPT_CNI_DIR = 256, OPT_CHECKPOINT, OPT_STATE_DIR };
+	enum { OPT_CNI_DIR = 256, OPT_CHECKPOINT, OPT_STATE_DIR, OPT_DRA_STATE_DIR, OPT_DEVICE_CONFIG };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "cni-state-dir", required_argument, NULL, OPT_CNI_DIR },
 		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "dra-state-dir", required_argument, NULL, OPT_DRA_STATE_DIR },
+		{ "device-config", required_argument, NULL, OPT_DEVICE_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ky_usage_sources src = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT,
 					.kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT,
-					.dp_state_dir = KY_DP_STATE_DIR_DEFAULT };
-	bool json = false;
+					.dp_state_dir = KY_DP_STATE_DIR_DEFAULT,
+					.dra_state_dir = KY_DRA_STATE_DIR_DEFAULT };
+	const char *device_config = KYBORGCTL_DEVICE_CONFIG;
+	bool json = false, config_given = false;
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
@@ -131,6 +171,13 @@ static int cmd_status(int argc, char **argv)
 		case OPT_STATE_DIR:
 			src.dp_state_dir = optarg;
 			break;
+		case OPT_DRA_STATE_DIR:
+			src.dra_state_dir = optarg;
+			break;
+		case OPT_DEVICE_CONFIG:
+			device_config = optarg;
+			config_given = true;
+			break;
 		case 'h':
 			status_usage(stdout);
 			return EXIT_SUCCESS;
@@ -146,23 +193,31 @@ static int cmd_status(int argc, char **argv)
 	_cleanup_error_ struct ky_error *err = NULL;
 	_cleanup_(ky_pci_list_freep) struct ky_pci_list *list = NULL;
 	_cleanup_(ky_node_usage_freep) struct ky_node_usage *usage = NULL;
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = NULL;
+	_cleanup_free_ struct ky_dev_served *served = NULL;
+	_cleanup_(ky_strv_freep) char **notes = NULL;
+	size_t n_notes = 0;
 	struct ky_dev_live *live = NULL;
 	if (ky_pci_discover(&list, &err) < 0 || ky_pci_names_fill(NULL, list, &err) < 0 ||
 	    ky_node_usage_read(&src, &usage, &err) < 0 ||
+	    read_served(device_config, config_given, list, &cfg, &served, &notes, &n_notes, &err) < 0 ||
 	    ky_node_live_read(list, &live, &err) < 0)
 		return fail("status", err);
 
+	const struct ky_node_status st = {
+		.list = list, .live = live, .usage = usage, .served = served, .notes = notes, .n_notes = n_notes,
+	};
 	int r;
 	if (json) {
 		_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 		_cleanup_free_ char *text = NULL;
-		r = ky_node_status_json(list, live, usage, &doc, &err);
+		r = ky_node_status_json(&st, &doc, &err);
 		if (r >= 0 && !(text = cJSON_Print(doc)))
 			r = ky_error_set(&err, ENOMEM, "format JSON: out of memory");
 		if (r >= 0)
 			puts(text);
 	} else {
-		r = ky_node_status_write_text(list, live, usage, stdout, &err);
+		r = ky_node_status_write_text(&st, stdout, &err);
 	}
 	ky_node_live_free(live, list->n);
 	if (r < 0)
@@ -182,26 +237,29 @@ static void converge_usage(FILE *f, const char *cmd)
 		"%s\n"
 		"\n"
 		"Options:\n"
-		"  -f, --file PROFILE         The node profile (JSON; see the README)\n"
+		"  -f, --file PROFILE         The node profile (JSON; see docs/kyborgctl.md)\n"
 		"  -j, --json                 Print the plan as JSON\n"
-		"      --force                Change devices in use by pods too (the plan names them)\n"
+		"      --force                Change devices in use by pods or claims too (the plan\n"
+		"                             names them)\n"
 		"      --cni-state-dir DIR    The CNI plugin's records (default " KY_CNI_STATE_DIR_DEFAULT ")\n"
 		"      --kubelet-checkpoint F Kubelet's device-plugin checkpoint, the pods using devices\n"
 		"                             now (default " KY_KUBELET_CHECKPOINT_DEFAULT ");\n"
 		"                             without it, the device plugin's allocations in the state dir\n"
 		"      --state-dir DIR        Kyborg's state directory; FPGA images are cached in\n"
 		"                             DIR/images (default " KY_DP_STATE_DIR_DEFAULT ")\n"
+		"      --dra-state-dir DIR    The DRA driver's state: the claims it has prepared, in\n"
+		"                             DIR/dra-claims (default " KY_DRA_STATE_DIR_DEFAULT ")\n"
 		"      --fetch-helper PATH    Fetches images by URL (default " KYBORG_FETCH_HELPER ")\n"
 		"      --changed-ok           Exit 0, not 3, when changes are made or planned (for a\n"
 		"                             Kubernetes init container)\n"
 		"  -h, --help                 Show this help and exit\n"
 		"\n"
 		"Exit status: 0 converged (nothing %s), 3 %s, 4 refused (bad profile, or a\n"
-		"change would disrupt pods without --force; nothing changed), 1 failed (the\n"
+		"change would disrupt pods or claims without --force; nothing changed), 1 failed (the\n"
 		"report says which change failed and what it left), 2 usage error.\n",
 		cmd,
 		strcmp(cmd, "plan") == 0 ? "Print what apply would change, device by device, whether a change takes\n"
-					   "a device from running pods or needs a reboot. Changes nothing." :
+					   "a device from running pods or claims, or needs a reboot. Changes nothing." :
 					   "Converge the node's devices to the profile and print what changed. Running\n"
 					   "it again changes nothing. Devices in use by pods are left alone without --force.",
 		strcmp(cmd, "plan") == 0 ? "to change" : "changed",
@@ -286,7 +344,8 @@ static int converge(const char *cmd, const struct converge_opts *o, bool apply)
 
 static int cmd_converge(int argc, char **argv, bool apply)
 {
-	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR, OPT_FETCH_HELPER, OPT_CHANGED_OK };
+	enum { OPT_FORCE = 256, OPT_CNI_DIR, OPT_CHECKPOINT, OPT_STATE_DIR, OPT_DRA_STATE_DIR, OPT_FETCH_HELPER,
+	       OPT_CHANGED_OK };
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
@@ -294,6 +353,7 @@ static int cmd_converge(int argc, char **argv, bool apply)
 		{ "cni-state-dir", required_argument, NULL, OPT_CNI_DIR },
 		{ "kubelet-checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "dra-state-dir", required_argument, NULL, OPT_DRA_STATE_DIR },
 		{ "fetch-helper", required_argument, NULL, OPT_FETCH_HELPER },
 		{ "changed-ok", no_argument, NULL, OPT_CHANGED_OK },
 		{ "help", no_argument, NULL, 'h' },
@@ -301,7 +361,9 @@ static int cmd_converge(int argc, char **argv, bool apply)
 	};
 	const char *cmd = apply ? "apply" : "plan";
 	struct converge_opts o = {
-		.usage = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT, .kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT },
+		.usage = { .cni_state_dir = KY_CNI_STATE_DIR_DEFAULT,
+			   .kubelet_checkpoint = KY_KUBELET_CHECKPOINT_DEFAULT,
+			   .dra_state_dir = KY_DRA_STATE_DIR_DEFAULT },
 		.state_dir = KY_DP_STATE_DIR_DEFAULT,
 		.fetch_helper = KYBORG_FETCH_HELPER,
 	};
@@ -326,6 +388,9 @@ static int cmd_converge(int argc, char **argv, bool apply)
 			break;
 		case OPT_STATE_DIR:
 			o.state_dir = optarg;
+			break;
+		case OPT_DRA_STATE_DIR:
+			o.usage.dra_state_dir = optarg;
 			break;
 		case OPT_CHANGED_OK:
 			o.changed_ok = true;

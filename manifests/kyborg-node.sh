@@ -16,6 +16,11 @@
 #       Liveness: true while the device plugin serves at least one socket in
 #       PLUGIN_DIR. kubelet deletes every socket there when it restarts and the
 #       plugin re-creates its own at once: a plugin whose loop is stuck does not.
+#   kyborg-node alive-dra [DRA_SOCKET]
+#       Liveness of kyborg-dra-driver: true while its DRA socket is there
+#       (default /var/lib/kubelet/plugins/kyborg.io/dra.sock); the driver
+#       serves it again at once when it goes: a driver whose loop is stuck
+#       does not.
 set -eu
 
 CNI_BIN_DIR=${KYBORG_CNI_BIN_DIR:-/opt/cni/bin}
@@ -74,6 +79,12 @@ apply-profile)
 	# 3); a refusal or a failure keeps the pod from starting.
 	exec kyborgctl apply --changed-ok -f "$profile"
 	;;
+alive-dra)
+	sock=${2:-/var/lib/kubelet/plugins/kyborg.io/dra.sock}
+	[ -S "$sock" ] && exit 0
+	echo "kyborg-node: no DRA socket at $sock" >&2
+	exit 1
+	;;
 alive)
 	dir=${2:-$PLUGIN_DIR}
 	for s in "$dir"/kyborg-*.sock; do
@@ -83,7 +94,7 @@ alive)
 	exit 1
 	;;
 *)
-	echo "usage: kyborg-node install [SRC_ROOT [HOST_ROOT]] | apply-profile FILE | alive [PLUGIN_DIR]" >&2
+	echo "usage: kyborg-node install [SRC_ROOT [HOST_ROOT]] | apply-profile FILE | alive [PLUGIN_DIR] | alive-dra [DRA_SOCKET]" >&2
 	exit 2
 	;;
 esac

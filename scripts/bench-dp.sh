@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of kyborg-device-plugin: Allocate round trips,
-# the first ListAndWatch message, hot-plug latency and RSS, with 10 and
-# 10,000 devices on a simulated node (umockdev). See bench/dp_bench.py.
-# Usage: scripts/bench-dp.sh [--allocs N] [--hotplug K] [--sizes R1,R2]
+# the first ListAndWatch message, hot-plug latency, PF carrier to VF health
+# latency and RSS, with 10 and 10,000 devices on a simulated node (umockdev).
+# See bench/dp_bench.py.
+# Usage: scripts/bench-dp.sh [--allocs N] [--hotplug K] [--sizes R1,R2] [--links L]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): CNI ADD+DEL against host-device and the kernel floor.
-# Usage: scripts/bench.sh [--iterations N] [--parallel P] [--rounds R] [--rules]
-# (--rules: also two flower rules, on a kernel with cls_flower)
+# Usage: scripts/bench.sh [--iterations N] [--parallel P] [--rounds R] [--rules] [--baseline PLUGIN]
+# (--rules: also two flower rules, on a kernel with cls_flower; --baseline:
+# another build of the plugin measured in the same run, interleaved)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

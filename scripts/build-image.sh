@@ -5,7 +5,8 @@
 # it under the name the Containerfile asks for. Then it checks the image: each
 # binary starts and answers, and the node helper installs the CNI plugin.
 #   scripts/build-image.sh [TAG]       (default localhost/kyborg:0.1.0)
-# Opt-in: neither CI nor the demo runs it (see README, "Container image").
+# CI runs it after both test builds (scripts/test.sh; KYBORG_SKIP_IMAGE=1 leaves
+# it out); the demo does not. See docs/deploy.md, "The container image".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,6 +68,7 @@ c=$(buildah from --pull=never "$TAG")
 ctrs+=("$c")
 buildah run "$c" -- /usr/bin/kyborg-device-plugin --version
 buildah run "$c" -- /usr/bin/kyborgctl --version
+buildah run "$c" -- /usr/bin/kyborg-dra-driver --version
 buildah run --env CNI_COMMAND=VERSION "$c" -- /opt/cni/bin/kyborg </dev/null
 mkdir -p "$tmp/host"
 buildah run -v "$tmp/host:/host" "$c" -- /usr/libexec/kyborg/kyborg-node install / /host

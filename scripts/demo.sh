@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds, and plays a
-# whole node on this machine (scripts/demo/node_demo.py): simulated hardware,
-# the device plugin registered with a kubelet stand-in, Allocate, the CNI ADD
-# of two pods, traffic between them, DEL, and a check that the node is exactly
-# as before. Needs root (network namespaces, links). Exits non-zero if any step
-# failed; the demo cleans up after itself, even when interrupted.
+# The README's first quick-start command (what it shows: README, "What the
+# demo shows"; how it runs: docs/testing.md, "The demo"): installs what is
+# missing, builds, and plays a whole node on this machine
+# (scripts/demo/node_demo.py): simulated hardware, the device plugin
+# registered with a kubelet stand-in, Allocate, the CNI ADD of two pods,
+# traffic between them, DEL, and a check that the node is exactly as before.
+# Needs root (network namespaces, links). Exits non-zero if any step failed;
+# the demo cleans up after itself, even when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

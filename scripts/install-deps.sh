@@ -14,6 +14,8 @@ PACKAGES=(
 	# tests and their peers
 	libcriterion-dev umockdev libumockdev-dev iproute2 bpftool iputils-ping procps
 	containernetworking-plugins python3-grpcio python3-protobuf python3-yaml
+	# the kube-apiserver stand-in's certificates and its first real client
+	openssl curl
 	libclang-rt-14-dev
 	# the kernel tier: hw-tc-offload on a netdevsim port (ethtool -K)
 	ethtool

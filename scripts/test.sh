@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds, and runs every
-# test twice: in the normal build and under AddressSanitizer + UBSan; then
-# the fuzz targets briefly in a clang build of their own.
+# The README's test command (its second quick-start command; CI's .ci/run; the
+# parts: docs/testing.md, "The test command"): installs what is missing, builds,
+# and runs every test twice: in the normal build and under AddressSanitizer +
+# UBSan; then the fuzz targets briefly in a clang build of their own, the node
+# image and the kernel tier.
 # The tests create network namespaces and links: run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."

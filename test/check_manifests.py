@@ -7,12 +7,20 @@ no container is privileged, capabilities are named, each container has
 requests and limits, the device plugin a liveness probe; the ConfigMap's
 config passes `kyborg-device-plugin --check-config`; every kyborg network
 config (NetworkAttachmentDefinitions, conflists, examples) is parsed in full by
-the `kyborg` binary itself through the CNI STATUS verb, with its stateDir
-pointed at a scratch directory so that nothing on the node changes; the
+the `kyborg` binary itself as ADD would (`kyborg --check-config`, which
+touches nothing), with no field left aside, and passes CNI STATUS with its
+stateDir pointed at a scratch directory so that nothing on the node changes; the
 node helper installs the CNI binary and the BPF objects atomically.
+manifests/dra/ (kyborg-dra-driver's overlay): its DaemonSet mounts the
+driver's default paths (dra.h, state/paths.h) and runs least-privilege, its
+ServiceAccount is bound to exactly the RBAC the driver needs, the overlaid
+ConfigMap passes both binaries' --check-config and gives every resource to
+one of them, each DeviceClass's CEL names the driver and only attributes
+(and kind values) the driver publishes (dra/dra_attrs.c, the device
+layer's names), and examples/dra/ asks only for those classes.
 
 Usage: check_manifests.py --source DIR --build DIR --dp BIN --cni BIN
-       --kyborgctl BIN --cni-bin-dir DIR --data-dir DIR [--prefix DIR]
+       --kyborgctl BIN --cni-bin-dir DIR --data-dir DIR [--prefix DIR] [--dra BIN]
 Runs with /usr/bin/python3 and Debian's python3-yaml."""
 import argparse
 import copy
@@ -20,6 +28,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -71,11 +80,26 @@ def check_checks_can_fail(rel, spec):
 
 
 def c_default(path, name):
+    """A #define's string, through one that names another of the file."""
     with open(path) as f:
-        m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, f.read())
+        text = f.read()
+    m = re.search(r'#define\s+%s\s+"([^"]+)"' % name, text)
+    alias = re.search(r'#define\s+%s\s+([A-Z_][A-Z0-9_]*)\s*$' % name, text, re.M)
+    if not m and alias:
+        return c_default(path, alias.group(1))
     if not m:
         sys.exit("check_manifests: %s: no #define %s" % (path, name))
     return m.group(1)
+
+
+def c_macro(path, name):
+    """A #define's string, through another #define it names."""
+    with open(path) as f:
+        m = re.search(r'#define\s+%s\s+(\S+)' % name, f.read())
+    if not m:
+        sys.exit("check_manifests: %s: no #define %s" % (path, name))
+    v = m.group(1)
+    return v.strip('"') if v.startswith('"') else c_default(path, v)
 
 
 def load_all(root):
@@ -98,6 +122,11 @@ def objects(docs, kind, under=None):
             if isinstance(d, dict) and d.get("kind") == kind and (under is None or rel.startswith(under))]
 
 
+def base_objects(docs, kind):
+    """The base's objects: manifests/*.yaml, not an overlay's."""
+    return [(rel, d) for rel, d in objects(docs, kind) if os.path.dirname(rel) == "manifests"]
+
+
 def check_kustomizations(root, docs):
     for rel, ds in docs.items():
         if os.path.basename(rel) != "kustomization.yaml":
@@ -105,6 +134,9 @@ def check_kustomizations(root, docs):
         base = os.path.dirname(os.path.join(root, rel))
         for r in ds[0].get("resources", []):
             check(os.path.exists(os.path.join(base, r)), "%s: resource %s exists" % (rel, r))
+        for p in ds[0].get("patches", []):
+            if "path" in p:
+                check(os.path.isfile(os.path.join(base, p["path"])), "%s: patch %s exists" % (rel, p["path"]))
         for gen in ds[0].get("configMapGenerator", []):
             for f in gen.get("files", []):
                 path = os.path.join(base, f.split("=")[-1])
@@ -168,7 +200,7 @@ def check_host_mount(name, mounts, container_path, host_path, writable=True):
 
 
 def check_daemonset(root, a, docs):
-    dss = objects(docs, "DaemonSet", "manifests/")
+    dss = base_objects(docs, "DaemonSet")
     if not check(len(dss) == 1, "manifests/ has one DaemonSet"):
         return None
     rel, ds = dss[0]
@@ -192,12 +224,17 @@ def check_daemonset(root, a, docs):
     argv = dp.get("command", []) + dp.get("args", [])
     check(os.path.basename(argv[0]) == "kyborg-device-plugin", "%s runs kyborg-device-plugin" % rel)
     dp_h = os.path.join(root, "deviceplugin", "dp.h")
+    paths_h = os.path.join(root, "common", "include", "kyborg", "state", "paths.h")
     mounts = mounts_of(spec, dp)
     # Every directory the plugin has a default for (DP_DEFAULT_<X>_DIR, option
-    # --<x>-dir): a new one in dp.h is checked without a change here.
+    # --<x>-dir): a new one in dp.h is checked without a change here. The two
+    # other binaries share come from state/paths.h.
     with open(dp_h) as f:
         dirs = re.findall(r'#define\s+DP_DEFAULT_(\w+)_DIR\s+"([^"]+)"', f.read())
-    check(len(dirs) >= 4, "%s: the device plugin's default directories are read from dp.h: %d" % (rel, len(dirs)))
+    dirs += [("PLUGIN", c_default(paths_h, "KY_KUBELET_PLUGIN_DIR_DEFAULT")),
+             ("STATE", c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT"))]
+    check(len(dirs) >= 4, "%s: the device plugin's default directories are read from dp.h and paths.h: %d" % (
+        rel, len(dirs)))
     for name, default in dirs:
         opt = "--%s-dir" % name.lower().replace("_", "-")
         if opt in argv:
@@ -206,7 +243,8 @@ def check_daemonset(root, a, docs):
     for path in ("/sys", "/dev", "/sys/fs/bpf"):
         check_host_mount(rel + " device-plugin", mounts, path, path, writable=(path == "/sys/fs/bpf"))
     probe = dp.get("livenessProbe", {}).get("exec", {}).get("command", [])
-    check(c_default(dp_h, "DP_DEFAULT_PLUGIN_DIR") in probe, "%s: the liveness probe looks at the plugin dir" % rel)
+    check(c_default(paths_h, "KY_KUBELET_PLUGIN_DIR_DEFAULT") in probe,
+          "%s: the liveness probe looks at the plugin dir" % rel)
 
     # The config file: a ConfigMap key mounted where --config points.
     cfg_path = argv[argv.index("--config") + 1] if "--config" in argv else None
@@ -217,7 +255,7 @@ def check_daemonset(root, a, docs):
         cm_name = vol.get("configMap", {}).get("name")
         items = {i["path"]: i["key"] for i in vol.get("configMap", {}).get("items", [])}
         key = items.get(os.path.basename(cfg_path), os.path.basename(cfg_path))
-        cms = {d["metadata"]["name"]: d for _, d in objects(docs, "ConfigMap", "manifests/")}
+        cms = {d["metadata"]["name"]: d for _, d in base_objects(docs, "ConfigMap")}
         if check(cm_name in cms and key in cms[cm_name].get("data", {}),
                  "%s: %s is key %s of ConfigMap %s" % (rel, cfg_path, key, cm_name)):
             config = cms[cm_name]["data"][key]
@@ -245,9 +283,18 @@ def check_daemonset(root, a, docs):
         check(os.path.isfile(gen), "%s: manifests/node-profile/ generates the key %s" % (rel, os.path.basename(path)))
         # kyborgctl's defaults for who uses a device: the CNI plugin's records,
         # kubelet's checkpoint, the device plugin's state (image cache too).
-        for d in ("/var/lib/cni/kyborg", "/var/lib/kubelet/device-plugins"):
+        for name in ("KY_CNI_STATE_DIR_DEFAULT", "KY_KUBELET_PLUGIN_DIR_DEFAULT"):
+            d = c_default(paths_h, name)
             check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
-        check_host_mount(rel + " apply-profile", vol, "/var/lib/kyborg", "/var/lib/kyborg")
+        d = c_default(paths_h, "KY_DP_STATE_DIR_DEFAULT")
+        check_host_mount(rel + " apply-profile", vol, d, d)
+        # The DRA driver's claims (its state dir's dra-claims), read only.
+        d = c_default(paths_h, "KY_DRA_STATE_DIR_DEFAULT")
+        check_host_mount(rel + " apply-profile", vol, d, d, writable=False)
+        # kyborgctl status's --device-config: where the device plugin's is mounted.
+        ctl_cfg = c_default(os.path.join(root, "kyborgctl", "kyborgctl.c"), "KYBORGCTL_DEVICE_CONFIG")
+        check(ctl_cfg == cfg_path, "%s: kyborgctl's default --device-config %s is the device plugin's --config %s" % (
+            rel, ctl_cfg, cfg_path))
         check_host_mount(rel + " apply-profile", vol, "/sys", "/sys")
     return json.loads(config) if config else None
 
@@ -274,6 +321,15 @@ def cni_status(a, conf, scratch):
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
+def cni_check_config(a, conf):
+    """kyborg --check-config: the config parsed as ADD parses it, nothing
+    touched. Its exit status, the error object, and the notes on stderr
+    (fields left aside)."""
+    r = subprocess.run([a.cni, "--check-config"], input=json.dumps(conf), capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin"})
+    return r.returncode, r.stdout.strip(), r.stderr.strip()
+
+
 def check_cni_config(a, conf, what, dp_resources):
     if conf.get("type") != "kyborg":
         return
@@ -291,9 +347,12 @@ def check_cni_config(a, conf, what, dp_resources):
             with open(built, "rb") as f:
                 check(prog.get("program", "").encode() + b"\0" in f.read(),
                       "%s holds program %s" % (where, prog.get("program")))
+    rc, out, notes = cni_check_config(a, conf)
+    check(rc == 0, "%s: the kyborg binary accepts it (kyborg --check-config)%s" % (what, "" if rc == 0 else ": " + out))
+    check(notes == "", "%s: no field is left aside%s" % (what, "" if not notes else ": " + notes))
     with tempfile.TemporaryDirectory() as scratch:
         rc, out = cni_status(a, conf, scratch)
-        check(rc == 0, "%s: the kyborg binary accepts it (CNI STATUS)%s" % (what, "" if rc == 0 else ": " + out))
+        check(rc == 0, "%s: CNI STATUS passes%s" % (what, "" if rc == 0 else ": " + out))
 
 
 def kyborg_confs(conf):
@@ -352,13 +411,303 @@ def check_networks(root, a, docs, dp_config):
                     check(r in resources, "%s: %s is a resource of the device plugin's config" % (rel, r))
 
 
+# ---- manifests/dra/: kyborg-dra-driver ----
+
+# What the driver does with the API server (dra/dra_publish.c: list and
+# watch its slices, POST, PUT and DELETE them, never PATCH; dra/dra_claims_api.c:
+# GET a claim; the publisher's GET of the Node for ownerReferences), and so
+# exactly the RBAC it gets (dra-facts section 8).
+DRA_RBAC = {
+    ("resource.k8s.io", "resourceslices"): {"get", "list", "watch", "create", "update", "delete"},
+    ("resource.k8s.io", "resourceclaims"): {"get"},
+    ("", "nodes"): {"get"},
+}
+# Domains whose attributes a class may read beside the driver's own.
+STANDARD_DOMAINS = ("resource.kubernetes.io", "k8s.cni.cncf.io")
+
+
+def rbac_rules(docs, sa_name, ns):
+    """Every rule bound to the ServiceAccount, by (group, resource)."""
+    roles = {(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")): d
+             for kind in ("ClusterRole", "Role") for _, d in objects(docs, kind)}
+    rules = {}
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        for _, b in objects(docs, kind):
+            if not any(s.get("kind") == "ServiceAccount" and s.get("name") == sa_name and s.get("namespace", ns) == ns
+                       for s in b.get("subjects", [])):
+                continue
+            ref = b["roleRef"]
+            role = roles.get((ref["kind"], ref["name"], None if ref["kind"] == "ClusterRole" else
+                              b["metadata"].get("namespace")))
+            if not check(role is not None, "%s %s binds a role the manifests define: %s" % (
+                    kind, b["metadata"]["name"], ref["name"])):
+                continue
+            for r in role.get("rules", []):
+                for g in r.get("apiGroups", []):
+                    for res in r.get("resources", []):
+                        rules.setdefault((g, res), set()).update(r.get("verbs", []))
+    return rules
+
+
+def check_rbac(rules, what):
+    check(rules == DRA_RBAC, "%s: the RBAC is exactly what the driver uses: %s" % (
+        what, "; ".join("%s/%s: %s" % (g or "core", r, ",".join(sorted(v))) for (g, r), v in sorted(rules.items()))))
+
+
+def published_attributes(root):
+    """The attribute names dra/dra_attrs.c publishes, and the kind words."""
+    with open(os.path.join(root, "dra", "dra_attrs.c")) as f:
+        names = set(re.findall(r'add_(?:string|int|hex16)\(attrs, "([^"]+)"', f.read()))
+    with open(os.path.join(root, "common", "src", "device", "device_list.c")) as f:
+        m = re.search(r"dra_kinds\[\]\s*=\s*\{([^}]*)\}", f.read())
+    kinds = set(re.findall(r'"([^"]+)"', m.group(1))) if m else set()
+    with open(os.path.join(root, "dra", "dra_attrs.c")) as f:
+        kinds |= set(re.findall(r'return "(pf)";', f.read()))
+    return names, kinds
+
+
+def check_cel(expr, what, driver, names, kinds):
+    """The driver and the attributes a CEL expression names are ones the
+    driver publishes; a kind compared is one of its kinds."""
+    drivers = re.findall(r'device\.driver\s*==\s*"([^"]*)"', expr)
+    ok = check(all(d == driver for d in drivers), "%s: device.driver is %s: %s" % (what, driver, drivers or "-"))
+    refs = re.findall(r'device\.attributes\["([^"]+)"\](?:\.([A-Za-z_][A-Za-z0-9_]*)|\["([^"]+)"\])', expr)
+    for domain, dotted, bracketed in refs:
+        name = dotted or bracketed
+        full = name if domain == driver else "%s/%s" % (domain, name)
+        ok &= check(domain in (driver,) + STANDARD_DOMAINS and full in names,
+                    "%s: attribute %s of domain %s is one the driver publishes" % (what, name, domain))
+    for value in re.findall(r'\.kind\s*==\s*"([^"]*)"', expr):
+        ok &= check(value in kinds, "%s: kind \"%s\" is one the driver publishes (%s)" % (
+            what, value, ", ".join(sorted(kinds))))
+    return ok
+
+
+def dra_config(docs):
+    """The ConfigMap as the overlay leaves it: the base's, its data keys
+    replaced by the overlay's patch (a strategic merge of data)."""
+    base = {d["metadata"]["name"]: copy.deepcopy(d) for _, d in base_objects(docs, "ConfigMap")}
+    for _, d in objects(docs, "ConfigMap", "manifests/dra/"):
+        name = d["metadata"]["name"]
+        if name in base:
+            base[name].setdefault("data", {}).update(d.get("data", {}))
+        else:
+            base[name] = d
+    return base
+
+
+def check_dra(root, a, docs):
+    if not a.dra:
+        print("skip: no --dra binary: manifests/dra/ not checked")
+        return
+    rel_k = "manifests/dra/kustomization.yaml"
+    if not check(rel_k in docs, "%s exists" % rel_k):
+        return
+    dss = objects(docs, "DaemonSet", "manifests/dra/")
+    if not check(len(dss) == 1, "manifests/dra/ has one DaemonSet"):
+        return
+    rel, ds = dss[0]
+    spec = ds["spec"]["template"]["spec"]
+    check_security(rel, spec)
+    check(spec.get("securityContext", {}).get("seccompProfile", {}).get("type") == "RuntimeDefault",
+          "%s: the pod runs under the runtime's default seccomp profile" % rel)
+    check(spec.get("nodeSelector") == base_objects(docs, "DaemonSet")[0][1]["spec"]["template"]["spec"].get(
+        "nodeSelector"), "%s: on the same nodes as kyborg-node" % rel)
+    check(spec.get("hostNetwork") is True, "%s: in the host's network namespace (udev's events)" % rel)
+    cs = {c["name"]: c for c in all_containers(spec)}
+    drv = cs.get("dra-driver")
+    if not check(drv is not None and len(cs) == 1, "%s: one container, dra-driver" % rel):
+        return
+    argv = drv.get("command", []) + drv.get("args", [])
+    check(os.path.basename(argv[0]) == "kyborg-dra-driver", "%s runs kyborg-dra-driver" % rel)
+    check(not drv.get("securityContext", {}).get("capabilities", {}).get("add"),
+          "%s: the driver adds no capability" % rel)
+    env = {e["name"]: e for e in drv.get("env", [])}
+    check(env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
+          "%s: NODE_NAME is the pod's node (the pool's name)" % rel)
+    # The directories: the driver's defaults (dra/dra.h, state/paths.h).
+    paths_h = os.path.join(root, "common", "include", "kyborg", "state", "paths.h")
+    driver = c_default(os.path.join(root, "dra", "dra.h"), "DRA_DEFAULT_DRIVER")
+    sock = c_default(os.path.join(root, "dra", "dra.h"), "DRA_SOCKET")
+    plugins = c_default(paths_h, "KY_KUBELET_PLUGINS_DEFAULT")
+    dirs = {"--registration-dir": c_default(paths_h, "KY_KUBELET_PLUGINS_REGISTRY_DEFAULT"),
+            "--plugin-dir": plugins + "/" + driver,
+            "--cdi-dir": c_default(paths_h, "KY_CDI_DIR_DEFAULT"),
+            "--state-dir": c_macro(paths_h, "KY_DRA_STATE_DIR_DEFAULT")}
+    mounts = mounts_of(spec, drv)
+    for opt, default in sorted(dirs.items()):
+        if opt in argv:
+            check(argv[argv.index(opt) + 1] == default, "%s: %s is the default %s" % (rel, opt, default))
+        check_host_mount(rel + " dra-driver", mounts, default, default)
+    for path in ("/sys", "/dev", "/run/udev"):
+        check_host_mount(rel + " dra-driver", mounts, path, path, writable=False)
+    probe = drv.get("livenessProbe", {}).get("exec", {}).get("command", [])
+    check("alive-dra" in probe and dirs["--plugin-dir"] + "/" + sock in probe,
+          "%s: the liveness probe looks at the DRA socket %s/%s" % (rel, dirs["--plugin-dir"], sock))
+    # Its own account, with a token and exactly the RBAC it uses; the base's
+    # account (the device plugin's) stays without one.
+    sa = spec.get("serviceAccountName")
+    ns = ds["metadata"].get("namespace")
+    check(sa in [d["metadata"]["name"] for _, d in objects(docs, "ServiceAccount", "manifests/dra/")],
+          "%s runs as the ServiceAccount manifests/dra/ defines: %s" % (rel, sa))
+    check(spec.get("automountServiceAccountToken") is not False, "%s: its token is mounted (in-cluster)" % rel)
+    rules = rbac_rules(docs, sa, ns)
+    check_rbac(rules, "ServiceAccount %s" % sa)
+    more = dict(rules)
+    more[("resource.k8s.io", "resourceslices")] = rules.get(("resource.k8s.io", "resourceslices"), set()) | {"patch"}
+    check(len(failures_of(check_rbac, more, "x")) == 1, "the RBAC check catches one verb too many")
+    for _, base_sa in base_objects(docs, "ServiceAccount"):
+        check(not rbac_rules(docs, base_sa["metadata"]["name"], base_sa["metadata"].get("namespace")),
+              "the base's ServiceAccount %s has no role" % base_sa["metadata"]["name"])
+    # The one ConfigMap, as overlaid: each binary's --check-config passes,
+    # every resource goes to one of them, and each serves at least one.
+    vol = mounts.get(os.path.dirname(argv[argv.index("--config") + 1]), ({}, {}))[0] if "--config" in argv else {}
+    cm = dra_config(docs).get(vol.get("configMap", {}).get("name"))
+    if check(cm is not None and "device-plugin.json" in cm.get("data", {}),
+             "%s: --config is a key of a ConfigMap the manifests define" % rel):
+        text = cm["data"]["device-plugin.json"]
+        check_dp_config(a, text, "manifests/dra ConfigMap")
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            f.write(text)
+            f.flush()
+            r = subprocess.run([a.dra, "--check-config", "--config", f.name, "--node-name", "node-a"],
+                               capture_output=True, text=True)
+            d = subprocess.run([a.dp, "--check-config", "--config", f.name], capture_output=True, text=True)
+        check(r.returncode == 0, "manifests/dra ConfigMap passes kyborg-dra-driver --check-config: %s" % (
+            (r.stdout + r.stderr).strip().replace(f.name, "FILE")))
+        conf = json.loads(text)
+        for res in conf["resources"]:
+            mine_dp = re.search(r"^  %s: \d+ devices? \(\d+ with a driver\)$" % re.escape(res["name"]), d.stdout,
+                                re.M) is not None
+            mine_dra = "%s (%s): not served here: frontend devicePlugin" % (res["name"], res["kind"]) not in r.stdout
+            check(mine_dp != mine_dra, "%s is served by exactly one front end (%s)" % (
+                res["name"], "device plugin" if mine_dp else "DRA driver"))
+        fronts = {res.get("frontend", "devicePlugin") for res in conf["resources"]}
+        check(fronts == {"devicePlugin", "dra"},
+              "the overlay gives resources to both front ends (the device plugin's liveness wants a socket)")
+    # DeviceClasses: CEL over what the driver publishes.
+    names, kinds = published_attributes(root)
+    check(len(names) >= 15 and {"gpu", "fpga", "vf"} <= kinds,
+          "the published attribute names (%d) and kinds (%s) are read from the sources" % (
+              len(names), ", ".join(sorted(kinds))))
+    classes = {}
+    for crel, dc in objects(docs, "DeviceClass"):
+        name = dc["metadata"]["name"]
+        check(dc.get("apiVersion") == "resource.k8s.io/v1", "%s: DeviceClass %s is resource.k8s.io/v1" % (crel, name))
+        exprs = [s["cel"]["expression"] for s in dc.get("spec", {}).get("selectors", []) if "cel" in s]
+        check(bool(exprs), "%s: DeviceClass %s selects with CEL" % (crel, name))
+        ok = all(check_cel(e, "%s: DeviceClass %s" % (crel, name), driver, names, kinds) for e in exprs)
+        check(any('device.driver == "%s"' % driver in e for e in exprs),
+              "%s: DeviceClass %s selects only the driver's devices" % (crel, name))
+        classes[name] = ok
+    check({"kyborg-gpu", "kyborg-fpga", "kyborg-vf"} <= set(classes),
+          "DeviceClasses for GPUs, FPGAs and VFs: %s" % ", ".join(sorted(classes)))
+    check(len(failures_of(check_cel, 'device.driver == "%s" && device.attributes["%s"].kinnd == "gpu"' % (
+        driver, driver), "x", driver, names, kinds)) == 1, "the CEL check catches an attribute the driver lacks")
+    check(len(failures_of(check_cel, 'device.driver == "%s" && device.attributes["%s"].kind == "nic-vf"' % (
+        driver, driver), "x", driver, names, kinds)) == 1, "the CEL check catches a kind the driver lacks")
+    # examples/dra: claims ask for those classes, pods for their claims.
+    templates = {}
+    for erel, t in objects(docs, "ResourceClaimTemplate", "examples/"):
+        templates[t["metadata"]["name"]] = erel
+        reqs = t["spec"]["spec"]["devices"]["requests"]
+        for req in reqs:
+            ex = req.get("exactly", {})
+            check(ex.get("deviceClassName") in classes, "%s: request %s asks for a class manifests/dra defines: %s" % (
+                erel, req["name"], ex.get("deviceClassName")))
+            for s in ex.get("selectors", []):
+                check_cel(s["cel"]["expression"], "%s: request %s" % (erel, req["name"]), driver, names, kinds)
+        for c in t["spec"]["spec"]["devices"].get("constraints", []):
+            attr = c.get("matchAttribute", "")
+            check(attr in names or attr.split("/", 1)[-1] in names and attr.startswith(driver + "/"),
+                  "%s: matchAttribute %s is an attribute the driver publishes" % (erel, attr))
+            check(set(c.get("requests", [])) <= {r["name"] for r in reqs}, "%s: the constraint names its requests" % erel)
+    check(len(templates) >= 3, "examples/dra/ has ResourceClaimTemplates for a GPU, an FPGA and a VF")
+    for prel, pod in objects(docs, "Pod", "examples/dra/"):
+        claims = {c["name"]: c for c in pod["spec"].get("resourceClaims", [])}
+        for c in claims.values():
+            check(templates.get(c.get("resourceClaimTemplateName")) == prel,
+                  "%s: claim %s comes from a template in the same file" % (prel, c["name"]))
+        for ctr in pod["spec"]["containers"]:
+            for c in ctr.get("resources", {}).get("claims", []):
+                check(c["name"] in claims, "%s: container %s uses the pod's claim %s" % (prel, ctr["name"], c["name"]))
+
+
+# kubernetes-models (npm): the API's schemas, for every object the
+# manifests and examples hold. Installed into the build tree once (a few
+# seconds); skipped, saying why, without node 20+, npm or a registry.
+KUBERNETES_MODELS = "kubernetes-models@5.1.0"
+
+
+def models_install(cache):
+    mod = os.path.join(cache, "node_modules", "kubernetes-models", "package.json")
+    if os.path.exists(mod):
+        with open(mod) as f:
+            if json.load(f).get("version") == KUBERNETES_MODELS.rsplit("@", 1)[1]:
+                return None
+    for tool in ("node", "npm"):
+        if not shutil.which(tool):
+            return "%s is not installed" % tool
+    os.makedirs(cache, exist_ok=True)
+    try:
+        r = subprocess.run(["npm", "install", "--prefix", cache, "--no-audit", "--no-fund", "--no-save",
+                            "--loglevel=error", KUBERNETES_MODELS], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "npm install %s timed out" % KUBERNETES_MODELS
+    if r.returncode != 0:
+        return "npm install %s failed (no registry?): %s" % (KUBERNETES_MODELS, r.stderr.strip()[-300:])
+    return None
+
+
+def models_validate(cache, items):
+    r = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "check_manifests_models.mjs"),
+                        os.path.join(cache, "node_modules")], input=json.dumps(items), capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        return None, r.stderr.strip()[-500:]
+    return [json.loads(l) for l in r.stdout.splitlines() if l.strip()], None
+
+
+def check_models(a, docs):
+    cache = os.path.join(a.build, "npm-models")
+    why = models_install(cache)
+    if why:
+        print("skip: the kubernetes-models schema check: %s" % why)
+        return
+    items = [{"where": rel, "object": d} for rel, ds in sorted(docs.items()) for d in ds
+             if isinstance(d, dict) and d.get("apiVersion") and d.get("kind") and d["kind"] != "Kustomization"]
+    res, err = models_validate(cache, items)
+    if not check(res is not None, "kubernetes-models ran: %s" % (err or "ok")):
+        return
+    for r in res:
+        if r.get("skip"):
+            print("skip: %s: %s: %s" % (r["where"], r["kind"], r["skip"]))
+            continue
+        check(r["ok"], "%s: %s passes kubernetes-models' schema%s" % (r["where"], r["kind"],
+                                                                    "" if r["ok"] else ": " + r["error"]))
+    check(any(r.get("ok") and "DeviceClass" in r["kind"] for r in res), "kubernetes-models knows resource.k8s.io/v1")
+    # The schema check itself can fail: a DeviceClass whose selectors are not a list.
+    bad = [{"where": "x", "object": {"apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass",
+                                     "metadata": {"name": "x"}, "spec": {"selectors": "all"}}}]
+    res, _ = models_validate(cache, bad)
+    check(bool(res) and res[0].get("ok") is False, "kubernetes-models refuses a DeviceClass with a bad field type")
+
+
 def check_status_really_parses(a):
-    """The checker itself: STATUS must refuse a config with an unknown field,
-    or a passing STATUS above would prove nothing."""
-    bad = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "vlna": 100}
+    """The checker itself: --check-config must refuse a near miss of a field
+    and note a field it leaves aside, or a passing check above would prove
+    nothing; STATUS, which needs neither, passes both."""
+    bad = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "device": "eth1", "vlna": 100}
+    rc, out, _ = cni_check_config(a, bad)
+    check(rc != 0 and "vlna: unknown field; did you mean vlan?" in out,
+          "kyborg --check-config refuses a near miss, naming the field meant (%s)" % out.replace("\n", " "))
+    aside = {"cniVersion": "1.1.0", "name": "n", "type": "kyborg", "device": "eth1", "someOtherPlugins": 1}
+    rc, out, notes = cni_check_config(a, aside)
+    check(rc == 0 and "someOtherPlugins" in notes,
+          "kyborg --check-config notes a field it leaves aside (%s)" % (out + notes).replace("\n", " "))
     with tempfile.TemporaryDirectory() as scratch:
         rc, out = cni_status(a, bad, scratch)
-    check(rc != 0 and "vlna" in out, "CNI STATUS refuses an unknown field, naming it (%s)" % out.replace("\n", " "))
+    check(rc == 0, "CNI STATUS does not fail on a field it does not need (%s)" % out.replace("\n", " "))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         f.write('{ "resources": [ { "name": "kyborg.io/x", "kind": "tpu" } ] }')
         f.flush()
@@ -428,6 +777,12 @@ def check_helper_verbs(root):
         s.bind(os.path.join(plugins, "kyborg-kyborg.io_gpu.sock"))
         check(run("alive", plugins) == 0, "kyborg-node alive passes once a kyborg socket serves")
         s.close()
+        dra_sock = os.path.join(tmp, "dra.sock")
+        check(run("alive-dra", dra_sock) != 0, "kyborg-node alive-dra fails while the DRA socket is missing")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(dra_sock)
+        check(run("alive-dra", dra_sock) == 0, "kyborg-node alive-dra passes while the DRA socket is there")
+        s.close()
         profile = os.path.join(tmp, "node-profile.json")
         check(run("apply-profile", profile, status=1) == 0, "apply-profile without a profile does nothing")
         with open(profile, "w") as f:
@@ -458,6 +813,7 @@ def main():
     ap.add_argument("--prefix", default="/usr/local", help="the build's CMAKE_INSTALL_PREFIX")
     ap.add_argument("--kyborgctl", required=True)
     ap.add_argument("--cni-path", default="/usr/lib/cni")
+    ap.add_argument("--dra", help="kyborg-dra-driver (manifests/dra/ is checked with it)")
     a = ap.parse_args()
     # The image (Containerfile) is built with prefix /usr: its data dir is
     # the build's with that prefix.
@@ -474,6 +830,8 @@ def main():
         dp_config = check_daemonset(root, a, docs)
         check_status_really_parses(a)
         check_networks(root, a, docs, dp_config)
+        check_dra(root, a, docs)
+        check_models(a, docs)
         check_installer(root, a)
         check_helper_verbs(root)
         check_node_profile(root, a)

@@ -62,6 +62,8 @@ static void teardown(void)
 	ns1[0] = ns2[0] = '\0';
 	kyt_cni_scratch_free(&tmp);
 	kyt_rmrf(pins);
+	/* Where libbpf would pin kyborg_pinned.bpf.o's map by default. */
+	unlink("/sys/fs/bpf/kyt_pinned_map");
 }
 
 TestSuite(cni_bpf, .init = setup, .fini = teardown, .timeout = 120);
@@ -526,16 +528,125 @@ Test(cni_bpf, a_program_the_verifier_refuses_rolls_back_the_ones_before_it)
 	free(before);
 }
 
-Test(cni_bpf, an_object_that_does_not_exist_rolls_back)
+Test(cni_bpf, an_object_that_does_not_exist_changes_nothing)
 {
 	char *before = kyt_node_snapshot(state_dir, ipam_dir);
 	char *conf = conf_for(dev, 90,
 			      "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\",\"attach\":\"tc-ingress\"},"
-			      "{\"object\":\"/nonexistent/kyborg_none.bpf.o\",\"program\":\"x\",\"attach\":\"tc-egress\"}]",
+			      "{\"object\":\"" KYBORG_BPF_DIR "/kyborg_none.bpf.o\",\"program\":\"x\",\"attach\":\"tc-egress\"}]",
 			      NULL);
-	assert_rolled_back(before, conf, "bpf[1]", "No such file");
+	assert_rolled_back(before, conf, "bpf[1].object", "No such file");
 	free(conf);
 	free(before);
+}
+
+/* Issue 14 (high): bpf[].object took any absolute path. An object is
+ * loaded only from a directory the node allows (KYBORG_BPF_OBJECT_DIRS in
+ * the plugin's environment, here tmp/allowed), opened without following a
+ * symlink, and only when the file and its directory are root's and not
+ * writable by group or others. Each is refused before ADD changes
+ * anything, code 7 naming the entry. */
+Test(cni_bpf, objects_only_from_where_the_node_allows_them)
+{
+	char allowed[600], other[600], env_dirs[700];
+	snprintf(allowed, sizeof(allowed), "%s/allowed", tmp);
+	snprintf(other, sizeof(other), "%s/other", tmp);
+	snprintf(env_dirs, sizeof(env_dirs), "KYBORG_BPF_OBJECT_DIRS=%s", allowed);
+	cr_assert_eq(mkdir(allowed, 0755), 0);
+	cr_assert_eq(mkdir(other, 0755), 0);
+	char copy_out[700], link_in[700], gw_in[700], ok_in[700];
+	snprintf(copy_out, sizeof(copy_out), "%s/kyborg_elsewhere.bpf.o", other);
+	snprintf(link_in, sizeof(link_in), "%s/kyborg_linked.bpf.o", allowed);
+	snprintf(gw_in, sizeof(gw_in), "%s/kyborg_shared.bpf.o", allowed);
+	snprintf(ok_in, sizeof(ok_in), "%s/kyborg_mine.bpf.o", allowed);
+	cr_assert_eq(kyt_run(NULL, "cp", COUNTERS, copy_out, NULL), 0);
+	cr_assert_eq(symlink(COUNTERS, link_in), 0);
+	cr_assert_eq(kyt_run(NULL, "cp", COUNTERS, gw_in, NULL), 0);
+	cr_assert_eq(chmod(gw_in, 0664), 0);
+	cr_assert_eq(kyt_run(NULL, "cp", COUNTERS, ok_in, NULL), 0);
+	cr_assert_eq(chmod(ok_in, 0644), 0);
+	const struct {
+		const char *object, *why;
+	} bad[] = {
+		{ copy_out, "not in a directory the node allows" },
+		{ link_in, "symbolic link" },
+		{ gw_in, "not writable by group or others" },
+	};
+	const char *const env[] = { env_dirs, NULL };
+	char *before = kyt_node_snapshot(state_dir, ipam_dir);
+	for (size_t i = 0; i < 3; i++) {
+		char *bpf = NULL;
+		cr_assert_geq(asprintf(&bpf, "[{\"object\":\"" COUNTERS "\",\"program\":\"kyborg_count_ingress\","
+					     "\"attach\":\"tc-ingress\"},{\"object\":\"%s\",\"program\":"
+					     "\"kyborg_count_egress\",\"attach\":\"tc-egress\"}]",
+				      bad[i].object),
+			      0);
+		char *conf = conf_for(dev, 97, bpf, NULL);
+		/* COUNTERS itself is allowed too in this run: only bpf[1] is bad. */
+		char both[1500];
+		snprintf(both, sizeof(both), "%s:" KYBORG_BPF_DIR, env_dirs);
+		const char *const env2[] = { both, NULL };
+		struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "pod1",
+					  .netns = ns1_path, .ifname = "net1", .path = CNI_PATH, .conf = conf, .env = env2 };
+		cJSON *out = NULL;
+		int rc = kyt_cni_run(&c, &out);
+		cr_expect_eq(rc, 1, "%s was loaded", bad[i].object);
+		if (rc == 0) {
+			c.command = "DEL";
+			kyt_cni_run(&c, NULL);
+		} else {
+			cr_expect_eq(kyt_cni_code(out), 7, "%s", msg_of(out));
+			cr_expect(strstr(msg_of(out), "bpf[1].object") && strstr(msg_of(out), bad[i].why), "%s",
+				  msg_of(out));
+		}
+		char *after = kyt_node_snapshot(state_dir, ipam_dir);
+		cr_expect_str_eq(after, before, "%s: the node changed", bad[i].object);
+		cr_expect_not(dir_exists(pins), "pins left under %s", pins);
+		cJSON_Delete(out);
+		free(after);
+		free(conf);
+		free(bpf);
+	}
+	/* A private copy in the allowed directory is loaded. */
+	char *bpf = NULL;
+	cr_assert_geq(asprintf(&bpf, "[{\"object\":\"%s\",\"program\":\"kyborg_count_egress\",\"attach\":"
+				     "\"tc-egress\"}]", ok_in),
+		      0);
+	char *conf = conf_for(dev, 97, bpf, NULL);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "pod1", .netns = ns1_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf, .env = env };
+	cJSON *out = NULL;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", msg_of(out));
+	c.command = "DEL";
+	cr_assert_eq(kyt_cni_run(&c, NULL), 0);
+	cJSON_Delete(out);
+	free(conf);
+	free(bpf);
+	free(before);
+}
+
+/* Issue 14 (high): a map declared LIBBPF_PIN_BY_NAME was pinned by libbpf
+ * at /sys/fs/bpf/<name> (or another component's map pinned there reused)
+ * and DEL left it. It is pinned inside the attachment's pin directory now,
+ * and DEL leaves nothing under /sys/fs/bpf. */
+#define PINNED_AT_ROOT "/sys/fs/bpf/kyt_pinned_map"
+Test(cni_bpf, a_map_pinned_by_name_stays_in_the_attachments_directory)
+{
+	char *conf = conf_for(dev, 98,
+			      "[{\"object\":\"" KYBORG_TEST_BPF_DIR "/kyborg_pinned.bpf.o\",\"program\":"
+			      "\"kyborg_count_pinned\",\"attach\":\"tc-egress\"}]",
+			      NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "pod1", ns1_path, conf, &out), 0, "%s", msg_of(out));
+	char *map = pin_path("pod1", "kyborg_pinned", "kyt_pinned_map");
+	cr_expect(dir_exists(map), "the map is not pinned at %s", map);
+	cr_expect_not(dir_exists(PINNED_AT_ROOT), "the map is pinned at " PINNED_AT_ROOT);
+	cr_assert_eq(cni("DEL", "pod1", ns1_path, conf, NULL), 0);
+	cr_expect_not(dir_exists(PINNED_AT_ROOT), "DEL left " PINNED_AT_ROOT);
+	cr_expect_not(dir_exists(pins), "DEL left %s", pins);
+	cJSON_Delete(out);
+	free(map);
+	free(conf);
 }
 
 /* hw on tc programs of a device without offload (a veth): "never" attaches

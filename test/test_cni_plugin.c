@@ -306,6 +306,42 @@ Test(cni_plugin, gc_removes_attachments_not_listed_as_valid)
 	free(before);
 }
 
+/* A record a newer plugin wrote (after a downgrade) is not misread: DEL
+ * refuses it (105) and GC leaves it, until a plugin that reads it runs. */
+Test(cni_plugin, a_record_of_a_newer_version_is_refused_and_left_alone)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.83.0.0/24", NULL);
+	cr_assert_eq(cni("ADD", "newer", "eth0", ns_path, conf, NULL), 0);
+	char rec[600];
+	snprintf(rec, sizeof(rec), "%s/kynet:newer:eth0.json", state_dir);
+	char *text = kyt_read_file(rec);
+	cJSON *doc = cJSON_Parse(text);
+	cr_assert_eq(cJSON_GetObjectItem(doc, "version")->valueint, 1, "records carry their version");
+	cJSON_ReplaceItemInObject(doc, "version", cJSON_CreateNumber(99));
+	char *newer = cJSON_PrintUnformatted(doc);
+	cr_assert_eq(kyt_write_file(rec, newer), 0);
+	cJSON *out = NULL;
+	cr_assert_neq(cni("DEL", "newer", "eth0", ns_path, conf, &out), 0);
+	cr_assert_eq(kyt_cni_code(out), 105, "%s", cJSON_PrintUnformatted(out));
+	cJSON_Delete(out);
+	char *gc = NULL;
+	cr_assert_geq(asprintf(&gc, "%.*s,\"cni.dev/valid-attachments\":[]}", (int)strlen(conf) - 1, conf), 0);
+	cr_assert_eq(cni("GC", NULL, NULL, NULL, gc, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_eq(access(rec, F_OK), 0, "GC left the newer record");
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "eth0", &l), "and its device in the pod");
+	cr_assert_eq(kyt_write_file(rec, text), 0);
+	cr_assert_eq(cni("DEL", "newer", "eth0", ns_path, conf, NULL), 0);
+	assert_same_node(before);
+	free(gc);
+	free(newer);
+	cJSON_Delete(doc);
+	free(text);
+	free(conf);
+	free(before);
+}
+
 Test(cni_plugin, gc_releases_the_address_of_an_unreadable_record)
 {
 	char *before = snap();
@@ -633,15 +669,173 @@ Test(cni_plugin, del_finds_the_device_back_in_the_host_under_its_pod_name)
 	free(before);
 }
 
+/* The kernel allows any byte in a name but '/', ':' and white space: a
+ * name outside the state store's alphabet is escaped like the other parts
+ * of a key (issue 14: "kysec+x" failed with code 5). */
+Test(cni_plugin, a_device_named_outside_the_key_alphabet_attaches)
+{
+	char plus[16], plus_peer[16];
+	snprintf(plus, sizeof(plus), "ky+%d", (int)getpid() % 100000);
+	snprintf(plus_peer, sizeof(plus_peer), "kyp%d", (int)getpid() % 100000);
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "add", plus, "type", "veth", "peer", "name", plus_peer, NULL), 0);
+	char *before = snap();
+	char *conf = conf_for("1.1.0", plus, "10.87.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l));
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	cr_assert(kyt_ip_link(NULL, plus, &l), "%s is back in the host", plus);
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
+/* The kernel names a link "net%d" as net0: ADD moved the device in as
+ * net0, rollback looked for net%d, found nothing and dropped the record,
+ * and the device stayed in the pod (issue 14). */
+Test(cni_plugin, an_ifname_template_is_refused_and_strands_nothing)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.89.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net%d", ns_path, conf, &out), 1);
+	cr_assert_eq(kyt_cni_code(out), 4, "%s", cJSON_PrintUnformatted(out));
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "CNI_IFNAME"));
+	struct kyt_ip_link l;
+	cr_assert_not(kyt_ip_link(ns, "net0", &l), "the device went into the pod as net0");
+	cr_assert(kyt_ip_link(NULL, dev, &l), "the device is still in the host");
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
+/* Issue 14: /proc/self/ns/net as CNI_NETNS had ADD rename a host device
+ * in place. The plugin's own netns is refused (code 4). */
+Test(cni_plugin, the_hosts_own_netns_is_no_pod)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.91.0.0/24", NULL);
+	static const char *const paths[] = { "/proc/self/ns/net", "/proc/thread-self/ns/net" };
+	for (size_t i = 0; i < 2; i++) {
+		cJSON *out = NULL;
+		cr_assert_eq(cni("ADD", "c1", "eth0", paths[i], conf, &out), 1, "%s", paths[i]);
+		cr_assert_eq(kyt_cni_code(out), 4, "%s", cJSON_PrintUnformatted(out));
+		cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "CNI_NETNS"));
+		assert_same_node(before);
+		cJSON_Delete(out);
+		cr_assert_eq(cni("DEL", "c1", "eth0", paths[i], conf, NULL), 0);
+	}
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
+/* Issue 14: opening a FIFO given as CNI_NETNS waited for a writer, for
+ * ever, with the attachment's lock held, so its DEL hung as well. */
+Test(cni_plugin, a_fifo_as_netns_is_refused_at_once)
+{
+	char fifo[600];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmp);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.92.0.0/24", NULL);
+	cJSON *out = NULL;
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1", .netns = fifo,
+				  .ifname = "eth0", .path = CNI_PATH, .conf = conf, .timeout_ms = 10000 };
+	cr_assert_eq(kyt_cni_run(&c, &out), 1, "ADD did not end within 10 s");
+	cr_assert_eq(kyt_cni_code(out), 4, "%s", cJSON_PrintUnformatted(out));
+	cr_assert(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")), "not a network namespace"), "%s",
+		  cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg")));
+	c.command = "DEL";
+	cr_assert_eq(kyt_cni_run(&c, NULL), 0, "DEL of the attachment did not end within 10 s");
+	assert_same_node(before);
+	cJSON_Delete(out);
+	free(conf);
+	free(before);
+}
+
+/* As some CNFs do: `ip link set net1 name eth9` inside the pod. */
+static void rename_in_pod(const char *from, const char *to)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", from, "down", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", from, "name", to, NULL), 0);
+}
+
+/* Issue 14 (host-device has it too, containernetworking/plugins#773):
+ * some CNFs rename their interfaces. DEL exited 0 with device-gone and
+ * left the device in the pod under the pod's name; CHECK only said it was
+ * missing. Ours is found by its recorded pod index and MAC. */
+Test(cni_plugin, del_finds_an_interface_the_pod_renamed)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.93.0.0/24", ",\"mac\":\"02:11:22:33:44:93\"");
+	cJSON *res = NULL, *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &res), 0);
+	rename_in_pod("net1", "eth9");
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth9", "up", NULL), 0);
+
+	char *prev = cJSON_PrintUnformatted(res), *chk = NULL;
+	cr_assert_geq(asprintf(&chk, "%.*s,\"prevResult\":%s}", (int)strlen(conf) - 1, conf, prev), 0);
+	cr_expect_eq(cni("CHECK", "c1", "net1", ns_path, chk, &out), 1);
+	cr_expect_eq(kyt_cni_code(out), 104, "%s", cJSON_PrintUnformatted(out));
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg"));
+	cr_expect(msg && strstr(msg, "net1 is eth9 in the pod"), "%s", msg ? msg : "(no msg)");
+
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	struct kyt_ip_link l;
+	cr_assert_not(kyt_ip_link(ns, "eth9", &l), "the device stayed in the pod as eth9");
+	assert_same_node(before);
+	cJSON_Delete(out);
+	cJSON_Delete(res);
+	free(prev);
+	free(chk);
+	free(conf);
+	free(before);
+}
+
+/* The same device renamed in the pod, then back in the host under that
+ * name (as a physical device comes back when its netns dies). */
+Test(cni_plugin, del_finds_a_renamed_interface_back_in_the_host)
+{
+	char *before = snap();
+	char *conf = conf_for("1.1.0", dev, "10.94.0.0/24", ",\"mtu\":1400");
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, NULL), 0);
+	rename_in_pod("net1", "eth9");
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	cr_assert_eq(kyt_run(NULL, "ip", "-n", ns, "link", "set", "eth9", "netns", pid, NULL), 0);
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(NULL, "eth9", &l), "in the host as eth9");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	cr_assert_not(kyt_ip_link(NULL, "eth9", &l), "left in the host as eth9");
+	assert_same_node(before);
+	free(conf);
+	free(before);
+}
+
+/* The plugin run with the node's settings env (NAME=VALUE, NULL-terminated). */
+static int cni_env(const char *cmd, const char *cid, const char *ifname, const char *conf, const char *const *env,
+		   cJSON **out)
+{
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = cmd, .container_id = cid, .netns = ns_path,
+				  .ifname = ifname, .path = CNI_PATH, .conf = conf, .env = env };
+	return kyt_cni_run(&c, out);
+}
+
 Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 {
-	char extra[600];
+	char extra[600], allow[600];
 	snprintf(extra, sizeof(extra), ",\"logFile\":\"%s/kyborg.log\",\"logLevel\":\"debug\"", tmp);
+	snprintf(allow, sizeof(allow), "KYBORG_CNI_LOG_DIRS=/nonexistent:%s", tmp);
+	const char *const env[] = { allow, NULL };
 	char *conf = conf_for("1.1.0", dev, "10.85.0.0/24", extra);
 	cJSON *out = NULL;
-	cr_assert_eq(cni("ADD", "c1", "eth0", ns_path, conf, &out), 0);
+	cr_assert_eq(cni_env("ADD", "c1", "eth0", conf, env, &out), 0);
 	cr_assert_not_null(out, "stdout is exactly one JSON result");
-	cr_assert_eq(cni("DEL", "c1", "eth0", ns_path, conf, NULL), 0);
+	cr_assert_eq(cni_env("DEL", "c1", "eth0", conf, env, NULL), 0);
 	char path[600];
 	snprintf(path, sizeof(path), "%s/kyborg.log", tmp);
 	char *log = kyt_read_file(path);
@@ -650,6 +844,88 @@ Test(cni_plugin, logs_go_to_the_log_file_and_never_to_stdout)
 	free(log);
 	cJSON_Delete(out);
 	free(conf);
+}
+
+/* Issue 14: logFile followed symlinks and could name any file, which root
+ * then appended to (a symlink to /etc/shadow, or /root/.bashrc itself,
+ * with a line the config's own bad values end up in). It must lie in a
+ * directory the node allows (KYBORG_CNI_LOG_DIRS, default /var/log), and is
+ * opened O_NOFOLLOW: otherwise the log goes to stderr and the pod goes on. */
+Test(cni_plugin, a_log_file_is_no_symlink_and_in_a_directory_the_node_allows)
+{
+	char target[600], link[600], outside[600], allow[600], extra[1400];
+	snprintf(target, sizeof(target), "%s/precious", tmp);
+	snprintf(link, sizeof(link), "%s/logs/kyborg.log", tmp);
+	snprintf(outside, sizeof(outside), "%s/kyborg.log", tmp);
+	snprintf(allow, sizeof(allow), "KYBORG_CNI_LOG_DIRS=%s/logs", tmp);
+	const char *const env[] = { allow, NULL };
+	cr_assert_eq(kyt_write_file(target, "precious\n"), 0);
+	char logs[600];
+	snprintf(logs, sizeof(logs), "%s/logs", tmp);
+	cr_assert_eq(mkdir(logs, 0700), 0);
+	cr_assert_eq(symlink(target, link), 0);
+	const char *const files[] = { link, outside };
+	for (int i = 0; i < 2; i++) {
+		snprintf(extra, sizeof(extra), ",\"logFile\":\"%s\",\"logLevel\":\"debug\"", files[i]);
+		char *conf = conf_for("1.1.0", dev, "10.95.0.0/24", extra);
+		cJSON *out = NULL;
+		cr_assert_eq(cni_env("ADD", "c1", "eth0", conf, env, &out), 0, "a log file refused fails no pod");
+		cr_assert_eq(cni_env("DEL", "c1", "eth0", conf, env, NULL), 0);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	char *after = kyt_read_file(target);
+	cr_assert_str_eq(after, "precious\n", "the plugin appended through the symlink");
+	free(after);
+	struct stat st;
+	cr_assert_neq(stat(outside, &st), 0, "a log file outside the allowed directories was written");
+}
+
+/* Issue 14: a symlinked stateDir had records written into its target, and
+ * a directory others can write let them plant links and records. Refused
+ * with code 7 naming stateDir; nothing written. */
+Test(cni_plugin, a_state_dir_is_no_symlink_and_only_roots)
+{
+	char real[600], link[600], shared[600];
+	snprintf(real, sizeof(real), "%s/real-state", tmp);
+	snprintf(link, sizeof(link), "%s/state-link", tmp);
+	snprintf(shared, sizeof(shared), "%s/shared-state", tmp);
+	cr_assert_eq(mkdir(real, 0700), 0);
+	cr_assert_eq(symlink(real, link), 0);
+	cr_assert_eq(mkdir(shared, 0700), 0);
+	cr_assert_eq(chmod(shared, 01777), 0);
+	const char *const dirs[] = { link, shared };
+	char *before = snap();
+	for (int i = 0; i < 2; i++) {
+		char *conf = NULL;
+		cr_assert_geq(asprintf(&conf,
+				       "{\"cniVersion\":\"1.1.0\",\"name\":\"kynet\",\"type\":\"kyborg\","
+				       "\"device\":\"%s\",\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\","
+				       "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.96.0.0/24\"}]]}}",
+				       dev, dirs[i], ipam_dir),
+			      0);
+		cJSON *out = NULL;
+		int rc = cni("ADD", "c1", "eth0", ns_path, conf, &out);
+		cr_expect_eq(rc, 1, "stateDir %s accepted", dirs[i]);
+		if (rc != 1) {
+			cni("DEL", "c1", "eth0", ns_path, conf, NULL);
+			cJSON_Delete(out);
+			free(conf);
+			continue;
+		}
+		cr_assert_eq(kyt_cni_code(out), 7, "%s", cJSON_PrintUnformatted(out));
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(out, "msg"));
+		cr_assert(strstr(msg, "stateDir"), "%s", msg);
+		cr_assert(strstr(msg, i == 0 ? "symbolic link" : "writable by group or others"), "%s", msg);
+		assert_same_node(before);
+		cJSON_Delete(out);
+		free(conf);
+	}
+	char *left = NULL;
+	cr_assert_eq(kyt_run(&left, "ls", "-A", real, shared, NULL), 0);
+	cr_assert_not(strstr(left, "kynet"), "records written: %s", left);
+	free(left);
+	free(before);
 }
 
 /* The pod already has an interface by CNI_IFNAME: the kernel moves ours in
@@ -755,4 +1031,204 @@ Test(cni_plugin, concurrent_adds_of_one_device_by_many_containers_let_one_win)
 		free(r[i].result);
 	free(conf);
 	free(before);
+}
+
+/* ---- The pod's addresses announced, as sriov-cni announces them ---- */
+
+struct seen {
+	bool garp, na;
+	struct timespec garp_at, na_at;
+};
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+/* One frame from the pod: a gratuitous ARP for ip4 from mac, or an
+ * unsolicited neighbour advertisement of ip6 with mac as its target's
+ * link-layer address, checked field by field. */
+static void look_at(const unsigned char *f, int n, const struct timespec *at, const unsigned char mac[6],
+		    const unsigned char ip4[4], const unsigned char ip6[16], struct seen *s)
+{
+	static const unsigned char bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const unsigned char all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const unsigned char all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	if (n < 14 || memcmp(f + 6, mac, 6) != 0)
+		return;
+	unsigned type = (unsigned)f[12] << 8 | f[13];
+	const unsigned char *p = f + 14;
+	if (type == 0x0806 && n >= 14 + 28 && p[7] == 1 && memcmp(p + 14, ip4, 4) == 0 && memcmp(p + 24, ip4, 4) == 0) {
+		cr_assert_arr_eq(f, bcast, 6, "a gratuitous ARP goes to broadcast");
+		cr_assert_eq(p[0] << 8 | p[1], 1, "hardware type Ethernet");
+		cr_assert_eq(p[2] << 8 | p[3], 0x0800);
+		cr_assert_arr_eq(p + 8, mac, 6, "sender hardware address");
+		s->garp = true;
+		s->garp_at = *at;
+	}
+	if (type == 0x86dd && n >= 14 + 72 && p[6] == 58 && p[40] == 136 && memcmp(p + 48, ip6, 16) == 0) {
+		cr_assert_arr_eq(f, all_nodes_mac, 6);
+		cr_assert_arr_eq(p + 8, ip6, 16, "from the address itself");
+		cr_assert_arr_eq(p + 24, all_nodes, 16, "to all nodes");
+		cr_assert_eq(p[7], 255, "hop limit 255");
+		cr_assert_eq(p[44] & 0xe0, 0x20, "override, not solicited, not a router");
+		cr_assert_eq(p[64], 2, "target link-layer address option");
+		cr_assert_arr_eq(p + 66, mac, 6);
+		s->na = true;
+		s->na_at = *at;
+	}
+}
+
+static char *neigh(const char *family, const char *dev_)
+{
+	char *out = NULL;
+	kyt_run(&out, "ip", family, "neigh", "show", "dev", dev_, NULL);
+	return out;
+}
+
+static char *pod_sysctl(const char *path)
+{
+	char *out = NULL;
+	kyt_run(&out, "ip", "netns", "exec", ns, "cat", path, NULL);
+	return out;
+}
+
+/* After IPAM the plugin sends a gratuitous ARP for the IPv4 address and an
+ * unsolicited neighbour advertisement for the IPv6 one, before ADD
+ * returns: the veth's far end captures them, and its kernel takes them,
+ * updating neighbour entries that held another MAC (an address reused by
+ * a new pod). arp_notify and ndisc_notify are on in the pod; DEL leaves the
+ * device as it was, the host's defaults included. */
+Test(cni_plugin, add_announces_the_pod_addresses_on_the_link)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "neigh", "add", "10.87.0.2", "lladdr", "02:00:00:00:00:99", "dev", peer, "nud",
+			     "stale", NULL), 0);
+	cr_assert_eq(kyt_run(NULL, "ip", "-6", "neigh", "add", "fd00:87::2", "lladdr", "02:00:00:00:00:99", "dev", peer,
+			     "nud", "stale", NULL), 0);
+	char *before_node = snap();
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_notify", dev);
+	char *host_notify = kyt_read_file(path);
+	cr_assert_not_null(host_notify);
+	int cap = kyt_capture_open(peer);
+	cr_assert_geq(cap, 0, "capture on %s: %s", peer, strerror(-cap));
+	char *conf = NULL;
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.1.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"mac\":\"02:11:22:33:44:66\",\"stateDir\":\"%s\",\"ipam\":{\"type\":\"host-local\","
+			       "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.87.0.0/24\"}],[{\"subnet\":\"fd00:87::/64\"}]]}}",
+			       dev, state_dir, ipam_dir), 0);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	struct timespec added;
+	clock_gettime(CLOCK_REALTIME, &added);
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.87.0.2/24");
+	cr_assert_str_eq(jstr(out, "ips", 1, "address"), "fd00:87::2/64");
+
+	static const unsigned char mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x66 };
+	static const unsigned char ip4[4] = { 10, 87, 0, 2 };
+	static const unsigned char ip6[16] = { 0xfd, 0x00, 0x00, 0x87, [15] = 2 };
+	struct seen s = { 0 };
+	unsigned char f[2048];
+	int n;
+	struct timespec at;
+	/* Whatever else the pod sends (its DAD, MLD) comes along; a second
+	 * without a frame ends the look. */
+	while (!(s.garp && s.na) && (n = kyt_capture_next(cap, f, sizeof(f), 1000, &at)) > 0)
+		look_at(f, n, &at, mac, ip4, ip6, &s);
+	close(cap);
+	cr_assert(s.garp, "no gratuitous ARP for 10.87.0.2 from 02:11:22:33:44:66");
+	cr_assert(s.na, "no neighbour advertisement for fd00:87::2");
+	/* The kernel's own advertisement comes only after its DAD, a second
+	 * later: these were the plugin's. */
+	cr_assert(before(&s.garp_at, &added) && before(&s.na_at, &added), "announced after ADD returned");
+	char *n4 = neigh("-4", peer), *n6 = neigh("-6", peer);
+	cr_assert(strstr(n4, "10.87.0.2 lladdr 02:11:22:33:44:66"), "the far end's kernel kept the old MAC: %s", n4);
+	cr_assert(strstr(n6, "fd00:87::2 lladdr 02:11:22:33:44:66"), "the far end's kernel kept the old MAC: %s", n6);
+
+	char *an = pod_sysctl("/proc/sys/net/ipv4/conf/net1/arp_notify");
+	char *nn = pod_sysctl("/proc/sys/net/ipv6/conf/net1/ndisc_notify");
+	cr_assert_str_eq(an, "1\n");
+	cr_assert_str_eq(nn, "1\n");
+
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	char *after_notify = kyt_read_file(path);
+	cr_assert_str_eq(after_notify, host_notify, "arp_notify of %s back in the host", dev);
+	free(after_notify);
+	free(host_notify);
+	free(an);
+	free(nn);
+	free(n4);
+	free(n6);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
+}
+
+/* A link without carrier (its far end down) drops what it is given: the
+ * plugin waits for carrier a while, as sriov-cni does, then goes on; ADD
+ * does not fail for an announcement nobody could hear. */
+Test(cni_plugin, a_link_without_carrier_is_attached_all_the_same)
+{
+	cr_assert_eq(kyt_run(NULL, "ip", "link", "set", peer, "down", NULL), 0);
+	char *before_node = snap();
+	char *conf = conf_for("1.1.0", dev, "10.88.0.0/24", NULL);
+	cJSON *out = NULL;
+	cr_assert_eq(cni("ADD", "c1", "net1", ns_path, conf, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.88.0.2/24");
+	char *an = pod_sysctl("/proc/sys/net/ipv4/conf/net1/arp_notify");
+	cr_assert_str_eq(an, "1\n");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	free(an);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
+}
+
+/* The capabilities a runtime fills in runtimeConfig: "mac" sets the pod's
+ * MAC over the config's and CNI_ARGS', "ips" reaches the IPAM plugin
+ * (Debian's static, which takes addresses from runtimeConfig.ips) with the
+ * rest of the config, as sriov-cni passes it. */
+Test(cni_plugin, runtime_config_mac_and_ips_reach_the_pod)
+{
+	char *before_node = snap();
+	char *conf = NULL;
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.0.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"mac\":\"02:00:00:00:00:01\",\"capabilities\":{\"mac\":true,\"ips\":true},"
+			       "\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:03\",\"ips\":[\"10.89.0.9/24\"]},"
+			       "\"ipam\":{\"type\":\"static\"}}",
+			       dev, state_dir), 0);
+	struct kyt_cni_call c = { .bin = KYBORG_CNI_BIN, .command = "ADD", .container_id = "c1", .netns = ns_path,
+				  .ifname = "net1", .path = CNI_PATH, .conf = conf,
+				  .env = (const char *const[]){ "CNI_ARGS=IgnoreUnknown=1;MAC=02:00:00:00:00:02", NULL } };
+	cJSON *out = NULL;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:00:00:00:00:03");
+	cr_assert_str_eq(jstr(out, "ips", 0, "address"), "10.89.0.9/24");
+	struct kyt_ip_link l;
+	cr_assert(kyt_ip_link(ns, "net1", &l));
+	cr_assert_str_eq(l.address, "02:00:00:00:00:03");
+	char *addrs = NULL;
+	cr_assert_eq(kyt_run(&addrs, "ip", "-n", ns, "-o", "addr", "show", "dev", "net1", NULL), 0);
+	cr_assert(strstr(addrs, "10.89.0.9/24"), "%s", addrs);
+	free(addrs);
+	cJSON_Delete(out);
+	out = NULL;
+	/* Without runtimeConfig.mac, CNI_ARGS's MAC wins over the config's. */
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	free(conf);
+	cr_assert_geq(asprintf(&conf,
+			       "{\"cniVersion\":\"1.0.0\",\"name\":\"kynet\",\"type\":\"kyborg\",\"device\":\"%s\","
+			       "\"stateDir\":\"%s\",\"mac\":\"02:00:00:00:00:01\"}", dev, state_dir), 0);
+	c.conf = conf;
+	cr_assert_eq(kyt_cni_run(&c, &out), 0, "%s", cJSON_PrintUnformatted(out));
+	cr_assert_str_eq(jstr(out, "interfaces", 0, "mac"), "02:00:00:00:00:02");
+	cr_assert_eq(cni("DEL", "c1", "net1", ns_path, conf, NULL), 0);
+	assert_same_node(before_node);
+	cJSON_Delete(out);
+	free(conf);
+	free(before_node);
 }

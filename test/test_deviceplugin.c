@@ -132,21 +132,51 @@ static struct kyt_child *start_daemon(void)
 	return kyt_child_start(argv, -1, false);
 }
 
-static bool cond_socket_accepts(void *arg)
+/* The same with its log (stderr) in a file. */
+static struct kyt_child *start_daemon_logging(const char *log)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)arg);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return up;
+	_cleanup_free_ char *state_dir = in_dir(dir, "state");
+	_cleanup_free_ char *cdi_dir = in_dir(dir, "cdi");
+	_cleanup_free_ char *devinfo_dir = in_dir(dir, "devinfo");
+	const char *argv[] = { KYBORG_DP_BIN, "--config", config_path, "--plugin-dir", plugin_dir,
+			       "--state-dir", state_dir, "--cdi-dir", cdi_dir, "--devinfo-dir", devinfo_dir,
+			       "--fetch-helper", KYBORG_FETCH_BIN, NULL };
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	/* Before the fork, as kyt_child_start does. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, STDERR_FILENO);
+		dup2(null, STDOUT_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fd);
+	close(null);
+	return kyt_child_track(pid);
+}
+
+struct log_want {
+	const char *path, *text;
+};
+
+static bool cond_log_has(void *arg)
+{
+	const struct log_want *w = arg;
+	_cleanup_free_ char *text = kyt_read_file(w->path);
+	return text && strstr(text, w->text);
 }
 
 static void wait_socket(const char *name, int timeout_ms)
 {
 	_cleanup_free_ char *p = in_dir(plugin_dir, name);
-	cr_assert(kyt_wait_until(cond_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
+	cr_assert(kyt_wait_until(kyt_socket_accepts, p, timeout_ms), "%s accepts within %d ms", name, timeout_ms);
 }
 
 static void wait_serving(void)
@@ -161,6 +191,18 @@ static struct kyt_child *start_kubelet(void)
 	char script[512];
 	snprintf(script, sizeof(script), "%s/registration_server.py", KYTEST_GRPC_DIR);
 	const char *argv[] = { PYTHON, script, plugin_dir, KYTEST_DPAPI_DESC, NULL };
+	struct kyt_child *k = kyt_child_start(argv, -1, true);
+	wait_socket("kubelet.sock", 30000);
+	return k;
+}
+
+/* The stand-in with its answer delayed by delay_ms before the dial-back,
+ * writing its counts to DIR/register-calls.TAG and DIR/registered.TAG. */
+static struct kyt_child *start_kubelet_tagged(const char *tag, const char *delay_ms)
+{
+	char script[512];
+	snprintf(script, sizeof(script), "%s/registration_server.py", KYTEST_GRPC_DIR);
+	const char *argv[] = { PYTHON, script, plugin_dir, KYTEST_DPAPI_DESC, "--tag", tag, "--delay-ms", delay_ms, NULL };
 	struct kyt_child *k = kyt_child_start(argv, -1, true);
 	wait_socket("kubelet.sock", 30000);
 	return k;
@@ -330,6 +372,155 @@ Test(deviceplugin, sigterm_removes_our_sockets_and_exits_zero)
 		_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
 		cr_assert_eq(access(p, F_OK), -1, "%s is removed", socks[i]);
 	}
+}
+
+/* A supervisor that signals the whole process group (the daemon and its
+ * wrapper both get SIGTERM, and the wrapper forwards it again) sends a
+ * second SIGTERM while our cleanup runs: it must mean nothing more than
+ * the first, round after round, whatever the gap. */
+Test(deviceplugin, a_second_sigterm_during_shutdown_still_exits_zero_without_sockets)
+{
+	static const long gaps_us[] = { 1000, 10000 };
+	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
+	const int rounds = 8;
+	start_kubelet();
+	for (size_t g = 0; g < KY_ARRAY_SIZE(gaps_us); g++) {
+		for (int round = 1; round <= rounds; round++) {
+			int before = registered_lines();
+			struct kyt_child *d = start_daemon();
+			wait_serving();
+			wait_registered(before + 3, 10000);
+			struct timespec gap = { 0, gaps_us[g] * 1000 };
+			cr_assert_eq(kill(d->pid, SIGTERM), 0);
+			nanosleep(&gap, NULL);
+			kill(d->pid, SIGTERM); /* ESRCH when it was already gone: fine */
+			cr_assert(kyt_wait_until(kyt_child_done_cond, d, 10000), "the daemon exits");
+			cr_assert(WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0,
+				  "second SIGTERM %ld us after the first, round %d: %s %d", gaps_us[g], round,
+				  WIFSIGNALED(d->status) ? "killed by signal" : "exit status",
+				  WIFSIGNALED(d->status) ? WTERMSIG(d->status) : WEXITSTATUS(d->status));
+			for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
+				_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+				cr_assert_eq(access(p, F_OK), -1, "%s is removed (gap %ld us, round %d)", socks[i],
+					     gaps_us[g], round);
+			}
+		}
+	}
+}
+
+/* ---- one registration per kubelet incarnation ---- */
+
+/* Lines of DIR/NAME.TAG that start with "resource " (any resource: NULL). */
+static int tagged_lines(const char *name, const char *tag, const char *resource)
+{
+	_cleanup_free_ char *file = NULL;
+	cr_assert_geq(asprintf(&file, "%s/%s.%s", plugin_dir, name, tag), 0);
+	_cleanup_free_ char *text = kyt_read_file(file);
+	int n = 0;
+	size_t rl = resource ? strlen(resource) : 0;
+	for (const char *line = text; line && *line;) {
+		if (!resource || (strncmp(line, resource, rl) == 0 && line[rl] == ' '))
+			n++;
+		const char *nl = strchr(line, '\n');
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+struct tagged_want {
+	const char *name, *tag;
+	int n;
+};
+
+static bool cond_tagged(void *arg)
+{
+	const struct tagged_want *w = arg;
+	return tagged_lines(w->name, w->tag, NULL) >= w->n;
+}
+
+static void wait_tagged(const char *name, const char *tag, int n, int timeout_ms)
+{
+	struct tagged_want w = { name, tag, n };
+	cr_assert(kyt_wait_until(cond_tagged, &w, timeout_ms), "%d lines in %s.%s within %d ms (have %d)", n, name,
+		  tag, timeout_ms, tagged_lines(name, tag, NULL));
+}
+
+static const char *const resources[] = { "kyborg.io/gpu", "kyborg.io/fpga-nlb", "kyborg.io/sriov-vf" };
+
+static void assert_one_register_each(const char *tag)
+{
+	for (size_t i = 0; i < KY_ARRAY_SIZE(resources); i++)
+		cr_assert_eq(tagged_lines("register-calls", tag, resources[i]), 1,
+			     "kubelet %s got %d Register calls for %s, want exactly 1", tag,
+			     tagged_lines("register-calls", tag, resources[i]), resources[i]);
+}
+
+static void move_file(const char *from, const char *to)
+{
+	_cleanup_free_ char *a = in_dir(plugin_dir, from), *b = in_dir(plugin_dir, to);
+	cr_assert_eq(rename(a, b), 0, "rename %s %s: %s", from, to, strerror(errno));
+}
+
+/* The race: kubelet comes up while a retry of ours is connected to its new
+ * socket, and the inotify events are read only then. Here that order is
+ * replayed at will: the stand-in holds each Register (its dial-back
+ * delayed) while kubelet.sock, the same socket (same inode), shows up again
+ * in the plugin dir (moved out and back). In round "clean" our sockets go
+ * first, as kubelet's CleanupPluginDirectory removes them before it
+ * listens: they are served again, and the dial-back of the Register in
+ * flight reaches them there. Either way kubelet sees one Register per
+ * resource, not a second that would drop the first endpoint. */
+Test(deviceplugin, a_register_in_flight_is_left_to_finish_when_its_kubelet_sock_shows_up_again)
+{
+	static const char *const rounds[] = { "moved", "clean" };
+	static const char *const socks[] = { GPU_SOCK, FPGA_SOCK, VF_SOCK };
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	for (size_t r = 0; r < KY_ARRAY_SIZE(rounds); r++) {
+		const char *tag = rounds[r];
+		struct kyt_child *k = start_kubelet_tagged(tag, "1500");
+		wait_tagged("register-calls", tag, 3, 5000);
+		cr_assert_eq(tagged_lines("registered", tag, NULL), 0, "the dial-backs wait");
+		if (strcmp(tag, "clean") == 0) {
+			for (size_t i = 0; i < KY_ARRAY_SIZE(socks); i++) {
+				_cleanup_free_ char *p = in_dir(plugin_dir, socks[i]);
+				cr_assert_eq(unlink(p), 0);
+			}
+			wait_serving();
+		}
+		move_file("kubelet.sock", ".kubelet.sock.away");
+		move_file(".kubelet.sock.away", "kubelet.sock");
+		wait_tagged("registered", tag, 3, 10000);
+		wait_serving();
+		assert_one_register_each(tag);
+		stop_kubelet(k);
+		/* The next round's kubelet socket is another file. */
+		_cleanup_free_ char *ks = in_dir(plugin_dir, "kubelet.sock");
+		cr_assert(unlink(ks) == 0 || errno == ENOENT);
+	}
+	stop_daemon(d);
+}
+
+/* A new kubelet (another kubelet.sock, another inode) while a Register to
+ * the old one is still in flight: the new one gets its registration at
+ * once, and the old one no second Register. */
+Test(deviceplugin, a_new_kubelet_gets_a_fresh_registration_while_one_to_the_old_is_in_flight)
+{
+	struct kyt_child *d = start_daemon();
+	wait_serving();
+	start_kubelet_tagged("old", "8000");
+	wait_tagged("register-calls", "old", 3, 5000);
+	/* The old kubelet keeps serving the calls it has; its file goes. */
+	_cleanup_free_ char *ks = in_dir(plugin_dir, "kubelet.sock");
+	cr_assert_eq(unlink(ks), 0);
+	start_kubelet_tagged("new", "0");
+	/* Well within our Register's 5 s deadline: not a retry after the old
+	 * call timed out. */
+	wait_tagged("registered", "new", 3, 4000);
+	cr_assert_eq(tagged_lines("registered", "old", NULL), 0, "registered with the new kubelet first");
+	assert_one_register_each("new");
+	assert_one_register_each("old");
+	stop_daemon(d);
 }
 
 /* ---- what kubelet sees on our sockets ---- */
@@ -532,15 +723,17 @@ static int run_bin(const char *const args[], char **err_out)
 	argv[n] = NULL;
 	int pipefd[2];
 	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	/* Before the fork: see kyt_runv. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
-		int null = open("/dev/null", O_WRONLY);
 		dup2(null, STDOUT_FILENO);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	close(null);
 	struct kyt_child *c = kyt_child_track(pid);
 	close(pipefd[1]);
 	char buf[4096];
@@ -565,9 +758,72 @@ Test(deviceplugin, check_config_accepts_a_good_config_and_names_the_bad_field)
 		     0);
 	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--check-config", NULL }, &e2), 1);
 	cr_assert(strstr(e2, "resources[0].sharing.replicas"), "%s", e2);
-	cr_assert_eq(run_bin((const char *[]){ "--check-config", NULL }, &e3), 2, "--config is required");
+	/* Without --config, the SR-IOV network device plugin's default path. */
+	cr_assert_eq(run_bin((const char *[]){ "--check-config", NULL }, &e3), 1);
+	cr_assert(strstr(e3, "/etc/pcidp/config.json"), "%s", e3);
 	cr_assert_eq(run_bin((const char *[]){ "--config", "/nonexistent/c.json", "--check-config", NULL }, &e4), 1);
 	cr_assert(strstr(e4, "/nonexistent/c.json"), "%s", e4);
+}
+
+/* kyborg.io/ and 63 characters, as kubelet allows: its socket,
+ * "kyborg-kyborg.io_aaa...a.sock", fits no unix socket address in our
+ * plugin dir, nor in kubelet's default one. */
+#define LONG_RESOURCE "kyborg.io/" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static char *config_with_long_resource(void)
+{
+	char *text;
+	cr_assert_geq(asprintf(&text,
+			       "{ \"resources\": ["
+			       " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\","
+			       "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"], \"drivers\": [\"nvidia\"] } },"
+			       " { \"name\": \"" LONG_RESOURCE "\", \"kind\": \"gpu\","
+			       "   \"selector\": { \"vendors\": [\"10de\"] } } ] }"),
+		      0);
+	return text;
+}
+
+/* A resource that could never be served (its socket path longer than a
+ * unix socket address holds) is refused by name: by --check-config, at
+ * start before anything is served, and on reload, which changes nothing. */
+Test(deviceplugin, a_resource_whose_socket_path_cannot_be_bound_is_refused_by_name)
+{
+	_cleanup_free_ char *long_cfg = config_with_long_resource();
+	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	cr_assert_eq(kyt_write_file(config_path, long_cfg), 0);
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--plugin-dir", plugin_dir, "--check-config",
+					       NULL },
+			     &e1),
+		     1, "%s", e1);
+	cr_assert(strstr(e1, "resources[1].name") && strstr(e1, LONG_RESOURCE) && strstr(e1, "unix socket"), "%s", e1);
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--check-config", NULL }, &e2), 1,
+		     "nor in kubelet's default dir: %s", e2);
+	cr_assert(strstr(e2, LONG_RESOURCE), "%s", e2);
+
+	cr_assert_eq(run_bin((const char *[]){ "--config", config_path, "--plugin-dir", plugin_dir, NULL }, &e3), 1);
+	cr_assert(strstr(e3, "resources[1].name") && strstr(e3, LONG_RESOURCE), "%s", e3);
+	cr_assert_null(strstr(e3, "event=serving"), "refused before anything was served: %s", e3);
+
+	/* On reload: the daemon keeps what it serves. */
+	write_config();
+	_cleanup_free_ char *log = in_dir(dir, "daemon.log");
+	struct kyt_child *d = start_daemon_logging(log);
+	wait_serving();
+	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	struct stat before, after;
+	cr_assert_eq(stat(vf_sock, &before), 0);
+	cr_assert_eq(kyt_write_file(config_path, long_cfg), 0);
+	kill(d->pid, SIGHUP);
+	struct log_want w = { log, "event=reload-failed" };
+	cr_assert(kyt_wait_until(cond_log_has, &w, 10000), "the reload is refused");
+	_cleanup_free_ char *text = kyt_read_file(log);
+	cr_assert(strstr(strstr(text, "event=reload-failed"), LONG_RESOURCE), "%s", text);
+	cr_assert_eq(stat(vf_sock, &after), 0, "the resources it served are served on");
+	cr_assert_eq(before.st_ino, after.st_ino);
+	_cleanup_(cJSON_Deletep) cJSON *list = kubelet_call("list", VF_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(list), 4);
+	stop_daemon(d);
 }
 
 Test(deviceplugin, a_bad_config_stops_the_daemon_before_it_serves)
@@ -831,6 +1087,67 @@ Test(deviceplugin, sighup_reregisters_what_changed_and_keeps_the_rest_serving)
 	stop_daemon(d);
 }
 
+/* ---- one config for both front ends ---- */
+
+#define ANY_VF_SOCK "kyborg-kyborg.io_any-vf.sock"
+
+/* The same ConfigMap serves the DRA driver: a resource whose frontend is
+ * "dra" is neither served nor registered here, and its devices are not
+ * taken by a later resource of ours that matches them too (one device,
+ * one front end). --check-config says so; a reload that hands a resource
+ * to the DRA driver stops serving it. */
+Test(deviceplugin, a_config_shared_with_the_dra_driver_serves_only_the_device_plugin_resources)
+{
+	_cleanup_free_ char *cfg = NULL;
+	const char *fmt = "{ \"resources\": ["
+			  " { \"name\": \"kyborg.io/gpu\", \"kind\": \"gpu\", \"frontend\": \"%s\","
+			  "   \"selector\": { \"vendors\": [\"10de\"], \"devices\": [\"2330\"] } },"
+			  " %s,"
+			  " { \"name\": \"kyborg.io/sriov-vf\", \"kind\": \"nic-vf\", \"frontend\": \"dra\","
+			  "   \"selector\": { \"pfNames\": [\"%s\"], \"drivers\": [\"iavf\"] } },"
+			  " { \"name\": \"kyborg.io/any-vf\", \"kind\": \"nic-vf\","
+			  "   \"selector\": { \"drivers\": [\"iavf\"] } } ] }";
+	cr_assert_geq(asprintf(&cfg, fmt, "devicePlugin", fpga_json, pf_name), 0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+
+	_cleanup_free_ char *out = NULL;
+	cr_assert_eq(kyt_run(&out, KYBORG_DP_BIN, "--config", config_path, "--check-config", NULL), 0);
+	cr_assert(strstr(out, "OK, 4 resources\n"), "%s", out);
+	cr_assert(strstr(out, "  kyborg.io/gpu: 2 devices (2 with a driver)\n"), "%s", out);
+	cr_assert(strstr(out, "  kyborg.io/sriov-vf: 4 devices (4 with a driver), frontend dra: kyborg-dra-driver's\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "  kyborg.io/any-vf: 0 devices (0 with a driver)\n"), "%s", out);
+
+	start_kubelet();
+	struct kyt_child *d = start_daemon();
+	wait_registered(3, 20000);
+	_cleanup_free_ char *path = in_dir(plugin_dir, "registered");
+	_cleanup_free_ char *text = kyt_read_file(path);
+	cr_assert(strstr(text, "kyborg.io/gpu " GPU_SOCK " "), "%s", text);
+	cr_assert(strstr(text, "kyborg.io/fpga-nlb " FPGA_SOCK " "), "%s", text);
+	cr_assert(strstr(text, "kyborg.io/any-vf " ANY_VF_SOCK " "), "%s", text);
+	cr_assert_null(strstr(text, "sriov-vf"), "the DRA driver's resource was registered: %s", text);
+	_cleanup_free_ char *vf_sock = in_dir(plugin_dir, VF_SOCK);
+	cr_assert_neq(access(vf_sock, F_OK), 0, "the DRA driver's resource has a socket here");
+	_cleanup_(cJSON_Deletep) cJSON *any = kubelet_call("list", ANY_VF_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(any), 0, "the VFs the DRA driver serves are offered here too: %s",
+		     cJSON_PrintUnformatted(any));
+	_cleanup_(cJSON_Deletep) cJSON *gpus = kubelet_call("list", GPU_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(gpus), 2);
+
+	/* The GPUs handed to the DRA driver: no longer served here. */
+	free(cfg);
+	cr_assert_geq(asprintf(&cfg, fmt, "dra", fpga_json, pf_name), 0);
+	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	kill(d->pid, SIGHUP);
+	_cleanup_free_ char *gpu_sock = in_dir(plugin_dir, GPU_SOCK);
+	cr_assert(kyt_wait_until(cond_gone, gpu_sock, 5000), "the GPUs' socket is still there");
+	cr_assert_eq(registered_lines(), 3, "nothing registered again");
+	_cleanup_(cJSON_Deletep) cJSON *fpga = kubelet_call("list", FPGA_SOCK, NULL);
+	cr_assert_eq(cJSON_GetArraySize(fpga), 1);
+	stop_daemon(d);
+}
+
 /* ---- FPGA: programmed in PreStartContainer, only when needed ---- */
 
 static int loads(void)
@@ -986,6 +1303,17 @@ static bool cond_exists(void *path)
 	return access(path, F_OK) == 0;
 }
 
+/* The daemon has no child left, zombie or not: its children file lists a
+ * zombie until it is reaped. */
+static bool cond_no_children(void *arg)
+{
+	const struct kyt_child *d = arg;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)d->pid, (int)d->pid);
+	_cleanup_free_ char *kids = kyt_read_file(path);
+	return kids && kids[strspn(kids, " \n")] == '\0';
+}
+
 Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programmed_from_it)
 {
 	char sha[KY_SHA256_HEX_LEN];
@@ -1004,6 +1332,7 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	_cleanup_free_ char *cached = NULL;
 	cr_assert_geq(asprintf(&cached, "%s/state/images/sha256/%s", dir, sha), 0);
 	cr_assert(kyt_wait_until(cond_exists, cached, 10000), "fetched at start, before any pod asks");
+	cr_assert(kyt_wait_until(cond_no_children, d, 10000), "the download's child is reaped, no zombie left");
 	_cleanup_free_ char *body = kyt_read_file(cached);
 	cr_assert_str_eq(body, BITSTREAM);
 	/* The origin goes away: the cached copy serves. */
@@ -1014,6 +1343,7 @@ Test(deviceplugin, a_url_bitstream_is_fetched_ahead_into_the_cache_and_programme
 	cr_assert_eq(loads(), 1);
 	_cleanup_free_ char *log = kyt_read_file(loads_log);
 	cr_assert(strstr(log, cached), "loaded from the cache: %s", log);
+	cr_assert(kyt_wait_until(cond_no_children, d, 10000), "the programming child is reaped, no zombie left");
 	stop_daemon(d);
 }
 

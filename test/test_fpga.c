@@ -6,6 +6,8 @@
  * umockdev's ioctl emulation. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -150,4 +152,72 @@ Test(fpga, a_failing_loader_is_reported_with_its_output)
 	bool programmed = true;
 	cr_assert_eq(ky_fpga_ensure(f, &spec, dir, "/nonexistent", &l, &programmed, &err), -EIO);
 	cr_assert(strstr(ky_error_msg(err), "exited 3: no PR engine"), "%s", ky_error_msg(err));
+}
+
+/* Issue 14: through the ioctl, an image path that is a FIFO waited for a
+ * writer for ever; it is refused at once now. */
+Test(fpga, an_image_that_is_a_fifo_is_refused_at_once, .timeout = 10)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_free_ char *fifo = path_in("%s/%s", "fifo.gbs");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(ky_fpga_program(f, fifo, spec.id, spec.sha256, NULL, &err), -EINVAL);
+	cr_assert(strstr(ky_error_msg(err), "not a regular file"), "%s", ky_error_msg(err));
+}
+
+/* Issue 14: the admin's loader was handed the image's path and opened it
+ * again after our check, so a file replaced in between was what it
+ * loaded. It gets a root-only copy of the bytes verified now. The loader
+ * (the stand-in) waits on a gate while the test replaces the file, then
+ * logs the SHA-256 of what it read. */
+struct gated {
+	char *gate;
+	int r;
+	bool programmed;
+	struct ky_error *err;
+};
+
+static void *ensure_gated(void *arg)
+{
+	struct gated *g = arg;
+	char *const argv[] = { "/usr/bin/python3", KYTEST_FPGA_LOADER, log_path, "{sysfs}", "{id}", "{image}", g->gate,
+			       NULL };
+	char *const envp[] = { NULL };
+	struct ky_fpga_loader l = { .program = argv, .envp = envp, .timeout_ms = 30000 };
+	g->r = ky_fpga_ensure(f, &spec, dir, "/nonexistent/kyborg-fetch", &l, &g->programmed, &g->err);
+	return NULL;
+}
+
+static bool exists(void *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+Test(fpga, the_loader_reads_the_bytes_verified_not_a_file_replaced_after_the_check)
+{
+	struct gated g = { .gate = path_in("%s/%s", "gate") };
+	_cleanup_free_ char *started = path_in("%s/%s", "gate.started");
+	_cleanup_free_ char *evil = path_in("%s/%s", "evil.gbs");
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, ensure_gated, &g), 0);
+	bool began = kyt_wait_until(exists, started, 20000);
+	if (began) {
+		/* Replaced whole (a rename over it) and, for good measure, the
+		 * new file then written in place. */
+		cr_expect_eq(kyt_write_file(evil, "evil bitstream"), 0);
+		cr_expect_eq(rename(evil, image), 0);
+		cr_expect_eq(kyt_write_file(image, "evil bitstream, again"), 0);
+	}
+	kyt_write_file(g.gate, "");
+	pthread_join(t, NULL);
+	cr_assert(began, "the loader never started");
+	cr_assert_eq(g.r, 0, "%s", ky_error_msg(g.err));
+	ky_error_free(g.err);
+	_cleanup_free_ char *log = kyt_read_file(log_path);
+	cr_assert_not_null(log);
+	cr_assert_eq(loads(), 1, "%s", log);
+	cr_assert(strstr(log, spec.sha256), "the loader read other bytes than those verified: %s", log);
+	cr_assert_null(strstr(log, image), "the loader was handed the original path: %s", log);
+	free(g.gate);
 }

@@ -18,44 +18,48 @@ static struct ky_grpc_server *srv;
 static char *dir, *sock;
 static struct ky_grpc_stream *held;
 
-static int echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, char **msg)
+static int echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		struct ky_error **err)
 {
 	(void)userdata;
-	(void)msg;
+	(void)err;
 	*resp = malloc(req_len ? req_len : 1);
 	if (req_len)
 		memcpy(*resp, req, req_len);
 	*resp_len = req_len;
-	return KY_GRPC_OK;
+	return 0;
 }
 
-static int big(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, char **msg)
+static int big(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		struct ky_error **err)
 {
 	(void)userdata;
 	(void)req;
 	(void)req_len;
-	(void)msg;
+	(void)err;
 	*resp_len = KY_GRPC_DEFAULT_MAX_MESSAGE + 1;
 	*resp = calloc(1, *resp_len);
-	return KY_GRPC_OK;
+	return 0;
 }
 
-static int two(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+static int two(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len, struct ky_error **err)
 {
 	(void)userdata;
+	(void)err;
 	ky_grpc_stream_send(s, req, req_len, NULL);
 	ky_grpc_stream_send(s, req, req_len, NULL);
 	ky_grpc_stream_finish(s, KY_GRPC_OK, NULL);
-	return KY_GRPC_OK;
+	return 0;
 }
 
-static int hang(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+static int hang(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len, struct ky_error **err)
 {
 	(void)userdata;
+	(void)err;
 	(void)req;
 	(void)req_len;
 	held = s;
-	return KY_GRPC_OK;
+	return 0;
 }
 
 static void hang_closed(void *userdata, struct ky_grpc_stream *s, int code)

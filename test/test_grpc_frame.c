@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/error.h"
 #include "kyborg/grpc/grpc.h"
 
 struct got {
@@ -106,6 +108,56 @@ Test(grpc_frame, oversized_message_is_refused_at_its_prefix)
 	ky_grpc_deframer_release(&d);
 }
 
+/* A prefix that claims 4 MiB costs nothing until the bytes come, and then
+ * at most twice what came; what streams of one connection hold together
+ * stays within their budget, and comes back when a message is complete or
+ * its deframer released. */
+Test(grpc_frame, buffers_grow_as_bytes_arrive_within_the_budget)
+{
+	struct ky_grpc_budget budget = { .limit = 256 * 1024 };
+	struct ky_grpc_deframer a, b;
+	struct got g = { 0 };
+	uint8_t h[5];
+	static uint8_t chunk[100 * 1024];
+	ky_grpc_frame_header(h, false, KY_GRPC_DEFAULT_MAX_MESSAGE);
+	ky_grpc_deframer_init(&a, KY_GRPC_DEFAULT_MAX_MESSAGE);
+	ky_grpc_deframer_set_budget(&a, &budget);
+	cr_assert_eq(ky_grpc_deframer_feed(&a, h, 5, collect, &g), 0);
+	cr_assert_null(a.buf, "the claimed length is not allocated up front");
+	cr_assert_eq(budget.used, 0);
+	cr_assert_eq(ky_grpc_deframer_feed(&a, (const uint8_t *)"x", 1, collect, &g), 0);
+	cr_assert_leq(a.cap, 4096);
+	cr_assert_eq(ky_grpc_deframer_feed(&a, chunk, sizeof(chunk), collect, &g), 0);
+	cr_assert_geq(a.cap, a.buf_len);
+	cr_assert_leq(a.cap, 2 * a.buf_len);
+	cr_assert_eq(budget.used, a.cap);
+	/* A second stream of the same connection: the budget runs out. */
+	ky_grpc_deframer_init(&b, KY_GRPC_DEFAULT_MAX_MESSAGE);
+	ky_grpc_deframer_set_budget(&b, &budget);
+	cr_assert_eq(ky_grpc_deframer_feed(&b, h, 5, collect, &g), 0);
+	int r = 0;
+	for (int i = 0; i < 4 && r == 0; i++)
+		r = ky_grpc_deframer_feed(&b, chunk, sizeof(chunk), collect, &g);
+	cr_assert_eq(r, -ENOBUFS);
+	cr_assert_eq(ky_grpc_deframer_code(r), KY_GRPC_RESOURCE_EXHAUSTED);
+	cr_assert_leq(budget.used, budget.limit);
+	cr_assert_eq(budget.used, a.cap + b.cap);
+	ky_grpc_deframer_release(&b);
+	cr_assert_eq(budget.used, a.cap, "a released deframer gives its charge back");
+	/* A complete message gives its charge back before the callback. */
+	ky_grpc_deframer_release(&a);
+	cr_assert_eq(budget.used, 0);
+	uint8_t small[5 + 3];
+	ky_grpc_frame_header(small, false, 3);
+	memcpy(small + 5, "abc", 3);
+	ky_grpc_deframer_init(&a, 100);
+	ky_grpc_deframer_set_budget(&a, &budget);
+	cr_assert_eq(ky_grpc_deframer_feed(&a, small, sizeof(small), collect, &g), 0);
+	cr_assert_eq(g.n, 1);
+	cr_assert_eq(budget.used, 0);
+	ky_grpc_deframer_release(&a);
+}
+
 Test(grpc_frame, compressed_or_unknown_flag_is_a_protocol_error)
 {
 	for (uint8_t flag = 1; flag < 4; flag++) {
@@ -160,6 +212,32 @@ Test(grpc_frame, http_status_maps_as_grpc_says)
 	cr_assert_eq(ky_grpc_code_from_http(429), KY_GRPC_UNAVAILABLE);
 	cr_assert_eq(ky_grpc_code_from_http(503), KY_GRPC_UNAVAILABLE);
 	cr_assert_eq(ky_grpc_code_from_http(415), KY_GRPC_UNKNOWN);
+}
+
+static int code_of(int errnum, int status)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	ky_error_set(&err, errnum, "x");
+	if (status)
+		ky_error_set_status(&err, status);
+	return ky_grpc_error_code(err);
+}
+
+Test(grpc_frame, an_error_answers_with_its_status_else_by_its_errno)
+{
+	cr_assert_eq(code_of(EINVAL, 0), KY_GRPC_INVALID_ARGUMENT);
+	cr_assert_eq(code_of(ENOENT, 0), KY_GRPC_NOT_FOUND);
+	cr_assert_eq(code_of(EEXIST, 0), KY_GRPC_ALREADY_EXISTS);
+	cr_assert_eq(code_of(EACCES, 0), KY_GRPC_PERMISSION_DENIED);
+	cr_assert_eq(code_of(ENOMEM, 0), KY_GRPC_RESOURCE_EXHAUSTED);
+	cr_assert_eq(code_of(EBUSY, 0), KY_GRPC_UNAVAILABLE);
+	cr_assert_eq(code_of(ETIMEDOUT, 0), KY_GRPC_DEADLINE_EXCEEDED);
+	cr_assert_eq(code_of(ENOSYS, 0), KY_GRPC_UNIMPLEMENTED);
+	cr_assert_eq(code_of(EIO, 0), KY_GRPC_INTERNAL);
+	cr_assert_eq(code_of(EBADMSG, 0), KY_GRPC_INTERNAL);
+	cr_assert_eq(code_of(EBADMSG, KY_GRPC_FAILED_PRECONDITION), KY_GRPC_FAILED_PRECONDITION);
+	cr_assert_eq(code_of(EINVAL, KY_GRPC_ABORTED), KY_GRPC_ABORTED, "the status chosen wins");
+	cr_assert_eq(ky_grpc_error_code(NULL), KY_GRPC_INTERNAL, "never OK for a failure");
 }
 
 Test(grpc_frame, timeout_units_round_up_to_milliseconds)

@@ -108,35 +108,34 @@ static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
 }
 
 static int get_options(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		       char **msg)
+		       struct ky_error **err)
 {
 	struct plugin *p = userdata;
-	(void)msg;
 	V1beta1__Empty *e = v1beta1__empty__unpack(NULL, req_len, req);
 	if (!e)
-		return KY_GRPC_INVALID_ARGUMENT;
+		return ky_error_set(err, EINVAL, "cannot decode Empty");
 	v1beta1__empty__free_unpacked(e, NULL);
 	p->options_calls++;
 	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
 	o.get_preferred_allocation_available = 1;
 	*resp = pack(&o.base, resp_len);
-	return KY_GRPC_OK;
+	return 0;
 }
 
 /* Echoes the ids of each container back as an env and a device spec. */
 static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		    char **msg)
+		    struct ky_error **err)
 {
 	(void)userdata;
 	V1beta1__AllocateRequest *r = v1beta1__allocate_request__unpack(NULL, req_len, req);
 	if (!r)
-		return KY_GRPC_INVALID_ARGUMENT;
+		return ky_error_set(err, EINVAL, "cannot decode AllocateRequest");
 	size_t n = r->n_container_requests;
 	V1beta1__ContainerAllocateResponse cr[4], *crp[4];
 	V1beta1__ContainerAllocateResponse__EnvsEntry env[4], *envp[4];
 	V1beta1__DeviceSpec spec[4], *specp[4];
 	char joined[4][256], host[4][64];
-	int code = KY_GRPC_OK;
+	int k = 0;
 	if (n > 4)
 		n = 4;
 	for (size_t i = 0; i < n; i++) {
@@ -144,8 +143,7 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		joined[i][0] = 0;
 		for (size_t j = 0; j < c->n_devices_ids; j++) {
 			if (strcmp(c->devices_ids[j], "nope") == 0) {
-				cr_assert_geq(asprintf(msg, "unknown device %s: 100%% \xe2\x9c\x97", c->devices_ids[j]), 0);
-				code = KY_GRPC_INVALID_ARGUMENT;
+				k = ky_error_set(err, EINVAL, "unknown device %s: 100%% \xe2\x9c\x97", c->devices_ids[j]);
 			}
 			if (j)
 				strncat(joined[i], ",", sizeof(joined[i]) - strlen(joined[i]) - 1);
@@ -168,14 +166,14 @@ static int allocate(void *userdata, const uint8_t *req, size_t req_len, uint8_t 
 		cr[i].devices = &specp[i];
 		crp[i] = &cr[i];
 	}
-	if (code == KY_GRPC_OK) {
+	if (k == 0) {
 		V1beta1__AllocateResponse out = V1BETA1__ALLOCATE_RESPONSE__INIT;
 		out.n_container_responses = n;
 		out.container_responses = crp;
 		*resp = pack(&out.base, resp_len);
 	}
 	v1beta1__allocate_request__free_unpacked(r, NULL);
-	return code;
+	return k;
 }
 
 /* The full list of n devices, named after the generation; with n large,
@@ -223,17 +221,18 @@ static void send_list(struct ky_grpc_stream *s, int generation)
 	cr_assert_eq(ky_grpc_stream_send(s, buf, len, &err), 0, "%s", ky_error_msg(err));
 }
 
-static int list_and_watch(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+static int list_and_watch(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+			  struct ky_error **err)
 {
 	struct plugin *p = userdata;
 	(void)req;
 	(void)req_len;
 	if (p->n_open == 8)
-		return KY_GRPC_RESOURCE_EXHAUSTED;
+		return ky_error_set(err, ENOBUFS, "eight streams already");
 	p->streams[p->n_open++] = s;
 	p->n_opened++;
 	send_list(s, p->generation);
-	return KY_GRPC_OK;
+	return 0;
 }
 
 static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -393,18 +392,6 @@ static bool cond_done(void *arg)
 	return ((struct reg_result *)arg)->done;
 }
 
-/* grpcio binds the socket file before it listens: wait until it accepts. */
-static bool cond_kubelet_up(void *arg)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)arg);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 static struct ky_grpc_call *register_plugin(const char *version, const char *resource, uint64_t timeout_ms,
 					    struct reg_result *res)
 {
@@ -432,7 +419,7 @@ static struct kyt_child *start_kubelet(void)
 	const char *args[] = { dir, KYTEST_DPAPI_DESC, NULL };
 	struct kyt_child *k = spawn("registration_server.py", args);
 	_cleanup_free_ char *kubelet = path_in_dir("kubelet.sock");
-	cr_assert(run_until(cond_kubelet_up, kubelet, 30000), "kubelet.sock accepts connections");
+	cr_assert(run_until(kyt_socket_accepts, kubelet, 30000) /* grpcio binds before it listens */, "kubelet.sock accepts connections");
 	return k;
 }
 

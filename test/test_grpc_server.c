@@ -32,28 +32,58 @@ static struct ky_grpc_server *srv;
 static char *dir, *sock;
 static struct server_state st;
 
-static int echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, char **msg)
+static int echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		struct ky_error **err)
 {
 	(void)userdata;
-	(void)msg;
+	(void)err;
 	*resp = malloc(req_len ? req_len : 1);
 	memcpy(*resp, req, req_len);
 	*resp_len = req_len;
-	return KY_GRPC_OK;
+	return 0;
 }
 
-static int ticker(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+/* Fails as the request says: "einval" (a plain errno), "aborted" (ENOENT
+ * with a status of its own), "bare" (a negative errno and no error). */
+static int fail(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+		struct ky_error **err)
 {
 	(void)userdata;
+	(void)resp;
+	(void)resp_len;
+	if (req_len == 6 && memcmp(req, "einval", 6) == 0)
+		return ky_error_set(err, EINVAL, "bad field x: 100%%");
+	if (req_len == 7 && memcmp(req, "aborted", 7) == 0) {
+		ky_error_set(err, ENOENT, "gone");
+		return ky_error_set_status(err, KY_GRPC_ABORTED);
+	}
+	return -EBUSY;
+}
+
+static int fail_stream(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+		       struct ky_error **err)
+{
+	(void)userdata;
+	(void)s;
+	(void)req;
+	(void)req_len;
+	return ky_error_set(err, ENOMEM, "no room for a stream");
+}
+
+static int ticker(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+		  struct ky_error **err)
+{
+	(void)userdata;
+	(void)err;
 	for (int i = 0; i < st.stream_msgs; i++)
 		cr_assert_eq(ky_grpc_stream_send(s, req, req_len, NULL), 0);
 	if (st.finish_now) {
 		ky_grpc_stream_finish(s, st.finish_code, st.finish_code ? "done: 50% \xe2\x9c\x93" : NULL);
 		cr_assert_eq(ky_grpc_stream_send(s, req, req_len, NULL), -EPIPE, "no sending after finish");
-		return KY_GRPC_OK;
+		return 0;
 	}
 	st.open[st.n_open++] = s;
-	return KY_GRPC_OK;
+	return 0;
 }
 
 static void ticker_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -69,6 +99,8 @@ static void ticker_closed(void *userdata, struct ky_grpc_stream *s, int code)
 static const struct ky_grpc_method methods[] = {
 	{ .path = "/t.T/Echo", .unary = echo },
 	{ .path = "/t.T/Ticker", .stream = ticker, .closed = ticker_closed },
+	{ .path = "/t.T/Fail", .unary = fail },
+	{ .path = "/t.T/FailStream", .stream = fail_stream },
 };
 
 static void setup(void)
@@ -105,11 +137,15 @@ struct rstream {
 	uint32_t error_code;
 };
 
+#define RAW_STREAMS 128
+
 struct raw {
 	int fd;
 	nghttp2_session *s;
 	bool broken;
-	struct rstream rs[4];
+	bool goaway; /* and the error code it carried */
+	uint32_t goaway_code;
+	struct rstream rs[RAW_STREAMS];
 	int n;
 };
 
@@ -193,6 +229,17 @@ static int raw_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *
 	return 0;
 }
 
+static int raw_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct raw *raw = ud;
+	(void)s;
+	if (f->hd.type == NGHTTP2_GOAWAY) {
+		raw->goaway = true;
+		raw->goaway_code = f->goaway.error_code;
+	}
+	return 0;
+}
+
 static void raw_connect(struct raw *raw)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -206,6 +253,7 @@ static void raw_connect(struct raw *raw)
 	nghttp2_session_callbacks_set_on_header_callback(cbs, raw_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, raw_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, raw_close);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, raw_frame);
 	cr_assert_eq(nghttp2_session_client_new(&raw->s, cbs, raw), 0);
 	nghttp2_session_callbacks_del(cbs);
 	nghttp2_submit_settings(raw->s, NGHTTP2_FLAG_NONE, NULL, 0);
@@ -236,7 +284,7 @@ static struct rstream *raw_call(struct raw *raw, const char *method, const char 
 	if (timeout)
 		NV("grpc-timeout", timeout);
 #undef NV
-	cr_assert_lt(raw->n, 4);
+	cr_assert_lt(raw->n, RAW_STREAMS);
 	struct rstream *r = &raw->rs[raw->n++];
 	*r = (struct rstream){ .body = body, .body_len = len, .end = end, .grpc_status = -1 };
 	ky_grpc_deframer_init(&r->df, KY_GRPC_DEFAULT_MAX_MESSAGE);
@@ -312,6 +360,31 @@ Test(grpc_server, echo_over_many_data_frames)
 	cr_assert_eq(r2->msgs, 1);
 	raw_close_all(&raw);
 	free(body);
+}
+
+Test(grpc_server, a_handler_error_becomes_its_status_and_message)
+{
+	struct raw raw;
+	size_t la, lb, lc, ld;
+	_cleanup_free_ uint8_t *einval = framed("einval", &la), *aborted = framed("aborted", &lb),
+			       *bare = framed("bare", &lc), *any = framed("", &ld);
+	raw_connect(&raw);
+	struct rstream *a = raw_call(&raw, "POST", "/t.T/Fail", "application/grpc", NULL, einval, la, true);
+	struct rstream *b = raw_call(&raw, "POST", "/t.T/Fail", "application/grpc", NULL, aborted, lb, true);
+	struct rstream *c = raw_call(&raw, "POST", "/t.T/Fail", "application/grpc", NULL, bare, lc, true);
+	struct rstream *d = raw_call(&raw, "POST", "/t.T/FailStream", "application/grpc", NULL, any, ld, true);
+	cr_assert(pump_until_closed(&raw, a, 5000) && pump_until_closed(&raw, b, 5000) &&
+		  pump_until_closed(&raw, c, 5000) && pump_until_closed(&raw, d, 5000));
+	cr_assert_eq(a->grpc_status, KY_GRPC_INVALID_ARGUMENT, "EINVAL maps to INVALID_ARGUMENT");
+	cr_assert_str_eq(a->message, "bad field x: 100%");
+	cr_assert_eq(b->grpc_status, KY_GRPC_ABORTED, "the error's own status wins over its errno");
+	cr_assert_str_eq(b->message, "gone");
+	cr_assert_eq(c->grpc_status, KY_GRPC_UNAVAILABLE, "a bare -EBUSY still maps");
+	cr_assert_str_eq(c->message, "Device or resource busy");
+	cr_assert_eq(d->grpc_status, KY_GRPC_RESOURCE_EXHAUSTED);
+	cr_assert_str_eq(d->message, "no room for a stream");
+	cr_assert_eq(a->msgs + b->msgs + c->msgs + d->msgs, 0);
+	raw_close_all(&raw);
 }
 
 Test(grpc_server, truncated_missing_or_extra_messages_are_internal)
@@ -549,5 +622,146 @@ Test(grpc_server, a_peer_that_stops_reading_gets_enobufs_not_unbounded_memory)
 	/* Once the peer reads again, everything queued arrives. */
 	cr_assert(got_msgs(&raw, r, 1 + sent, 20000), "got %d of %d", r->msgs, 1 + sent);
 	cr_assert_eq(ky_grpc_stream_pending(st.open[0]), 0);
+	raw_close_all(&raw);
+}
+
+/* ---- what one peer may cost ---- */
+
+static long vm_rss_kib(void)
+{
+	_cleanup_free_ char *text = kyt_read_file("/proc/self/status");
+	const char *p = text ? strstr(text, "\nVmRSS:") : NULL;
+	cr_assert_not_null(p);
+	return strtol(p + 7, NULL, 10);
+}
+
+/* Under ASan freed buffers wait in its quarantine (256 MiB by default),
+ * resident: the process's RSS then measures the sanitizer, not us. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MEASURES_US false
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_MEASURES_US false
+#endif
+#endif
+#ifndef RSS_MEASURES_US
+#define RSS_MEASURES_US true
+#endif
+
+/* A peer claims the largest message on every stream it may open, and sends
+ * a good part of each: what the server holds is the connection's budget,
+ * not the claims. Checked by the server's own accounting at every step,
+ * and by its VmRSS (the server and the peer share this process; the peer's
+ * bytes come from one buffer, counted before the start). */
+Test(grpc_server, claimed_lengths_cost_the_connection_its_budget_not_the_claims)
+{
+	struct raw raw;
+	const size_t part = 3u << 19; /* 1.5 MiB of each 4 MiB message */
+	const int streams = 100;
+	_cleanup_free_ uint8_t *body = malloc(KY_GRPC_FRAME_HEADER + part);
+	cr_assert_not_null(body);
+	ky_grpc_frame_header(body, false, KY_GRPC_DEFAULT_MAX_MESSAGE);
+	memset(body + KY_GRPC_FRAME_HEADER, 'x', part);
+	raw_connect(&raw);
+	long before = vm_rss_kib();
+	for (int i = 0; i < streams; i++)
+		raw_call(&raw, "POST", "/t.T/Echo", "application/grpc", NULL, body, KY_GRPC_FRAME_HEADER + part, false);
+	/* Until every stream is refused or has sent its part. */
+	uint64_t end = ky_loop_now_ms() + 60000;
+	int busy = streams;
+	size_t peak = 0;
+	while (busy && !raw.broken && ky_loop_now_ms() < end) {
+		pump(&raw);
+		if (ky_grpc_server_buffered(srv) > peak)
+			peak = ky_grpc_server_buffered(srv);
+		busy = 0;
+		for (int i = 0; i < raw.n; i++)
+			busy += !raw.rs[i].closed && raw.rs[i].off < raw.rs[i].body_len;
+	}
+	cr_assert_not(raw.broken, "the connection stays up");
+	cr_assert_eq(busy, 0, "%d streams still sending", busy);
+	long grown_mib = (vm_rss_kib() - before) / 1024;
+	int refused = 0;
+	for (int i = 0; i < raw.n; i++)
+		refused += raw.rs[i].grpc_status == KY_GRPC_RESOURCE_EXHAUSTED;
+	cr_log_info("%d of %d streams refused, at most %zu KiB held, the server grew by %ld MiB", refused, streams,
+		    peak / 1024, grown_mib);
+	cr_assert_leq(peak, KY_GRPC_CONN_BUDGET(KY_GRPC_DEFAULT_MAX_MESSAGE), "held %zu bytes", peak);
+	if (RSS_MEASURES_US)
+		cr_assert_lt(grown_mib, 64,
+			     "%d streams claiming 4 MiB and sending 1.5 MiB each grew the server by %ld MiB", streams,
+			     grown_mib);
+	cr_assert_gt(refused, 0, "streams past the budget are answered RESOURCE_EXHAUSTED");
+	/* The refused streams gave their budget back: the connection serves on. */
+	size_t len;
+	_cleanup_free_ uint8_t *hello = framed("hello", &len);
+	struct rstream *r = raw_call(&raw, "POST", "/t.T/Echo", "application/grpc", NULL, hello, len, true);
+	cr_assert(pump_until_closed(&raw, r, 5000));
+	cr_assert_eq(r->grpc_status, KY_GRPC_OK, "status %d: %s", r->grpc_status, r->message);
+	raw_close_all(&raw);
+}
+
+/* Kubelet opens a handful of connections; one past the limit is told so
+ * (GOAWAY) and closed at once, and the others are served as before. */
+Test(grpc_server, a_connection_past_the_limit_is_refused_and_closed)
+{
+	struct raw raw[KY_GRPC_SERVER_MAX_CONNECTIONS], extra;
+	size_t len;
+	_cleanup_free_ uint8_t *hello = framed("hello", &len);
+	for (int i = 0; i < KY_GRPC_SERVER_MAX_CONNECTIONS; i++) {
+		raw_connect(&raw[i]);
+		struct rstream *r = raw_call(&raw[i], "POST", "/t.T/Echo", "application/grpc", NULL, hello, len, true);
+		cr_assert(pump_until_closed(&raw[i], r, 5000));
+		cr_assert_eq(r->grpc_status, KY_GRPC_OK);
+	}
+	cr_assert_eq(ky_grpc_server_connections(srv), KY_GRPC_SERVER_MAX_CONNECTIONS);
+	raw_connect(&extra);
+	struct rstream *x = raw_call(&extra, "POST", "/t.T/Echo", "application/grpc", NULL, hello, len, true);
+	uint64_t end = ky_loop_now_ms() + 5000;
+	while (!extra.broken && ky_loop_now_ms() < end)
+		pump(&extra);
+	cr_assert(extra.broken, "the connection past the limit is closed");
+	cr_assert(extra.goaway && extra.goaway_code == NGHTTP2_ENHANCE_YOUR_CALM, "told why with a GOAWAY");
+	cr_assert_eq(x->grpc_status, -1, "and served nothing");
+	cr_assert_eq(x->msgs, 0);
+	cr_assert_eq(ky_grpc_server_connections(srv), KY_GRPC_SERVER_MAX_CONNECTIONS);
+	/* One goes: there is room again. */
+	raw_close_all(&raw[0]);
+	end = ky_loop_now_ms() + 5000;
+	while (ky_grpc_server_connections(srv) == KY_GRPC_SERVER_MAX_CONNECTIONS && ky_loop_now_ms() < end)
+		cr_assert_eq(ky_loop_run_once(loop, 10, NULL), 0);
+	raw_connect(&raw[0]);
+	for (int i = 0; i < KY_GRPC_SERVER_MAX_CONNECTIONS; i++) {
+		struct rstream *r = raw_call(&raw[i], "POST", "/t.T/Echo", "application/grpc", NULL, hello, len, true);
+		cr_assert(pump_until_closed(&raw[i], r, 5000));
+		cr_assert_eq(r->grpc_status, KY_GRPC_OK, "connection %d still served", i);
+	}
+	for (int i = 0; i < KY_GRPC_SERVER_MAX_CONNECTIONS; i++)
+		raw_close_all(&raw[i]);
+	raw_close_all(&extra);
+}
+
+/* Answers a peer does not read count per connection, not per stream: a
+ * second stream cannot queue another 16 MiB beside the first. */
+Test(grpc_server, answers_a_peer_does_not_read_are_bounded_per_connection)
+{
+	struct raw raw;
+	size_t len;
+	_cleanup_free_ uint8_t *body = framed("tick", &len);
+	const size_t mib = 1u << 20;
+	_cleanup_free_ uint8_t *big = calloc(1, mib);
+	raw_connect(&raw);
+	raw_call(&raw, "POST", "/t.T/Ticker", "application/grpc", NULL, body, len, true);
+	raw_call(&raw, "POST", "/t.T/Ticker", "application/grpc", NULL, body, len, true);
+	cr_assert(stream_open(&raw, 2, 5000));
+	size_t queued = 0;
+	int rc = 0;
+	for (int i = 0; i < 64 && rc == 0; i++)
+		if ((rc = ky_grpc_stream_send(st.open[i % 2], big, mib, NULL)) == 0)
+			queued += mib;
+	cr_assert_eq(rc, -ENOBUFS);
+	size_t pending = ky_grpc_stream_pending(st.open[0]) + ky_grpc_stream_pending(st.open[1]);
+	cr_assert_leq(pending, KY_GRPC_STREAM_MAX_PENDING, "%zu bytes queued on one connection", pending);
+	cr_assert_eq(st.n_open, 2, "both streams stay open");
 	raw_close_all(&raw);
 }

@@ -223,3 +223,27 @@ Test(image_cache, the_helper_refuses_other_schemes_and_oversized_bodies)
 	struct stat st;
 	cr_assert_eq(stat(dest, &st), -1, "a refused download is removed");
 }
+
+/* Issue 14: an image path that is a FIFO hung the reader (the device
+ * plugin's FPGA programming) for as long as no writer came. An image is a
+ * regular file, and never reached through a symlink. */
+Test(image_cache, a_path_that_is_no_regular_file_is_refused_at_once, .timeout = 10)
+{
+	_cleanup_free_ char *fifo = NULL, *link = NULL, *out = NULL;
+	struct ky_image_spec s;
+	make_image("nlb.gbs", "bitstream one", false, NULL, &s);
+	cr_assert(asprintf(&fifo, "%s/fifo.gbs", dir) > 0 && asprintf(&link, "%s/link.gbs", dir) > 0);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(symlink(s.path, link), 0);
+	const char *const paths[] = { fifo, link, dir };
+	const char *const why[] = { "not a regular file", "symbolic link", "not a regular file" };
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		free(s.path);
+		s.path = strdup(paths[i]);
+		cr_assert_lt(ky_image_resolve(&s, dir, KYBORG_FETCH_BIN, &out, &err), 0, "%s accepted", paths[i]);
+		cr_assert(strstr(ky_error_msg(err), why[i]), "%s", ky_error_msg(err));
+		cr_assert_null(out);
+	}
+	ky_image_spec_release(&s);
+}

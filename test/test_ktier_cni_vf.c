@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <umockdev.h>
 #include <linux/if_ether.h>
 
@@ -31,7 +32,7 @@
 
 KY_DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
-static struct kyt_nsim nsim, nsim2;
+static struct kyt_nsim nsim, nsim2, nsim3;
 static UMockdevTestbed *tb;
 static char vf[NUM_VFS][16], peer[NUM_VFS][16], ns[16], ns_path[64];
 static char *tmp, state_dir[512], ipam_dir[512];
@@ -61,6 +62,7 @@ static void teardown(void)
 	if (tb)
 		g_object_unref(tb);
 	tb = NULL;
+	kyt_nsim_del(&nsim3);
 	kyt_nsim_del(&nsim2);
 	kyt_nsim_del(&nsim);
 }
@@ -514,4 +516,140 @@ Test(ktier_cni_vf, a_vfio_bound_vf_is_configured_on_its_pf_and_restored)
 
 	cr_assert_eq(cni("DEL", conf, NULL), 0);
 	assert_as_before(nsim2.pf, pf_before, node_before, "after DEL");
+}
+
+/* ---- The anchors' own VF configs (test/data/compat/, issue 15) ----
+ * sriov-cni's README and configuration reference, and the operator's
+ * renderings, with only "type" changed and what Multus adds (deviceID,
+ * runtimeConfig) added: on netdevsim's VFs each is applied as its anchor
+ * documents it, CHECK passes (or answers code 1 for a 0.3.1 config, which
+ * has no CHECK), and DEL restores the previous settings, also when the
+ * config lost its VF fields after ADD. */
+
+struct vf_want {
+	const char *mac;       /* NULL: not asked for */
+	int vlan, qos;         /* -1: not asked for */
+	const char *proto;
+	int spoofchk, trust;   /* -1: not asked for, else 0/1 */
+	const char *link_state;
+	int min_tx, max_tx;    /* -1: not asked for */
+};
+
+static void assert_vf_as_wanted(const char *file, const char *pfname, unsigned n, const struct vf_want *w)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = kyt_ip_vf(pfname, n);
+	cr_assert_not_null(j, "%s: no VF %u on %s", file, n, pfname);
+	if (w->mac)
+		cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "address")), w->mac, "%s", file);
+	/* iproute2 leaves out a VLAN, a QoS of 0 and the 802.1Q protocol. */
+	const cJSON *vlan = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "vlan_list"), 0);
+	int v = json_int(vlan, "vlan"), q = json_int(vlan, "qos");
+	if (w->vlan >= 0)
+		cr_assert_eq(v < 0 ? 0 : v, w->vlan, "%s: vlan", file);
+	if (w->qos >= 0)
+		cr_assert_eq(q < 0 ? 0 : q, w->qos, "%s: qos", file);
+	if (w->proto) {
+		const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(vlan, "protocol"));
+		p = p ? p : "802.1Q";
+		cr_assert(strcasecmp(p, w->proto) == 0, "%s: protocol %s", file, p);
+	}
+	if (w->spoofchk >= 0)
+		cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(j, "spoofchk")), w->spoofchk, "%s: spoofchk", file);
+	if (w->trust >= 0)
+		cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(j, "trust")), w->trust, "%s: trust", file);
+	if (w->link_state)
+		cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "link_state")), w->link_state, "%s", file);
+	const cJSON *rate = cJSON_GetObjectItem(j, "rate");
+	if (w->min_tx >= 0)
+		cr_assert_eq(json_int(rate, "min_tx"), w->min_tx, "%s: min_tx_rate", file);
+	if (w->max_tx >= 0)
+		cr_assert_eq(json_int(rate, "max_tx"), w->max_tx, "%s: max_tx_rate", file);
+}
+
+struct compat_case {
+	const char *file;
+	struct kyt_compat rt;
+	int which_pf;        /* 1: nsim, 2: nsim2, 3: nsim3 */
+	unsigned vf;
+	struct vf_want want;
+	const char *ip;      /* the pod's address, NULL when no IPAM */
+};
+
+static void compat_roundtrip(const struct compat_case *k)
+{
+	const char *pfname = k->which_pf == 1 ? nsim.pf : k->which_pf == 2 ? nsim2.pf : nsim3.pf;
+	set_previous(pfname, k->vf, true);
+	_cleanup_free_ char *pf_before = pf_json(pfname), *node_before = snap();
+	_cleanup_free_ char *conf = kyt_cni_compat_conf(k->file, &k->rt, state_dir, ipam_dir, tmp);
+	_cleanup_(cJSON_Deletep) cJSON *res = NULL;
+	cr_assert_eq(cni("ADD", conf, &res), 0, "%s: ADD: %s", k->file, msg_of(res));
+	assert_vf_as_wanted(k->file, pfname, k->vf, &k->want);
+	if (k->ip) {
+		const cJSON *ip0 = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "ips"), 0);
+		cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ip0, "address")), k->ip, "%s", k->file);
+	}
+	_cleanup_(cJSON_Deletep) cJSON *c = cJSON_Parse(conf);
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(c, "cniVersion"));
+	cJSON_AddItemToObject(c, "prevResult", cJSON_Duplicate(res, 1));
+	_cleanup_free_ char *check = cJSON_PrintUnformatted(c);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	int rc = cni("CHECK", check, &out);
+	if (strcmp(v, "0.4.0") < 0)
+		cr_assert_eq(kyt_cni_code(out), 1, "%s: CHECK of a %s config: %s", k->file, v, msg_of(out));
+	else
+		cr_assert_eq(rc, 0, "%s: CHECK: %s", k->file, msg_of(out));
+	cr_assert_eq(cni("DEL", conf, NULL), 0, "%s: DEL", k->file);
+	assert_as_before(pfname, pf_before, node_before, k->file);
+}
+
+Test(ktier_cni_vf, the_anchors_vf_configs_apply_as_documented_and_del_restores)
+{
+	int r = kyt_nsim_new(&nsim2, 2);
+	cr_assert_eq(r, 0, "second netdevsim device: %s", strerror(-r));
+	r = kyt_nsim_new(&nsim3, 2);
+	cr_assert_eq(r, 0, "third netdevsim device: %s", strerror(-r));
+	char kp[16], kpp[16], bus[16], busp[16], refvf[16], refvfp[16];
+	cr_assert_eq(kyt_veth_add(kp, kpp, sizeof(kp)), 0);
+	cr_assert_eq(kyt_veth_add(bus, busp, sizeof(bus)), 0);
+	cr_assert_eq(kyt_veth_add(refvf, refvfp, sizeof(refvf)), 0);
+	/* The configuration reference's VF 0000:03:02.0 is VF 0 of the
+	 * second device, the DPDK example's vfio-pci VF VF 1 of the third. */
+	const char *const subs[] = { "KERNELPATH", kp, "PCIBUSID", bus, "REFPF", nsim2.pf, "REFVF", refvf,
+				     "DPDKPF", nsim3.pf, NULL };
+	cr_assert_eq(kyt_testbed_add_file(tb, KYTEST_DATA_DIR "/compat/node.umockdev", subs), 0);
+	const struct compat_case cases[] = {
+		{ "sriov-cni-readme-extended.json", { .device_id = "0000:18:01.1" }, 1, 1,
+		  { NULL, 1000, -1, NULL, 0, 1, NULL, -1, -1 }, "10.56.217.2/24" },
+		{ "sriov-cni-readme-dpdk.json", { .device_id = "0000:5e:01.1" }, 3, 1,
+		  { NULL, 1000, -1, NULL, -1, -1, NULL, -1, -1 }, NULL },
+		{ "sriov-cni-config-reference.json", { 0 }, 2, 0,
+		  { "ca:fe:c0:ff:ee:00", 1000, 4, "802.1ad", 0, 1, "enable", 100, 200 }, NULL },
+		{ "sriov-operator-simple.json", { .device_id = "0000:18:01.2" }, 1, 2,
+		  { NULL, 0, 0, "802.1Q", -1, -1, NULL, -1, -1 }, NULL },
+		{ "sriov-operator-rendered.json",
+		  { .device_id = "0000:18:01.3", .rc = "{\"mac\":\"02:4b:59:00:00:33\",\"ips\":[\"10.56.217.33/24\"]}" }, 1, 3,
+		  { "02:4b:59:00:00:33", 100, 2, "802.1ad", 1, 0, "enable", 10, 1000 }, "10.56.217.33/24" },
+	};
+	for (size_t i = 0; i < KY_ARRAY_SIZE(cases); i++)
+		compat_roundtrip(&cases[i]);
+
+	/* DEL with the operator's config once its VF fields are gone (the
+	 * SriovNetwork edited): the VF gets its previous settings back all
+	 * the same, from the record. */
+	set_previous(nsim.pf, 3, true);
+	_cleanup_free_ char *pf_before = pf_json(nsim.pf), *node_before = snap();
+	_cleanup_free_ char *conf = kyt_cni_compat_conf("sriov-operator-rendered.json", &cases[4].rt, state_dir,
+							ipam_dir, tmp);
+	_cleanup_(cJSON_Deletep) cJSON *res = NULL;
+	cr_assert_eq(cni("ADD", conf, &res), 0, "ADD: %s", msg_of(res));
+	_cleanup_(cJSON_Deletep) cJSON *lost = cJSON_Parse(conf);
+	static const char *const vf_fields[] = { "vlan", "vlanQoS", "vlanProto", "spoofchk", "trust", "link_state",
+						 "min_tx_rate", "max_tx_rate", "deviceID", "runtimeConfig" };
+	for (size_t i = 0; i < KY_ARRAY_SIZE(vf_fields); i++)
+		cJSON_DeleteItemFromObject(lost, vf_fields[i]);
+	cJSON_AddStringToObject(lost, "vlan_qos", "a near miss DEL does not need");
+	_cleanup_free_ char *del = cJSON_PrintUnformatted(lost);
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	cr_assert_eq(cni("DEL", del, &out), 0, "DEL with %s: %s", del, msg_of(out));
+	assert_as_before(nsim.pf, pf_before, node_before, "DEL with a config that lost its VF fields");
 }

@@ -52,7 +52,8 @@ Test(ktier_xdp_offload, a_program_offloaded_to_the_device_is_attached_checked_an
 	static const char *const progs[] = { "kyborg_count_xdp" };
 	struct ky_bpf_obj *o = NULL;
 	_cleanup_error_ struct ky_error *err = NULL;
-	cr_assert_eq(ky_bpf_obj_load(KYBORG_BPF_DIR "/kyborg_counters.bpf.o", progs, 1, ifindex, &o, &err), 0, "%s",
+	const struct ky_bpf_load opts = { .programs = progs, .n = 1, .offload_ifindex = ifindex };
+	cr_assert_eq(ky_bpf_obj_load(KYBORG_BPF_DIR "/kyborg_counters.bpf.o", &opts, &o, &err), 0, "%s",
 		     ky_error_msg(err));
 	struct ky_bpf_attached a;
 	cr_assert_eq(ky_bpf_plan(o, progs[0], KY_BPF_XDP, KY_XDP_OFFLOAD, ifindex, 0, &a, &err), 0, "%s",

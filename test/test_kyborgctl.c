@@ -2,8 +2,10 @@
  * under the real libudev): the writes to sriov_numvfs (through 0) and to
  * driver_override, unbind and bind, in order; a second apply that changes
  * nothing; a failure that says where it stopped and what it put back; a
- * device in use that is left alone without --force; the GPU command
- * backend with real programs; bad profiles refused with the field's path.
+ * device in use (a CNI attachment, a pod in kubelet's checkpoint, a claim
+ * the DRA driver prepared) that is left alone without --force; status's
+ * front ends and users; the GPU command backend with real programs; bad
+ * profiles refused with the field's path.
  * Runs under umockdev-wrapper; the binary runs as a child like a
  * deployment tool runs it. */
 #include <criterion/criterion.h>
@@ -21,6 +23,9 @@
 #include "kyborg/json/json.h"
 #include "kyborg/base/log.h"
 #include "kyborg/base/sha256.h"
+#include "kyborg/device/device_config.h"
+#include "kyborg/device/device_list.h"
+#include "kyborg/state/dra_record.h"
 #include "kyborg/state/state_store.h"
 #include "kytest.h"
 #include "kytest_simnode.h"
@@ -29,7 +34,8 @@
 #define VF_SYSPATH(n) "/sys/devices/pci0000:17/0000:17:00.0/0000:18:01." #n
 
 static UMockdevTestbed *tb;
-static char *tmp, cni_dir[PATH_MAX], checkpoint[PATH_MAX], profile[PATH_MAX];
+static char *tmp, cni_dir[PATH_MAX], checkpoint[PATH_MAX], profile[PATH_MAX], dra_dir[PATH_MAX],
+	device_config[PATH_MAX];
 
 static void setup(void)
 {
@@ -53,6 +59,8 @@ static void setup(void)
 	snprintf(cni_dir, sizeof(cni_dir), "%s/cni", tmp);
 	snprintf(checkpoint, sizeof(checkpoint), "%s/kubelet_internal_checkpoint", tmp);
 	snprintf(profile, sizeof(profile), "%s/profile.json", tmp);
+	snprintf(dra_dir, sizeof(dra_dir), "%s/dra", tmp);
+	snprintf(device_config, sizeof(device_config), "%s/device-plugin.json", tmp);
 }
 
 static void teardown(void)
@@ -117,8 +125,8 @@ static int ctl(const char *cmd, const char *extra, cJSON **doc)
 	char state[PATH_MAX + 16];
 	snprintf(state, sizeof(state), "%s/state", tmp);
 	char *argv[] = { KYBORGCTL_PATH, (char *)cmd, "-f", profile, "--json", "--cni-state-dir", cni_dir,
-			 "--kubelet-checkpoint", checkpoint, "--state-dir", state, "--fetch-helper", KYBORG_FETCH_BIN,
-			 (char *)extra, NULL };
+			 "--kubelet-checkpoint", checkpoint, "--state-dir", state, "--dra-state-dir", dra_dir,
+			 "--fetch-helper", KYBORG_FETCH_BIN, (char *)extra, NULL };
 	char *out = NULL;
 	int status = kyt_runv(&out, argv);
 	*doc = out ? cJSON_Parse(out) : NULL;
@@ -429,45 +437,207 @@ Test(kyborgctl_apply, text_report_for_people)
 	cr_assert(strstr(out, "1 change to make."), "%s", out);
 }
 
+/* The device config both front ends read: the GPUs and the VFs (by their
+ * IDs: the PF's name is the test's own), nothing for the FPGA and the PF. */
+static void write_device_config(void)
+{
+	cr_assert_eq(kyt_write_file(device_config,
+				    "{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"gpu\","
+				    "\"selector\":{\"vendors\":[\"10de\"]},\"sharing\":{\"replicas\":2}},"
+				    "{\"name\":\"kyborg.io/sriov-vf\",\"kind\":\"nic-vf\","
+				    "\"selector\":{\"vendors\":[\"8086\"],\"devices\":[\"1889\"]}}]}"),
+		     0);
+}
+
+/* kyborgctl status [--json] with this test's usage sources and device config. */
+static int status(bool json, char **out)
+{
+	char state[PATH_MAX + 16];
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	char *argv[] = { KYBORGCTL_PATH, "status", "--cni-state-dir", cni_dir, "--kubelet-checkpoint", checkpoint,
+			 "--state-dir", state, "--dra-state-dir", dra_dir, "--device-config", device_config,
+			 json ? "--json" : NULL, NULL };
+	return kyt_runv(out, argv);
+}
+
+static const cJSON *status_fn(const cJSON *doc, const char *addr)
+{
+	const cJSON *fn;
+	cJSON_ArrayForEach(fn, cJSON_GetObjectItem(doc, "pci_functions"))
+	{
+		if (strcmp(astr(fn, "address"), addr) == 0)
+			return fn;
+	}
+	cr_assert_fail("%s is not in the status", addr);
+	return NULL;
+}
+
+static const char *used_by(const cJSON *fn, int i)
+{
+	return cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(fn, "used_by"), i)) ?: "(none)";
+}
+
 Test(kyborgctl_apply, status_says_who_uses_each_function_and_the_pf_eswitch_mode)
 {
 	write_cni_record(KYT_SIM_VF1);
-	char *argv[] = { KYBORGCTL_PATH, "status", "--json", "--cni-state-dir", cni_dir, "--kubelet-checkpoint",
-			 checkpoint, NULL };
+	write_device_config();
 	_cleanup_free_ char *out = NULL;
-	cr_assert_eq(kyt_runv(&out, argv), 0);
+	cr_assert_eq(status(true, &out), 0, "%s", out);
 	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(out ? out : "");
 	cr_assert_not_null(doc, "%s", out);
-	const cJSON *fn, *vf1 = NULL, *pf = NULL, *fpga = NULL;
+	const cJSON *fn;
 	cJSON_ArrayForEach(fn, cJSON_GetObjectItem(doc, "pci_functions"))
 	{
-		const char *a = astr(fn, "address");
-		if (strcmp(a, KYT_SIM_VF1) == 0)
-			vf1 = fn;
-		if (strcmp(a, KYT_SIM_PF) == 0)
-			pf = fn;
-		if (strcmp(a, KYT_SIM_FPGA) == 0)
-			fpga = fn;
-		cr_assert(cJSON_HasObjectItem(fn, "firmware_version"), "%s has no firmware_version", a);
+		cr_assert(cJSON_HasObjectItem(fn, "firmware_version"), "%s has no firmware_version", astr(fn, "address"));
+		cr_assert(cJSON_HasObjectItem(fn, "frontend"), "%s has no frontend", astr(fn, "address"));
 	}
-	cr_assert(vf1 && pf && fpga);
+	const cJSON *vf1 = status_fn(doc, KYT_SIM_VF1), *pf = status_fn(doc, KYT_SIM_PF),
+		    *fpga = status_fn(doc, KYT_SIM_FPGA), *gpu1 = status_fn(doc, KYT_SIM_GPU1);
 	if (access("/usr/share/misc/pci.ids", R_OK) == 0) /* Debian's pci.ids, which install-deps.sh installs */
 		cr_assert_str_eq(astr(pf, "vendor_name"), "Intel Corporation");
 	cr_assert_str_eq(astr(fpga, "fpga_image"), "00000000000000000000000000000000", "the port's afu_id");
-	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(vf1, "used_by"), 0)),
-			 "CNI net1 container 0123456789ab interface net1");
+	cr_assert_str_eq(used_by(vf1, 0), "CNI net1 container 0123456789ab interface net1");
 	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(pf, "used_by")), 0);
+	cr_assert_str_eq(astr(vf1, "frontend"), "devicePlugin");
+	cr_assert_str_eq(astr(vf1, "resource"), "kyborg.io/sriov-vf");
+	cr_assert_str_eq(astr(gpu1, "frontend"), "devicePlugin");
+	cr_assert_str_eq(astr(gpu1, "resource"), "kyborg.io/gpu");
+	cr_assert_str_eq(astr(pf, "frontend"), "none", "the config's VF resource does not take the PF");
+	cr_assert(cJSON_IsNull(cJSON_GetObjectItem(pf, "resource")));
+	cr_assert_str_eq(astr(fpga, "frontend"), "none");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "notes")), 0);
 	/* The build machines' kernel has no devlink: unknown, not an error. */
 	cr_assert(cJSON_HasObjectItem(pf, "eswitch_mode"));
 
-	char *text_argv[] = { KYBORGCTL_PATH, "status", "--cni-state-dir", cni_dir, "--kubelet-checkpoint", checkpoint,
-			      NULL };
 	_cleanup_free_ char *text = NULL;
-	cr_assert_eq(kyt_runv(&text, text_argv), 0);
-	cr_assert(strstr(text, "\nIn use: \n  " KYT_SIM_VF1 "  CNI net1 container 0123456789ab interface net1\n"), "%s",
-		  text);
+	cr_assert_eq(status(false, &text), 0, "%s", text);
+	cr_assert(strstr(text, "\nFront ends and users:\n  ADDRESS       FRONT END      RESOURCE            USED BY\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "\n  " KYT_SIM_VF1 "  device plugin  kyborg.io/sriov-vf  "
+			       "CNI net1 container 0123456789ab interface net1\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "\n  " KYT_SIM_PF "  none           -                   -\n"), "%s", text);
 	cr_assert(strstr(text, "\nWhole-device state:\n  " KYT_SIM_PF "  eswitch "), "%s", text);
 	cr_assert(strstr(text, "\n  " KYT_SIM_FPGA "  image 00000000000000000000000000000000  firmware "), "%s", text);
+}
+
+Test(kyborgctl_apply, status_fails_on_a_device_config_it_cannot_read)
+{
+	_cleanup_free_ char *missing = NULL, *bad = NULL;
+	cr_assert_eq(status(false, &missing), 1, "an explicit --device-config that is not there: %s", missing);
+	cr_assert_eq(kyt_write_file(device_config, "{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"tpu\"}]}"), 0);
+	cr_assert_eq(status(true, &bad), 1, "a config neither front end would take: %s", bad);
+}
+
+/* ---- Claims the DRA driver prepared ---- */
+
+#define CLAIM_UID "7d0c6a1e-3b2f-4c55-9a0e-51c2d7f0b8aa"
+#define CLAIM_WHO "claim ns1/net (" CLAIM_UID ")"
+
+/* The claim's record as kyborg-dra-driver writes it at
+ * NodePrepareResources: its own save code, under the claim's lock, in the
+ * store its --state-dir holds. */
+static void save_claim(const char *pci, enum ky_dra_claim_state state)
+{
+	_cleanup_free_ char *dir = ky_dra_record_dir(dra_dir);
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_state_closep) struct ky_state_store *s = NULL;
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	char name[KY_DEVICE_DRA_NAME_MAX], cdi_id[128];
+	ky_device_dra_name(KY_DEVICE_NIC_VF, pci, -1, name);
+	snprintf(cdi_id, sizeof(cdi_id), "kyborg.io/claim=" CLAIM_UID "-%s", name);
+	struct ky_dra_record_device dev = {
+		.requests = (char *[]){ (char *)"nic" }, .n_requests = 1, .pool = (char *)"node-a", .device = name,
+		.pci = (char *)pci, .kind = (char *)ky_device_dra_kind(KY_DEVICE_NIC_VF),
+		.resource = (char *)"kyborg.io/sriov-vf", .cdi_id = cdi_id,
+	};
+	struct ky_dra_record rec = {
+		.version = KY_DRA_RECORD_VERSION, .claim_uid = (char *)CLAIM_UID, .namespace_ = (char *)"ns1",
+		.name = (char *)"net", .driver = (char *)"kyborg.io", .state = state,
+		.cdi_spec = (char *)"/var/run/cdi/kyborg.io-claim_" CLAIM_UID ".json",
+		.updated_at = (char *)"2026-12-06T08:00:00Z", .devices = &dev, .n_devices = 1,
+	};
+	cr_assert_eq(ky_state_open(dir, &s, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_lock(s, CLAIM_UID, 0, &l, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_dra_record_save(l, &rec, true, &err), 0, "%s", ky_error_msg(err));
+}
+
+/* What the driver does last at NodeUnprepareResources. */
+static void unprepare_claim(void)
+{
+	_cleanup_free_ char *dir = ky_dra_record_dir(dra_dir);
+	_cleanup_error_ struct ky_error *err = NULL;
+	_cleanup_(ky_state_closep) struct ky_state_store *s = NULL;
+	_cleanup_(ky_state_unlockp) struct ky_state_lock *l = NULL;
+	cr_assert_eq(ky_state_open(dir, &s, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_lock(s, CLAIM_UID, 0, &l, &err), 0, "%s", ky_error_msg(err));
+	cr_assert_eq(ky_state_delete(l, &err), 0, "%s", ky_error_msg(err));
+}
+
+static const char *pod(const cJSON *a, int i)
+{
+	return cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "pods"), i)) ?: "(none)";
+}
+
+Test(kyborgctl_apply, a_vf_a_claim_holds_is_left_alone_until_the_claim_is_unprepared)
+{
+	write_profile("{\"devices\":[{\"pciAddress\":\"" KYT_SIM_PF "\",\"kind\":\"nic\",\"numVfs\":2}]}");
+	/* Preparing: the driver may have changed the VF already. */
+	save_claim(KYT_SIM_VF1, KY_DRA_PREPARING);
+	_cleanup_(cJSON_Deletep) cJSON *preparing = NULL, *plan = NULL, *apply = NULL, *after = NULL;
+	cr_assert_eq(ctl("plan", NULL, &preparing), 4, "a claim still preparing holds its VF");
+	cr_assert_str_eq(pod(action(preparing, 0), 0), CLAIM_WHO);
+
+	save_claim(KYT_SIM_VF1, KY_DRA_PREPARED);
+	cr_assert_eq(ctl("plan", NULL, &plan), 4, "refused");
+	cr_assert_str_eq(result(plan), "refused");
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(action(plan, 0), "disruptive")));
+	cr_assert_str_eq(pod(action(plan, 0), 0), CLAIM_WHO);
+	cr_assert_eq(ctl("apply", NULL, &apply), 4, "refused");
+	cr_assert_eq(n_steps(action(apply, 0)), 0);
+	_cleanup_free_ char *n = sys_read("bus/pci/devices/" KYT_SIM_PF "/sriov_numvfs");
+	cr_assert_str_eq(n, "4", "the apply changed the VF count under the claim");
+
+	unprepare_claim();
+	cr_assert_eq(ctl("plan", NULL, &after), 3, "nothing holds the VF once the claim is unprepared");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(action(after, 0), "pods")), 0);
+}
+
+Test(kyborgctl_apply, status_shows_the_claim_holding_a_vf_and_its_front_end)
+{
+	write_device_config();
+	save_claim(KYT_SIM_VF2, KY_DRA_PREPARED);
+	_cleanup_free_ char *out = NULL, *text = NULL;
+	cr_assert_eq(status(true, &out), 0, "%s", out);
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(out ? out : "");
+	cr_assert_not_null(doc, "%s", out);
+	const cJSON *vf2 = status_fn(doc, KYT_SIM_VF2);
+	cr_assert_str_eq(used_by(vf2, 0), CLAIM_WHO);
+	cr_assert_str_eq(astr(vf2, "frontend"), "devicePlugin", "the config has no DRA resource (yet)");
+	cr_assert_str_eq(astr(vf2, "resource"), "kyborg.io/sriov-vf");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(status_fn(doc, KYT_SIM_VF1), "used_by")), 0);
+
+	cr_assert_eq(status(false, &text), 0, "%s", text);
+	cr_assert(strstr(text, "\n  " KYT_SIM_VF2 "  device plugin  kyborg.io/sriov-vf  " CLAIM_WHO "\n"), "%s", text);
+}
+
+/* The same config with the VFs given to the DRA driver: status says so. */
+Test(kyborgctl_apply, status_names_the_dra_driver_for_the_resources_the_config_gives_it)
+{
+	cr_assert_eq(kyt_write_file(device_config,
+				    "{\"resources\":[{\"name\":\"kyborg.io/gpu\",\"kind\":\"gpu\","
+				    "\"selector\":{\"vendors\":[\"10de\"]},\"sharing\":{\"replicas\":2}},"
+				    "{\"name\":\"kyborg.io/sriov-vf\",\"kind\":\"nic-vf\",\"frontend\":\"dra\","
+				    "\"selector\":{\"vendors\":[\"8086\"],\"devices\":[\"1889\"]}}]}"),
+		     0);
+	save_claim(KYT_SIM_VF2, KY_DRA_PREPARED);
+	_cleanup_free_ char *out = NULL;
+	cr_assert_eq(status(true, &out), 0, "%s", out);
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(out ? out : "");
+	cr_assert_not_null(doc, "%s", out);
+	cr_assert_str_eq(astr(status_fn(doc, KYT_SIM_VF2), "frontend"), "dra");
+	cr_assert_str_eq(used_by(status_fn(doc, KYT_SIM_VF2), 0), CLAIM_WHO);
+	cr_assert_str_eq(astr(status_fn(doc, KYT_SIM_GPU0), "frontend"), "devicePlugin");
 }
 
 /* ---- FPGA: the whole device's image ---- */

@@ -55,6 +55,23 @@ Test(link_by_pci, each_vf_address_finds_its_veth)
 	cr_assert_str_eq(l.name, pf);
 }
 
+/* The other way: a netdev's PCI address, the identity the CNI's device
+ * lock is keyed on however a config names the device. */
+Test(link_by_pci, a_netdev_leads_to_its_pci_address)
+{
+	struct ky_link l;
+	char addr[KY_PCI_ADDR_LEN];
+	cr_assert_eq(ky_link_get(nl, vf[3], &l, NULL), 0);
+	cr_assert_eq(ky_link_pci_addr(nl, &l, addr), 0);
+	cr_assert_str_eq(addr, "0000:18:01.3");
+	cr_assert_eq(ky_link_get(nl, pf, &l, NULL), 0);
+	cr_assert_eq(ky_link_pci_addr(nl, &l, addr), 0);
+	cr_assert_str_eq(addr, "0000:18:00.0");
+	/* A veth the testbed does not know has no device link. */
+	cr_assert_eq(ky_link_get(nl, peer[0], &l, NULL), 0);
+	cr_assert_eq(ky_link_pci_addr(nl, &l, addr), -ENODEV);
+}
+
 Test(link_by_pci, a_gpu_has_no_network_interface)
 {
 	_cleanup_error_ struct ky_error *err = NULL;

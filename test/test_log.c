@@ -103,6 +103,39 @@ Test(log, open_of_unwritable_path_is_an_error)
 	cr_assert(strstr(ky_error_msg(e), "/nonexistent-dir/x.log"));
 }
 
+/* Issue 14: root appends to the log file, so it is never reached through
+ * a symlink, never a FIFO (the open would wait for a reader), never a file
+ * others can write, and never a hard link to another file. */
+Test(log, a_log_file_is_a_private_regular_file_of_its_own, .timeout = 10)
+{
+	char target[600], name[600];
+	snprintf(target, sizeof(target), "%s/precious", dir);
+	cr_assert_eq(kyt_write_file(target, "precious\n"), 0);
+	struct {
+		const char *what;
+		int (*make)(const char *target, const char *name);
+	} cases[] = { { "a symbolic link", symlink }, { "other names", link } };
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "%s/case%zu.log", dir, i);
+		cr_assert_eq(cases[i].make(target, name), 0);
+		_cleanup_error_ struct ky_error *e = NULL;
+		cr_expect_lt(ky_log_open("kytest", name, KY_LOG_INFO, &e), 0, "%s accepted", cases[i].what);
+		cr_expect(strstr(ky_error_msg(e), cases[i].what), "%s", ky_error_msg(e));
+	}
+	snprintf(name, sizeof(name), "%s/fifo.log", dir);
+	cr_assert_eq(mkfifo(name, 0600), 0);
+	_cleanup_error_ struct ky_error *e = NULL;
+	cr_expect_lt(ky_log_open("kytest", name, KY_LOG_INFO, &e), 0, "a FIFO accepted");
+	snprintf(name, sizeof(name), "%s/shared.log", dir);
+	cr_assert_eq(kyt_write_file(name, ""), 0);
+	cr_assert_eq(chmod(name, 0666), 0);
+	ky_error_clear(&e);
+	cr_expect_lt(ky_log_open("kytest", name, KY_LOG_INFO, &e), 0, "a world-writable file accepted");
+	cr_expect(strstr(ky_error_msg(e), "writable by group or others"), "%s", ky_error_msg(e));
+	_cleanup_free_ char *after = kyt_read_file(target);
+	cr_assert_str_eq(after, "precious\n");
+}
+
 Test(log, nothing_reaches_stdout)
 {
 	int p[2];

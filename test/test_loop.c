@@ -265,3 +265,46 @@ Test(loop, signals_arrive_through_the_loop)
 	sigprocmask(SIG_SETMASK, NULL, &now);
 	cr_assert_not(sigismember(&now, SIGTERM), "the old mask is back");
 }
+
+static void on_term(struct ky_loop *loop, int signo, void *userdata)
+{
+	(*(int *)userdata)++;
+	if (signo == SIGTERM)
+		ky_loop_shutdown(loop, 3);
+}
+
+/* A daemon's shutdown is its own until exit: a second SIGTERM, pending when
+ * the loop is freed or arriving after, is neither delivered to the callback
+ * nor given its default action (which would kill this worker). */
+Test(loop, after_shutdown_signals_stay_blocked_past_free)
+{
+	struct ky_loop *loop = NULL;
+	int calls = 0;
+	sigset_t before;
+	sigprocmask(SIG_SETMASK, NULL, &before);
+	cr_assert_eq(ky_loop_new(&loop, NULL), 0);
+	cr_assert_eq(ky_loop_signals(loop, on_term, &calls, NULL), 0);
+	raise(SIGTERM);
+	cr_assert_eq(ky_loop_run(loop, NULL), 3, "the shutdown's code");
+	raise(SIGTERM);
+	raise(SIGHUP);
+	cr_assert_eq(ky_loop_run_once(loop, 0, NULL), 0);
+	cr_assert_eq(calls, 1, "signals after the shutdown reach no callback");
+	ky_loop_free(loop);
+	raise(SIGTERM);
+	sigset_t now, pending;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	cr_assert(sigismember(&now, SIGTERM) && sigismember(&now, SIGINT) && sigismember(&now, SIGHUP),
+		  "still blocked after ky_loop_free");
+	sigpending(&pending);
+	cr_assert(sigismember(&pending, SIGTERM), "the late SIGTERM waits, harmless");
+	/* Leave the worker as it was. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	struct timespec zero = { 0, 0 };
+	while (sigtimedwait(&set, NULL, &zero) > 0)
+		;
+	sigprocmask(SIG_SETMASK, &before, NULL);
+}

@@ -71,7 +71,7 @@ Test(netlink_link, missing_link_is_enodev_naming_it)
 
 Test(netlink_link, invalid_names_are_refused_before_the_kernel)
 {
-	const char *bad[] = { "", ".", "..", "a/b", "eth0:1", "has space", "sixteen-chars-xx", NULL };
+	const char *bad[] = { "", ".", "..", "a/b", "eth0:1", "has space", "sixteen-chars-xx", "net%d", NULL };
 	struct ky_link l;
 	for (size_t i = 0; i < KY_ARRAY_SIZE(bad); i++) {
 		_cleanup_error_ struct ky_error *err = NULL;

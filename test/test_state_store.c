@@ -761,3 +761,33 @@ Test(state_store, open_of_an_unwritable_path_reports_the_path)
 		cr_assert(strstr(ky_error_msg(err), inside));
 	}
 }
+
+/* Issue 14: records are written and locked by root; the directory is
+ * never reached through a symlink (its target would get them) and never
+ * one that others can write. */
+Test(state_store, a_directory_that_is_a_symlink_or_not_roots_alone_is_refused)
+{
+	char real[600], link[600], shared[600], file[600];
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(shared, sizeof(shared), "%s/shared", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	cr_assert_eq(mkdir(real, 0700), 0);
+	cr_assert_eq(symlink(real, link), 0);
+	cr_assert_eq(mkdir(shared, 0700), 0);
+	cr_assert_eq(chmod(shared, 0770), 0);
+	cr_assert_eq(kyt_write_file(file, ""), 0);
+	const char *const paths[] = { link, shared, file };
+	const int want[] = { -ELOOP, -EPERM, -ENOTDIR };
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_error_ struct ky_error *err = NULL;
+		struct ky_state_store *s = NULL;
+		cr_expect_eq(ky_state_open(paths[i], &s, &err), want[i], "%s: %s", paths[i], ky_error_msg(err));
+		cr_expect(strstr(ky_error_msg(err), paths[i]), "%s", ky_error_msg(err));
+		ky_state_close(s);
+	}
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_state_store *s = NULL;
+	cr_assert_eq(ky_state_open(real, &s, &err), 0, "%s", ky_error_msg(err));
+	ky_state_close(s);
+}

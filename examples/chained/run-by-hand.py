@@ -10,7 +10,8 @@ keeps, then removes everything it made: the netns, the bridge, the state.
 
 Run as root. --kyborg: the plugin binary (default /opt/cni/bin/kyborg);
 --bpf-dir: where the BPF objects are, when not yet installed in the data dir
-(e.g. build/examples/bpf). Its state, IPAM reservations and bridge get names
+(e.g. build/examples/bpf); the plugin is then told, as the node would tell it
+(KYBORG_BPF_OBJECT_DIRS), to load objects from there. Its state, IPAM reservations and bridge get names
 of its own, so that it leaves nothing on the machine."""
 import argparse
 import glob
@@ -64,7 +65,12 @@ def main():
         binary = a.kyborg if p["type"] == "kyborg" else shutil.which(p["type"], path=a.cni_path)
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": cmd, "CNI_CONTAINERID": tag,
                "CNI_NETNS": "/var/run/netns/" + ns, "CNI_IFNAME": "eth0", "CNI_PATH": a.cni_path}
-        env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")})
+        env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS",
+                                                                 "KYBORG_BPF_OBJECT_DIRS")})
+        if a.bpf_dir and p["type"] == "kyborg":
+            # The node's word, not the config's: kyborg loads objects only
+            # from the directories it names (default: the installed ones).
+            env["KYBORG_BPF_OBJECT_DIRS"] = os.path.abspath(a.bpf_dir)
         r = subprocess.run([binary], input=json.dumps(conf), capture_output=True, text=True, env=env)
         sys.stderr.write(r.stderr)
         if r.returncode != 0:

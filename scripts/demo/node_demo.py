@@ -8,12 +8,18 @@ registered with a kubelet stand-in (Debian's python3-grpcio), a pod's
 Allocate for a VF and a GPU replica, then the CNI ADD of two such pods with
 their allocated VFs and the anti-spoofing program, traffic between them with
 the counters read back, then DEL and a check that the node is exactly as
-before. Exits non-zero if any step failed; cleans up even when interrupted.
+before. Then the same node through DRA: kyborg-dra-driver publishes its
+devices as ResourceSlices to a kube-apiserver stand-in (Python, written from
+the API's code) and registers with a kubelet stand-in; a claim allocated as
+the scheduler would is prepared, its CDI spec shown, unprepared, and the
+driver stops. Exits non-zero if any step failed; cleans up even when
+interrupted.
 
 Usage (as root, after the build): node_demo.py --build BUILD_DIR
 scripts/demo.sh installs what is missing, builds, and runs this."""
 import argparse
 import glob
+import http.client
 import json
 import os
 import re
@@ -21,8 +27,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import ssl
 import tempfile
 import time
+import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "test", "grpc"))
@@ -35,6 +43,8 @@ SUBNET = "10.199.0.0/24"
 PF_ADDR, VF_ADDRS = "0000:18:00.0", ["0000:18:01.0", "0000:18:01.1", "0000:18:01.2", "0000:18:01.3"]
 GPU0 = "0000:3b:00.0"
 BPF_DIR = "/sys/fs/bpf/kyborg"
+DRA_NODE, DRA_DRIVER = "demo-node", "kyborg.io"
+SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 
@@ -109,6 +119,9 @@ class Demo:
                "CNI_IFNAME": ifname, "CNI_PATH": "/usr/lib/cni"}
         # A sanitized build (the demo test in build-asan) keeps its options.
         env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")})
+        # The node's word, never the network config's: where BPF objects
+        # may be loaded from (the build's, not yet installed).
+        env["KYBORG_BPF_OBJECT_DIRS"] = self.bpf_objs
         if ns:
             env["CNI_NETNS"] = "/var/run/netns/" + ns
         r = subprocess.run(self.sim_sys([self.cni]), input=json.dumps(conf), capture_output=True, text=True,
@@ -169,6 +182,10 @@ class Demo:
         self.pf = self.tag + "pf"
         self.run(["ip", "link", "add", self.pf, "type", "veth", "peer", "name", self.tag + "pfx"])
         self.links.append(self.pf)
+        # A PF with its link up, as a cabled port is: the device plugin
+        # takes a VF's health from its PF's carrier.
+        self.run(["ip", "link", "set", self.tag + "pfx", "up"])
+        self.run(["ip", "link", "set", self.pf, "up"])
         self.vfs = []
         for i in range(4):
             vf, wire = "%sv%d" % (self.tag, i), "%sw%d" % (self.tag, i)
@@ -459,6 +476,174 @@ class Demo:
             self.say("kernel shows", "pod %s's netns holds %s" % (pod, ", ".join(left)))
             self.check(left == ["lo"], "pod %s: only lo is left in its netns; both DELs succeeded" % pod)
 
+    # ---- the DRA act ----
+    def api_request(self, method, path, body=None):
+        c = http.client.HTTPSConnection("127.0.0.1", self.api_port, timeout=10,
+                                        context=ssl.create_default_context(cafile=self.api_ca))
+        try:
+            headers = {"Authorization": "Bearer demo-token"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            c.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, json.loads(data) if data else None
+        finally:
+            c.close()
+
+    def our_slices(self):
+        sel = urllib.parse.quote("spec.driver=%s,spec.nodeName=%s" % (DRA_DRIVER, DRA_NODE))
+        code, body = self.api_request("GET", SLICES + "?fieldSelector=" + sel)
+        if code != 200:
+            raise StepFailed("list ResourceSlices: %s %s" % (code, body))
+        return body["items"]
+
+    def kubelet(self, line):
+        self.dra_kubelet.stdin.write(line + "\n")
+        self.dra_kubelet.stdin.flush()
+        out = self.dra_kubelet.stdout.readline()
+        if not out:
+            raise StepFailed("the kubelet stand-in is gone (%s)" % line)
+        r = json.loads(out)
+        if not r.get("ok"):
+            raise StepFailed("kubelet stand-in: %s: %s" % (line, r.get("error") or r.get("errors")))
+        return r
+
+    def start_dra(self):
+        self.step("kyborg-dra-driver publishes the node's devices (ResourceSlices) and registers with kubelet")
+        py = "/usr/bin/python3"
+        standin = os.path.join(ROOT, "test", "standin", "kube_apiserver.py")
+        api = os.path.join(self.tmp, "api")
+        certs = os.path.join(api, "certs")
+        os.makedirs(api)
+        self.run([py, standin, "--gen-certs", certs])
+        self.api_ca = os.path.join(certs, "ca.crt")
+        tokens = os.path.join(api, "tokens")
+        with open(tokens, "w") as f:
+            f.write("demo-token\n")
+        port_file = os.path.join(api, "port")
+        self.procs.append(subprocess.Popen([py, standin, "--cert-dir", certs, "--token-file", tokens,
+                                            "--port-file", port_file],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.wait(lambda: os.path.exists(port_file), 15, "the kube-apiserver stand-in listens")
+        with open(port_file) as f:
+            self.api_port = int(f.read())
+        url = "https://127.0.0.1:%d" % self.api_port
+        self.say("API server", "%s (a stand-in: Python, HTTPS with a CA and a bearer token, ResourceSlice "
+                 "validation as kube-apiserver's)" % url)
+        self.api_request("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": DRA_NODE}})
+        reg = os.path.join(self.tmp, "plugins_registry")
+        os.makedirs(reg)
+        # Kubelet deletes a plugin's slices 30 s after it went away; 1 s here.
+        self.dra_kubelet = subprocess.Popen(
+            [py, os.path.join(ROOT, "test", "grpc", "dra_kubelet.py"), "--registration-dir", reg,
+             "--desc", os.path.join(self.build, "dra", "proto", "gen", "dra.desc"), "--node-name", DRA_NODE,
+             "--api-server", url, "--token-file", tokens, "--ca-file", self.api_ca, "--wipe-delay", "1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.procs.append(self.dra_kubelet)
+        config = {"resources": [
+            {"name": "kyborg.io/gpu", "kind": "gpu", "frontend": "dra",
+             "selector": {"vendors": ["10de"], "devices": ["2330"]}, "sharing": {"replicas": 4}},
+            {"name": "kyborg.io/fpga", "kind": "fpga", "frontend": "dra",
+             "selector": {"vendors": ["8086"], "devices": ["0b30"]}},
+            {"name": "kyborg.io/sriov-vf", "kind": "nic-vf", "frontend": "dra", "selector": {"pfNames": [self.pf]}}]}
+        cfg = os.path.join(self.tmp, "dra-config.json")
+        with open(cfg, "w") as f:
+            json.dump(config, f)
+        self.dra_dirs = {k: os.path.join(self.tmp, "dra-" + k) for k in ("plugin", "cdi", "state")}
+        self.dra_log = open(os.path.join(self.tmp, "dra-driver.log"), "w")
+        self.dra_proc = subprocess.Popen(self.mocked(
+            [os.path.join(self.build, "dra", "kyborg-dra-driver"), "--config", cfg, "--node-name", DRA_NODE,
+             "--registration-dir", reg, "--plugin-dir", self.dra_dirs["plugin"], "--cdi-dir", self.dra_dirs["cdi"],
+             "--state-dir", self.dra_dirs["state"], "--api-server", url, "--token-file", tokens,
+             "--ca-file", self.api_ca, "--log-level", "warn"]), stdout=subprocess.DEVNULL, stderr=self.dra_log)
+        self.procs.append(self.dra_proc)
+        r = self.kubelet("wait registered driver=%s timeout=20000" % DRA_DRIVER)
+        ev = r["event"]
+        self.say("kubelet", "registered %s (%s) at %s" % (ev["driver"], ev["service"], ev["endpoint"]))
+
+        def published():
+            items = self.our_slices()
+            n = sum(len(s["spec"].get("devices") or []) for s in items)
+            return items if items and n == 7 and all(
+                s["spec"]["pool"]["resourceSliceCount"] == len(items) for s in items) else None
+        self.wait(lambda: published() is not None, 15, "the node's 7 devices are published")
+        items = published()
+        s = items[0]
+        owner = (s["metadata"].get("ownerReferences") or [{}])[0]
+        self.say("API server", "%d ResourceSlice %s: driver %s, pool %s generation %d, owned by Node %s" % (
+            len(items), s["metadata"]["name"], s["spec"]["driver"], s["spec"]["pool"]["name"],
+            s["spec"]["pool"]["generation"], owner.get("name", "-")))
+        for d in sorted((d for s in items for d in s["spec"]["devices"]), key=lambda d: d["name"]):
+            a = {k: list(v.values())[0] for k, v in d["attributes"].items()}
+            extra = []
+            if "shares" in d.get("capacity", {}):
+                extra.append("shared by %s claims (consumable capacity)" % d["capacity"]["shares"]["value"])
+            if a.get("pfName"):
+                extra.append("PF %s, VF %s, k8s.cni.cncf.io/deviceID %s" % (
+                    a["pfName"], a.get("vfIndex"), a.get("k8s.cni.cncf.io/deviceID")))
+            if "imageID" in a:
+                extra.append("image %s" % a["imageID"][:8])
+            self.say("", "%-17s %-4s NUMA %s, pcieRoot %s%s" % (
+                d["name"], a["kind"], a.get("resource.kubernetes.io/numaNode", "-"),
+                a.get("resource.kubernetes.io/pcieRoot", "-"), "; " + "; ".join(extra) if extra else ""))
+        self.dra_pool = s["spec"]["pool"]["name"]
+
+    def dra_claim(self):
+        self.step("a ResourceClaim for a GPU share and a VF, allocated, then prepared by kubelet")
+        path = "/apis/resource.k8s.io/v1/namespaces/demo/resourceclaims"
+        code, c = self.api_request("POST", path, {
+            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "accel"},
+            "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "kyborg-gpu"}},
+                                              {"name": "nic", "exactly": {"deviceClassName": "kyborg-vf"}}]}}})
+        self.check(code == 201, "ResourceClaim demo/accel created")
+        results = [{"request": "gpu", "driver": DRA_DRIVER, "pool": self.dra_pool, "device": "gpu-0000-3b-00-0",
+                    "shareID": "8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99"},
+                   {"request": "nic", "driver": DRA_DRIVER, "pool": self.dra_pool, "device": "vf-0000-18-01-2"}]
+        c["status"] = {"allocation": {"devices": {"results": results}}}
+        code, c = self.api_request("PUT", path + "/accel/status", c)
+        self.check(code == 200, "allocated as the scheduler would (status.allocation): %s" % ", ".join(
+            "%s -> %s" % (r["request"], r["device"]) for r in results))
+        self.claim_uid = c["metadata"]["uid"]
+        r = self.kubelet("prepare-claim demo accel")
+        ans = r["drivers"][DRA_DRIVER]["claims"][self.claim_uid]
+        for d in ans["devices"]:
+            self.say("kubelet got", "%s %s for request %s, CDI %s" % (d["pool"], d["device"], d["request_names"][0],
+                                                                     d["cdi"][0]))
+        self.check(len(ans["devices"]) == 2 and not ans["error"], "NodePrepareResources prepared both devices")
+        self.dra_spec = os.path.join(self.dra_dirs["cdi"], "%s-claim_%s.json" % (DRA_DRIVER, self.claim_uid))
+        with open(self.dra_spec) as f:
+            spec = json.load(f)
+        self.say("CDI spec", "%s (kind %s)" % (self.dra_spec, spec["kind"]))
+        for d in spec["devices"]:
+            nodes = [n["path"] for n in d.get("containerEdits", {}).get("deviceNodes", [])]
+            self.say("", "device %s: nodes %s" % (d["name"], ", ".join(nodes) or "none"))
+        self.say("", "env: %s" % ", ".join(spec.get("containerEdits", {}).get("env", [])))
+
+    def dra_unprepare_and_stop(self):
+        self.step("unprepared; kyborg-dra-driver stops (SIGTERM), kubelet deletes its slices")
+        self.kubelet("unprepare-claim demo accel")
+        record = os.path.join(self.dra_dirs["state"], "dra-claims", self.claim_uid + ".json")
+        self.check(not os.path.exists(self.dra_spec) and not os.path.exists(record),
+                   "the claim's CDI spec and checkpoint record are gone")
+        r = self.kubelet("events")
+        after = max(e["seq"] for e in r["events"])
+        self.dra_proc.send_signal(signal.SIGTERM)
+        rc = self.dra_proc.wait(timeout=10)
+        self.dra_log.flush()
+        with open(self.dra_log.name) as f:
+            self.sanitizer_check("kyborg-dra-driver", f.read())
+        socks = [os.path.join(self.dra_dirs["plugin"], "dra.sock"),
+                 os.path.join(self.tmp, "plugins_registry", DRA_DRIVER + "-reg.sock")]
+        self.check(rc == 0 and not any(os.path.exists(s) for s in socks),
+                   "it exited 0, its two sockets gone, its slices kept (%d) as the kubeletplugin helper does"
+                   % len(self.our_slices()))
+        self.kubelet("wait wiped driver=%s after=%d timeout=15000" % (DRA_DRIVER, after))
+        self.check(not self.our_slices(), "kubelet (stand-in) deleted them once the plugin was gone a while")
+        left = [os.path.join(d, f) for d in self.dra_dirs.values() for _, _, fs in os.walk(d) for f in fs
+                if f != "lock" and not f.endswith(".lock")]
+        self.check(not left, "the node is as before: no CDI spec, record or socket of the driver left")
+
     def stop_plugin(self):
         self.step("kyborg-device-plugin stops (SIGTERM)")
         self.dp_proc.send_signal(signal.SIGTERM)
@@ -524,6 +709,9 @@ class Demo:
         for k in ("links", "bpf", "records"):
             self.check(after[k] == node_before[k], "%s: as before (%d)" % (what[k], len(after[k])))
         self.stop_plugin()
+        self.start_dra()
+        self.dra_claim()
+        self.dra_unprepare_and_stop()
 
 
 def main():
@@ -545,13 +733,14 @@ def main():
         verdict = 0
     except StepFailed as e:
         print("    FAILED:            %s" % e, flush=True)
-        log = getattr(demo, "dp_log", None)
-        if log:
-            log.flush()
-            with open(log.name) as f:
-                tail = f.read().strip().splitlines()[-10:]
-            for line in tail:
-                print("    device plugin log: " + line, flush=True)
+        for attr, who in (("dp_log", "device plugin log"), ("dra_log", "DRA driver log")):
+            log = getattr(demo, attr, None)
+            if log:
+                log.flush()
+                with open(log.name) as f:
+                    tail = f.read().strip().splitlines()[-10:]
+                for line in tail:
+                    print("    %s: %s" % (who, line), flush=True)
     except KeyboardInterrupt:
         print("\n    interrupted: cleaning up", flush=True)
         demo.failed.append("interrupted")

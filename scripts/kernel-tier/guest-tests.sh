@@ -17,7 +17,8 @@ for t in "$@"; do
 	bin=${t%%::*}
 	suite=$(basename "$bin")
 	suite=${suite#test_}
-	args=(--jobs=2 --verbose)
+	# A hung test fails by name (the guest is slow: emulated, not virtualised).
+	args=(--jobs=2 --verbose --timeout 120)
 	if [ -n "$only" ]; then
 		# shellcheck disable=SC2254 # the suite part is a glob on purpose
 		case $suite in ${only%%/*}) ;; *) continue ;; esac
@@ -25,7 +26,7 @@ for t in "$@"; do
 	elif [ "$bin" != "$t" ]; then
 		args+=(--filter="${t#*::}")
 	fi
-	echo "== $(basename "$bin") ${args[*]:2}"
+	echo "== $(basename "$bin") ${args[*]:4}"
 	ran=$((ran + 1))
 	"$bin" "${args[@]}" || { echo "== $(basename "$bin") FAILED"; failed=1; }
 done

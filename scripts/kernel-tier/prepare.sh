@@ -99,11 +99,14 @@ fi
 log "unpacking $(basename "$deb")"
 rm -rf "$cache/kernel"
 mkdir -p "$work/kernel"
-# Graphics, media, sound, staging and InfiniBand drivers are never loaded here.
+# Graphics, media, sound, staging and InfiniBand hardware drivers are never
+# loaded here; the RDMA core and soft-RoCE (rdma_rxe) are, by the CNI's RDMA
+# suite (test_ktier_cni_rdma).
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/kernel" \
 	--exclude="./lib/modules/$kver/kernel/drivers/gpu" --exclude="./lib/modules/$kver/kernel/drivers/media" \
 	--exclude="./lib/modules/$kver/kernel/sound" --exclude="./lib/modules/$kver/kernel/drivers/staging" \
-	--exclude="./lib/modules/$kver/kernel/drivers/infiniband"
+	--exclude="./lib/modules/$kver/kernel/drivers/infiniband/hw" \
+	--exclude="./lib/modules/$kver/kernel/drivers/infiniband/ulp"
 [ -f "$work/kernel/boot/vmlinuz-$kver" ] || die "$deb has no vmlinuz-$kver"
 
 # 2. netdevsim: Debian does not build it; linux-source ships its source.

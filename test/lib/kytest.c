@@ -3,11 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,11 +64,19 @@ int kyt_runv(char **out, char *const argv[])
 		if (pipe2(pipefd, O_CLOEXEC) < 0)
 			return -1;
 	}
+	/* Opened before the fork: under umockdev's preload, open() takes a lock
+	 * that another thread of this process may hold at the fork, and the
+	 * child would wait for it forever. The child only dup2()s and execs. */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(null);
 		return -1;
+	}
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
+		/* Dies with the test: a child that hangs must not keep Criterion
+		 * waiting for its output once the test's timeout killed us. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (out)
 			dup2(pipefd[1], 1);
 		else
@@ -75,6 +87,7 @@ int kyt_runv(char **out, char *const argv[])
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	close(null);
 	if (out) {
 		close(pipefd[1]);
 		size_t cap = 4096, len = 0;
@@ -136,6 +149,17 @@ bool kyt_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms)
 		struct timespec ms = { 0, 1000000L };
 		nanosleep(&ms, NULL);
 	}
+}
+
+bool kyt_socket_accepts(void *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", (const char *)path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return up;
 }
 
 char *kyt_read_file(const char *path)

@@ -27,6 +27,10 @@ int kyt_run(char **out, const char *arg0, ...) __attribute__((sentinel));
  * passes. Returns whether it became true. */
 bool kyt_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* A condition for kyt_wait_until: the unix socket at path (a const char *)
+ * accepts a connection. A server binds the file before it listens. */
+bool kyt_socket_accepts(void *path);
+
 /* Reads a whole small file into a malloc'd string (NULL on error). */
 char *kyt_read_file(const char *path);
 /* Writes a string to a file (created 0644, truncated). Returns 0 or -errno. */

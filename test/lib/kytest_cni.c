@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,17 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 	char **envp = calloc(n + extra + 8, sizeof(char *));
 	char *owned[7] = { 0 };
 	size_t k = 0, o = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CNI_", 4) != 0 && strncmp(environ[i], "KYBORG_FAULT=", 13) != 0)
+	for (size_t i = 0; i < n; i++) {
+		/* The call's own entries replace the test's of the same name. */
+		bool replaced = false;
+		for (size_t e = 0; e < extra && !replaced; e++) {
+			const char *eq = strchr(c->env[e], '=');
+			size_t len = eq ? (size_t)(eq - c->env[e]) + 1 : strlen(c->env[e]);
+			replaced = strncmp(environ[i], c->env[e], len) == 0;
+		}
+		if (!replaced && strncmp(environ[i], "CNI_", 4) != 0 && strncmp(environ[i], "KYBORG_FAULT=", 13) != 0)
 			envp[k++] = environ[i];
+	}
 	const char *keys[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH", "KYBORG_FAULT" };
 	const char *vals[] = { c->command, c->container_id, c->netns, c->ifname, c->path, c->fault };
 	for (size_t i = 0; i < 6; i++)
@@ -53,7 +62,8 @@ int kyt_cni_run(const struct kyt_cni_call *c, cJSON **out)
 		envp[k++] = (char *)c->env[i];
 	char *const argv[] = { "kyborg", NULL };
 	struct ky_exec x = { .path = c->bin, .argv = argv, .envp = envp, .input = c->conf,
-			     .input_len = c->conf ? strlen(c->conf) : 0, .timeout_ms = 60000 };
+			     .input_len = c->conf ? strlen(c->conf) : 0,
+			     .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 60000 };
 	char *text = NULL;
 	int status = -1;
 	int r = ky_exec_capture(&x, &text, NULL, &status, NULL);
@@ -137,4 +147,55 @@ char *kyt_node_snapshot(const char *state_dir, const char *ipam_dir)
 	}
 	fclose(m);
 	return buf;
+}
+
+char *kyt_cni_compat_conf(const char *file, const struct kyt_compat *rt, const char *state_dir,
+			  const char *ipam_dir, const char *dir)
+{
+	char path[256];
+	snprintf(path, sizeof(path), KYTEST_DATA_DIR "/compat/%s", file);
+	char *text = kyt_read_file(path);
+	cr_assert_not_null(text, "%s", path);
+	cJSON *c = cJSON_Parse(text);
+	free(text);
+	cr_assert_not_null(c, "%s is no JSON", file);
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
+	cr_assert(type && strcmp(type, "kyborg") == 0, "%s: type %s", file, type ? type : "(none)");
+	if (!cJSON_GetObjectItem(c, "name"))
+		cJSON_AddStringToObject(c, "name", "compatnet");
+	cJSON_AddStringToObject(c, "stateDir", state_dir);
+	cJSON *ipam = cJSON_GetObjectItem(c, "ipam");
+	const char *ipam_type = cJSON_GetStringValue(cJSON_GetObjectItem(ipam, "type"));
+	if (ipam_type && strcmp(ipam_type, "host-local") == 0)
+		cJSON_AddStringToObject(ipam, "dataDir", ipam_dir);
+	const char *log = cJSON_GetStringValue(cJSON_GetObjectItem(c, "logFile"));
+	if (log) {
+		char moved[600];
+		snprintf(moved, sizeof(moved), "%s/%s", dir, strrchr(log, '/') + 1);
+		cJSON_ReplaceItemInObject(c, "logFile", cJSON_CreateString(moved));
+	}
+	if (rt && rt->device_id && !cJSON_GetObjectItem(c, "deviceID"))
+		cJSON_AddStringToObject(c, "deviceID", rt->device_id);
+	if (rt && rt->rc) {
+		cJSON *rc = cJSON_Parse(rt->rc);
+		cr_assert_not_null(rc, "runtimeConfig %s", rt->rc);
+		cJSON_AddItemToObject(c, "runtimeConfig", rc);
+	}
+	if (rt && rt->type)
+		cJSON_ReplaceItemInObject(c, "type", cJSON_CreateString(rt->type));
+	if (rt && rt->extra) {
+		cJSON *x = cJSON_Parse(rt->extra), *e;
+		cr_assert_not_null(x, "extra %s", rt->extra);
+		cJSON_ArrayForEach(e, x)
+		{
+			cJSON_DeleteItemFromObject(c, e->string);
+			cJSON_AddItemToObject(c, e->string, cJSON_Duplicate(e, 1));
+		}
+		cJSON_Delete(x);
+	}
+	if (rt && rt->drop)
+		cJSON_DeleteItemFromObject(c, rt->drop);
+	char *out = cJSON_PrintUnformatted(c);
+	cJSON_Delete(c);
+	return out;
 }

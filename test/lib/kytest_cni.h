@@ -11,12 +11,13 @@ struct kyt_cni_call {
 	const char *container_id, *netns, *ifname, *path; /* NULL leaves each out */
 	const char *fault;    /* KYBORG_FAULT, or NULL */
 	const char *conf;     /* stdin */
-	const char *const *env; /* more NAME=VALUE entries, NULL-terminated; or NULL */
+	const char *const *env; /* more NAME=VALUE entries (replacing the test's own), NULL-terminated; or NULL */
+	int timeout_ms;       /* killed after it (-ETIMEDOUT); 0: 60 s */
 };
 
 /* Runs the plugin with the test's environment plus the CNI variables.
  * Returns its exit status (128 + signal when killed), -errno when it could
- * not run. *out (may be NULL) is its stdout parsed as JSON, NULL when
+ * not run or ran past its timeout. *out (may be NULL) is its stdout parsed as JSON, NULL when
  * empty or not JSON. */
 int kyt_cni_run(const struct kyt_cni_call *call, cJSON **out);
 
@@ -35,3 +36,17 @@ int kyt_cni_code(const cJSON *out);
  * address reservations under ipam_dir (host-local's files, minus its lock
  * and last-reserved markers). malloc'd. */
 char *kyt_node_snapshot(const char *state_dir, const char *ipam_dir);
+
+/* An anchor's config from test/data/compat/ (see SOURCES.md there) as a
+ * runtime with Multus hands it to the plugin: "name" when it has none,
+ * "deviceID" (Multus: the device plugin's allocation) when given and the
+ * config has none, runtimeConfig for the capabilities it declares, and
+ * the test's scratch directories (stateDir, host-local's dataDir, logFile
+ * moved under dir). type, extra and drop change it further: another
+ * plugin's type, fields added (a JSON object), a field removed. malloc'd
+ * JSON text; fails the test when the file cannot be read. */
+struct kyt_compat {
+	const char *device_id, *rc, *type, *extra, *drop;
+};
+char *kyt_cni_compat_conf(const char *file, const struct kyt_compat *rt, const char *state_dir,
+			  const char *ipam_dir, const char *dir);

@@ -2,12 +2,19 @@
 #include "kytest_net.h"
 #include "kytest.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 
 int kyt_private_netns(void)
 {
@@ -39,7 +46,12 @@ int kyt_veth_add(char *a, char *b, size_t size)
 {
 	kyt_unique_name(a, size, "kyva");
 	kyt_unique_name(b, size, "kyvb");
-	return kyt_run(NULL, "ip", "link", "add", a, "type", "veth", "peer", "name", b, NULL) == 0 ? 0 : -EIO;
+	if (kyt_run(NULL, "ip", "link", "add", a, "type", "veth", "peer", "name", b, NULL) != 0)
+		return -EIO;
+	/* The far end up, as a switch port is: the near end has carrier as
+	 * soon as it goes up (the CNI plugin waits for carrier to announce
+	 * a pod's addresses). */
+	return kyt_run(NULL, "ip", "link", "set", b, "up", NULL) == 0 ? 0 : -EIO;
 }
 
 bool kyt_ip_link(const char *netns, const char *ifname, struct kyt_ip_link *out)
@@ -72,4 +84,39 @@ bool kyt_ip_link(const char *netns, const char *ifname, struct kyt_ip_link *out)
 	}
 	cJSON_Delete(doc);
 	return ok;
+}
+
+int kyt_capture_open(const char *ifname)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				  .sll_ifindex = (int)if_nametoindex(ifname) };
+	if (!sa.sll_ifindex || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
+		int e = errno ? errno : ENODEV;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int kyt_capture_next(int fd, unsigned char *buf, size_t size, int timeout_ms, struct timespec *at)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r = poll(&p, 1, timeout_ms);
+	if (r <= 0)
+		return r < 0 ? -errno : 0;
+	char ctl[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	ssize_t n = recvmsg(fd, &m, 0);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c && at; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+			memcpy(at, CMSG_DATA(c), sizeof(*at));
+	return (int)n;
 }

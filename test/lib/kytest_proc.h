@@ -16,6 +16,11 @@ struct kyt_child {
  * KYTEST_VERBOSE is set; stderr is inherited. With no_preload, LD_PRELOAD is
  * dropped (peers that must not see umockdev's testbed). Asserts on failure. */
 struct kyt_child *kyt_child_start(const char *const argv[], int out_fd, bool no_preload);
+/* The same, with stdin read from in_fd when it is >= 0 (else inherited). */
+struct kyt_child *kyt_child_start_io(const char *const argv[], int in_fd, int out_fd, bool no_preload);
+/* The same with its stderr (a daemon's log) appended to log_path, created
+ * 0600, and its stdin inherited. */
+struct kyt_child *kyt_child_start_log(const char *const argv[], const char *log_path);
 /* Tracks a child started some other way. */
 struct kyt_child *kyt_child_track(pid_t pid);
 /* Whether it has exited (reaps it without blocking). */

@@ -83,3 +83,39 @@ int kyt_simnode_load(UMockdevTestbed *tb, const char *pf_ifname, const char *con
 	free(text);
 	return r;
 }
+
+int kyt_testbed_add_file(UMockdevTestbed *tb, const char *path, const char *const subs[])
+{
+	char *tmpl = kyt_read_file(path);
+	if (!tmpl)
+		return -errno;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	int r = m ? 0 : -ENOMEM;
+	for (const char *p = tmpl; m && *p && r == 0;) {
+		const char *end = p[0] == '@' ? strchr(p + 1, '@') : NULL;
+		if (!end || end == p + 1 || memchr(p + 1, '\n', (size_t)(end - p - 1))) {
+			fputc(*p++, m);
+			continue;
+		}
+		const char *value = NULL;
+		for (size_t i = 0; subs && subs[i]; i += 2)
+			if (strlen(subs[i]) == (size_t)(end - p - 1) && strncmp(subs[i], p + 1, (size_t)(end - p - 1)) == 0)
+				value = subs[i + 1];
+		if (!value || !ifname_ok(value)) {
+			fprintf(stderr, "%s: no value for %.*s\n", path, (int)(end - p + 1), p);
+			r = -EINVAL;
+			break;
+		}
+		fputs(value, m);
+		p = end + 1;
+	}
+	free(tmpl);
+	if (m && fclose(m) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r == 0)
+		r = kyt_testbed_add(tb, out);
+	free(out);
+	return r;
+}

@@ -24,6 +24,21 @@ char *kyt_simnode_render(const char *pf_ifname, const char *const vf_ifnames[4])
  * error from umockdev is printed to stderr. */
 int kyt_simnode_load(UMockdevTestbed *tb, const char *pf_ifname, const char *const vf_ifnames[4]);
 
+/* The PCI functions of the anchors' configs (test/data/compat/node.umockdev,
+ * loaded with kyt_testbed_add_file): host-device's kernelpath and pciBusID
+ * examples, sriov-cni's configuration reference VF and its PF, and a VF
+ * bound to vfio-pci for its DPDK example. Their netdevs are @KERNELPATH@,
+ * @PCIBUSID@, @REFPF@, @REFVF@ and @DPDKPF@. */
+#define KYT_COMPAT_KERNELPATH "/sys/devices/pci0000:00/0000:00:1f.6"
+#define KYT_COMPAT_PCIBUSID "0000:3d:00.1"
+#define KYT_COMPAT_REF_VF "0000:03:02.0"
+#define KYT_COMPAT_DPDK_VF "0000:5e:01.1"
+
+/* Adds the records of a file, each "@NAME@" replaced by the value given for
+ * it in subs ({ "NAME", value, ..., NULL }); a placeholder not in subs
+ * fails. Returns 0 or -errno. */
+int kyt_testbed_add_file(UMockdevTestbed *tb, const char *path, const char *const subs[]);
+
 /* Adds a record given as text (several devices allowed). Returns 0 or -EINVAL. */
 int kyt_testbed_add(UMockdevTestbed *tb, const char *record);
 

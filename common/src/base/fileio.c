@@ -42,6 +42,28 @@ int ky_read_all(int fd, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+int ky_open_regular_at(int dirfd, const char *path, struct stat *st)
+{
+	struct stat own;
+	st = st ? st : &own;
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0)
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+bool ky_stat_trusted(const struct stat *st)
+{
+	return (st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
 int ky_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -1,12 +1,14 @@
 /* The process-wide logger: level filter, line formatting, atomic writes. */
 #include "kyborg/base/log.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,9 +50,24 @@ int ky_log_open(const char *ident, const char *path, enum ky_log_level level, st
 {
 	int fd = -1;
 	if (path && *path) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		/* Root appends here: never through a symlink, never to a FIFO
+		 * (O_NONBLOCK: no wait for a reader), never to a file others
+		 * own or can write, nor one with another name (a hard link). */
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd < 0)
-			return ky_error_set(err, errno, "open log file %s: %s", path, strerror(errno));
+			return ky_error_set(err, errno, "open log file %s: %s", path,
+					    errno == ELOOP ? "a symbolic link" : strerror(errno));
+		struct stat st;
+		const char *why = fstat(fd, &st) < 0 ? strerror(errno) : !S_ISREG(st.st_mode) ? "not a regular file" :
+				  !ky_stat_trusted(&st) ? "not root's, or writable by group or others" :
+				  st.st_nlink != 1 ? "a file with other names (hard links)" : NULL;
+		int fl = why ? -1 : fcntl(fd, F_GETFL);
+		if (!why && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0))
+			why = strerror(errno);
+		if (why) {
+			close(fd);
+			return ky_error_set(err, EPERM, "open log file %s: %s", path, why);
+		}
 	}
 	ky_log_close();
 	logger.fd = fd;

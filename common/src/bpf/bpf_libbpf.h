@@ -2,7 +2,7 @@
  * links libkyborg maps libbpf (and libelf and libz under it) only when it
  * really works with BPF. The CNI plugin is exec'd twice per pod and most
  * pods have no programs: linking libbpf would cost every one of them its
- * start-up (see README, "BPF"). Private to common/src/bpf_*.c. */
+ * start-up (see docs/bpf.md). Private to common/src/bpf/. */
 #pragma once
 
 #include <bpf/bpf.h>
@@ -12,7 +12,7 @@ struct ky_error;
 
 #define KY_LIBBPF_FUNCS(X)                                                                                   \
 	X(libbpf_set_print)                                                                                  \
-	X(bpf_object__open_file)                                                                             \
+	X(bpf_object__open_mem)                                                                              \
 	X(bpf_object__load)                                                                                  \
 	X(bpf_object__close)                                                                                 \
 	X(bpf_object__next_program)                                                                          \
@@ -27,6 +27,7 @@ struct ky_error;
 	X(bpf_program__set_ifindex)                                                                          \
 	X(bpf_map__set_ifindex)                                                                              \
 	X(bpf_map__name)                                                                                     \
+	X(bpf_map__pin_path)                                                                                 \
 	X(bpf_map__fd)                                                                                       \
 	X(bpf_map__value_size)                                                                               \
 	X(bpf_map_update_elem)                                                                               \

@@ -3,6 +3,7 @@
 #include "kyborg/bpf/bpf_prog.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/net/netlink.h"
 #include "bpf_libbpf.h"
 #include "kyborg/bpf/kyborg_pod.h"
@@ -10,6 +11,7 @@
 #include "kyborg/net/tc_filter.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <net/if.h>
 #include <linux/if_link.h>
@@ -86,8 +88,69 @@ void ky_bpf_obj_free(struct ky_bpf_obj *o)
 	free(o);
 }
 
-int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, int offload_ifindex,
-		    struct ky_bpf_obj **out, struct ky_error **err)
+/* The directory part of path when it is exactly one of dirs, else NULL. */
+static const char *allowed_dir(const char *path, char *const *dirs)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || path[0] != '/')
+		return NULL;
+	size_t n = (size_t)(slash - path);
+	for (size_t i = 0; dirs[i]; i++) {
+		size_t m = strlen(dirs[i]);
+		while (m > 1 && dirs[i][m - 1] == '/')
+			m--;
+		if (m == n && strncmp(dirs[i], path, n) == 0)
+			return dirs[i];
+	}
+	return NULL;
+}
+
+static const char *untrusted_why(const struct stat *st)
+{
+	static char why[96];
+	snprintf(why, sizeof(why), "owned by uid %u with mode %04o: it must be root's and not writable by group or "
+		 "others", (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+	return why;
+}
+
+int ky_bpf_object_read(const char *path, char *const *dirs, char **buf, size_t *len, struct ky_error **err)
+{
+	const char *base = strrchr(path, '/');
+	if (!base || path[0] != '/')
+		return ky_error_set(err, EINVAL, "%s: not an absolute path", path);
+	base++;
+	_cleanup_free_ char *dir = strndup(path, (size_t)(base - 1 - path));
+	if (!dir)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	if (dirs && !allowed_dir(path, dirs)) {
+		char list[512] = "";
+		for (size_t i = 0, o = 0; dirs[i] && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ":" : "", dirs[i]);
+		return ky_error_set(err, EPERM, "%s is not in a directory the node allows for BPF objects (%s)", path,
+				    list[0] ? list : "none");
+	}
+	struct stat st;
+	_cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0)
+		return ky_error_set(err, errno, "%s: %s", dir[0] ? dir : "/", strerror(errno));
+	if (dirs && !ky_stat_trusted(&st))
+		return ky_error_set(err, EPERM, "%s: its directory is %s", path, untrusted_why(&st));
+	_cleanup_close_ int fd = ky_open_regular_at(dfd, base, &st);
+	if (fd < 0)
+		return ky_error_set(err, -fd, "%s: %s", path, fd == -ELOOP ? "a symbolic link, not the object itself" :
+							     fd == -EINVAL ? "not a regular file" : strerror(-fd));
+	if (dirs && !ky_stat_trusted(&st))
+		return ky_error_set(err, EPERM, "%s: %s", path, untrusted_why(&st));
+	if (!buf)
+		return 0;
+	int r = ky_read_all(fd, KY_BPF_OBJECT_MAX, buf, len);
+	if (r < 0)
+		return ky_error_set(err, -r, "read %s: %s", path, strerror(-r));
+	return 0;
+}
+
+int ky_bpf_obj_load(const char *path, const struct ky_bpf_load *opts, struct ky_bpf_obj **out,
+		    struct ky_error **err)
 {
 	const struct ky_libbpf *lib;
 	int r = ky_libbpf_get(&lib, err);
@@ -97,28 +160,41 @@ int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, int
 	if (!o || !(o->path = strdup(path)))
 		return ky_error_set(err, ENOMEM, "allocate BPF object");
 	o->lib = lib;
+	/* libbpf is handed the bytes checked, not a path it would open again. */
+	_cleanup_free_ char *bytes = NULL;
+	size_t len = 0;
+	if ((r = ky_bpf_object_read(path, opts->dirs, &bytes, &len, err)) < 0)
+		return r;
 	ky_libbpf_log_reset();
-	o->obj = lib->bpf_object__open_file(path, NULL);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = path, .pin_root_path = opts->pin_dir);
+	o->obj = lib->bpf_object__open_mem(bytes, len, &oo);
 	if (!o->obj) {
 		int e = errno ? errno : EINVAL;
 		return ky_error_set(err, e, "open BPF object %s: %s", path, strerror(e));
 	}
+	struct bpf_map *m = NULL;
+	while ((m = lib->bpf_object__next_map(o->obj, m))) {
+		const char *pin = lib->bpf_map__pin_path(m);
+		size_t pn = opts->pin_dir ? strlen(opts->pin_dir) : 0;
+		if (pin && (!opts->pin_dir || strncmp(pin, opts->pin_dir, pn) != 0 || pin[pn] != '/'))
+			return ky_error_set(err, EPERM, "BPF object %s: map %s is pinned at %s, outside %s", path,
+					    lib->bpf_map__name(m), pin, opts->pin_dir ? opts->pin_dir : "any pin directory");
+		/* An offloaded program reaches only maps that live on its device. */
+		if (opts->offload_ifindex > 0)
+			lib->bpf_map__set_ifindex(m, (__u32)opts->offload_ifindex);
+	}
 	struct bpf_program *p = NULL;
 	while ((p = lib->bpf_object__next_program(o->obj, p))) {
 		bool wanted = false;
-		for (size_t i = 0; i < n && !wanted; i++)
-			wanted = strcmp(lib->bpf_program__name(p), programs[i]) == 0;
+		for (size_t i = 0; i < opts->n && !wanted; i++)
+			wanted = strcmp(lib->bpf_program__name(p), opts->programs[i]) == 0;
 		lib->bpf_program__set_autoload(p, wanted);
-		if (wanted && offload_ifindex > 0)
-			lib->bpf_program__set_ifindex(p, (__u32)offload_ifindex);
+		if (wanted && opts->offload_ifindex > 0)
+			lib->bpf_program__set_ifindex(p, (__u32)opts->offload_ifindex);
 	}
-	/* An offloaded program reaches only maps that live on its device. */
-	struct bpf_map *m = NULL;
-	while (offload_ifindex > 0 && (m = lib->bpf_object__next_map(o->obj, m)))
-		lib->bpf_map__set_ifindex(m, (__u32)offload_ifindex);
-	for (size_t i = 0; i < n; i++)
-		if (!lib->bpf_object__find_program_by_name(o->obj, programs[i]))
-			return ky_error_set(err, ENOENT, "BPF object %s has no program %s", path, programs[i]);
+	for (size_t i = 0; i < opts->n; i++)
+		if (!lib->bpf_object__find_program_by_name(o->obj, opts->programs[i]))
+			return ky_error_set(err, ENOENT, "BPF object %s has no program %s", path, opts->programs[i]);
 	r = lib->bpf_object__load(o->obj);
 	if (r < 0) {
 		const char *why = ky_libbpf_log_tail();

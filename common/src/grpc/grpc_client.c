@@ -114,15 +114,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static int on_response_message(void *userdata, const uint8_t *msg, size_t len)
 {
 	struct ky_grpc_call *call = userdata;
-	if (++call->n_msgs > 1)
-		return -E2BIG;
-	call->resp = malloc(len ? len : 1);
-	if (!call->resp)
-		return -ENOMEM;
-	if (len)
-		memcpy(call->resp, msg, len);
-	call->resp_len = len;
-	return 0;
+	return ky_grpc_keep_one(&call->n_msgs, &call->resp, &call->resp_len, msg, len);
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data,

@@ -1,5 +1,6 @@
-/* The byte pump between a non-blocking socket and a nghttp2 session, shared
- * by the gRPC server's connections and the client's calls. */
+/* What the gRPC server's connections and the client's calls share: the
+ * byte pump between a non-blocking socket and a nghttp2 session, and the
+ * keeping of a unary call's one message. */
 #include "grpc_internal.h"
 
 #include <errno.h>
@@ -9,6 +10,19 @@
 #include <unistd.h>
 
 #include "kyborg/loop/loop.h"
+
+int ky_grpc_keep_one(unsigned *n_msgs, uint8_t **buf, size_t *len, const uint8_t *msg, size_t msg_len)
+{
+	if (++*n_msgs > 1)
+		return -E2BIG;
+	*buf = malloc(msg_len ? msg_len : 1);
+	if (!*buf)
+		return -ENOMEM;
+	if (msg_len)
+		memcpy(*buf, msg, msg_len);
+	*len = msg_len;
+	return 0;
+}
 
 int ky_grpc_conn_read(struct ky_grpc_conn *c)
 {

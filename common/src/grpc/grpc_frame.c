@@ -1,6 +1,7 @@
 /* gRPC's wire rules with no I/O: the 5-byte message prefix and its
  * reassembly, status codes and names, grpc-timeout and grpc-message. */
 #include "kyborg/grpc/grpc.h"
+#include "kyborg/base/error.h"
 #include "kyborg/base/hex.h"
 
 #include <errno.h>
@@ -42,6 +43,41 @@ int ky_grpc_code_from_http(int http_status)
 	}
 }
 
+int ky_grpc_error_code(const struct ky_error *err)
+{
+	if (!err)
+		return KY_GRPC_INTERNAL;
+	if (ky_error_status(err) > 0)
+		return ky_error_status(err);
+	switch (ky_error_code(err)) {
+	case EINVAL:
+		return KY_GRPC_INVALID_ARGUMENT;
+	case ENOENT:
+		return KY_GRPC_NOT_FOUND;
+	case EEXIST:
+		return KY_GRPC_ALREADY_EXISTS;
+	case EPERM:
+	case EACCES:
+		return KY_GRPC_PERMISSION_DENIED;
+	case ENOMEM:
+	case ENOBUFS:
+	case ENOSPC:
+		return KY_GRPC_RESOURCE_EXHAUSTED;
+	case EBUSY:
+	case EAGAIN:
+		return KY_GRPC_UNAVAILABLE;
+	case ETIMEDOUT:
+		return KY_GRPC_DEADLINE_EXCEEDED;
+	case ECANCELED:
+		return KY_GRPC_CANCELLED;
+	case ENOSYS:
+	case EOPNOTSUPP:
+		return KY_GRPC_UNIMPLEMENTED;
+	default:
+		return KY_GRPC_INTERNAL;
+	}
+}
+
 void ky_grpc_frame_header(uint8_t out[KY_GRPC_FRAME_HEADER], bool compressed, uint32_t len)
 {
 	out[0] = compressed ? 1 : 0;
@@ -56,12 +92,58 @@ void ky_grpc_deframer_init(struct ky_grpc_deframer *d, uint32_t max_message)
 	*d = (struct ky_grpc_deframer){ .max_message = max_message };
 }
 
+void ky_grpc_deframer_set_budget(struct ky_grpc_deframer *d, struct ky_grpc_budget *budget)
+{
+	d->budget = budget;
+}
+
+/* Gives the buffer's charge back; the caller frees or hands on the buffer. */
+static void uncharge(struct ky_grpc_deframer *d)
+{
+	if (d->budget)
+		d->budget->used -= d->cap;
+	d->cap = 0;
+}
+
 void ky_grpc_deframer_release(struct ky_grpc_deframer *d)
 {
+	uncharge(d);
 	free(d->buf);
 	d->buf = NULL;
 	d->buf_len = 0;
 	d->hdr_len = 0;
+}
+
+/* The first allocation of a message's buffer; later ones double it. */
+#define DEFRAMER_MIN_CAP 4096u
+
+/* Makes room for `need` bytes of the current message: the buffer doubles
+ * (capped at the message's length), or grows to just `need` where the
+ * budget has no room for more. */
+static int grow(struct ky_grpc_deframer *d, size_t need)
+{
+	if (need <= d->cap)
+		return 0;
+	size_t want = d->cap ? 2 * d->cap : DEFRAMER_MIN_CAP;
+	if (want < need)
+		want = need;
+	if (want > d->msg_len)
+		want = d->msg_len;
+	if (d->budget) {
+		size_t room = d->budget->used < d->budget->limit ? d->budget->limit - d->budget->used : 0;
+		if (want - d->cap > room)
+			want = need;
+		if (want - d->cap > room)
+			return -ENOBUFS;
+	}
+	uint8_t *nb = realloc(d->buf, want);
+	if (!nb)
+		return -ENOMEM;
+	if (d->budget)
+		d->budget->used += want - d->cap;
+	d->buf = nb;
+	d->cap = want;
+	return 0;
 }
 
 int ky_grpc_deframer_feed(struct ky_grpc_deframer *d, const uint8_t *data, size_t len, ky_grpc_message_fn fn,
@@ -87,16 +169,14 @@ int ky_grpc_deframer_feed(struct ky_grpc_deframer *d, const uint8_t *data, size_
 			if (d->msg_len > d->max_message)
 				return d->failed = -EMSGSIZE;
 			d->buf_len = 0;
-			if (d->msg_len > 0) {
-				d->buf = malloc(d->msg_len);
-				if (!d->buf)
-					return d->failed = -ENOMEM;
-			}
 		}
 		size_t take = d->msg_len - d->buf_len;
 		if (take > len)
 			take = len;
 		if (take) {
+			int r = grow(d, d->buf_len + take);
+			if (r < 0)
+				return d->failed = r;
 			memcpy(d->buf + d->buf_len, data, take);
 			d->buf_len += take;
 			data += take;
@@ -105,6 +185,7 @@ int ky_grpc_deframer_feed(struct ky_grpc_deframer *d, const uint8_t *data, size_
 		if (d->buf_len == d->msg_len) {
 			uint8_t *msg = d->buf;
 			size_t msg_len = d->buf_len;
+			uncharge(d);
 			d->buf = NULL;
 			d->buf_len = 0;
 			d->hdr_len = 0;
@@ -124,7 +205,7 @@ bool ky_grpc_deframer_idle(const struct ky_grpc_deframer *d)
 
 int ky_grpc_deframer_code(int r)
 {
-	return r == -EMSGSIZE ? KY_GRPC_RESOURCE_EXHAUSTED : KY_GRPC_INTERNAL;
+	return r == -EMSGSIZE || r == -ENOBUFS ? KY_GRPC_RESOURCE_EXHAUSTED : KY_GRPC_INTERNAL;
 }
 
 int ky_grpc_timeout_parse(const char *s, uint64_t *out_ms)

@@ -34,6 +34,11 @@ int ky_grpc_conn_on_event(struct ky_grpc_conn *c, uint32_t events);
 /* Frees the session, the watch and the pending bytes, closes the fd. */
 void ky_grpc_conn_release(struct ky_grpc_conn *c);
 
+/* For a deframer's callback on a unary request or response: keeps a copy
+ * of the first message in *buf (*len bytes); a second one is -E2BIG.
+ * -ENOMEM. */
+int ky_grpc_keep_one(unsigned *n_msgs, uint8_t **buf, size_t *len, const uint8_t *msg, size_t msg_len);
+
 /* Builds a nghttp2_nv from two C strings (nghttp2 copies them). */
 #define KY_NV(n, v) \
 	{ (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }

@@ -14,6 +14,7 @@
 
 #include "grpc_internal.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/loop/loop.h"
 
@@ -54,6 +55,8 @@ struct srv_conn {
 	struct ky_grpc_conn c;
 	struct ky_grpc_server *srv;
 	struct ky_grpc_stream *streams;
+	/* Requests being received and kept, over all streams. */
+	struct ky_grpc_budget budget;
 	/* Armed when a send from outside the loop's I/O finds the connection
 	 * broken: the close (and its closed callbacks) then happens from the
 	 * loop, never under the caller's feet. */
@@ -70,7 +73,10 @@ struct ky_grpc_server {
 	size_t n_methods;
 	uint32_t max_message;
 	struct srv_conn *conns;
-	size_t n_conns;
+	size_t n_conns, max_conns;
+	/* Refused connections, reported at most once a second. */
+	uint64_t refused_logged_ms;
+	unsigned refused;
 };
 
 /* ---- responses ---- */
@@ -146,10 +152,21 @@ static int start_data(struct ky_grpc_stream *s)
 	return r;
 }
 
+/* Answers queued on the connection that its peer has not read yet. */
+static size_t conn_pending(const struct srv_conn *conn)
+{
+	size_t n = 0;
+	for (const struct ky_grpc_stream *s = conn->streams; s; s = s->next)
+		n += s->out_len - s->out_off;
+	return n;
+}
+
 static int queue_message(struct ky_grpc_stream *s, const uint8_t *msg, size_t len)
 {
 	if (len > UINT32_MAX)
 		return -EMSGSIZE;
+	if (conn_pending(s->conn) + len > KY_GRPC_STREAM_MAX_PENDING)
+		return -ENOBUFS;
 	size_t keep = s->out_len - s->out_off;
 	uint8_t *out = malloc(keep + KY_GRPC_FRAME_HEADER + len);
 	if (!out)
@@ -196,19 +213,22 @@ static void notify_closed(struct ky_grpc_stream *s, int code)
 
 /* ---- streams ---- */
 
+/* The request message kept for the handler, and its charge. */
+static void drop_request(struct ky_grpc_stream *s)
+{
+	s->conn->budget.used -= s->req_len;
+	free(s->req);
+	s->req = NULL;
+	s->req_len = 0;
+}
+
 static void stream_free(struct ky_grpc_stream *s)
 {
-	struct srv_conn *conn = s->conn;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		conn->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	KY_LIST_REMOVE(s->conn->streams, s);
 	ky_loop_timer_free(s->deadline);
 	ky_grpc_deframer_release(&s->deframer);
+	drop_request(s);
 	free(s->path);
-	free(s->req);
 	free(s->out);
 	free(s->final_msg);
 	free(s);
@@ -236,30 +256,41 @@ static void on_deadline(struct ky_loop_timer *t, void *userdata)
 static int on_request_message(void *userdata, const uint8_t *msg, size_t len)
 {
 	struct ky_grpc_stream *s = userdata;
-	if (++s->n_msgs > 1)
-		return -E2BIG;
-	s->req = malloc(len ? len : 1);
-	if (!s->req)
-		return -ENOMEM;
-	if (len)
-		memcpy(s->req, msg, len);
-	s->req_len = len;
-	return 0;
+	struct ky_grpc_budget *b = &s->conn->budget;
+	if (s->n_msgs == 0 && len > b->limit - b->used)
+		return -ENOBUFS;
+	int r = ky_grpc_keep_one(&s->n_msgs, &s->req, &s->req_len, msg, len);
+	if (r == 0)
+		b->used += len;
+	return r;
+}
+
+/* A handler's failure as the call's status. */
+static void respond_error(struct ky_grpc_stream *s, int r, struct ky_error **err)
+{
+	if (!*err)
+		ky_error_set(err, -r, "%s", strerror(-r));
+	respond_status(s, ky_grpc_error_code(*err), ky_error_msg(*err));
 }
 
 static void dispatch(struct ky_grpc_stream *s)
 {
 	const struct ky_grpc_method *m = s->method;
+	_cleanup_error_ struct ky_error *err = NULL;
 	if (m->unary) {
 		_cleanup_free_ uint8_t *resp = NULL;
-		_cleanup_free_ char *msg = NULL;
 		size_t resp_len = 0;
-		int code = m->unary(m->userdata, s->req, s->req_len, &resp, &resp_len, &msg);
-		if (code != KY_GRPC_OK) {
-			respond_status(s, code, msg);
+		int r = m->unary(m->userdata, s->req, s->req_len, &resp, &resp_len, &err);
+		drop_request(s);
+		if (r < 0) {
+			respond_error(s, r, &err);
 			return;
 		}
-		if (queue_message(s, resp, resp_len) < 0 || start_data(s) < 0) {
+		if ((r = queue_message(s, resp, resp_len)) == -ENOBUFS) {
+			respond_status(s, KY_GRPC_RESOURCE_EXHAUSTED, "the peer is not reading the answers on its connection");
+			return;
+		}
+		if (r < 0 || start_data(s) < 0) {
 			respond_status(s, KY_GRPC_RESOURCE_EXHAUSTED, "cannot queue the response");
 			return;
 		}
@@ -271,9 +302,10 @@ static void dispatch(struct ky_grpc_stream *s)
 		return;
 	}
 	s->state = ST_OPEN;
-	int code = m->stream(m->userdata, s, s->req, s->req_len);
-	if (code != KY_GRPC_OK && s->state == ST_OPEN)
-		respond_status(s, code, NULL);
+	int r = m->stream(m->userdata, s, s->req, s->req_len, &err);
+	drop_request(s);
+	if (r < 0 && s->state == ST_OPEN)
+		respond_error(s, r, &err);
 }
 
 static void end_of_request(struct ky_grpc_stream *s)
@@ -347,10 +379,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	s->conn = conn;
 	s->id = frame->hd.stream_id;
 	ky_grpc_deframer_init(&s->deframer, conn->srv->max_message);
-	s->next = conn->streams;
-	if (conn->streams)
-		conn->streams->prev = s;
-	conn->streams = s;
+	ky_grpc_deframer_set_budget(&s->deframer, &conn->budget);
+	KY_LIST_PREPEND(conn->streams, s);
 	nghttp2_session_set_stream_user_data(session, s->id, s);
 	return 0;
 }
@@ -441,7 +471,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 	if (!s || s->state != ST_READING)
 		return 0; /* the answer is given; the rest is dropped, never buffered */
 	int r = ky_grpc_deframer_feed(&s->deframer, data, len, on_request_message, s);
-	if (r == -E2BIG)
+	if (r < 0) /* the answer is decided: give the connection its budget back now */
+		ky_grpc_deframer_release(&s->deframer);
+	if (r == -ENOBUFS)
+		respond_status(s, KY_GRPC_RESOURCE_EXHAUSTED, "request messages past the connection's buffer budget");
+	else if (r == -E2BIG)
 		respond_status(s, KY_GRPC_INTERNAL, "more than one request message on a unary-request method");
 	else if (r == -EMSGSIZE)
 		respond_status(s, KY_GRPC_RESOURCE_EXHAUSTED, "request message larger than the server's limit");
@@ -478,12 +512,7 @@ static void conn_close(struct srv_conn *conn, int code)
 	}
 	ky_grpc_conn_release(&conn->c);
 	ky_loop_timer_free(conn->kick);
-	if (conn->prev)
-		conn->prev->next = conn->next;
-	else
-		srv->conns = conn->next;
-	if (conn->next)
-		conn->next->prev = conn->prev;
+	KY_LIST_REMOVE(srv->conns, conn);
 	srv->n_conns--;
 	free(conn);
 }
@@ -530,6 +559,7 @@ static int conn_new(struct ky_grpc_server *srv, int fd)
 	}
 	conn->srv = srv;
 	conn->c.fd = fd;
+	conn->budget.limit = KY_GRPC_CONN_BUDGET(srv->max_message);
 	nghttp2_session_callbacks *cbs = server_callbacks();
 	int r = cbs ? nghttp2_session_server_new(&conn->c.session, cbs, conn) : -1;
 	nghttp2_session_callbacks_del(cbs);
@@ -547,13 +577,41 @@ static int conn_new(struct ky_grpc_server *srv, int fd)
 		free(conn);
 		return -ENOMEM;
 	}
-	conn->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = conn;
-	srv->conns = conn;
+	KY_LIST_PREPEND(srv->conns, conn);
 	srv->n_conns++;
 	flush_or_close(conn);
 	return 0;
+}
+
+/* A connection past the limit: told why (a server preface and GOAWAY, as
+ * HTTP/2 asks of a server that will serve nothing; one small write into an
+ * empty socket buffer) and closed, before it costs anything more. */
+static void conn_refuse(struct ky_grpc_server *srv, int fd)
+{
+	static const char why[] = "too many connections";
+	nghttp2_session_callbacks *cbs = NULL;
+	nghttp2_session *session = NULL;
+	if (nghttp2_session_callbacks_new(&cbs) == 0 && nghttp2_session_server_new(&session, cbs, NULL) == 0 &&
+	    nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0) == 0 &&
+	    nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_ENHANCE_YOUR_CALM, (const uint8_t *)why,
+				  sizeof(why) - 1) == 0) {
+		const uint8_t *data;
+		ssize_t n;
+		while ((n = nghttp2_session_mem_send(session, &data)) > 0)
+			if (send(fd, data, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+				break;
+	}
+	nghttp2_session_del(session);
+	nghttp2_session_callbacks_del(cbs);
+	close(fd);
+	srv->refused++;
+	uint64_t now = ky_loop_now_ms();
+	if (!srv->refused_logged_ms || now - srv->refused_logged_ms >= 1000) {
+		ky_warn("grpc-connection-refused", "path=%s connections=%zu limit=%zu refused=%u", srv->path,
+			srv->n_conns, srv->max_conns, srv->refused);
+		srv->refused_logged_ms = now;
+		srv->refused = 0;
+	}
 }
 
 static void on_accept(struct ky_loop_io *io, int fd, uint32_t events, void *userdata)
@@ -567,6 +625,10 @@ static void on_accept(struct ky_loop_io *io, int fd, uint32_t events, void *user
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				ky_warn("grpc-accept-failed", "path=%s error=%s", srv->path, strerror(errno));
 			return;
+		}
+		if (srv->n_conns >= srv->max_conns) {
+			conn_refuse(srv, cfd);
+			continue;
 		}
 		if (conn_new(srv, cfd) < 0)
 			ky_warn("grpc-accept-failed", "path=%s error=%s", srv->path, strerror(ENOMEM));
@@ -584,7 +646,8 @@ int ky_grpc_server_new(struct ky_loop *loop, const char *path, const struct ky_g
 	if (!srv)
 		return ky_error_set(err, ENOMEM, "grpc server");
 	*srv = (struct ky_grpc_server){ .loop = loop, .fd = -1, .methods = methods, .n_methods = n,
-					.max_message = KY_GRPC_DEFAULT_MAX_MESSAGE };
+					.max_message = KY_GRPC_DEFAULT_MAX_MESSAGE,
+					.max_conns = KY_GRPC_SERVER_MAX_CONNECTIONS };
 	srv->path = strdup(path);
 	int r;
 	if (!srv->path) {
@@ -643,6 +706,11 @@ void ky_grpc_server_set_max_message(struct ky_grpc_server *srv, uint32_t max_mes
 	srv->max_message = max_message;
 }
 
+void ky_grpc_server_set_max_connections(struct ky_grpc_server *srv, size_t max_connections)
+{
+	srv->max_conns = max_connections;
+}
+
 const char *ky_grpc_server_path(const struct ky_grpc_server *srv)
 {
 	return srv->path;
@@ -653,15 +721,23 @@ size_t ky_grpc_server_connections(const struct ky_grpc_server *srv)
 	return srv->n_conns;
 }
 
+size_t ky_grpc_server_buffered(const struct ky_grpc_server *srv)
+{
+	size_t n = 0;
+	for (const struct srv_conn *c = srv->conns; c; c = c->next)
+		n += c->budget.used;
+	return n;
+}
+
 /* ---- the stream handle ---- */
 
 int ky_grpc_stream_send(struct ky_grpc_stream *s, const uint8_t *msg, size_t len, struct ky_error **err)
 {
 	if (s->state != ST_OPEN)
 		return ky_error_set(err, EPIPE, "stream %d is closed", s->id);
-	if (ky_grpc_stream_pending(s) + len > KY_GRPC_STREAM_MAX_PENDING)
-		return ky_error_set(err, ENOBUFS, "stream %d: the peer is not reading", s->id);
 	int r = queue_message(s, msg, len);
+	if (r == -ENOBUFS)
+		return ky_error_set(err, ENOBUFS, "stream %d: the peer is not reading", s->id);
 	if (r < 0)
 		return ky_error_set(err, -r, "stream %d: queue message: %s", s->id, strerror(-r));
 	nghttp2_session_resume_data(s->conn->c.session, s->id);
@@ -678,6 +754,11 @@ void ky_grpc_stream_finish(struct ky_grpc_stream *s, int code, const char *messa
 	struct srv_conn *conn = s->conn;
 	if (ky_grpc_conn_flush(&conn->c) < 0)
 		ky_loop_timer_arm(conn->kick, 0, 0);
+}
+
+void ky_grpc_stream_fail(struct ky_grpc_stream *s, const struct ky_error *err)
+{
+	ky_grpc_stream_finish(s, ky_grpc_error_code(err), ky_error_msg(err));
 }
 
 size_t ky_grpc_stream_pending(const struct ky_grpc_stream *s)

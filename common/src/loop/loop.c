@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "kyborg/base/error.h"
+#include "kyborg/base/list.h"
 #include "kyborg/loop/timer_heap.h"
 
 #define MAX_EVENTS 64
@@ -45,6 +46,7 @@ struct ky_loop {
 	ky_loop_signal_fn sig_fn;
 	void *sig_userdata;
 	sigset_t old_mask;
+	bool shutting_down; /* the mask stays blocked past ky_loop_free */
 	bool stopped;
 	int stop_code;
 };
@@ -89,7 +91,11 @@ void ky_loop_free(struct ky_loop *loop)
 	if (loop->sig_io) {
 		ky_loop_io_free(loop->sig_io);
 		close(loop->sigfd);
-		sigprocmask(SIG_SETMASK, &loop->old_mask, NULL);
+		/* Once shutdown has begun, a restored mask would hand a pending
+		 * or later SIGTERM its default action halfway through the
+		 * cleanup: it stays blocked until exit discards it. */
+		if (!loop->shutting_down)
+			sigprocmask(SIG_SETMASK, &loop->old_mask, NULL);
 	}
 	while (loop->ios)
 		ky_loop_io_free(loop->ios);
@@ -119,10 +125,7 @@ int ky_loop_io_add(struct ky_loop *loop, int fd, uint32_t events, ky_loop_io_fn 
 		free(io);
 		return ky_error_set(err, e, "epoll_ctl add fd %d: %s", fd, strerror(e));
 	}
-	io->next = loop->ios;
-	if (loop->ios)
-		loop->ios->prev = io;
-	loop->ios = io;
+	KY_LIST_PREPEND(loop->ios, io);
 	if (out)
 		*out = io;
 	return 0;
@@ -153,14 +156,8 @@ void ky_loop_io_free(struct ky_loop_io *io)
 	 * dropped it by itself and the error is harmless. */
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 	io->dead = true;
-	if (io->prev)
-		io->prev->next = io->next;
-	else
-		loop->ios = io->next;
-	if (io->next)
-		io->next->prev = io->prev;
+	KY_LIST_REMOVE(loop->ios, io);
 	/* Events for it may still sit in the current epoll batch. */
-	io->prev = NULL;
 	io->next = loop->zombies;
 	loop->zombies = io;
 }
@@ -175,10 +172,7 @@ int ky_loop_timer_new(struct ky_loop *loop, ky_loop_timer_fn fn, void *userdata,
 	t->fn = fn;
 	t->userdata = userdata;
 	t->node.index = KY_TIMER_NODE_UNLINKED;
-	t->next = loop->all_timers;
-	if (loop->all_timers)
-		loop->all_timers->prev = t;
-	loop->all_timers = t;
+	KY_LIST_PREPEND(loop->all_timers, t);
 	*out = t;
 	return 0;
 }
@@ -218,12 +212,7 @@ void ky_loop_timer_free(struct ky_loop_timer *t)
 	ky_timer_heap_remove(&loop->timers, &t->node);
 	if (t->freed_flag)
 		*t->freed_flag = true;
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		loop->all_timers = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	KY_LIST_REMOVE(loop->all_timers, t);
 	free(t);
 }
 
@@ -234,6 +223,9 @@ static void on_signalfd(struct ky_loop_io *io, int fd, uint32_t events, void *us
 	(void)io;
 	(void)events;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/* After the first SIGTERM a second one means nothing more. */
+		if (loop->shutting_down)
+			continue;
 		loop->sig_fn(loop, (int)si.ssi_signo, loop->sig_userdata);
 		if (!loop->sig_io)
 			return;
@@ -348,6 +340,12 @@ void ky_loop_stop(struct ky_loop *loop, int code)
 {
 	loop->stopped = true;
 	loop->stop_code = code;
+}
+
+void ky_loop_shutdown(struct ky_loop *loop, int code)
+{
+	loop->shutting_down = true;
+	ky_loop_stop(loop, code);
 }
 
 bool ky_loop_stopped(const struct ky_loop *loop)

@@ -43,7 +43,8 @@ int ky_nl_open_proto(struct ky_nl **out, int protocol, struct ky_error **err)
 	int r = nl_connect(nl->sk, protocol);
 	if (r < 0) {
 		ky_nl_close(nl);
-		return ky_error_set(err, EIO, "connect %s netlink: %s", protocol == NETLINK_ROUTE ? "route" : "generic",
+		return ky_error_set(err, EIO, "connect %s netlink: %s",
+				    protocol == NETLINK_ROUTE ? "route" : protocol == NETLINK_GENERIC ? "generic" : "RDMA",
 				    nl_geterror(r));
 	}
 	/* Ask for the kernel's reason with every error ("VF ... not supported"). */

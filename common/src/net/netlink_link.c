@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
+#include <sys/socket.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -24,7 +26,9 @@ bool ky_ifname_valid(const char *name)
 		return false;
 	for (const char *p = name; *p; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (c == '/' || c == ':' || c <= ' ' || c == 0x7f)
+		/* '%': the kernel takes "net%d" as a template and names the
+		 * link net0, so no link is ever found under such a name. */
+		if (c == '/' || c == ':' || c == '%' || c <= ' ' || c == 0x7f)
 			return false;
 	}
 	return true;
@@ -136,6 +140,47 @@ int ky_link_get_by_index(struct ky_nl *nl, int ifindex, struct ky_link *out, str
 	return 0;
 }
 
+struct mac_match {
+	const uint8_t *mac;
+	struct rtnl_link *found;
+};
+
+static void match_mac(struct nl_object *obj, void *arg)
+{
+	struct mac_match *m = arg;
+	struct nl_addr *a = rtnl_link_get_addr((struct rtnl_link *)obj);
+	if (m->found || !a || nl_addr_get_len(a) != 6 || memcmp(nl_addr_get_binary_addr(a), m->mac, 6) != 0)
+		return;
+	nl_object_get(obj);
+	m->found = (struct rtnl_link *)obj;
+}
+
+static int parse_mac_match(struct nl_msg *msg, void *arg)
+{
+	nl_msg_parse(msg, match_mac, arg);
+	return NL_OK;
+}
+
+int ky_link_find_by_mac(struct ky_nl *nl, const uint8_t mac[6], struct ky_link *out, struct ky_error **err)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP);
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return ky_error_set(err, ENOMEM, "build link dump request");
+	}
+	struct mac_match m = { .mac = mac };
+	int r = ky_nl_transact_cb(nl, msg, parse_mac_match, &m, err);
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = m.found;
+	if (r < 0)
+		return ky_error_prefix(err, "list links");
+	if (!l)
+		return ky_error_set(err, ENODEV, "no link has MAC %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+				    mac[2], mac[3], mac[4], mac[5]);
+	fill_link(l, out);
+	return 0;
+}
+
 /* Resolves name to an index and sends msg (with that index filled in). */
 static int change_link(struct ky_nl *nl, const char *name, struct nl_msg *msg, const char *what,
 		       struct ky_error **err)
@@ -207,6 +252,22 @@ int ky_link_set_mac(struct ky_nl *nl, const char *name, const uint8_t mac[6], st
 		msg = NULL;
 	}
 	return change_link(nl, name, msg, "set mac", err);
+}
+
+int ky_link_set_arp_notify(struct ky_nl *nl, int ifindex, bool on, struct ky_error **err)
+{
+	_cleanup_(nlmsg_freep) struct nl_msg *msg = ky_setlink_msg(ifindex, 0, 0);
+	struct nlattr *spec, *inet, *conf;
+	if (!msg || !(spec = nla_nest_start(msg, IFLA_AF_SPEC)) || !(inet = nla_nest_start(msg, AF_INET)) ||
+	    !(conf = nla_nest_start(msg, IFLA_INET_CONF)) || nla_put_u32(msg, IPV4_DEVCONF_ARP_NOTIFY, on) < 0)
+		return ky_error_set(err, ENOMEM, "set arp_notify: build request");
+	nla_nest_end(msg, conf);
+	nla_nest_end(msg, inet);
+	nla_nest_end(msg, spec);
+	int r = ky_nl_transact(nl, TAKE_PTR(msg), err);
+	if (r < 0)
+		return ky_error_prefix(err, "set arp_notify of link %d", ifindex);
+	return 0;
 }
 
 int ky_link_set_up(struct ky_nl *nl, const char *name, bool up, struct ky_error **err)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
@@ -21,16 +22,26 @@ int ky_netns_open(const char *path, int *out, struct ky_error **err)
 {
 	if (!path || !*path)
 		return ky_error_set(err, EINVAL, "netns path is empty");
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	/* The path is the caller's input: opening whatever it names for
+	 * reading could block (a FIFO waits for a writer) or act (a device
+	 * node). O_PATH opens nothing, and only an nsfs inode is then opened
+	 * for real, through the descriptor, so it is the very same file. */
+	_cleanup_close_ int pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return ky_error_set(err, errno, "open netns %s: %s", path, strerror(errno));
-
 	/* An opened namespace file, bind mount or /proc/PID/ns/net alike, is an
 	 * nsfs inode; NS_GET_NSTYPE tells a network namespace from the others. */
 	struct statfs sfs;
-	if (fstatfs(fd, &sfs) < 0)
+	if (fstatfs(pfd, &sfs) < 0)
 		return ky_error_set(err, errno, "statfs netns %s: %s", path, strerror(errno));
-	if (sfs.f_type != NSFS_MAGIC || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET)
+	if (sfs.f_type != NSFS_MAGIC)
+		return ky_error_set(err, EINVAL, "%s is not a network namespace", path);
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	_cleanup_close_ int fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return ky_error_set(err, errno, "open netns %s: %s", path, strerror(errno));
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET)
 		return ky_error_set(err, EINVAL, "%s is not a network namespace", path);
 	*out = TAKE_FD(fd);
 	return 0;

@@ -20,6 +20,10 @@ int ky_node_usage_add(struct ky_node_usage *u, const char *addr, const char *who
 	char canon[KY_PCI_ADDR_LEN];
 	if (ky_pci_addr_normalize(addr, canon) < 0)
 		return -EINVAL;
+	/* Once: a claim or a pod holding two replicas of one GPU uses it once. */
+	for (size_t i = 0; i < u->n; i++)
+		if (strcmp(u->users[i].addr, canon) == 0 && strcmp(u->users[i].who, who) == 0)
+			return 0;
 	struct ky_dev_user *nu = realloc(u->users, (u->n + 1) * sizeof(*nu));
 	if (!nu)
 		return -ENOMEM;
@@ -368,7 +372,7 @@ int ky_node_plan(const struct ky_node_targets *t, const struct ky_pci_list *pci,
 		if (a->disruptive && !force)
 			p->refused = true;
 	}
-	if (p->refused && !(p->refusal = strdup("a change would take a device from running pods (--force applies it anyway)")))
+	if (p->refused && !(p->refusal = strdup("a change would take a device from running pods or the claims that hold it (--force applies it anyway)")))
 		return ky_error_set(err, ENOMEM, "out of memory");
 	*out = TAKE_PTR(p);
 	return 0;

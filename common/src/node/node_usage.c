@@ -1,12 +1,17 @@
 /* Who uses a device right now: the CNI plugin's attachment records,
  * kubelet's device-plugin checkpoint and, without it, the device plugin's
- * allocation records; read without locks and without creating anything
- * (kyborgctl plan changes nothing). */
+ * allocation records, and the DRA driver's claim records; read without
+ * locks and without creating anything (kyborgctl plan changes nothing),
+ * each through the state module that writes it. */
 #include "kyborg/node/node_apply.h"
 #include "kyborg/base/error.h"
 #include "kyborg/base/fileio.h"
 #include "kyborg/json/json.h"
 #include "kyborg/base/log.h"
+#include "kyborg/state/boot.h"
+#include "kyborg/state/cni_record.h"
+#include "kyborg/state/dp_record.h"
+#include "kyborg/state/dra_record.h"
 #include "kyborg/state/state_store.h"
 
 #include <errno.h>
@@ -23,18 +28,15 @@ static const char *str(const cJSON *o, const char *key)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-int ky_node_usage_add_cni_record(struct ky_node_usage *u, const cJSON *rec, const char *boot_id)
+int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct ky_cni_record *rec, const char *boot_id)
 {
-	const char *pci = str(cJSON_GetObjectItemCaseSensitive(rec, "device"), "pciID");
-	const char *b = str(rec, "bootID");
 	/* A record from an earlier boot claims nothing: its pod went with it. */
-	if (!pci || (b && boot_id && *boot_id && strcmp(b, boot_id) != 0))
+	if (!rec->device.pci || ky_cni_record_from_earlier_boot(rec, boot_id ? boot_id : ""))
 		return 0;
-	const char *cid = str(rec, "containerID");
 	char who[160];
-	snprintf(who, sizeof(who), "CNI %s container %.12s interface %s", str(rec, "network") ?: "?", cid ? cid : "?",
-		 str(rec, "ifname") ?: "?");
-	int r = ky_node_usage_add(u, pci, who);
+	snprintf(who, sizeof(who), "CNI %s container %.12s interface %s", rec->network ?: "?",
+		 rec->container_id ?: "?", rec->ifname ?: "?");
+	int r = ky_node_usage_add(u, rec->device.pci, who);
 	return r == -EINVAL ? 0 : r;
 }
 
@@ -83,47 +85,69 @@ int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const cJSON *d
 	return 0;
 }
 
-static int add_dp_device(struct ky_node_usage *u, const char *resource, const char *id, const cJSON *d)
+int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct ky_dp_record *rec)
 {
-	const char *pci = str(d, "pci");
-	if (!pci || !id)
+	if (!rec->pci || !rec->device)
 		return 0;
 	char who[200];
-	snprintf(who, sizeof(who), "device plugin %s: %s allocated at %s", resource ? resource : "?", id,
-		 str(d, "allocatedAt") ?: "?");
-	int r = ky_node_usage_add(u, pci, who);
+	snprintf(who, sizeof(who), "device plugin %s: %s allocated at %s", rec->resource ?: "?", rec->device,
+		 rec->allocated_at ?: "?");
+	int r = ky_node_usage_add(u, rec->pci, who);
 	return r == -EINVAL ? 0 : r;
 }
 
-/* One record per device ({"resource", "device", "pci", ...}), or the
- * earlier one per resource ({"resource", "devices": {ID: {"pci", ...}}}). */
-int ky_node_usage_add_dp_record(struct ky_node_usage *u, const cJSON *rec)
+int ky_node_usage_add_dra_record(struct ky_node_usage *u, const struct ky_dra_record *rec)
 {
-	const char *resource = str(rec, "resource");
-	if (str(rec, "pci"))
-		return add_dp_device(u, resource, str(rec, "device"), rec);
-	const cJSON *d;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(rec, "devices"))
-	{
-		int r = add_dp_device(u, resource, d->string, d);
-		if (r < 0)
+	/* "preparing" holds the devices as much as "prepared": the driver may
+	 * have changed them already, and Prepare again finishes the claim. */
+	char who[400];
+	snprintf(who, sizeof(who), "claim %s/%s (%s)", rec->namespace_ ?: "?", rec->name ?: "?", rec->claim_uid ?: "?");
+	for (size_t i = 0; i < rec->n_devices; i++) {
+		if (!rec->devices[i].pci)
+			continue;
+		int r = ky_node_usage_add(u, rec->devices[i].pci, who);
+		if (r < 0 && r != -EINVAL)
 			return r;
 	}
 	return 0;
 }
 
-static void read_boot_id(char *buf, size_t size)
+/* One key's records, given to u: 0, 1 when unreadable (*err says why),
+ * -ENOMEM. */
+static int add_cni(struct ky_node_usage *u, struct ky_state_store *s, const char *key, struct ky_error **err)
 {
-	buf[0] = '\0';
-	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-	buf[n > 0 ? (size_t)n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = NULL;
+	if (ky_cni_record_get(s, key, &rec, err) < 0)
+		return 1;
+	return ky_node_usage_add_cni_record(u, rec, ky_boot_id());
+}
+
+static int add_dp(struct ky_node_usage *u, struct ky_state_store *s, const char *key, struct ky_error **err)
+{
+	struct ky_dp_record *recs = NULL;
+	size_t n = 0;
+	if (ky_dp_records_get(s, key, &recs, &n, err) < 0)
+		return 1;
+	int r = 0;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = ky_node_usage_add_dp_record(u, &recs[i]);
+	ky_dp_records_free(recs, n);
+	return r;
+}
+
+static int add_dra(struct ky_node_usage *u, struct ky_state_store *s, const char *key, struct ky_error **err)
+{
+	struct ky_dra_record rec = { 0 };
+	if (ky_dra_record_get(s, key, &rec, err) < 0)
+		return 1;
+	int r = ky_node_usage_add_dra_record(u, &rec);
+	ky_dra_record_clear(&rec);
+	return r;
 }
 
 /* Every record of a state store directory, given to add(). */
 static int read_store(struct ky_node_usage *u, const char *dir, const char *what,
-		      int (*add)(struct ky_node_usage *, const cJSON *, const char *), const char *arg,
+		      int (*add)(struct ky_node_usage *, struct ky_state_store *, const char *, struct ky_error **),
 		      struct ky_error **err)
 {
 	struct stat st;
@@ -138,27 +162,13 @@ static int read_store(struct ky_node_usage *u, const char *dir, const char *what
 	if ((r = ky_state_open(dir, &s, err)) < 0 || (r = ky_state_list(s, &keys, &n, err)) < 0)
 		return ky_error_prefix(err, "%s in %s", what, dir);
 	for (size_t i = 0; i < n && r >= 0; i++) {
-		_cleanup_(cJSON_Deletep) cJSON *rec = NULL;
 		_cleanup_error_ struct ky_error *rerr = NULL;
-		if (ky_state_get(s, keys[i], &rec, &rerr) < 0) {
+		r = add(u, s, keys[i], &rerr);
+		if (r > 0)
 			ky_warn("usage-record-skipped", "dir=%s key=%s error=%s", dir, keys[i], ky_error_msg(rerr));
-			continue;
-		}
-		r = add(u, rec, arg);
 	}
 	ky_state_keys_free(keys, n);
 	return r < 0 ? ky_error_set(err, -r, "%s: out of memory", what) : 0;
-}
-
-static int add_cni(struct ky_node_usage *u, const cJSON *rec, const char *boot)
-{
-	return ky_node_usage_add_cni_record(u, rec, boot);
-}
-
-static int add_dp(struct ky_node_usage *u, const cJSON *rec, const char *unused)
-{
-	(void)unused;
-	return ky_node_usage_add_dp_record(u, rec);
 }
 
 static int read_checkpoint(struct ky_node_usage *u, const char *path, bool *found, struct ky_error **err)
@@ -191,18 +201,23 @@ int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage 
 	int r;
 	if (!u)
 		return ky_error_set(err, ENOMEM, "out of memory");
-	char boot[40];
 	bool kubelet = false;
-	read_boot_id(boot, sizeof(boot));
-	if (src->cni_state_dir && (r = read_store(u, src->cni_state_dir, "CNI records", add_cni, boot, err)) < 0)
+	if (src->cni_state_dir && (r = read_store(u, src->cni_state_dir, "CNI records", add_cni, err)) < 0)
 		return r;
 	if (src->kubelet_checkpoint && (r = read_checkpoint(u, src->kubelet_checkpoint, &kubelet, err)) < 0)
 		return r;
 	if (src->dp_state_dir && !kubelet) {
-		_cleanup_free_ char *dir = NULL;
-		if (asprintf(&dir, "%s/allocations", src->dp_state_dir) < 0)
+		_cleanup_free_ char *dir = ky_dp_record_dir(src->dp_state_dir);
+		if (!dir)
 			return ky_error_set(err, ENOMEM, "out of memory");
-		if ((r = read_store(u, dir, "device plugin allocations", add_dp, NULL, err)) < 0)
+		if ((r = read_store(u, dir, "device plugin allocations", add_dp, err)) < 0)
+			return r;
+	}
+	if (src->dra_state_dir) {
+		_cleanup_free_ char *dir = ky_dra_record_dir(src->dra_state_dir);
+		if (!dir)
+			return ky_error_set(err, ENOMEM, "out of memory");
+		if ((r = read_store(u, dir, "DRA claim records", add_dra, err)) < 0)
 			return r;
 	}
 	*out = TAKE_PTR(u);

@@ -22,6 +22,7 @@
 #include "kyborg/base/error.h"
 #include "kyborg/base/exec.h"
 #include "kyborg/base/fileio.h"
+#include "kyborg/base/sha256.h"
 #include "kyborg/pci/image_cache.h"
 
 /* Partial bitstreams are tens to hundreds of MiB. */
@@ -196,11 +197,12 @@ static int program_command(const struct ky_fpga *f, const char *image, const cha
  * DFL driver: the region's programming itself needs the hardware. */
 static int program_ioctl(const struct ky_fpga *f, const char *image, const char *sha256, struct ky_error **err)
 {
-	_cleanup_close_ int ifd = open(image, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int ifd = ky_open_regular_at(AT_FDCWD, image, NULL);
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	if (ifd < 0)
-		return ky_error_set(err, errno, "FPGA %s: %s: %m", f->pci, image);
+		return ky_error_set(err, -ifd, "FPGA %s: %s: %s", f->pci, image,
+				    ifd == -EINVAL ? "not a regular file" : strerror(-ifd));
 	int r = ky_read_all(ifd, FPGA_MAX_IMAGE, &buf, &len);
 	if (r < 0)
 		return ky_error_set(err, -r, "FPGA %s: read %s: %s", f->pci, image, strerror(-r));
@@ -233,6 +235,78 @@ int ky_fpga_program(const struct ky_fpga *f, const char *image_path, const char 
 	return program_ioctl(f, image_path, sha256, err);
 }
 
+/* An admin's loader opens the image itself, after our check: handed the
+ * original path, it could read a file replaced in between. It gets instead
+ * a copy of exactly the bytes hashed, written by us into the
+ * content-addressed cache (a directory only root can write, the copy
+ * 0600), named by their digest. An image fetched by URL already is that
+ * file. */
+static int stage_verified(const struct ky_image_spec *spec, const char *image, const char *cache_dir, char **out,
+			  struct ky_error **err)
+{
+	if (!cache_dir)
+		return ky_error_set(err, EINVAL, "a loader needs an image cache for the verified copy it is given");
+	_cleanup_free_ char *dir = NULL, *final = ky_image_cache_path(cache_dir, spec->sha256), *tmp = NULL;
+	if (!final || asprintf(&dir, "%s/sha256", cache_dir) < 0 ||
+	    asprintf(&tmp, ".stage-%s.%ld", spec->sha256, (long)getpid()) < 0)
+		return ky_error_set(err, ENOMEM, "out of memory");
+	int r = ky_mkdir_p(dir, 0700);
+	if (r < 0)
+		return ky_error_set(err, -r, "create %s: %s", dir, strerror(-r));
+	struct stat st;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0)
+		return ky_error_set(err, errno, "%s: %m", dir);
+	if (!ky_stat_trusted(&st))
+		return ky_error_set(err, EPERM, "image cache %s is writable by others than root (mode %04o)", dir,
+				    (unsigned)(st.st_mode & 07777));
+	if (strcmp(image, final) == 0) {
+		*out = TAKE_PTR(final);
+		return 0;
+	}
+	_cleanup_close_ int src = ky_open_regular_at(AT_FDCWD, image, NULL);
+	if (src < 0)
+		return ky_error_set(err, -src, "%s: %s", image, src == -EINVAL ? "not a regular file" : strerror(-src));
+	unlinkat(dfd, tmp, 0); /* left by an earlier process with our pid */
+	_cleanup_close_ int dst = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return ky_error_set(err, errno, "%s/%s: %m", dir, tmp);
+	struct ky_sha256 h;
+	ky_sha256_init(&h);
+	_cleanup_free_ char *buf = malloc(1 << 16);
+	size_t total = 0;
+	for (r = buf ? 0 : -ENOMEM; r == 0;) {
+		ssize_t n = read(src, buf, 1 << 16);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 1;
+			break;
+		}
+		total += (size_t)n;
+		ky_sha256_update(&h, buf, (size_t)n);
+		r = total > FPGA_MAX_IMAGE ? -EFBIG : ky_write_all(dst, buf, (size_t)n);
+	}
+	uint8_t dg[KY_SHA256_LEN];
+	char got[KY_SHA256_HEX_LEN];
+	ky_sha256_final(&h, dg);
+	ky_sha256_to_hex(dg, got);
+	if (r < 0 || strcasecmp(got, spec->sha256) != 0) {
+		unlinkat(dfd, tmp, 0);
+		if (r < 0)
+			return ky_error_set(err, -r, "copy %s into %s: %s", image, dir, strerror(-r));
+		return ky_error_set(err, EBADMSG, "%s changed since it was verified: sha256 %s, expected %s", image, got,
+				    spec->sha256);
+	}
+	if (renameat(dfd, tmp, dfd, spec->sha256) < 0) {
+		r = ky_error_set(err, errno, "rename %s/%s: %m", dir, tmp);
+		unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	*out = TAKE_PTR(final);
+	return 0;
+}
+
 int ky_fpga_ensure(const struct ky_fpga *f, const struct ky_image_spec *spec, const char *cache_dir,
 		   const char *fetch_helper, const struct ky_fpga_loader *loader, bool *programmed,
 		   struct ky_error **err)
@@ -246,6 +320,13 @@ int ky_fpga_ensure(const struct ky_fpga *f, const struct ky_image_spec *spec, co
 		return 0;
 	if ((r = ky_image_resolve(spec, cache_dir, fetch_helper, &image, err)) < 0)
 		return ky_error_prefix(err, "FPGA %s", f->pci);
+	if (loader && loader->program && loader->program[0]) {
+		char *staged = NULL;
+		if ((r = stage_verified(spec, image, cache_dir, &staged, err)) < 0)
+			return ky_error_prefix(err, "FPGA %s: image %s", f->pci, spec->id);
+		free(image);
+		image = staged;
+	}
 	if ((r = ky_fpga_program(f, image, spec->id, spec->sha256, loader, err)) < 0)
 		return r;
 	*programmed = true;

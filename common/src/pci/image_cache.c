@@ -86,12 +86,17 @@ char *ky_image_cache_path(const char *cache_dir, const char *sha256)
 }
 
 /* 1 when the file's digest is want, 0 when it differs (got filled),
- * -errno when it cannot be read. */
+ * -errno when it cannot be read. An image is a regular file, opened
+ * without following a symlink and without waiting on a FIFO. */
 static int digest_matches(const char *path, const char *want, char got[KY_SHA256_HEX_LEN], struct ky_error **err)
 {
-	int r = ky_sha256_file(path, got, err);
+	_cleanup_close_ int fd = ky_open_regular_at(AT_FDCWD, path, NULL);
+	if (fd < 0)
+		return ky_error_set(err, -fd, "%s: %s", path, fd == -ELOOP ? "a symbolic link, not the image itself" :
+						      fd == -EINVAL ? "not a regular file" : strerror(-fd));
+	int r = ky_sha256_fd(fd, got, err);
 	if (r < 0)
-		return r;
+		return ky_error_prefix(err, "%s", path);
 	return strcmp(got, want) == 0;
 }
 

@@ -132,6 +132,16 @@ const char *ky_pci_link_basename(const char *target)
 	return slash ? slash + 1 : target;
 }
 
+char *ky_pci_strdup_trimmed(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t len = strlen(s);
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	return strndup(s, len);
+}
+
 int ky_pci_strv_push(char ***v, size_t *n, const char *s)
 {
 	char *copy = strdup(s);
@@ -196,6 +206,8 @@ void ky_pci_dev_clear(struct ky_pci_dev *dev)
 	ky_strv_freen(dev->virtfns, dev->n_virtfns);
 	ky_strv_freen(dev->netdevs, dev->n_netdevs);
 	ky_strv_freen(dev->devnodes, dev->n_devnodes);
+	ky_strv_freen(dev->rdma_devs, dev->n_rdma_devs);
+	free(dev->acpi_index);
 	memset(dev, 0, sizeof(*dev));
 }
 

@@ -87,6 +87,13 @@ static bool owned_by(struct udev_device *child, const char *fn_syspath)
 	return false;
 }
 
+static unsigned short read_link_type(struct udev_device *net)
+{
+	int v;
+	const char *s = udev_device_get_sysattr_value(net, "type");
+	return s && ky_pci_parse_int(s, &v) == 0 && v > 0 && v <= 0xffff ? (unsigned short)v : 0;
+}
+
 static int read_children(struct udev *udev, struct udev_device *fn, struct ky_pci_dev *dev)
 {
 	_cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = udev_enumerate_new(udev);
@@ -99,6 +106,7 @@ static int read_children(struct udev *udev, struct udev_device *fn, struct ky_pc
 	if (r < 0)
 		return r;
 
+	_cleanup_free_ char *first_net = NULL;
 	struct udev_list_entry *le;
 	udev_list_entry_foreach(le, udev_enumerate_get_list_entry(e))
 	{
@@ -109,11 +117,26 @@ static int read_children(struct udev *udev, struct udev_device *fn, struct ky_pc
 		if (!c || !owned_by(c, dev->syspath))
 			continue; /* gone meanwhile, or another function's */
 		const char *ss = udev_device_get_subsystem(c);
-		if (ss && strcmp(ss, "net") == 0) {
-			r = ky_pci_strv_push(&dev->netdevs, &dev->n_netdevs, udev_device_get_sysname(c));
+		const char *name = udev_device_get_sysname(c);
+		if (ss && name && strcmp(ss, "net") == 0) {
+			r = ky_pci_strv_push(&dev->netdevs, &dev->n_netdevs, name);
 			if (r < 0)
 				return r;
+			/* The link type of the first interface by name, as SRIOV-DP's
+			 * linkTypes reads it (the kernel's "type", an ARPHRD_*). */
+			if (!first_net || strcmp(name, first_net) < 0) {
+				free(first_net);
+				if (!(first_net = strdup(name)))
+					return -ENOMEM;
+				dev->link_type = read_link_type(c);
+			}
 		}
+		/* An RDMA device (mlx5_2, irdma0): its uverbs, umad and issm
+		 * nodes are children of the function too (infiniband_verbs/,
+		 * infiniband_mad/), and arrive with the devnodes below. */
+		if (ss && name && strcmp(ss, "infiniband") == 0 &&
+		    (r = ky_pci_strv_push(&dev->rdma_devs, &dev->n_rdma_devs, name)) < 0)
+			return r;
 		const char *node = udev_device_get_devnode(c);
 		if (node) {
 			r = ky_pci_strv_push(&dev->devnodes, &dev->n_devnodes, node);
@@ -183,6 +206,7 @@ static int read_devnodes(struct udev *udev, struct udev_device *fn, struct ky_pc
 		return r;
 	ky_pci_strv_sort_unique(dev->devnodes, &dev->n_devnodes);
 	ky_pci_strv_sort_unique(dev->netdevs, &dev->n_netdevs);
+	ky_pci_strv_sort_unique(dev->rdma_devs, &dev->n_rdma_devs);
 	return 0;
 }
 
@@ -218,6 +242,9 @@ static int fill_dev(struct udev *udev, struct udev_device *d, struct ky_pci_dev 
 	dev->sriov_totalvfs = read_optional_int(d, dev->addr, "sriov_totalvfs");
 	dev->sriov_numvfs = read_optional_int(d, dev->addr, "sriov_numvfs");
 	dev->iommu_group = read_iommu_group(dev);
+	const char *acpi = udev_device_get_sysattr_value(d, "acpi_index");
+	if (acpi && !(dev->acpi_index = ky_pci_strdup_trimmed(acpi)))
+		return ky_error_set(err, ENOMEM, "PCI device %s: out of memory", dev->addr);
 	ky_pci_read_physfn(dev);
 
 	if ((r = ky_pci_read_virtfns(dev)) < 0)

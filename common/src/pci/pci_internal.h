@@ -17,6 +17,9 @@ int ky_pci_parse_virtfn_name(const char *name, unsigned *out);
  * gives "30"); the target itself when it has no slash. */
 const char *ky_pci_link_basename(const char *target);
 
+/* A copy of s without the white space around it (sysfs values end in a
+ * newline); NULL on ENOMEM. */
+char *ky_pci_strdup_trimmed(const char *s);
 /* Appends a copy of s. Returns 0 or -ENOMEM. */
 int ky_pci_strv_push(char ***v, size_t *n, const char *s);
 /* Sorts and drops duplicates. */

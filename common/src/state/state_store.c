@@ -99,16 +99,33 @@ int ky_state_open(const char *dir, struct ky_state_store **out, struct ky_error 
 {
 	if (!dir || !*dir)
 		return ky_error_set(err, EINVAL, "open state directory: empty path");
-	/* The directory is there on every call but the first. */
-	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The directory is there on every call but the first. Root writes
+	 * and locks records in it, so it is never reached through a symlink
+	 * and never one that others can write (they could plant links or
+	 * records of their own there). */
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	_cleanup_close_ int fd = open(dir, flags);
 	if (fd < 0 && errno == ENOENT) {
 		int r = ky_mkdir_p(dir, 0700);
 		if (r < 0)
 			return ky_error_set(err, -r, "create state directory %s: %s", dir, strerror(-r));
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = open(dir, flags);
+	}
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+		struct stat st;
+		bool link = lstat(dir, &st) == 0 && S_ISLNK(st.st_mode);
+		return ky_error_set(err, link ? ELOOP : ENOTDIR, "state directory %s is %s", dir,
+				    link ? "a symbolic link" : "not a directory");
 	}
 	if (fd < 0)
 		return ky_error_set(err, errno, "open state directory %s: %s", dir, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ky_error_set(err, errno, "stat state directory %s: %s", dir, strerror(errno));
+	if (!ky_stat_trusted(&st))
+		return ky_error_set(err, EPERM, "state directory %s is owned by uid %u with mode %04o: it must be "
+				    "root's and not writable by group or others", dir, (unsigned)st.st_uid,
+				    (unsigned)(st.st_mode & 07777));
 	_cleanup_free_ struct ky_state_store *s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(dir)))
 		return ky_error_set(err, ENOMEM, "open state directory %s: out of memory", dir);

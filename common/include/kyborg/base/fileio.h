@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct ky_error;
@@ -12,6 +13,18 @@ struct ky_error;
  * without the NUL). -EFBIG when it holds more than max bytes, -errno on a
  * read error; *out is untouched on failure. */
 int ky_read_all(int fd, size_t max, char **out, size_t *len);
+
+/* Opens path (relative to dirfd, or AT_FDCWD) read-only as an input that
+ * must be a regular file: never through a symbolic link in its last
+ * component (-ELOOP), never waiting on a FIFO or opening a device for
+ * real (O_NONBLOCK; -EINVAL for anything but a regular file). The
+ * descriptor (blocking again), or -errno; *st (may be NULL) gets its fstat. */
+int ky_open_regular_at(int dirfd, const char *path, struct stat *st);
+
+/* Whether only the node's administrator can change a file or directory:
+ * owned by root (or the process's effective user) and not writable by its
+ * group or others. */
+bool ky_stat_trusted(const struct stat *st);
 
 /* Writes all len bytes, retrying short writes and EINTR. 0, or -errno
  * (-EIO for a write that returned 0). */

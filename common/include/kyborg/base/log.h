@@ -21,6 +21,9 @@ const char *ky_log_level_name(enum ky_log_level level);
 
 /* Logs to `path` (created 0600, appended; one write per line so lines of
  * concurrent processes never interleave), or to stderr when path is NULL.
+ * path must be a regular file of root's (or ours) that group and others
+ * cannot write, with no other name, not reached through a symbolic link:
+ * else -ELOOP or -EPERM and nothing is opened.
  * `ident` is the program's name, written as prog=. */
 int ky_log_open(const char *ident, const char *path, enum ky_log_level level, struct ky_error **err);
 void ky_log_set_level(enum ky_log_level level);

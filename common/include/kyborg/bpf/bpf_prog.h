@@ -62,14 +62,37 @@ int ky_bpf_available(struct ky_error **err);
 /* Whether `path` is a mounted bpffs: 0, or -ENOENT/-EINVAL saying so. */
 int ky_bpf_fs_check(const char *path, struct ky_error **err);
 
-/* Opens `path` and loads the n programs named (the object's others are not
- * loaded). With offload_ifindex > 0 the programs and every map are loaded
+/* The largest object file read (ours are tens of KiB). */
+#define KY_BPF_OBJECT_MAX (16u << 20)
+
+/* Reads the object file `path` that only the node's administrator can
+ * have put there: it lies directly in one of `dirs` (as written, e.g.
+ * "/usr/share/kyborg/bpf"; NULL: anywhere, for a caller that chose the
+ * path itself), that directory and the file are root's and not writable
+ * by group or others (ky_stat_trusted), and the file is regular and not
+ * reached through a symlink. The bytes in *buf (malloc'd; buf may be NULL
+ * to check only). -EPERM, -ELOOP, -EINVAL, -ENOENT... saying which. */
+int ky_bpf_object_read(const char *path, char *const *dirs, char **buf, size_t *len, struct ky_error **err);
+
+struct ky_bpf_load {
+	const char *const *programs; /* the n programs to load (the object's others are not) */
+	size_t n;
+	int offload_ifindex;         /* > 0: programs and maps for that device's hardware */
+	char *const *dirs;           /* where the object may lie: see ky_bpf_object_read */
+	const char *pin_dir;         /* where maps the object pins by name go; NULL: such an object is refused */
+};
+
+/* Reads `path` with ky_bpf_object_read and loads opts->programs from those
+ * very bytes. With offload_ifindex the programs and every map are loaded
  * for that device's hardware (XDP offload; the index is resolved in the
- * calling thread's netns). Errors name the object and program: a program
- * the object has not (-ENOENT), a program the verifier refused (-EACCES,
+ * calling thread's netns). A map the object declares pinned by name
+ * (LIBBPF_PIN_BY_NAME) goes under pin_dir, never libbpf's default
+ * /sys/fs/bpf, where it would outlive the attachment or reuse another
+ * component's map. Errors name the object and program: a program the
+ * object has not (-ENOENT), a program the verifier refused (-EACCES,
  * -EINVAL...) with the end of the verifier's log. */
-int ky_bpf_obj_load(const char *path, const char *const *programs, size_t n, int offload_ifindex,
-		    struct ky_bpf_obj **out, struct ky_error **err);
+int ky_bpf_obj_load(const char *path, const struct ky_bpf_load *opts, struct ky_bpf_obj **out,
+		    struct ky_error **err);
 void ky_bpf_obj_free(struct ky_bpf_obj *o);
 static inline void ky_bpf_obj_freep(struct ky_bpf_obj **o)
 {

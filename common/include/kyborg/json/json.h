@@ -146,3 +146,14 @@ int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags,
  * those already; a document built in memory may still have them). An
  * absent obj passes. 0 or -EINVAL. */
 int ky_json_check_keys(const struct ky_jnode *obj, const char *const allowed[], struct ky_error **err);
+
+/* ---- Output ---- */
+
+/* j printed as Go's encoding/json.Marshal prints the same value: compact,
+ * object keys in byte order (Go sorts map keys), strings escaped as Go
+ * escapes them ("<", ">" and "&" as \u003c..., control characters as \n
+ * or \u001f, invalid UTF-8 as \ufffd, U+2028/2029 escaped). Numbers are
+ * printed as integers when they are integral. For output a Go program
+ * wrote before us, byte for byte (SRIOV-DP's PCIDEVICE_..._INFO). NULL on
+ * ENOMEM. */
+char *ky_json_print_go(const cJSON *j);

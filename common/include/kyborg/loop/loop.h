@@ -26,7 +26,8 @@ typedef void (*ky_loop_signal_fn)(struct ky_loop *loop, int signo, void *userdat
 
 int ky_loop_new(struct ky_loop **out, struct ky_error **err);
 /* Frees the loop and every watch and timer still registered with it; fds
- * stay open (their owners close them). Restores the signal mask. Free the
+ * stay open (their owners close them). Restores the signal mask, unless
+ * ky_loop_shutdown was called. Free the
  * objects built on the loop (gRPC servers, calls) first: their watches and
  * timers die here. */
 void ky_loop_free(struct ky_loop *loop);
@@ -58,7 +59,8 @@ bool ky_loop_timer_armed(const struct ky_loop_timer *timer);
 void ky_loop_timer_free(struct ky_loop_timer *timer);
 
 /* Blocks SIGTERM, SIGINT and SIGHUP for the calling thread and delivers them
- * through a signalfd to fn. Once per loop; ky_loop_free restores the mask. */
+ * through a signalfd to fn. Once per loop; ky_loop_free restores the mask
+ * (unless the loop was shut down). */
 int ky_loop_signals(struct ky_loop *loop, ky_loop_signal_fn fn, void *userdata, struct ky_error **err);
 
 /* Runs one round: waits at most timeout_ms (-1: until the next timer or fd
@@ -68,3 +70,11 @@ int ky_loop_run_once(struct ky_loop *loop, int timeout_ms, struct ky_error **err
 int ky_loop_run(struct ky_loop *loop, struct ky_error **err);
 void ky_loop_stop(struct ky_loop *loop, int code);
 bool ky_loop_stopped(const struct ky_loop *loop);
+/* A daemon's shutdown has begun: stops the loop with `code`, and from now
+ * until the process exits the signals of ky_loop_signals stay blocked, past
+ * ky_loop_free too, and reach fn no more. A supervisor that signals the
+ * whole process group (and a wrapper that forwards the signal again) sends
+ * a second SIGTERM during the cleanup: it means nothing more than the first,
+ * where a restored mask would kill the daemon by the signal halfway through.
+ * Call it from the signal callback, and on any other way out of a daemon. */
+void ky_loop_shutdown(struct ky_loop *loop, int code);

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kyborg/pci/pci.h"
+
 struct ky_error;
 struct ky_nl;
 struct nl_msg;
@@ -40,9 +42,17 @@ struct ky_link {
 /* -ENODEV with the name (index, address) in the message when absent. */
 int ky_link_get(struct ky_nl *nl, const char *name, struct ky_link *out, struct ky_error **err);
 int ky_link_get_by_index(struct ky_nl *nl, int ifindex, struct ky_link *out, struct ky_error **err);
+/* The first link, in the kernel's order (ifindex), whose MAC is mac, as
+ * host-device's hwaddr chooses one: -ENODEV when none has it. */
+int ky_link_find_by_mac(struct ky_nl *nl, const uint8_t mac[6], struct ky_link *out, struct ky_error **err);
 /* The netdev of the PCI function `pci_addr` (found through sysfs) in the
  * caller's netns. -ENODEV when the function has no netdev here. */
 int ky_link_find_by_pci(struct ky_nl *nl, const char *pci_addr, struct ky_link *out, struct ky_error **err);
+
+/* The PCI address of a link's device (sysfs), confirmed by finding the
+ * link back from it: 0, or -ENODEV for a link without one (a veth, a
+ * device on another bus, a name sysfs shows for another netns). */
+int ky_link_pci_addr(struct ky_nl *nl, const struct ky_link *link, char out[KY_PCI_ADDR_LEN]);
 
 /* Moves the link into the netns `netns_fd`. With new_name, the same request
  * renames it: the kernel moves it under new_name when its current name is
@@ -56,7 +66,12 @@ int ky_link_rename(struct ky_nl *nl, const char *name, const char *new_name, str
 int ky_link_set_mtu(struct ky_nl *nl, const char *name, unsigned mtu, struct ky_error **err);
 int ky_link_set_mac(struct ky_nl *nl, const char *name, const uint8_t mac[6], struct ky_error **err);
 int ky_link_set_up(struct ky_nl *nl, const char *name, bool up, struct ky_error **err);
+/* The link's IPv4 arp_notify (the kernel's gratuitous ARP when the link
+ * comes up or changes its MAC), over rtnetlink (IFLA_INET_CONF): no
+ * /proc/sys, no entering the link's netns. */
+int ky_link_set_arp_notify(struct ky_nl *nl, int ifindex, bool on, struct ky_error **err);
 
 /* Validates an interface name as the kernel would: 1..15 bytes, not "." or
- * "..", no '/', ':' or whitespace. Pure. */
+ * "..", no '/', ':' or whitespace; and no '%', which the kernel expands as
+ * a template when it names a link. Pure. */
 bool ky_ifname_valid(const char *name);

@@ -1,5 +1,6 @@
 /* kyborgctl's side that touches the node: who uses each device (the CNI
- * plugin's records and kubelet's device-plugin checkpoint), the devices'
+ * plugin's records, kubelet's device-plugin checkpoint and the DRA driver's
+ * prepared claims), the devices'
  * whole-device state beyond PCI discovery (devlink eswitch mode, a GPU's
  * state through its `read` program), and the executor that runs a plan's
  * actions in order, stopping at the first failure and saying where. */
@@ -9,35 +10,42 @@
 
 #include "kyborg/node/node_plan.h"
 
+struct ky_cni_record;
+struct ky_dp_record;
+struct ky_dra_record;
 struct ky_error;
-
-#define KY_CNI_STATE_DIR_DEFAULT "/var/lib/cni/kyborg"
-#define KY_DP_STATE_DIR_DEFAULT "/var/lib/kyborg"
-#define KY_KUBELET_CHECKPOINT_DEFAULT "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint"
 
 struct ky_usage_sources {
 	const char *cni_state_dir;      /* NULL: not read */
 	const char *kubelet_checkpoint; /* NULL: not read */
 	const char *dp_state_dir;       /* the device plugin's; NULL: not read */
+	const char *dra_state_dir;      /* the DRA driver's; NULL: not read */
 };
 
 /* Reads who uses which PCI function now: every CNI record of this boot
- * (device.pciID) and every device kubelet has assigned to a container
- * (device IDs that are PCI addresses, "ADDR::N" replicas included). The
+ * (device.pciID), every device kubelet has assigned to a container
+ * (device IDs that are PCI addresses, "ADDR::N" replicas included) and
+ * every device of a claim the DRA driver has prepared or is preparing
+ * (<dra_state_dir>/dra-claims; whatever the boot: kubelet prepares a claim
+ * again after a reboot, and the driver finishes it from its record). The
  * device plugin's allocation records (<dp_state_dir>/allocations) are read
  * only when kubelet's checkpoint is absent: they are never released (the
  * device-plugin API has no release call), so kubelet's record of the pods
  * alive now is the truth where it exists, and without it every device the
  * plugin ever handed out counts as in use (refusing beats disrupting). A
- * missing directory or file means no users; an unreadable record is
- * skipped with a warning log. Creates nothing. */
+ * missing directory or file means no users; an unreadable record (one of
+ * a newer version than this binary knows included) is skipped with a
+ * warning log. Creates nothing. */
 int ky_node_usage_read(const struct ky_usage_sources *src, struct ky_node_usage **out, struct ky_error **err);
-/* The parsers behind it, pure: one CNI record (ignored unless its bootID
- * is boot_id or absent), kubelet's checkpoint document and one of the
- * device plugin's allocation records. */
-int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct cJSON *rec, const char *boot_id);
+/* What each source says, pure: one CNI record (ignored unless its bootID
+ * is boot_id or absent), kubelet's checkpoint document, one of the device
+ * plugin's allocation records and one of the DRA driver's claim records
+ * (every device's PCI function, used by "claim <namespace>/<name> (<uid>)",
+ * in either state: a claim still preparing holds its devices too). */
+int ky_node_usage_add_cni_record(struct ky_node_usage *u, const struct ky_cni_record *rec, const char *boot_id);
 int ky_node_usage_add_kubelet_checkpoint(struct ky_node_usage *u, const struct cJSON *doc);
-int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct cJSON *rec);
+int ky_node_usage_add_dp_record(struct ky_node_usage *u, const struct ky_dp_record *rec);
+int ky_node_usage_add_dra_record(struct ky_node_usage *u, const struct ky_dra_record *rec);
 
 /* Fills each target's cur: the devlink eswitch mode of NIC PFs whose entry
  * sets one, the state GPU entries' `read` programs print, and the image

@@ -21,7 +21,8 @@ struct ky_error;
 
 struct ky_dev_user {
 	char addr[KY_PCI_ADDR_LEN];
-	char *who; /* "pod <uid> container <name> (kyborg.io/gpu)", "CNI <network> <container>/<ifname>" */
+	char *who; /* "pod <uid> container <name> (kyborg.io/gpu)", "CNI <network> container <id> interface <ifname>",
+		    * "claim <namespace>/<name> (<uid>)" */
 };
 
 struct ky_node_usage {
@@ -29,7 +30,9 @@ struct ky_node_usage {
 	size_t n;
 };
 
-/* Records that `who` uses the function at addr (any accepted form). */
+/* Records that `who` uses the function at addr (any accepted form), once:
+ * the same user of the same function again adds nothing. -EINVAL when
+ * addr is not a PCI address, -ENOMEM. */
 int ky_node_usage_add(struct ky_node_usage *u, const char *addr, const char *who);
 void ky_node_usage_free(struct ky_node_usage *u);
 KY_DEFINE_CLEANUP(struct ky_node_usage, ky_node_usage_free)

@@ -49,7 +49,10 @@ int ky_fpga_program(const struct ky_fpga *f, const char *image_path, const char 
 /* Makes the port hold spec's image: nothing when its loaded id is spec->id
  * (*programmed = false); otherwise resolves the image through the cache
  * (digest verified: a mismatch is -EBADMSG and nothing is loaded), loads it
- * and reads the id back (-EIO when it is not spec->id). */
+ * and reads the id back (-EIO when it is not spec->id). A loader is given
+ * not spec's path but <cache_dir>/sha256/<digest>, a root-only copy of
+ * the very bytes verified (an image fetched by URL already is that file),
+ * so a file replaced after the check changes nothing it reads. */
 int ky_fpga_ensure(const struct ky_fpga *f, const struct ky_image_spec *spec, const char *cache_dir,
 		   const char *fetch_helper, const struct ky_fpga_loader *loader, bool *programmed,
 		   struct ky_error **err);

@@ -32,6 +32,12 @@ struct ky_pci_dev {
 	char **devnodes;             /* device nodes of the function and its children, sorted;
 	                              * /dev/vfio/<group> when bound to vfio-pci */
 	size_t n_devnodes;
+	char *acpi_index;            /* the acpi_index attribute as written, NULL when absent */
+	unsigned short link_type;    /* ARPHRD_* of the first netdev (1 Ethernet, 32 InfiniBand);
+	                              * 0 when it has none (0, NET/ROM, is never a PCI NIC) */
+	char **rdma_devs;            /* RDMA devices under infiniband/ ("mlx5_2"), sorted; their
+	                              * character devices are among devnodes (/dev/infiniband/) */
+	size_t n_rdma_devs;
 };
 
 struct ky_pci_list {

@@ -23,7 +23,9 @@ enum ky_state_lock_flags {
 
 #define KY_STATE_KEY_MAX 200
 
-/* Opens `dir`, creating it and missing parents with mode 0700. */
+/* Opens `dir`, creating it and missing parents with mode 0700. -ELOOP when
+ * it is a symbolic link, -ENOTDIR when not a directory, -EPERM when it is
+ * not root's (or the caller's) or is writable by group or others. */
 int ky_state_open(const char *dir, struct ky_state_store **out, struct ky_error **err);
 void ky_state_close(struct ky_state_store *s);
 
