@@ -342,6 +342,9 @@ def grpc_frame_seeds():
         seed(t, "timeout-" + text.decode(), text)
     seed(t, "timeout-text", b"99999999H")
     seed(t, "message-text", "caf\u00e9 100% \x01\n%zz%4".encode())
+    # F1 (fixed): 18446744073709551607 ms went out as "0S" (rounding up
+    # wrapped); it must be the longest, "99999999H".
+    seed(t, "regress-F1-timeout-format-overflow", struct.pack("<Q", 0xfffffffffffffff7))
 
 
 # ---- HTTP/2 and gRPC end to end ----
