@@ -3,8 +3,9 @@
  * plain reading of the same bytes in one piece; and the grpc-timeout and
  * grpc-message codecs on the input's bytes.
  *
- * Input: byte 0 picks the size limit and after how many messages the
- * callback stops the feed; byte 1 (n, up to 15) is followed by n chunk
+ * Input: byte 0 picks the size limit (bits 0-2), after how many messages
+ * the callback stops the feed (3-5) and the connection's budget the
+ * deframer is charged to (6-7); byte 1 (n, up to 15) is followed by n chunk
  * sizes used in turn; the rest is the stream. */
 #include <errno.h>
 #include <malloc.h>
@@ -17,6 +18,8 @@
 #define MAX_MSGS 16384
 
 static const uint32_t limits[] = { 0, 1, 5, 16, 100, 1024, 65536, KY_GRPC_DEFAULT_MAX_MESSAGE };
+/* SIZE_MAX: no budget (bounded by the limit alone). */
+static const size_t budgets[] = { SIZE_MAX, 0, 16, 10000 };
 
 struct got {
 	size_t n, stop_after;
@@ -26,7 +29,7 @@ struct got {
 struct expect {
 	size_t n;
 	size_t off[MAX_MSGS], len[MAX_MSGS];
-	int result; /* 0, -EPROTO, -EMSGSIZE, -ECANCELED */
+	int result; /* 0, -EPROTO, -EMSGSIZE, -ENOBUFS, -ECANCELED */
 	bool idle;
 };
 
@@ -42,7 +45,8 @@ static int on_message(void *userdata, const uint8_t *msg, size_t len)
 }
 
 /* The same stream read in one piece, by the rule of the gRPC spec. */
-static void reference(const uint8_t *s, size_t len, uint32_t max, size_t stop_after, struct expect *e)
+static void reference(const uint8_t *s, size_t len, uint32_t max, size_t budget, size_t stop_after,
+		      struct expect *e)
 {
 	size_t pos = 0;
 	*e = (struct expect){ .idle = true };
@@ -62,7 +66,15 @@ static void reference(const uint8_t *s, size_t len, uint32_t max, size_t stop_af
 			e->idle = false;
 			return;
 		}
-		if (len - pos - KY_GRPC_FRAME_HEADER < n) {
+		/* The budget holds what has arrived of one message: more than
+		 * it can hold fails the stream, whatever the message claims. */
+		size_t arrived = len - pos - KY_GRPC_FRAME_HEADER < n ? len - pos - KY_GRPC_FRAME_HEADER : n;
+		if (arrived > budget) {
+			e->result = -ENOBUFS;
+			e->idle = false;
+			return;
+		}
+		if (arrived < n) {
 			e->idle = false;
 			return;
 		}
@@ -96,16 +108,20 @@ static int on_message_copy(void *userdata, const uint8_t *msg, size_t len)
 	return on_message(&c->g, msg, len);
 }
 
-/* I3 (issue 14): a peer's memory grows with the bytes it sent, not with
- * the length it claims: the deframer allocated the whole claimed length
- * (up to the limit, 4 MiB) as soon as the 5-byte prefix arrived. */
-static void check_buffer(const struct ky_grpc_deframer *d)
+/* I3 (issue 14, fixed): a peer's memory grows with the bytes it sent, not
+ * with the length it claims: the deframer allocated the whole claimed
+ * length (up to the limit, 4 MiB) as soon as the 5-byte prefix arrived.
+ * What it holds is charged to its budget, never past the limit. */
+static void check_buffer(const struct ky_grpc_deframer *d, const struct ky_grpc_budget *b)
 {
+	FUZZ_ASSERT(d->cap >= d->buf_len, "%zu bytes in a buffer of %zu", d->buf_len, d->cap);
+	if (b) {
+		FUZZ_ASSERT(b->used == d->cap, "budget charged %zu for a buffer of %zu", b->used, d->cap);
+		FUZZ_ASSERT(b->used <= b->limit, "budget of %zu holds %zu", b->limit, b->used);
+	}
 	if (!d->buf)
 		return;
 	size_t have = malloc_usable_size(d->buf), fed = d->buf_len;
-	if (have > 2 * fed + 65536 && fuzz_skip_known("I3"))
-		return;
 	FUZZ_ASSERT(have <= 2 * fed + 65536, "%zu bytes held for %zu received (claimed %u)", have, fed, d->msg_len);
 }
 
@@ -115,6 +131,7 @@ static void check_deframer(const uint8_t *data, size_t size)
 		return;
 	uint32_t max = limits[data[0] & 7];
 	size_t stop_after = (data[0] >> 3) & 7; /* 0: never stop */
+	size_t budget = budgets[data[0] >> 6];
 	size_t n_chunks = data[1] & 15;
 	if (size < 2 + n_chunks)
 		return;
@@ -124,13 +141,17 @@ static void check_deframer(const uint8_t *data, size_t size)
 		len = (MAX_MSGS - 1) * KY_GRPC_FRAME_HEADER;
 
 	static struct expect e;
-	reference(s, len, max, stop_after, &e);
+	reference(s, len, max, budget, stop_after, &e);
 
 	static struct copy c;
 	c.g.n = 0;
 	c.g.stop_after = stop_after;
 	struct ky_grpc_deframer d;
 	ky_grpc_deframer_init(&d, max);
+	struct ky_grpc_budget b = { .limit = budget };
+	if (budget != SIZE_MAX)
+		ky_grpc_deframer_set_budget(&d, &b);
+	const struct ky_grpc_budget *bp = budget != SIZE_MAX ? &b : NULL;
 	int r = 0;
 	size_t pos = 0, k = 0;
 	while (pos < len && r == 0) {
@@ -141,7 +162,7 @@ static void check_deframer(const uint8_t *data, size_t size)
 			take = len - pos;
 		r = ky_grpc_deframer_feed(&d, s + pos, take, on_message_copy, &c);
 		pos += take;
-		check_buffer(&d);
+		check_buffer(&d, bp);
 	}
 	if (r == 0 && len == 0)
 		r = ky_grpc_deframer_feed(&d, s, 0, on_message_copy, &c);
@@ -159,10 +180,11 @@ static void check_deframer(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(ky_grpc_deframer_feed(&d, s, len, on_message_copy, &c) == r, "failure not sticky");
 		FUZZ_ASSERT(c.g.n == e.n, "a message after a failure");
 		int code = ky_grpc_deframer_code(r);
-		FUZZ_ASSERT(code == (r == -EMSGSIZE ? KY_GRPC_RESOURCE_EXHAUSTED : KY_GRPC_INTERNAL), "code %d for %d",
-			    code, r);
+		FUZZ_ASSERT(code == (r == -EMSGSIZE || r == -ENOBUFS ? KY_GRPC_RESOURCE_EXHAUSTED : KY_GRPC_INTERNAL),
+			    "code %d for %d", code, r);
 	}
 	ky_grpc_deframer_release(&d);
+	FUZZ_ASSERT(b.used == 0, "%zu bytes still charged after release", b.used);
 	for (size_t i = 0; i < c.g.n && i < MAX_MSGS; i++)
 		free(c.bytes[i]);
 }

@@ -27,47 +27,51 @@ static char dir[64], sock_path[128];
 static size_t open_streams;
 
 static int unary_echo(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		      char **status_msg)
+		      struct ky_error **err)
 {
 	(void)userdata;
-	(void)status_msg;
 	*resp = malloc(req_len ? req_len : 1);
 	if (!*resp)
-		return KY_GRPC_RESOURCE_EXHAUSTED;
+		return ky_error_set(err, ENOMEM, "out of memory");
 	if (req_len)
 		memcpy(*resp, req, req_len);
 	*resp_len = req_len;
-	return KY_GRPC_OK;
+	return 0;
 }
 
+/* The request comes back in grpc-message, percent-encoded by the server. */
 static int unary_fail(void *userdata, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
-		      char **status_msg)
+		      struct ky_error **err)
 {
 	(void)userdata;
 	(void)resp;
 	(void)resp_len;
-	*status_msg = strndup((const char *)req, req_len);
-	return KY_GRPC_INVALID_ARGUMENT;
+	return ky_error_set(err, EINVAL, "%.*s", (int)req_len, (const char *)req);
 }
 
-static int stream_finish(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+static int stream_finish(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+			 struct ky_error **err)
 {
 	(void)userdata;
+	(void)err;
 	ky_grpc_stream_send(s, req, req_len, NULL);
 	ky_grpc_stream_send(s, req, req_len, NULL);
 	ky_grpc_stream_finish(s, KY_GRPC_OK, NULL);
-	return KY_GRPC_OK;
+	return 0;
 }
 
-static int stream_keep(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len)
+static int stream_keep(void *userdata, struct ky_grpc_stream *s, const uint8_t *req, size_t req_len,
+		       struct ky_error **err)
 {
 	(void)userdata;
-	if (req_len > 0 && req[0] == 'x')
-		return KY_GRPC_FAILED_PRECONDITION; /* refused at once: no closed callback */
+	if (req_len > 0 && req[0] == 'x') { /* refused at once: no closed callback */
+		ky_error_set(err, EBUSY, "refused");
+		return ky_error_set_status(err, KY_GRPC_FAILED_PRECONDITION);
+	}
 	ky_grpc_stream_send(s, req, req_len, NULL);
 	ky_grpc_stream_set_userdata(s, &open_streams);
 	open_streams++;
-	return KY_GRPC_OK;
+	return 0;
 }
 
 static void stream_closed(void *userdata, struct ky_grpc_stream *s, int code)
@@ -161,6 +165,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Until the server has nothing more to say for a few rounds. */
 	for (int quiet = 0, rounds = 0; quiet < 3 && rounds < 1000; rounds++) {
 		ssize_t n = pump(fd);
+		/* What the peer's requests hold is bounded by its budget. */
+		size_t conns = ky_grpc_server_connections(srv);
+		FUZZ_ASSERT(ky_grpc_server_buffered(srv) <= conns * KY_GRPC_CONN_BUDGET(KY_GRPC_DEFAULT_MAX_MESSAGE),
+			    "%zu bytes buffered for %zu connections", ky_grpc_server_buffered(srv), conns);
 		if (n < 0)
 			break;
 		quiet = n == 0 ? quiet + 1 : 0;
@@ -175,6 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_ASSERT(ky_grpc_server_connections(srv) == 0, "the server keeps a connection whose peer is gone");
 	FUZZ_ASSERT(open_streams == 0, "%zu kept streams never reported closed", open_streams);
+	FUZZ_ASSERT(ky_grpc_server_buffered(srv) == 0, "%zu bytes still charged with no connection",
+		    ky_grpc_server_buffered(srv));
 	close(fd);
 	return 0;
 }

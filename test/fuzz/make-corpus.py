@@ -162,6 +162,8 @@ def cni_seeds():
     seed(t, "regress-duplicate-in-prevResult",
          '{"cniVersion":"1.1.0","name":"kynet","type":"kyborg","prevResult":{"cniVersion":"1.1.0",'
          '"ips":[{"address":"10.1.0.5/24","address":"10.9.9.9/8"}]}}')
+    # I2 (issue 14, fixed): ".." passed as a network name.
+    seed(t, "regress-I2-network-name-dotdot", '{"cniVersion":"1.1.0","name":"..","type":"kyborg","device":"e0"}')
 
 
 # ---- The CNI environment ----
@@ -186,18 +188,23 @@ def env_seeds():
     seed(t, "ifname-dotdot", env_block(CNI_COMMAND="DEL", **(common | {"CNI_IFNAME": ".."})))
     seed(t, "id-128", env_block(CNI_COMMAND="CHECK", **(common | {"CNI_CONTAINERID": "a" * 128})))
     seed(t, "twice", env_block(CNI_COMMAND="ADD", **common) + b"\0CNI_COMMAND=DEL\0CNI_IFNAME=x")
+    # I1 (issue 14, fixed): the kernel took net%d as a name template.
+    seed(t, "regress-I1-ifname-template", env_block(CNI_COMMAND="ADD", CNI_CONTAINERID="c1",
+                                                    CNI_NETNS="/var/run/netns/p", CNI_IFNAME="net%d",
+                                                    CNI_PATH="/opt/cni/bin"))
 
 
 # ---- The device plugin's config ----
 
 def dp_seeds():
-    t = "dp_config"
+    t = "device_config"
     seed(t, "examples-fpga-device-plugin", read("examples/fpga/device-plugin.json"))
-    for doc in yaml.safe_load_all(read("manifests/configmap.yaml")):
-        if doc and doc.get("kind") == "ConfigMap":
-            for k, v in sorted(doc.get("data", {}).items()):
-                if k.endswith(".json"):
-                    seed(t, "manifests-configmap-" + k, v)
+    for cm in ("manifests/configmap.yaml", "manifests/dra/configmap.yaml"):
+        for doc in yaml.safe_load_all(read(cm)):
+            if doc and doc.get("kind") == "ConfigMap":
+                for k, v in sorted(doc.get("data", {}).items()):
+                    if k.endswith(".json"):
+                        seed(t, cm.replace("/", "-").replace(".yaml", "") + "-" + k, v)
     sel_all = {"vendors": ["10de", "1002"], "devices": ["2330"], "drivers": ["nvidia", "vfio-pci"],
                "classes": ["03", "0302", "030200"], "pfNames": ["ens1f0"], "pciAddresses": ["0000:3b:00.0"],
                "numaNodes": [0, 1]}
@@ -209,12 +216,29 @@ def dp_seeds():
         "bitstream": {"id": "x", "url": "https://example.com/x.gbs", "sha256": SHA.upper()},
         "program": ["/usr/bin/fpgaconf", "--bus", "{bus}", "{image}"]}]})
     seed(t, "nic-vf", {"resources": [{"name": "kyborg.io/sriov-vf", "kind": "nic-vf",
-                                      "selector": {"pfNames": ["ens1f0", "ens1f1"], "drivers": ["iavf"]}}]})
+                                      "selector": {"pfNames": ["ens1f0", "ens1f1"], "drivers": ["iavf"]},
+                                      "checkHealthOnPf": False}]})
+    # Every function of the fuzz node (fuzz_device.h) to some resource, both
+    # front ends.
+    seed(t, "whole-node-both-frontends", {"resources": [
+        {"name": "kyborg.io/gpu", "kind": "gpu", "frontend": "dra", "selector": {"classes": ["03"]},
+         "sharing": {"replicas": 3, "strategy": "pack"}},
+        {"name": "kyborg.io/fpga", "kind": "fpga", "selector": {"vendors": ["8086"], "devices": ["0b30"]},
+         "bitstream": {"id": "nlb", "path": "/var/lib/kyborg/nlb.gbs", "sha256": SHA}},
+        {"name": "kyborg.io/vf", "kind": "nic-vf", "frontend": "devicePlugin",
+         "selector": {"pfNames": ["ens1f0"], "numaNodes": [0]}},
+        {"name": "kyborg.io/vf-vfio", "kind": "nic-vf", "selector": {"drivers": ["vfio-pci"]}}]})
+    seed(t, "selector-by-address-and-numa", {"resources": [
+        {"name": "kyborg.io/gpu1", "kind": "gpu", "selector": {"pciAddresses": ["0000:86:00.0", "3b:00.0"],
+                                                                "numaNodes": [1]}}]})
     seed(t, "refused-duplicate-resource", {"resources": [
         {"name": "kyborg.io/gpu", "kind": "gpu", "selector": {"vendors": ["10de"]}},
         {"name": "kyborg.io/gpu", "kind": "gpu", "selector": {"vendors": ["1002"]}}]})
     seed(t, "refused-kubernetes-io", {"resources": [{"name": "kubernetes.io/gpu", "kind": "gpu",
                                                      "selector": {"vendors": ["10de"]}}]})
+    seed(t, "refused-both-schemas", {"resources": [], "resourceList": []})
+    seed(t, "refused-frontend", {"resources": [{"name": "kyborg.io/gpu", "kind": "gpu", "frontend": "kubelet",
+                                                "selector": {"vendors": ["10de"]}}]})
     seed(t, "long-name", {"resources": [{"name": "a" * 253 + "/" + "b" * 63, "kind": "gpu",
                                          "selector": {"vendors": ["10de"]}}]})
     seed(t, "refused-duplicate-replicas",
@@ -224,6 +248,39 @@ def dp_seeds():
     seed(t, "regress-raw-nul-in-bitstream-path",
          b'{"resources":[{"name":"kyborg.io/fpga","kind":"fpga","selector":{"vendors":["8086"]},'
          b'"bitstream":{"id":"x","path":"/var/lib/kyborg/x.gbs\x00/../../etc/shadow","sha256":"' + SHA.encode() + b'"}}]}')
+
+
+# ---- SRIOV-DP's config.json ----
+
+def sriovdp_seeds():
+    t = "device_sriovdp"
+    compat = os.path.join(ROOT, "test/data/compat")
+    for fn in sorted(os.listdir(compat)):
+        if fn.startswith("sriovdp-") and fn.endswith(".json"):
+            seed(t, "compat-" + fn, read("test/data/compat/" + fn))
+    # What the fuzz node has: VF ranges of a PF, rootDevices, link types,
+    # RDMA, vhost-net, ACPI indexes, additionalInfo, accelerators.
+    seed(t, "vf-ranges-rdma-vhost", {"resourceList": [
+        {"resourceName": "vf_0_1", "selectors": [{"pfNames": ["ens1f0#0-1"], "needVhostNet": True}]},
+        {"resourceName": "vf_rest", "resourcePrefix": "example.com", "excludeTopology": True,
+         "selectors": [{"pfNames": ["ens1f0#2,3"], "drivers": ["vfio-pci", "iavf"]},
+                       {"rootDevices": ["0000:18:00.0"]}],
+         "additionalInfo": {"*": {"token": "x"}, "0000:18:01.3": {"token": "y", "vlan": "10"}}},
+        {"resourceName": "ib", "selectors": {"linkTypes": ["infiniband"], "isRdma": True}},
+        {"resourceName": "pf_by_acpi", "selectors": [{"acpiIndexes": ["2"], "pciAddresses": ["0000:18:00.1"]}]},
+        {"resourceName": "qat", "deviceType": "accelerator", "selectors": [{"vendors": ["8086"], "devices": ["4940"]}]}]})
+    seed(t, "go-case-keys", {"ResourceList": [{"ResourceName": "x", "DeviceType": "netDevice",
+                                               "Selectors": [{"PfNames": ["ens1f0"]}], "SelectorObjs": None}]})
+    seed(t, "warnings", {"resourceList": [{"resourceName": "w", "selectors": [{"pfName": ["x"]}]},
+                                          {"resourceName": "a", "deviceType": "accelerator",
+                                           "selectors": [{"isRdma": True, "vendors": ["8086"]}],
+                                           "checkHealthOnPf": True}], "periodicUpdateInterval": 10})
+    seed(t, "empty-list", {"resourceList": []})
+    seed(t, "refused-aux", {"resourceList": [{"resourceName": "sf", "deviceType": "auxNetDevice",
+                                              "selectors": [{"auxTypes": ["sf"]}]}]})
+    seed(t, "refused-bad-range", {"resourceList": [{"resourceName": "r", "selectors": [{"pfNames": ["ens1f0#3-1"]}]}]})
+    seed(t, "refused-duplicate-case", '{"resourceList":[{"resourceName":"a","resourcename":"b","selectors":[{}]}]}')
+    seed(t, "refused-no-selectors", {"resourceList": [{"resourceName": "n"}]})
 
 
 # ---- The node profile ----
@@ -275,7 +332,7 @@ def image_seeds():
         elif isinstance(j, list):
             for v in j:
                 walk(v)
-    for target in ("dp_config", "node_profile"):
+    for target in ("device_config", "node_profile"):
         for name, data in sorted(out.get(target, {}).items()):
             try:
                 walk(json.loads(data))
@@ -302,7 +359,7 @@ def image_seeds():
 
 def json_seeds():
     t = "json"
-    for target in ("cni_config", "dp_config", "node_profile"):
+    for target in ("cni_config", "device_config", "node_profile"):
         for name, data in sorted(out.get(target, {}).items()):
             if len(out.get(t, {})) < 24 and not name.startswith("regress"):
                 seed(t, target + "-" + name, data)
@@ -328,7 +385,8 @@ def frame(msg, flag=0, length=None):
 
 def grpc_frame_seeds():
     t = "grpc_frame"
-    # byte 0: limit index (0-7) | stop_after << 3; byte 1: n chunk sizes
+    # byte 0: limit index (0-7) | stop_after << 3 | budget index << 6; byte 1:
+    # n chunk sizes
     seed(t, "one-message", bytes([7, 0]) + frame(b"hello"))
     seed(t, "chunked", bytes([7, 3, 1, 2, 7]) + frame(b"a" * 20) + frame(b"") + frame(b"xyz"))
     seed(t, "over-limit", bytes([3, 1, 4]) + frame(b"x" * 17))
@@ -345,6 +403,13 @@ def grpc_frame_seeds():
     # F1 (fixed): 18446744073709551607 ms went out as "0S" (rounding up
     # wrapped); it must be the longest, "99999999H".
     seed(t, "regress-F1-timeout-format-overflow", struct.pack("<Q", 0xfffffffffffffff7))
+    # I3 (fixed): a prefix claiming 4 MiB, then 2 bytes, allocated 4 MiB.
+    seed(t, "regress-I3-claimed-length-allocated", bytes([7, 0]) + frame(b"ab", length=0x400000))
+    # The connection's budget (byte 0 bits 6-7): a message over it, one that
+    # fits, and a budget of 0 with empty messages.
+    seed(t, "budget-16-over", bytes([7 | 2 << 6, 2, 3, 9]) + frame(b"x" * 12) + frame(b"y" * 20))
+    seed(t, "budget-10000-chunked", bytes([7 | 3 << 6, 2, 200, 255]) + frame(b"a" * 5000) + frame(b"b" * 9000))
+    seed(t, "budget-0-empty", bytes([7 | 1 << 6, 0]) + frame(b"") * 3 + frame(b"z"))
 
 
 # ---- HTTP/2 and gRPC end to end ----
@@ -450,8 +515,10 @@ def pb_int(field, v):
     return pb_varint(field << 3) + pb_varint(v)
 
 
-IDS = ["0000:3b:00.0::0", "0000:3b:00.0::1", "0000:3c:00.0::0", "0000:86:00.0::0", "0000:86:00.0::1",
-       "0000:87:00.0::1", "0000:3b:00.0", "0000:86:00.0", "0000:3c:00.0", "0000:3b:00.0::01", "bogus"]
+# The fuzz node's devices (test/fuzz/fuzz_device.h), and near misses.
+IDS = ["0000:3b:00.0::0", "0000:3b:00.0::1", "0000:86:00.0::0", "0000:86:00.0::1", "0000:18:01.0", "0000:18:01.1",
+       "0000:18:01.2", "0000:18:01.3", "0000:af:00.0", "0000:5e:00.0", "0000:3b:00.0", "0000:3b:00.0::01",
+       "0000:3b:00.0::2", "bogus"]
 
 
 def dp_proto_seeds():
@@ -470,7 +537,188 @@ def dp_proto_seeds():
         seed(t, "allocate-cdi-kind%d" % kind, bytes([3 | kind << 3 | 1 << 6]) + alloc)
         seed(t, "prestart-kind%d" % kind, bytes([4 | kind << 3]) + pb_bytes(1, IDS[6]) + pb_bytes(1, IDS[2]))
     seed(t, "preferred-negative-size", bytes([2]) + pb_bytes(1, pb_int(3, -1)))
-    seed(t, "allocate-unhealthy", bytes([3]) + pb_bytes(1, pb_bytes(1, "0000:3c:00.0::0")))
+    seed(t, "allocate-unhealthy", bytes([3 | 2 << 3]) + pb_bytes(1, pb_bytes(1, "0000:18:01.1")))
+    seed(t, "allocate-sriovdp-rdma", bytes([3 | 3 << 3 | 1 << 6]) +
+         pb_bytes(1, pb_bytes(1, "0000:5e:00.0") + pb_bytes(1, "0000:18:01.0")))
+    # F2 (issue 14, fixed): allocation_size INT32_MAX sized two callocs of
+    # 16 GiB each (the varint as the fuzzer found it).
+    seed(t, "regress-F2-preferred-allocation-size", bytes.fromhex("020a0a18fffffffff7ffffff3a"))
+
+
+# ---- DRA: ResourceClaims as the API server answers them ----
+
+CLAIM_UID = "5c1e2f30-0d4f-4c6e-9a3b-1234567890ab"
+
+
+def claim(results, uid=CLAIM_UID, config=None, ns="ns1", name="gpu"):
+    c = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+         "metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": "4711"},
+         "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "kyborg-gpu"}}]}},
+         "status": {"allocation": {"devices": {"results": results}}}}
+    if config is not None:
+        c["status"]["allocation"]["devices"]["config"] = config
+    return c
+
+
+def result(device, request="gpu", driver="kyborg.io", pool="node-a", **kw):
+    return {"request": request, "driver": driver, "pool": pool, "device": device, **kw}
+
+
+def dra_claim_seeds():
+    t = "dra_claims"
+    # The claim templates of examples/dra as the scheduler allocates them
+    # on the fuzz node (fuzz_dra_claims.c's config: GPUs shared 4 ways and
+    # VFs to DRA, the FPGA to the device plugin).
+    for fn in sorted(os.listdir(os.path.join(ROOT, "examples/dra"))):
+        for doc in yaml.safe_load_all(read("examples/dra/" + fn)):
+            if not doc or doc.get("kind") not in ("ResourceClaimTemplate", "ResourceClaim"):
+                continue
+            spec = doc["spec"]["spec"] if doc["kind"] == "ResourceClaimTemplate" else doc["spec"]
+            reqs = spec.get("devices", {}).get("requests", [])
+            device = {"gpu": "gpu-0000-3b-00-0", "fpga": "fpga-0000-af-00-0", "vf": "vf-0000-18-01-0"}[fn[:-5]]
+            c = claim([result(device, request=r["name"]) for r in reqs], config=spec.get("devices", {}).get("config"))
+            c["spec"] = spec
+            seed(t, "examples-dra-" + fn, c)
+    seed(t, "test-dra-claims-example", claim([
+        result("gpu-0000-3b-00-0", shareID="8c1f6f4e-6a4c-4b59-9b7e-3d2f4c1b0a99",
+               consumedCapacity={"memory": "10Gi"}),
+        result("vf-0000-18-01-2", request="nic/fast",
+               tolerations=[{"key": "kyborg.io/unhealthy", "operator": "Exists", "effect": "NoSchedule"}]),
+        result("d", request="x", driver="other.io", pool="p")],
+        config=[{"source": "FromClaim", "requests": ["nic"], "opaque": {"driver": "kyborg.io", "parameters": {
+            "apiVersion": "kyborg.io/v1alpha1", "kind": "VfConfig", "vlan": 100}}}]))
+    seed(t, "replicas", claim([result("gpu-0000-3b-00-0-r0"), result("gpu-0000-86-00-0-r3", request="b"),
+                               result("gpu-0000-86-00-0-r4", request="c")]))
+    seed(t, "not-ours", claim([result("fpga-0000-af-00-0"), result("vf-0000-18-01-1"),
+                               result("vf-0000-18-01-3"), result("net-0000-5e-00-0"), result("gpu-0000-3B-00-0"),
+                               result("vf-0000-18-01-0", pool="node-b")]))
+    seed(t, "replaced", claim([result("gpu-0000-3b-00-0")], uid="00000000-0000-0000-0000-000000000000") |
+         {"metadata": {"name": "gpu", "namespace": "ns1", "uid": "other"}})
+    seed(t, "not-allocated", {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                              "metadata": {"name": "gpu", "namespace": "ns1", "uid": CLAIM_UID}, "status": {}})
+    seed(t, "refused-result", claim([{"request": "gpu", "driver": "kyborg.io", "pool": "node-a", "device": 7}]))
+    seed(t, "bad-reference", claim([result("gpu-0000-3b-00-0")], ns="NS", name="../x", uid="a/b"))
+
+
+def dra_record_seeds():
+    t = "dra_record"
+    h = read("common/include/kyborg/state/dra_record.h").decode()
+    m = re.search(r"\*   (\{ \"version\".*?\] \})", h, re.S)
+    text = re.sub(r"\n \*\s*", " ", m.group(1))
+    seed(t, "dra-record-h-example", text)
+    rec = json.loads(text)
+    seed(t, "preparing-no-devices", rec | {"state": "preparing", "devices": []})
+    seed(t, "legacy-no-version", {k: v for k, v in rec.items() if k != "version"})
+    seed(t, "newer", rec | {"version": 2})
+    seed(t, "version-fraction", rec | {"version": 1.5})
+    seed(t, "empty-share-id", rec | {"devices": [rec["devices"][0] | {"shareID": ""}]})
+    seed(t, "refused-request-type", rec | {"devices": [rec["devices"][0] | {"requests": ["gpu", 7]}]})
+    seed(t, "refused-state", rec | {"state": "done"})
+
+
+def cni_record_seeds():
+    t = "cni_record"
+    for fn in sorted(os.listdir(os.path.join(ROOT, "test/data/records"))):
+        seed(t, "test-data-" + fn, read("test/data/records/" + fn))
+    rec = json.loads(read("test/data/records/cni-v1-vf-offload.json"))
+    seed(t, "version-1", rec | {"version": 1})
+    seed(t, "newer", rec | {"version": 2})
+    seed(t, "chained", {"version": 1, "network": "n", "containerID": "c", "ifname": "eth0",
+                        "device": {"chained": True, "name": "eth0"}, "journal": ["bpf"], "complete": False})
+    seed(t, "wrong-types", {"version": "1", "device": [], "journal": {"a": 1}, "bpf": 5, "offload": [7, "x"],
+                            "vfSaved": {"mac": "zz"}, "pod": 1, "rdma": {"name": 5, "index": "1"}})
+    # Numbers at the edges of the types they are read into (F3 is what lies
+    # beyond: crashes/cni_record/).
+    seed(t, "number-edges", {"version": 0.5, "device": {"ifindex": -2147483648, "mtu": 4294967295.9,
+                                                        "vfIndex": 2147483647, "netdev": False},
+                             "vfSaved": {"mac": "02:00:00:00:00:01", "vlan": 65535, "qos": 255.5, "mask": 0,
+                                         "linkState": 2}, "podIfindex": -0.5})
+
+
+# ---- The Kubernetes API server's watch streams and errors ----
+
+SLICE = {
+    "apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
+    "metadata": {"name": "node-a-kyborg.io-0-gpz2x", "uid": "4f1c8d2e-uid", "resourceVersion": "1001",
+                 "generateName": "node-a-kyborg.io-0-",
+                 "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "node-a", "uid": "n1"}]},
+    "spec": {"driver": "kyborg.io", "nodeName": "node-a",
+             "pool": {"name": "node-a", "generation": 3, "resourceSliceCount": 1},
+             "devices": [
+                 {"name": "gpu-0000-3b-00-0",
+                  "attributes": {"kind": {"string": "gpu"}, "vendorID": {"string": "10de"},
+                                 "numaNode": {"int": 0}, "resource.kubernetes.io/pcieRoot": {"string": "pci0000:3a"},
+                                 "driverVersion": {"version": "1.2.3"}, "shared": {"bool": True}},
+                  "capacity": {"shares": {"value": "4", "requestPolicy": {"default": "1", "validRange": {
+                      "min": "1", "max": "4", "step": "1"}}}, "memory": {"value": "80Gi"}},
+                  "allowMultipleAllocations": True},
+                 {"name": "vf-0000-18-01-1", "attributes": {"kind": {"string": "vf"}},
+                  "taints": [{"key": "kyborg.io/unhealthy", "value": "no-driver", "effect": "NoSchedule",
+                              "timeAdded": "2026-12-03T08:00:00Z"}]}]}}
+
+
+def watch(events, crlf=False):
+    end = "\r\n" if crlf else "\n"
+    return "".join(json.dumps(e, separators=(",", ":")) + end for e in events).encode()
+
+
+def k8s_seeds():
+    t = "k8s_watch"
+    # byte 0: line limit index | stop_after << 3; byte 1: n chunk sizes
+    slice2 = copy.deepcopy(SLICE)
+    slice2["metadata"]["resourceVersion"] = "1000"
+    slice2["spec"]["pool"]["generation"] = 2
+    seed(t, "slice-added-modified-deleted", bytes([0, 0]) + watch([
+        {"type": "ADDED", "object": SLICE}, {"type": "MODIFIED", "object": slice2},
+        {"type": "BOOKMARK", "object": {"kind": "ResourceSlice", "metadata": {"resourceVersion": "1002"}}},
+        {"type": "DELETED", "object": SLICE}]))
+    seed(t, "chunked-crlf", bytes([0, 3, 1, 7, 200]) + watch([{"type": "ADDED", "object": SLICE}], crlf=True) +
+         b"\r\n\n" + b'{"type":"MODIFIED","object":{"metadata":{"name":"x"}}}')
+    seed(t, "error-expired", bytes([0, 0]) + watch([
+        {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                     "message": "too old resource version: 1 (2)", "reason": "Expired", "code": 410}},
+        {"type": "ERROR", "object": {"kind": "Status", "reason": "Gone"}},
+        {"type": "ERROR", "object": {"kind": "Pod"}}]))
+    seed(t, "status-bodies", bytes([0, 0]) + watch([
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+         "message": "resourceslices.resource.k8s.io \"x\" already exists", "reason": "AlreadyExists",
+         "details": {"name": "x", "group": "resource.k8s.io", "kind": "resourceslices"}, "code": 409},
+        {"kind": "Status", "status": "Failure", "reason": "Conflict", "code": 409}]) +
+         b"<html><head><title>502 Bad Gateway</title></head>\x01\x7f\n")
+    seed(t, "line-over-limit", bytes([3, 2, 5, 9]) + b"0123456789abcdefXYZ\nshort\n")
+    seed(t, "stop-after-two", bytes([0 | 2 << 3, 0]) + watch([{"type": "DELETED", "object": SLICE}] * 3))
+    seed(t, "bad-events", bytes([0, 0]) + b'[1]\n{"type":"RENAMED","object":{}}\n{"type":"ADDED"}\n'
+         b'{"type":"ADDED","object":{"metadata":{"name":""}}}\n{"type":"ADDED","object":{"metadata":{"name":"a",'
+         b'"resourceVersion":"x"},"spec":{"pool":{"generation":1.5,"resourceSliceCount":-1},"devices":'
+         b'[{"attributes":{"n":{"int":-9007199254740993}},"capacity":{"c":{"value":7}}}]}}}\n')
+
+    t = "dra_quantity"
+    for q in ["80Gi", "1k", "500m", "1e3", "1E", "1Ei", "1.5Gi", "0.1n", "-0", ".5", "+1.", "1024Mi\0" "1Gi",
+              "1000\0" "1k", "4\0" "4000m", "12345678901234567890123456789012345678", "1e101", "1e-100",
+              "0.000000000000000000000000000000000000001", "9" * 36 + "Ki", "1e", "1e+", "..5", "1x", ""]:
+        seed(t, "q-" + re.sub(r"[^A-Za-z0-9_.+-]", "_", q)[:40], q.encode())
+
+
+# ---- DRA: kubelet's requests over gRPC ----
+
+def dra_proto_seeds():
+    t = "dra_proto"
+
+    def claim_pb(ns, uid, name):
+        return pb_bytes(1, ns) + pb_bytes(2, uid) + pb_bytes(3, name)
+    # byte 0: 0 GetInfo, 1 NotifyRegistrationStatus, 2-3 Prepare, 4-5
+    # Unprepare, 6 v1alpha1 / 7 v1 NodeWatchResources
+    seed(t, "get-info", bytes([0]))
+    seed(t, "registration-failed", bytes([1]) + pb_int(1, 0) + pb_bytes(2, "plugin kyborg.io: version mismatch"))
+    good = claim_pb("ns1", CLAIM_UID, "gpu")
+    seed(t, "prepare-one", bytes([2]) + pb_bytes(1, good))
+    seed(t, "prepare-refused-refs", bytes([3]) + pb_bytes(1, good) + pb_bytes(1, claim_pb("NS", "u", "n")) +
+         pb_bytes(1, claim_pb("ns", "../x", "n")) + pb_bytes(1, claim_pb("ns", "u", "a/b")) +
+         pb_bytes(1, claim_pb("caf\u00e9", "u", "n")))
+    seed(t, "unprepare-two", bytes([4]) + pb_bytes(1, good) + pb_bytes(1, claim_pb("ns2", "u-2", "vf.claim")))
+    seed(t, "unprepare-unknown-field", bytes([5]) + pb_bytes(1, good + pb_int(9, 1)) + pb_int(7, 3))
+    seed(t, "watch-v1alpha1", bytes([6]))
+    seed(t, "watch-v1", bytes([7]) + pb_int(5, 1))
 
 
 # ---- Dictionaries ----
@@ -511,7 +759,7 @@ def json_keys(targets):
 
 
 def make_dicts():
-    for t in ("cni_config", "dp_config", "node_profile", "image_spec", "json"):
+    for t in ("cni_config", "device_config", "node_profile", "image_spec", "json"):
         dicts[t] = dict_lines(JSON_TOKENS + json_keys([t]))
     dicts["cni_env"] = dict_lines(["CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=", "CNI_IFNAME=", "CNI_ARGS=",
                                    "CNI_PATH=", "ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION", "\x00", "/", "..",
@@ -524,6 +772,16 @@ def make_dicts():
         ("grpc-encoding", "gzip")]] + [h2(SETTINGS, 0, 0), h2(SETTINGS, ACK, 0), h2(WINDOW, 0, 0, b"\0\0\xff\xff"),
                                        b"\x00\x00\x00\x00\x00", b"\x01\x00\x00\x00\x05"])
     dicts["dp_proto"] = dict_lines([pb_bytes(1, i) for i in IDS] + [pb_int(3, 1), pb_int(3, 0x7fffffff)])
+    for t in ("device_sriovdp", "dra_claims", "dra_record", "cni_record"):
+        dicts[t] = dict_lines(JSON_TOKENS + json_keys([t]))
+    dicts["k8s_watch"] = dict_lines(JSON_TOKENS + ["\n", "\r\n", '"type":"ADDED"', '"type":"MODIFIED"',
+                                                   '"type":"DELETED"', '"type":"BOOKMARK"', '"type":"ERROR"',
+                                                   '"object":', '"kind":"Status"', '"code":410'] +
+                                    json_keys(["k8s_watch"]))
+    dicts["dra_quantity"] = dict_lines(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P",
+                                        "E", "e", "e-", "E+", ".", "-", "+", "\x00", "9999999999"])
+    dicts["dra_proto"] = dict_lines([pb_bytes(1, "ns1"), pb_bytes(2, CLAIM_UID), pb_bytes(3, "gpu"),
+                                     pb_bytes(1, b"\x0a\x03ns1\x12\x01u\x1a\x01n"), b"\xc3\xa9", b"\xed\xa0\x80"])
 
 
 def main():
@@ -537,6 +795,12 @@ def main():
     grpc_frame_seeds()
     grpc_server_seeds()
     dp_proto_seeds()
+    sriovdp_seeds()
+    dra_claim_seeds()
+    dra_record_seeds()
+    cni_record_seeds()
+    k8s_seeds()
+    dra_proto_seeds()
     make_dicts()
     differs = []
     for target, seeds in sorted(out.items()):
