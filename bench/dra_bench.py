@@ -24,8 +24,19 @@ It measures, on the simulated node (2 GPUs shared by 2, an FPGA, 4 VFs):
 and with 1,000 and 10,000 devices (10 more GPUs, each pre-split into 100 or
 1,000 devices: --gpu-sharing split, as dp_bench.py builds 10,000):
   start to first and all slices, the driver's CPU for it, the wipe to all
-  back, RSS once in step and idle.
+  back, RSS once in step and idle;
+and claims with their own configs (issue 17), Prepare p50/p99 (the driver's
+own time) of:
+  - a VfConfig on a simulated VF: driver vfio-pci, the rebind's sysfs
+    writes going to the testbed's files (this kernel has no VF operations:
+    VLAN and rate settings are for the kernel tier, not timed here), with
+    the journal's durable write of the VF's previous state before it;
+  - an FpgaConfig whose image is in the cache (a file:// URL fetched once):
+    the same image each claim (the port holds it: nothing loaded), and two
+    images by turns (each Prepare verifies the cached copy and loads it
+    through the admin loader, a Python stand-in whose start dominates).
 Usage: dra_bench.py --build BUILD [--claims N] [--starts K] [--wipes W] [--sizes 100,1000]
+                    [--config-claims N]
 Run it with /usr/bin/python3; it re-executes itself under umockdev-wrapper."""
 import argparse
 import json
@@ -450,6 +461,95 @@ def measure_claims(args, kids, work, api, pf, res, state_root):
     shutil.rmtree(state_dir, ignore_errors=True)
 
 
+AFU_A = "d8424dc4a4a3c413f89e433683f9040b"
+AFU_B = "0123456789abcdef0123456789abcdef"
+FPGA = "fpga-0000-af-00-0"
+LOADER = os.path.join(ROOT, "test", "lib", "fake_fpga_loader.py")
+
+
+def opaque(kind, **fields):
+    params = {"apiVersion": "kyborg.io/v1alpha1", "kind": kind}
+    params.update(fields)
+    return {"source": "FromClaim", "opaque": {"driver": DRIVER, "parameters": params}}
+
+
+def measure_config_claims(args, kids, work, api, pf, tb, results):
+    """Prepare and Unprepare of claims that carry their own configs, each
+    case args.config_claims times, every claim prepared then unprepared."""
+    run = tempfile.mkdtemp(prefix="cfg-", dir=work)
+    bits = os.path.join(run, "bits")
+    os.mkdir(bits)
+    images = {}
+    for afu, body in ((AFU_A, b"image a " * 4096), (AFU_B, b"image b " * 4096)):
+        path = os.path.join(bits, afu + ".gbs")
+        with open(path, "wb") as f:
+            f.write(body)
+        images[afu] = {"id": afu, "url": "file://" + path, "sha256": __import__("hashlib").sha256(body).hexdigest()}
+    # The VFs' driver files a rebind writes (the kernel's, here the testbed's).
+    sysdir = tb.get_sys_dir()
+    for rel in ("bus/pci/drivers/iavf/bind", "bus/pci/drivers/iavf/unbind", "bus/pci/drivers/vfio-pci/bind",
+                "bus/pci/drivers/vfio-pci/unbind", "bus/pci/drivers_probe"):
+        os.makedirs(os.path.dirname(os.path.join(sysdir, rel)), exist_ok=True)
+        open(os.path.join(sysdir, rel), "w").close()
+    for i in range(4):
+        tb.set_attribute("/sys/devices/pci0000:17/0000:17:00.0/0000:18:01.%d" % i, "driver_override", "(null)\n")
+    config = os.path.join(run, "config.json")
+    write_json(config, {"resources": [
+        {"name": "kyborg.io/fpga", "kind": "fpga", "frontend": "dra", "selector": {"vendors": ["8086"],
+                                                                                    "devices": ["0b30"]},
+         "program": [PYTHON, LOADER, os.path.join(run, "loads.log"), "{sysfs}", "{id}", "{image}"]},
+        {"name": "kyborg.io/sriov-vf", "kind": "nic-vf", "frontend": "dra", "selector": {"pfNames": [pf]}}]})
+    state_dir = tempfile.mkdtemp(prefix="kydra-state-", dir="/var/tmp")
+    kube = Kubelet(kids, run, args.build, api)
+    d = Driver(kids, args.build, run, api, kube.reg_dir, config, state_dir=state_dir,
+               extra=("--bitstream-dir", bits, "--fetch-helper", os.path.join(args.build, "fetch", "kyborg-fetch")))
+    kube.ok("wait registered driver=%s timeout=20000" % DRIVER)
+    d.wait_log("slices-published")
+    pool = NODE  # the pool is named after the node
+    ns = "cfg-bench"
+    cases = [
+        ("VfConfig driver vfio-pci (simulated VF, sysfs writes to the testbed)",
+         lambda i: ("nic", VFS[i % len(VFS)], [opaque("VfConfig", driver="vfio-pci")])),
+        ("FpgaConfig, image cached, the same each claim (already loaded)",
+         lambda i: ("fpga", FPGA, [opaque("FpgaConfig", bitstream=images[AFU_A])])),
+        ("FpgaConfig, image cached, two by turns (verified and loaded by the Python loader)",
+         lambda i: ("fpga", FPGA, [opaque("FpgaConfig", bitstream=images[(AFU_A, AFU_B)[i % 2]])])),
+    ]
+    n = 0
+    for label, make in cases:
+        res = results.setdefault("config: " + label, {})
+        mark_p, mark_u = len(d.lines("prepare")), len(d.lines("unprepare"))
+        claims = []
+        for i in range(args.config_claims + 1):
+            request, device, cfg = make(i)
+            name = "k%d" % n
+            n += 1
+            code, c = api.request("POST", "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims" % ns, {
+                "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": name},
+                "spec": {"devices": {"requests": [{"name": request, "exactly": {"deviceClassName": "kyborg"}}]}}})
+            assert code == 201, (code, c)
+            c["status"] = {"allocation": {"devices": {
+                "results": [{"request": request, "driver": DRIVER, "pool": pool, "device": device}], "config": cfg}}}
+            code, c = api.request("PUT", "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s/status" % (ns, name),
+                                  c)
+            assert code == 200, (code, c)
+            claims.append((name, c["metadata"]["uid"]))
+        for name, uid in claims:
+            kube.ok("prepare %s %s/%s/%s" % (DRIVER, ns, name, uid))
+            kube.ok("unprepare %s %s/%s/%s" % (DRIVER, ns, name, uid))
+        # The first claim of a case fetches (or loads) what the others find.
+        prep = d.lines("prepare")[mark_p + 1:]
+        unprep = d.lines("unprepare")[mark_u + 1:]
+        res["prepare_own_ms"] = [(int(field(l, "dur_us")) - int(field(l, "get_us"))) / 1000 for l in prep]
+        res["unprepare_ms"] = [int(field(l, "dur_us")) / 1000 for l in unprep]
+        note("%s: Prepare p50 %.3f ms" % (label, dp_bench.pct(res["prepare_own_ms"], 50)))
+    with open(os.path.join(run, "loads.log")) as f:
+        results["config loads"] = len(f.read().splitlines())
+    d.stop(kids)
+    kids.stop(kube.p)
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
 def measure_size(args, kids, work, api, replicas, results):
     n = N_GPUS * replicas
     label = "%d devices" % n
@@ -493,9 +593,22 @@ def fmt(results, args):
         out.append("Simulated node (2 GPUs shared by 2, FPGA, 4 VFs: 7 devices), %d claims, each prepared then "
                    "unprepared, %s:" % (args.claims, label[len("claims "):]))
         claim_rows(results[label], row)
-    for label in [l for l in results if l not in ("sim node",) and not l.startswith("claims")] + ["sim node"]:
+    config_labels = [l for l in results if l.startswith("config: ")]
+    if config_labels:
+        out.append("Claims with their own configs (issue 17), %d each, each prepared then unprepared, state dir on "
+                   "/var/tmp (the first of each case, which fetches or loads, left out; loads by the loader "
+                   "stand-in: %d):" % (args.config_claims, results.get("config loads", -1)))
+        for label in config_labels:
+            out.append("  " + label[len("config: "):])
+            for key, what in (("prepare_own_ms", "Prepare, the driver's own time (no GET)"),
+                              ("unprepare_ms", "Unprepare (server side)")):
+                p50, p99, _mx = stats(results[label][key])
+                row("  " + what + " p50", p50)
+                row("  " + what + " p99", p99)
+    for label in [l for l in results if l not in ("sim node",) and not l.startswith("claims")
+                  and not l.startswith("config")] + ["sim node"]:
         r = results[label]
-        if "first_ms" not in r:
+        if not isinstance(r, dict) or "first_ms" not in r:
             continue
         out.append("%s, %d starts from no slices, %d wipes:" % (label, len(r["first_ms"]), len(r.get("wipe_ms", []))))
         row("start (exec) -> first slice on the server (median)", dp_bench.pct(r["first_ms"], 50),
@@ -509,7 +622,7 @@ def fmt(results, args):
             row("first deletion a watch saw -> all slices back (median)", dp_bench.pct(r["wipe_ev_ms"], 50))
     out.append("RSS (kB; 'net' is VmRSS less umockdev's preload and GLib, which a node does not map; 'claims'")
     out.append("rows: registered with the kubelet stand-in, its health stream open):")
-    for label in ["sim node"] + [l for l in results if l != "sim node"]:
+    for label in ["sim node"] + [l for l in results if l != "sim node" and isinstance(results[l], dict)]:
         for when in ("idle", "published", "after_claims"):
             st = results[label].get(when)
             if not st:
@@ -520,7 +633,8 @@ def fmt(results, args):
                 mark = "  (target < %d kB: %s)" % (TARGET_RSS_KIB, "met" if net < TARGET_RSS_KIB else "MISSED")
             out.append("  %-24.24s %-13s VmRSS %6d  net %6d  RssAnon %6d  RssFile %6d  preload %5d%s" % (
                 label, when, st["VmRSS"], net, st["RssAnon"], st["RssFile"], st["preload"], mark))
-    idle = results["sim node"].get("idle") or next(r["idle"] for r in results.values() if r.get("idle"))
+    idle = results["sim node"].get("idle") or next(r["idle"] for r in results.values()
+                                                   if isinstance(r, dict) and r.get("idle"))
     out.append("  file-backed Rss by file, idle (kB): " + ", ".join("%s %d" % kv for kv in idle["files"]))
     return "\n".join(out)
 
@@ -532,6 +646,7 @@ def main():
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--wipes", type=int, default=5)
     ap.add_argument("--sizes", default="100,1000", help="replicas per GPU, comma-separated (10 GPUs, pre-split)")
+    ap.add_argument("--config-claims", type=int, default=200, help="claims per config case (0: none)")
     ap.add_argument("--state-dirs", default="/var/tmp,/dev/shm",
                     help="where the driver's state dir goes for the claims, one run each (a disk, a tmpfs)")
     args = ap.parse_args()
@@ -571,6 +686,8 @@ def main():
             fs = subprocess.run(["stat", "-f", "-c", "%T", where], capture_output=True, text=True).stdout.strip()
             measure_claims(args, kids, work, api, pf, results.setdefault("claims state dir on %s (%s)" % (where, fs),
                                                                           {}), where)
+        if args.config_claims:
+            measure_config_claims(args, kids, work, api, pf, tb, results)
         for rep in (int(x) for x in args.sizes.split(",") if x):
             measure_size(args, kids, work, api, rep, results)
         print(fmt(results, args))

@@ -22,6 +22,9 @@ struct dra_options {
 	const char *cdi_dir;
 	const char *state_dir;
 	const char *fetch_helper;     /* kyborg-fetch, exec'd for URL bitstreams */
+	/* Where a claim's FpgaConfig may take a bitstream from on the node (a
+	 * path or a file:/// URL); NULL: <state dir>/bitstreams. */
+	const char *bitstream_dir;
 	/* How ResourceSlices show a shared GPU and an unhealthy device (AUTO:
 	 * as the cluster's feature gates allow, dra_publish.h). */
 	enum dra_sharing gpu_sharing;

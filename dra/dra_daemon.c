@@ -75,6 +75,7 @@ static void daemon_release(struct dra_daemon *d)
 	dra_checkpoint_close(d);
 	dra_hotplug_stop(d);
 	ky_device_prefetch_release(&d->prefetches);
+	dra_claimcfg_release(d);
 	ky_loop_free(d->loop);
 	if (d->cfg)
 		ky_devlists_free(d->lists, d->cfg->n_resources);
@@ -84,6 +85,7 @@ static void daemon_release(struct dra_daemon *d)
 		free(d->seen[i]);
 	free(d->seen);
 	free(d->image_cache);
+	free(d->bitstream_dir);
 	free(d->plugin_dir);
 	free(d->reg_path);
 	free(d->dra_path);
@@ -97,7 +99,9 @@ static int daemon_paths(struct dra_daemon *d, struct ky_error **err)
 		return ky_error_set(err, ENOMEM, "out of memory");
 	if (asprintf(&d->reg_path, "%s/%s" DRA_REG_SOCKET_SUFFIX, o->registration_dir, o->driver_name) < 0 ||
 	    asprintf(&d->dra_path, "%s/" DRA_SOCKET, d->plugin_dir) < 0 ||
-	    !(d->image_cache = ky_device_image_cache_dir(o->state_dir)))
+	    !(d->image_cache = ky_device_image_cache_dir(o->state_dir)) ||
+	    (o->bitstream_dir ? !(d->bitstream_dir = strdup(o->bitstream_dir))
+			      : asprintf(&d->bitstream_dir, "%s/bitstreams", o->state_dir) < 0))
 		return ky_error_set(err, ENOMEM, "out of memory");
 	d->images = (struct ky_device_images){ .cache_dir = d->image_cache, .fetch_helper = o->fetch_helper };
 	return 0;

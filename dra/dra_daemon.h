@@ -43,8 +43,11 @@ struct dra_daemon {
 	char **seen;
 	size_t n_seen;
 
-	/* FPGA images: the cache, and downloads started ahead. */
+	/* FPGA images: the cache, and downloads started ahead (one per
+	 * image, a claim's Prepare waiting on it within kubelet's deadline);
+	 * where claims may take bitstreams from on the node. */
 	char *image_cache;
+	char *bitstream_dir;
 	struct ky_device_images images;
 	struct ky_device_prefetch *prefetches;
 
@@ -77,6 +80,9 @@ struct dra_daemon {
 	struct ky_state_store *store;
 	struct ky_dra_record *records;
 	size_t n_records, cap_records;
+
+	/* dra_claimcfg.c: rtnetlink, opened on the first VfConfig. */
+	struct ky_nl *nl;
 
 	/* dra_prepare.c: Prepare calls in flight. */
 	struct dra_call *calls;
@@ -158,8 +164,44 @@ int dra_checkpoint_put(struct dra_daemon *d, struct ky_dra_record *rec, bool dur
 /* Deletes the claim's record durably; none is no error. */
 int dra_checkpoint_delete(struct dra_daemon *d, const char *uid, struct ky_error **err);
 
+/* ---- dra_claimcfg.c: a claim's own configuration of its devices ---- */
+
+struct dra_configs;
+
+/* This driver's configs in the allocation's config (dra_config.h), with
+ * the daemon's rules (its driver name, --bitstream-dir). */
+int dra_claimcfg_parse(const struct dra_daemon *d, const cJSON *config, struct dra_configs *out,
+		       struct ky_error **err);
+/* Fills rd (a device of the plan, for result `request`) with the config
+ * that applies to it (config_path, vf, fpga, gpu), and refuses a GPU whose
+ * other claims use it otherwise (sharing, env). A claim error in *why
+ * (malloc'd) with -EINVAL or -EBUSY; -ENOMEM. */
+int dra_claimcfg_plan(const struct dra_daemon *d, const struct dra_configs *cfgs, const char *request,
+		      const struct dra_device *dev, const char *uid, struct ky_dra_record_device *rd, char **why);
+/* A "preparing" record left by a killed Prepare of the claim holds what
+ * the node had before (the journal): plan keeps it rather than read the
+ * node again, now changed. */
+void dra_claimcfg_carry(struct ky_dra_record *plan, const struct ky_dra_record *old);
+/* Applies each VfConfig of plan, device by device: the previous settings
+ * and driver recorded durably first (once: a plan that has them keeps
+ * them), then the settings, then the driver; each only where the VF
+ * differs, so applying again changes nothing. Fault points
+ * dra-prepare-vf-saved, dra-prepare-vf-configured, dra-prepare-vf-bound. */
+int dra_claimcfg_apply(struct dra_daemon *d, struct ky_dra_record *plan, struct ky_error **err);
+/* Puts back what the record's VfConfigs changed, last device first: the
+ * driver, its override, then the settings (only where they differ now).
+ * Goes on past a failure and returns the first. Fault point
+ * dra-unprepare-vf-restored after each VF. */
+int dra_claimcfg_undo(struct dra_daemon *d, const struct ky_dra_record *rec, struct ky_error **err);
+void dra_claimcfg_release(struct dra_daemon *d);
+
 /* ---- dra_cdi.c: a prepared claim's CDI spec ---- */
 
+/* What a claim's CDI spec tells a device's container besides the device
+ * plugin's variables: how the GPU is shared (GpuConfig.sharing, or the
+ * default) and which image the FPGA holds. */
+#define DRA_ENV_GPU_SHARING "KYBORG_GPU_SHARING"
+#define DRA_ENV_BITSTREAM_ID "KYBORG_BITSTREAM_ID"
 /* <cdi dir>/<driver>-claim_<uid>.json (malloc'd; NULL on ENOMEM). */
 char *dra_cdi_spec_path(const struct dra_daemon *d, const char *uid);
 /* Writes the spec of plan's devices at plan->cdi_spec, atomically. */
@@ -181,6 +223,10 @@ void dra_health_method(struct dra_daemon *d, struct ky_grpc_method *m);
 void dra_health_broadcast(struct dra_daemon *d);
 
 /* ---- dra_prepare.c: NodePrepareResources, claim by claim ---- */
+
+/* Kubelet's deadline for NodePrepareResources (defaultClientCallTimeout),
+ * for a call that carries no grpc-timeout. */
+#define DRA_PREPARE_TIMEOUT_MS 45000
 
 /* The v1 and v1beta1 methods (the same messages on the wire; v1 alone
  * carries share_id). */

@@ -6,11 +6,19 @@
  *               claim is answered from its record instead, its node
  *               state put back where it went missing)
  *   plan        every result of this driver resolved to a device of ours,
- *               in our pool, healthy, held by no other claim unless shared
- *   recorded    the record written durably as "preparing", before the node
+ *               in our pool, healthy, held by no other claim unless shared,
+ *               with the claim's own config of it (dra_claimcfg.c; a GPU
+ *               shared with other claims only when they use it alike)
+ *   recorded    the record written as "preparing", before the node
  *               changes (fault point dra-prepare-recorded)
- *   programmed  FPGAs of a resource with a bitstream programmed, in a child
- *               on the loop (dra-prepare-programmed)
+ *   vf          each VfConfig: the VF's previous settings and driver
+ *               recorded durably, then its settings, then its driver
+ *               (dra-prepare-vf-saved, -vf-configured, -vf-bound)
+ *   programmed  FPGAs with a bitstream (the claim's FpgaConfig, or their
+ *               resource's) programmed, in a child on the loop, once a
+ *               URL's image is in the cache: a download that cannot end
+ *               before kubelet's deadline fails the claim while it goes on,
+ *               and kubelet's retry finds it (dra-prepare-programmed)
  *   cdi         the claim's CDI spec written atomically (dra-prepare-cdi-written)
  *   prepared    the record written durably as "prepared" (dra-prepare-prepared),
  *               then the answer
@@ -29,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dra_config.h"
 #include "dra_proto.h"
 #include "kyborg/base/cleanup.h"
 #include "kyborg/base/error.h"
@@ -36,6 +45,7 @@
 #include "kyborg/base/list.h"
 #include "kyborg/base/log.h"
 #include "kyborg/device/cdi_spec.h"
+#include "kyborg/pci/fpga.h"
 
 struct dra_call;
 
@@ -52,6 +62,8 @@ struct dra_op {
 	bool recorded;                 /* the plan is in the checkpoint */
 	bool replay;                   /* answered from a prepared record */
 	size_t next_program;           /* the next plan device to program */
+	struct ky_device_fetch_wait *fetch; /* its bitstream's download, waited on */
+	struct ky_loop_timer *fetch_timer;  /* how long the wait may last */
 	uint64_t get_start_us, get_us; /* the ResourceClaim's GET: when sent, how long */
 };
 
@@ -62,6 +74,8 @@ struct dra_call {
 	struct dra_op *ops;
 	size_t n, pending;
 	uint64_t start_us;
+	uint64_t deadline_ms;          /* ky_loop_now_ms() when kubelet stops waiting */
+	uint64_t timeout_ms;           /* how long kubelet waits */
 	struct dra_call *prev, *next;
 };
 
@@ -98,6 +112,8 @@ static void call_free(struct dra_call *c)
 	for (size_t i = 0; i < c->n; i++) {
 		struct dra_op *op = &c->ops[i];
 		dra_claim_get_cancel(op->get);
+		ky_device_fetch_wait_cancel(op->fetch); /* the download goes on */
+		ky_loop_timer_free(op->fetch_timer);
 		ky_device_program_free(op->prog); /* a load under way finishes on its own */
 		ky_dra_record_clear(&op->plan);
 		free(op->ns);
@@ -205,9 +221,12 @@ static void op_finish(struct dra_op *op)
 		answer(op->call);
 }
 
-/* Undoes what a failed Prepare did after its record: its CDI spec and its
- * record go (an FPGA keeps the image: loading is idempotent, and issue 17's
- * per-claim images decide otherwise). */
+/* Undoes what a failed Prepare did after its record: its VFs get their
+ * settings and driver back, its CDI spec and its record go. An FPGA keeps
+ * the image it was given (the next claim loads its own only where the id
+ * differs; a region is never left half programmed). A VF that cannot be
+ * put back keeps the record, so Unprepare or the next Prepare finds what
+ * to restore. */
 static void rollback(struct dra_op *op)
 {
 	struct dra_daemon *d = op->call->d;
@@ -215,6 +234,11 @@ static void rollback(struct dra_op *op)
 	if (!op->recorded)
 		return;
 	const struct ky_dra_record *rec = dra_checkpoint_find(d, op->uid);
+	if (rec && dra_claimcfg_undo(d, rec, &err) < 0) {
+		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s record=kept", op->ns, op->name);
+		op->recorded = false;
+		return;
+	}
 	if (dra_cdi_remove(d, rec ? rec->cdi_spec : NULL, op->uid, &err) < 0)
 		ky_log_err(KY_LOG_WARN, "prepare-rollback", err, "claim=%s/%s", op->ns, op->name);
 	ky_error_clear(&err);
@@ -264,8 +288,76 @@ static void program_done(void *userdata, struct ky_device_program *prog, const s
 	program_next(op);
 }
 
-/* Programs the next FPGA of the plan whose resource has a bitstream; when
- * none is left, goes on. */
+static void program_start(struct dra_op *op);
+
+/* The image of a plan device: the claim's FpgaConfig, or its resource's. */
+static const struct ky_image_spec *image_of(const struct ky_dra_record_device *rd, const struct dra_device *dev)
+{
+	return rd->fpga ? &rd->fpga->bitstream : &dev->res->bitstream;
+}
+
+/* Whether the port holds the image already (then nothing is fetched or
+ * loaded: the programming child would read the same id and stop there). */
+static bool holds(const struct dra_device *dev, const struct ky_image_spec *spec)
+{
+	struct ky_fpga *f = NULL;
+	_cleanup_free_ char *id = NULL;
+	bool yes = ky_fpga_find(dev->dev->pci->syspath, dev->dev->pci->addr, &f, NULL) == 0 &&
+		   ky_fpga_loaded_id(f, &id, NULL) == 0 && ky_fpga_id_equal(id, spec->id);
+	ky_fpga_free(f);
+	return yes;
+}
+
+static void fetch_done(void *userdata, const struct ky_error *failed)
+{
+	struct dra_op *op = userdata;
+	const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program - 1];
+	op->fetch = NULL;
+	ky_loop_timer_disarm(op->fetch_timer);
+	if (failed) {
+		op_fail(op, "device %s: bitstream %s: %s", rd->device, rd->bitstream, ky_error_msg(failed));
+		return;
+	}
+	program_start(op);
+}
+
+static void fetch_too_slow(struct ky_loop_timer *t, void *userdata)
+{
+	struct dra_op *op = userdata;
+	const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program - 1];
+	uint64_t age = ky_device_fetch_wait_age_ms(op->fetch);
+	(void)t;
+	ky_device_fetch_wait_cancel(op->fetch);
+	op->fetch = NULL;
+	/* Kubelet retries a failed Prepare; the download goes on, and the
+	 * retry programs the image from the cache, once. */
+	op_fail(op, "device %s: bitstream %s is still downloading (%llu s so far); retry: the download goes on",
+		rd->device, rd->bitstream, (unsigned long long)(age / 1000));
+}
+
+/* Waits for the image in the cache, as long as kubelet's deadline leaves
+ * time to load it and answer (a third of the call's time). */
+static void fetch_wait(struct dra_op *op, const struct ky_image_spec *spec)
+{
+	struct dra_call *c = op->call;
+	struct dra_daemon *d = c->d;
+	const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program - 1];
+	_cleanup_error_ struct ky_error *err = NULL;
+	uint64_t now = ky_loop_now_ms(), reserve = c->timeout_ms / 3;
+	uint64_t budget = c->deadline_ms > now + reserve ? c->deadline_ms - now - reserve : 0;
+	if ((!op->fetch_timer && ky_loop_timer_new(d->loop, fetch_too_slow, op, &op->fetch_timer, &err) < 0) ||
+	    ky_device_fetch(d->loop, &d->prefetches, spec, &d->images, fetch_done, op, &op->fetch, &err) < 0) {
+		op_fail(op, "device %s: %s", rd->device, ky_error_msg(err));
+		return;
+	}
+	ky_info("bitstream-wait", "claim=%s/%s device=%s id=%s budget_ms=%llu", op->ns, op->name, rd->device, spec->id,
+		(unsigned long long)budget);
+	ky_loop_timer_arm(op->fetch_timer, budget ? budget : 1, 0);
+}
+
+/* Programs the next FPGA of the plan that has an image (the claim's or its
+ * resource's), after its download where it needs one; when none is left,
+ * goes on. */
 static void program_next(struct dra_op *op)
 {
 	struct dra_daemon *d = op->call->d;
@@ -278,20 +370,57 @@ static void program_next(struct dra_op *op)
 			op_fail(op, "device %s is gone from the node", rd->device);
 			return;
 		}
-		if (!ky_device_resource_programs(dev.res))
+		if (!rd->fpga && !ky_device_resource_programs(dev.res))
 			continue;
-		_cleanup_error_ struct ky_error *err = NULL;
-		const struct ky_device *one[] = { dev.dev };
-		if (ky_device_program_start(d->loop, dev.res, one, 1, &d->images, program_done, op, &op->prog, &err) < 0) {
-			op_fail(op, "device %s: %s", rd->device, ky_error_msg(err));
+		const struct ky_image_spec *spec = image_of(rd, &dev);
+		if (holds(&dev, spec)) {
+			/* Loaded only when the id differs: no child, no download. */
+			ky_info("fpga-already-programmed", "claim=%s/%s device=%s id=%s", op->ns, op->name, rd->device,
+				rd->bitstream);
+			continue;
+		}
+		if (!ky_device_image_cached(spec, &d->images)) {
+			fetch_wait(op, spec);
 			return;
 		}
-		ky_info("fpga-programming", "claim=%s/%s device=%s pid=%d", op->ns, op->name, rd->device,
-			(int)ky_device_program_pid(op->prog));
+		program_start(op);
 		return;
 	}
 	ky_fault_point("dra-prepare-programmed");
 	step_cdi(op);
+}
+
+/* Programs plan device next_program - 1 in a child. */
+static void program_start(struct dra_op *op)
+{
+	struct dra_daemon *d = op->call->d;
+	const struct ky_dra_record_device *rd = &op->plan.devices[op->next_program - 1];
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct dra_device dev;
+	if (dra_device_find(d, rd->device, &dev) < 0) {
+		op_fail(op, "device %s is gone from the node", rd->device);
+		return;
+	}
+	const struct ky_device *one[] = { dev.dev };
+	if (ky_device_program_image_start(d->loop, dev.res, rd->fpga ? &rd->fpga->bitstream : NULL, one, 1,
+					  &d->images, program_done, op, &op->prog, &err) < 0) {
+		op_fail(op, "device %s: %s", rd->device, ky_error_msg(err));
+		return;
+	}
+	ky_info("fpga-programming", "claim=%s/%s device=%s id=%s pid=%d", op->ns, op->name, rd->device, rd->bitstream,
+		(int)ky_device_program_pid(op->prog));
+}
+
+/* The claim's VfConfigs, after the record names them. */
+static void step_config(struct dra_op *op)
+{
+	_cleanup_error_ struct ky_error *err = NULL;
+	if (dra_claimcfg_apply(op->call->d, &op->plan, &err) < 0) {
+		op_fail(op, "claim %s/%s: %s", op->ns, op->name, ky_error_msg(err));
+		return;
+	}
+	op->next_program = 0;
+	program_next(op);
 }
 
 static void step_cdi(struct dra_op *op)
@@ -340,8 +469,8 @@ static char *base_request(const char *request)
 
 /* One of this driver's results, checked against the node and the other
  * claims: filled into rd, or a claim error in *why (malloc'd). */
-static int plan_device(struct dra_op *op, const struct dra_claim_result *res, struct ky_dra_record_device *rd,
-		       char **why)
+static int plan_device(struct dra_op *op, const struct dra_configs *cfgs, const struct dra_claim_result *res,
+		       struct ky_dra_record_device *rd, char **why)
 {
 	struct dra_daemon *d = op->call->d;
 	struct dra_device dev;
@@ -380,7 +509,7 @@ static int plan_device(struct dra_op *op, const struct dra_claim_result *res, st
 	    !(rd->cdi_id = ky_cdi_claim_device_id(d->opts->driver_name, op->uid, res->device)) ||
 	    (ky_device_resource_programs(dev.res) && strdup_to(&rd->bitstream, dev.res->bitstream.id) < 0))
 		return -ENOMEM;
-	return 0;
+	return dra_claimcfg_plan(d, cfgs, res->request, &dev, op->uid, rd, why);
 }
 
 static int make_plan(struct dra_op *op, const struct dra_claim_alloc *a, struct ky_error **err)
@@ -389,25 +518,31 @@ static int make_plan(struct dra_op *op, const struct dra_claim_alloc *a, struct 
 	struct ky_dra_record *p = &op->plan;
 	char at[32];
 	now_rfc3339(at);
-	p->version = KY_DRA_RECORD_VERSION;
+	p->version = 0; /* the lowest version that holds what it records */
 	p->state = KY_DRA_PREPARING;
 	if (!(p->devices = calloc(a->n + 1, sizeof(*p->devices))) || strdup_to(&p->claim_uid, op->uid) < 0 ||
 	    strdup_to(&p->namespace_, op->ns) < 0 || strdup_to(&p->name, op->name) < 0 ||
 	    strdup_to(&p->driver, d->opts->driver_name) < 0 || strdup_to(&p->updated_at, at) < 0 ||
 	    !(p->cdi_spec = dra_cdi_spec_path(d, op->uid)))
 		return ky_error_set(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < a->n; i++) {
+	/* Every config of ours is checked, whichever device it is for. */
+	struct dra_configs cfgs;
+	int r = dra_claimcfg_parse(d, a->config, &cfgs, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < a->n; i++) {
 		if (strcmp(a->results[i].driver, d->opts->driver_name) != 0)
 			continue; /* another driver's: kubelet calls it for those */
 		_cleanup_free_ char *why = NULL;
-		int r = plan_device(op, &a->results[i], &p->devices[p->n_devices], &why);
+		r = plan_device(op, &cfgs, &a->results[i], &p->devices[p->n_devices], &why);
 		p->n_devices++;
-		if (r == -ENOMEM)
-			return ky_error_set(err, ENOMEM, "out of memory");
-		if (r < 0)
-			return ky_error_set(err, -r, "%s", why);
+		if (r == -ENOMEM || (r < 0 && !why))
+			r = ky_error_set(err, ENOMEM, "out of memory");
+		else if (r < 0)
+			r = ky_error_set(err, -r, "%s", why);
 	}
-	return 0;
+	dra_configs_release(&cfgs);
+	return r;
 }
 
 /* The node changes only once the plan is in the journal. */
@@ -426,8 +561,7 @@ static void step_record(struct dra_op *op)
 	}
 	op->recorded = true;
 	ky_fault_point("dra-prepare-recorded");
-	op->next_program = 0;
-	program_next(op);
+	step_config(op);
 }
 
 static void on_allocation(void *userdata, struct dra_claim_alloc *a, const struct ky_error *err)
@@ -457,7 +591,9 @@ static void on_allocation(void *userdata, struct dra_claim_alloc *a, const struc
 		return;
 	}
 	/* A record left "preparing" by a killed Prepare of this claim is
-	 * simply written anew: same UID, same allocation, same spec file. */
+	 * written anew (same UID, same allocation, same spec file), keeping
+	 * the journal of what the node held before that Prepare changed it. */
+	dra_claimcfg_carry(&op->plan, dra_checkpoint_find(op->call->d, op->uid));
 	step_record(op);
 }
 
@@ -484,8 +620,7 @@ static void replay(struct dra_op *op, const struct ky_dra_record *rec)
 			return;
 		}
 	}
-	op->next_program = 0;
-	program_next(op);
+	step_config(op);
 }
 
 static void op_start(struct dra_op *op)
@@ -535,8 +670,13 @@ static int prepare(struct dra_daemon *d, bool v1, struct ky_grpc_stream *s, cons
 		k8s__io__kubelet__pkg__apis__dra__v1__node_prepare_resources_request__free_unpacked(r, NULL);
 		return ky_error_set(err, ENOMEM, "out of memory");
 	}
+	/* Kubelet says how long it waits (45 s); without a word, as long. */
+	uint64_t timeout_ms = ky_grpc_stream_timeout_ms(s);
+	if (!timeout_ms)
+		timeout_ms = DRA_PREPARE_TIMEOUT_MS;
 	*c = (struct dra_call){ .d = d, .stream = s, .v1 = v1, .ops = c->ops, .n = r->n_claims,
-				.pending = r->n_claims + 1, .start_us = now_us() };
+				.pending = r->n_claims + 1, .start_us = now_us(), .timeout_ms = timeout_ms,
+				.deadline_ms = ky_loop_now_ms() + timeout_ms };
 	KY_LIST_PREPEND(d->calls, c);
 	for (size_t i = 0; i < c->n; i++) {
 		const dra_pb_claim *cl = r->claims[i];

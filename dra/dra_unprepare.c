@@ -1,9 +1,12 @@
 /* NodeUnprepareResources (dra v1 and v1beta1): each claim undone from the
  * checkpoint alone (the claim may be gone from the API server, the driver
- * restarted since): its CDI spec removed, then its record
- * (fault point dra-unprepare-cdi-removed between the two). A claim with no
- * record has nothing left to undo: success, so it is idempotent, and a
- * kill between the two steps is finished by the next call. */
+ * restarted since): its CDI spec removed (fault point
+ * dra-unprepare-cdi-removed), what its VfConfigs changed put back from the
+ * record's journal (dra_claimcfg_undo; dra-unprepare-vf-restored), then
+ * its record. A claim with no record has nothing left to undo: success, so
+ * it is idempotent, and a kill between the steps is finished by the next
+ * call; a VF that cannot be put back fails the claim and keeps the record
+ * for kubelet's retry. */
 #include "dra_daemon.h"
 
 #include <errno.h>
@@ -35,6 +38,8 @@ static int unprepare_claim(struct dra_daemon *d, const dra_pb_claim *c, char **w
 	if (dra_cdi_remove(d, rec ? rec->cdi_spec : NULL, c->uid, &err) < 0)
 		return asprintf(why, "claim %s/%s: %s", c->namespace_, c->name, ky_error_msg(err)) < 0 ? -ENOMEM : -EIO;
 	ky_fault_point("dra-unprepare-cdi-removed");
+	if (rec && dra_claimcfg_undo(d, rec, &err) < 0)
+		return asprintf(why, "claim %s/%s: %s", c->namespace_, c->name, ky_error_msg(err)) < 0 ? -ENOMEM : -EIO;
 	if (dra_checkpoint_delete(d, c->uid, &err) < 0)
 		return asprintf(why, "claim %s/%s: %s", c->namespace_, c->name, ky_error_msg(err)) < 0 ? -ENOMEM : -EIO;
 	if (replicas)

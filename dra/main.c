@@ -19,7 +19,8 @@ static void usage(FILE *f)
 	fputs("usage: " PROG " --config FILE [--driver-name NAME] [--node-name NODE]\n"
 	      "                         [--api-server URL --token-file FILE --ca-file FILE]\n"
 	      "                         [--registration-dir DIR] [--plugin-dir DIR] [--cdi-dir DIR]\n"
-	      "                         [--state-dir DIR] [--fetch-helper PATH] [--log-level LEVEL] [--check-config]\n"
+	      "                         [--state-dir DIR] [--fetch-helper PATH] [--bitstream-dir DIR]\n"
+	      "                         [--log-level LEVEL] [--check-config]\n"
 	      "                         [--gpu-sharing auto|consumable|split] [--unhealthy-devices auto|taint|omit]\n"
 	      "  --claims-dir DIR  testing only: ResourceClaims from DIR/<namespace>/<name>.json, not the API server\n",
 	      f);
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 		{ "cdi-dir", required_argument, NULL, 'C' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "fetch-helper", required_argument, NULL, 'f' },
+		{ "bitstream-dir", required_argument, NULL, 'B' },
 		{ "claims-dir", required_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "check-config", no_argument, NULL, 'k' },
@@ -111,6 +113,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			opts.fetch_helper = optarg;
+			break;
+		case 'B':
+			opts.bitstream_dir = optarg;
 			break;
 		case 'T':
 			opts.claims_dir = optarg;
@@ -174,7 +179,8 @@ int main(int argc, char **argv)
 	}
 	if (opts.fetch_helper[0] != '/')
 		return fail("--fetch-helper must be an absolute path: %s", opts.fetch_helper);
-	const char *dirs[] = { opts.registration_dir, opts.plugin_dir, opts.cdi_dir, opts.state_dir, opts.claims_dir };
+	const char *dirs[] = { opts.registration_dir, opts.plugin_dir, opts.cdi_dir, opts.state_dir, opts.claims_dir,
+			       opts.bitstream_dir };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(dirs); i++)
 		if (dirs[i] && dirs[i][0] != '/')
 			return fail("directories must be absolute paths: %s", dirs[i]);

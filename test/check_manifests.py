@@ -520,8 +520,8 @@ def check_dra(root, a, docs):
         return
     argv = drv.get("command", []) + drv.get("args", [])
     check(os.path.basename(argv[0]) == "kyborg-dra-driver", "%s runs kyborg-dra-driver" % rel)
-    check(not drv.get("securityContext", {}).get("capabilities", {}).get("add"),
-          "%s: the driver adds no capability" % rel)
+    check(drv.get("securityContext", {}).get("capabilities", {}).get("add") == ["NET_ADMIN"],
+          "%s: the driver adds NET_ADMIN alone (a claim's VfConfig sets its VF on the PF)" % rel)
     env = {e["name"]: e for e in drv.get("env", [])}
     check(env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
           "%s: NODE_NAME is the pod's node (the pool's name)" % rel)
@@ -539,8 +539,10 @@ def check_dra(root, a, docs):
         if opt in argv:
             check(argv[argv.index(opt) + 1] == default, "%s: %s is the default %s" % (rel, opt, default))
         check_host_mount(rel + " dra-driver", mounts, default, default)
-    for path in ("/sys", "/dev", "/run/udev"):
+    for path in ("/dev", "/run/udev"):
         check_host_mount(rel + " dra-driver", mounts, path, path, writable=False)
+    # A VfConfig's driver rebind writes driver_override, unbind and bind.
+    check_host_mount(rel + " dra-driver", mounts, "/sys", "/sys", writable=True)
     probe = drv.get("livenessProbe", {}).get("exec", {}).get("command", [])
     check("alive-dra" in probe and dirs["--plugin-dir"] + "/" + sock in probe,
           "%s: the liveness probe looks at the DRA socket %s/%s" % (rel, dirs["--plugin-dir"], sock))

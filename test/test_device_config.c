@@ -79,6 +79,17 @@ Test(device_config, bitstream_by_url_is_accepted)
 	cr_assert_null(cfg->resources[0].bitstream.path);
 }
 
+Test(device_config, a_dra_fpga_resource_may_have_a_loader_and_no_image_of_its_own)
+{
+	/* Its claims bring their images (FpgaConfig, issue 17). */
+	_cleanup_(ky_device_config_freep) struct ky_device_config *cfg = parse_ok(
+		"{\"resources\":[{\"name\":\"a.io/f\",\"kind\":\"fpga\",\"frontend\":\"dra\",\"selector\":{\"vendors\":[\"8086\"]},"
+		"\"program\":[\"/usr/bin/fpgaconf\",\"{image}\"]}]}");
+	cr_assert_not(cfg->resources[0].has_bitstream);
+	cr_assert_str_eq(cfg->resources[0].program[0], "/usr/bin/fpgaconf");
+	cr_assert_not(ky_device_resource_programs(&cfg->resources[0]), "nothing to program without a claim's image");
+}
+
 struct bad_case {
 	const char *json;
 	const char *message; /* must appear in the error */
@@ -132,7 +143,9 @@ static const struct bad_case bad[] = {
 	{ FPGA_BS("{\"id\":\"x\",\"url\":\"http://h/x\",\"sha256\":\"" SHA "\"}"), "resources[0].bitstream.url: must be an https:// or file:/// URL" },
 	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"abc\"}"), "resources[0].bitstream.sha256: must be 64 hex digits" },
 	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\"}"), "resources[0].bitstream.sha256: missing required field" },
-	{ GPU(",\"program\":[\"/usr/bin/fpgaconf\"]"), "resources[0].program: only with a bitstream" },
+	{ GPU(",\"program\":[\"/usr/bin/fpgaconf\"]"), "resources[0].program: only for kind fpga" },
+	{ RES("{\"name\":\"kyborg.io/f\",\"kind\":\"fpga\",\"selector\":{\"vendors\":[\"8086\"]},\"program\":[\"/usr/bin/fpgaconf\"]}"),
+	  "resources[0].program: only with a bitstream (or with frontend dra" },
 	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"" SHA "\"},\"program\":[\"fpgaconf\",\"{image}\"]"),
 	  "resources[0].program[0]: must be an absolute path (no PATH lookup, no shell)" },
 	{ FPGA_BS("{\"id\":\"x\",\"path\":\"/x\",\"sha256\":\"" SHA "\"},\"program\":[]"),

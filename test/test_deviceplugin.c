@@ -27,6 +27,7 @@
 #include "kyborg/json/json.h"
 #include "kyborg/base/sha256.h"
 #include "kytest.h"
+#include "kytest_fpga.h"
 #include "kytest_proc.h"
 #include "kytest_simnode.h"
 
@@ -107,6 +108,7 @@ static void setup(void)
 static void teardown(void)
 {
 	kyt_children_kill_all();
+	kyt_dfl_fme_detach();
 	if (tb) {
 		umockdev_testbed_clear(tb);
 		g_clear_object(&tb);
@@ -1407,50 +1409,6 @@ Test(deviceplugin, the_daemon_serves_other_calls_while_an_fpga_is_being_programm
 
 /* ---- FPGA through the kernel's DFL ioctl, emulated by umockdev ---- */
 
-/* What the emulated FME received: umockdev runs this in its worker thread
- * and reads the request (and the image it points to) from the caller's
- * memory, as the kernel's copy_from_user would. */
-static struct {
-	GMutex lock;
-	int calls;
-	uint32_t argsz, port_id, size;
-	char image[64];
-} pr;
-
-static gboolean on_fme_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer data)
-{
-	(void)base;
-	(void)data;
-	if (umockdev_ioctl_client_get_request(client) != DFL_FPGA_FME_PORT_PR) {
-		umockdev_ioctl_client_complete(client, -1, ENOTTY);
-		return TRUE;
-	}
-	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-	g_autoptr(UMockdevIoctlData) req = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct dfl_fpga_fme_port_pr), NULL);
-	if (!req) {
-		umockdev_ioctl_client_complete(client, -1, EFAULT);
-		return TRUE;
-	}
-	struct dfl_fpga_fme_port_pr r;
-	memcpy(&r, req->data, sizeof(r));
-	g_autoptr(UMockdevIoctlData) img = r.buffer_size < sizeof(pr.image) ?
-		umockdev_ioctl_data_resolve(req, offsetof(struct dfl_fpga_fme_port_pr, buffer_address), r.buffer_size, NULL) :
-		NULL;
-	g_mutex_lock(&pr.lock);
-	pr.calls++;
-	pr.argsz = r.argsz;
-	pr.port_id = r.port_id;
-	pr.size = r.buffer_size;
-	if (img)
-		memcpy(pr.image, img->data, r.buffer_size);
-	g_mutex_unlock(&pr.lock);
-	/* The region now holds the image: the port reports its AFU id. */
-	umockdev_testbed_set_attribute(tb, "/sys/devices/pci0000:ae/0000:ae:00.0/0000:af:00.0/fpga_region/region0/dfl-port.0",
-				       "afu_id", AFU_NLB "\n");
-	umockdev_ioctl_client_complete(client, 0, 0);
-	return TRUE;
-}
-
 Test(deviceplugin, without_a_loader_the_fpga_is_programmed_through_the_dfl_ioctl_once)
 {
 	char sha[KY_SHA256_HEX_LEN];
@@ -1463,10 +1421,8 @@ Test(deviceplugin, without_a_loader_the_fpga_is_programmed_through_the_dfl_ioctl
 			       bitstream, sha),
 		      0);
 	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
-	g_autoptr(UMockdevIoctlBase) fme = g_object_new(UMOCKDEV_TYPE_IOCTL_BASE, NULL);
-	g_signal_connect(fme, "handle-ioctl", G_CALLBACK(on_fme_ioctl), NULL);
-	g_autoptr(GError) gerr = NULL;
-	cr_assert(umockdev_testbed_attach_ioctl(tb, "/dev/dfl-fme.0", fme, &gerr), "%s", gerr ? gerr->message : "");
+	kyt_dfl_fme_attach(tb, "/sys/devices/pci0000:ae/0000:ae:00.0/0000:af:00.0/fpga_region/region0/dfl-port.0",
+			   AFU_NLB);
 
 	struct kyt_child *d = start_daemon();
 	wait_socket(FPGA_SOCK, 20000);
@@ -1475,20 +1431,15 @@ Test(deviceplugin, without_a_loader_the_fpga_is_programmed_through_the_dfl_ioctl
 	cr_assert_str_eq(jstr(a, "code"), "OK");
 	_cleanup_(cJSON_Deletep) cJSON *p1 = kubelet_call("prestart", FPGA_SOCK, ids);
 	cr_assert_str_eq(jstr(p1, "code"), "OK", "%s", cJSON_PrintUnformatted(p1));
-	g_mutex_lock(&pr.lock);
-	int calls = pr.calls;
-	g_mutex_unlock(&pr.lock);
-	cr_assert_eq(calls, 1);
+	struct kyt_dfl_pr pr = kyt_dfl_fme_received();
+	cr_assert_eq(pr.calls, 1);
 	cr_assert_eq(pr.argsz, sizeof(struct dfl_fpga_fme_port_pr));
 	cr_assert_eq(pr.port_id, 0);
 	cr_assert_eq(pr.size, strlen(BITSTREAM));
 	cr_assert(memcmp(pr.image, BITSTREAM, strlen(BITSTREAM)) == 0, "the kernel got the verified image");
 	_cleanup_(cJSON_Deletep) cJSON *p2 = kubelet_call("prestart", FPGA_SOCK, ids);
 	cr_assert_str_eq(jstr(p2, "code"), "OK");
-	g_mutex_lock(&pr.lock);
-	calls = pr.calls;
-	g_mutex_unlock(&pr.lock);
-	cr_assert_eq(calls, 1, "the port already holds it");
+	cr_assert_eq(kyt_dfl_fme_received().calls, 1, "the port already holds it");
 	stop_daemon(d);
-	cr_assert(umockdev_testbed_detach_ioctl(tb, "/dev/dfl-fme.0", NULL));
+	kyt_dfl_fme_detach();
 }

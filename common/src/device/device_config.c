@@ -113,8 +113,11 @@ static int parse_bitstream(const struct ky_jnode *res, struct ky_device_resource
 	r->has_bitstream = bs.j != NULL;
 	if ((k = ky_json_array(res, "program", KY_JSON_NONEMPTY, &prog, NULL, err)) <= 0)
 		return k;
-	if (!r->has_bitstream)
-		return ky_json_error(&prog, err, "only with a bitstream");
+	if (r->kind != KY_DEVICE_FPGA)
+		return ky_json_error(&prog, err, "only for kind fpga");
+	/* A DRA resource's claims may bring their own images (FpgaConfig). */
+	if (!r->has_bitstream && r->frontend != KY_FRONTEND_DRA)
+		return ky_json_error(&prog, err, "only with a bitstream (or with frontend dra, whose claims bring theirs)");
 	if ((k = ky_json_string_array(res, "program", KY_JSON_NONEMPTY, &r->program, &r->n_program, err)) < 0)
 		return k;
 	if (r->program[0][0] != '/') {

@@ -775,3 +775,8 @@ void *ky_grpc_stream_userdata(const struct ky_grpc_stream *s)
 {
 	return s->userdata;
 }
+
+uint64_t ky_grpc_stream_timeout_ms(const struct ky_grpc_stream *s)
+{
+	return s->has_timeout ? (s->timeout_ms ? s->timeout_ms : 1) : 0;
+}

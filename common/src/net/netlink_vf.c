@@ -276,3 +276,26 @@ int ky_vf_set(struct ky_nl *nl, const char *pf, unsigned vf, const struct ky_vf_
 		return ky_error_prefix(err, "set VF %u of %s (a PF with %u VFs)", vf, pf, link.num_vf);
 	return 0;
 }
+
+int ky_vf_ensure(struct ky_nl *nl, const char *pf, unsigned vf, const struct ky_vf_config *want, bool *changed,
+		 struct ky_error **err)
+{
+	struct ky_vf_config now, todo = *want;
+	unsigned differ = 0;
+	if (changed)
+		*changed = false;
+	if (!want->mask)
+		return 0;
+	int r = ky_vf_get(nl, pf, vf, &now, err);
+	if (r < 0)
+		return r;
+	ky_vf_config_diff(want, &now, want->mask & now.mask, &differ, NULL, NULL);
+	todo.mask &= differ | ~now.mask;
+	if (!todo.mask)
+		return 0;
+	if ((r = ky_vf_set(nl, pf, vf, &todo, err)) < 0)
+		return r;
+	if (changed)
+		*changed = true;
+	return 0;
+}

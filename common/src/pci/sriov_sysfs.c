@@ -1,6 +1,8 @@
 /* The sysfs writes of kyborg/pci/sriov_sysfs.h. */
 #include "kyborg/pci/sriov_sysfs.h"
 #include "kyborg/base/error.h"
+#include "kyborg/base/cleanup.h"
+#include "kyborg/base/fileio.h"
 #include "kyborg/pci/pci.h"
 
 #include <errno.h>
@@ -16,7 +18,9 @@
 /* One write(2) of value: a sysfs store's errno is the driver's answer. */
 static int sysfs_write(const char *path, const char *value, const struct ky_sysfs_log *log, struct ky_error **err)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* O_TRUNC as the shell's ">" opens it: sysfs ignores it (a store is
+	 * one write), a plain file standing in for an attribute needs it. */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return ky_error_set(err, errno, "open %s: %m", path);
 	ssize_t w = write(fd, value, strlen(value));
@@ -121,4 +125,76 @@ undo_override:;
 	sysfs_write(path, "\n", log, &rerr);
 	return ky_error_prefix(err, "%s: bind to %s; cleared the override, it stays on %s", addr, driver,
 			       cur[0] ? cur : "no driver");
+}
+
+int ky_pci_driver_get(const char *addr_in, char *buf, size_t size, struct ky_error **err)
+{
+	char addr[KY_PCI_ADDR_LEN];
+	if (ky_pci_addr_normalize(addr_in, addr) < 0)
+		return ky_error_set(err, EINVAL, "invalid PCI address");
+	int r = current_driver(addr, buf, size);
+	return r < 0 ? ky_error_set(err, -r, "%s: read its driver: %s", addr, strerror(-r)) : 0;
+}
+
+int ky_pci_driver_override_get(const char *addr_in, char *buf, size_t size, struct ky_error **err)
+{
+	char addr[KY_PCI_ADDR_LEN], path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	if (ky_pci_addr_normalize(addr_in, addr) < 0)
+		return ky_error_set(err, EINVAL, "invalid PCI address");
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", addr);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	int r = fd < 0 ? -errno : ky_read_all(fd, 4096, &text, &len);
+	if (r < 0)
+		return ky_error_set(err, -r, "read %s: %s", path, strerror(-r));
+	len = strcspn(text, "\n");
+	text[len] = '\0';
+	/* The kernel shows an unset override as "(null)". */
+	if (snprintf(buf, size, "%s", strcmp(text, "(null)") == 0 ? "" : text) >= (int)size)
+		return ky_error_set(err, ENAMETOOLONG, "%s: too long", path);
+	return 0;
+}
+
+int ky_pci_driver_override_set(const char *addr_in, const char *value, const struct ky_sysfs_log *log,
+			       struct ky_error **err)
+{
+	char addr[KY_PCI_ADDR_LEN], path[PATH_MAX];
+	if (ky_pci_addr_normalize(addr_in, addr) < 0)
+		return ky_error_set(err, EINVAL, "invalid PCI address");
+	if (strchr(value, '/') || strchr(value, '\n'))
+		return ky_error_set(err, EINVAL, "invalid driver name");
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", addr);
+	/* "\n" clears it: an empty write is refused by the kernel. */
+	return sysfs_write(path, *value ? value : "\n", log, err);
+}
+
+bool ky_pci_driver_is_userspace(const char *driver)
+{
+	static const char *const names[] = { "vfio-pci", "uio_pci_generic", "igb_uio" };
+	for (size_t i = 0; driver && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(driver, names[i]) == 0)
+			return true;
+	return false;
+}
+
+int ky_pci_bind_default_driver(const char *addr_in, const struct ky_sysfs_log *log, struct ky_error **err)
+{
+	char addr[KY_PCI_ADDR_LEN], cur[256], path[PATH_MAX];
+	int r;
+	if (ky_pci_addr_normalize(addr_in, addr) < 0)
+		return ky_error_set(err, EINVAL, "invalid PCI address");
+	if ((r = current_driver(addr, cur, sizeof(cur))) < 0)
+		return ky_error_set(err, -r, "%s: read its driver: %s", addr, strerror(-r));
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", addr);
+	if ((r = sysfs_write(path, "\n", log, err)) < 0)
+		return ky_error_prefix(err, "%s: nothing changed", addr);
+	if (cur[0]) {
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver/unbind", addr);
+		if ((r = sysfs_write(path, addr, log, err)) < 0)
+			return ky_error_prefix(err, "%s: unbind from %s", addr, cur);
+	}
+	if ((r = sysfs_write("/sys/bus/pci/drivers_probe", addr, log, err)) < 0)
+		return ky_error_prefix(err, "%s: unbound from %s; no driver took it", addr, cur[0] ? cur : "no driver");
+	return 0;
 }

@@ -7,6 +7,7 @@
 #include "kyborg/base/strv.h"
 #include "kyborg/state/boot.h"
 #include "kyborg/state/state_store.h"
+#include "record_vf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,16 +48,7 @@
 #define K_PCI "pciID"
 #define K_PF "pf"
 #define K_VF_INDEX "vfIndex"
-/* in "vfSaved" (and K_MAC) */
-#define K_MASK "mask"
-#define K_VLAN "vlan"
-#define K_QOS "qos"
-#define K_VLAN_PROTO "vlanProto"
-#define K_MIN_TX_RATE "minTxRate"
-#define K_MAX_TX_RATE "maxTxRate"
-#define K_SPOOFCHK "spoofchk"
-#define K_TRUST "trust"
-#define K_LINK_STATE "linkState"
+/* "vfSaved" holds record_vf.h's keys. */
 /* in an entry of "bpf" or "offload" (and K_IFINDEX) */
 #define K_INDEX "index"
 #define K_ATTACH "attach"
@@ -227,23 +219,6 @@ static int device_from_json(const cJSON *o, struct ky_cni_record_device *d)
 	return 0;
 }
 
-static void vf_from_json(const cJSON *o, struct ky_vf_config *v)
-{
-	memset(v, 0, sizeof(*v));
-	/* Without the MAC the settings are not ours to restore. */
-	if (!cJSON_IsObject(o) || !take_mac(o, K_MAC, v->mac))
-		return;
-	v->mask = (unsigned)num(o, K_MASK, NULL);
-	v->vlan = (uint16_t)num(o, K_VLAN, NULL);
-	v->qos = (uint8_t)num(o, K_QOS, NULL);
-	v->vlan_proto = (uint16_t)num(o, K_VLAN_PROTO, NULL);
-	v->min_tx_rate = (uint32_t)num(o, K_MIN_TX_RATE, NULL);
-	v->max_tx_rate = (uint32_t)num(o, K_MAX_TX_RATE, NULL);
-	v->spoofchk = flag(o, K_SPOOFCHK);
-	v->trust = flag(o, K_TRUST);
-	v->link_state = (enum ky_vf_link_state)num(o, K_LINK_STATE, NULL);
-}
-
 static int prog_from_json(const cJSON *o, struct ky_cni_record_prog *p)
 {
 	int hook = name_index(str(o, K_ATTACH), ky_bpf_hook_names);
@@ -292,7 +267,7 @@ static int from_json(const cJSON *doc, struct ky_cni_record *rec)
 		if (ky_cni_record_journal_add(rec, cJSON_IsString(e) ? e->valuestring : "") < 0)
 			return -ENOMEM;
 	rec->has_vf_saved = item(doc, K_VF_SAVED) != NULL;
-	vf_from_json(item(doc, K_VF_SAVED), &rec->vf_saved);
+	ky_record_vf_from_json(item(doc, K_VF_SAVED), &rec->vf_saved);
 	rec->pod.present = cJSON_IsObject(pod);
 	rec->pod.has_mac = take_mac(pod, K_MAC, rec->pod.mac);
 	rec->pod.mtu = (unsigned)num(pod, K_MTU, NULL);
@@ -371,21 +346,6 @@ static void device_to_json(const struct ky_cni_record_device *d, cJSON *o)
 		cJSON_AddNumberToObject(o, K_VF_INDEX, d->vf_index);
 }
 
-static void vf_to_json(const struct ky_vf_config *v, cJSON *o)
-{
-	char mac[KY_MAC_STRLEN];
-	cJSON_AddNumberToObject(o, K_MASK, v->mask);
-	cJSON_AddStringToObject(o, K_MAC, ky_format_mac(v->mac, mac));
-	cJSON_AddNumberToObject(o, K_VLAN, v->vlan);
-	cJSON_AddNumberToObject(o, K_QOS, v->qos);
-	cJSON_AddNumberToObject(o, K_VLAN_PROTO, v->vlan_proto);
-	cJSON_AddNumberToObject(o, K_MIN_TX_RATE, v->min_tx_rate);
-	cJSON_AddNumberToObject(o, K_MAX_TX_RATE, v->max_tx_rate);
-	cJSON_AddBoolToObject(o, K_SPOOFCHK, v->spoofchk);
-	cJSON_AddBoolToObject(o, K_TRUST, v->trust);
-	cJSON_AddNumberToObject(o, K_LINK_STATE, v->link_state);
-}
-
 static void prog_to_json(const struct ky_cni_record_prog *p, cJSON *o)
 {
 	cJSON_AddNumberToObject(o, K_INDEX, p->index);
@@ -460,7 +420,7 @@ static cJSON *to_json(const struct ky_cni_record *rec, bool borrow)
 	for (size_t i = 0; i < rec->n_journal; i++)
 		cJSON_AddItemToArray(journal, cJSON_CreateString(rec->journal[i]));
 	if (rec->has_vf_saved)
-		vf_to_json(&rec->vf_saved, cJSON_AddObjectToObject(o, K_VF_SAVED));
+		ky_record_vf_to_json(&rec->vf_saved, cJSON_AddObjectToObject(o, K_VF_SAVED));
 	if (rec->pod.present) {
 		cJSON *pod = cJSON_AddObjectToObject(o, K_POD);
 		if (rec->pod.has_mac)

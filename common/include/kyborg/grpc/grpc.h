@@ -186,6 +186,9 @@ void ky_grpc_stream_finish(struct ky_grpc_stream *stream, int code, const char *
 /* The same for a failure: ky_grpc_error_code(err) and the error's message. */
 void ky_grpc_stream_fail(struct ky_grpc_stream *stream, const struct ky_error *err);
 void ky_grpc_stream_set_userdata(struct ky_grpc_stream *stream, void *userdata);
+/* The timeout the client gave the call (grpc-timeout), in ms from when its
+ * headers came (at least 1); 0 when it gave none. */
+uint64_t ky_grpc_stream_timeout_ms(const struct ky_grpc_stream *stream);
 void *ky_grpc_stream_userdata(const struct ky_grpc_stream *stream);
 
 /* ---- client ---- */

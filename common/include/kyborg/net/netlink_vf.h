@@ -62,6 +62,17 @@ int ky_vf_get(struct ky_nl *nl, const char *pf, unsigned vf, struct ky_vf_config
 int ky_vf_set(struct ky_nl *nl, const char *pf, unsigned vf, const struct ky_vf_config *cfg,
 	      struct ky_error **err);
 
+/* Makes VF `vf` of `pf` hold the fields in want->mask, setting only the
+ * groups that differ from what the PF reports (and any the PF does not
+ * report): asked twice, the second call sets nothing. rtnetlink applies a
+ * request's VF fields one by one and stops at the first the driver
+ * refuses, so a group already right is never asked for again (which could
+ * refuse the whole request). *changed (may be NULL): whether it set
+ * anything. -ENODEV when the PF reports no such VF. A restore of previous
+ * values is the same call with them. */
+int ky_vf_ensure(struct ky_nl *nl, const char *pf, unsigned vf, const struct ky_vf_config *want, bool *changed,
+		 struct ky_error **err);
+
 /* "802.1q" / "802.1ad" <-> ETH_P_*; "auto"/"enable"/"disable". Pure. */
 int ky_vf_vlan_proto_parse(const char *s, uint16_t *out);
 const char *ky_vf_vlan_proto_name(uint16_t proto);

@@ -4,6 +4,9 @@
  * so a report says exactly what was done and where it stopped. */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct ky_error;
 
 /* Told of each write that took effect, in order: "wrote \"3\" to PATH".
@@ -25,3 +28,18 @@ int ky_sriov_set_num_vfs(const char *devpath, int cur, int want, const struct ky
  * alone. A driver that is not loaded is refused before anything is
  * written; a failed bind puts the override and the old driver back. */
 int ky_pci_bind_driver(const char *addr, const char *driver, const struct ky_sysfs_log *log, struct ky_error **err);
+
+/* A function's driver ("" when none is bound) and its driver_override
+ * ("" when none: the kernel shows "(null)"), read from sysfs. */
+int ky_pci_driver_get(const char *addr, char *buf, size_t size, struct ky_error **err);
+int ky_pci_driver_override_get(const char *addr, char *buf, size_t size, struct ky_error **err);
+/* Writes driver_override ("" clears it). */
+int ky_pci_driver_override_set(const char *addr, const char *value, const struct ky_sysfs_log *log,
+			       struct ky_error **err);
+/* Whether a driver hands the function to userspace (vfio-pci,
+ * uio_pci_generic, igb_uio): it has no netdev. */
+bool ky_pci_driver_is_userspace(const char *driver);
+/* Gives the function back to the kernel's choice of driver: the override
+ * cleared, the function unbound from its driver, and drivers_probe asked
+ * to bind the driver that matches it (for a VF, its network driver). */
+int ky_pci_bind_default_driver(const char *addr, const struct ky_sysfs_log *log, struct ky_error **err);
