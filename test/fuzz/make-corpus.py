@@ -633,6 +633,8 @@ def cni_record_seeds():
                                                         "vfIndex": 2147483647, "netdev": False},
                              "vfSaved": {"mac": "02:00:00:00:00:01", "vlan": 65535, "qos": 255.5, "mask": 0,
                                          "linkState": 2}, "podIfindex": -0.5})
+    # F3 (fixed): numbers out of their field's range were cast (UB).
+    seed(t, "regress-F3-vfsaved-mask-1e99", b'{"vfSaved":{"mask":1e99,"mac":"aa:bb:cc:00:00:01"}}')
 
 
 # ---- The Kubernetes API server's watch streams and errors ----
@@ -691,6 +693,10 @@ def k8s_seeds():
          b'{"type":"ADDED","object":{"metadata":{"name":""}}}\n{"type":"ADDED","object":{"metadata":{"name":"a",'
          b'"resourceVersion":"x"},"spec":{"pool":{"generation":1.5,"resourceSliceCount":-1},"devices":'
          b'[{"attributes":{"n":{"int":-9007199254740993}},"capacity":{"c":{"value":7}}}]}}}\n')
+    # F4 (fixed): an int attribute of INT64_MAX (2^63 as a double) was cast to int64_t (UB).
+    seed(t, "regress-F4-int-attribute-int64-max",
+         b'\0\0{"type":"ADDED","object":{"metadata":{"name":"s"},"spec":{"devices":[{"name":"d","attributes":'
+         b'{"n":{"int":9223372036854775807}}}]}}}\n')
 
     t = "dra_quantity"
     for q in ["80Gi", "1k", "500m", "1e3", "1E", "1Ei", "1.5Gi", "0.1n", "-0", ".5", "+1.", "1024Mi\0" "1Gi",

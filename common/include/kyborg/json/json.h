@@ -120,6 +120,11 @@ int ky_json_int(const struct ky_jnode *obj, const char *key, int flags, int64_t 
 		struct ky_error **err);
 int ky_json_u32(const struct ky_jnode *obj, const char *key, int flags, uint32_t min, uint32_t max, uint32_t *out,
 		struct ky_error **err);
+/* For readers that take what they can (our own records, read back): the
+ * integer at key in the plain object obj when there is one in [min, max],
+ * by ky_json_int's rules; false otherwise (absent, another type, a
+ * fraction, out of range), *out untouched. */
+bool ky_json_int_at(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out);
 int ky_json_u16(const struct ky_jnode *obj, const char *key, int flags, uint16_t min, uint16_t max, uint16_t *out,
 		struct ky_error **err);
 int ky_json_u8(const struct ky_jnode *obj, const char *key, int flags, uint8_t min, uint8_t max, uint8_t *out,
