@@ -543,6 +543,9 @@ def dp_proto_seeds():
     # F2 (issue 14, fixed): allocation_size INT32_MAX sized two callocs of
     # 16 GiB each (the varint as the fuzzer found it).
     seed(t, "regress-F2-preferred-allocation-size", bytes.fromhex("020a0a18fffffffff7ffffff3a"))
+    # F6 (fixed): an unknown ID with a control byte went raw into the
+    # refusal (as the fuzzer found it: Allocate of SRIOV-VF IDs).
+    seed(t, "regress-F6-unknown-id-with-control-byte", bytes.fromhex("130a0e0a0c303430010060300000680731"))
 
 
 # ---- DRA: ResourceClaims as the API server answers them ----
@@ -725,6 +728,10 @@ def dra_proto_seeds():
     seed(t, "unprepare-unknown-field", bytes([5]) + pb_bytes(1, good + pb_int(9, 1)) + pb_int(7, 3))
     seed(t, "watch-v1alpha1", bytes([6]))
     seed(t, "watch-v1", bytes([7]) + pb_int(5, 1))
+    # F5 (fixed): a namespace of 64 bytes then a character across the
+    # 64-byte cut of the refusal ("%.64s" made it invalid UTF-8).
+    seed(t, "regress-F5-namespace-cut-inside-a-character",
+         bytes([2]) + pb_bytes(1, claim_pb("a" * 63 + "\u00e9", "u", "n")))
 
 
 # ---- Dictionaries ----
