@@ -603,6 +603,68 @@ def dra_claim_seeds():
     seed(t, "bad-reference", claim([result("gpu-0000-3b-00-0")], ns="NS", name="../x", uid="a/b"))
 
 
+def dra_config_seeds():
+    t = "dra_config"
+    # docs/dra.md's DeviceClass and claims, as the scheduler copies their
+    # configs into status.allocation.devices.config: the classes' first
+    # (source FromClass), then the claim's (FromClaim).
+    text = read("docs/dra.md").decode()
+    docs = []
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        try:
+            docs += [d for d in yaml.safe_load_all(block) if d]
+        except yaml.YAMLError:
+            pass
+    classes = {d["metadata"]["name"]: d["spec"].get("config", []) for d in docs
+               if isinstance(d, dict) and d.get("kind") == "DeviceClass"}
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "ResourceClaim":
+            devs = d["spec"]["devices"]
+            cfg = []
+            for r in devs.get("requests", []):
+                for c in classes.get(r.get("exactly", {}).get("deviceClassName"), []):
+                    cfg.append({"source": "FromClass", "requests": [r["name"]], **c})
+            cfg += [{"source": "FromClaim", **c} for c in devs.get("config", [])]
+            seed(t, "docs-dra-" + d["metadata"]["name"], claim([result("vf-0000-18-01-0", request="nic"),
+                                                                result("gpu-0000-3b-00-0")], config=cfg))
+        elif isinstance(d, dict) and "config" in d:  # the FPGA fragment
+            seed(t, "docs-dra-fpga", [{"source": "FromClaim", **c} for c in d["config"]])
+
+    def ours(kind, source="FromClaim", requests=None, **params):
+        e = {"source": source, "opaque": {"driver": "kyborg.io", "parameters": {
+            "apiVersion": "kyborg.io/v1alpha1", "kind": kind, **params}}}
+        if requests is not None:
+            e["requests"] = requests
+        return e
+
+    afu = "d8424dc4a4a3c413f89e433683f9040b"
+    seed(t, "vf-every-field", [ours("VfConfig", vlan=4094, vlanQoS=7, vlanProto="802.1AD", mac="02:00:00:00:00:01",
+                                    spoofchk=False, trust="on", link_state="disable", min_tx_rate=10,
+                                    max_tx_rate=100, driver="netdevice")])
+    seed(t, "fpga-path-and-url", [ours("FpgaConfig", requests=["fpga"], bitstream={
+        "id": afu, "path": "/var/lib/kyborg/bitstreams/nlb.gbs", "sha256": SHA}),
+        ours("FpgaConfig", bitstream={"id": "d8424dc4-a4a3-c413-f89e-433683f9040b",
+                                      "url": "file:///var/lib/kyborg/bitstreams/a/b.gbs", "sha256": SHA})])
+    seed(t, "gpu-env", [ours("GpuConfig", source="FromClass", sharing="exclusive"),
+                        ours("GpuConfig", requests=["gpu", "gpu2/sub"], sharing="timeSliced",
+                             env={"A": "1", "CUDA_MPS_PIPE_DIRECTORY": "/tmp/mps", "_x": ""})])
+    seed(t, "mixed-and-others", [ours("GpuConfig", requests=["nic"]), {"source": "FromClaim", "opaque": {
+        "driver": "gpu.nvidia.com", "parameters": {"kind": "GpuConfig"}}}, ours("VfConfig", source="FromClass",
+                                                                                 requests=["nic"], vlan=5)])
+    seed(t, "refused-vlan", [ours("VfConfig", vlan=5000)])
+    seed(t, "refused-qos-without-vlan", [ours("VfConfig", vlanQoS=3)])
+    seed(t, "refused-multicast-mac", [ours("VfConfig", mac="01:00:5e:00:00:01")])
+    seed(t, "refused-rates", [ours("VfConfig", min_tx_rate=200, max_tx_rate=100)])
+    seed(t, "refused-bitstream-outside", [ours("FpgaConfig", bitstream={
+        "id": afu, "path": "/var/lib/kyborg/bitstreams/../../../etc/shadow", "sha256": SHA})])
+    seed(t, "refused-reserved-env", [ours("GpuConfig", env={"NVIDIA_VISIBLE_DEVICES": "all"})])
+    seed(t, "refused-env-control", [ours("GpuConfig", env={"A": "x\u0001y"})])
+    seed(t, "refused-kind", [ours("NicConfig")])
+    seed(t, "refused-api-version", [{"source": "FromClaim", "opaque": {"driver": "kyborg.io", "parameters": {
+        "apiVersion": "kyborg.io/v1", "kind": "VfConfig"}}}])
+    seed(t, "refused-not-opaque", [{"source": "FromClaim", "requests": ["nic"]}])
+
+
 def dra_record_seeds():
     t = "dra_record"
     h = read("common/include/kyborg/state/dra_record.h").decode()
@@ -785,7 +847,7 @@ def make_dicts():
         ("grpc-encoding", "gzip")]] + [h2(SETTINGS, 0, 0), h2(SETTINGS, ACK, 0), h2(WINDOW, 0, 0, b"\0\0\xff\xff"),
                                        b"\x00\x00\x00\x00\x00", b"\x01\x00\x00\x00\x05"])
     dicts["dp_proto"] = dict_lines([pb_bytes(1, i) for i in IDS] + [pb_int(3, 1), pb_int(3, 0x7fffffff)])
-    for t in ("device_sriovdp", "dra_claims", "dra_record", "cni_record"):
+    for t in ("device_sriovdp", "dra_claims", "dra_config", "dra_record", "cni_record"):
         dicts[t] = dict_lines(JSON_TOKENS + json_keys([t]))
     dicts["k8s_watch"] = dict_lines(JSON_TOKENS + ["\n", "\r\n", '"type":"ADDED"', '"type":"MODIFIED"',
                                                    '"type":"DELETED"', '"type":"BOOKMARK"', '"type":"ERROR"',
@@ -810,6 +872,7 @@ def main():
     dp_proto_seeds()
     sriovdp_seeds()
     dra_claim_seeds()
+    dra_config_seeds()
     dra_record_seeds()
     cni_record_seeds()
     k8s_seeds()
