@@ -16,8 +16,10 @@
  * is exactly the name the driver gives that device, of a resource the
  * config gives DRA, and a replica only of a GPU shared that many ways; the
  * CDI device name and spec file name made from an accepted reference and a
- * found device are valid (one path component, CDI's alphabet). */
+ * found device are valid (one path component, CDI's alphabet); the
+ * allocation's configs then parse or are refused naming their path. */
 #include "dra_claims.h"
+#include "dra_config.h"
 #include "dra_daemon.h"
 #include "fuzz_device.h"
 #include "kyborg/device/cdi_spec.h"
@@ -172,6 +174,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(res->driver, DRIVER) == 0 && strcmp(res->pool, opts.node_name) == 0)
 			check_device(res, uid);
 	}
+	/* Then the claim's own configs, as Prepare reads them next
+	 * (fuzz_dra_config checks what they hold). */
+	static const struct dra_config_rules rules = { .driver = DRIVER, .bitstream_dir = "/var/lib/kyborg/bitstreams" };
+	struct dra_configs cs;
+	_cleanup_error_ struct ky_error *cerr = NULL;
+	int rc = dra_configs_parse(a->config, &rules, &cs, &cerr);
+	FUZZ_ASSERT(rc == 0 || rc == -EINVAL || rc == -ENOMEM, "dra_configs_parse returned %d", rc);
+	FUZZ_ASSERT(rc == 0 || !strncmp(ky_error_msg(cerr), "config", 6) || rc == -ENOMEM, "config refusal: %s",
+		    ky_error_msg(cerr));
+	if (rc == 0)
+		dra_configs_release(&cs);
 	dra_claim_alloc_free(a);
 	return 0;
 }

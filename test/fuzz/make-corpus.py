@@ -679,6 +679,22 @@ def dra_record_seeds():
     seed(t, "empty-share-id", rec | {"devices": [rec["devices"][0] | {"shareID": ""}]})
     seed(t, "refused-request-type", rec | {"devices": [rec["devices"][0] | {"requests": ["gpu", 7]}]})
     seed(t, "refused-state", rec | {"state": "done"})
+    # Version 2: each kind of a claim's own configuration, with its journal
+    # (dra_record.h's keys).
+    vf = {"mask": 3, "mac": "02:00:00:00:00:01", "vlan": 100, "qos": 5, "vlanProto": 33024, "minTxRate": 0,
+          "maxTxRate": 1000, "spoofchk": True, "trust": False, "linkState": 0}
+    d0 = rec["devices"][0]
+    seed(t, "v2-configs", rec | {"version": 2, "devices": [
+        d0 | {"configPath": "config[0]", "gpu": {"sharing": "timeSliced", "env": ["A=1", "B="]}},
+        d0 | {"device": "vf-0000-18-01-1", "pci": "0000:18:01.1", "kind": "vf", "configPath": "config[1]",
+              "vf": {"pf": "ens1f0", "vfIndex": 1, "set": vf, "driver": "vfio-pci", "saved": vf | {"vlan": 0},
+                     "savedDriver": "iavf", "savedOverride": ""}},
+        d0 | {"device": "fpga-0000-af-00-0", "pci": "0000:af:00.0", "kind": "fpga", "configPath": "config[2]",
+              "fpga": {"bitstream": {"id": "d8424dc4a4a3c413f89e433683f9040b",
+                                     "url": "https://images.example.com/nlb.gbs", "sha256": SHA},
+                       "previousId": "00000000000000000000000000000000"}}]})
+    seed(t, "refused-v2-vf-index", rec | {"version": 2, "devices": [d0 | {"vf": {"pf": "ens1f0", "vfIndex": 1e99}}]})
+    seed(t, "v2-pci-not-canonical", rec | {"devices": [d0 | {"pci": "3b:00.0"}, d0 | {"pci": "../x"}]})
 
 
 def cni_record_seeds():
