@@ -281,6 +281,10 @@ def sriovdp_seeds():
     seed(t, "refused-bad-range", {"resourceList": [{"resourceName": "r", "selectors": [{"pfNames": ["ens1f0#3-1"]}]}]})
     seed(t, "refused-duplicate-case", '{"resourceList":[{"resourceName":"a","resourcename":"b","selectors":[{}]}]}')
     seed(t, "refused-no-selectors", {"resourceList": [{"resourceName": "n"}]})
+    # F7 (fixed): a refused resource name went raw into the message (a raw
+    # DEL byte in the prefix, as the fuzzer found it; a \\u escape does the same).
+    seed(t, "regress-F7-prefix-with-control-byte",
+         b'{"resourceList":[{"resourceName":"vf_rest","resourcePrefix":"example.c\x7fm","selectors":{}}]}')
 
 
 # ---- The node profile ----

@@ -217,11 +217,8 @@ int ky_device_allocate(const struct ky_device_resource *res, const struct ky_dev
 			/* kubelet's ID, as it sent it: quoted and escaped when it
 			 * holds a control byte, so the message stays one line. */
 			char q[96];
-			bool plain = true;
-			for (const unsigned char *c = (const unsigned char *)ids[i]; *c && plain; c++)
-				plain = *c >= 0x20 && *c != 0x7f;
 			return ky_error_set(err, EINVAL, "unknown device %s for %s",
-					    plain ? ids[i] : ky_json_quote(ids[i], q, sizeof(q)), res->name);
+					    ky_json_quote_controls(ids[i], q, sizeof(q)), res->name);
 		}
 		if (!d->healthy)
 			return ky_error_set(err, EINVAL, "device %s of %s is unhealthy", ids[i], res->name);

@@ -78,6 +78,14 @@ char *ky_json_quote(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+const char *ky_json_quote_controls(const char *s, char *buf, size_t size)
+{
+	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return ky_json_quote(s, buf, size);
+	return s ? s : "";
+}
+
 static int failv(const char *path, struct ky_error **err, const char *fmt, va_list ap)
 {
 	char *msg = NULL;

@@ -61,6 +61,10 @@ int ky_json_error(const struct ky_jnode *node, struct ky_error **err, const char
 /* Writes s as a JSON string literal, quotes included, escaped and cut short
  * with "..." to fit. Always NUL-terminates; returns buf. */
 char *ky_json_quote(const char *s, char *buf, size_t size);
+/* s itself when it holds no control byte (below 0x20, or 0x7f), else
+ * ky_json_quote(s, buf, size): for messages that name untrusted text as
+ * it is, yet must stay one printable line. */
+const char *ky_json_quote_controls(const char *s, char *buf, size_t size);
 
 /* ---- Getters ----
  * Each looks up `key` in the object `obj` (or, when key is NULL, takes obj
