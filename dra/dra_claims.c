@@ -119,12 +119,17 @@ static bool dns_name(const char *s, size_t max, bool dots)
 
 const char *dra_claim_ref_problem(const char *ns, const char *name, const char *uid, char *buf, size_t size)
 {
+	/* kubelet's strings quoted, escaped and cut at most 64 bytes in, never
+	 * inside a character: the refusal is a proto3 string of the answer, and
+	 * grpc-go refuses a whole message holding invalid UTF-8 (fuzz finding
+	 * F5: "%.64s" cut a character in two). */
+	char q[72];
 	if (!dns_name(ns, 63, false)) {
-		snprintf(buf, size, "namespace \"%.64s\": must be a DNS label", ns ? ns : "");
+		snprintf(buf, size, "namespace %s: must be a DNS label", ky_json_quote(ns, q, sizeof(q)));
 		return buf;
 	}
 	if (!dns_name(name, 253, true)) {
-		snprintf(buf, size, "name \"%.64s\": must be a DNS subdomain", name ? name : "");
+		snprintf(buf, size, "name %s: must be a DNS subdomain", ky_json_quote(name, q, sizeof(q)));
 		return buf;
 	}
 	size_t n = uid ? strlen(uid) : 0;
@@ -132,7 +137,7 @@ const char *dra_claim_ref_problem(const char *ns, const char *name, const char *
 	for (size_t i = 0; ok && i < n; i++)
 		ok = isalnum((unsigned char)uid[i]) || uid[i] == '-';
 	if (!ok) {
-		snprintf(buf, size, "uid \"%.64s\": must be 1 to 128 letters, digits and '-'", uid ? uid : "");
+		snprintf(buf, size, "uid %s: must be 1 to 128 letters, digits and '-'", ky_json_quote(uid, q, sizeof(q)));
 		return buf;
 	}
 	return NULL;

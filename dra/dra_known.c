@@ -2,6 +2,7 @@
 #include "dra_known.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,8 +108,10 @@ static int from_obj(const cJSON *obj, struct dra_known_slice *r)
 	r->rv = dup_or_empty(sfield(meta, "resourceVersion"), &oom);
 	r->pool = dup_or_empty(sfield(pool, "name"), &oom);
 	r->rv_numeric = dra_rv_parse(r->rv, &r->rv_num);
-	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(pool, "generation");
-	r->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
+	/* Not an integer an int64 holds exactly (1e19, 0.5): none (fuzz finding
+	 * F4: a plain cast of 1e19 was undefined). */
+	if (!ky_json_int_at(pool, "generation", INT64_MIN, INT64_MAX, &r->generation))
+		r->generation = 0;
 	dra_slice_digest(obj, r->digest);
 	const cJSON *d, *t;
 	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(spec, "devices"))

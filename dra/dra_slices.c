@@ -284,6 +284,14 @@ static void feed(struct digest *d, char tag, const char *s)
 
 static void feed_int(struct digest *d, char tag, double v)
 {
+	/* The server's number: outside int64 (INT64_MAX itself is 2^63 as a
+	 * double) a cast is undefined (fuzz finding F4), so such a number is
+	 * fed as its text, which no integer's bytes can equal. */
+	if (!(v >= -0x1p63 && v < 0x1p63)) {
+		char text[40];
+		snprintf(text, sizeof(text), "%.17g", v);
+		return feed(d, tag, text);
+	}
 	int64_t i = (int64_t)v;
 	uint8_t b[9] = { (uint8_t)tag };
 	for (int k = 0; k < 8; k++)

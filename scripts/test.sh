@@ -2,7 +2,8 @@
 # The README's test command (its second quick-start command; CI's .ci/run; the
 # parts: docs/testing.md, "The test command"): installs what is missing, builds,
 # and runs every test twice: in the normal build and under AddressSanitizer +
-# UBSan; then the node image and the kernel tier.
+# UBSan; then the fuzz targets briefly in a clang build of their own, the node
+# image and the kernel tier.
 # The tests create network namespaces and links: run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,21 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DKYBORG_SANITIZE=ON
+
+# The libFuzzer targets (test/fuzz; issue 14): a clang build of their own
+# with ASan and UBSan, each target run over its seed corpus and then fuzzed
+# for 5 s (KYBORG_FUZZ_SECONDS), plus the inputs of open findings
+# (test/fuzz/crashes/). 17 targets: about 85 s on 2 cores (build 27 s,
+# ctest 57 s).
+# KYBORG_SKIP_FUZZ=1 leaves it out; scripts/fuzz.sh runs them for longer.
+if [ "${KYBORG_SKIP_FUZZ:-0}" != 1 ]; then
+	echo "== build build-fuzz (clang, libFuzzer, ASan+UBSan)"
+	cmake -B build-fuzz -S . -DCMAKE_C_COMPILER=clang -DKYBORG_FUZZ=ON \
+		-DKYBORG_FUZZ_SECONDS="${KYBORG_FUZZ_SECONDS:-5}" >/dev/null
+	cmake --build build-fuzz -j"$jobs" --target fuzzers >/dev/null
+	echo "== test build-fuzz (fuzz)"
+	(cd build-fuzz && ctest --output-on-failure -j"$jobs" -L fuzz)
+fi
 
 # The node image (Containerfile), built with buildah from a debootstrapped
 # debian:12 and checked (each binary starts, the helper installs the CNI

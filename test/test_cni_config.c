@@ -88,7 +88,10 @@ Test(cni_config, codes_for_bad_configs)
 		{ "{" BASE ",\"device\":\"e\",\"stateDir\":\"relative/dir\"}", KY_CNI_E_CONFIG },
 		{ "{\"cniVersion\":\"1.1.0\",\"name\":\"../x\",\"type\":\"k\",\"device\":\"e\"}", KY_CNI_E_CONFIG },
 		{ "{" BASE ",\"deviceID\":\"not-pci\"}", KY_CNI_E_CONFIG },
-		{ "{" BASE ",\"device\":\"e\",\"name\":\"n\"}", KY_CNI_E_CONFIG },
+		/* A repeated key is refused while decoding, at any depth. */
+		{ "{" BASE ",\"device\":\"e\",\"name\":\"n\"}", KY_CNI_E_DECODE },
+		{ "{" BASE ",\"device\":\"e\",\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:01\",\"mac\":\"02:00:00:00:00:02\"}}",
+		  KY_CNI_E_DECODE },
 	};
 	for (size_t i = 0; i < KY_ARRAY_SIZE(cases); i++) {
 		int code;

@@ -168,6 +168,33 @@ Test(cni_record, a_record_cut_short_or_mistyped_reads_what_it_can)
 	cr_assert_not(ky_cni_record_from_earlier_boot(rec, "B1"), "no boot ID: this boot's");
 }
 
+Test(cni_record, a_number_outside_its_fields_range_reads_as_unset)
+{
+	/* Fuzz finding F3: each number was converted with a plain cast, which
+	 * is undefined for 1e99 or -1 in an unsigned field (UBSan) and gave
+	 * whatever the CPU makes of it (70000 as a VLAN: 4464). */
+	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_Parse(
+		"{\"device\":{\"ifindex\":1e99,\"mtu\":-1,\"vfIndex\":2.5},\"podIfindex\":-1e99,"
+		"\"vfSaved\":{\"mask\":1e99,\"vlan\":70000,\"qos\":3,\"linkState\":9,\"mac\":\"aa:bb:cc:00:00:01\"},"
+		"\"bpf\":[{\"progId\":4294967296,\"handle\":4294967295}],\"rdma\":{\"index\":-3}}");
+	_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = load(doc);
+	cr_assert_not(rec->device.has_ifindex);
+	cr_assert_not(rec->device.has_mtu);
+	cr_assert_not(rec->device.has_vf_index, "a fraction is no VF index");
+	cr_assert_eq(rec->pod_ifindex, 0);
+	cr_assert_eq(rec->vf_saved.mask, 0);
+	cr_assert_eq(rec->vf_saved.vlan, 0);
+	cr_assert_eq(rec->vf_saved.qos, 3, "a number in range is read");
+	cr_assert_eq(rec->vf_saved.link_state, 0);
+	cr_assert_not(rec->progs[0].has_prog_id);
+	cr_assert_eq(rec->progs[0].at.handle, 4294967295u);
+	cr_assert_eq(rec->rdma.index, 0);
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_cni_record *newer = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *huge = cJSON_Parse("{\"version\":1e99}");
+	cr_assert_eq(ky_cni_record_from_json(huge, &newer, &err), -EPROTO);
+}
+
 Test(cni_record, a_newer_version_is_refused_and_not_an_object_is_corrupt)
 {
 	_cleanup_error_ struct ky_error *err = NULL;

@@ -161,6 +161,19 @@ Test(device_alloc, unknown_or_unhealthy_ids_are_einval_naming_them)
 		     "another resource's device is unknown here");
 }
 
+Test(device_alloc, an_unknown_id_with_control_bytes_is_named_escaped_on_one_line)
+{
+	/* Found by fuzz_dp_proto: kubelet's ID went into the message raw. */
+	_cleanup_error_ struct ky_error *err = NULL;
+	struct ky_device_alloc a = { 0 };
+	static const char *const ids[] = { "0000:18:01.0\n\x01level=error" };
+	cr_assert_eq(ky_device_allocate(&cfg->resources[VF], &lists[VF], ids, 1, false, &a, &err), -EINVAL);
+	cr_assert(strstr(ky_error_msg(err), "unknown device \"0000:18:01.0\\n\\u0001level=error\" for"), "%s",
+		  ky_error_msg(err));
+	for (const char *c = ky_error_msg(err); *c; c++)
+		cr_assert((unsigned char)*c >= 0x20, "raw byte 0x%02x in %s", (unsigned char)*c, ky_error_msg(err));
+}
+
 /* ---- device-info files ---- */
 
 TestSuite(devinfo, .init = setup, .fini = teardown);

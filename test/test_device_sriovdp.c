@@ -202,6 +202,9 @@ Test(sriovdp_config, every_malformed_resource_names_its_field)
 		  "resourceList[0].resourceName: intel.com/_a: kubelet refuses it: the name after '/' must start and end" },
 		{ ONE("{\"resourceName\":\"a\",\"resourcePrefix\":\"Intel.com\",\"selectors\":{}}"),
 		  "resourceList[0].resourcePrefix: Intel.com/a: kubelet refuses it: the domain" },
+		/* Found by fuzz_device_sriovdp: the name quoted raw, \u escapes and all. */
+		{ ONE("{\"resourceName\":\"a\",\"resourcePrefix\":\"x\\u007f\\n.com\",\"selectors\":{}}"),
+		  "resourceList[0].resourcePrefix: \"x\\u007f\\n.com/a\": kubelet refuses it: the domain" },
 		{ ONE("{\"resourceName\":\"a\"}"), "resourceList[0].selectors: missing required field" },
 		{ ONE("{\"resourceName\":\"a\",\"selectors\":null}"), "resourceList[0].selectors: missing required field" },
 		{ ONE("{\"resourceName\":\"a\",\"selectors\":[]}"), "resourceList[0].selectors: needs at least one" },

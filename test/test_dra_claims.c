@@ -95,3 +95,19 @@ Test(dra_claims, claim_references_are_dns_names_and_a_plain_uid)
 	cr_assert_str_eq(dra_claim_ref_problem("ns", "n", "a/b", buf, sizeof(buf)),
 			 "uid \"a/b\": must be 1 to 128 letters, digits and '-'");
 }
+
+Test(dra_claims, a_refused_reference_is_quoted_whole_characters_and_one_line)
+{
+	/* Fuzz finding F5: "%.64s" cut kubelet's string inside a character,
+	 * and the refusal (a proto3 string of the answer) was invalid UTF-8. */
+	char buf[256], ns[100];
+	memset(ns, 'a', 63);
+	strcpy(ns + 63, "\xc3\xa9xxxxxxxxxxxxxxxxxxxx"); /* U+00E9 as bytes 64 and 65 */
+	const char *p = dra_claim_ref_problem(ns, "n", "u", buf, sizeof(buf));
+	cr_assert_not_null(p);
+	for (const char *c = p; *c; c++)
+		cr_assert((unsigned char)*c != 0xc3 || (unsigned char)c[1] == 0xa9, "a character cut in two: %s", p);
+	cr_assert(strstr(p, "...\": must be a DNS label"), "%s", p);
+	cr_assert_str_eq(dra_claim_ref_problem("ns", "a\nb", "u", buf, sizeof(buf)),
+			 "name \"a\\nb\": must be a DNS subdomain");
+}

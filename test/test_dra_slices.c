@@ -614,6 +614,38 @@ Test(dra_slices, known_slice_ignores_an_older_state_and_takes_a_newer_one)
 	cr_assert_not(dra_rv_parse(NULL, &n));
 }
 
+Test(dra_slices, numbers_beyond_int64_are_no_generation_and_keep_their_own_digest)
+{
+	/* Fuzz finding F4: the server's numbers were cast to int64_t, which is
+	 * undefined from 2^63 (UBSan) and on x86 gives INT64_MIN for all of
+	 * them: a generation of 1e19 read as INT64_MIN, and an int attribute
+	 * of 1e19 digested like one of -2^63. */
+	struct dra_known k = { 0 };
+	char text[1024];
+	snprintf(text, sizeof(text), "%s", known_obj("10", 3, "pf-down", NULL));
+	char *g = strstr(text, "\"generation\":3");
+	cr_assert_not_null(g);
+	memmove(g + 17, g + 14, strlen(g + 14) + 1);
+	memcpy(g + 13, "1e19", 4);
+	cJSON *o = reparse(text);
+	cr_assert_eq(dra_known_upsert(&k, o), 0);
+	cJSON_Delete(o);
+	cr_assert_eq(dra_known_get(&k, "00000-kyborg.io-node-a-x")->generation, 0);
+	dra_known_release(&k);
+
+	uint8_t a[DRA_DIGEST_LEN], b[DRA_DIGEST_LEN];
+	const char *fmt = "{\"spec\":{\"devices\":[{\"name\":\"d\",\"attributes\":{\"n\":{\"int\":%s}}}]}}";
+	snprintf(text, sizeof(text), fmt, "1e19");
+	o = reparse(text);
+	digest_of(o, a);
+	cJSON_Delete(o);
+	snprintf(text, sizeof(text), fmt, "-9223372036854775808");
+	o = reparse(text);
+	digest_of(o, b);
+	cJSON_Delete(o);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "1e19 digested as -2^63");
+}
+
 Test(dra_slices, known_taint_time_goes_with_an_update_of_the_same_taint_only)
 {
 	struct dra_known k = { 0 };

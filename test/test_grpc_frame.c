@@ -281,6 +281,26 @@ Test(grpc_frame, timeout_format_fits_eight_digits_and_parses_back)
 	}
 }
 
+/* grpc's spec allows at most 8 digits per unit: a deadline beyond the
+ * longest goes out as the longest, never as a short one. Rounding up to
+ * the unit wrapped within an hour of UINT64_MAX (a caller's "no deadline"),
+ * which sent "0S" (expired at once). */
+Test(grpc_frame, timeout_format_clamps_deadlines_near_uint64_max_to_the_longest)
+{
+	static const uint64_t values[] = { UINT64_MAX, UINT64_MAX - 1, UINT64_MAX - 8, UINT64_MAX - 3599999,
+					   UINT64_MAX - 3600000, 99999999ull * 3600000ull + 1 };
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char buf[16];
+		ky_grpc_timeout_format(values[i], buf, sizeof(buf));
+		cr_assert_str_eq(buf, "99999999H", "%llu ms", (unsigned long long)values[i]);
+	}
+	char buf[16];
+	ky_grpc_timeout_format(99999999ull * 3600000ull, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "99999999H");
+	ky_grpc_timeout_format(99999999ull * 3600000ull - 1, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "99999999H", "rounded up to the hour");
+}
+
 Test(grpc_frame, message_is_percent_encoded_and_decoded)
 {
 	char *e = ky_grpc_message_encode("unknown device nope: 100% \xe2\x9c\x97\n");

@@ -150,6 +150,106 @@ Test(json, parse_rejects_nul_escape_that_would_cut_a_string)
 	cr_assert_str_eq(cJSON_GetObjectItem(doc, "name")->valuestring, "a\\u0000");
 }
 
+/* Parses exactly len bytes (NULs included); the result, error left in err. */
+static int parse_bytes(const char *text, size_t len)
+{
+	cJSON_Delete(doc);
+	doc = NULL;
+	ky_error_clear(&err);
+	return ky_json_parse(text, len, &doc, &err);
+}
+
+/* RFC 8259 section 7: characters below U+0020 must be escaped in a string.
+ * cJSON copies them raw and a NUL ends the C string there. */
+Test(json, parse_refuses_a_raw_nul_that_would_cut_a_string)
+{
+	static const char text[] = "{\"device\":\"kysec-a\0../../x\"}";
+	cr_assert_eq(parse_bytes(text, sizeof(text) - 1), -EINVAL, "accepted: device=%s",
+		     doc ? cJSON_GetStringValue(cJSON_GetObjectItem(doc, "device")) : "?");
+	cr_assert_null(doc);
+	cr_assert_str_eq(ky_error_msg(err),
+			 "cannot decode JSON at line 1 column 19: control character U+0000 in a string (it must be escaped)");
+}
+
+Test(json, parse_refuses_every_raw_control_byte_in_a_string)
+{
+	for (int c = 0x01; c < 0x20; c++) {
+		char text[32];
+		int n = snprintf(text, sizeof(text), "{\"a\":\n \"x%cy\"}", c);
+		cr_assert_eq(parse_bytes(text, (size_t)n), -EINVAL, "byte 0x%02x accepted in a string", c);
+		char want[128];
+		snprintf(want, sizeof(want),
+			 "cannot decode JSON at line 2 column 4: control character U+%04X in a string (it must be escaped)", c);
+		cr_assert_str_eq(ky_error_msg(err), want);
+	}
+	/* Escaped, they are fine; so are DEL and UTF-8. */
+	cr_assert_eq(parse_raw("{\"a\": \"x\\ty\\n\\u0001\x7f\xc3\xa9\"}"), 0, "%s", ky_error_msg(err));
+	cr_assert_str_eq(cJSON_GetObjectItem(doc, "a")->valuestring, "x\ty\n\x01\x7f\xc3\xa9");
+}
+
+Test(json, parse_refuses_control_bytes_outside_strings_except_whitespace)
+{
+	/* cJSON skips every byte up to 0x20 between tokens; JSON allows only
+	 * space, tab, line feed and carriage return. */
+	static const char nul[] = "{\"a\":\0 1}";
+	cr_assert_eq(parse_bytes(nul, sizeof(nul) - 1), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "cannot decode JSON at line 1 column 6: control character U+0000 outside a string");
+	cr_assert_eq(parse_raw("\x0c{\"a\": 1}"), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "cannot decode JSON at line 1 column 1: control character U+000C outside a string");
+	cr_assert_eq(parse_raw("{\"a\":\x0b 1}"), -EINVAL);
+	cr_assert_eq(parse_raw(" \t\r\n{\"a\":\t1,\r\n\"b\": [ ]}\n"), 0, "%s", ky_error_msg(err));
+}
+
+Test(json, parse_reports_a_control_byte_before_a_later_syntax_error)
+{
+	cr_assert_eq(parse_raw("{\"a\": \"x\x01\", \"b\": tru}"), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err),
+			 "cannot decode JSON at line 1 column 9: control character U+0001 in a string (it must be escaped)");
+}
+
+/* RFC 8259 section 4: names SHOULD be unique, and decoders disagree on
+ * which of two wins (cJSON the first, Go's the last): refuse them all. */
+Test(json, parse_refuses_a_duplicate_key_in_a_nested_object)
+{
+	cr_assert_eq(parse_raw("{\"cniVersion\": \"1.0.0\", \"runtimeConfig\": {\"deviceID\": \"0000:03:02.0\","
+			       " \"deviceID\": \"0000:03:02.1\"}}"),
+		     -EINVAL);
+	cr_assert_null(doc);
+	cr_assert_str_eq(ky_error_msg(err), "runtimeConfig.deviceID: duplicate field");
+}
+
+Test(json, parse_refuses_duplicate_keys_at_every_level)
+{
+	cr_assert_eq(parse_raw("{\"vlan\": 1, \"mtu\": 1500, \"vlan\": 2}"), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "vlan: duplicate field");
+	cr_assert_eq(parse_raw("{\"ipam\": {\"ranges\": [[{\"subnet\": \"10.0.0.0/24\"}, {\"gateway\": \"10.0.0.1\","
+			       " \"gateway\": \"10.0.0.2\"}]]}}"),
+		     -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "ipam.ranges[0][1].gateway: duplicate field");
+	cr_assert_eq(parse_raw("[{}, {\"a\": {\"k8s.io/x\": 1, \"k8s.io/x\": {}}}]"), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "[1].a[\"k8s.io/x\"]: duplicate field");
+	/* The same name in different objects is no duplicate. */
+	cr_assert_eq(parse_raw("{\"a\": {\"x\": 1}, \"b\": {\"x\": 1}, \"c\": [{\"x\": 1}, {\"x\": 2}]}"), 0, "%s",
+		     ky_error_msg(err));
+}
+
+Test(json, parse_names_the_first_repeat_in_a_large_object)
+{
+	/* Past a few members the names are sorted, not compared pairwise: the
+	 * message still names the first repeat in document order. */
+	char text[1024];
+	size_t n = 0;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "{");
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "\"k%d\": %d, ", i, i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\"k39x\": 0}");
+	cr_assert_eq(parse_bytes(text, n), 0, "%s", ky_error_msg(err));
+	n -= 1;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ", \"k27\": 1, \"k3\": 2, \"k27\": 3}");
+	cr_assert_eq(parse_bytes(text, n), -EINVAL);
+	cr_assert_str_eq(ky_error_msg(err), "k27: duplicate field");
+}
+
 /* ---- Paths and nodes ---- */
 
 Test(json, nested_path_runs_through_arrays_of_arrays)
@@ -817,7 +917,13 @@ Test(json, unknown_field_with_odd_characters_is_quoted)
 
 Test(json, duplicate_field_is_reported)
 {
-	load("{'vlan': 1, 'mtu': 1500, 'vlan': 2}");
+	/* ky_json_parse refuses a repeated key first; a document built in
+	 * memory can still hold one. */
+	doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "vlan", 1);
+	cJSON_AddNumberToObject(doc, "mtu", 1500);
+	cJSON_AddNumberToObject(doc, "vlan", 2);
+	ky_json_root(doc, &root);
 	const char *const allowed[] = { "vlan", "mtu", NULL };
 	assert_fails_with(ky_json_check_keys(&root, allowed, &err), "vlan: duplicate field");
 }

@@ -213,8 +213,13 @@ int ky_device_allocate(const struct ky_device_resource *res, const struct ky_dev
 		return ky_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct ky_device *d = ky_devlist_find(list, ids[i]);
-		if (!d)
-			return ky_error_set(err, EINVAL, "unknown device %s for %s", ids[i], res->name);
+		if (!d) {
+			/* kubelet's ID, as it sent it: quoted and escaped when it
+			 * holds a control byte, so the message stays one line. */
+			char q[96];
+			return ky_error_set(err, EINVAL, "unknown device %s for %s",
+					    ky_json_quote_controls(ids[i], q, sizeof(q)), res->name);
+		}
 		if (!d->healthy)
 			return ky_error_set(err, EINVAL, "device %s of %s is unhealthy", ids[i], res->name);
 		bool seen = false;

@@ -316,9 +316,11 @@ static int parse_name(struct parse *p, const struct ky_jnode *res, struct ky_dev
 		return ky_error_set(p->err, ENOMEM, "out of memory");
 	}
 	const char *problem = ky_device_resource_name_problem(r->name);
-	if (problem)
+	char q[160];
+	if (problem) /* the name escaped where the config's \u escapes made it a control byte */
 		return ky_json_error(strstr(problem, "domain") ? (prefix_node.j ? &prefix_node : res) : &name_node,
-				     p->err, "%s: kubelet refuses it: %s", r->name, problem);
+				     p->err, "%s: kubelet refuses it: %s", ky_json_quote_controls(r->name, q, sizeof(q)),
+				     problem);
 	return 0;
 }
 

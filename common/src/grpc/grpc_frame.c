@@ -254,7 +254,9 @@ void ky_grpc_timeout_format(uint64_t ms, char *buf, size_t size)
 	} units[] = { { 1, 'm' }, { 1000, 'S' }, { 60000, 'M' }, { 3600000, 'H' } };
 	const uint64_t max = 99999999u;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		uint64_t v = (ms + units[i].ms - 1) / units[i].ms;
+		/* Rounded up without ms + unit - 1, which wraps near UINT64_MAX;
+		 * beyond 8 digits of hours, the longest (the spec's limit). */
+		uint64_t v = ms / units[i].ms + (ms % units[i].ms != 0);
 		if (v <= max || i + 1 == sizeof(units) / sizeof(units[0])) {
 			snprintf(buf, size, "%llu%c", (unsigned long long)(v <= max ? v : max), units[i].unit);
 			return;

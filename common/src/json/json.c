@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,14 @@ char *ky_json_quote(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+const char *ky_json_quote_controls(const char *s, char *buf, size_t size)
+{
+	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return ky_json_quote(s, buf, size);
+	return s ? s : "";
+}
+
 static int failv(const char *path, struct ky_error **err, const char *fmt, va_list ap)
 {
 	char *msg = NULL;
@@ -136,44 +145,49 @@ static int expected(const struct ky_jnode *n, const char *what, struct ky_error 
 
 /* ---- Decoding ---- */
 
-enum scan_problem { SCAN_NONE, SCAN_DEEP, SCAN_NUL };
+enum scan_problem { SCAN_NONE, SCAN_DEEP, SCAN_NUL, SCAN_CONTROL_IN_STRING, SCAN_CONTROL };
 
-/* Finds, in text[0, len), the first bracket that nests deeper than
- * KY_JSON_MAX_DEPTH or the first "\u0000" escape inside a string. Sets *at
- * to its offset. */
+static bool json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Finds, in text[0, len), the first of: a bracket that nests deeper than
+ * KY_JSON_MAX_DEPTH, a "\u0000" escape inside a string, or a raw control
+ * byte (below 0x20) inside a string or, other than JSON's whitespace,
+ * outside one. cJSON takes all of those: it stops at its nesting limit
+ * without saying why, ends a string at \u0000 or at a raw NUL (so
+ * "kysec-a<NUL>../../x" would read as "kysec-a"), and skips any byte up to
+ * 0x20 as whitespace. RFC 8259 allows none of them. Sets *at to the offset. */
 static enum scan_problem scan(const char *t, size_t len, size_t *at)
 {
 	size_t depth = 0;
 	bool in_string = false;
 	for (size_t i = 0; i < len; i++) {
-		char c = t[i];
+		unsigned char c = (unsigned char)t[i];
+		*at = i;
 		if (in_string) {
 			if (c == '"') {
 				in_string = false;
+			} else if (c < 0x20) {
+				return SCAN_CONTROL_IN_STRING;
 			} else if (c == '\\' && i + 1 < len) {
-				if (t[i + 1] == 'u' && i + 5 < len && memcmp(t + i + 2, "0000", 4) == 0) {
-					*at = i;
+				if (t[i + 1] == 'u' && i + 5 < len && memcmp(t + i + 2, "0000", 4) == 0)
 					return SCAN_NUL;
-				}
 				i++;
 			}
 		} else if (c == '"') {
 			in_string = true;
+		} else if (c < 0x20 && !json_space((char)c)) {
+			return SCAN_CONTROL;
 		} else if (c == '[' || c == '{') {
-			if (++depth > KY_JSON_MAX_DEPTH) {
-				*at = i;
+			if (++depth > KY_JSON_MAX_DEPTH)
 				return SCAN_DEEP;
-			}
 		} else if ((c == ']' || c == '}') && depth > 0) {
 			depth--;
 		}
 	}
 	return SCAN_NONE;
-}
-
-static bool json_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /* "cannot decode JSON at line L column C: <why>", columns in characters. */
@@ -195,6 +209,23 @@ __attribute__((format(printf, 5, 6))) static int decode_fail(const char *text, s
 	return ky_error_set(err, EINVAL, "cannot decode JSON at line %lu column %lu: %s", line, col, why);
 }
 
+/* The problem scan() found at `at`, as a decoding error. */
+static int scan_fail(const char *text, size_t len, enum scan_problem p, size_t at, struct ky_error **err)
+{
+	switch (p) {
+	case SCAN_DEEP:
+		return decode_fail(text, len, at, err, "nested deeper than %d levels", KY_JSON_MAX_DEPTH);
+	case SCAN_NUL:
+		return decode_fail(text, len, at, err, "\\u0000 is not allowed in a string");
+	case SCAN_CONTROL_IN_STRING:
+		return decode_fail(text, len, at, err, "control character U+%04X in a string (it must be escaped)",
+				   (unsigned char)text[at]);
+	default:
+		return decode_fail(text, len, at, err, "control character U+%04X outside a string",
+				   (unsigned char)text[at]);
+	}
+}
+
 /* Up to 20 bytes of the input from `at`, to the end of the line, quoted. */
 static const char *near(const char *text, size_t len, size_t at, char *buf, size_t size)
 {
@@ -209,6 +240,126 @@ static const char *near(const char *text, size_t len, size_t at, char *buf, size
 	return ky_json_quote(snip, buf, size);
 }
 
+/* ---- Duplicate keys ----
+ * cJSON keeps every member and its lookups return the first of a name;
+ * Go's decoder (libcni, Multus, kubelet) keeps the last. One document
+ * read two ways is refused instead, in every object at every depth. */
+
+/* A node on the way down from the root: enough to name it once a
+ * duplicate is found, without building a path per node. */
+struct walk {
+	const cJSON *j;
+	size_t index;
+	const struct walk *up;
+};
+
+struct member {
+	const char *key;
+	size_t index;
+};
+
+static int member_cmp(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The member of obj (n of them) whose name repeats an earlier one, the
+ * first such in document order; NULL when every name is unique. *index is
+ * its position. -ENOMEM through *r. */
+static const cJSON *first_repeat(const cJSON *obj, size_t n, size_t *index, int *r)
+{
+	*r = 0;
+	if (n <= 16) {
+		size_t j = 0;
+		for (const cJSON *b = obj->child; b; b = b->next, j++)
+			for (const cJSON *a = obj->child; a != b; a = a->next)
+				if (strcmp(a->string ? a->string : "", b->string ? b->string : "") == 0) {
+					*index = j;
+					return b;
+				}
+		return NULL;
+	}
+	_cleanup_free_ struct member *m = calloc(n, sizeof(*m));
+	if (!m) {
+		*r = -ENOMEM;
+		return NULL;
+	}
+	size_t k = 0;
+	for (const cJSON *e = obj->child; e && k < n; e = e->next, k++)
+		m[k] = (struct member){ e->string ? e->string : "", k };
+	qsort(m, k, sizeof(*m), member_cmp);
+	/* In a run of equal names sorted by position, the second is where the
+	 * name first repeats. */
+	size_t best = SIZE_MAX;
+	for (size_t i = 1; i < k; i++)
+		if (strcmp(m[i].key, m[i - 1].key) == 0 && (i < 2 || strcmp(m[i - 1].key, m[i - 2].key) != 0) &&
+		    m[i].index < best)
+			best = m[i].index;
+	if (best == SIZE_MAX)
+		return NULL;
+	const cJSON *e = obj->child;
+	for (size_t i = 0; i < best; i++)
+		e = e->next;
+	*index = best;
+	return e;
+}
+
+/* "runtimeConfig.deviceID: duplicate field", as ky_json_check_keys says it. */
+static int dup_fail(const struct walk *w, const cJSON *member, size_t index, struct ky_error **err)
+{
+	size_t depth = 0;
+	for (const struct walk *p = w; p->up; p = p->up)
+		depth++;
+	_cleanup_free_ const struct walk **chain = calloc(depth + 1, sizeof(*chain));
+	if (!chain)
+		return ky_error_set(err, ENOMEM, "cannot decode JSON: out of memory");
+	size_t d = depth;
+	for (const struct walk *p = w; p->up; p = p->up)
+		chain[--d] = p;
+	const struct walk *root = w;
+	while (root->up)
+		root = root->up;
+	struct ky_jnode node, next;
+	ky_json_root(root->j, &node);
+	for (size_t i = 0; i < depth; i++) {
+		ky_json_elem(&node, chain[i]->j, chain[i]->index, &next);
+		node = next;
+	}
+	ky_json_elem(&node, member, index, &next);
+	return ky_error_set(err, EINVAL, "%s: duplicate field", next.path);
+}
+
+static int check_unique(const struct walk *w, struct ky_error **err)
+{
+	const cJSON *j = w->j;
+	if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
+		return 0;
+	size_t n = 0;
+	for (const cJSON *e = j->child; e; e = e->next)
+		n++;
+	if (cJSON_IsObject(j) && n > 1) {
+		size_t index;
+		int r;
+		const cJSON *dup = first_repeat(j, n, &index, &r);
+		if (r < 0)
+			return ky_error_set(err, -r, "cannot decode JSON: out of memory");
+		if (dup)
+			return dup_fail(w, dup, index, err);
+	}
+	size_t i = 0;
+	for (const cJSON *e = j->child; e; e = e->next, i++) {
+		if (!cJSON_IsObject(e) && !cJSON_IsArray(e))
+			continue;
+		struct walk down = { e, i, w };
+		int r = check_unique(&down, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int ky_json_parse(const char *text, size_t len, cJSON **out, struct ky_error **err)
 {
 	if (!text)
@@ -221,13 +372,15 @@ int ky_json_parse(const char *text, size_t len, cJSON **out, struct ky_error **e
 
 	char buf[64];
 	size_t at;
+	enum scan_problem p;
 	const char *end = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!doc) {
 		size_t pos = end && end >= text && (size_t)(end - text) < len ? (size_t)(end - text) : len - 1;
-		/* cJSON fails at the bracket one past its limit without saying why. */
-		if (scan(text, pos + 1, &at) == SCAN_DEEP)
-			return decode_fail(text, len, at, err, "nested deeper than %d levels", KY_JSON_MAX_DEPTH);
+		/* cJSON fails at the bracket one past its limit without saying
+		 * why; any other problem before where it stopped comes first. */
+		if ((p = scan(text, pos + 1, &at)) != SCAN_NONE)
+			return scan_fail(text, len, p, at, err);
 		return decode_fail(text, len, pos, err, "syntax error near %s", near(text, len, pos, buf, sizeof(buf)));
 	}
 
@@ -237,9 +390,12 @@ int ky_json_parse(const char *text, size_t len, cJSON **out, struct ky_error **e
 	if (pos < len)
 		return decode_fail(text, len, pos, err, "unexpected data after the document: %s",
 				   near(text, len, pos, buf, sizeof(buf)));
-	/* cJSON ends a string at \u0000, so "eth0\u0000x" would read as "eth0". */
-	if (scan(text, len, &at) == SCAN_NUL)
-		return decode_fail(text, len, at, err, "\\u0000 is not allowed in a string");
+	if ((p = scan(text, len, &at)) != SCAN_NONE)
+		return scan_fail(text, len, p, at, err);
+	struct walk top = { doc, 0, NULL };
+	int r = check_unique(&top, err);
+	if (r < 0)
+		return r;
 
 	*out = TAKE_PTR(doc);
 	return 0;

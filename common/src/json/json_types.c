@@ -99,6 +99,19 @@ out_of_range:
 		    show_number(d, num));
 }
 
+bool ky_json_int_at(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	struct ky_jnode n;
+	int64_t v;
+	if (!cJSON_IsObject(obj))
+		return false;
+	ky_json_root(obj, &n);
+	if (ky_json_int(&n, key, 0, min, max, &v, NULL) <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
 #define DEFINE_UINT_GETTER(name, type)                                                                    \
 	int name(const struct ky_jnode *obj, const char *key, int flags, type min, type max, type *out,   \
 		 struct ky_error **err)                                                                   \

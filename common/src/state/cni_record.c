@@ -10,6 +10,7 @@
 #include "record_vf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,15 +167,20 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(item(o, k));
 }
 
-/* The number at k: 0 when it is not one; *has says which. */
-static double num(const cJSON *o, const char *k, bool *has)
+/* The integer at k when it is one in [min, max], else 0 (read as unset:
+ * a corrupt or foreign number is not converted; fuzz finding F3, a plain
+ * cast of 1e99 or -1 was undefined); *has says which. */
+static int64_t num(const cJSON *o, const char *k, int64_t min, int64_t max, bool *has)
 {
-	const cJSON *v = item(o, k);
-	bool is = cJSON_IsNumber(v);
+	int64_t v = 0;
+	bool is = ky_json_int_at(o, k, min, max, &v);
 	if (has)
 		*has = is;
-	return is ? v->valuedouble : 0;
+	return v;
 }
+
+#define NUM_INT(o, k, has) ((int)num(o, k, INT_MIN, INT_MAX, has))
+#define NUM_U32(o, k, has) ((uint32_t)num(o, k, 0, UINT32_MAX, has))
 
 static bool flag(const cJSON *o, const char *k)
 {
@@ -209,10 +215,10 @@ static int device_from_json(const cJSON *o, struct ky_cni_record_device *d)
 	d->chained = flag(o, K_CHAINED);
 	d->netdev = !cJSON_IsFalse(item(o, K_NETDEV));
 	d->has_mac = take_mac(o, K_MAC, d->mac);
-	d->ifindex = (int)num(o, K_IFINDEX, &d->has_ifindex);
-	d->mtu = (unsigned)num(o, K_MTU, &d->has_mtu);
+	d->ifindex = NUM_INT(o, K_IFINDEX, &d->has_ifindex);
+	d->mtu = NUM_U32(o, K_MTU, &d->has_mtu);
 	d->up = flag(o, K_UP);
-	d->vf_index = (int)num(o, K_VF_INDEX, &has);
+	d->vf_index = NUM_INT(o, K_VF_INDEX, &has);
 	d->has_vf_index = has;
 	if (take_str(o, K_NAME, &d->name) < 0 || take_str(o, K_PCI, &d->pci) < 0 || take_str(o, K_PF, &d->pf) < 0)
 		return -ENOMEM;
@@ -223,14 +229,14 @@ static int prog_from_json(const cJSON *o, struct ky_cni_record_prog *p)
 {
 	int hook = name_index(str(o, K_ATTACH), ky_bpf_hook_names);
 	int hw = name_index(str(o, K_HW), ky_bpf_hw_names);
-	p->index = (unsigned)num(o, K_INDEX, NULL);
+	p->index = NUM_U32(o, K_INDEX, NULL);
 	p->has_hook = hook >= 0;
 	p->at.hook = hook >= 0 ? (enum ky_bpf_hook)hook : KY_BPF_TC_INGRESS;
-	p->at.ifindex = (int)num(o, K_IFINDEX, NULL);
-	p->at.prog_id = (uint32_t)num(o, K_PROG_ID, &p->has_prog_id);
-	p->at.handle = (uint32_t)num(o, K_HANDLE, NULL);
-	p->at.priority = (uint32_t)num(o, K_PRIORITY, NULL);
-	p->at.xdp_flags = (uint32_t)num(o, K_XDP_FLAGS, NULL);
+	p->at.ifindex = NUM_INT(o, K_IFINDEX, NULL);
+	p->at.prog_id = NUM_U32(o, K_PROG_ID, &p->has_prog_id);
+	p->at.handle = NUM_U32(o, K_HANDLE, NULL);
+	p->at.priority = NUM_U32(o, K_PRIORITY, NULL);
+	p->at.xdp_flags = NUM_U32(o, K_XDP_FLAGS, NULL);
 	p->at.hw = hw >= 0 ? (enum ky_bpf_hw)(hw + 1) : KY_BPF_HW_DEFAULT;
 	p->has_in_hw = item(o, K_IN_HW) != NULL;
 	p->at.in_hw = flag(o, K_IN_HW);
@@ -244,9 +250,9 @@ static void rule_from_json(const cJSON *o, struct ky_cni_record_rule *r)
 	const char *d = str(o, K_DIRECTION);
 	bool has_handle;
 	r->at.dir = name_index(d, direction_names) == KY_FLOWER_EGRESS ? KY_FLOWER_EGRESS : KY_FLOWER_INGRESS;
-	r->at.handle = (uint32_t)num(o, K_HANDLE, &has_handle);
-	r->at.priority = (uint32_t)num(o, K_PRIORITY, NULL);
-	r->ifindex = (int)num(o, K_IFINDEX, NULL);
+	r->at.handle = NUM_U32(o, K_HANDLE, &has_handle);
+	r->at.priority = NUM_U32(o, K_PRIORITY, NULL);
+	r->ifindex = NUM_INT(o, K_IFINDEX, NULL);
 	r->has_in_hw = item(o, K_IN_HW) != NULL;
 	r->at.in_hw = flag(o, K_IN_HW);
 	r->readable = d && has_handle;
@@ -270,15 +276,15 @@ static int from_json(const cJSON *doc, struct ky_cni_record *rec)
 	ky_record_vf_from_json(item(doc, K_VF_SAVED), &rec->vf_saved);
 	rec->pod.present = cJSON_IsObject(pod);
 	rec->pod.has_mac = take_mac(pod, K_MAC, rec->pod.mac);
-	rec->pod.mtu = (unsigned)num(pod, K_MTU, NULL);
-	rec->pod_ifindex = (int)num(doc, K_POD_IFINDEX, NULL);
+	rec->pod.mtu = NUM_U32(pod, K_MTU, NULL);
+	rec->pod_ifindex = NUM_INT(doc, K_POD_IFINDEX, NULL);
 	rec->clsact.present = clsact != NULL;
 	rec->clsact.created = cJSON_IsTrue(clsact);
-	rec->clsact.ifindex = (int)num(doc, K_CLSACT_IFINDEX, NULL);
+	rec->clsact.ifindex = NUM_INT(doc, K_CLSACT_IFINDEX, NULL);
 	const cJSON *rdma = item(doc, K_RDMA);
 	if (take_str(rdma, K_NAME, &rec->rdma.name) < 0)
 		return -ENOMEM;
-	rec->rdma.index = (uint32_t)num(rdma, K_INDEX, NULL);
+	rec->rdma.index = NUM_U32(rdma, K_INDEX, NULL);
 	cJSON_ArrayForEach(e, item(doc, K_BPF))
 	{
 		struct ky_cni_record_prog *p = ky_cni_record_prog_add(rec);
@@ -303,12 +309,12 @@ int ky_cni_record_from_json(const cJSON *doc, struct ky_cni_record **out, struct
 {
 	if (!cJSON_IsObject(doc))
 		return ky_error_set(err, EBADMSG, "state record is not a JSON object");
-	bool has;
-	double v = num(doc, K_VERSION, &has);
-	unsigned version = has && v >= 1 ? (unsigned)v : LEGACY_VERSION;
-	if (has && v > KY_CNI_RECORD_VERSION)
-		return ky_error_set(err, EPROTO, "state record version %g is newer than this binary's (%d)", v,
-				    KY_CNI_RECORD_VERSION);
+	/* Newer first, whatever the number (1e99 too): then it is a small one. */
+	const cJSON *v = item(doc, K_VERSION);
+	if (cJSON_IsNumber(v) && v->valuedouble > KY_CNI_RECORD_VERSION)
+		return ky_error_set(err, EPROTO, "state record version %g is newer than this binary's (%d)",
+				    v->valuedouble, KY_CNI_RECORD_VERSION);
+	unsigned version = cJSON_IsNumber(v) && v->valuedouble >= 1 ? (unsigned)v->valuedouble : LEGACY_VERSION;
 	_cleanup_(ky_cni_record_freep) struct ky_cni_record *rec = ky_cni_record_new();
 	if (!rec || from_json(doc, rec) < 0)
 		return ky_error_set(err, ENOMEM, "state record: out of memory");

@@ -25,8 +25,11 @@ KY_DEFINE_CLEANUP(cJSON, cJSON_Delete)
 /* Parses exactly `len` bytes holding one JSON value of any type; leaves the
  * root's type to the caller. Errors (-EINVAL) read "cannot decode JSON at
  * line L column C: ..." and cover empty input, trailing data, nesting
- * deeper than KY_JSON_MAX_DEPTH and "\u0000" in strings (cJSON would
- * silently cut the string there). */
+ * deeper than KY_JSON_MAX_DEPTH, "\u0000" in strings and raw control bytes
+ * (below 0x20) in strings or outside them other than JSON's whitespace
+ * (cJSON would silently cut a string at a NUL, and RFC 8259 forbids them);
+ * a name repeated in any object, at any depth, is "<path>: duplicate
+ * field" (cJSON keeps the first, Go's decoder the last). */
 int ky_json_parse(const char *text, size_t len, cJSON **out, struct ky_error **err);
 
 #define KY_JSON_PATH_MAX 256
@@ -58,6 +61,10 @@ int ky_json_error(const struct ky_jnode *node, struct ky_error **err, const char
 /* Writes s as a JSON string literal, quotes included, escaped and cut short
  * with "..." to fit. Always NUL-terminates; returns buf. */
 char *ky_json_quote(const char *s, char *buf, size_t size);
+/* s itself when it holds no control byte (below 0x20, or 0x7f), else
+ * ky_json_quote(s, buf, size): for messages that name untrusted text as
+ * it is, yet must stay one printable line. */
+const char *ky_json_quote_controls(const char *s, char *buf, size_t size);
 
 /* ---- Getters ----
  * Each looks up `key` in the object `obj` (or, when key is NULL, takes obj
@@ -117,6 +124,11 @@ int ky_json_int(const struct ky_jnode *obj, const char *key, int flags, int64_t 
 		struct ky_error **err);
 int ky_json_u32(const struct ky_jnode *obj, const char *key, int flags, uint32_t min, uint32_t max, uint32_t *out,
 		struct ky_error **err);
+/* For readers that take what they can (our own records, read back): the
+ * integer at key in the plain object obj when there is one in [min, max],
+ * by ky_json_int's rules; false otherwise (absent, another type, a
+ * fraction, out of range), *out untouched. */
+bool ky_json_int_at(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out);
 int ky_json_u16(const struct ky_jnode *obj, const char *key, int flags, uint16_t min, uint16_t max, uint16_t *out,
 		struct ky_error **err);
 int ky_json_u8(const struct ky_jnode *obj, const char *key, int flags, uint8_t min, uint8_t max, uint8_t *out,
@@ -139,8 +151,9 @@ int ky_json_string_array(const struct ky_jnode *obj, const char *key, int flags,
 
 /* Where the schema is ours, every key of obj must be in the NULL-terminated
  * `allowed`: the first other one fails with "<path>.<key>: unknown field",
- * a repeated one with "<path>.<key>: duplicate field" (cJSON would keep the
- * first silently). An absent obj passes. 0 or -EINVAL. */
+ * a repeated one with "<path>.<key>: duplicate field" (ky_json_parse refuses
+ * those already; a document built in memory may still have them). An
+ * absent obj passes. 0 or -EINVAL. */
 int ky_json_check_keys(const struct ky_jnode *obj, const char *const allowed[], struct ky_error **err);
 
 /* ---- Output ---- */
