@@ -107,8 +107,8 @@ static int check_netdev(struct ky_cni *c, struct ky_cni_run *r, struct ky_error 
 		}
 		bool found = false;
 		for (size_t i = 0; i < p.n && !found; i++)
-			found = p.addrs[i].prefix == want_c.prefix && p.addrs[i].ip.family == want_c.ip.family &&
-				memcmp(p.addrs[i].ip.addr, want_c.ip.addr, 16) == 0;
+			found = addrs[i].prefix == want_c.prefix && addrs[i].ip.family == want_c.ip.family &&
+				memcmp(addrs[i].ip.addr, want_c.ip.addr, 16) == 0;
 		if (!found)
 			return drift(err, "address %s is missing from %s", a, r->ifname);
 	}

@@ -96,7 +96,7 @@ static void check_device(const struct dra_claim_result *res, const char *uid)
 	FUZZ_ASSERT(dev.dev >= daemon_.lists[dev.list].devs &&
 			    dev.dev < daemon_.lists[dev.list].devs + daemon_.lists[dev.list].n,
 		    "%s: an entry outside its list", res->device);
-	const char *why;
+	struct dra_why why;
 	enum dra_health h = dra_device_health(&daemon_, res->device, &why);
 	FUZZ_ASSERT(h == (dev.dev->healthy ? DRA_HEALTH_HEALTHY : DRA_HEALTH_UNHEALTHY), "%s health %d", res->device,
 		    (int)h);

@@ -28,11 +28,13 @@ int ky_node_run_program(char *const *argv, const char *addr, const char *state, 
 	args[n++] = addr;
 	args[n] = NULL;
 
-	char env_addr[64], *env_state = NULL;
+	char env_addr[64];
+	_cleanup_free_ char *env_state = NULL;
 	snprintf(env_addr, sizeof(env_addr), "KYBORG_PCI_ADDRESS=%s", addr);
-	if (state && asprintf(&env_state, "KYBORG_STATE=%s", state) < 0)
+	if (state && asprintf(&env_state, "KYBORG_STATE=%s", state) < 0) {
+		env_state = NULL;
 		return ky_error_set(err, ENOMEM, "out of memory");
-	_cleanup_free_ char *env_state_owned = env_state;
+	}
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", env_addr, env_state, NULL };
 
 	struct ky_exec x = { .path = argv[0], .argv = (char *const *)args, .envp = envp, .timeout_ms = timeout_ms };
