@@ -102,7 +102,7 @@ out_of_range:
 bool ky_json_int_at(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out)
 {
 	struct ky_jnode n;
-	int64_t v;
+	int64_t v = 0;
 	if (!cJSON_IsObject(obj))
 		return false;
 	ky_json_root(obj, &n);
