@@ -2,7 +2,7 @@
 # The README's test command (its second quick-start command; CI's .ci/run; the
 # parts: docs/testing.md, "The test command"): installs what is missing, builds,
 # and runs every test twice: in the normal build and under AddressSanitizer +
-# UBSan; then the fuzz targets briefly in a clang build of their own, the node
+# UBSan; builds the benchmarks' Release build; then the fuzz targets briefly in a clang build of their own, the node
 # image and the kernel tier.
 # The tests create network namespaces and links: run as root.
 set -euo pipefail
@@ -27,6 +27,12 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DKYBORG_SANITIZE=ON
+
+# The Release build scripts/bench.sh and bench-dp.sh make (-O3 warns where
+# -O2 does not, and -Werror refuses it): built, not tested; about 10 s on 2 cores.
+echo "== build build-release (Release, the benchmarks' build; no tests)"
+cmake -B build-release -S . -DCMAKE_BUILD_TYPE=Release -DKYBORG_TESTS=OFF >/dev/null
+cmake --build build-release -j"$jobs" >/dev/null
 
 # The libFuzzer targets (test/fuzz; issue 14): a clang build of their own
 # with ASan and UBSan, each target run over its seed corpus and then fuzzed
