@@ -55,10 +55,11 @@
 
 static UMockdevTestbed *tb;
 static char pf_name[16], pf_peer[16];
-static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *config_path, *bits_dir, *bitstream,
-	*loads_log, *driver_log, *fifo;
+static struct kyt_dra_dirs dirs;
+static char *claims_dir, *bits_dir, *bitstream, *loads_log, *fifo;
 static char sha[KY_SHA256_HEX_LEN];
 static struct kyt_dra_kubelet *kubelet;
+static struct kyt_apiserver *api; /* none: kyt_dra_stop_all's */
 
 /* A file of the testbed's /sys ("bus/pci/drivers/iavf/bind"). */
 static char *sys_path(const char *rel)
@@ -109,7 +110,7 @@ static void write_config(bool loader)
 			       "   \"selector\": { \"pfNames\": [\"%s\"] } } ] }",
 			       program ? program : "", pf_name),
 		      0);
-	cr_assert_eq(kyt_write_file(config_path, text), 0);
+	cr_assert_eq(kyt_write_file(dirs.config_path, text), 0);
 }
 
 static void setup(void)
@@ -133,20 +134,12 @@ static void setup(void)
 	sys_mkfile("bus/pci/drivers/vfio-pci/unbind");
 	sys_mkfile("bus/pci/drivers_probe");
 
-	dir = kyt_tmpdir("kydcfg");
-	cr_assert_not_null(dir);
-	reg_dir = kyt_path(dir, "plugins_registry");
-	plugin_dir = kyt_path(dir, "plugins/" DRIVER);
-	cdi_dir = kyt_path(dir, "cdi");
-	state_dir = kyt_path(dir, "state");
-	claims_dir = kyt_path(dir, "claims");
-	config_path = kyt_path(dir, "config.json");
-	bits_dir = kyt_path(dir, "bitstreams");
+	kyt_dra_dirs_init(&dirs, "kydcfg", DRIVER);
+	claims_dir = kyt_path(dirs.dir, "claims");
+	bits_dir = kyt_path(dirs.dir, "bitstreams");
 	bitstream = kyt_path(bits_dir, "nlb.gbs");
 	fifo = kyt_path(bits_dir, "slow.gbs");
-	loads_log = kyt_path(dir, "loads.log");
-	driver_log = kyt_path(dir, "driver.log");
-	cr_assert_eq(mkdir(reg_dir, 0750), 0);
+	loads_log = kyt_path(dirs.dir, "loads.log");
 	cr_assert_eq(mkdir(claims_dir, 0700), 0);
 	cr_assert_eq(mkdir(bits_dir, 0700), 0);
 	cr_assert_eq(kyt_write_file(bitstream, BITSTREAM), 0);
@@ -156,15 +149,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kyt_dra_kubelet_stop(kubelet);
-	kubelet = NULL;
-	kyt_children_kill_all();
+	kyt_dra_stop_all(&kubelet, &api);
 	kyt_dfl_fme_detach();
-	/* A sanitizer's report in the driver's log fails the test (CTest
-	 * reads this output). */
-	_cleanup_free_ char *log = driver_log ? kyt_read_file(driver_log) : NULL;
-	if (log && (getenv("KYTEST_VERBOSE") || strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-		fprintf(stderr, "--- the driver's log\n%s---\n", log);
 	/* A download still reading the FIFO gets its end and finishes. */
 	int fd = fifo ? open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC) : -1;
 	if (fd >= 0)
@@ -179,34 +165,24 @@ static void teardown(void)
 		}
 	}
 	kyt_run(NULL, "ip", "link", "del", pf_name, NULL);
-	if (tb) {
-		umockdev_testbed_clear(tb);
-		g_clear_object(&tb);
-	}
-	kyt_rmrf(dir);
-	char **paths[] = { &dir, &reg_dir, &plugin_dir, &cdi_dir, &state_dir, &claims_dir, &config_path, &bits_dir,
-			   &bitstream, &fifo, &loads_log, &driver_log };
+	kyt_testbed_free(&tb);
+	char **paths[] = { &claims_dir, &bits_dir, &bitstream, &fifo, &loads_log };
 	for (size_t i = 0; i < KY_ARRAY_SIZE(paths); i++) {
 		free(*paths[i]);
 		*paths[i] = NULL;
 	}
+	kyt_dra_dirs_free(&dirs);
 }
 
 TestSuite(dra_claimcfg, .init = setup, .fini = teardown, .timeout = 150);
 
 /* The driver, with KYBORG_FAULT=fault when fault is not NULL; its log
- * (stderr) appended to driver_log. */
+ * (stderr) appended to dirs.driver_log. */
 static struct kyt_child *start_driver_fault(const char *fault)
 {
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE,
-			       "--registration-dir", reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir,
-			       "--state-dir", state_dir, "--claims-dir", claims_dir, "--fetch-helper", KYBORG_FETCH_BIN,
-			       "--bitstream-dir", bits_dir, "--log-level", "info", NULL };
-	if (fault)
-		setenv("KYBORG_FAULT", fault, 1);
-	struct kyt_child *c = kyt_child_start_log(argv, driver_log);
-	unsetenv("KYBORG_FAULT");
-	return c;
+	const char *extra[] = { "--claims-dir", claims_dir, "--fetch-helper", KYBORG_FETCH_BIN,
+				"--bitstream-dir", bits_dir, "--log-level", "info", NULL };
+	return kyt_dra_driver_start_fault(fault, KYBORG_DRA_BIN, &dirs, NODE, NULL, extra);
 }
 
 static struct kyt_child *start_driver(void)
@@ -221,7 +197,17 @@ static void stop_driver(struct kyt_child *d)
 
 static void start_kubelet(const char *const extra[])
 {
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, extra);
+	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, extra);
+}
+
+/* The kubelet stand-in (extra: its flags, may be NULL), then the driver,
+ * registered with it. */
+static struct kyt_child *start_registered(const char *const extra[])
+{
+	start_kubelet(extra);
+	struct kyt_child *d = start_driver();
+	cJSON_Delete(kyt_dra_wait_registered(kubelet, DRIVER, 0));
+	return d;
 }
 
 /* ---- claims with their configs ---- */
@@ -243,12 +229,12 @@ static void write_claim(const char *ns, const char *name, const char *uid, const
 
 static char *spec_path(const char *uid)
 {
-	return kyt_dra_spec_path(cdi_dir, DRIVER, uid);
+	return kyt_dra_spec_path(dirs.cdi_dir, DRIVER, uid);
 }
 
 static char *record_path(const char *uid)
 {
-	return kyt_dra_record_path(state_dir, uid);
+	return kyt_dra_record_path(dirs.state_dir, uid);
 }
 
 static bool exists(const char *path)
@@ -258,9 +244,7 @@ static bool exists(const char *path)
 
 static void assert_clean(const char *uid)
 {
-	_cleanup_free_ char *spec = spec_path(uid), *rec = record_path(uid);
-	cr_assert_not(exists(spec), "%s is left", spec);
-	cr_assert_not(exists(rec), "%s is left", rec);
+	kyt_dra_assert_clean(&dirs, DRIVER, uid);
 }
 
 static const char *error_of(const cJSON *reply, const char *uid)
@@ -327,7 +311,7 @@ static bool spec_env_has(const cJSON *spec, const char *entry)
 /* How many lines of the driver's log carry `needle`. */
 static int log_count(const char *needle)
 {
-	_cleanup_free_ char *text = kyt_read_file(driver_log);
+	_cleanup_free_ char *text = kyt_read_file(dirs.driver_log);
 	int n = 0;
 	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
 		n++;
@@ -379,9 +363,7 @@ static void clear_sys(const char *rel)
 
 Test(dra_claimcfg, a_vf_setting_this_kernel_refuses_fails_the_claim_naming_the_vf_and_leaves_nothing)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "nic", "uid-vlan", RESULT("nic", VF0), CONFIG(FOR("\"nic\""), "VfConfig", ",\"vlan\":100,\"max_tx_rate\":1000"));
 	for (int round = 0; round < 2; round++) {
 		_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_cmd(kubelet, T, "prepare " DRIVER " ns1/nic/uid-vlan");
@@ -396,9 +378,7 @@ Test(dra_claimcfg, a_vf_setting_this_kernel_refuses_fails_the_claim_naming_the_v
 
 Test(dra_claimcfg, a_vf_bound_to_vfio_pci_by_its_claim_gets_its_group_and_is_bound_back_at_unprepare)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "dpdk", "uid-dpdk", RESULT("nic", VF1), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/dpdk/uid-dpdk");
 	/* ky_pci_bind_driver's writes, as kyborgctl makes them. */
@@ -457,9 +437,7 @@ Test(dra_claimcfg, a_vf_a_userspace_driver_holds_goes_back_to_its_network_driver
 	/* The VF is on vfio-pci (kyborgctl put it there, say). */
 	kernel_binds(VF_SYSPATH(2), "vfio-pci");
 	umockdev_testbed_set_attribute(tb, VF_SYSPATH(2), "driver_override", "vfio-pci\n");
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "net", "uid-net", RESULT("nic", "vf-0000-18-01-2"), CONFIG("", "VfConfig", ",\"driver\":\"netdevice\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/net/uid-net");
 	_cleanup_free_ char *ovr = sys_read("bus/pci/devices/" KYT_SIM_VF2 "/driver_override"),
@@ -486,9 +464,7 @@ Test(dra_claimcfg, a_vf_a_userspace_driver_holds_goes_back_to_its_network_driver
 
 Test(dra_claimcfg, a_refused_vf_setting_rolls_back_the_rebind_the_same_claim_made_before_it)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "two", "uid-two", RESULT("a", VF0) "," RESULT("b", VF1),
 		    CONFIG(FOR("\"a\""), "VfConfig", ",\"driver\":\"vfio-pci\"") ","
 		    CONFIG(FOR("\"b\""), "VfConfig", ",\"vlan\":100"));
@@ -506,9 +482,7 @@ Test(dra_claimcfg, a_refused_vf_setting_rolls_back_the_rebind_the_same_claim_mad
 
 Test(dra_claimcfg, a_vf_removed_since_prepare_leaves_nothing_to_put_back_and_unprepare_succeeds)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "gone", "uid-gone", RESULT("nic", "vf-0000-18-01-3"), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	_cleanup_(cJSON_Deletep) cJSON *p = kyt_dra_kubelet_ok(kubelet, T, "prepare " DRIVER " ns1/gone/uid-gone");
 	umockdev_testbed_remove_device(tb, VF_SYSPATH(3));
@@ -555,9 +529,7 @@ static void assert_getinfo_answers(const char *when)
 Test(dra_claimcfg, a_slow_rebind_leaves_getinfo_and_other_claims_answered_while_it_runs_at_prepare_and_unprepare)
 {
 	slow_bind("bus/pci/drivers/vfio-pci/bind");
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "dpdk", "uid-dpdk", RESULT("nic", VF1), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\""));
 	write_claim("ns1", "gpu", "uid-gpu", RESULT("gpu", GPU0), NULL);
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_dra_kubelet_ok(kubelet, T, "start a prepare " DRIVER " ns1/dpdk/uid-dpdk");
@@ -619,9 +591,7 @@ Test(dra_claimcfg, a_rebind_still_running_from_an_earlier_driver_is_waited_for_a
 	int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(lock, 0, "%s: %m", dir);
 	cr_assert_eq(flock(lock, LOCK_EX), 0);
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "net", "uid-net", RESULT("nic", "vf-0000-18-01-2"), CONFIG("", "VfConfig", ",\"driver\":\"netdevice\""));
 	_cleanup_(cJSON_Deletep) cJSON *s = kyt_dra_kubelet_ok(kubelet, T, "start a prepare " DRIVER " ns1/net/uid-net");
 	bool seen = kyt_wait_until(rebind_waits, NULL, 10000);
@@ -652,9 +622,7 @@ static char *fpga_config(const char *where)
 
 Test(dra_claimcfg, an_fpga_config_loads_the_claims_image_through_the_admin_loader_once)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	_cleanup_free_ char *where = NULL;
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", bitstream), 0);
 	_cleanup_free_ char *cfg = fpga_config(where);
@@ -691,9 +659,7 @@ Test(dra_claimcfg, an_fpga_config_without_a_loader_goes_through_the_dfl_ioctl_on
 {
 	write_config(false);
 	kyt_dfl_fme_attach(tb, PORT_SYSFS, AFU_NLB);
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	_cleanup_free_ char *where = NULL;
 	cr_assert_geq(asprintf(&where, "\"path\":\"%s\"", bitstream), 0);
 	_cleanup_free_ char *cfg = fpga_config(where);
@@ -714,16 +680,14 @@ static bool cached(void *arg)
 {
 	(void)arg;
 	_cleanup_free_ char *path = NULL;
-	cr_assert_geq(asprintf(&path, "%s/images/sha256/%s", state_dir, sha), 0);
+	cr_assert_geq(asprintf(&path, "%s/images/sha256/%s", dirs.state_dir, sha), 0);
 	return exists(path);
 }
 
 Test(dra_claimcfg, an_image_downloading_past_kubelets_deadline_fails_the_claim_and_the_retry_loads_it_once)
 {
 	/* kubelet waits 45 s; this one 6 s, so the test does not wait 45. */
-	start_kubelet((const char *[]){ "--call-timeout", "6", NULL });
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered((const char *[]){ "--call-timeout", "6", NULL });
 	/* A download that stalls until this test lets it end: a FIFO read
 	 * through kyborg-fetch's file:// (the real fetcher, as for https). */
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -760,9 +724,7 @@ Test(dra_claimcfg, an_image_downloading_past_kubelets_deadline_fails_the_claim_a
 
 Test(dra_claimcfg, a_gpu_config_gives_the_container_its_sharing_and_environment)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "gpu", "uid-gpu", RESULT("gpu", GPU0),
 		    CONFIG(FOR("\"gpu\""), "GpuConfig", ",\"sharing\":\"exclusive\",\"env\":{\"CUDA_CACHE_DISABLE\":\"1\",\"TF_GPU_ALLOCATOR\":\"cuda_malloc_async\"}"));
 	for (int round = 0; round < 2; round++) {
@@ -785,9 +747,7 @@ Test(dra_claimcfg, a_gpu_config_gives_the_container_its_sharing_and_environment)
 
 Test(dra_claimcfg, claims_sharing_a_gpu_must_configure_it_alike_or_the_later_is_refused_naming_the_field)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "a", "uid-a", RESULT("gpu", GPU1), TS_ENV("/tmp/mps"));
 	write_claim("ns1", "b", "uid-b", RESULT("gpu", GPU1), TS_ENV("/tmp/mps"));
 	write_claim("ns1", "c", "uid-c", RESULT("gpu", GPU1), TS_ENV("/tmp/other"));
@@ -823,9 +783,7 @@ Test(dra_claimcfg, claims_sharing_a_gpu_must_configure_it_alike_or_the_later_is_
 
 Test(dra_claimcfg, a_bad_config_fails_its_claim_alone_naming_the_path_and_changes_nothing)
 {
-	start_kubelet(NULL);
-	struct kyt_child *d = start_driver();
-	_cleanup_(cJSON_Deletep) cJSON *r = kyt_dra_wait_registered(kubelet, DRIVER, 0);
+	struct kyt_child *d = start_registered(NULL);
 	write_claim("ns1", "good", "uid-good", RESULT("gpu", GPU0), CONFIG("", "GpuConfig", ",\"env\":{\"A\":\"b\"}"));
 	write_claim("ns1", "vlan", "uid-vlan", RESULT("nic", VF0), CONFIG("", "VfConfig", ",\"driver\":\"vfio-pci\",\"vlan\":5000"));
 	write_claim("ns1", "kind", "uid-kind", RESULT("nic", VF0), CONFIG("", "NicConfig", ""));

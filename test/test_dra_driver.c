@@ -93,11 +93,7 @@ TestSuite(dra_driver, .init = setup, .fini = teardown, .timeout = 150);
 static struct kyt_child *start_driver_fault(const char *fault)
 {
 	const char *extra[] = { "--claims-dir", claims_dir, "--fetch-helper", KYBORG_FETCH_BIN, "--log-level", "info", NULL };
-	if (fault)
-		setenv("KYBORG_FAULT", fault, 1);
-	struct kyt_child *c = kyt_dra_driver_start(KYBORG_DRA_BIN, &dirs, NODE, NULL, extra);
-	unsetenv("KYBORG_FAULT");
-	return c;
+	return kyt_dra_driver_start_fault(fault, KYBORG_DRA_BIN, &dirs, NODE, NULL, extra);
 }
 
 static struct kyt_child *start_driver(void)
@@ -156,9 +152,7 @@ static bool exists(const char *path)
 /* Nothing of the claim is left on the node: no CDI spec, no record. */
 static void assert_clean(const char *uid)
 {
-	_cleanup_free_ char *spec = spec_path(uid), *rec = record_path(uid);
-	cr_assert_not(exists(spec), "%s is left", spec);
-	cr_assert_not(exists(rec), "%s is left", rec);
+	kyt_dra_assert_clean(&dirs, DRIVER, uid);
 }
 
 static const cJSON *device_of(const cJSON *reply, const char *uid, int i)

@@ -40,8 +40,10 @@ KY_DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
 static struct kyt_nsim nsim;
 static UMockdevTestbed *tb;
-static char *dir, *reg_dir, *plugin_dir, *cdi_dir, *state_dir, *claims_dir, *config_path, *driver_log;
+static struct kyt_dra_dirs dirs;
+static char *claims_dir;
 static struct kyt_dra_kubelet *kubelet;
+static struct kyt_apiserver *api; /* none: kyt_dra_stop_all's */
 
 static void setup(void)
 {
@@ -55,16 +57,8 @@ static void setup(void)
 	tb = umockdev_testbed_new();
 	static const char *const vfs[NUM_VFS] = { "kdvf0", "kdvf1", "kdvf2", "kdvf3" };
 	cr_assert_eq(kyt_simnode_load(tb, nsim.pf, vfs), 0);
-	dir = kyt_tmpdir("kykdra");
-	cr_assert_not_null(dir);
-	reg_dir = kyt_path(dir, "registry");
-	plugin_dir = kyt_path(dir, "plugin");
-	cdi_dir = kyt_path(dir, "cdi");
-	state_dir = kyt_path(dir, "state");
-	claims_dir = kyt_path(dir, "claims");
-	config_path = kyt_path(dir, "config.json");
-	driver_log = kyt_path(dir, "driver.log");
-	cr_assert_eq(mkdir(reg_dir, 0750), 0);
+	kyt_dra_dirs_init(&dirs, "kykdra", DRIVER);
+	claims_dir = kyt_path(dirs.dir, "claims");
 	cr_assert_eq(mkdir(claims_dir, 0700), 0);
 	_cleanup_free_ char *cfg = NULL;
 	cr_assert_geq(asprintf(&cfg,
@@ -72,29 +66,19 @@ static void setup(void)
 			       "\"selector\":{\"pfNames\":[\"%s\"]}}]}",
 			       nsim.pf),
 		      0);
-	cr_assert_eq(kyt_write_file(config_path, cfg), 0);
+	cr_assert_eq(kyt_write_file(dirs.config_path, cfg), 0);
 }
 
 static void teardown(void)
 {
-	kyt_dra_kubelet_stop(kubelet);
-	kubelet = NULL;
-	kyt_children_kill_all();
-	/* A sanitizer's report in the driver's log fails the test (CTest
-	 * reads this output). */
-	_cleanup_free_ char *log = driver_log ? kyt_read_file(driver_log) : NULL;
-	if (log && (getenv("KYTEST_VERBOSE") || strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-		fprintf(stderr, "--- the driver's log\n%s---\n", log);
+	kyt_dra_stop_all(&kubelet, &api);
 	if (tb)
 		g_object_unref(tb);
 	tb = NULL;
 	kyt_nsim_del(&nsim);
-	kyt_rmrf(dir);
-	char **paths[] = { &dir, &reg_dir, &plugin_dir, &cdi_dir, &state_dir, &claims_dir, &config_path, &driver_log };
-	for (size_t i = 0; i < KY_ARRAY_SIZE(paths); i++) {
-		free(*paths[i]);
-		*paths[i] = NULL;
-	}
+	free(claims_dir);
+	claims_dir = NULL;
+	kyt_dra_dirs_free(&dirs);
 }
 
 TestSuite(ktier_dra_vf, .init = setup, .fini = teardown, .timeout = 400);
@@ -103,14 +87,9 @@ TestSuite(ktier_dra_vf, .init = setup, .fini = teardown, .timeout = 400);
  * writes the real /sys/bus/netdevsim), KYBORG_FAULT=fault if given. */
 static struct kyt_child *start_driver_fault(const char *fault)
 {
-	const char *argv[] = { KYBORG_DRA_BIN, "--config", config_path, "--node-name", NODE, "--registration-dir",
-			       reg_dir, "--plugin-dir", plugin_dir, "--cdi-dir", cdi_dir, "--state-dir", state_dir,
-			       "--claims-dir", claims_dir, "--log-level", "info", NULL };
+	const char *extra[] = { "--claims-dir", claims_dir, "--log-level", "info", NULL };
 	setenv("LD_PRELOAD", "libumockdev-preload.so.0", 1);
-	if (fault)
-		setenv("KYBORG_FAULT", fault, 1);
-	struct kyt_child *c = kyt_child_start_log(argv, driver_log);
-	unsetenv("KYBORG_FAULT");
+	struct kyt_child *c = kyt_dra_driver_start_fault(fault, KYBORG_DRA_BIN, &dirs, NODE, NULL, extra);
 	unsetenv("LD_PRELOAD");
 	return c;
 }
@@ -129,20 +108,19 @@ static int registered(int after)
 	return (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "event"), "seq"));
 }
 
+/* Claim ns1/name, allocated VF for request "nic", with a VfConfig of
+ * those fields. */
 static void write_claim(const char *name, const char *uid, const char *fields)
 {
-	_cleanup_free_ char *text = NULL, *nsdir = kyt_path(claims_dir, "ns1"), *file = NULL;
-	cr_assert_geq(asprintf(&text,
-			       "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns1\",\"uid\":\"%s\"},"
-			       "\"status\":{\"allocation\":{\"devices\":{\"results\":[{\"request\":\"nic\",\"driver\":\"" DRIVER
-			       "\",\"pool\":\"" NODE "\",\"device\":\"" VF "\"}],\"config\":[{\"source\":\"FromClaim\","
-			       "\"requests\":[\"nic\"],\"opaque\":{\"driver\":\"" DRIVER "\",\"parameters\":{\"apiVersion\":"
-			       "\"kyborg.io/v1alpha1\",\"kind\":\"VfConfig\",%s}}}]}}}}",
-			       name, uid, fields),
+	_cleanup_free_ char *config = NULL;
+	cr_assert_geq(asprintf(&config,
+			       "{\"source\":\"FromClaim\",\"requests\":[\"nic\"],\"opaque\":{\"driver\":\"" DRIVER
+			       "\",\"parameters\":{\"apiVersion\":\"kyborg.io/v1alpha1\",\"kind\":\"VfConfig\",%s}}}",
+			       fields),
 		      0);
-	mkdir(nsdir, 0700);
-	cr_assert_geq(asprintf(&file, "%s/%s.json", nsdir, name), 0);
-	cr_assert_eq(kyt_write_file(file, text), 0);
+	kyt_dra_claim_write(claims_dir, "ns1", name, uid,
+			    "{\"request\":\"nic\",\"driver\":\"" DRIVER "\",\"pool\":\"" NODE "\",\"device\":\"" VF "\"}",
+			    config);
 }
 
 static const char *claim_error(const cJSON *reply, const char *uid)
@@ -199,7 +177,7 @@ static void assert_ip_shows_every_field(void)
 
 static int log_count(const char *needle)
 {
-	_cleanup_free_ char *text = kyt_read_file(driver_log);
+	_cleanup_free_ char *text = kyt_read_file(dirs.driver_log);
 	int n = 0;
 	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
 		n++;
@@ -210,7 +188,7 @@ Test(ktier_dra_vf, a_vf_config_is_applied_at_prepare_changes_nothing_twice_and_i
 {
 	set_previous();
 	_cleanup_free_ char *before = pf_json();
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, NULL);
+	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, NULL);
 	struct kyt_child *d = start_driver_fault(NULL);
 	registered(0);
 	write_claim("nic", "uid-every", EVERY_VF_FIELD);
@@ -219,7 +197,7 @@ Test(ktier_dra_vf, a_vf_config_is_applied_at_prepare_changes_nothing_twice_and_i
 	cr_assert_eq(log_count("changed=yes"), 1);
 	/* The journal holds what was there, as the PF reported it. */
 	_cleanup_free_ char *rec_path = NULL;
-	cr_assert_geq(asprintf(&rec_path, "%s/dra-claims/uid-every.json", state_dir), 0);
+	cr_assert_geq(asprintf(&rec_path, "%s/dra-claims/uid-every.json", dirs.state_dir), 0);
 	_cleanup_free_ char *rec_text = kyt_read_file(rec_path);
 	_cleanup_(cJSON_Deletep) cJSON *rec = cJSON_Parse(rec_text);
 	const cJSON *saved = cJSON_GetObjectItem(
@@ -242,7 +220,7 @@ Test(ktier_dra_vf, a_vf_config_is_applied_at_prepare_changes_nothing_twice_and_i
 Test(ktier_dra_vf, only_what_the_claim_set_is_put_back)
 {
 	set_previous();
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, NULL);
+	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, NULL);
 	struct kyt_child *d = start_driver_fault(NULL);
 	registered(0);
 	write_claim("nic", "uid-vlan", "\"vlan\":300,\"max_tx_rate\":2000");
@@ -270,7 +248,7 @@ Test(ktier_dra_vf, a_kill_after_the_vf_is_configured_then_prepare_again_and_unpr
 					      "dra-unprepare-vf-restored" };
 	set_previous();
 	_cleanup_free_ char *before = pf_json();
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, NULL);
+	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, NULL);
 	int seq = 0;
 	for (size_t i = 0; i < KY_ARRAY_SIZE(points); i++) {
 		char uid[16], name[16];
@@ -315,7 +293,7 @@ Test(ktier_dra_vf, a_setting_the_driver_refuses_fails_the_claim_and_rolls_back_t
 			     NULL),
 		     0);
 	_cleanup_free_ char *before = pf_json();
-	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, reg_dir, NULL);
+	kubelet = kyt_dra_kubelet_start(KYTEST_GRPC_DIR "/dra_kubelet.py", KYTEST_DRA_DESC, dirs.reg_dir, NULL);
 	struct kyt_child *d = start_driver_fault(NULL);
 	registered(0);
 	write_claim("nic", "uid-rate", EVERY_VF_FIELD);
@@ -327,7 +305,7 @@ Test(ktier_dra_vf, a_setting_the_driver_refuses_fails_the_claim_and_rolls_back_t
 	_cleanup_free_ char *after = pf_json();
 	cr_assert_str_eq(after, before, "rolled back:\n--- before\n%s\n--- after\n%s", before, after);
 	_cleanup_free_ char *rec = NULL;
-	cr_assert_geq(asprintf(&rec, "%s/dra-claims/uid-rate.json", state_dir), 0);
+	cr_assert_geq(asprintf(&rec, "%s/dra-claims/uid-rate.json", dirs.state_dir), 0);
 	cr_assert_null(kyt_read_file(rec), "no record is left");
 	stop_driver(d);
 }

@@ -39,17 +39,8 @@ static char *tmp, cni_dir[PATH_MAX], checkpoint[PATH_MAX], profile[PATH_MAX], dr
 
 static void setup(void)
 {
-	char pf[16], vfn[4][16];
-	const char *vfs[4];
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf, sizeof(pf), "kypf");
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vfn[i], sizeof(vfn[i]), "kyvf");
-		vfs[i] = vfn[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf, vfs), 0);
+	char pf[16];
+	tb = kyt_simnode_testbed(pf, NULL);
 	/* What the kernel gives every PCI function and loaded driver. */
 	static const char *const vf_paths[] = { VF_SYSPATH(0), VF_SYSPATH(1), VF_SYSPATH(2), VF_SYSPATH(3) };
 	for (size_t i = 0; i < 4; i++)
@@ -65,10 +56,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (tb) {
-		umockdev_testbed_clear(tb);
-		g_clear_object(&tb);
-	}
+	kyt_testbed_free(&tb);
 	if (tmp)
 		kyt_rmrf(tmp);
 	free(tmp);

@@ -40,17 +40,8 @@ static struct kyt_dra_kubelet *kubelet;
 
 static void setup(void)
 {
-	char pf[16], vfn[4][16];
-	const char *vfs[4];
-	tb = umockdev_testbed_new();
-	cr_assert_not_null(tb);
-	cr_assert(umockdev_in_mock_environment(), "run this test under umockdev-wrapper");
-	kyt_unique_name(pf, sizeof(pf), "kypf");
-	for (int i = 0; i < 4; i++) {
-		kyt_unique_name(vfn[i], sizeof(vfn[i]), "kyvf");
-		vfs[i] = vfn[i];
-	}
-	cr_assert_eq(kyt_simnode_load(tb, pf, vfs), 0);
+	char pf[16];
+	tb = kyt_simnode_testbed(pf, NULL);
 	dir = kyt_tmpdir("kyctldra");
 	cr_assert_not_null(dir);
 	snprintf(reg_dir, sizeof(reg_dir), "%s/plugins_registry", dir);
@@ -80,10 +71,7 @@ static void teardown(void)
 	kyt_dra_kubelet_stop(kubelet);
 	kubelet = NULL;
 	kyt_children_kill_all();
-	if (tb) {
-		umockdev_testbed_clear(tb);
-		g_clear_object(&tb);
-	}
+	kyt_testbed_free(&tb);
 	if (dir)
 		kyt_rmrf(dir);
 	free(dir);

@@ -442,6 +442,26 @@ struct kyt_child *kyt_dra_driver_start(const char *bin, const struct kyt_dra_dir
 	return c;
 }
 
+struct kyt_child *kyt_dra_driver_start_fault(const char *fault, const char *bin, const struct kyt_dra_dirs *d,
+					     const char *node, const char *api_url, const char *const extra[])
+{
+	if (fault)
+		setenv("KYBORG_FAULT", fault, 1);
+	struct kyt_child *c = kyt_dra_driver_start(bin, d, node, api_url, extra);
+	unsetenv("KYBORG_FAULT");
+	return c;
+}
+
+void kyt_dra_assert_clean(const struct kyt_dra_dirs *d, const char *driver, const char *uid)
+{
+	char *spec = kyt_dra_spec_path(d->cdi_dir, driver, uid), *rec = kyt_dra_record_path(d->state_dir, uid);
+	bool spec_left = access(spec, F_OK) == 0, rec_left = access(rec, F_OK) == 0;
+	cr_assert_not(spec_left, "%s is left", spec);
+	cr_assert_not(rec_left, "%s is left", rec);
+	free(spec);
+	free(rec);
+}
+
 cJSON *kyt_dra_server_slices(struct kyt_apiserver *a, const char *driver, const char *node)
 {
 	char *path = NULL;

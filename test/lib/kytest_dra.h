@@ -131,6 +131,14 @@ void kyt_dra_dirs_free(struct kyt_dra_dirs *d);
  * not exist yet); extra: more flags, may be NULL. */
 struct kyt_child *kyt_dra_driver_start(const char *bin, const struct kyt_dra_dirs *d, const char *node,
 				       const char *api_url, const char *const extra[]);
+/* The same with KYBORG_FAULT=fault in the driver's environment (none
+ * where fault is NULL): the driver kills itself at that point. */
+struct kyt_child *kyt_dra_driver_start_fault(const char *fault, const char *bin, const struct kyt_dra_dirs *d,
+					     const char *node, const char *api_url, const char *const extra[]);
+
+/* Nothing of claim uid is left on the node: no CDI spec of driver's in
+ * d->cdi_dir, no record in d->state_dir. Asserts. */
+void kyt_dra_assert_clean(const struct kyt_dra_dirs *d, const char *driver, const char *uid);
 
 /* The ResourceSlices of driver on node, as the API server stand-in lists
  * them (read with curl, never with the client under test); asserts 200.
