@@ -369,11 +369,17 @@ static void feed_list(struct digest *d, char tag, const cJSON *arr)
 static void feed_attribute(struct digest *d, const cJSON *a)
 {
 	feed(d, 'A', a->string);
-	/* One value, under the key naming its type ("null" ones skipped). */
+	/* One value, under the key naming its type ("null" ones skipped).
+	 * A slice from the server is read as it comes: an attribute that is
+	 * no object (an array's members have no keys) is no value of ours. */
 	const cJSON *v;
+	if (!cJSON_IsObject(a))
+		return feed(d, '?', NULL);
 	cJSON_ArrayForEach(v, a)
 	{
 		const char *k = v->string;
+		if (!k)
+			continue;
 		if (!strcmp(k, "string") && cJSON_IsString(v))
 			return feed(d, 's', v->valuestring);
 		if (!strcmp(k, "int") && cJSON_IsNumber(v))

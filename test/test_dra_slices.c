@@ -646,6 +646,31 @@ Test(dra_slices, numbers_beyond_int64_are_no_generation_and_keep_their_own_diges
 	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "1e19 digested as -2^63");
 }
 
+Test(dra_slices, an_attribute_that_is_no_object_is_digested_as_no_value)
+{
+	/* Fuzz finding F8 (k8s_watch): a slice from the server whose
+	 * attribute is an array had its members' keys compared, and an
+	 * array's members have none: strcmp(NULL), the driver killed by a
+	 * slice anyone allowed to write slices could write. */
+	uint8_t a[DRA_DIGEST_LEN], b[DRA_DIGEST_LEN], c[DRA_DIGEST_LEN];
+	const char *fmt = "{\"spec\":{\"devices\":[{\"name\":\"d\",\"attributes\":{\"n\":%s}}]}}";
+	char text[256];
+	snprintf(text, sizeof(text), fmt, "[{\"string\":\"x\"},\"string\"]");
+	cJSON *o = reparse(text);
+	digest_of(o, a);
+	cJSON_Delete(o);
+	snprintf(text, sizeof(text), fmt, "{}");
+	o = reparse(text);
+	digest_of(o, b);
+	cJSON_Delete(o);
+	snprintf(text, sizeof(text), fmt, "{\"string\":\"x\"}");
+	o = reparse(text);
+	digest_of(o, c);
+	cJSON_Delete(o);
+	cr_assert_eq(memcmp(a, b, sizeof(a)), 0, "an array is no value, as an empty object is");
+	cr_assert_neq(memcmp(a, c, sizeof(a)), 0, "and not the string it holds");
+}
+
 Test(dra_slices, known_taint_time_goes_with_an_update_of_the_same_taint_only)
 {
 	struct dra_known k = { 0 };
