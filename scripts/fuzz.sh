@@ -83,7 +83,9 @@ for t in "${targets[@]}"; do
 		wait -n || true
 		running=$((running - 1))
 	fi
-	( run_one "$t"; echo $? >"$out/logs/$t.rc" ) &
+	# set -e holds in the subshell too: a crash's status is taken, not
+	# left to end it before the status is written.
+	( rc=0; run_one "$t" || rc=$?; echo "$rc" >"$out/logs/$t.rc" ) &
 	running=$((running + 1))
 done
 wait
