@@ -66,6 +66,20 @@ static char *make_key(const char *ns, const char *name)
 	return k;
 }
 
+/* A name or namespace is one path segment to the API server, never holding
+ * '/': one that did would make "a/b" of the cluster and "b" of namespace
+ * "a" one key, and be reported deleted under the wrong names (fuzz_k8s_list). */
+static const char *object_problem(const char *ns, const char *name)
+{
+	if (!name || !*name)
+		return "no metadata.name";
+	if (strchr(name, '/'))
+		return "metadata.name holds '/'";
+	if (ns && strchr(ns, '/'))
+		return "metadata.namespace holds '/'";
+	return NULL;
+}
+
 /* Index of key, or of where it would go (*found false). */
 static size_t index_find(const struct ky_k8s_index *idx, const char *key, bool *found)
 {
@@ -129,12 +143,13 @@ static void report_deleted(struct ky_k8s_index *idx, size_t at, const cJSON *obj
 
 int ky_k8s_index_upsert(struct ky_k8s_index *idx, const cJSON *obj)
 {
-	const char *name = ky_k8s_object_name(obj);
-	if (!name || !*name) {
-		ky_warn("k8s-reflector-object", "resource=%s problem=\"no metadata.name\"", idx->what);
+	const char *name = ky_k8s_object_name(obj), *ns = ky_k8s_object_namespace(obj);
+	const char *problem = object_problem(ns, name);
+	if (problem) {
+		ky_warn("k8s-reflector-object", "resource=%s problem=\"%s\"", idx->what, problem);
 		return 0;
 	}
-	char *key = make_key(ky_k8s_object_namespace(obj), name);
+	char *key = make_key(ns, name);
 	if (!key)
 		return -ENOMEM;
 	const char *rv = ky_k8s_object_resource_version(obj);
@@ -166,8 +181,8 @@ int ky_k8s_index_upsert(struct ky_k8s_index *idx, const cJSON *obj)
 
 void ky_k8s_index_delete(struct ky_k8s_index *idx, const cJSON *obj)
 {
-	const char *name = ky_k8s_object_name(obj);
-	_cleanup_free_ char *key = name ? make_key(ky_k8s_object_namespace(obj), name) : NULL;
+	const char *name = ky_k8s_object_name(obj), *ns = ky_k8s_object_namespace(obj);
+	_cleanup_free_ char *key = object_problem(ns, name) ? NULL : make_key(ns, name);
 	bool found = false;
 	size_t at = key ? index_find(idx, key, &found) : 0;
 	if (found)
@@ -228,7 +243,7 @@ size_t ky_k8s_index_count(const struct ky_k8s_index *idx)
 
 bool ky_k8s_index_has(const struct ky_k8s_index *idx, const char *ns, const char *name)
 {
-	_cleanup_free_ char *key = make_key(ns, name);
+	_cleanup_free_ char *key = object_problem(ns, name) ? NULL : make_key(ns, name);
 	bool found = false;
 	if (key)
 		index_find(idx, key, &found);

@@ -51,7 +51,8 @@ int ky_k8s_index_list_page(struct ky_k8s_index *idx, const struct ky_k8s_list_pa
 void ky_k8s_index_list_end(struct ky_k8s_index *idx);
 
 /* A watch's ADDED or MODIFIED object: added, or modified when its version
- * changed. An object without a usable name is skipped (logged). */
+ * changed. An object without a name, or whose name or namespace holds '/'
+ * (never a Kubernetes name), is skipped (logged). */
 int ky_k8s_index_upsert(struct ky_k8s_index *idx, const cJSON *obj);
 /* A watch's DELETED object: deleted when the index holds it. */
 void ky_k8s_index_delete(struct ky_k8s_index *idx, const cJSON *obj);
