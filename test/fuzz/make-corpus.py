@@ -582,7 +582,11 @@ def dra_claim_seeds():
                 continue
             spec = doc["spec"]["spec"] if doc["kind"] == "ResourceClaimTemplate" else doc["spec"]
             reqs = spec.get("devices", {}).get("requests", [])
-            device = {"gpu": "gpu-0000-3b-00-0", "fpga": "fpga-0000-af-00-0", "vf": "vf-0000-18-01-0"}[fn[:-5]]
+            # The family the requests' class names (kyborg-gpu, kyborg-fpga,
+            # kyborg-vf, kyborg-vf-guarded...), whatever the file is called.
+            classes = " ".join((r.get("exactly") or r).get("deviceClassName", "") for r in reqs)
+            family = next(f for f in ("gpu", "fpga", "vf") if "kyborg-" + f in classes)
+            device = {"gpu": "gpu-0000-3b-00-0", "fpga": "fpga-0000-af-00-0", "vf": "vf-0000-18-01-0"}[family]
             c = claim([result(device, request=r["name"]) for r in reqs], config=spec.get("devices", {}).get("config"))
             c["spec"] = spec
             seed(t, "examples-dra-" + fn, c)
@@ -782,6 +786,10 @@ def k8s_seeds():
     seed(t, "regress-F4-int-attribute-int64-max",
          b'\0\0{"type":"ADDED","object":{"metadata":{"name":"s"},"spec":{"devices":[{"name":"d","attributes":'
          b'{"n":{"int":9223372036854775807}}}]}}}\n')
+    # F8 (fixed): an attribute that is an array had its members' keys (none) compared: strcmp(NULL).
+    seed(t, "regress-F8-attribute-array",
+         b'\0\0{"type":"ADDED","object":{"metadata":{"name":"s"},"spec":{"devices":[{"name":"d","attributes":'
+         b'{"n":[{"string":"x"},"string"]}}]}}}\n')
 
     t = "dra_quantity"
     for q in ["80Gi", "1k", "500m", "1e3", "1E", "1Ei", "1.5Gi", "0.1n", "-0", ".5", "+1.", "1024Mi\0" "1Gi",
@@ -817,6 +825,76 @@ def dra_proto_seeds():
 
 
 # ---- Dictionaries ----
+
+# ---- The reflector's LIST pages and events (k8s_index.c) ----
+
+def steps(*lines):
+    """One step a line: its op byte, then a JSON document (compact)."""
+    return "".join(op + (d if isinstance(d, str) else json.dumps(d, separators=(",", ":"))) + "\n"
+                   for op, d in lines).encode()
+
+
+def slice_named(name, rv):
+    s = copy.deepcopy(SLICE)
+    s["metadata"]["name"] = name
+    s["metadata"]["resourceVersion"] = rv
+    return s
+
+
+def k8s_list_page(kind, items, rv, cont=None, remaining=None, partial=False):
+    """A LIST answer as test/standin/kube_apiserver.py writes one (a stand-in of
+    kube-apiserver): kind <Kind>List, or PartialObjectMetadataList of metadata only."""
+    meta = {"resourceVersion": rv}
+    if cont:
+        meta["continue"] = cont
+        meta["remainingItemCount"] = remaining
+    if partial:
+        return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                           "metadata": i["metadata"]} for i in items]}
+    return {"kind": kind + "List", "apiVersion": "resource.k8s.io/v1", "metadata": meta, "items": items}
+
+
+def k8s_list_seeds():
+    t = "k8s_list"
+    a, b, c = slice_named("node-a-kyborg.io-0-aaaaa", "11"), slice_named("node-a-kyborg.io-0-bbbbb", "12"), \
+        slice_named("node-a-kyborg.io-0-ccccc", "13")
+    cont = "eyJydiI6IDEzLCAic3RhcnQiOiBbInJlc291cmNlc2xpY2VzIiwgbnVsbCwgIm5vZGUtYSJdfQ=="
+    seed(t, "slices-one-page", steps(("L", k8s_list_page("ResourceSlice", [a, b], "13"))))
+    seed(t, "slices-two-pages-then-relist", steps(
+        ("L", k8s_list_page("ResourceSlice", [a, b], "13", cont, 1)),
+        ("L", k8s_list_page("ResourceSlice", [c], "13")),
+        ("L", k8s_list_page("ResourceSlice", [slice_named(c["metadata"]["name"], "20")], "20"))))
+    seed(t, "metadata-only-then-events", steps(
+        ("L", k8s_list_page("ResourceSlice", [a, b], "13", partial=True)),
+        ("M", slice_named(a["metadata"]["name"], "14")), ("A", c), ("D", b), ("D", b),
+        ("M", slice_named(c["metadata"]["name"], "13"))))
+    cl = claim([{"request": "gpu", "driver": "kyborg.io", "pool": "node-a", "device": "gpu-0000-3b-00-0"}])
+    cl["metadata"]["resourceVersion"] = "31"
+    cl2 = claim([], uid="6d2f3041-1e50-4d7f-8b4c-234567890abc", ns="ns2", name="gpu")
+    cl2["metadata"]["resourceVersion"] = "32"
+    seed(t, "claims-namespaced", steps(("L", k8s_list_page("ResourceClaim", [cl, cl2], "32")),
+                                       ("D", cl), ("L", k8s_list_page("ResourceClaim", [cl2], "40"))))
+    seed(t, "refused-pages", steps(
+        ("L", k8s_list_page("ResourceSlice", [a], "13")),
+        ("L", {"kind": "ResourceSliceList", "metadata": {"resourceVersion": "14"}}),
+        ("L", {"kind": "ResourceSliceList", "metadata": {"resourceVersion": ""}, "items": [b]}),
+        ("L", {"kind": "ResourceSliceList", "metadata": {}, "items": {}}),
+        ("L", {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Expired", "code": 410}),
+        ("L", k8s_list_page("ResourceSlice", [], "15"))))
+    seed(t, "odd-objects", steps(("L", k8s_list_page("ResourceSlice", [
+        {"metadata": {"name": ""}}, {"metadata": {"name": 7}}, {"metadata": {}}, [], {"metadata": {"name": "x"}},
+        {"metadata": {"name": "x", "resourceVersion": "2"}}, {"metadata": {"name": "x", "namespace": ""}},
+        {"metadata": {"name": "y", "namespace": "ns", "resourceVersion": 5}}], "3"))))
+    # F9 (fixed): "node-a/x" of the cluster and "x" of namespace "node-a" were one key, and the
+    # first was reported deleted as the second; names holding '/' are now no object's.
+    seed(t, "regress-F9-name-with-slash", steps(
+        ("L", k8s_list_page("ResourceSlice", [{"metadata": {"name": "node-a/x"}}], "1")),
+        ("L", k8s_list_page("ResourceSlice", [{"metadata": {"name": "x", "namespace": "node-a"}}], "2")),
+        ("D", {"metadata": {"name": "node-a/x"}}), ("L", k8s_list_page("ResourceSlice", [], "3"))))
+    seed(t, "stop-after-three", b"S3\n" + steps(("L", k8s_list_page("ResourceSlice", [a, b, c], "13")),
+                                                ("L", k8s_list_page("ResourceSlice", [], "14"))))
+
 
 JSON_TOKENS = ['{', '}', '[', ']', ':', ',', '"', 'true', 'false', 'null', '\\u0000', '\\ud800', '\\u', '\\"',
                '\\\\', '1e999', '-0', '9007199254740993', '0.5', '"":', '{"":']
@@ -873,6 +951,10 @@ def make_dicts():
                                                    '"type":"DELETED"', '"type":"BOOKMARK"', '"type":"ERROR"',
                                                    '"object":', '"kind":"Status"', '"code":410'] +
                                     json_keys(["k8s_watch"]))
+    dicts["k8s_list"] = dict_lines(JSON_TOKENS + ["\n", "\nL", "\nA", "\nM", "\nD", "S1\n", '"items":[',
+                                                  '"continue":"', '"resourceVersion":"', '"namespace":"',
+                                                  '"name":"', '"metadata":{'] +
+                                   [k for k in json_keys(["k8s_watch"]) if k.endswith(":")])
     dicts["dra_quantity"] = dict_lines(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P",
                                         "E", "e", "e-", "E+", ".", "-", "+", "\x00", "9999999999"])
     dicts["dra_proto"] = dict_lines([pb_bytes(1, "ns1"), pb_bytes(2, CLAIM_UID), pb_bytes(3, "gpu"),
@@ -896,6 +978,7 @@ def main():
     dra_record_seeds()
     cni_record_seeds()
     k8s_seeds()
+    k8s_list_seeds()
     dra_proto_seeds()
     make_dicts()
     differs = []

@@ -1,6 +1,6 @@
 /* The reflector: list (paged), watch from the list's version, resume,
- * list again on 410, back off on errors; an index of keys and versions
- * that turns lists and events into added/modified/deleted. */
+ * list again on 410, back off on errors; its index of keys and versions
+ * (k8s_index.c) turns lists and events into added/modified/deleted. */
 #include "kyborg/k8s/k8s_reflector.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include "kyborg/base/log.h"
 #include "kyborg/k8s/k8s_backoff.h"
 #include "kyborg/k8s/k8s_client.h"
+#include "kyborg/k8s/k8s_index.h"
 #include "kyborg/loop/loop.h"
 
 /* A page's JSON tree is several times its text: ten ResourceSlices of 128
@@ -21,12 +22,6 @@
  * at once; one the server closes sooner waits out a backoff, so a server
  * that ends every watch at once is not hammered. */
 #define WATCH_HEALTHY_MS 1000u
-
-struct entry {
-	char *key; /* "ns/name", or "name" */
-	char *rv;
-	bool seen; /* in the list being read */
-};
 
 enum next_step { NEXT_LIST, NEXT_WATCH };
 
@@ -48,69 +43,11 @@ struct ky_k8s_reflector {
 	char *rv;
 	uint64_t watch_started_ms;
 	unsigned watch_events;
-	struct entry *entries; /* sorted by key */
-	size_t n, cap;
+	struct ky_k8s_index *index;
 	struct ky_k8s_reflector_stats stats;
 	unsigned depth; /* callbacks of the client on the stack */
 	bool free_pending;
 };
-
-/* ---- the index ---- */
-
-static char *make_key(const char *ns, const char *name)
-{
-	char *k;
-	if (asprintf(&k, "%s%s%s", ns ? ns : "", ns ? "/" : "", name) < 0)
-		return NULL;
-	return k;
-}
-
-/* Index of key, or of where it would go (*found false). */
-static size_t index_find(const struct ky_k8s_reflector *r, const char *key, bool *found)
-{
-	size_t lo = 0, hi = r->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(r->entries[mid].key, key);
-		if (!cmp) {
-			*found = true;
-			return mid;
-		}
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
-}
-
-static int index_insert(struct ky_k8s_reflector *r, size_t at, char *key, const char *rv)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct entry *p = realloc(r->entries, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		r->entries = p;
-		r->cap = cap;
-	}
-	char *v = strdup(rv ? rv : "");
-	if (!v)
-		return -ENOMEM;
-	memmove(&r->entries[at + 1], &r->entries[at], (r->n - at) * sizeof(*r->entries));
-	r->entries[at] = (struct entry){ .key = key, .rv = v, .seen = true };
-	r->n++;
-	return 0;
-}
-
-static void index_remove(struct ky_k8s_reflector *r, size_t at)
-{
-	free(r->entries[at].key);
-	free(r->entries[at].rv);
-	memmove(&r->entries[at], &r->entries[at + 1], (r->n - at - 1) * sizeof(*r->entries));
-	r->n--;
-}
 
 static void set_rv(struct ky_k8s_reflector *r, const char *rv)
 {
@@ -130,11 +67,7 @@ static void destroy(struct ky_k8s_reflector *r)
 	ky_k8s_request_cancel(r->list_req);
 	ky_k8s_watch_cancel(r->watch);
 	ky_loop_timer_free(r->timer);
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->entries[i].key);
-		free(r->entries[i].rv);
-	}
-	free(r->entries);
+	ky_k8s_index_free(r->index);
 	free(r->group);
 	free(r->version);
 	free(r->resource);
@@ -159,56 +92,34 @@ static bool leave(struct ky_k8s_reflector *r)
 	return true;
 }
 
-/* Reports an object: added, or modified when its version changed. */
-static int upsert(struct ky_k8s_reflector *r, const cJSON *obj)
+/* ---- the index's callbacks, handed on to the caller's ---- */
+
+static void index_added(void *userdata, const cJSON *obj)
 {
-	const char *name = ky_k8s_object_name(obj);
-	if (!name || !*name) {
-		ky_warn("k8s-reflector-object", "resource=%s problem=\"no metadata.name\"", r->resource);
-		return 0;
-	}
-	char *key = make_key(ky_k8s_object_namespace(obj), name);
-	if (!key)
-		return -ENOMEM;
-	const char *rv = ky_k8s_object_resource_version(obj);
-	bool found;
-	size_t at = index_find(r, key, &found);
-	if (found) {
-		free(key);
-		struct entry *e = &r->entries[at];
-		e->seen = true;
-		if (rv && strcmp(e->rv, rv)) {
-			char *v = strdup(rv);
-			if (!v)
-				return -ENOMEM;
-			free(e->rv);
-			e->rv = v;
-			if (r->ops->modified)
-				r->ops->modified(r->userdata, obj);
-		}
-		return 0;
-	}
-	if (index_insert(r, at, key, rv) < 0) {
-		free(key);
-		return -ENOMEM;
-	}
+	struct ky_k8s_reflector *r = userdata;
 	if (r->ops->added)
 		r->ops->added(r->userdata, obj);
-	return 0;
 }
 
-static void report_deleted(struct ky_k8s_reflector *r, size_t at, const cJSON *obj)
+static void index_modified(void *userdata, const cJSON *obj)
 {
-	/* The key is "ns/name" or "name"; the callback gets them apart. */
-	char *key = r->entries[at].key;
-	r->entries[at].key = NULL;
-	index_remove(r, at);
-	char *slash = strchr(key, '/');
-	if (slash)
-		*slash = '\0';
+	struct ky_k8s_reflector *r = userdata;
+	if (r->ops->modified)
+		r->ops->modified(r->userdata, obj);
+}
+
+static void index_deleted(void *userdata, const char *ns, const char *name, const cJSON *obj)
+{
+	struct ky_k8s_reflector *r = userdata;
 	if (r->ops->deleted)
-		r->ops->deleted(r->userdata, slash ? key : NULL, slash ? slash + 1 : key, obj);
-	free(key);
+		r->ops->deleted(r->userdata, ns, name, obj);
+}
+
+/* A callback freed the reflector: the index walks no further. */
+static bool index_stopped(void *userdata)
+{
+	const struct ky_k8s_reflector *r = userdata;
+	return r->free_pending;
 }
 
 /* ---- the steps ---- */
@@ -242,11 +153,7 @@ static void on_timer(struct ky_loop_timer *t, void *userdata)
 
 static void list_done(struct ky_k8s_reflector *r, const char *list_rv)
 {
-	/* What the list did not name is gone. */
-	for (size_t i = r->n; i-- > 0 && !r->free_pending;) {
-		if (!r->entries[i].seen)
-			report_deleted(r, i, NULL);
-	}
+	ky_k8s_index_list_end(r->index);
 	if (r->free_pending)
 		return;
 	set_rv(r, list_rv);
@@ -254,7 +161,7 @@ static void list_done(struct ky_k8s_reflector *r, const char *list_rv)
 	r->synced = true;
 	r->stats.lists++;
 	ky_k8s_backoff_reset(&r->backoff);
-	ky_debug("k8s-reflector-synced", "resource=%s objects=%zu rv=%s", r->resource, r->n, r->rv ? r->rv : "");
+	ky_debug("k8s-reflector-synced", "resource=%s objects=%zu rv=%s", r->resource, ky_k8s_index_count(r->index), r->rv ? r->rv : "");
 	if (r->ops->synced)
 		r->ops->synced(r->userdata);
 	if (!r->free_pending)
@@ -273,38 +180,26 @@ static void on_list(void *userdata, struct ky_k8s_response *resp)
 		leave(r);
 		return;
 	}
-	const cJSON *items = cJSON_GetObjectItemCaseSensitive(resp->body, "items");
-	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(resp->body, "metadata");
-	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
-	const cJSON *cont = cJSON_GetObjectItemCaseSensitive(meta, "continue");
-	if (!cJSON_IsArray(items) || !cJSON_IsString(rv) || !rv->valuestring[0]) {
-		struct ky_error *e = NULL;
-		ky_error_set(&e, EPROTO, "list %s: no items or no metadata.resourceVersion in the answer", r->resource);
+	struct ky_k8s_list_page page;
+	struct ky_error *e = NULL;
+	if (ky_k8s_list_page_read(resp->body, r->resource, &page, &e) < 0) {
 		r->listing = false;
 		retry_later(r, NEXT_LIST, e);
 		ky_error_free(e);
 		leave(r);
 		return;
 	}
-	const cJSON *item;
-	cJSON_ArrayForEach(item, items)
-	{
-		if (r->free_pending)
-			break;
-		if (upsert(r, item) < 0) {
-			struct ky_error *e = NULL;
-			ky_error_set(&e, ENOMEM, "list %s", r->resource);
-			r->listing = false;
-			retry_later(r, NEXT_LIST, e);
-			ky_error_free(e);
-			break;
-		}
+	if (ky_k8s_index_list_page(r->index, &page) < 0 && !r->free_pending) {
+		ky_error_set(&e, ENOMEM, "list %s", r->resource);
+		r->listing = false;
+		retry_later(r, NEXT_LIST, e);
+		ky_error_free(e);
 	}
 	if (!r->free_pending && r->listing) {
-		if (cJSON_IsString(cont) && cont->valuestring[0])
-			start_list(r, cont->valuestring);
+		if (page.cont)
+			start_list(r, page.cont);
 		else
-			list_done(r, rv->valuestring);
+			list_done(r, page.rv);
 	}
 	leave(r);
 }
@@ -314,8 +209,7 @@ static void start_list(struct ky_k8s_reflector *r, const char *continue_token)
 	struct ky_error *e = NULL;
 	if (!continue_token) {
 		r->listing = true;
-		for (size_t i = 0; i < r->n; i++)
-			r->entries[i].seen = false;
+		ky_k8s_index_list_begin(r->index);
 	}
 	struct ky_k8s_query q = { .field_selector = r->field_selector, .label_selector = r->label_selector,
 				  .limit = r->page_size, .continue_token = continue_token };
@@ -339,15 +233,9 @@ static void on_event(void *userdata, enum ky_k8s_event_type type, cJSON *obj)
 	r->watch_events++;
 	const char *rv = ky_k8s_object_resource_version(obj);
 	if (type == KY_K8S_DELETED) {
-		const char *name = ky_k8s_object_name(obj);
-		char *key = name ? make_key(ky_k8s_object_namespace(obj), name) : NULL;
-		bool found = false;
-		size_t at = key ? index_find(r, key, &found) : 0;
-		free(key);
-		if (found)
-			report_deleted(r, at, obj);
+		ky_k8s_index_delete(r->index, obj);
 	} else if (type == KY_K8S_ADDED || type == KY_K8S_MODIFIED) {
-		if (upsert(r, obj) < 0) {
+		if (ky_k8s_index_upsert(r->index, obj) < 0 && !r->free_pending) {
 			/* The index missed this object: only a new list can
 			 * bring it back in step. */
 			struct ky_error *e = NULL;
@@ -452,6 +340,11 @@ int ky_k8s_reflector_new(struct ky_k8s_client *c, const struct ky_k8s_reflector_
 	r->ops = o->ops ? o->ops : &no_ops;
 	r->userdata = o->userdata;
 	ky_k8s_backoff_init(&r->backoff, o->backoff_initial_ms, o->backoff_max_ms, 0);
+	static const struct ky_k8s_index_ops index_ops = {
+		.added = index_added, .modified = index_modified, .deleted = index_deleted, .stopped = index_stopped
+	};
+	if (!oom && ky_k8s_index_new(r->resource, &index_ops, r, &r->index, NULL) < 0)
+		oom = true;
 	if (oom) {
 		destroy(r);
 		return ky_error_set(err, ENOMEM, "reflector");
@@ -514,16 +407,12 @@ const char *ky_k8s_reflector_resource_version(const struct ky_k8s_reflector *r)
 
 size_t ky_k8s_reflector_count(const struct ky_k8s_reflector *r)
 {
-	return r->n;
+	return ky_k8s_index_count(r->index);
 }
 
 bool ky_k8s_reflector_has(const struct ky_k8s_reflector *r, const char *ns, const char *name)
 {
-	_cleanup_free_ char *key = make_key(ns, name);
-	bool found = false;
-	if (key)
-		index_find(r, key, &found);
-	return found;
+	return ky_k8s_index_has(r->index, ns, name);
 }
 
 void ky_k8s_reflector_stats(const struct ky_k8s_reflector *r, struct ky_k8s_reflector_stats *out)
