@@ -952,11 +952,15 @@ Test(k8s_client, reflector_lists_again_after_410_and_reports_what_went_missing)
 {
 	struct refl_log l = { 0 };
 	reflector_watching_a0_a1(&l);
-	ctl_post("delay?seconds=1&method=GET&path=resourceslices");
+	/* The watch is held long enough for the three requests below to be
+	 * done before it is served, on a loaded machine too (1 s was not: CI
+	 * once saw the watch served before the compaction, so no 410). */
+	ctl_post("delay?seconds=3&method=GET&path=resourceslices");
 	ctl_post("close-watches");
 	other_create("a2", "node-a");
 	other_delete("a0");
 	ctl_post("compact");
+	cr_assert_eq(standin_state("watches"), 0, "the held watch was served before the compaction");
 	/* The held watch asks for a version compacted away: ERROR 410, then a
 	 * new list, which finds a2 and no a0. */
 	cr_assert(run_until(count_reached, &(struct count_cond){ &l.synced, 2 }, 10000));
