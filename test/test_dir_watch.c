@@ -15,6 +15,7 @@
 #include "kyborg/loop/dir_watch.h"
 #include "kyborg/loop/loop.h"
 #include "kytest.h"
+#include "kytest_loop.h"
 
 static char *dir;
 static struct ky_loop *loop;
@@ -77,9 +78,7 @@ static void on_changed(struct ky_dir_watch *w, void *userdata)
 /* Runs the loop for ms, however many callbacks come. */
 static void run_for(int ms)
 {
-	uint64_t end = ky_loop_now_ms() + (uint64_t)ms;
-	while (ky_loop_now_ms() < end)
-		cr_assert_eq(ky_loop_run_once(loop, 5, NULL), 0);
+	kyt_loop_run_for(loop, ms);
 }
 
 /* Runs the loop until `changed` was called n times, within a deadline. */

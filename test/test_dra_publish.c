@@ -25,6 +25,7 @@
 #include "kyborg/k8s/k8s_client.h"
 #include "kyborg/loop/loop.h"
 #include "kytest.h"
+#include "kytest_loop.h"
 #include "kytest_dra.h"
 #include "kytest_proc.h"
 
@@ -106,26 +107,14 @@ static void publisher(const struct dra_publish_opts *o)
 
 static bool run_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
-	uint64_t end = ky_loop_now_ms() + (uint64_t)timeout_ms;
-	while (!cond(arg)) {
-		if (ky_loop_now_ms() >= end)
-			return false;
-		cr_assert_eq(ky_loop_run_once(loop, 10, NULL), 0);
-	}
-	return true;
-}
-
-static bool never(void *arg)
-{
-	(void)arg;
-	return false;
+	return kyt_loop_run_until(loop, cond, arg, timeout_ms);
 }
 
 /* Keeps the loop serving for ms where a test proves something does NOT
  * happen (no write): the deadline is the condition. */
 static void run_for(int ms)
 {
-	run_until(never, NULL, ms);
+	kyt_loop_run_for(loop, ms);
 }
 
 static struct dra_publish_stats stats(void)

@@ -20,6 +20,7 @@
 #include "kyborg/grpc/grpc.h"
 #include "kyborg/loop/loop.h"
 #include "kytest.h"
+#include "kytest_loop.h"
 #include "kytest_proc.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -62,13 +63,7 @@ static struct kyt_child *spawn(const char *script, const char *const args[])
 /* Runs the loop until cond(arg) holds or timeout_ms passes. */
 static bool run_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
-	uint64_t end = ky_loop_now_ms() + (uint64_t)timeout_ms;
-	while (!cond(arg)) {
-		if (ky_loop_now_ms() >= end)
-			return false;
-		cr_assert_eq(ky_loop_run_once(loop, 5, NULL), 0);
-	}
-	return true;
+	return kyt_loop_run_until(loop, cond, arg, timeout_ms);
 }
 
 static void assert_child_ok(struct kyt_child *c, int timeout_ms)

@@ -25,6 +25,7 @@
 #include "kyborg/k8s/k8s_reflector.h"
 #include "kyborg/loop/loop.h"
 #include "kytest.h"
+#include "kytest_loop.h"
 #include "kytest_proc.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -130,26 +131,14 @@ TestSuite(k8s_client, .init = setup, .fini = teardown, .timeout = 60);
 /* Runs the loop until cond(arg) holds or timeout_ms passes. */
 static bool run_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
-	uint64_t end = ky_loop_now_ms() + (uint64_t)timeout_ms;
-	while (!cond(arg)) {
-		if (ky_loop_now_ms() >= end)
-			return false;
-		cr_assert_eq(ky_loop_run_once(loop, 10, NULL), 0);
-	}
-	return true;
-}
-
-static bool never(void *arg)
-{
-	(void)arg;
-	return false;
+	return kyt_loop_run_until(loop, cond, arg, timeout_ms);
 }
 
 /* Keeps the loop serving for ms: where a test proves something does NOT
  * happen (a cancelled callback), the deadline is the condition. */
 static void run_for(int ms)
 {
-	run_until(never, NULL, ms);
+	kyt_loop_run_for(loop, ms);
 }
 
 /* ---- the stand-in's control endpoints and the other API clients, by curl ---- */
