@@ -222,32 +222,13 @@ Test(cni_simnode, a_pci_function_without_netdev_is_no_device)
 	free(conf);
 }
 
-/* A second PF (a veth) whose one VF is bound to vfio-pci: no netdev. */
-static const char userspace_vf_record[] =
-	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0\n"
-	"E: DRIVER=ice\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1592\nE: PCI_SLOT_NAME=0000:5e:00.0\nE: SUBSYSTEM=pci\n"
-	"A: vendor=0x8086\nA: device=0x1592\nA: class=0x020000\nA: numa_node=0\n"
-	"A: sriov_totalvfs=8\nA: sriov_numvfs=1\n"
-	"L: driver=../../../../bus/pci/drivers/ice\n"
-	"L: virtfn0=../0000:5e:01.0\n"
-	"\n"
-	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0/net/%s\n"
-	"E: INTERFACE=%s\nE: SUBSYSTEM=net\nA: address=02:00:00:00:5e:00\nA: addr_len=6\nA: mtu=1500\nA: type=1\n"
-	"L: device=../../../0000:5e:00.0\n"
-	"\n"
-	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:01.0\n"
-	"E: DRIVER=vfio-pci\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1889\nE: PCI_SLOT_NAME=0000:5e:01.0\nE: SUBSYSTEM=pci\n"
-	"A: vendor=0x8086\nA: device=0x1889\nA: class=0x020000\nA: numa_node=0\n"
-	"L: driver=../../../../bus/pci/drivers/vfio-pci\n"
-	"L: iommu_group=../../../../kernel/iommu_groups/300\n"
-	"L: physfn=../0000:5e:00.0\n";
 
 Test(cni_simnode, a_vf_without_netdev_gets_ipam_and_its_pci_address_but_no_move)
 {
 	char pf2[16], pf2peer[16];
 	cr_assert_eq(kyt_veth_add(pf2, pf2peer, sizeof(pf2)), 0);
 	char *rec = NULL;
-	cr_assert_geq(asprintf(&rec, userspace_vf_record, pf2, pf2), 0);
+	cr_assert_geq(asprintf(&rec, kyt_simnode_userspace_vf_record, pf2, pf2), 0);
 	cr_assert_eq(kyt_testbed_add(tb, rec), 0);
 	free(rec);
 	char *before = kyt_node_snapshot(state_dir, ipam_dir);

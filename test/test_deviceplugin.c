@@ -868,26 +868,6 @@ Test(deviceplugin, driver_unbound_is_unhealthy_and_rebound_is_healthy_again_on_t
 	stop_daemon(d);
 }
 
-/* The GPU1 records of the simulated node (the function and its DRM nodes). */
-static char *gpu1_record(void)
-{
-	static const char *const vfs[4] = { "v0", "v1", "v2", "v3" };
-	_cleanup_free_ char *all = kyt_simnode_render("p0", vfs);
-	cr_assert_not_null(all);
-	char *out = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&out, &len);
-	for (char *block = all; block && *block;) {
-		char *end = strstr(block, "\n\n");
-		size_t n = end ? (size_t)(end - block) + 2 : strlen(block);
-		if (strncmp(block, "P: /devices/pci0000:85/", 23) == 0)
-			fwrite(block, 1, n, m);
-		block += n;
-	}
-	fclose(m);
-	return out;
-}
-
 Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_stream)
 {
 	struct kyt_child *d = start_daemon();
@@ -912,7 +892,7 @@ Test(deviceplugin, device_removed_disappears_and_added_back_returns_on_the_strea
 	cr_assert_eq(cJSON_GetArraySize(second), 2, "the removed GPU's replicas are gone");
 	cr_assert_null(health_of(second, KYT_SIM_GPU1 "::0"));
 
-	_cleanup_free_ char *rec = gpu1_record();
+	_cleanup_free_ char *rec = kyt_simnode_gpu1_record();
 	cr_assert_eq(kyt_testbed_add(tb, rec), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uevent(GPU1_SYSPATH, "add");

@@ -351,26 +351,6 @@ static void bind_driver(const char *syspath, const char *target)
 	umockdev_testbed_uevent(tb, syspath, "bind");
 }
 
-/* The GPU1 records of the simulated node (the function and its DRM nodes). */
-static char *gpu1_record(void)
-{
-	static const char *const vfs[4] = { "v0", "v1", "v2", "v3" };
-	_cleanup_free_ char *all = kyt_simnode_render("p0", vfs);
-	cr_assert_not_null(all);
-	char *out = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&out, &len);
-	for (char *block = all; block && *block;) {
-		char *end = strstr(block, "\n\n");
-		size_t n = end ? (size_t)(end - block) + 2 : strlen(block);
-		if (strncmp(block, "P: /devices/pci0000:85/", 23) == 0)
-			fwrite(block, 1, n, m);
-		block += n;
-	}
-	fclose(m);
-	return out;
-}
-
 /* ---- kubelet's health view ---- */
 
 struct health_want {
@@ -653,7 +633,7 @@ Test(dra_e2e, unbind_removal_and_addition_show_in_the_slices_and_kubelets_health
 	wait_pool(&(struct pool_want){ .names = without_gpu1, .n_slices = 1 }, T, "without the removed GPU");
 	wait_health(GPU1, "UNHEALTHY", "removed from the node");
 
-	_cleanup_free_ char *rec = gpu1_record();
+	_cleanup_free_ char *rec = kyt_simnode_gpu1_record();
 	cr_assert_eq(kyt_testbed_add(tb, rec), 0);
 	umockdev_testbed_uevent(tb, GPU1_SYSPATH, "add");
 	wait_all_devices("with the GPU added back");

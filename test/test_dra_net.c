@@ -52,26 +52,6 @@ static char dra_env[600];
 static struct kyt_dra_kubelet *kubelet;
 static struct kyt_apiserver *api;
 
-/* A second PF (a veth) whose one VF is bound to vfio-pci: no netdev, as a
- * claim that wants a DPDK VF leaves it. */
-static const char vfio_vf_record[] =
-	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0\n"
-	"E: DRIVER=ice\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1592\nE: PCI_SLOT_NAME=0000:5e:00.0\nE: SUBSYSTEM=pci\n"
-	"A: vendor=0x8086\nA: device=0x1592\nA: class=0x020000\nA: numa_node=0\n"
-	"A: sriov_totalvfs=8\nA: sriov_numvfs=1\n"
-	"L: driver=../../../../bus/pci/drivers/ice\n"
-	"L: virtfn0=../0000:5e:01.0\n"
-	"\n"
-	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0/net/%s\n"
-	"E: INTERFACE=%s\nE: SUBSYSTEM=net\nA: address=02:00:00:00:5e:00\nA: addr_len=6\nA: mtu=1500\nA: type=1\n"
-	"L: device=../../../0000:5e:00.0\n"
-	"\n"
-	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:01.0\n"
-	"E: DRIVER=vfio-pci\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1889\nE: PCI_SLOT_NAME=0000:5e:01.0\nE: SUBSYSTEM=pci\n"
-	"A: vendor=0x8086\nA: device=0x1889\nA: class=0x020000\nA: numa_node=0\n"
-	"L: driver=../../../../bus/pci/drivers/vfio-pci\n"
-	"L: iommu_group=../../../../kernel/iommu_groups/300\n"
-	"L: physfn=../0000:5e:00.0\n";
 
 static void setup(void)
 {
@@ -91,7 +71,7 @@ static void setup(void)
 	const char *const vfs[4] = { vf[0], vf[1], vf[2], vf[3] };
 	cr_assert_eq(kyt_simnode_load(tb, pf, vfs), 0);
 	_cleanup_free_ char *rec = NULL;
-	cr_assert_geq(asprintf(&rec, vfio_vf_record, pf2, pf2), 0);
+	cr_assert_geq(asprintf(&rec, kyt_simnode_userspace_vf_record, pf2, pf2), 0);
 	cr_assert_eq(kyt_testbed_add(tb, rec), 0);
 	cr_assert_eq(kyt_netns_add(ns, sizeof(ns)), 0);
 	kyt_netns_path(ns, ns_path, sizeof(ns_path));

@@ -146,3 +146,43 @@ void kyt_testbed_free(UMockdevTestbed **tb)
 	umockdev_testbed_clear(*tb);
 	g_clear_object(tb);
 }
+
+char *kyt_simnode_gpu1_record(void)
+{
+	static const char *const vfs[4] = { "v0", "v1", "v2", "v3" };
+	char *all = kyt_simnode_render("p0", vfs);
+	cr_assert_not_null(all);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	cr_assert_not_null(m);
+	for (char *block = all; *block;) {
+		char *end = strstr(block, "\n\n");
+		size_t n = end ? (size_t)(end - block) + 2 : strlen(block);
+		if (strncmp(block, "P: /devices/pci0000:85/", 23) == 0)
+			fwrite(block, 1, n, m);
+		block += n;
+	}
+	fclose(m);
+	free(all);
+	return out;
+}
+
+const char kyt_simnode_userspace_vf_record[] =
+	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0\n"
+	"E: DRIVER=ice\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1592\nE: PCI_SLOT_NAME=0000:5e:00.0\nE: SUBSYSTEM=pci\n"
+	"A: vendor=0x8086\nA: device=0x1592\nA: class=0x020000\nA: numa_node=0\n"
+	"A: sriov_totalvfs=8\nA: sriov_numvfs=1\n"
+	"L: driver=../../../../bus/pci/drivers/ice\n"
+	"L: virtfn0=../0000:5e:01.0\n"
+	"\n"
+	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0/net/%s\n"
+	"E: INTERFACE=%s\nE: SUBSYSTEM=net\nA: address=02:00:00:00:5e:00\nA: addr_len=6\nA: mtu=1500\nA: type=1\n"
+	"L: device=../../../0000:5e:00.0\n"
+	"\n"
+	"P: /devices/pci0000:5d/0000:5d:00.0/0000:5e:01.0\n"
+	"E: DRIVER=vfio-pci\nE: PCI_CLASS=20000\nE: PCI_ID=8086:1889\nE: PCI_SLOT_NAME=0000:5e:01.0\nE: SUBSYSTEM=pci\n"
+	"A: vendor=0x8086\nA: device=0x1889\nA: class=0x020000\nA: numa_node=0\n"
+	"L: driver=../../../../bus/pci/drivers/vfio-pci\n"
+	"L: iommu_group=../../../../kernel/iommu_groups/300\n"
+	"L: physfn=../0000:5e:00.0\n";

@@ -51,3 +51,12 @@ int kyt_testbed_add_file(UMockdevTestbed *tb, const char *path, const char *cons
 /* Adds a record given as text (several devices allowed). Returns 0 or -EINVAL. */
 int kyt_testbed_add(UMockdevTestbed *tb, const char *record);
 
+
+/* The simulated node's GPU1 (0000:86:00.0) records alone: the function and
+ * its DRM nodes, to take it away and bring it back (hot-plug). Malloc'd;
+ * asserts on failure. */
+char *kyt_simnode_gpu1_record(void);
+
+/* A second PF (0000:5e:00.0, ice) whose one VF (0000:5e:01.0) is bound to
+ * vfio-pci: no netdev. A printf format: the PF's interface name twice. */
+extern const char kyt_simnode_userspace_vf_record[];
