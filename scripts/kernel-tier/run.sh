@@ -121,5 +121,11 @@ if [ "$status" -ne 0 ] && [ "$status" -ge 124 ]; then
 	echo "--- guest console (last 60 lines)" >&2
 	tail -n 60 "$share/console.log" >&2 || true
 fi
+# CI shows only the output's tail: repeat what failed there, with the
+# assertion or sanitizer lines that follow it.
+if [ "$status" -ne 0 ] && [ -f "$share/log" ]; then
+	echo "--- kernel-tier: what failed"
+	grep -E -A4 '^== .* FAILED$|\[FAIL\]|Assertion Failed|CRASH|runtime error:|ERROR: [A-Za-z]+Sanitizer|Warning! The test|Timed out' "$share/log" | head -n 80 || true
+fi
 echo "kernel-tier: guest exited with status $status after ${elapsed} s"
 exit "$status"
