@@ -49,6 +49,17 @@ static inline bool fuzz_skip_known(const char *finding)
 	return !reproduce;
 }
 
+/* The next piece of a stream fed in the chunks the input chose: sizes
+ * chunks[0..n_chunks) by turns (a 0 taken as 1), or all that is left when
+ * none were chosen; never more than left. *k counts the pieces taken. */
+static inline size_t fuzz_next_chunk(const uint8_t *chunks, size_t n_chunks, size_t *k, size_t left)
+{
+	size_t take = n_chunks ? chunks[(*k)++ % n_chunks] : left;
+	if (take == 0)
+		take = 1;
+	return take < left ? take : left;
+}
+
 /* The input as a C string (it may hold NULs of its own). */
 static inline char *fuzz_strndup(const uint8_t *data, size_t size)
 {

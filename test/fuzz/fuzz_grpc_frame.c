@@ -155,11 +155,7 @@ static void check_deframer(const uint8_t *data, size_t size)
 	int r = 0;
 	size_t pos = 0, k = 0;
 	while (pos < len && r == 0) {
-		size_t take = n_chunks ? chunks[k++ % n_chunks] : len;
-		if (take == 0)
-			take = 1;
-		if (take > len - pos)
-			take = len - pos;
+		size_t take = fuzz_next_chunk(chunks, n_chunks, &k, len - pos);
 		r = ky_grpc_deframer_feed(&d, s + pos, take, on_message_copy, &c);
 		pos += take;
 		check_buffer(&d, bp);

@@ -264,11 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = 0;
 	size_t pos = 0, k = 0;
 	while (pos < len && r == 0) {
-		size_t take = n_chunks ? chunks[k++ % n_chunks] : len;
-		if (take == 0)
-			take = 1;
-		if (take > len - pos)
-			take = len - pos;
+		size_t take = fuzz_next_chunk(chunks, n_chunks, &k, len - pos);
 		r = ky_k8s_lines_feed(&l, s + pos, take, on_line, &got);
 		pos += take;
 		FUZZ_ASSERT(l.len <= l.max && l.cap <= l.max, "%zu bytes held in %zu, the limit is %zu", l.len, l.cap,
